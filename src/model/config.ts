@@ -1,0 +1,67 @@
+/**
+ * Every bound dagtuf enforces on untrusted input lives here, in one place.
+ *
+ * The numbers are generous for honest repositories and small enough that a
+ * hostile block source cannot make a client spend unbounded memory or time.
+ * spec/NOTES.md (section "Bounds", rule BOUND-*) states them normatively.
+ */
+
+/** The kinds of blocks dagtuf reads. */
+export type Kind = 'root' | 'targets' | 'snapshot' | 'timestamp'
+
+export const MiB = 1024 * 1024
+
+/** Maximum encoded size of one metadata block, per kind (BOUND-BLOCK-SIZE). */
+export const MAX_BLOCK_BYTES: Readonly<Record<Kind, number>> = Object.freeze({
+  root: 512 * 1024,
+  timestamp: 16 * 1024,
+  snapshot: 16 * MiB,
+  targets: 64 * MiB
+})
+
+/** Largest block any block source will hand out (the largest kind above). */
+export const MAX_ANY_BLOCK_BYTES = 64 * MiB
+
+/** Maximum size of one raw/UnixFS block of target content. */
+export const MAX_CONTENT_BLOCK_BYTES = 4 * MiB
+
+export const LIMITS = Object.freeze({
+  /** Nesting depth of any dag-json value (BOUND-DEPTH). */
+  maxDepth: 32,
+  /** Keys listed in one root or one delegations object. */
+  maxKeys: 1024,
+  /** keyids listed in one role. */
+  maxKeyidsPerRole: 256,
+  /** Signatures on one envelope. */
+  maxSignatures: 256,
+  /** Targets listed in one targets object. */
+  maxTargets: 1_000_000,
+  /** Delegated roles listed by one delegator. */
+  maxDelegationsPerRole: 4096,
+  /** Entries of a snapshot's delegated-targets map (and retired map). */
+  maxDelegatedRoles: 100_000,
+  /** Path patterns or hash prefixes in one delegation. */
+  maxPathPatterns: 1024,
+  /** Length of a target path, a role name, a pattern (UTF-8 bytes). */
+  maxPathLength: 4096,
+  maxRoleNameLength: 255,
+  /** Encoded size of a target's `custom` value. */
+  maxCustomBytes: 64 * 1024,
+  /** Length of a `previous-version` chain walked by `<-*` (BOUND-CHAIN). */
+  maxChainLength: 100_000,
+  /** Root steps a client accepts in one update (BOUND-ROOT-STEPS). */
+  maxRootSteps: 1024,
+  /** Delegated roles visited by one search or one VALID walk (BOUND-DELEGATIONS). */
+  maxDelegationsVisited: 100_000,
+  /** Depth of delegation chains (BOUND-DELEGATION-DEPTH). */
+  maxDelegationDepth: 32,
+  /** Blocks one client update may fetch (BOUND-BLOCKS). */
+  maxBlocksPerUpdate: 1_000_000,
+  /** Bytes one client update may fetch (BOUND-BYTES). */
+  maxBytesPerUpdate: 4096 * MiB
+})
+
+export type Limits = typeof LIMITS
+
+/** The spec version this implementation writes and accepts (major must match). */
+export const SPEC_VERSION = '1.0.0'
