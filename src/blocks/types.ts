@@ -1,0 +1,73 @@
+/**
+ * The interfaces of the block layer: where bytes addressed by a CID come from
+ * and where they go.
+ *
+ * Guarantee shared by every implementation in src/blocks: the bytes `get`
+ * returns hash to the CID that was asked for (checked with `checkBlock` from
+ * src/model/hash.ts, whatever transport brought them) and are at most
+ * `maxBytes` long, a cap enforced while reading, so no source buffers an
+ * unbounded body. `put` checks the hash too, so a store never holds a block
+ * under a CID it does not match (only `MemoryBlockStore.unsafePut`, meant for
+ * attack tests, bypasses that).
+ *
+ * Errors are `BlockError`s (src/model/errors.ts). Callers match on `code`:
+ *
+ * ERR_BLOCK_NOT_FOUND   the source does not have the block (definitively)
+ * ERR_BLOCK_TOO_LARGE   the block (or a body) is larger than the cap
+ * ERR_HASH_MISMATCH     the bytes do not hash to the CID: a hostile or broken
+ *                       source; never retried
+ * ERR_UNSUPPORTED_HASH  the CID is not CIDv1/CIDv0 with a sha2-256 multihash
+ * ERR_BAD_CID           a CID string could not be parsed (from hash.ts)
+ * ERR_TIMEOUT           the source did not answer within its time limit
+ * ERR_ABORTED           the caller's AbortSignal fired
+ * ERR_TRANSPORT         network, protocol or storage failure (details.status
+ *                       holds the HTTP status when there is one)
+ * ERR_CLOSED            the source or store was already closed
+ * ERR_NODE_START        an embedded node could not be opened or started
+ * ERR_PIN               pinning failed (a block of the DAG is missing locally)
+ * ERR_CAR               a CAR file is malformed, truncated or over its limits
+ * ERR_CAR_BLOCK         a CAR section's bytes do not match its CID
+ * ERR_LENGTH_MISMATCH   UnixFS content is not exactly the expected length
+ * ERR_UNIXFS_INVALID    a UnixFS DAG node is malformed or inconsistent (wrong
+ *                       codec, wrong type, sizes that do not add up...)
+ * ERR_NOT_A_FILE        the UnixFS root is a directory, symlink...
+ * ERR_DAG_TOO_DEEP      a UnixFS DAG is deeper than allowed
+ * ERR_DAG_TOO_LARGE     a UnixFS DAG has more blocks or links than allowed
+ *
+ * Wrong argument types (a negative maxBytes, a non-CID) are programming
+ * errors and throw `UsageError` ERR_ARGUMENT.
+ */
+import type { CID } from 'multiformats/cid'
+
+export interface GetOptions {
+  signal?: AbortSignal
+  /** Cap on the block size, enforced while reading. Defaults to MAX_ANY_BLOCK_BYTES. */
+  maxBytes?: number
+}
+
+export interface BlockSource {
+  /**
+   * Bytes that hash to `cid` (checked here, whatever the transport), within maxBytes.
+   *
+   * @throws {BlockError} ERR_BLOCK_NOT_FOUND | ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TIMEOUT | ERR_TRANSPORT | ERR_ABORTED
+   */
+  get: (cid: CID, options?: GetOptions) => Promise<Uint8Array>
+}
+
+export interface BlockStore extends BlockSource {
+  /**
+   * Store `bytes` under `cid` after checking that they hash to it (and are at
+   * most MAX_ANY_BLOCK_BYTES long).
+   *
+   * @throws {BlockError} ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TRANSPORT | ERR_ABORTED
+   */
+  put: (cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }) => Promise<void>
+  /** Whether the store holds `cid` (without fetching it from anywhere). */
+  has: (cid: CID, options?: { signal?: AbortSignal }) => Promise<boolean>
+}
+
+/** A source that owns resources (files, sockets, a node) and must be closed. */
+export interface Closeable {
+  /** Release everything; idempotent, and safe to call after a failure. */
+  close: () => Promise<void>
+}

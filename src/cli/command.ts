@@ -1,0 +1,25 @@
+/**
+ * The shape of a `dagtuf` sub-command. Each command lives in its own module
+ * under src/cli/commands/ and is listed once in src/cli/main.ts.
+ *
+ * Output contract: with `--json` a command prints exactly one JSON object on
+ * stdout (its result, or `{ "error": { code, name, message, ... } }`);
+ * without it, human-readable lines. Diagnostics and progress go to stderr.
+ */
+import type { OptionSpec, Parsed } from './args.js'
+
+export interface Io {
+  out (line: string): void
+  err (line: string): void
+  /** True when stderr is an interactive terminal (progress bars). */
+  readonly tty: boolean
+}
+
+export interface Command {
+  readonly name: string
+  readonly summary: string
+  readonly usage: string
+  readonly options: Readonly<Record<string, OptionSpec>>
+  /** Returns the JSON result (printed with --json) and the exit code. */
+  run (args: Parsed, io: Io): Promise<{ result: Record<string, unknown>, exitCode?: number }>
+}

@@ -1,0 +1,103 @@
+/**
+ * Constructors for typed `signed` objects, used by publishers, tests and the
+ * demo. They only assemble values; encodeEnvelope/signEnvelope run the strict
+ * decoder on the result, so a constructor cannot produce a block a reader
+ * would refuse.
+ */
+import type { CID } from 'multiformats/cid'
+import { SPEC_VERSION } from './config.js'
+import { UsageError } from './errors.js'
+import { keyIdOf } from './keys.js'
+import type {
+  DelegatedRole, KeyId, PublicKey, RoleKeys, RootSigned, SnapshotSigned, TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
+} from './types.js'
+import { TOP_ROLES } from './types.js'
+
+/** `now + seconds` as `YYYY-MM-DDTHH:MM:SSZ`. */
+export function expiresIn (now: Date, seconds: number): string {
+  const t = Math.floor(now.getTime() / 1000) + Math.floor(seconds)
+  return new Date(t * 1000).toISOString().slice(0, 19) + 'Z'
+}
+
+export interface RoleSpec {
+  readonly keys: readonly PublicKey[]
+  readonly threshold: number
+}
+
+function keysAndRole (spec: RoleSpec, into: Map<KeyId, PublicKey>): RoleKeys {
+  const keyids: KeyId[] = []
+  for (const k of spec.keys) {
+    const id = keyIdOf(k)
+    into.set(id, k)
+    if (!keyids.includes(id)) keyids.push(id)
+  }
+  return { keyids, threshold: spec.threshold }
+}
+
+export function makeRoot (o: { expires: string, previousVersion?: CID | null, roles: Readonly<Record<TopRoleName, RoleSpec>> }): RootSigned {
+  const keys = new Map<KeyId, PublicKey>()
+  const roles = {} as Record<TopRoleName, RoleKeys>
+  for (const r of TOP_ROLES) {
+    const spec = o.roles[r]
+    if (spec === undefined) throw new UsageError('ERR_ARGUMENT', `makeRoot: missing role ${r}`)
+    roles[r] = keysAndRole(spec, keys)
+  }
+  return { type: 'root', specVersion: SPEC_VERSION, expires: o.expires, previousVersion: o.previousVersion ?? null, keys: sortedMap(keys), roles }
+}
+
+/** A delegated role with its keys given as public keys. */
+export type DelegationSpec = Omit<DelegatedRole, 'keyids'> & { readonly keys: readonly PublicKey[] }
+
+export function makeTargets (o: {
+  expires: string
+  previousVersion?: CID | null
+  targets?: Iterable<readonly [string, TargetInfo]>
+  delegations?: readonly DelegationSpec[]
+}): TargetsSigned {
+  const base: TargetsSigned = {
+    type: 'targets',
+    specVersion: SPEC_VERSION,
+    expires: o.expires,
+    previousVersion: o.previousVersion ?? null,
+    targets: sortedMap(new Map(o.targets ?? []))
+  }
+  if (o.delegations === undefined) return base
+  const keys = new Map<KeyId, PublicKey>()
+  const roles: DelegatedRole[] = o.delegations.map((d) => {
+    const { keys: dk, ...rest } = d
+    const rk = keysAndRole({ keys: dk, threshold: d.threshold }, keys)
+    return { ...rest, keyids: rk.keyids } as DelegatedRole
+  })
+  return { ...base, delegations: { keys: sortedMap(keys), roles } }
+}
+
+export function makeSnapshot (o: {
+  expires: string
+  previousVersion?: CID | null
+  root: CID
+  targets: CID
+  delegatedTargets?: Iterable<readonly [string, CID]>
+  retired?: Iterable<readonly [string, CID]>
+}): SnapshotSigned {
+  return {
+    type: 'snapshot',
+    specVersion: SPEC_VERSION,
+    expires: o.expires,
+    previousVersion: o.previousVersion ?? null,
+    meta: {
+      root: o.root,
+      targets: o.targets,
+      delegatedTargets: sortedMap(new Map(o.delegatedTargets ?? [])),
+      retired: sortedMap(new Map(o.retired ?? []))
+    }
+  }
+}
+
+export function makeTimestamp (o: { expires: string, snapshot: CID }): TimestampSigned {
+  return { type: 'timestamp', specVersion: SPEC_VERSION, expires: o.expires, snapshot: o.snapshot }
+}
+
+/** Maps in code-unit order, the order dag-json writes them in. */
+function sortedMap<V> (m: ReadonlyMap<string, V>): Map<string, V> {
+  return new Map([...m].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+}

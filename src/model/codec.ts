@@ -1,0 +1,198 @@
+/**
+ * The byte boundary: the only place where untrusted bytes become typed
+ * dagtuf objects, and where typed objects become blocks.
+ *
+ * `decodeEnvelope(kind, bytes, cid)` guarantees, in this order:
+ *  1. the CID is CIDv1, codec dag-json, multihash sha2-256     (ENC-CID)
+ *  2. the block is within the size cap of its kind             (ENC-SIZE)
+ *  3. the bytes hash to the CID                                (ENC-CID)
+ *  4. nesting is within the depth cap, checked on the raw bytes before any
+ *     recursive decoder runs                                   (BOUND-DEPTH)
+ *  5. the strict dag-json decoder accepts the bytes
+ *  6. re-encoding gives exactly the same bytes                 (ENC-CANONICAL)
+ *  7. every field checks out, from `unknown`                   (ENC-SCHEMA...)
+ * and keeps the exact bytes of `signed` for signature checks (SIG-DOMAIN).
+ * Any failure is a single DecodeError with a stable code and the cause.
+ */
+import * as dagJson from '@ipld/dag-json'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { LIMITS, MAX_BLOCK_BYTES, type Kind } from './config.js'
+import { DagtufError, DecodeError } from './errors.js'
+import { CODEC_DAG_JSON, HASH_SHA2_256, equalBytes, sha256 } from './hash.js'
+import { parseSignatures, parseSigned, signedToWire } from './schema.js'
+import type { Envelope, Signature, Signed, SignedOf } from './types.js'
+
+export { CODEC_DAG_JSON }
+
+/** The CIDv1 dag-json sha2-256 of some bytes. */
+export function cidOf (bytes: Uint8Array): CID {
+  return CID.createV1(CODEC_DAG_JSON, Digest.create(HASH_SHA2_256, sha256(bytes)))
+}
+
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/**
+ * Maximum bracket nesting in JSON bytes, ignoring brackets inside strings.
+ * Runs in one pass without recursion, so hostile nesting cannot exhaust the
+ * stack before the decoder sees it. Stops early past `limit`.
+ */
+export function jsonDepth (bytes: Uint8Array, limit: number): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]
+    if (inString) {
+      if (b === BACKSLASH) i++
+      else if (b === QUOTE) inString = false
+      continue
+    }
+    if (b === QUOTE) inString = true
+    else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+      depth++
+      if (depth > max) { max = depth; if (max > limit) return max }
+    } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) depth--
+  }
+  return max
+}
+
+/** Encode a wire value as dag-json. @throws {DecodeError} ERR_SCHEMA when it is not encodable */
+export function encodeValue (value: unknown): Uint8Array {
+  try {
+    return dagJson.encode(value)
+  } catch (cause) {
+    throw new DecodeError('ERR_SCHEMA', 'value cannot be encoded as dag-json', { cause })
+  }
+}
+
+function prefixBytes (signatures: readonly Signature[]): Uint8Array {
+  const sigs = dagJson.encode(signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })))
+  const head = new TextEncoder().encode('{"signatures":')
+  const mid = new TextEncoder().encode(',"signed":')
+  const out = new Uint8Array(head.length + sigs.length + mid.length)
+  out.set(head, 0)
+  out.set(sigs, head.length)
+  out.set(mid, head.length + sigs.length)
+  return out
+}
+
+/**
+ * Decode and check a metadata block of `kind` against its CID.
+ *
+ * @throws {DecodeError} with codes listed in errors.ts
+ */
+export function decodeEnvelope<K extends Kind> (kind: K, bytes: Uint8Array, cid: CID): Envelope<SignedOf<K>> {
+  try {
+    return decodeUnchecked(kind, bytes, cid)
+  } catch (e) {
+    if (e instanceof DagtufError) throw e
+    // Anything else escaping the checks is still a refusal of the input,
+    // never a crash: wrap it once, with the cause.
+    throw new DecodeError('ERR_SCHEMA', `${kind} block could not be decoded`, { cause: e })
+  }
+}
+
+function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID): Envelope<SignedOf<K>> {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('ERR_SCHEMA', 'block bytes must be a Uint8Array')
+  const cid = CID.asCID(cidIn)
+  if (cid === null) throw new DecodeError('ERR_CID_CODEC', 'not a CID')
+  if (!Object.hasOwn(MAX_BLOCK_BYTES, kind)) throw new DecodeError('ERR_KIND', `unknown kind ${String(kind).slice(0, 32)}`)
+  const details = { cid: cid.toString(), kind }
+  if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON) {
+    throw new DecodeError('ERR_CID_CODEC', `${cid} is not a CIDv1 dag-json link`, { details })
+  }
+  if (cid.multihash.code !== HASH_SHA2_256) {
+    throw new DecodeError('ERR_CID_HASH', `${cid} does not use sha2-256`, { details })
+  }
+  const max = MAX_BLOCK_BYTES[kind]
+  if (bytes.byteLength > max) {
+    throw new DecodeError('ERR_TOO_LARGE', `${kind} block is ${bytes.byteLength} bytes, over ${max}`, { details })
+  }
+  if (!equalBytes(sha256(bytes), cid.multihash.digest)) {
+    throw new DecodeError('ERR_HASH_MISMATCH', `bytes do not hash to ${cid}`, { details })
+  }
+  if (jsonDepth(bytes, LIMITS.maxDepth) > LIMITS.maxDepth) {
+    throw new DecodeError('ERR_TOO_DEEP', `nesting deeper than ${LIMITS.maxDepth}`, { details })
+  }
+  let value: unknown
+  try {
+    value = dagJson.decode(bytes)
+  } catch (cause) {
+    throw new DecodeError('ERR_DAG_JSON', 'not strict dag-json', { cause, details })
+  }
+  let again: Uint8Array
+  try {
+    again = dagJson.encode(value)
+  } catch (cause) {
+    throw new DecodeError('ERR_NON_CANONICAL', 'decoded value does not re-encode', { cause, details })
+  }
+  if (!equalBytes(again, bytes)) {
+    throw new DecodeError('ERR_NON_CANONICAL', 'not the canonical dag-json encoding of its value', { details })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || CID.asCID(value) !== null || value instanceof Uint8Array) {
+    throw new DecodeError('ERR_SCHEMA', 'an envelope is a map', { details })
+  }
+  const env = value as Record<string, unknown>
+  for (const k of Object.keys(env)) {
+    if (k !== 'signatures' && k !== 'signed') throw new DecodeError('ERR_UNKNOWN_FIELD', `envelope.${k.slice(0, 64)}: unknown field`, { details })
+  }
+  if (!Object.hasOwn(env, 'signed') || !Object.hasOwn(env, 'signatures')) {
+    throw new DecodeError('ERR_SCHEMA', 'an envelope has signed and signatures', { details })
+  }
+  let signatures: Signature[]
+  let signed: SignedOf<K>
+  try {
+    signatures = parseSignatures(env.signatures)
+    signed = parseSigned(kind, env.signed) as SignedOf<K>
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new DecodeError(e.code, e.message, { cause: e.cause, details: { ...e.details, ...details } })
+    }
+    throw e
+  }
+  // The canonical encoding is `{"signatures":[...],"signed":{...}}`: the
+  // signed bytes are what follows the prefix, up to the final brace.
+  const prefix = prefixBytes(signatures)
+  if (!equalBytes(bytes.subarray(0, prefix.length), prefix) || bytes[bytes.length - 1] !== CLOSE_BRACE) {
+    throw new DecodeError('ERR_NON_CANONICAL', 'envelope layout is not canonical', { details })
+  }
+  const signedBytes = bytes.subarray(prefix.length, bytes.length - 1)
+  return Object.freeze({ cid, bytes, signedBytes, signed, signatures: Object.freeze(signatures) })
+}
+
+/** The exact dag-json bytes of a typed `signed` object: what signers sign. */
+export function encodeSigned (signed: Signed): Uint8Array {
+  return encodeValue(signedToWire(signed))
+}
+
+/**
+ * Build the block for `signed` with `signatures`, then decode it back through
+ * the strict decoder, so that nothing dagtuf writes could be refused by a
+ * reader.
+ *
+ * @throws {DecodeError} when the typed object breaks a schema rule
+ */
+export function encodeEnvelope<S extends Signed> (signed: S, signatures: readonly Signature[]): Envelope<S> {
+  const sorted = [...signatures].sort((a, b) => a.keyid < b.keyid ? -1 : a.keyid > b.keyid ? 1 : 0)
+  const bytes = encodeValue({ signatures: sorted.map((s) => ({ keyid: s.keyid, sig: s.sig })), signed: signedToWire(signed) })
+  return decodeEnvelope(signed.type, bytes, cidOf(bytes)) as unknown as Envelope<S>
+}
+
+/**
+ * A dag-json block as a plain JSON value (links stay `{"/": CID}`), for
+ * display. Only for blocks that already passed decodeEnvelope.
+ */
+export function blockAsJson (bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder().decode(bytes)) as unknown
+}
+
+/** A dag-json block indented for people to read. */
+export function prettyBlock (bytes: Uint8Array): string {
+  return JSON.stringify(blockAsJson(bytes), null, 2)
+}

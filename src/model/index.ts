@@ -1,0 +1,10 @@
+/** The data model: types, strict codec, keys and signatures (no I/O). */
+export * from './types.js'
+export * from './errors.js'
+export * from './config.js'
+export { cidOf, decodeEnvelope, encodeEnvelope, encodeSigned, encodeValue, jsonDepth } from './codec.js'
+export { isSafeRoleName, isSafeTargetPath, isValidExpires, parseSigned, signedToWire } from './schema.js'
+export * from './keys.js'
+export * from './sign.js'
+export { sha256, checkBlock, parseCid, toHex, equalBytes, CODEC_DAG_JSON, CODEC_RAW, CODEC_DAG_PB } from './hash.js'
+export * from './build.js'

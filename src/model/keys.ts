@@ -1,0 +1,259 @@
+/**
+ * Keys, keyids, signers and the signature verifier (NOTES: SIG-*).
+ *
+ * Guarantees:
+ * - A keyid is the lowercase hex SHA-256 of the dag-json encoding of the key
+ *   object `{"keytype":"ed25519","keyval":{"public":HEX},"scheme":"ed25519"}`
+ *   (dag-json sorts map keys, so the encoding is unique) — SIG-KEYID.
+ * - Public keys are checked when they enter the model: 32 bytes that decode to
+ *   a point of the curve that is not of small order. Both crypto paths then
+ *   see only keys they agree on.
+ * - A signature covers `DAGTUF-SIG-V1 0x00 || signedBytes` (SIG-DOMAIN).
+ * - `verify*` never throws on malformed signature *content* (wrong length,
+ *   bad encoding, non-canonical S): it returns false, so a malformed
+ *   signature counts as no signature (SIG-MALFORMED). Wrongly typed
+ *   arguments are programming errors and throw CryptoError ERR_ARGUMENT.
+ * - Two paths: node:crypto (fast, Node) and @noble/ed25519 (portable), both
+ *   strict RFC 8032 (S < L; noble with `zip215: false`), cross-checked in tests.
+ */
+import * as ed from '@noble/ed25519'
+import { sha512 } from '@noble/hashes/sha2.js'
+import * as dagJson from '@ipld/dag-json'
+import { CryptoError } from './errors.js'
+import { sha256, toHex } from './hash.js'
+import type { KeyId, PublicKey } from './types.js'
+
+ed.hashes.sha512 = sha512
+
+export const SIGNATURE_DOMAIN = new TextEncoder().encode('DAGTUF-SIG-V1\u0000')
+
+/** The exact message a signature covers: domain prefix, then the signed bytes. */
+export function signingMessage (signedBytes: Uint8Array): Uint8Array {
+  if (!(signedBytes instanceof Uint8Array)) throw new CryptoError('ERR_ARGUMENT', 'signedBytes must be a Uint8Array')
+  const out = new Uint8Array(SIGNATURE_DOMAIN.byteLength + signedBytes.byteLength)
+  out.set(SIGNATURE_DOMAIN, 0)
+  out.set(signedBytes, SIGNATURE_DOMAIN.byteLength)
+  return out
+}
+
+const HEX64 = /^[0-9a-f]{64}$/
+const HEX128 = /^[0-9a-f]{128}$/
+
+export function isHex64 (s: unknown): s is string { return typeof s === 'string' && HEX64.test(s) }
+export function isHex128 (s: unknown): s is string { return typeof s === 'string' && HEX128.test(s) }
+
+export function hexToBytes (hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+/** The canonical dag-json encoding of a key object, the input of its keyid. */
+export function canonicalKeyBytes (key: PublicKey): Uint8Array {
+  return dagJson.encode({ keytype: key.keytype, keyval: { public: key.public }, scheme: key.scheme })
+}
+
+/** The keyid of a key (SIG-KEYID). */
+export function keyIdOf (key: PublicKey): KeyId {
+  return toHex(sha256(canonicalKeyBytes(key)))
+}
+
+const pointCheckCache = new Map<string, boolean>()
+
+/**
+ * True when `publicHex` is 64 lowercase hex characters encoding a valid,
+ * not-small-order ed25519 point. Small-order keys are refused because a
+ * signature under them can verify for many messages.
+ */
+export function isAcceptablePublicKey (publicHex: unknown): publicHex is string {
+  if (!isHex64(publicHex)) return false
+  const cached = pointCheckCache.get(publicHex)
+  if (cached !== undefined) return cached
+  let ok: boolean
+  try {
+    const point = ed.Point.fromBytes(hexToBytes(publicHex), false)
+    ok = !point.isSmallOrder()
+  } catch {
+    ok = false
+  }
+  if (pointCheckCache.size > 10_000) pointCheckCache.clear()
+  pointCheckCache.set(publicHex, ok)
+  return ok
+}
+
+/** Build a PublicKey from 32 raw bytes. @throws {CryptoError} ERR_KEY_FORMAT */
+export function publicKeyFromBytes (bytes: Uint8Array): PublicKey {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== 32) {
+    throw new CryptoError('ERR_KEY_FORMAT', 'an ed25519 public key is 32 bytes')
+  }
+  const hex = toHex(bytes)
+  if (!isAcceptablePublicKey(hex)) throw new CryptoError('ERR_KEY_FORMAT', 'not a usable ed25519 public key')
+  return Object.freeze({ keytype: 'ed25519', scheme: 'ed25519', public: hex })
+}
+
+/**
+ * Something that can sign: a key in memory, a hardware token, a remote
+ * service. Asynchronous so that the last two fit. `sign` receives the full
+ * message (domain prefix included) and returns a 64-byte ed25519 signature.
+ */
+export interface Signer {
+  readonly publicKey: PublicKey
+  readonly keyid: KeyId
+  sign (message: Uint8Array): Promise<Uint8Array>
+}
+
+export type Backend = 'node' | 'noble'
+
+type NodeCrypto = typeof import('node:crypto')
+let nodeCrypto: NodeCrypto | undefined
+try {
+  nodeCrypto = await import('node:crypto')
+  if (typeof nodeCrypto.verify !== 'function') nodeCrypto = undefined
+} catch {
+  nodeCrypto = undefined
+}
+
+/** The backend used when none is named: node:crypto when present. */
+export const defaultBackend: Backend = nodeCrypto !== undefined ? 'node' : 'noble'
+
+export function backendAvailable (backend: Backend): boolean {
+  return backend === 'noble' || nodeCrypto !== undefined
+}
+
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const keyObjectCache = new Map<string, import('node:crypto').KeyObject>()
+
+function nodePublicKeyObject (publicHex: string): import('node:crypto').KeyObject {
+  let obj = keyObjectCache.get(publicHex)
+  if (obj === undefined) {
+    obj = nodeCrypto!.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(publicHex, 'hex')]), format: 'der', type: 'spki' })
+    if (keyObjectCache.size > 10_000) keyObjectCache.clear()
+    keyObjectCache.set(publicHex, obj)
+  }
+  return obj
+}
+
+// L, the order of the ed25519 base point; S must be below it (RFC 8032 5.1.7).
+const L = (1n << 252n) + 27742317777372353535851937790883648493n
+
+function sIsCanonical (sig: Uint8Array): boolean {
+  let s = 0n
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]!)
+  return s < L
+}
+
+/**
+ * Verify an ed25519 signature. Returns false for any malformed signature
+ * or key content; throws only on wrongly typed arguments.
+ *
+ * @throws {CryptoError} ERR_ARGUMENT, ERR_BACKEND
+ */
+export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8Array, backend: Backend = defaultBackend): boolean {
+  if (typeof publicHex !== 'string' || !(message instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
+    throw new CryptoError('ERR_ARGUMENT', 'verifyBytes(publicHex: string, message: Uint8Array, sig: Uint8Array)')
+  }
+  if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex)) return false
+  if (!sIsCanonical(sig)) return false
+  if (backend === 'node') {
+    if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
+    try {
+      return nodeCrypto.verify(null, message, nodePublicKeyObject(publicHex), sig)
+    } catch {
+      return false
+    }
+  }
+  try {
+    return ed.verify(sig, message, hexToBytes(publicHex), { zip215: false })
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Verify a hex signature over `signedBytes` with the dagtuf domain prefix.
+ * Malformed hex gives false (SIG-MALFORMED).
+ */
+export function verifySignature (key: PublicKey, signedBytes: Uint8Array, sigHex: string, backend: Backend = defaultBackend): boolean {
+  if (!isHex128(sigHex)) return false
+  if (key.keytype !== 'ed25519' || key.scheme !== 'ed25519') return false
+  return verifyBytes(key.public, signingMessage(signedBytes), hexToBytes(sigHex), backend)
+}
+
+/** A 32-byte ed25519 secret seed and its public key. */
+export interface KeyPair {
+  readonly seed: Uint8Array
+  readonly publicKey: PublicKey
+  readonly keyid: KeyId
+}
+
+/** Generate a fresh key pair from the platform's CSPRNG. */
+export function generateKeyPair (): KeyPair {
+  const seed = ed.utils.randomSecretKey()
+  return keyPairFromSeed(seed)
+}
+
+/** @throws {CryptoError} ERR_KEY_FORMAT */
+export function keyPairFromSeed (seed: Uint8Array): KeyPair {
+  if (!(seed instanceof Uint8Array) || seed.byteLength !== 32) throw new CryptoError('ERR_KEY_FORMAT', 'an ed25519 seed is 32 bytes')
+  const publicKey = publicKeyFromBytes(ed.getPublicKey(seed))
+  return { seed: new Uint8Array(seed), publicKey, keyid: keyIdOf(publicKey) }
+}
+
+/**
+ * Raw ed25519 signing of a full message with a seed. Exposed for tests and
+ * for signer implementations; everything else goes through a Signer.
+ */
+export function signBytes (seed: Uint8Array, message: Uint8Array, backend: Backend = defaultBackend): Uint8Array {
+  if (!(seed instanceof Uint8Array) || seed.byteLength !== 32 || !(message instanceof Uint8Array)) {
+    throw new CryptoError('ERR_ARGUMENT', 'signBytes(seed: 32-byte Uint8Array, message: Uint8Array)')
+  }
+  if (backend === 'node') {
+    if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
+    const key = nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
+    return new Uint8Array(nodeCrypto.sign(null, message, key))
+  }
+  return ed.sign(message, seed)
+}
+
+/** A Signer over a seed held in memory. The seed never leaves this object. */
+export function seedSigner (seed: Uint8Array, backend: Backend = defaultBackend): Signer {
+  const pair = keyPairFromSeed(seed)
+  const secret = pair.seed
+  return Object.freeze({
+    publicKey: pair.publicKey,
+    keyid: pair.keyid,
+    async sign (message: Uint8Array): Promise<Uint8Array> {
+      return signBytes(secret, message, backend)
+    },
+    toJSON () { return { keyid: pair.keyid } }
+  })
+}
+
+/**
+ * Count the distinct keys among `authorized` whose signature over
+ * `signedBytes` verifies (SIG-THRESHOLD-DISTINCT). Keys are deduplicated on
+ * their public key material, not their keyid string; signatures by keys not
+ * in `authorized`, or that do not verify, count for nothing.
+ */
+export function countValidSignatures (
+  signedBytes: Uint8Array,
+  signatures: ReadonlyArray<{ keyid: string, sig: string }>,
+  authorized: ReadonlyMap<KeyId, PublicKey>,
+  backend: Backend = defaultBackend
+): number {
+  const counted = new Set<string>()
+  let message: Uint8Array | undefined
+  for (const s of signatures) {
+    const key = authorized.get(s.keyid)
+    if (key === undefined || counted.has(key.public)) continue
+    if (!isHex128(s.sig)) continue
+    message ??= signingMessage(signedBytes)
+    if (verifyBytes(key.public, message, hexToBytes(s.sig), backend)) counted.add(key.public)
+  }
+  return counted.size
+}
+
+/** Hex-encode a raw 64-byte signature. @throws {CryptoError} ERR_SIG_FORMAT */
+export function toHexSig (raw: Uint8Array): string {
+  if (!(raw instanceof Uint8Array) || raw.byteLength !== 64) throw new CryptoError('ERR_SIG_FORMAT', 'an ed25519 signature is 64 bytes')
+  return toHex(raw)
+}

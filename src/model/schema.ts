@@ -1,0 +1,464 @@
+/**
+ * Field-by-field checking of decoded dag-json values, from `unknown` to the
+ * typed model (NOTES: ENC-SCHEMA, ENC-UNKNOWN-FIELD, ENC-EXPIRES,
+ * ENC-PATH-SAFE, ENC-NAME-SAFE, SIG-KEYID), and the reverse mapping from the
+ * typed model to the wire value that gets encoded.
+ *
+ * The one written rule for unknown fields (ENC-UNKNOWN-FIELD): every object
+ * has a closed set of fields; anything else is refused with
+ * ERR_UNKNOWN_FIELD. The only open value is a target's `custom`, which is
+ * opaque application data (size- and depth-capped). New fields arrive with a
+ * new `spec_version` major, never silently.
+ *
+ * Every failure is a DecodeError whose `details.path` names the field.
+ */
+import { CID } from 'multiformats/cid'
+import * as dagJson from '@ipld/dag-json'
+import { LIMITS, SPEC_VERSION } from './config.js'
+import { DecodeError } from './errors.js'
+import { CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 } from './hash.js'
+import { isAcceptablePublicKey, isHex64, keyIdOf } from './keys.js'
+import type {
+  DelegatedRole, Delegations, KeyId, PublicKey, RoleKeys, RootSigned, Signature, Signed, SnapshotSigned,
+  TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
+} from './types.js'
+import { TOP_ROLES } from './types.js'
+
+type Path = string
+
+function fail (code: string, path: Path, message: string, cause?: unknown): never {
+  throw new DecodeError(code, `${path}: ${message}`, { cause, details: { path } })
+}
+
+/** A plain dag-json map (not an array, link or bytes). */
+function isMap (v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false
+  if (Array.isArray(v) || v instanceof Uint8Array || CID.asCID(v) !== null) return false
+  return true
+}
+
+/** Reads a record's fields one by one; `done()` refuses what is left over. */
+class Fields {
+  private readonly seen = new Set<string>()
+  constructor (readonly value: Record<string, unknown>, readonly path: Path) {}
+
+  static of (v: unknown, path: Path): Fields {
+    if (!isMap(v)) fail('ERR_SCHEMA', path, 'expected a map')
+    return new Fields(v, path)
+  }
+
+  has (name: string): boolean { return Object.hasOwn(this.value, name) }
+
+  req (name: string): unknown {
+    if (!this.has(name)) fail('ERR_SCHEMA', `${this.path}.${name}`, 'missing field')
+    this.seen.add(name)
+    return this.value[name]
+  }
+
+  opt (name: string): unknown {
+    if (!this.has(name)) return undefined
+    this.seen.add(name)
+    return this.value[name]
+  }
+
+  done (): void {
+    for (const k of Object.keys(this.value)) {
+      if (!this.seen.has(k)) fail('ERR_UNKNOWN_FIELD', `${this.path}.${k.slice(0, 64)}`, 'unknown field')
+    }
+  }
+
+  sub (name: string): Path { return `${this.path}.${name}` }
+}
+
+function str (v: unknown, path: Path, maxLen: number = LIMITS.maxPathLength): string {
+  if (typeof v !== 'string') fail('ERR_SCHEMA', path, 'expected a string')
+  if (v.length > maxLen) fail('ERR_SCHEMA', path, `string longer than ${maxLen}`)
+  return v
+}
+
+function safeInt (v: unknown, path: Path, min: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail('ERR_SCHEMA', path, 'expected a safe integer')
+  if (v < min) fail('ERR_SCHEMA', path, `expected an integer >= ${min}`)
+  return v
+}
+
+function bool (v: unknown, path: Path): boolean {
+  if (typeof v !== 'boolean') fail('ERR_SCHEMA', path, 'expected a boolean')
+  return v
+}
+
+function arr (v: unknown, path: Path, max: number): unknown[] {
+  if (!Array.isArray(v)) fail('ERR_SCHEMA', path, 'expected a list')
+  if (v.length > max) fail('ERR_LIMIT', path, `more than ${max} entries`)
+  return v
+}
+
+function mapEntries (v: unknown, path: Path, max: number): Array<[string, unknown]> {
+  if (!isMap(v)) fail('ERR_SCHEMA', path, 'expected a map')
+  const keys = Object.keys(v)
+  if (keys.length > max) fail('ERR_LIMIT', path, `more than ${max} entries`)
+  return keys.map((k) => [k, v[k]])
+}
+
+/** A link to another dagtuf metadata block: CIDv1, dag-json, sha2-256. */
+function metaLink (v: unknown, path: Path): CID {
+  const cid = CID.asCID(v)
+  if (cid === null) fail('ERR_SCHEMA', path, 'expected a link')
+  if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON || cid.multihash.code !== HASH_SHA2_256) {
+    fail('ERR_SCHEMA', path, 'metadata links must be CIDv1 dag-json sha2-256')
+  }
+  return cid
+}
+
+/** A link to target content: CIDv1, raw or dag-pb (UnixFS), sha2-256. */
+function contentLink (v: unknown, path: Path): CID {
+  const cid = CID.asCID(v)
+  if (cid === null) fail('ERR_SCHEMA', path, 'expected a link')
+  if (cid.version !== 1 || (cid.code !== CODEC_RAW && cid.code !== CODEC_DAG_PB) || cid.multihash.code !== HASH_SHA2_256) {
+    fail('ERR_SCHEMA', path, 'content links must be CIDv1 raw or dag-pb with sha2-256')
+  }
+  return cid
+}
+
+const EXPIRES = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/
+
+/** True for `YYYY-MM-DDTHH:MM:SSZ` naming a real instant (ENC-EXPIRES). */
+export function isValidExpires (s: unknown): s is string {
+  if (typeof s !== 'string') return false
+  const m = EXPIRES.exec(s)
+  if (m === null) return false
+  const d = new Date(s)
+  if (Number.isNaN(d.getTime())) return false
+  // Date accepts 2025-02-30; require the fields to survive a round trip.
+  return d.toISOString().slice(0, 19) + 'Z' === s
+}
+
+function expires (v: unknown, path: Path): string {
+  if (!isValidExpires(v)) fail('ERR_EXPIRES', path, 'expected YYYY-MM-DDTHH:MM:SSZ (UTC)')
+  return v
+}
+
+function specVersion (v: unknown, path: Path): string {
+  const s = str(v, path, 32)
+  if (!/^1\.\d{1,4}\.\d{1,4}$/.test(s)) fail('ERR_SCHEMA', path, `unsupported spec_version (this is ${SPEC_VERSION})`)
+  return s
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/
+const TOP_NAMES = new Set<string>(TOP_ROLES)
+
+/**
+ * Target path safety (ENC-PATH-SAFE): non-empty, bounded, relative, no empty,
+ * `.` or `..` segment, no backslash, no control character.
+ */
+export function isSafeTargetPath (p: unknown): p is string {
+  if (typeof p !== 'string' || p.length === 0) return false
+  if (Buffer.byteLength(p, 'utf8') > LIMITS.maxPathLength) return false
+  if (p.startsWith('/') || p.includes('\\') || CONTROL.test(p)) return false
+  if (!p.isWellFormed()) return false
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.' || seg === '..') return false
+  }
+  return true
+}
+
+const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/
+
+/** Delegated role name safety (ENC-NAME-SAFE). */
+export function isSafeRoleName (n: unknown): n is string {
+  return typeof n === 'string' && ROLE_NAME.test(n) && !TOP_NAMES.has(n)
+}
+
+const HASH_PREFIX = /^[0-9a-f]{1,64}$/
+
+function keysMap (v: unknown, path: Path): Map<KeyId, PublicKey> {
+  const out = new Map<KeyId, PublicKey>()
+  for (const [keyid, raw] of mapEntries(v, path, LIMITS.maxKeys)) {
+    const kp = `${path}.${keyid.slice(0, 64)}`
+    if (!isHex64(keyid)) fail('ERR_SCHEMA', kp, 'a keyid is 64 lowercase hex characters')
+    const f = Fields.of(raw, kp)
+    const keytype = f.req('keytype')
+    const scheme = f.req('scheme')
+    const kv = Fields.of(f.req('keyval'), f.sub('keyval'))
+    const pub = kv.req('public')
+    kv.done()
+    f.done()
+    if (keytype !== 'ed25519' || scheme !== 'ed25519') fail('ERR_SCHEMA', kp, 'only ed25519 keys are supported')
+    if (!isAcceptablePublicKey(pub)) fail('ERR_SCHEMA', `${kp}.keyval.public`, 'not a usable ed25519 public key (64 lowercase hex, on the curve, not small order)')
+    const key: PublicKey = Object.freeze({ keytype: 'ed25519', scheme: 'ed25519', public: pub })
+    if (keyIdOf(key) !== keyid) fail('ERR_KEYID_MISMATCH', kp, 'keyid is not the SHA-256 of the canonical key encoding')
+    out.set(keyid, key)
+  }
+  return out
+}
+
+function roleKeys (f: Fields): RoleKeys {
+  const list = arr(f.req('keyids'), f.sub('keyids'), LIMITS.maxKeyidsPerRole)
+  const keyids: string[] = []
+  const seen = new Set<string>()
+  list.forEach((k, i) => {
+    if (!isHex64(k)) fail('ERR_SCHEMA', `${f.sub('keyids')}[${i}]`, 'a keyid is 64 lowercase hex characters')
+    if (seen.has(k)) fail('ERR_DUPLICATE_KEYID', `${f.sub('keyids')}[${i}]`, 'keyid listed twice')
+    seen.add(k)
+    keyids.push(k)
+  })
+  const threshold = safeInt(f.req('threshold'), f.sub('threshold'), 1)
+  return Object.freeze({ keyids: Object.freeze(keyids), threshold })
+}
+
+function rootSigned (f: Fields): RootSigned {
+  const keys = keysMap(f.req('keys'), f.sub('keys'))
+  const rolesF = Fields.of(f.req('roles'), f.sub('roles'))
+  const roles = {} as Record<TopRoleName, RoleKeys>
+  for (const name of TOP_ROLES) roles[name] = roleKeys(Fields.of(rolesF.req(name), rolesF.sub(name)))
+  rolesF.done()
+  return {
+    type: 'root',
+    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
+    expires: expires(f.req('expires'), f.sub('expires')),
+    previousVersion: previous(f),
+    keys,
+    roles: Object.freeze(roles)
+  }
+}
+
+function previous (f: Fields): CID | null {
+  const v = f.req('previous-version')
+  return v === null ? null : metaLink(v, f.sub('previous-version'))
+}
+
+/** The nesting depth of a decoded value (links and bytes count as leaves). */
+function depthOf (v: unknown, limit: number, d = 0): number {
+  if (d > limit) return d
+  if (Array.isArray(v)) {
+    let m = d
+    for (const x of v) { m = Math.max(m, depthOf(x, limit, d + 1)); if (m > limit) return m }
+    return m
+  }
+  if (isMap(v)) {
+    let m = d
+    for (const k of Object.keys(v)) { m = Math.max(m, depthOf(v[k], limit, d + 1)); if (m > limit) return m }
+    return m
+  }
+  return d
+}
+
+function custom (v: unknown, path: Path): unknown {
+  if (depthOf(v, LIMITS.maxDepth) > LIMITS.maxDepth) fail('ERR_TOO_DEEP', path, 'custom value nested too deeply')
+  let size: number
+  try {
+    size = dagJson.encode(v).byteLength
+  } catch (cause) {
+    fail('ERR_SCHEMA', path, 'custom is not a dag-json value', cause)
+  }
+  if (size > LIMITS.maxCustomBytes) fail('ERR_LIMIT', path, `custom is larger than ${LIMITS.maxCustomBytes} bytes`)
+  return v
+}
+
+function targetInfo (v: unknown, path: Path): TargetInfo {
+  const f = Fields.of(v, path)
+  const length = safeInt(f.req('length'), f.sub('length'), 0)
+  const cid = contentLink(f.req('cid'), f.sub('cid'))
+  const c = f.opt('custom')
+  f.done()
+  return c === undefined ? Object.freeze({ length, cid }) : Object.freeze({ length, cid, custom: custom(c, f.sub('custom')) })
+}
+
+function pathPattern (v: unknown, path: Path): string {
+  const s = str(v, path)
+  // Patterns follow the target-path rules; `*` and `?` are ordinary
+  // characters for this check (they are legal in paths too).
+  if (!isSafeTargetPath(s)) fail('ERR_UNSAFE_PATH', path, 'unsafe path pattern')
+  return s
+}
+
+function delegations (v: unknown, path: Path): Delegations {
+  const f = Fields.of(v, path)
+  const keys = keysMap(f.req('keys'), f.sub('keys'))
+  const list = arr(f.req('roles'), f.sub('roles'), LIMITS.maxDelegationsPerRole)
+  const names = new Set<string>()
+  const roles: DelegatedRole[] = list.map((raw, i) => {
+    const rp = `${f.sub('roles')}[${i}]`
+    const rf = Fields.of(raw, rp)
+    const name = rf.req('name')
+    if (!isSafeRoleName(name)) fail('ERR_UNSAFE_NAME', `${rp}.name`, 'unsafe role name')
+    if (names.has(name)) fail('ERR_DUPLICATE_ROLE', `${rp}.name`, 'role delegated twice by one delegator')
+    names.add(name)
+    const rk = roleKeys(rf)
+    const terminating = bool(rf.req('terminating'), rf.sub('terminating'))
+    const paths = rf.opt('paths')
+    const prefixes = rf.opt('path_hash_prefixes')
+    rf.done()
+    if ((paths === undefined) === (prefixes === undefined)) {
+      fail('ERR_SCHEMA', rp, 'exactly one of paths and path_hash_prefixes')
+    }
+    if (paths !== undefined) {
+      const ps = arr(paths, `${rp}.paths`, LIMITS.maxPathPatterns).map((p, j) => pathPattern(p, `${rp}.paths[${j}]`))
+      return Object.freeze({ name, ...rk, terminating, paths: Object.freeze(ps) })
+    }
+    const hs = arr(prefixes, `${rp}.path_hash_prefixes`, LIMITS.maxPathPatterns).map((p, j) => {
+      if (typeof p !== 'string' || !HASH_PREFIX.test(p)) fail('ERR_SCHEMA', `${rp}.path_hash_prefixes[${j}]`, 'a hash prefix is 1-64 lowercase hex characters')
+      return p
+    })
+    return Object.freeze({ name, ...rk, terminating, pathHashPrefixes: Object.freeze(hs) })
+  })
+  f.done()
+  return Object.freeze({ keys, roles: Object.freeze(roles) })
+}
+
+function targetsSigned (f: Fields): TargetsSigned {
+  const targets = new Map<string, TargetInfo>()
+  for (const [p, raw] of mapEntries(f.req('targets'), f.sub('targets'), LIMITS.maxTargets)) {
+    const tp = `${f.sub('targets')}[${JSON.stringify(p.slice(0, 64))}]`
+    if (!isSafeTargetPath(p)) fail('ERR_UNSAFE_PATH', tp, 'unsafe target path')
+    targets.set(p, targetInfo(raw, tp))
+  }
+  const d = f.opt('delegations')
+  const base = {
+    type: 'targets' as const,
+    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
+    expires: expires(f.req('expires'), f.sub('expires')),
+    previousVersion: previous(f),
+    targets
+  }
+  return d === undefined ? base : { ...base, delegations: delegations(d, f.sub('delegations')) }
+}
+
+function nameLinks (v: unknown, path: Path): Map<string, CID> {
+  const out = new Map<string, CID>()
+  for (const [name, link] of mapEntries(v, path, LIMITS.maxDelegatedRoles)) {
+    const np = `${path}.${name.slice(0, 64)}`
+    if (!isSafeRoleName(name)) fail('ERR_UNSAFE_NAME', np, 'unsafe role name')
+    out.set(name, metaLink(link, `${path}.${name}`))
+  }
+  return out
+}
+
+function snapshotSigned (f: Fields): SnapshotSigned {
+  const m = Fields.of(f.req('meta'), f.sub('meta'))
+  const meta = Object.freeze({
+    root: metaLink(m.req('root'), m.sub('root')),
+    targets: metaLink(m.req('targets'), m.sub('targets')),
+    delegatedTargets: nameLinks(m.req('delegated-targets'), m.sub('delegated-targets')),
+    retired: nameLinks(m.req('retired'), m.sub('retired'))
+  })
+  m.done()
+  return {
+    type: 'snapshot',
+    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
+    expires: expires(f.req('expires'), f.sub('expires')),
+    previousVersion: previous(f),
+    meta
+  }
+}
+
+function timestampSigned (f: Fields): TimestampSigned {
+  return {
+    type: 'timestamp',
+    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
+    expires: expires(f.req('expires'), f.sub('expires')),
+    snapshot: metaLink(f.req('snapshot'), f.sub('snapshot'))
+  }
+}
+
+/**
+ * Check a decoded `signed` value as an object of `kind`.
+ * @throws {DecodeError}
+ */
+export function parseSigned<K extends Signed['type']> (kind: K, v: unknown): Extract<Signed, { type: K }> {
+  const f = Fields.of(v, 'signed')
+  const type = f.req('_type')
+  if (type !== kind) fail('ERR_KIND', 'signed._type', `expected ${kind}, got ${typeof type === 'string' ? type.slice(0, 32) : typeof type}`)
+  let out: Signed
+  switch (kind) {
+    case 'root': out = rootSigned(f); break
+    case 'targets': out = targetsSigned(f); break
+    case 'snapshot': out = snapshotSigned(f); break
+    case 'timestamp': out = timestampSigned(f); break
+    default: fail('ERR_KIND', 'signed._type', 'unknown kind')
+  }
+  f.done()
+  return Object.freeze(out) as Extract<Signed, { type: K }>
+}
+
+/**
+ * Check the `signatures` list: at most one per keyid (SIG-ONE-PER-KEYID).
+ * The content of `sig` is judged only when verifying (SIG-MALFORMED).
+ * @throws {DecodeError}
+ */
+export function parseSignatures (v: unknown): Signature[] {
+  const list = arr(v, 'signatures', LIMITS.maxSignatures)
+  const seen = new Set<string>()
+  return list.map((raw, i) => {
+    const p = `signatures[${i}]`
+    const f = Fields.of(raw, p)
+    const keyid = f.req('keyid')
+    const sig = str(f.req('sig'), f.sub('sig'), 1024)
+    f.done()
+    if (!isHex64(keyid)) fail('ERR_SCHEMA', `${p}.keyid`, 'a keyid is 64 lowercase hex characters')
+    if (seen.has(keyid)) fail('ERR_DUPLICATE_SIGNATURE', `${p}.keyid`, 'two signatures with one keyid')
+    seen.add(keyid)
+    return Object.freeze({ keyid, sig })
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Typed model -> wire value (the input of dag-json encoding).
+
+function keysWire (keys: ReadonlyMap<KeyId, PublicKey>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null)
+  for (const [id, k] of keys) out[id] = { keytype: k.keytype, keyval: { public: k.public }, scheme: k.scheme }
+  return out
+}
+
+function roleWire (r: RoleKeys): Record<string, unknown> {
+  return { keyids: [...r.keyids], threshold: r.threshold }
+}
+
+function linksWire (m: ReadonlyMap<string, CID>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null)
+  for (const [k, v] of m) out[k] = v
+  return out
+}
+
+/** The wire value of a typed `signed` object. */
+export function signedToWire (s: Signed): Record<string, unknown> {
+  const common = { _type: s.type, spec_version: s.specVersion, expires: s.expires }
+  switch (s.type) {
+    case 'root': {
+      const roles: Record<string, unknown> = {}
+      for (const n of TOP_ROLES) roles[n] = roleWire(s.roles[n])
+      return { ...common, 'previous-version': s.previousVersion, keys: keysWire(s.keys), roles }
+    }
+    case 'targets': {
+      const targets: Record<string, unknown> = Object.create(null)
+      for (const [p, t] of s.targets) {
+        targets[p] = t.custom === undefined ? { length: t.length, cid: t.cid } : { length: t.length, cid: t.cid, custom: t.custom }
+      }
+      const out: Record<string, unknown> = { ...common, 'previous-version': s.previousVersion, targets }
+      if (s.delegations !== undefined) {
+        out.delegations = {
+          keys: keysWire(s.delegations.keys),
+          roles: s.delegations.roles.map((r) => {
+            const base = { name: r.name, ...roleWire(r), terminating: r.terminating }
+            return r.paths !== undefined ? { ...base, paths: [...r.paths] } : { ...base, path_hash_prefixes: [...r.pathHashPrefixes] }
+          })
+        }
+      }
+      return out
+    }
+    case 'snapshot':
+      return {
+        ...common,
+        'previous-version': s.previousVersion,
+        meta: {
+          root: s.meta.root,
+          targets: s.meta.targets,
+          'delegated-targets': linksWire(s.meta.delegatedTargets),
+          retired: linksWire(s.meta.retired)
+        }
+      }
+    case 'timestamp':
+      return { ...common, snapshot: s.snapshot }
+  }
+}
