@@ -64,9 +64,14 @@ export function throwIfAborted (signal: AbortSignal | undefined, cid?: CID): voi
   if (signal?.aborted === true) throw aborted(cid, signal.reason)
 }
 
-/** Concatenate chunks whose total length is known. */
+/**
+ * Concatenate chunks whose total length is known, into a plain Uint8Array
+ * that owns its memory (not a Buffer, not a view into a larger message that
+ * would stay alive with it).
+ */
 export function concat (chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0] !== undefined && chunks[0].byteLength === total) return chunks[0]
+  const only = chunks.length === 1 ? chunks[0] : undefined
+  if (only !== undefined && only.constructor === Uint8Array && only.byteOffset === 0 && only.buffer.byteLength === total) return only
   const out = new Uint8Array(total)
   let offset = 0
   for (const c of chunks) {

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { openPeerSource, openRepoNode } from '../../src/blocks/helia.js'
+import type { PeerSource, RepoNode } from '../../src/blocks/helia.js'
+import { cidOf, expectSameBytes, jsonBlock, pseudoRandomBytes, rawBlock, rejectsWith, tempDir } from './helpers.js'
+
+describe('bitswap between two nodes on 127.0.0.1', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c()
+    cleanups.length = 0
+  })
+
+  async function serverNode (): Promise<RepoNode> {
+    const dir = await tempDir()
+    cleanups.push(dir.remove)
+    const node = await openRepoNode(dir.path, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+    cleanups.push(async () => { await node.close() })
+    return node
+  }
+
+  async function client (addr: string, timeoutMs = 5_000): Promise<PeerSource> {
+    const source = await openPeerSource(addr, { timeoutMs })
+    cleanups.push(async () => { await source.close() })
+    return source
+  }
+
+  it('fetches raw and dag-json blocks from a listening repo node', async () => {
+    const node = await serverNode()
+    const addrs = node.multiaddrs()
+    expect(addrs.length).toBeGreaterThan(0)
+    expect(addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+    const a = rawBlock('hello bitswap')
+    const b = jsonBlock({ hello: 'dag-json' })
+    const big = pseudoRandomBytes(900 * 1024, 7)
+    const c = { cid: cidOf(big), bytes: big }
+    for (const blk of [a, b, c]) await node.put(blk.cid, blk.bytes)
+
+    const source = await client(addrs[0] as string)
+    expect(await source.get(a.cid)).toEqual(a.bytes)
+    expect(await source.get(b.cid)).toEqual(b.bytes)
+    expectSameBytes(await source.get(c.cid), c.bytes)
+  })
+
+  it('a block the peer lacks times out with ERR_TIMEOUT within the limit', async () => {
+    const node = await serverNode()
+    const source = await client(node.multiaddrs()[0] as string, 600)
+    const started = Date.now()
+    await rejectsWith(source.get(rawBlock('nobody has this').cid), 'ERR_TIMEOUT')
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(500)
+    expect(elapsed).toBeLessThan(3_000)
+  })
+
+  it('honours the caller signal with ERR_ABORTED', async () => {
+    const node = await serverNode()
+    const source = await client(node.multiaddrs()[0] as string, 10_000)
+    const ac = new AbortController()
+    setTimeout(() => { ac.abort() }, 100)
+    await rejectsWith(source.get(rawBlock('missing').cid, { signal: ac.signal }), 'ERR_ABORTED')
+  })
+
+  it('enforces maxBytes on what bitswap brought', async () => {
+    const node = await serverNode()
+    const blk = rawBlock('x'.repeat(2000))
+    await node.put(blk.cid, blk.bytes)
+    const source = await client(node.multiaddrs()[0] as string)
+    await rejectsWith(source.get(blk.cid, { maxBytes: 1000 }), 'ERR_BLOCK_TOO_LARGE')
+  })
+
+  it('fails to open with a typed error when nobody listens', async () => {
+    await rejectsWith(openPeerSource('/ip4/127.0.0.1/tcp/1', { dialTimeoutMs: 2_000 }), 'ERR_TRANSPORT')
+  })
+})
