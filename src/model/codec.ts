@@ -102,7 +102,7 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('ERR_SCHEMA', 'block bytes must be a Uint8Array')
   const cid = CID.asCID(cidIn)
   if (cid === null) throw new DecodeError('ERR_CID_CODEC', 'not a CID')
-  if (!Object.hasOwn(MAX_BLOCK_BYTES, kind)) throw new DecodeError('ERR_KIND', `unknown kind ${String(kind).slice(0, 32)}`)
+  if (typeof kind !== 'string' || !Object.hasOwn(MAX_BLOCK_BYTES, kind)) throw new DecodeError('ERR_KIND', 'unknown kind')
   const details = { cid: cid.toString(), kind }
   if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON) {
     throw new DecodeError('ERR_CID_CODEC', `${cid} is not a CIDv1 dag-json link`, { details })
@@ -168,7 +168,16 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
 
 /** The exact dag-json bytes of a typed `signed` object: what signers sign. */
 export function encodeSigned (signed: Signed): Uint8Array {
-  return encodeValue(signedToWire(signed))
+  return encodeValue(wire(signed))
+}
+
+/** The wire value of a typed object; a malformed typed object is refused typed. */
+function wire (signed: Signed): Record<string, unknown> {
+  try {
+    return signedToWire(signed)
+  } catch (cause) {
+    throw new DecodeError('ERR_SCHEMA', 'not a well-formed typed signed object', { cause })
+  }
 }
 
 /**
@@ -179,8 +188,11 @@ export function encodeSigned (signed: Signed): Uint8Array {
  * @throws {DecodeError} when the typed object breaks a schema rule
  */
 export function encodeEnvelope<S extends Signed> (signed: S, signatures: readonly Signature[]): Envelope<S> {
+  if (signed === null || typeof signed !== 'object' || !Array.isArray(signatures)) {
+    throw new DecodeError('ERR_SCHEMA', 'encodeEnvelope(signed: Signed, signatures: Signature[])')
+  }
   const sorted = [...signatures].sort((a, b) => a.keyid < b.keyid ? -1 : a.keyid > b.keyid ? 1 : 0)
-  const bytes = encodeValue({ signatures: sorted.map((s) => ({ keyid: s.keyid, sig: s.sig })), signed: signedToWire(signed) })
+  const bytes = encodeValue({ signatures: sorted.map((s) => ({ keyid: s.keyid, sig: s.sig })), signed: wire(signed) })
   return decodeEnvelope(signed.type, bytes, cidOf(bytes)) as unknown as Envelope<S>
 }
 

@@ -72,7 +72,7 @@ export class CryptoError extends DagtufError {
 
 /**
  * A rule of spec/NOTES.md failed. `code` is the rule ID (e.g.
- * `VALID-ROOT-THRESHOLD`); `details.cid` names the offending object.
+ * `VALID-ROOT-SELF`); `details.cid` names the offending object.
  */
 export class ValidationError extends DagtufError {
   override readonly name = 'ValidationError'

@@ -51,7 +51,10 @@ export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
  *
  * @throws {BlockError}
  */
-export function checkBlock (cid: CID, bytes: Uint8Array, maxBytes: number): void {
+export function checkBlock (cidIn: CID, bytes: Uint8Array, maxBytes: number): void {
+  const cid = CID.asCID(cidIn)
+  if (cid === null) throw new BlockError('ERR_BAD_CID', 'not a CID')
+  if (!(bytes instanceof Uint8Array)) throw new BlockError('ERR_BLOCK_TYPE', `block ${cid} is not a byte array`)
   if (bytes.byteLength > maxBytes) {
     throw new BlockError('ERR_BLOCK_TOO_LARGE', `block ${cid} is ${bytes.byteLength} bytes, over the cap of ${maxBytes}`, { details: { cid: cid.toString(), size: bytes.byteLength, max: maxBytes } })
   }

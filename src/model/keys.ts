@@ -53,6 +53,9 @@ export function canonicalKeyBytes (key: PublicKey): Uint8Array {
 
 /** The keyid of a key (SIG-KEYID). */
 export function keyIdOf (key: PublicKey): KeyId {
+  if (key === null || typeof key !== 'object' || typeof key.public !== 'string' || typeof key.keytype !== 'string' || typeof key.scheme !== 'string') {
+    throw new CryptoError('ERR_ARGUMENT', 'keyIdOf(key: PublicKey)')
+  }
   return toHex(sha256(canonicalKeyBytes(key)))
 }
 
@@ -173,6 +176,9 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
  * Malformed hex gives false (SIG-MALFORMED).
  */
 export function verifySignature (key: PublicKey, signedBytes: Uint8Array, sigHex: string, backend: Backend = defaultBackend): boolean {
+  if (key === null || typeof key !== 'object' || !(signedBytes instanceof Uint8Array)) {
+    throw new CryptoError('ERR_ARGUMENT', 'verifySignature(key: PublicKey, signedBytes: Uint8Array, sigHex: string)')
+  }
   if (!isHex128(sigHex)) return false
   if (key.keytype !== 'ed25519' || key.scheme !== 'ed25519') return false
   return verifyBytes(key.public, signingMessage(signedBytes), hexToBytes(sigHex), backend)
@@ -206,22 +212,27 @@ export function signBytes (seed: Uint8Array, message: Uint8Array, backend: Backe
   if (!(seed instanceof Uint8Array) || seed.byteLength !== 32 || !(message instanceof Uint8Array)) {
     throw new CryptoError('ERR_ARGUMENT', 'signBytes(seed: 32-byte Uint8Array, message: Uint8Array)')
   }
-  if (backend === 'node') {
-    if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
-    const key = nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
-    return new Uint8Array(nodeCrypto.sign(null, message, key))
-  }
+  if (backend === 'node') return new Uint8Array(nodeCrypto!.sign(null, message, nodePrivateKeyObject(seed)))
   return ed.sign(message, seed)
+}
+
+function nodePrivateKeyObject (seed: Uint8Array): import('node:crypto').KeyObject {
+  if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
+  return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
 }
 
 /** A Signer over a seed held in memory. The seed never leaves this object. */
 export function seedSigner (seed: Uint8Array, backend: Backend = defaultBackend): Signer {
   const pair = keyPairFromSeed(seed)
   const secret = pair.seed
+  // node:crypto: build the private key object once, not per signature.
+  const keyObject = backend === 'node' ? nodePrivateKeyObject(secret) : undefined
   return Object.freeze({
     publicKey: pair.publicKey,
     keyid: pair.keyid,
     async sign (message: Uint8Array): Promise<Uint8Array> {
+      if (!(message instanceof Uint8Array)) throw new CryptoError('ERR_ARGUMENT', 'sign(message: Uint8Array)')
+      if (keyObject !== undefined) return new Uint8Array(nodeCrypto!.sign(null, message, keyObject))
       return signBytes(secret, message, backend)
     },
     toJSON () { return { keyid: pair.keyid } }
@@ -240,9 +251,13 @@ export function countValidSignatures (
   authorized: ReadonlyMap<KeyId, PublicKey>,
   backend: Backend = defaultBackend
 ): number {
+  if (!(signedBytes instanceof Uint8Array) || !Array.isArray(signatures) || !(authorized instanceof Map)) {
+    throw new CryptoError('ERR_ARGUMENT', 'countValidSignatures(signedBytes, signatures[], authorized: Map)')
+  }
   const counted = new Set<string>()
   let message: Uint8Array | undefined
   for (const s of signatures) {
+    if (s === null || typeof s !== 'object') continue
     const key = authorized.get(s.keyid)
     if (key === undefined || counted.has(key.public)) continue
     if (!isHex128(s.sig)) continue

@@ -1,0 +1,183 @@
+/**
+ * fast-check arbitraries for every dagtuf object kind, shared by the model,
+ * validate, relations, publish and client tests.
+ *
+ * Signing is asynchronous, so arbitraries produce *specs* (typed `signed`
+ * objects plus the key pairs that may sign them); `signWith` turns one into
+ * an envelope inside an async property.
+ */
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec } from '../../src/model/build.js'
+import { cidOf } from '../../src/model/codec.js'
+import { CODEC_DAG_PB, CODEC_RAW, sha256 } from '../../src/model/hash.js'
+import { keyPairFromSeed, seedSigner, type KeyPair } from '../../src/model/keys.js'
+import { signEnvelope } from '../../src/model/sign.js'
+import type { Envelope, RootSigned, Signed, SnapshotSigned, TargetInfo, TargetsSigned, TimestampSigned } from '../../src/model/types.js'
+
+/** Fixed seed for reproducible runs; DAGTUF_DEEP scales the number of runs. */
+export const SEED = Number(process.env.DAGTUF_SEED ?? 20261122)
+export const DEEP = process.env.DAGTUF_DEEP !== undefined
+export function runs (n: number): { seed: number, numRuns: number } {
+  return { seed: SEED, numRuns: DEEP ? n * 20 : n }
+}
+
+export const arbKeyPair: fc.Arbitrary<KeyPair> = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((seed) => keyPairFromSeed(seed))
+
+/** A real instant between 2000 and 2199, second precision. */
+export const arbExpires: fc.Arbitrary<string> = fc.integer({ min: 946684800, max: 7258118399 })
+  .map((t) => new Date(t * 1000).toISOString().slice(0, 19) + 'Z')
+
+const segChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~ é漢🙂'.split(/(?:)/u))
+export const arbSegment: fc.Arbitrary<string> = fc.array(segChar, { minLength: 1, maxLength: 12 })
+  .map((cs) => cs.join(''))
+  .filter((s) => s !== '.' && s !== '..')
+
+/** A safe target path (ENC-PATH-SAFE). */
+export const arbTargetPath: fc.Arbitrary<string> = fc.array(arbSegment, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'))
+
+/** A safe delegated role name (ENC-NAME-SAFE). */
+export const arbRoleName: fc.Arbitrary<string> = fc.tuple(
+  fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split('')),
+  fc.array(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789._-'.split('')), { maxLength: 20 })
+).map(([h, t]) => h + t.join('')).filter((n) => !['root', 'targets', 'snapshot', 'timestamp'].includes(n))
+
+export const arbContentCid: fc.Arbitrary<CID> = fc.tuple(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.boolean())
+  .map(([bytes, pb]) => CID.createV1(pb ? CODEC_DAG_PB : CODEC_RAW, Digest.create(0x12, sha256(bytes))))
+
+export const arbMetaCid: fc.Arbitrary<CID> = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => cidOf(b))
+
+/** JSON-safe custom data (no floats: dag-json integers only). */
+export const arbCustom: fc.Arbitrary<unknown> = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v, (_k, x) => typeof x === 'number' ? Math.trunc(x) : x)) as unknown)
+  .filter((v) => v !== null)
+
+export const arbTargetInfo: fc.Arbitrary<TargetInfo> = fc.record({
+  length: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+  cid: arbContentCid,
+  custom: fc.option(arbCustom, { nil: undefined })
+}).map(({ length, cid, custom }) => custom === undefined ? { length, cid } : { length, cid, custom })
+
+const arbPathPattern: fc.Arbitrary<string> = fc.array(fc.oneof(arbSegment, fc.constant('*'), arbSegment.map((s) => s + '*')), { minLength: 1, maxLength: 3 })
+  .map((s) => s.join('/'))
+
+export function arbDelegation (keys: readonly KeyPair[]): fc.Arbitrary<DelegationSpec> {
+  return fc.record({
+    name: arbRoleName,
+    signers: fc.subarray([...keys], { minLength: 1 }),
+    terminating: fc.boolean(),
+    byHash: fc.boolean(),
+    paths: fc.array(arbPathPattern, { minLength: 1, maxLength: 3 }),
+    prefixes: fc.array(fc.stringMatching(/^[0-9a-f]{1,4}$/), { minLength: 1, maxLength: 3 })
+  }).chain((r) => fc.integer({ min: 1, max: r.signers.length }).map((threshold) => {
+    const base = { name: r.name, keys: r.signers.map((k) => k.publicKey), threshold, terminating: r.terminating }
+    return r.byHash ? { ...base, pathHashPrefixes: r.prefixes } : { ...base, paths: r.paths }
+  }))
+}
+
+export interface Spec<S extends Signed> {
+  readonly signed: S
+  readonly signers: readonly KeyPair[]
+}
+
+export const arbRootSpec: fc.Arbitrary<Spec<RootSigned>> = fc.tuple(
+  fc.array(arbKeyPair, { minLength: 1, maxLength: 4 }),
+  arbKeyPair, arbKeyPair, arbKeyPair, arbExpires, fc.option(arbMetaCid, { nil: null })
+).chain(([rootKeys, t, s, ts, expires, prev]) => fc.integer({ min: 1, max: rootKeys.length }).map((threshold) => ({
+  signed: makeRoot({
+    expires,
+    previousVersion: prev,
+    roles: {
+      root: { keys: rootKeys.map((k) => k.publicKey), threshold },
+      targets: { keys: [t.publicKey], threshold: 1 },
+      snapshot: { keys: [s.publicKey], threshold: 1 },
+      timestamp: { keys: [ts.publicKey], threshold: 1 }
+    }
+  }),
+  signers: rootKeys
+})))
+
+export const arbTargetsSpec: fc.Arbitrary<Spec<TargetsSigned>> = fc.tuple(
+  arbKeyPair,
+  arbExpires,
+  fc.option(arbMetaCid, { nil: null }),
+  fc.uniqueArray(fc.tuple(arbTargetPath, arbTargetInfo), { maxLength: 6, selector: ([p]) => p }),
+  fc.array(arbKeyPair, { minLength: 1, maxLength: 3 })
+).chain(([signer, expires, prev, targets, delegKeys]) =>
+  fc.option(fc.uniqueArray(arbDelegation(delegKeys), { maxLength: 3, selector: (d) => d.name }), { nil: undefined }).map((delegations) => ({
+    signed: makeTargets({ expires, previousVersion: prev, targets, ...(delegations === undefined ? {} : { delegations }) }),
+    signers: [signer]
+  })))
+
+export const arbSnapshotSpec: fc.Arbitrary<Spec<SnapshotSigned>> = fc.record({
+  signer: arbKeyPair,
+  expires: arbExpires,
+  prev: fc.option(arbMetaCid, { nil: null }),
+  root: arbMetaCid,
+  targets: arbMetaCid,
+  delegated: fc.uniqueArray(fc.tuple(arbRoleName, arbMetaCid), { maxLength: 5, selector: ([n]) => n }),
+  retired: fc.uniqueArray(fc.tuple(arbRoleName, arbMetaCid), { maxLength: 3, selector: ([n]) => n })
+}).map((r) => ({
+  signed: makeSnapshot({
+    expires: r.expires,
+    previousVersion: r.prev,
+    root: r.root,
+    targets: r.targets,
+    delegatedTargets: r.delegated,
+    retired: r.retired.filter(([n]) => !r.delegated.some(([d]) => d === n))
+  }),
+  signers: [r.signer]
+}))
+
+export const arbTimestampSpec: fc.Arbitrary<Spec<TimestampSigned>> = fc.record({ signer: arbKeyPair, expires: arbExpires, snapshot: arbMetaCid })
+  .map((r) => ({ signed: makeTimestamp({ expires: r.expires, snapshot: r.snapshot }), signers: [r.signer] }))
+
+export const arbAnySpec: fc.Arbitrary<Spec<Signed>> = fc.oneof(
+  arbRootSpec as fc.Arbitrary<Spec<Signed>>,
+  arbTargetsSpec as fc.Arbitrary<Spec<Signed>>,
+  arbSnapshotSpec as fc.Arbitrary<Spec<Signed>>,
+  arbTimestampSpec as fc.Arbitrary<Spec<Signed>>
+)
+
+export async function signWith<S extends Signed> (spec: Spec<S>): Promise<Envelope<S>> {
+  return signEnvelope(spec.signed, spec.signers.map((k) => seedSigner(k.seed)))
+}
+
+/**
+ * Hostile values for every public entry point: wrong types, NaN, huge
+ * integers, deep nesting, enormous strings, prototype-pollution keys.
+ */
+export function hostileValues (): unknown[] {
+  let deep: unknown = 1
+  for (let i = 0; i < 10_000; i++) deep = [deep]
+  let deepObj: unknown = {}
+  for (let i = 0; i < 10_000; i++) deepObj = { a: deepObj }
+  const proto = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') as unknown
+  return [
+    undefined, null, true, false, 0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), 10n ** 40n,
+    '', 'x', 'x'.repeat(1_000_000), '\u0000', '../../etc/passwd', '/abs', 'a//b', 'a\\b',
+    [], [1, 2, 3], {}, { _type: 'root' }, { signed: {}, signatures: [] }, { signed: null, signatures: null },
+    deep, deepObj, proto, new Uint8Array(0), new Uint8Array(70_000_000).subarray(0, 16),
+    Symbol('s'), () => 1, new Date(), new Map(), Object.create(null),
+    CID.parse('bafkqaaa'), { '/': 'bafkqaaa' }, { '/': { bytes: 'AAAA' } }
+  ]
+}
+
+/** Bytes that are hostile as a block: garbage, huge, deep, tricky JSON. */
+export function hostileBlocks (): Uint8Array[] {
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+  return [
+    new Uint8Array(0),
+    enc('null'), enc('[]'), enc('{}'), enc('"x"'), enc('1e400'), enc('NaN'), enc('{"a":1,}'),
+    enc('['.repeat(100_000) + ']'.repeat(100_000)),
+    enc('{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000)),
+    enc('{"signatures":[],"signed":{"_type":"root","__proto__":{"x":1}}}'),
+    enc('{"signatures":[],"signed":' + '"' + 'x'.repeat(2_000_000) + '"}'),
+    enc('{"signatures":[],"signed":{"/":"bafkqaaa"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"bafkqaaa"},"spec_version":"1.0.0"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":{"bytes":"AAAA"}},"spec_version":"1.0.0"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":99999999999999999999999,"snapshot":1,"spec_version":"1.0.0"}}'),
+    new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]),
+    enc('{"\\ud800":1}')
+  ]
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
+import { cidOf, decodeEnvelope, encodeEnvelope, encodeSigned, jsonDepth } from '../../src/model/codec.js'
+import { MAX_BLOCK_BYTES } from '../../src/model/config.js'
+import { DecodeError } from '../../src/model/errors.js'
+import { makeTargets, makeTimestamp } from '../../src/model/build.js'
+import { CODEC_RAW, sha256 } from '../../src/model/hash.js'
+import { generateKeyPair, keyIdOf } from '../../src/model/keys.js'
+import { isSafeRoleName, isSafeTargetPath, isValidExpires } from '../../src/model/schema.js'
+import { caught, dec, enc, fourObjects } from '../helpers/model.js'
+
+/** Decode text as a block of `kind`, addressed by its own hash. */
+function decodeText (kind: 'root' | 'targets' | 'snapshot' | 'timestamp', text: string) {
+  const bytes = enc(text)
+  return decodeEnvelope(kind, bytes, cidOf(bytes))
+}
+
+async function codeOf (f: () => unknown): Promise<string> {
+  const e = await caught(f)
+  expect(e).toBeInstanceOf(DecodeError)
+  return e.code
+}
+
+const RAW = CID.createV1(CODEC_RAW, Digest.create(0x12, sha256(enc('content')))).toString()
+
+describe('decodeEnvelope', () => {
+  it('round-trips the four kinds and keeps the exact signed bytes (SIG-DOMAIN)', async () => {
+    const o = await fourObjects()
+    for (const kind of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+      const env = o[kind]
+      const back = decodeEnvelope(kind, env.bytes, env.cid)
+      expect(back.cid.equals(env.cid)).toBe(true)
+      expect(back.signed.type).toBe(kind)
+      expect(dec(back.signedBytes)).toBe(dec(encodeSigned(back.signed)))
+      // The signed bytes are a slice of the block, not a re-encoding.
+      expect(back.signedBytes.buffer).toBe(back.bytes.buffer)
+    }
+  })
+
+  it('ENC-CID: refuses a CID that is not dag-json, not sha2-256, or not the hash of the bytes', async () => {
+    const { timestamp } = await fourObjects()
+    const raw = CID.createV1(CODEC_RAW, timestamp.cid.multihash)
+    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, raw))).toBe('ERR_CID_CODEC')
+    const ident = CID.createV1(0x0129, identity.digest(timestamp.bytes))
+    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, ident))).toBe('ERR_CID_HASH')
+    const other = CID.createV1(0x0129, Digest.create(0x12, sha256(enc('other'))))
+    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, other))).toBe('ERR_HASH_MISMATCH')
+    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, timestamp.cid.toV0 as never))).toBe('ERR_CID_CODEC')
+  })
+
+  it('ENC-SIZE (BOUND-BLOCK-SIZE): refuses a block over the cap of its kind before hashing', async () => {
+    const big = new Uint8Array(MAX_BLOCK_BYTES.timestamp + 1).fill(0x20)
+    expect(await codeOf(() => decodeEnvelope('timestamp', big, cidOf(big)))).toBe('ERR_TOO_LARGE')
+  })
+
+  it('BOUND-DEPTH: refuses deep nesting without recursing (no stack overflow)', async () => {
+    const deep = '{"signatures":[],"signed":' + '['.repeat(200_000) + ']'.repeat(200_000) + '}'
+    expect(await codeOf(() => decodeText('targets', deep))).toBe('ERR_TOO_DEEP')
+    expect(jsonDepth(enc('["[[[[", {"a": [1]}]'), 10)).toBe(3)
+  })
+
+  it('ENC-CANONICAL: refuses whitespace, reordered keys, duplicate keys and escaped variants', async () => {
+    const { timestamp } = await fourObjects()
+    const text = dec(timestamp.bytes)
+    const variants = [
+      text.replace('{"signatures"', '{ "signatures"'),
+      text + '\n',
+      text.replace(/"signed":\{"_type":"timestamp","expires":("[^"]+")/, '"signed":{"expires":$1,"_type":"timestamp"'),
+      text.replace('"_type":"timestamp"', '"_type":"timestamp","_type":"timestamp"'),
+      text.replace('"_type":"timestamp"', '"_type":"timest\\u0061mp"'),
+      text.replace('"spec_version":"1.0.0"', '"spec_version":"1.0\\u002e0"')
+    ]
+    for (const v of variants) {
+      expect(v).not.toBe(text)
+      const code = await codeOf(() => decodeText('timestamp', v))
+      expect(['ERR_NON_CANONICAL', 'ERR_DAG_JSON']).toContain(code)
+    }
+  })
+
+  it('ENC-SCHEMA: refuses missing fields, wrong types, floats, big integers and wrong kinds', async () => {
+    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"1.0.0"}}'
+    const snap = cidOf(enc('x')).toString()
+    expect(decodeText('timestamp', good.replace('SNAP', snap)).signed.type).toBe('timestamp')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('SNAP', snap).replace('"spec_version":"1.0.0"', '"spec_version":1')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('{"/":"SNAP"}', '"x"')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('SNAP', 'bafkqaaa')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('snapshot', good.replace('SNAP', snap)))).toBe('ERR_KIND')
+    const t = makeTargets({ expires: '2030-01-01T00:00:00Z' })
+    const base = dec(encodeEnvelope(t, []).bytes)
+    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":1.5}}`)))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":12345678901234567890}}`)))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":-1}}`)))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('targets', base.replace('"previous-version":null,', '')))).toBe('ERR_SCHEMA')
+    // a content link that is an identity hash is refused
+    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', '"targets":{"a":{"cid":{"/":"bafkqaaa"},"length":0}}')))).toBe('ERR_SCHEMA')
+  })
+
+  it('ENC-UNKNOWN-FIELD: refuses fields outside the closed schema, including __proto__', async () => {
+    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"1.0.0"}}'.replace('SNAP', cidOf(enc('x')).toString())
+    expect(await codeOf(() => decodeText('timestamp', good.replace('"_type"', '"__proto__":{"x":1},"_type"')))).toBe('ERR_UNKNOWN_FIELD')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('"spec_version":"1.0.0"', '"spec_version":"1.0.0","version":2')))).toBe('ERR_UNKNOWN_FIELD')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('{"signatures"', '{"extra":1,"signatures"')))).toBe('ERR_UNKNOWN_FIELD')
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+  })
+
+  it('ENC-EXPIRES: only YYYY-MM-DDTHH:MM:SSZ naming a real instant', async () => {
+    for (const ok of ['2030-01-01T00:00:00Z', '2028-02-29T23:59:59Z']) expect(isValidExpires(ok)).toBe(true)
+    for (const bad of ['2030-01-01T00:00:00', '2030-01-01T00:00:00.000Z', '2030-01-01 00:00:00Z', '2030-02-30T00:00:00Z', '2027-02-29T00:00:00Z', '2030-01-01T24:00:00Z', '2030-01-01T00:00:00+00:00', 20300101, '']) {
+      expect(isValidExpires(bad)).toBe(false)
+    }
+    const t = dec(encodeEnvelope(makeTimestamp({ expires: '2030-01-01T00:00:00Z', snapshot: cidOf(enc('x')) }), []).bytes)
+    expect(await codeOf(() => decodeText('timestamp', t.replace('2030-01-01T00:00:00Z', '2030-13-01T00:00:00Z')))).toBe('ERR_EXPIRES')
+  })
+
+  it('ENC-PATH-SAFE: target paths are relative, with no empty, . or .. segment, backslash or control character', async () => {
+    for (const ok of ['a', 'a/b', 'dir/file.tar.gz', 'é/漢/🙂', '..a/b..', '*']) expect(isSafeTargetPath(ok)).toBe(true)
+    for (const bad of ['', '/a', 'a/', 'a//b', '..', 'a/../b', './a', 'a/.', 'a\\b', 'a\u0000b', 'a\nb', 'a\u007fb', '\ud800', 'x'.repeat(4097)]) {
+      expect(isSafeTargetPath(bad)).toBe(false)
+    }
+    const t = dec(encodeEnvelope(makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW) }]] }), []).bytes)
+    expect(await codeOf(() => decodeText('targets', t.replace('"targets":{"a"', '"targets":{"../a"')))).toBe('ERR_UNSAFE_PATH')
+  })
+
+  it('ENC-NAME-SAFE: delegated role names use a small alphabet and never a top-level role name', () => {
+    for (const ok of ['a', 'project-1', 'A.b_c', '0']) expect(isSafeRoleName(ok)).toBe(true)
+    for (const bad of ['', '-a', '.a', '_a', '__proto__', 'a/b', 'a b', 'targets', 'root', 'x'.repeat(256), 'é']) {
+      expect(isSafeRoleName(bad)).toBe(false)
+    }
+  })
+
+  it('SIG-KEYID: a keyid that is not the hash of its key is refused; duplicate keyids in a role too', async () => {
+    const o = await fourObjects()
+    const text = dec(o.root.bytes)
+    const real = o.keys.targets.keyid
+    const fake = keyIdOf(generateKeyPair().publicKey)
+    // Rename the key entry only: its keyid no longer matches.
+    const renamed = text.replace(`"${real}":{"keytype"`, `"${fake}":{"keytype"`)
+    expect(renamed).not.toBe(text)
+    const code = await codeOf(() => decodeText('root', renamed))
+    expect(['ERR_KEYID_MISMATCH', 'ERR_NON_CANONICAL']).toContain(code)
+    const dup = text.replace(`"keyids":["${real}"]`, `"keyids":["${real}","${real}"]`)
+    expect(await codeOf(() => decodeText('root', dup))).toBe('ERR_DUPLICATE_KEYID')
+  })
+
+  it('SIG-ONE-PER-KEYID: two signatures with one keyid are refused', async () => {
+    const o = await fourObjects()
+    const text = dec(o.timestamp.bytes)
+    const sig = o.timestamp.signatures[0]!
+    const one = `{"keyid":"${sig.keyid}","sig":"${sig.sig}"}`
+    expect(await codeOf(() => decodeText('timestamp', text.replace(one, `${one},${one}`)))).toBe('ERR_DUPLICATE_SIGNATURE')
+  })
+
+  it('keys that are not usable ed25519 points are refused', async () => {
+    const o = await fourObjects()
+    const text = dec(o.root.bytes)
+    const pub = o.keys.targets.publicKey.public
+    // A small-order point (the identity) as the public key.
+    const ident = '01' + '00'.repeat(31)
+    expect(await codeOf(() => decodeText('root', text.replace(pub, ident)))).toBe('ERR_SCHEMA')
+  })
+})

@@ -1,0 +1,132 @@
+/**
+ * Property tests of the byte boundary (issue 2): round trip, flipped bytes,
+ * non-canonical encodings, and hostile values through every public entry.
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import { cidOf, decodeEnvelope, encodeEnvelope, encodeValue, jsonDepth } from '../../src/model/codec.js'
+import { DagtufError, DecodeError } from '../../src/model/errors.js'
+import { checkBlock, parseCid } from '../../src/model/hash.js'
+import { countValidSignatures, keyIdOf, publicKeyFromBytes, verifyBytes, verifySignature } from '../../src/model/keys.js'
+import { parseSigned } from '../../src/model/schema.js'
+import { signEnvelope } from '../../src/model/sign.js'
+import { parseArgs } from '../../src/cli/args.js'
+import { arbAnySpec, arbRootSpec, arbSnapshotSpec, arbTargetsSpec, arbTimestampSpec, hostileBlocks, hostileValues, runs, signWith } from '../helpers/arbitraries.js'
+import { dec, enc } from '../helpers/model.js'
+
+const KINDS = ['root', 'targets', 'snapshot', 'timestamp'] as const
+
+/** Run f; it may return, or throw a DagtufError — anything else fails. */
+function onlyTypedErrors (f: () => unknown): void {
+  try {
+    f()
+  } catch (e) {
+    if (!(e instanceof DagtufError)) throw new Error(`untyped error escaped: ${String(e)} ${(e as Error).stack?.split("\n").slice(0, 8).join(" | ")}`, { cause: e })
+    expect(typeof e.code).toBe('string')
+  }
+}
+
+describe('model properties', () => {
+  it('encode/decode round trip for every kind preserves CID, bytes and meaning', async () => {
+    for (const [kind, arb] of [['root', arbRootSpec], ['targets', arbTargetsSpec], ['snapshot', arbSnapshotSpec], ['timestamp', arbTimestampSpec]] as const) {
+      await fc.assert(fc.asyncProperty(arb as fc.Arbitrary<any>, async (spec) => {
+        const env = await signWith(spec)
+        const back = decodeEnvelope(kind, env.bytes, env.cid)
+        expect(back.cid.equals(cidOf(env.bytes))).toBe(true)
+        // Re-encoding the decoded typed object gives the same block.
+        const again = encodeEnvelope(back.signed, back.signatures)
+        expect(again.cid.equals(env.cid)).toBe(true)
+        expect(back.signatures.length).toBe(spec.signers.length)
+        expect(back.signed.expires).toBe(spec.signed.expires)
+      }), runs(25))
+    }
+  })
+
+  it('any single flipped byte is rejected under the original CID; under its own CID it is refused or decodes to a different canonical object', async () => {
+    await fc.assert(fc.asyncProperty(arbAnySpec, fc.nat(), fc.integer({ min: 1, max: 255 }), async (spec, pos, x) => {
+      const env = await signWith(spec)
+      const bytes = new Uint8Array(env.bytes)
+      const i = pos % bytes.length
+      bytes[i] = bytes[i]! ^ x
+      const e = (() => { try { decodeEnvelope(spec.signed.type, bytes, env.cid); return null } catch (err) { return err } })()
+      expect(e).toBeInstanceOf(DecodeError)
+      expect((e as DecodeError).code).toBe('ERR_HASH_MISMATCH')
+      try {
+        const other = decodeEnvelope(spec.signed.type, bytes, cidOf(bytes))
+        expect(other.cid.equals(env.cid)).toBe(false)
+        expect(encodeEnvelope(other.signed, other.signatures).cid.equals(other.cid)).toBe(true)
+      } catch (err) {
+        expect(err).toBeInstanceOf(DecodeError)
+      }
+    }), runs(150))
+  })
+
+  it('non-canonical encodings of a valid object are rejected (whitespace, key order, duplicates, escapes)', async () => {
+    const mutations: Array<(t: string) => string> = [
+      (t) => t.replace(':', ': '),
+      (t) => ' ' + t,
+      (t) => t.replace('{"signatures":', '{\n"signatures":'),
+      (t) => t.replace(/^\{"signatures":(\[.*?\]),"signed":(.*)\}$/s, '{"signed":$2,"signatures":$1}'),
+      (t) => t.replace('"_type":', '"_type":"x","_type":'),
+      (t) => t.replace('"_type"', '"\\u005ftype"'),
+      (t) => t.replace('"expires"', '"expire\\u0073"'),
+      (t) => t.replace(/"spec_version":"1\.0\.0"/, '"spec_version":"1.0.0","spec_version":"1.0.0"'),
+      (t) => t.replace(/:(\d+)([,}])/, ':$1.0$2'),
+      (t) => t.replace(/:(\d+)([,}])/, ':$1e0$2'),
+      (t) => t.replace('"signatures":[]', '"signatures":[ ]')
+    ]
+    await fc.assert(fc.asyncProperty(arbAnySpec, fc.nat(mutations.length - 1), async (spec, m) => {
+      const env = await signWith(spec)
+      const text = dec(env.bytes)
+      const mutated = mutations[m]!(text)
+      fc.pre(mutated !== text)
+      const bytes = enc(mutated)
+      let err: unknown = null
+      try { decodeEnvelope(spec.signed.type, bytes, cidOf(bytes)) } catch (e) { err = e }
+      expect(err).toBeInstanceOf(DecodeError)
+      expect(['ERR_NON_CANONICAL', 'ERR_DAG_JSON']).toContain((err as DecodeError).code)
+    }), runs(120))
+  })
+
+  it('hostile values through every public entry point give a typed error and nothing else', async () => {
+    const hostile = hostileValues()
+    const someCid = cidOf(enc('x'))
+    for (const v of hostile) {
+      for (const kind of KINDS) {
+        onlyTypedErrors(() => decodeEnvelope(kind, v as Uint8Array, someCid))
+        onlyTypedErrors(() => decodeEnvelope(kind, enc('{}'), v as CID))
+        onlyTypedErrors(() => parseSigned(kind, v))
+      }
+      onlyTypedErrors(() => decodeEnvelope(v as never, enc('{}'), someCid))
+      onlyTypedErrors(() => encodeValue(v))
+      onlyTypedErrors(() => parseCid(v))
+      onlyTypedErrors(() => checkBlock(someCid, v as Uint8Array, 10))
+      onlyTypedErrors(() => verifyBytes(v as string, v as Uint8Array, v as Uint8Array))
+      onlyTypedErrors(() => verifySignature({ keytype: 'ed25519', scheme: 'ed25519', public: v as string }, enc('x'), v as string))
+      onlyTypedErrors(() => countValidSignatures(enc('x'), [{ keyid: v as string, sig: v as string }], new Map()))
+      onlyTypedErrors(() => publicKeyFromBytes(v as Uint8Array))
+      onlyTypedErrors(() => keyIdOf({ keytype: 'ed25519', scheme: 'ed25519', public: v as string }))
+      onlyTypedErrors(() => parseArgs([v as string], { a: { type: 'string' } }))
+      onlyTypedErrors(() => jsonDepth(v instanceof Uint8Array ? v : enc(''), 4))
+      // Signing a hostile `signed` must refuse typed, never write a block.
+      try { await signEnvelope(v as never, []) } catch (e) { expect(e).toBeInstanceOf(DagtufError) }
+    }
+    for (const b of hostileBlocks()) {
+      for (const kind of KINDS) onlyTypedErrors(() => decodeEnvelope(kind, b, cidOf(b)))
+    }
+    // Prototype pollution never happened along the way.
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(Object.prototype).not.toHaveProperty('polluted')
+  })
+
+  it('random bytes addressed by their own CID never escape as untyped errors', () => {
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), fc.json().map(enc), fc.string().map(enc)), fc.constantFrom(...KINDS), (bytes, kind) => {
+      onlyTypedErrors(() => decodeEnvelope(kind, bytes, cidOf(bytes)))
+    }), runs(400))
+  })
+
+  it('a CID given as a look-alike object is never trusted as a link', () => {
+    expect(CID.asCID({ '/': 'bafkqaaa' })).toBeNull()
+  })
+})
