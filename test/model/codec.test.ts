@@ -97,6 +97,26 @@ describe('decodeEnvelope', () => {
     expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', '"targets":{"a":{"cid":{"/":"bafkqaaa"},"length":0}}')))).toBe('ERR_SCHEMA')
   })
 
+  it('ENC-SIZE: count and length limits inside an object are decode errors (ERR_LIMIT)', async () => {
+    const { targets } = await fourObjects()
+    const text = dec(targets.bytes)
+    const sig = targets.signatures[0]!
+    const many = Array.from({ length: 257 }, (_, i) => `{"keyid":"${i.toString(16).padStart(64, '0')}","sig":"${sig.sig}"}`).join(',')
+    expect(await codeOf(() => decodeText('targets', text.replace(/"signatures":\[.*?\]/, `"signatures":[${many}]`)))).toBe('ERR_LIMIT')
+    const big = makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW), custom: 'x'.repeat(70_000) }]] })
+    expect(await codeOf(() => encodeEnvelope(big, []))).toBe('ERR_LIMIT')
+    const ok = makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW), custom: { note: 'x'.repeat(1000) } }]] })
+    expect(encodeEnvelope(ok, []).signed.targets.get('a')?.custom).toEqual({ note: 'x'.repeat(1000) })
+  })
+
+  it('ENC-SCHEMA: spec_version must have major 1 and no leading zeros', async () => {
+    const t = dec(encodeEnvelope(makeTimestamp({ expires: '2030-01-01T00:00:00Z', snapshot: cidOf(enc('x')) }), []).bytes)
+    for (const v of ['2.0.0', '1.01.0', '1.0', 'v1.0.0', '1.0.0-rc1']) {
+      expect(await codeOf(() => decodeText('timestamp', t.replace('"1.0.0"', `"${v}"`)))).toBe('ERR_SCHEMA')
+    }
+    expect(decodeText('timestamp', t.replace('"1.0.0"', '"1.12.3"')).signed.specVersion).toBe('1.12.3')
+  })
+
   it('ENC-UNKNOWN-FIELD: refuses fields outside the closed schema, including __proto__', async () => {
     const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"1.0.0"}}'.replace('SNAP', cidOf(enc('x')).toString())
     expect(await codeOf(() => decodeText('timestamp', good.replace('"_type"', '"__proto__":{"x":1},"_type"')))).toBe('ERR_UNKNOWN_FIELD')

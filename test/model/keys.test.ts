@@ -129,6 +129,8 @@ describe('signatures in dagtuf', () => {
     const canonical = `{"keytype":"ed25519","keyval":{"public":"${pub}"},"scheme":"ed25519"}`
     const expected = createHash('sha256').update(canonical).digest('hex')
     expect(keyIdOf(key)).toBe(expected)
+    // The vector spec/NOTES.md publishes for SIG-KEYID.
+    expect(keyIdOf(key)).toBe('74c181c7ad8a0855d4b55e44d2ba87aabdddb196832571f15f92fece332e4916')
   })
 
   it('SIG-THRESHOLD-DISTINCT: a key counts once, however many keyids or signatures name it', async () => {
