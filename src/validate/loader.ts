@@ -1,0 +1,156 @@
+/**
+ * The loader: the only I/O that VALID and the relations do (NOTES section 1,
+ * `load(c, k)`).
+ *
+ * `sourceLoader(source)` guarantees:
+ * - every envelope it returns came out of `decodeEnvelope(kind, bytes, cid)`:
+ *   hash-checked, canonical, of the kind asked for (a wrong `_type` is a
+ *   DecodeError ERR_KIND, i.e. VALID-KIND);
+ * - a block is fetched at most once: its bytes (and loads in flight) are
+ *   cached by CID and its envelope by CID and kind, so walks over DAGs that
+ *   share objects cost in proportion to what differs. A block decodes as
+ *   one kind only (its `_type`), so asking for a CID as two kinds fails the
+ *   second time with ERR_KIND;
+ * - each fetch asks the source for at most the kind's block cap
+ *   (BOUND-BLOCK-SIZE) and at most what is left of the byte budget;
+ * - at most `maxBlocks` blocks (BOUND-BLOCKS) and `maxBytes` bytes
+ *   (BOUND-BYTES) are fetched over the loader's life; cache hits are free.
+ *   Exceeding either throws ValidationError with the rule as code.
+ *
+ * DecodeError and BlockError from the source and the decoder propagate
+ * unchanged. Failures that are verdicts on the data (decode errors) stay
+ * cached; transient ones (not found, timeout, transport) do not, so a later
+ * load may retry.
+ */
+import { CID } from 'multiformats/cid'
+import { decodeEnvelope } from '../model/codec.js'
+import { LIMITS, MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
+import { BlockError, DecodeError, UsageError, ValidationError } from '../model/errors.js'
+import type { Envelope, SignedOf } from '../model/types.js'
+
+export interface Loader {
+  /**
+   * The decoded envelope of kind `kind` addressed by `cid`.
+   *
+   * @throws {DecodeError} the block is not a well-formed object of `kind` (ERR_KIND for the wrong `_type`)
+   * @throws {BlockError} the source failed (not found, hash mismatch, too large, transport...)
+   * @throws {ValidationError} BOUND-BLOCKS | BOUND-BYTES
+   */
+  load: <K extends Kind>(kind: K, cid: CID) => Promise<Envelope<SignedOf<K>>>
+}
+
+/** What a loader needs from a block source (src/blocks BlockSource fits). */
+export interface LoaderSource {
+  get: (cid: CID, options?: { signal?: AbortSignal, maxBytes?: number }) => Promise<Uint8Array>
+}
+
+export interface LoaderOptions {
+  signal?: AbortSignal
+  /** Blocks fetched at most (BOUND-BLOCKS). Default LIMITS.maxBlocksPerUpdate. */
+  maxBlocks?: number
+  /** Bytes fetched at most (BOUND-BYTES). Default LIMITS.maxBytesPerUpdate. */
+  maxBytes?: number
+}
+
+export interface LoaderStats {
+  /** Blocks fetched from the source (cache hits excluded). */
+  blocks: number
+  /** Bytes fetched from the source. */
+  bytes: number
+}
+
+export type SourceLoader = Loader & { readonly stats: Readonly<LoaderStats> }
+
+function limitOption (value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError('ERR_ARGUMENT', `${name}: expected a non-negative integer`)
+  }
+  return value
+}
+
+/**
+ * A caching, bounded loader over a block source.
+ *
+ * @throws {UsageError} ERR_ARGUMENT for malformed options
+ */
+export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): SourceLoader {
+  if (source === null || typeof source !== 'object' || typeof source.get !== 'function') {
+    throw new UsageError('ERR_ARGUMENT', 'sourceLoader: source must have a get(cid, options) method')
+  }
+  const maxBlocks = limitOption(opts.maxBlocks, LIMITS.maxBlocksPerUpdate, 'maxBlocks')
+  const maxBytes = limitOption(opts.maxBytes, LIMITS.maxBytesPerUpdate, 'maxBytes')
+  const signal = opts.signal
+  const stats: LoaderStats = { blocks: 0, bytes: 0 }
+  /** Block bytes by CID; decoded envelopes by kind and CID. */
+  const blocks = new Map<string, Promise<Uint8Array>>()
+  const decoded = new Map<string, Promise<Envelope>>()
+
+  async function fetch (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+    if (signal?.aborted === true) {
+      throw new BlockError('ERR_ABORTED', `loading ${key} was aborted`, { cause: signal.reason, details: { cid: key } })
+    }
+    // BOUND-BLOCKS: counted when the fetch starts, so concurrent loads
+    // cannot overrun the budget.
+    if (stats.blocks >= maxBlocks) {
+      throw new ValidationError('BOUND-BLOCKS', `more than ${maxBlocks} metadata blocks fetched`, { details: { cid: key, max: maxBlocks } })
+    }
+    stats.blocks++
+    const kindCap = MAX_BLOCK_BYTES[kind]
+    const left = Math.max(0, maxBytes - stats.bytes)
+    const cap = Math.min(kindCap, left)
+    const overBudget = (): ValidationError => new ValidationError('BOUND-BYTES', `more than ${maxBytes} bytes of metadata fetched`, { details: { cid: key, max: maxBytes } })
+    let bytes: Uint8Array
+    try {
+      bytes = await source.get(cid, signal === undefined ? { maxBytes: cap } : { signal, maxBytes: cap })
+    } catch (e) {
+      // The byte budget, not the kind's cap, refused the block.
+      if (e instanceof BlockError && e.code === 'ERR_BLOCK_TOO_LARGE' && cap < kindCap) throw overBudget()
+      throw e
+    }
+    if (!(bytes instanceof Uint8Array)) throw new BlockError('ERR_TRANSPORT', `source returned no bytes for ${key}`, { details: { cid: key } })
+    stats.bytes += bytes.byteLength
+    // A source that ignored maxBytes is caught here.
+    if (bytes.byteLength > kindCap) {
+      throw new BlockError('ERR_BLOCK_TOO_LARGE', `block ${key} is ${bytes.byteLength} bytes, over the ${kind} cap of ${kindCap}`, { details: { cid: key, size: bytes.byteLength, max: kindCap } })
+    }
+    if (stats.bytes > maxBytes) throw overBudget()
+    return bytes
+  }
+
+  async function fetchOnce (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+    let p = blocks.get(key)
+    if (p === undefined) {
+      p = fetch(kind, cid, key)
+      blocks.set(key, p)
+      // A failed fetch is forgotten, so a later load may retry it.
+      p.catch(() => { if (blocks.get(key) === p) blocks.delete(key) })
+    }
+    return await p
+  }
+
+  const loader: SourceLoader = {
+    stats,
+    async load<K extends Kind> (kind: K, cidIn: CID): Promise<Envelope<SignedOf<K>>> {
+      const cid = CID.asCID(cidIn)
+      if (cid === null) throw new UsageError('ERR_ARGUMENT', 'load: expected a CID')
+      if (typeof kind !== 'string' || !Object.hasOwn(MAX_BLOCK_BYTES, kind)) {
+        throw new UsageError('ERR_ARGUMENT', 'load: unknown kind')
+      }
+      const key = cid.toString()
+      const dkey = `${kind} ${key}`
+      let p = decoded.get(dkey)
+      if (p === undefined) {
+        // decodeEnvelope checks `_type`, so a block decodes as one kind only
+        // (VALID-KIND): asking for the same CID as another kind is ERR_KIND.
+        p = fetchOnce(kind, cid, key).then((bytes) => decodeEnvelope(kind, bytes, cid))
+        decoded.set(dkey, p)
+        // Decode failures are verdicts on immutable bytes and stay cached;
+        // fetch failures may be retried.
+        p.catch((e: unknown) => { if (!(e instanceof DecodeError) && decoded.get(dkey) === p) decoded.delete(dkey) })
+      }
+      return await (p as Promise<Envelope<SignedOf<K>>>)
+    }
+  }
+  return loader
+}
