@@ -1,0 +1,344 @@
+/**
+ * The successor relations `<-`, `<-?` and `<-*` between two objects of one
+ * kind (NOTES section 5). Pure over a loader: no network beyond it, no clock.
+ *
+ * Guarantees:
+ * - `succ` decides `A <- B` with every premise of its kind's rule: roots
+ *   (SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD), targets (SUCC-TARGETS-LINK),
+ *   snapshots (SUCC-SNAP-*), timestamps (SUCC-TS-SNAPSHOT); each premise
+ *   `VALID X` is VALID of X's kind (the whole DAG for snapshots and
+ *   timestamps, VALID-ROOT-* for a root, decoding for a targets object).
+ * - `succOpt` is SUCC-OPT: equal CIDs with VALID A, or `A <- B`.
+ * - `succStar` is SUCC-STAR: it walks `previous-version` links from A,
+ *   at most `maxChain` steps (BOUND-CHAIN, default LIMITS.maxChainLength),
+ *   locating B first and only then checking every step `<-`, so a long
+ *   chain that does not lead to B costs block loads, not validations.
+ * - On timestamps the three relations coincide (SUCC-TS-SNAPSHOT: `<-*` of
+ *   their snapshots, which is reflexive), and the witness is the snapshot
+ *   chain (NOTES 5.5). Elsewhere the witness is `[cid(A), ..., cid(B)]`,
+ *   each CID the previous-version of the one before.
+ * - When a relation holds, `violations` is empty; when it does not, they say
+ *   why, with rule IDs (the failing premise, then what caused it).
+ * - Results of VALID and of `<-` steps are memoized per loader, keyed by CIDs
+ *   (they are pure); failures that are not verdicts (block not found...)
+ *   propagate as errors and are not memoized.
+ */
+import { CID } from 'multiformats/cid'
+import type { Kind, Limits } from '../model/config.js'
+import { UsageError } from '../model/errors.js'
+import type { Envelope, SignedOf } from '../model/types.js'
+import type { Loader } from '../validate/loader.js'
+import { Collector, type Violation } from '../validate/report.js'
+import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateTimestamp, type ValidateOptions } from '../validate/valid.js'
+
+export type { Violation }
+
+export interface Relation {
+  holds: boolean
+  violations: Violation[]
+  /** When it holds: CIDs from A back to B (for timestamps, of their snapshots). Else empty. */
+  witness: string[]
+}
+
+export interface RelationOptions {
+  /** Steps a `<-*` walk may take (BOUND-CHAIN). Default LIMITS.maxChainLength. */
+  maxChain?: number
+  /** Overrides of LIMITS for the VALID checks the relations make. */
+  limits?: Partial<Limits>
+}
+
+const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
+
+/** The rule broken when A's previous-version chain does not lead to B. */
+const LINK_RULE: Readonly<Record<Exclude<Kind, 'timestamp'>, string>> = Object.freeze({
+  root: 'SUCC-ROOT-LINK',
+  targets: 'SUCC-TARGETS-LINK',
+  snapshot: 'SUCC-SNAP-LINK'
+})
+
+interface Ctx {
+  readonly loader: Loader
+  readonly vopts: ValidateOptions
+  readonly valid: Map<string, Promise<Violation[]>>
+  readonly steps: Map<string, Promise<Relation>>
+}
+
+const contexts = new WeakMap<Loader, Ctx>()
+
+function contextOf (loader: Loader, opts: RelationOptions): Ctx {
+  if (loader === null || typeof loader !== 'object' || typeof loader.load !== 'function') {
+    throw new UsageError('ERR_ARGUMENT', 'expected a Loader')
+  }
+  if (opts.limits !== undefined) {
+    resolveLimits(opts.limits) // checks the overrides
+    return { loader, vopts: { limits: opts.limits }, valid: new Map(), steps: new Map() }
+  }
+  let ctx = contexts.get(loader)
+  if (ctx === undefined) contexts.set(loader, ctx = { loader, vopts: {}, valid: new Map(), steps: new Map() })
+  return ctx
+}
+
+function checkArgs (kind: unknown, a: unknown, b: unknown): [CID, CID] {
+  if (typeof kind !== 'string' || !KINDS.has(kind)) throw new UsageError('ERR_ARGUMENT', 'kind must be root, targets, snapshot or timestamp')
+  const ca = CID.asCID(a)
+  const cb = CID.asCID(b)
+  if (ca === null || cb === null) throw new UsageError('ERR_ARGUMENT', 'a and b must be CIDs')
+  return [ca, cb]
+}
+
+function maxChainOf (opts: RelationOptions): number {
+  const m = opts.maxChain ?? resolveLimits(opts.limits).maxChainLength
+  if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 0) throw new UsageError('ERR_ARGUMENT', 'maxChain: expected a non-negative integer')
+  return m
+}
+
+function v (rule: string, cid: CID | string, message: string): Violation {
+  return Object.freeze({ rule, cid: cid.toString(), message })
+}
+
+function dedupe (vs: readonly Violation[]): Violation[] {
+  const seen = new Set<string>()
+  const out: Violation[] = []
+  for (const x of vs) {
+    const k = `${x.rule}\u0000${x.cid}\u0000${x.message}`
+    if (!seen.has(k)) {
+      seen.add(k)
+      out.push(x)
+    }
+  }
+  return out
+}
+
+function result (violations: readonly Violation[], witness: readonly CID[]): Relation {
+  const vs = dedupe(violations)
+  return vs.length === 0
+    ? { holds: true, violations: [], witness: witness.map((c) => c.toString()) }
+    : { holds: false, violations: vs, witness: [] }
+}
+
+function copy (r: Relation): Relation {
+  return { holds: r.holds, violations: [...r.violations], witness: [...r.witness] }
+}
+
+function memo<T> (m: Map<string, Promise<T>>, key: string, compute: () => Promise<T>): Promise<T> {
+  let p = m.get(key)
+  if (p === undefined) {
+    p = compute()
+    m.set(key, p)
+    p.catch(() => { if (m.get(key) === p) m.delete(key) })
+  }
+  return p
+}
+
+/** VALID of one object of `kind` (NOTES section 5: the premise `VALID X`). */
+function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
+  return memo(ctx.valid, `${kind} ${cid.toString()}`, async () => {
+    switch (kind) {
+      case 'timestamp': return (await validateTimestamp(ctx.loader, cid, ctx.vopts)).violations
+      case 'snapshot': return (await validateSnapshot(ctx.loader, cid, ctx.vopts)).violations
+      case 'root': {
+        const c = new Collector()
+        const env = await loadOrReport(ctx.loader, 'root', cid, c, 'root')
+        if (env !== undefined) checkRoot(env, c)
+        return c.violations
+      }
+      case 'targets': {
+        const c = new Collector()
+        await loadOrReport(ctx.loader, 'targets', cid, c, 'targets')
+        return c.violations
+      }
+    }
+  })
+}
+
+/** The envelope, or undefined when it failed to load (already reported by validOf). */
+async function envOf<K extends Kind> (ctx: Ctx, kind: K, cid: CID): Promise<Envelope<SignedOf<K>> | undefined> {
+  try {
+    return await ctx.loader.load(kind, cid)
+  } catch {
+    return undefined
+  }
+}
+
+function sameCid (a: CID | null, b: CID): boolean {
+  return a !== null && a.equals(b)
+}
+
+/**
+ * `TargetsA <-? TargetsB` inside a snapshot step, where A is in SnapA's DAG
+ * (so VALID A, which for targets is decoding, is part of VALID SnapA) and
+ * only B's CID is needed (NOTES 5.2). Returns why it fails, or null.
+ */
+async function targetsOptReason (ctx: Ctx, a: CID, b: CID): Promise<string | null> {
+  if (a.equals(b)) return null
+  const A = await envOf(ctx, 'targets', a)
+  if (A === undefined) return `${a} is not a targets object`
+  if (sameCid(A.signed.previousVersion, b)) return null
+  return `${a} has previous-version ${A.signed.previousVersion?.toString() ?? 'null'}, not ${b}`
+}
+
+/** `A <- B` for roots, targets and snapshots, memoized by CID pair. */
+function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Promise<Relation> {
+  return memo(ctx.steps, `${kind} ${a.toString()} ${b.toString()}`, async () => {
+    const out: Violation[] = [...await validOf(ctx, kind, a)]
+    if (!a.equals(b)) out.push(...await validOf(ctx, kind, b))
+    const A = await envOf(ctx, kind, a)
+    const B = await envOf(ctx, kind, b)
+    if (A !== undefined && !sameCid(A.signed.previousVersion, b)) {
+      out.push(v(LINK_RULE[kind], a, `previous-version is ${A.signed.previousVersion?.toString() ?? 'null'}, not ${b}`))
+    }
+    if (kind === 'root' && A !== undefined && B !== undefined) {
+      const rb = (B as Envelope<SignedOf<'root'>>).signed
+      // SUCC-ROOT-THRESHOLD: the old root keys consent to the new root.
+      if (!meetsThreshold(A, rb.keys, rb.roles.root)) {
+        out.push(v('SUCC-ROOT-THRESHOLD', a, `not signed by ${rb.roles.root.threshold} of the root keys of ${b}`))
+      }
+    }
+    if (kind === 'snapshot' && A !== undefined && B !== undefined) {
+      out.push(...await snapshotPremises(ctx, A as Envelope<SignedOf<'snapshot'>>, B as Envelope<SignedOf<'snapshot'>>))
+    }
+    return result(out, [a, b])
+  })
+}
+
+/** The SUCC-SNAP-* premises other than VALID and the link (NOTES 5.3). Both DAGs are VALID here. */
+async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>): Promise<Violation[]> {
+  const out: Violation[] = []
+  const a = A.cid
+  const ma = A.signed.meta
+  const mb = B.signed.meta
+
+  // SUCC-SNAP-ROOT: A.root <-? B.root
+  if (!ma.root.equals(mb.root)) {
+    const r = await step(ctx, 'root', ma.root, mb.root)
+    if (!r.holds) out.push(v('SUCC-SNAP-ROOT', a, `root ${ma.root} is neither ${mb.root} nor its successor`), ...r.violations)
+  }
+  // SUCC-SNAP-TARGETS: A.targets <-? B.targets
+  const tr = await targetsOptReason(ctx, ma.targets, mb.targets)
+  if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
+
+  for (const [n, cidA] of ma.delegatedTargets) {
+    const cidB = mb.delegatedTargets.get(n)
+    if (cidB !== undefined) {
+      // SUCC-SNAP-DELEG: names in both maps step by <-?
+      const r = await targetsOptReason(ctx, cidA, cidB)
+      if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
+    } else if (!mb.retired.has(n)) {
+      // SUCC-SNAP-NEW: a new name starts a new chain.
+      const obj = await envOf(ctx, 'targets', cidA)
+      if (obj !== undefined && obj.signed.previousVersion !== null) {
+        out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${cidA}, whose previous-version is ${obj.signed.previousVersion} instead of null`))
+      }
+    }
+  }
+  // SUCC-SNAP-REMOVED: a removed name leaves a tombstone with its last CID.
+  for (const [n, cidB] of mb.delegatedTargets) {
+    if (ma.delegatedTargets.has(n)) continue
+    const t = ma.retired.get(n)
+    if (t === undefined || !t.equals(cidB)) {
+      out.push(v('SUCC-SNAP-REMOVED', a, `removed delegated role ${n} must be retired with ${cidB}, found ${t?.toString() ?? 'no tombstone'}`))
+    }
+  }
+  // SUCC-SNAP-RETIRED: tombstones are permanent and genuine; a re-added role continues its chain.
+  for (const [n, cidB] of mb.retired) {
+    const back = ma.delegatedTargets.get(n)
+    if (back !== undefined) {
+      const r = await targetsOptReason(ctx, back, cidB)
+      if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${cidB}: ${r}`))
+    } else {
+      const t = ma.retired.get(n)
+      if (t === undefined || !t.equals(cidB)) {
+        out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} changed from ${cidB} to ${t?.toString() ?? 'nothing'}`))
+      }
+    }
+  }
+  for (const n of ma.retired.keys()) {
+    if (!mb.delegatedTargets.has(n) && !mb.retired.has(n)) {
+      out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} was neither listed nor retired by the previous snapshot`))
+    }
+  }
+  return out
+}
+
+/** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
+async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number): Promise<Relation> {
+  if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
+  const chain: CID[] = [a]
+  let cur = a
+  for (;;) {
+    if (chain.length - 1 >= maxChain) {
+      return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
+    }
+    const c = new Collector()
+    const env = await loadOrReport(ctx.loader, kind, cur, c, `${kind} on the chain from ${a}`)
+    if (env === undefined) return result(c.violations, [])
+    const prev = env.signed.previousVersion
+    if (prev === null) {
+      return result([v(LINK_RULE[kind], cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
+    }
+    chain.push(prev)
+    if (prev.equals(b)) break
+    cur = prev
+  }
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
+    if (!r.holds) return copy(r)
+  }
+  return result([], chain)
+}
+
+/** Timestamps: `<-`, `<-?` and `<-*` coincide (SUCC-TS-SNAPSHOT). */
+async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number): Promise<Relation> {
+  const out: Violation[] = [...await validOf(ctx, 'timestamp', a)]
+  if (!a.equals(b)) out.push(...await validOf(ctx, 'timestamp', b))
+  const A = await envOf(ctx, 'timestamp', a)
+  const B = await envOf(ctx, 'timestamp', b)
+  if (A === undefined || B === undefined) return result(out, [])
+  const inner = await star(ctx, 'snapshot', A.signed.snapshot, B.signed.snapshot, maxChain)
+  if (!inner.holds) {
+    out.push(v('SUCC-TS-SNAPSHOT', a, `snapshot ${A.signed.snapshot} does not descend from ${B.signed.snapshot}`), ...inner.violations)
+  }
+  return out.length === 0 ? { holds: true, violations: [], witness: [...inner.witness] } : result(out, [])
+}
+
+/**
+ * `A <- B`: A is the immediate successor of B (NOTES 5.1-5.4).
+ *
+ * @throws {UsageError} for a wrong kind, non-CID arguments or bad options
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ */
+export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
+  const [ca, cb] = checkArgs(kind, a, b)
+  const ctx = contextOf(loader, opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
+  return copy(await step(ctx, kind, ca, cb))
+}
+
+/**
+ * `A <-? B` (SUCC-OPT): A is B (and VALID), or A <- B.
+ *
+ * @throws {UsageError} for a wrong kind, non-CID arguments or bad options
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ */
+export async function succOpt (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
+  const [ca, cb] = checkArgs(kind, a, b)
+  const ctx = contextOf(loader, opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
+  if (ca.equals(cb)) return result(await validOf(ctx, kind, ca), [ca])
+  return copy(await step(ctx, kind, ca, cb))
+}
+
+/**
+ * `A <-* B` (SUCC-STAR): A descends from B in zero or more `<-` steps,
+ * within `maxChain` steps (BOUND-CHAIN).
+ *
+ * @throws {UsageError} for a wrong kind, non-CID arguments or bad options
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ */
+export async function succStar (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
+  const [ca, cb] = checkArgs(kind, a, b)
+  const ctx = contextOf(loader, opts)
+  const maxChain = maxChainOf(opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain)
+  return await star(ctx, kind, ca, cb, maxChain)
+}
