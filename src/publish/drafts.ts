@@ -1,0 +1,246 @@
+/**
+ * Drafts: new objects waiting for signatures (NOTES section 10).
+ *
+ * When a publish needs signatures that the keys at hand cannot give (an
+ * offline root or targets key, a 2-of-3 root, a delegated role's key held by
+ * someone else), the new root/targets/delegated objects are kept in a draft
+ * instead: their `signed` bytes are fixed, and signatures are added one at a
+ * time, on this machine or on others, until every threshold is met. Then the
+ * draft is finalized: a snapshot and a timestamp are made and published.
+ *
+ * File format (drafts/ID.json, and the exported file; the same thing):
+ *
+ *   { "format": "dagtuf-draft/1", "id": "draft-HEX", "created": ISO-8601,
+ *     "base": CID,                        the head the draft was made from
+ *     "objects": [ { "role": NAME, "block": BASE64 } ],   envelopes, dag-json bytes
+ *     "needs": [ { "role", "label", "threshold", "keys": { KEYID: PUBLIC } } ],
+ *     "changes": [CHANGE] }
+ *
+ * Guarantees:
+ * - A draft holds envelopes (dag-json bytes) and public keys only: never a
+ *   private key.
+ * - Reading a draft checks every block with the strict decoder
+ *   (decodeEnvelope), so a draft cannot smuggle in an object a reader would
+ *   refuse; a signature that does not verify is dropped on merge.
+ * - `needs` is advisory (it tells an offline signer what to sign and who is
+ *   still missing); the repository recomputes the requirements from its own
+ *   state before finalizing, so an edited `needs` changes nothing there.
+ */
+import type { CID } from 'multiformats/cid'
+import { cidOf, decodeEnvelope, encodeEnvelope } from '../model/codec.js'
+import { LIMITS } from '../model/config.js'
+import { RepoError, type DagtufError } from '../model/errors.js'
+import { isAcceptablePublicKey, isHex64, verifySignature, type Signer } from '../model/keys.js'
+import { isSafeRoleName, isValidExpires } from '../model/schema.js'
+import { addSignatures } from '../model/sign.js'
+import type { Envelope, KeyId, PublicKey, RootSigned, Signature, TargetsSigned } from '../model/types.js'
+import { SOURCE_ID, metaCid, type Change } from './files.js'
+import { Fields, entriesOf, parseJson, type ErrorFactory } from './strictjson.js'
+import { tally, type Requirement } from './state.js'
+
+export type DraftObject = Envelope<RootSigned> | Envelope<TargetsSigned>
+
+export interface Draft {
+  readonly id: string
+  readonly created: string
+  readonly base: CID
+  /** By role name ('root', 'targets' or a delegated role), in signing order. */
+  readonly objects: ReadonlyMap<string, DraftObject>
+  /** Per role: the thresholds it must meet. */
+  readonly needs: ReadonlyMap<string, readonly Requirement[]>
+  readonly changes: readonly Change[]
+}
+
+const MAX_DRAFT_BYTES = 256 * 1024 * 1024
+
+function draftError (where: string): ErrorFactory {
+  return (message: string, cause?: unknown): DagtufError => new RepoError('ERR_DRAFT_FORMAT', `${where}: ${message}`, { cause, details: { file: where } })
+}
+
+export function draftText (d: Draft): string {
+  const objects = [...d.objects].map(([role, env]) => ({ role, block: Buffer.from(env.bytes).toString('base64') }))
+  const needs = [...d.needs].flatMap(([role, reqs]) => reqs.map((r) => {
+    const keys: Record<string, string> = {}
+    for (const [id, k] of r.keys) keys[id] = k.public
+    return { role, label: r.label, threshold: r.threshold, keys }
+  }))
+  return JSON.stringify({
+    format: 'dagtuf-draft/1',
+    id: d.id,
+    created: d.created,
+    base: d.base.toString(),
+    objects,
+    needs,
+    changes: d.changes
+  }, null, 2) + '\n'
+}
+
+function roleOf (v: unknown, path: string, onError: ErrorFactory): string {
+  if (typeof v !== 'string' || (v !== 'root' && v !== 'targets' && !isSafeRoleName(v))) throw onError(`${path}: bad role name`)
+  return v
+}
+
+/**
+ * Parse a draft file strictly.
+ * @throws {RepoError} ERR_DRAFT_FORMAT
+ */
+export function parseDraft (bytes: Uint8Array, where: string): Draft {
+  const onError = draftError(where)
+  const f = Fields.of(parseJson(bytes, { maxBytes: MAX_DRAFT_BYTES, maxDepth: 8, onError }), 'draft', onError)
+  f.literal('format', 'dagtuf-draft/1')
+  const id = f.str('id', SOURCE_ID)
+  if (!id.startsWith('draft-')) throw onError('draft.id: malformed')
+  const created = f.str('created', undefined, 32)
+  if (!isValidExpires(created)) throw onError('draft.created: expected YYYY-MM-DDTHH:MM:SSZ')
+  const base = metaCid(f.req('base'), 'draft.base', onError)
+  const objects = new Map<string, DraftObject>()
+  f.arr('objects', LIMITS.maxDelegatedRoles + 2).forEach((raw, i) => {
+    const o = Fields.of(raw, `draft.objects[${i}]`, onError)
+    const role = roleOf(o.req('role'), `draft.objects[${i}].role`, onError)
+    const b64 = o.str('block', /^[A-Za-z0-9+/]*={0,2}$/, MAX_DRAFT_BYTES)
+    o.done()
+    const block = new Uint8Array(Buffer.from(b64, 'base64'))
+    if (Buffer.from(block).toString('base64') !== b64) throw onError(`draft.objects[${i}].block: not canonical base64`)
+    if (objects.has(role)) throw onError(`draft.objects[${i}]: role listed twice`)
+    try {
+      objects.set(role, role === 'root' ? decodeEnvelope('root', block, cidOf(block)) : decodeEnvelope('targets', block, cidOf(block)))
+    } catch (cause) {
+      throw onError(`draft.objects[${i}].block: not a well-formed ${role === 'root' ? 'root' : 'targets'} envelope`, cause)
+    }
+  })
+  const needs = new Map<string, Requirement[]>()
+  f.arr('needs', 100_000).forEach((raw, i) => {
+    const n = Fields.of(raw, `draft.needs[${i}]`, onError)
+    const role = roleOf(n.req('role'), `draft.needs[${i}].role`, onError)
+    const label = n.str('label', /^[a-z][a-zA-Z0-9 ._-]{0,300}$/)
+    const threshold = n.int('threshold', 1, LIMITS.maxKeyidsPerRole)
+    const keys = new Map<KeyId, PublicKey>()
+    for (const [id, pub] of entriesOf(n.req('keys'), `draft.needs[${i}].keys`, onError, LIMITS.maxKeyidsPerRole)) {
+      if (!isHex64(id) || !isAcceptablePublicKey(pub)) throw onError(`draft.needs[${i}].keys: bad key`)
+      keys.set(id, { keytype: 'ed25519', scheme: 'ed25519', public: pub })
+    }
+    n.done()
+    if (!objects.has(role)) throw onError(`draft.needs[${i}]: no object for role ${role}`)
+    const list = needs.get(role) ?? []
+    list.push({ label, threshold, keys, keyids: [...keys.keys()] })
+    needs.set(role, list)
+  })
+  const changes = f.req('changes')
+  // Changes are informational; reuse the head's strict reader via a tiny wrapper.
+  const ch = parseChangesList(changes, onError)
+  f.done()
+  return { id, created, base, objects, needs, changes: ch }
+}
+
+function parseChangesList (v: unknown, onError: ErrorFactory): Change[] {
+  if (!Array.isArray(v) || v.length > 100_000) throw onError('draft.changes: expected a list')
+  return v.map((raw, i) => {
+    const f = Fields.of(raw, `draft.changes[${i}]`, onError)
+    const role = roleOf(f.req('role'), `draft.changes[${i}].role`, onError)
+    const kind = f.str('kind', /^[a-z-]{1,32}$/) as Change['kind']
+    const count = f.has('count') ? f.int('count', 0, LIMITS.maxTargets) : undefined
+    f.done()
+    return count === undefined ? { role, kind } : { role, kind, count }
+  })
+}
+
+/** Who has signed and who is still missing, per object and requirement. */
+export interface NeedReport {
+  role: string
+  label: string
+  threshold: number
+  have: number
+  signed: KeyId[]
+  missing: KeyId[]
+}
+
+export function needsReport (objects: ReadonlyMap<string, DraftObject>, needs: ReadonlyMap<string, readonly Requirement[]>): NeedReport[] {
+  const out: NeedReport[] = []
+  for (const [role, env] of objects) {
+    for (const t of tally(env, needs.get(role) ?? [])) {
+      out.push({
+        role,
+        label: t.req.label,
+        threshold: t.req.threshold,
+        have: t.have,
+        signed: t.signed,
+        missing: t.req.keyids.filter((id) => !t.signed.includes(id))
+      })
+    }
+  }
+  return out
+}
+
+/** Every requirement met? */
+export function complete (objects: ReadonlyMap<string, DraftObject>, needs: ReadonlyMap<string, readonly Requirement[]>): boolean {
+  for (const [role] of objects) if ((needs.get(role) ?? []).length === 0) return false
+  return needsReport(objects, needs).every((n) => n.have >= n.threshold)
+}
+
+/**
+ * Sign every object of the draft for which `signer` is one of the keys a
+ * requirement lists and has not signed yet. Returns the new objects and the
+ * roles signed (empty when the key is authorized but everything it could
+ * sign already carries its signature).
+ *
+ * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED when no requirement lists the key
+ */
+export async function signDraftObjects (
+  objects: ReadonlyMap<string, DraftObject>,
+  needs: ReadonlyMap<string, readonly Requirement[]>,
+  signer: Signer
+): Promise<{ objects: Map<string, DraftObject>, signed: string[], authorized: boolean }> {
+  const out = new Map(objects)
+  const signed: string[] = []
+  let authorized = false
+  for (const [role, env] of objects) {
+    const reqs = needs.get(role) ?? []
+    if (!reqs.some((r) => r.keys.has(signer.keyid))) continue
+    authorized = true
+    if (env.signatures.some((s) => s.keyid === signer.keyid && verifySignature(signer.publicKey, env.signedBytes, s.sig))) continue
+    // A stale signature under this keyid (not verifying) is replaced.
+    const kept = env.signatures.filter((s) => s.keyid !== signer.keyid)
+    const base = kept.length === env.signatures.length ? env : encodeWith(env, kept)
+    out.set(role, await addSignatures<RootSigned | TargetsSigned>(base, [signer]) as DraftObject)
+    signed.push(role)
+  }
+  return { objects: out, signed, authorized }
+}
+
+/**
+ * Take from `incoming` the signatures that verify, for objects whose signed
+ * bytes are identical to ours, by keys some requirement lists.
+ *
+ * @throws {RepoError} ERR_DRAFT_MISMATCH when an incoming object's signed bytes differ from ours
+ */
+export function mergeSignatures (
+  ours: ReadonlyMap<string, DraftObject>,
+  incoming: ReadonlyMap<string, DraftObject>,
+  needs: ReadonlyMap<string, readonly Requirement[]>
+): { objects: Map<string, DraftObject>, added: Array<{ role: string, keyid: KeyId }> } {
+  const out = new Map(ours)
+  const added: Array<{ role: string, keyid: KeyId }> = []
+  for (const [role, theirs] of incoming) {
+    const mine = ours.get(role)
+    if (mine === undefined || Buffer.compare(Buffer.from(mine.signedBytes), Buffer.from(theirs.signedBytes)) !== 0) {
+      throw new RepoError('ERR_DRAFT_MISMATCH', `the imported draft's ${role} object is not the one this repository waits for`, { details: { role } })
+    }
+    const authorized = new Map<KeyId, PublicKey>()
+    for (const r of needs.get(role) ?? []) for (const [id, k] of r.keys) authorized.set(id, k)
+    const have = new Set(mine.signatures.map((s) => s.keyid))
+    const fresh = theirs.signatures.filter((s) => !have.has(s.keyid) && authorized.has(s.keyid) && verifySignature(authorized.get(s.keyid)!, mine.signedBytes, s.sig))
+    if (fresh.length === 0) continue
+    out.set(role, withSigs(mine, fresh))
+    for (const s of fresh) added.push({ role, keyid: s.keyid })
+  }
+  return { objects: out, added }
+}
+
+function withSigs (env: DraftObject, sigs: readonly Signature[]): DraftObject {
+  return encodeWith(env, [...env.signatures, ...sigs])
+}
+
+/** The envelope of `env.signed` with exactly `sigs` (re-checked by the strict decoder). */
+function encodeWith (env: DraftObject, sigs: readonly Signature[]): DraftObject {
+  return encodeEnvelope(env.signed, sigs) as DraftObject
+}

@@ -1,0 +1,203 @@
+/**
+ * File-system primitives of the publisher: atomic replacement of a file,
+ * capped reads, private directories and the repository lock.
+ *
+ * `writeAtomic` guarantees that after a crash at any point the file holds
+ * either its old bytes or its new bytes, never a mixture: the new bytes go to
+ * a temporary file in the same directory, which is flushed (fsync), renamed
+ * over the target, and then the directory itself is fsynced so the rename is
+ * durable (CLIENT-STATE-ATOMIC describes the same recipe for clients).
+ */
+import { randomBytes } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
+import * as fs from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { RepoError } from '../model/errors.js'
+
+/** Test hook: DAGTUF_TEST_PAUSE_AT=<point> makes `pausePoint(<point>)` wait forever (until killed). */
+export async function pausePoint (point: string): Promise<void> {
+  const want = process.env.DAGTUF_TEST_PAUSE_AT
+  if (want === undefined || want !== point) return
+  process.stderr.write(`dagtuf: paused at ${point}\n`)
+  await new Promise(() => { setInterval(() => {}, 1 << 30) })
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  let h: fs.FileHandle | undefined
+  try {
+    h = await fs.open(dir, fsc.O_RDONLY)
+    await h.sync()
+  } catch (e) {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+    if (!isCode(e, 'EISDIR') && !isCode(e, 'EINVAL') && !isCode(e, 'EPERM')) throw e
+  } finally {
+    await h?.close()
+  }
+}
+
+export function isCode (e: unknown, code: string): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
+}
+
+/**
+ * Replace `path` with `bytes` atomically and durably.
+ *
+ * @throws {RepoError} ERR_REPO_IO when the file system refuses
+ */
+export async function writeAtomic (path: string, bytes: Uint8Array | string, mode = 0o644): Promise<void> {
+  const dir = dirname(path)
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
+    try {
+      await h.writeFile(bytes)
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+    await fs.rename(tmp, path)
+    await fsyncDir(dir)
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {})
+    throw new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause: e, details: { path } })
+  }
+}
+
+/**
+ * Create a new file that must not exist yet (e.g. a key file), durably.
+ *
+ * @throws {RepoError} ERR_FILE_EXISTS | ERR_REPO_IO
+ */
+export async function writeNew (path: string, bytes: Uint8Array | string, mode = 0o600): Promise<void> {
+  let h: fs.FileHandle
+  try {
+    h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
+  } catch (e) {
+    if (isCode(e, 'EEXIST')) throw new RepoError('ERR_FILE_EXISTS', `${path} already exists`, { details: { path } })
+    throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
+  }
+  try {
+    await h.writeFile(bytes)
+    await h.chmod(mode)
+    await h.sync()
+  } finally {
+    await h.close()
+  }
+  await fsyncDir(dirname(path))
+}
+
+/** Append one line durably (the publish log). @throws {RepoError} ERR_REPO_IO */
+export async function appendLine (path: string, line: string): Promise<void> {
+  try {
+    const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, 0o644)
+    try {
+      await h.writeFile(line + '\n')
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+  } catch (e) {
+    throw new RepoError('ERR_REPO_IO', `could not append to ${path}`, { cause: e, details: { path } })
+  }
+}
+
+/**
+ * Read a whole file of at most `maxBytes`; `undefined` when it does not exist.
+ * The size is checked on the open handle before reading.
+ *
+ * @throws {RepoError} ERR_REPO_CORRUPT (too large), ERR_REPO_IO
+ */
+export async function readCapped (path: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  let h: fs.FileHandle
+  try {
+    h = await fs.open(path, fsc.O_RDONLY)
+  } catch (e) {
+    if (isCode(e, 'ENOENT')) return undefined
+    throw new RepoError('ERR_REPO_IO', `could not open ${path}`, { cause: e, details: { path } })
+  }
+  try {
+    const st = await h.stat()
+    if (!st.isFile()) throw new RepoError('ERR_REPO_CORRUPT', `${path} is not a regular file`, { details: { path } })
+    if (st.size > maxBytes) throw new RepoError('ERR_REPO_CORRUPT', `${path} is larger than ${maxBytes} bytes`, { details: { path } })
+    const buf = Buffer.alloc(st.size)
+    let off = 0
+    while (off < st.size) {
+      const { bytesRead } = await h.read(buf, off, st.size - off, off)
+      if (bytesRead === 0) break
+      off += bytesRead
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, off)
+  } finally {
+    await h.close()
+  }
+}
+
+/** mkdir -p with a mode (the mode applies to directories created here). */
+export async function ensureDir (path: string, mode = 0o755): Promise<void> {
+  try {
+    await fs.mkdir(path, { recursive: true, mode })
+  } catch (e) {
+    throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
+  }
+}
+
+export async function exists (path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path)
+    return true
+  } catch (e) {
+    if (isCode(e, 'ENOENT')) return false
+    throw new RepoError('ERR_REPO_IO', `could not stat ${path}`, { cause: e, details: { path } })
+  }
+}
+
+/**
+ * An exclusive lock on the repository, held by one process at a time: a file
+ * created with O_EXCL holding the owner's pid. A lock left by a process that
+ * no longer exists (killed mid-publish) is taken over, so an interrupted
+ * publish never blocks the next one.
+ *
+ * @throws {RepoError} ERR_REPO_LOCKED when a live process holds it
+ */
+export async function acquireLock (path: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+      try {
+        await h.writeFile(String(process.pid))
+      } finally {
+        await h.close()
+      }
+      let released = false
+      return async () => {
+        if (released) return
+        released = true
+        await fs.rm(path, { force: true })
+      }
+    } catch (e) {
+      if (!isCode(e, 'EEXIST')) throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
+    }
+    const text = await fs.readFile(path, 'utf8').catch(() => '')
+    const pid = /^\d{1,10}$/.test(text) ? Number(text) : NaN
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new RepoError('ERR_REPO_LOCKED', `the repository is in use by process ${pid}`, { details: { path, pid } })
+    }
+    if (text === '' && attempt === 0) {
+      // Another process may be between creating the file and writing its pid.
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      continue
+    }
+    // Stale: its owner is gone.
+    await fs.rm(path, { force: true })
+  }
+  throw new RepoError('ERR_REPO_LOCKED', `could not take the repository lock ${path}`, { details: { path } })
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return isCode(e, 'EPERM')
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * A repository folder on disk and everything in it:
+ *
+ *   DIR/blocks/      DIR/datastore/   the embedded IPFS node (src/blocks/helia.ts)
+ *   DIR/keys/        private key files, mode 0600, directory 0700
+ *   DIR/config.json  expiry periods (files.ts)
+ *   DIR/head.json    the current head: timestamp CID and the CIDs of its DAG
+ *   DIR/staged.json  changes staged by add/remove/delegate/rotate
+ *   DIR/drafts/      drafts waiting for signatures (drafts.ts)
+ *   DIR/log.jsonl    every published head, oldest first
+ *   DIR/repo.lock    held by the process that is changing the repository
+ *
+ * Guarantees: every file read back is parsed strictly (files.ts); every file
+ * written is replaced atomically (fsio.ts); a command that changes the
+ * repository holds the lock for its whole run, and the head is compared with
+ * the one the command started from just before it is replaced.
+ */
+import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { openRepoNode, type RepoNode } from '../blocks/helia.js'
+import { KeyFileError, RepoError } from '../model/errors.js'
+import type { KeyId } from '../model/types.js'
+import type { Signer } from '../model/keys.js'
+import { acquireLock, appendLine, ensureDir, exists, readCapped, writeAtomic } from './fsio.js'
+import {
+  MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedText,
+  type HeadRecord, type RepoConfig, type Staged
+} from './files.js'
+import { readKeyFile, signerFromKeyFile, type KeyFileInfo } from './keyfile.js'
+
+export const DEFAULT_REPO_DIR = './dagtuf-repo'
+
+/** A fresh id for a staged set or a draft ("staged-HEX", "draft-HEX"). */
+export function newId (kind: 'staged' | 'draft'): string {
+  return `${kind}-${randomBytes(6).toString('hex')}`
+}
+
+export class Repo {
+  readonly dir: string
+  #node: RepoNode | undefined
+  #release: (() => Promise<void>) | undefined
+
+  private constructor (dir: string) {
+    this.dir = dir
+  }
+
+  path (...parts: string[]): string { return join(this.dir, ...parts) }
+  get keysDir (): string { return this.path('keys') }
+  get draftsDir (): string { return this.path('drafts') }
+
+  /**
+   * Open an existing repository. With `lock`, take the repository lock
+   * (commands that change anything).
+   *
+   * @throws {RepoError} ERR_REPO_NOT_FOUND | ERR_REPO_LOCKED | ERR_REPO_CORRUPT
+   */
+  static async open (dir: string, options: { lock?: boolean } = {}): Promise<Repo> {
+    const repo = new Repo(resolve(dir))
+    if (!await exists(repo.path('config.json')) || !await exists(repo.path('head.json'))) {
+      throw new RepoError('ERR_REPO_NOT_FOUND', `no dagtuf repository in ${repo.dir} (run dagtuf init first)`, { details: { dir: repo.dir } })
+    }
+    if (options.lock === true) repo.#release = await acquireLock(repo.path('repo.lock'))
+    return repo
+  }
+
+  /**
+   * Create the folder of a new repository and lock it. Refuses a folder that
+   * already holds one.
+   *
+   * @throws {RepoError} ERR_REPO_EXISTS | ERR_REPO_IO
+   */
+  static async create (dir: string, configText: string): Promise<Repo> {
+    const repo = new Repo(resolve(dir))
+    if (await exists(repo.path('head.json')) || await exists(repo.path('config.json'))) {
+      throw new RepoError('ERR_REPO_EXISTS', `${repo.dir} already holds a dagtuf repository`, { details: { dir: repo.dir } })
+    }
+    if (await exists(repo.keysDir)) {
+      const left = await fs.readdir(repo.keysDir)
+      if (left.length > 0) throw new RepoError('ERR_REPO_EXISTS', `${repo.keysDir} already holds files`, { details: { dir: repo.dir } })
+    }
+    await ensureDir(repo.dir, 0o755)
+    repo.#release = await acquireLock(repo.path('repo.lock'))
+    await ensureDir(repo.keysDir, 0o700)
+    await fs.chmod(repo.keysDir, 0o700)
+    await ensureDir(repo.draftsDir, 0o755)
+    await writeAtomic(repo.path('config.json'), configText)
+    return repo
+  }
+
+  /** The embedded node, opened on first use. @throws {BlockError} ERR_NODE_START */
+  async node (): Promise<RepoNode> {
+    this.#node ??= await openRepoNode(this.dir)
+    return this.#node
+  }
+
+  /** Close the node and release the lock; safe to call twice. */
+  async close (): Promise<void> {
+    const node = this.#node
+    this.#node = undefined
+    try {
+      await node?.close()
+    } finally {
+      const release = this.#release
+      this.#release = undefined
+      await release?.()
+    }
+  }
+
+  async config (): Promise<RepoConfig> {
+    const bytes = await readCapped(this.path('config.json'), 64 * 1024)
+    return bytes === undefined ? defaultConfig() : parseConfig(bytes)
+  }
+
+  /** @throws {RepoError} ERR_REPO_CORRUPT (also when head.json is missing) */
+  async head (): Promise<HeadRecord> {
+    const bytes = await readCapped(this.path('head.json'), 64 * MiB)
+    if (bytes === undefined) throw new RepoError('ERR_REPO_CORRUPT', 'head.json is missing', { details: { file: 'head.json' } })
+    return parseHead(bytes)
+  }
+
+  /** The head's raw bytes, for compare-and-swap. */
+  async headBytes (): Promise<Uint8Array | undefined> {
+    return await readCapped(this.path('head.json'), 64 * MiB)
+  }
+
+  /**
+   * Move the head: compare-and-swap against `expected` (the bytes of head.json
+   * the caller started from; undefined for the first head), then replace it
+   * atomically.
+   *
+   * @throws {RepoError} ERR_HEAD_MOVED when head.json changed meanwhile
+   */
+  async moveHead (next: HeadRecord, expected: Uint8Array | undefined): Promise<void> {
+    const now = await this.headBytes()
+    const same = now === undefined || expected === undefined ? now === expected : Buffer.compare(Buffer.from(now), Buffer.from(expected)) === 0
+    if (!same) throw new RepoError('ERR_HEAD_MOVED', 'the head moved while this command ran; run it again', { details: { file: 'head.json' } })
+    await writeAtomic(this.path('head.json'), headText(next))
+  }
+
+  /**
+   * The staged changes. A set the head says it was published from is done
+   * (a crash came between moving the head and clearing it): it reads as empty.
+   */
+  async staged (head?: HeadRecord): Promise<Staged> {
+    const bytes = await readCapped(this.path('staged.json'), 512 * MiB)
+    if (bytes === undefined) return { id: newId('staged'), ops: [] }
+    const s = parseStaged(bytes)
+    const h = head ?? await this.head()
+    if (h.source === s.id) return { id: newId('staged'), ops: [] }
+    return s
+  }
+
+  async writeStaged (s: Staged): Promise<void> {
+    if (s.ops.length === 0) await fs.rm(this.path('staged.json'), { force: true })
+    else await writeAtomic(this.path('staged.json'), stagedText(s))
+  }
+
+  /** Every published head, oldest first. The head itself is last even if its log line was lost in a crash. */
+  async log (): Promise<HeadRecord[]> {
+    const bytes = await readCapped(this.path('log.jsonl'), 1024 * MiB)
+    const entries = bytes === undefined ? [] : parseLog(bytes)
+    const head = await this.head()
+    const last = entries[entries.length - 1]
+    if (last === undefined || !last.timestamp.equals(head.timestamp)) entries.push(head)
+    return entries
+  }
+
+  async appendLog (h: HeadRecord): Promise<void> {
+    // Repair first: a crash between moving the head and logging it leaves
+    // the previous head unlogged.
+    await appendLine(this.path('log.jsonl'), logLine(h))
+  }
+
+  /** Keys held in DIR/keys, by keyid (public parts only; nothing decrypted). */
+  async keyFiles (): Promise<Map<KeyId, KeyFileInfo>> {
+    const out = new Map<KeyId, KeyFileInfo>()
+    let names: string[]
+    try {
+      names = await fs.readdir(this.keysDir)
+    } catch {
+      return out
+    }
+    for (const n of names.sort()) {
+      if (!n.endsWith('.json') || n.startsWith('.')) continue
+      const info = await readKeyFile(join(this.keysDir, n))
+      if (info.kind !== 'public' && !out.has(info.keyid)) out.set(info.keyid, info)
+    }
+    return out
+  }
+}
+
+/**
+ * The keys a command may sign with: the repository's key files plus any
+ * given with --key. Private keys are decrypted only when a signature by
+ * that key is actually needed, and once.
+ */
+export class KeyRing {
+  readonly #files = new Map<KeyId, KeyFileInfo>()
+  readonly #explicit = new Set<KeyId>()
+  readonly #signers = new Map<KeyId, Signer>()
+  readonly #passphrase: string | undefined
+
+  constructor (passphrase: string | undefined) {
+    this.#passphrase = passphrase
+  }
+
+  /** Add repository key files (lower priority than explicit ones). */
+  addIndex (files: ReadonlyMap<KeyId, KeyFileInfo>): void {
+    for (const [id, info] of files) if (!this.#files.has(id)) this.#files.set(id, info)
+  }
+
+  /** Add a key file given on the command line. @throws {KeyFileError} */
+  async addFile (path: string): Promise<KeyFileInfo> {
+    const info = await readKeyFile(path)
+    if (info.kind === 'public') throw new KeyFileError('ERR_KEY_FORMAT', `${path} is a public key file: signing needs the private key file`, { details: { path } })
+    this.#files.set(info.keyid, info)
+    this.#explicit.add(info.keyid)
+    return info
+  }
+
+  has (keyid: KeyId): boolean { return this.#files.has(keyid) }
+
+  /** keyids given explicitly with --key. */
+  explicit (): KeyId[] { return [...this.#explicit] }
+
+  /** @throws {KeyFileError} ERR_WRONG_PASSPHRASE | ERR_PASSPHRASE_REQUIRED | ERR_KEY_FORMAT */
+  async signer (keyid: KeyId): Promise<Signer | undefined> {
+    const cached = this.#signers.get(keyid)
+    if (cached !== undefined) return cached
+    const info = this.#files.get(keyid)
+    if (info === undefined) return undefined
+    const s = await signerFromKeyFile(info, this.#passphrase)
+    this.#signers.set(keyid, s)
+    return s
+  }
+}

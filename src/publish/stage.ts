@@ -1,0 +1,249 @@
+/**
+ * Staging: add/remove/delegate/undelegate/rotate change the staged state;
+ * `publish` turns it into signed objects.
+ *
+ * Guarantee: every check runs before anything is written. A refused change
+ * (missing file, duplicate or unsafe path, unknown role, bad threshold...)
+ * leaves head.json, staged.json, drafts, keys and the node untouched. An
+ * accepted one writes target content to the node first and the staged
+ * change last (atomically), so a kill in between only leaves unreferenced
+ * blocks.
+ */
+import * as fs from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
+import { addContent } from '../blocks/unixfs.js'
+import { generateKeyPair, keyIdOf, type KeyPair } from '../model/keys.js'
+import { KeyFileError, RepoError } from '../model/errors.js'
+import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
+import { TOP_ROLES, type PublicKey } from '../model/types.js'
+import { loadCurrent, type Session } from './engine.js'
+import type { Op, Staged } from './files.js'
+import { readKeyFile, signerFromKeyFile, writePrivateKeyFile } from './keyfile.js'
+import { applyOps, desiredFrom, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired } from './state.js'
+
+export type Progress = (done: number, total: number) => void
+
+/** The desired state after the staged changes and `extra`. @throws {RepoError} */
+async function check (session: Session, extra: readonly Op[]): Promise<{ staged: Staged, desired: Desired }> {
+  const current = await loadCurrent(session.repo, session.node)
+  const staged = await session.repo.staged(current.head)
+  const desired = desiredFrom(current.published)
+  applyOps(desired, staged.ops)
+  applyOps(desired, extra)
+  return { staged, desired }
+}
+
+async function append (session: Session, staged: Staged, ops: readonly Op[]): Promise<Staged> {
+  const next = { id: staged.id, ops: [...staged.ops, ...ops] }
+  await session.repo.writeStaged(next)
+  return next
+}
+
+// A placeholder content CID for dry runs (the empty raw block).
+const EMPTY = CID.createV1(raw.code, await sha256Hasher.digest(new Uint8Array(0)))
+
+export interface AddOptions {
+  role?: string
+  /** One file: its target path. Several files: a directory prefix. */
+  path?: string
+  replace?: boolean
+  progress?: Progress
+}
+
+export interface Added { path: string, cid: string, length: number, file: string }
+
+/**
+ * Stage target files.
+ *
+ * @throws {RepoError} ERR_TARGET_FILE (missing or not a regular file) |
+ *   ERR_TARGET_DUPLICATE (two files for one path) | ERR_UNSAFE_PATH |
+ *   ERR_TARGET_EXISTS (without replace) | ERR_ROLE_UNKNOWN | ERR_TARGET_NOT_DELEGATED
+ */
+export async function addFiles (session: Session, files: readonly string[], options: AddOptions = {}): Promise<Added[]> {
+  const role = options.role ?? 'targets'
+  if (files.length === 0) throw new RepoError('ERR_TARGET_FILE', 'no file given')
+  const sizes: number[] = []
+  for (const f of files) {
+    let st
+    try { st = await fs.stat(f) } catch (cause) { throw new RepoError('ERR_TARGET_FILE', `cannot read ${f}`, { cause, details: { file: f } }) }
+    if (!st.isFile()) throw new RepoError('ERR_TARGET_FILE', `${f} is not a regular file`, { details: { file: f } })
+    sizes.push(st.size)
+  }
+  const paths = files.map((f) => {
+    if (options.path === undefined) return basename(f)
+    return files.length === 1 ? options.path : `${options.path.replace(/\/+$/, '')}/${basename(f)}`
+  })
+  const seen = new Set<string>()
+  paths.forEach((p, i) => {
+    if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', `unsafe target path ${JSON.stringify(String(p).slice(0, 200))}`, { details: { path: String(p).slice(0, 200), file: files[i] } })
+    if (seen.has(p)) throw new RepoError('ERR_TARGET_DUPLICATE', `two files for the target path ${p}`, { details: { path: p } })
+    seen.add(p)
+  })
+  // Dry run: role, delegation of each path, limits.
+  const { staged, desired } = await check(session, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
+  if (options.replace !== true) {
+    const { desired: before } = await check(session, [])
+    const existing = before.roles.get(role)?.targets
+    for (const p of paths) {
+      if (existing?.has(p) === true) throw new RepoError('ERR_TARGET_EXISTS', `${role} already has ${p} (use --replace to change it)`, { details: { path: p, role } })
+    }
+  }
+  void desired
+  const out: Added[] = []
+  const ops: Op[] = []
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!
+    const h = await fs.open(f, 'r')
+    let ref
+    try {
+      ref = await addContent(session.node, streamOf(h))
+    } finally {
+      await h.close()
+    }
+    if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
+    ops.push({ op: 'add', role, path: paths[i]!, cid: ref.cid, length: ref.length })
+    out.push({ path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f })
+    options.progress?.(i + 1, files.length)
+  }
+  await append(session, staged, ops)
+  return out
+}
+
+async function * streamOf (h: fs.FileHandle): AsyncGenerator<Uint8Array> {
+  const buf = Buffer.alloc(1024 * 1024)
+  for (;;) {
+    const { bytesRead } = await h.read(buf, 0, buf.length)
+    if (bytesRead === 0) return
+    yield new Uint8Array(buf.subarray(0, bytesRead))
+  }
+}
+
+/** Stage removals. @throws {RepoError} ERR_TARGET_NOT_FOUND | ERR_ROLE_UNKNOWN | ERR_UNSAFE_PATH | ERR_TARGET_DUPLICATE */
+export async function removePaths (session: Session, paths: readonly string[], role = 'targets'): Promise<void> {
+  if (paths.length === 0) throw new RepoError('ERR_TARGET_NOT_FOUND', 'no path given')
+  const seen = new Set<string>()
+  for (const p of paths) {
+    if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe target path', { details: { path: String(p).slice(0, 200) } })
+    if (seen.has(p)) throw new RepoError('ERR_TARGET_DUPLICATE', `${p} given twice`, { details: { path: p } })
+    seen.add(p)
+  }
+  const ops: Op[] = paths.map((p) => ({ op: 'remove', role, path: p }))
+  const { staged } = await check(session, ops)
+  await append(session, staged, ops)
+}
+
+/** Public keys from key files (public or private; nothing is decrypted). @throws {KeyFileError} */
+export async function publicKeysFrom (files: readonly string[]): Promise<PublicKey[]> {
+  const out: PublicKey[] = []
+  for (const f of files) out.push((await readKeyFile(f)).publicKey)
+  return out
+}
+
+export interface DelegateOptions {
+  from?: string
+  keyFiles: readonly string[]
+  threshold: number
+  paths?: readonly string[]
+  hashPrefixes?: readonly string[]
+  terminating?: boolean
+}
+
+/** Stage a new or changed delegation. @throws {RepoError}, {KeyFileError} */
+export async function delegate (session: Session, name: string, o: DelegateOptions): Promise<Op> {
+  if (!isSafeRoleName(name)) throw new RepoError('ERR_UNSAFE_NAME', 'unsafe role name (letters, digits, . _ -; not a top role)', { details: { role: String(name).slice(0, 64) } })
+  if ((o.paths === undefined) === (o.hashPrefixes === undefined)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'give exactly one of --paths and --hash-prefixes')
+  for (const h of o.hashPrefixes ?? []) if (!/^[0-9a-f]{1,64}$/.test(h)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'a hash prefix is 1-64 lowercase hex characters', { details: { prefix: h.slice(0, 80) } })
+  if (o.keyFiles.length === 0) throw new RepoError('ERR_THRESHOLD', 'a delegation needs at least one --key')
+  const keys = await publicKeysFrom(o.keyFiles)
+  const base = { op: 'delegate' as const, from: o.from ?? 'targets', name, keys: keys.map((k) => k.public), threshold: o.threshold, terminating: o.terminating === true }
+  const op: Op = o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, hashPrefixes: [...o.hashPrefixes!] }
+  const { staged } = await check(session, [op])
+  await append(session, staged, [op])
+  return op
+}
+
+/** Stage the removal of a delegation. @throws {RepoError} ERR_ROLE_UNKNOWN */
+export async function undelegate (session: Session, name: string, from?: string): Promise<void> {
+  const op: Op = from === undefined ? { op: 'undelegate', name } : { op: 'undelegate', name, from }
+  const { staged } = await check(session, [op])
+  await append(session, staged, [op])
+}
+
+export interface RotateOptions {
+  /** New keys made here (into DIR/keys). */
+  generate?: number
+  /** Or: public keys of keys held elsewhere. */
+  keyFiles?: readonly string[]
+  threshold?: number
+  passphrase?: string
+  logN?: number
+}
+
+/**
+ * Stage a rotation of `role`'s keys: new keys made here (written to keys/
+ * after every check passed) or public keys given as files.
+ *
+ * @throws {RepoError} ERR_ROLE_UNKNOWN | ERR_THRESHOLD; {KeyFileError}
+ */
+export async function rotate (session: Session, role: string, o: RotateOptions): Promise<{ keys: Array<{ keyid: string, file?: string }>, threshold: number }> {
+  if ((o.generate === undefined) === (o.keyFiles === undefined || o.keyFiles.length === 0)) {
+    throw new RepoError('ERR_THRESHOLD', 'give either --keys N (make new keys here) or --key PUBKEYFILE... (keys held elsewhere)')
+  }
+  const pairs: KeyPair[] = []
+  let keys: PublicKey[]
+  if (o.generate !== undefined) {
+    if (!Number.isSafeInteger(o.generate) || o.generate < 1 || o.generate > 64) throw new RepoError('ERR_THRESHOLD', '--keys must be 1..64')
+    for (let i = 0; i < o.generate; i++) pairs.push(generateKeyPair())
+    keys = pairs.map((p) => p.publicKey)
+  } else {
+    keys = await publicKeysFrom(o.keyFiles!)
+  }
+  const current = await check(session, [])
+  const isTop = (TOP_ROLES as readonly string[]).includes(role)
+  const currentThreshold = isTop
+    ? current.desired.rootRoles[role as typeof TOP_ROLES[number]].threshold
+    : Math.min(...[...current.desired.roles.values()].flatMap((c) => (c.delegations ?? []).filter((e) => e.name === role).map((e) => e.threshold)), Number.MAX_SAFE_INTEGER)
+  const threshold = o.threshold ?? Math.min(currentThreshold, new Set(keys.map((k) => k.public)).size)
+  const op: Op = { op: 'rotate', role, keys: keys.map((k) => k.public), threshold }
+  const { staged } = await check(session, [op])
+  const made: Array<{ keyid: string, file?: string }> = []
+  for (const [i, p] of pairs.entries()) {
+    const file = join(session.repo.keysDir, `${role}-${i + 1}-${p.keyid.slice(0, 8)}.json`)
+    await writePrivateKeyFile(file, p, o.passphrase === undefined ? {} : { passphrase: o.passphrase, logN: o.logN })
+    made.push({ keyid: p.keyid, file })
+  }
+  if (pairs.length === 0) for (const k of keys) made.push({ keyid: keyIdOf(k) })
+  await append(session, staged, [op])
+  return { keys: made, threshold }
+}
+
+/** Stage a re-signing of `role` with a fresh expiry. @throws {RepoError} ERR_ROLE_UNKNOWN */
+export async function refresh (session: Session, role: string): Promise<void> {
+  const op: Op = { op: 'refresh', role }
+  const { staged } = await check(session, [op])
+  await append(session, staged, [op])
+}
+
+/**
+ * Check that a key file can sign for `role` in the repository as staged:
+ * it exists, decrypts, and is one of the role's keys.
+ *
+ * @throws {KeyFileError} ERR_KEY_MISSING | ERR_KEY_FORMAT | ERR_WRONG_PASSPHRASE | ERR_KEY_NOT_AUTHORIZED
+ */
+export async function checkKeyFor (session: Session, role: string, file: string, passphrase: string | undefined): Promise<void> {
+  const info = await readKeyFile(file)
+  await signerFromKeyFile(info, passphrase)
+  const { desired } = await check(session, [])
+  const fixed = '2000-01-01T00:00:00Z'
+  const view: DagView = {
+    root: rootSignedFor(desired, fixed, null),
+    roles: new Map([...desired.roles].map(([n, c]) => [n, targetsSignedFor(c, fixed, null)]))
+  }
+  const reqs = requirementsFor(view, role)
+  if (!reqs.some((r) => r.keys.has(info.keyid))) {
+    throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${info.keyid} is not authorized to sign ${role}`, { details: { keyid: info.keyid, role } })
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The publisher's view of a repository: the published DAG (what the head
+ * names), the desired content (published content with the staged changes
+ * applied), and the signing requirements of every object.
+ *
+ * Guarantees:
+ * - `applyOps` refuses (RepoError, nothing changed) any change that would make
+ *   the next publish fail VALID: a target outside its role's delegated paths
+ *   (VALID-DELEG-PATHS), an unknown role, a threshold above the number of
+ *   keys (VALID-ROOT-ROLES, VALID-DELEG-KEYS), an unsafe path or name
+ *   (ENC-PATH-SAFE, ENC-NAME-SAFE). VALID still runs on every publish.
+ * - Content is compared by the exact bytes of the `signed` part with
+ *   `expires` and `previous-version` held fixed, so "changed" means what a
+ *   client would see change, never an artifact of re-encoding.
+ * - `requirementsFor` lists every threshold an object must meet in the new
+ *   DAG: for a root, its own root role and the previous root's
+ *   (VALID-ROOT-SELF, SUCC-ROOT-THRESHOLD); for targets, the root's targets
+ *   role (VALID-TARGETS-SIG); for a delegated role, every edge into it
+ *   (VALID-DELEG-SIG, diamonds included).
+ */
+import type { CID } from 'multiformats/cid'
+import { LIMITS } from '../model/config.js'
+import { encodeSigned } from '../model/codec.js'
+import { RepoError } from '../model/errors.js'
+import { countValidSignatures, hexToBytes, keyIdOf, publicKeyFromBytes } from '../model/keys.js'
+import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
+import { makeRoot, makeTargets, type DelegationSpec, type RoleSpec } from '../model/build.js'
+import {
+  TOP_ROLES, type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RootEnvelope, type RootSigned, type SnapshotEnvelope,
+  type TargetInfo, type TargetsEnvelope, type TargetsSigned, type TimestampEnvelope, type TopRoleName
+} from '../model/types.js'
+import type { Loader } from '../validate/loader.js'
+import { globMatch, pathHash } from '../validate/delegation.js'
+import type { Change, Op } from './files.js'
+
+/** The objects of one published DAG. */
+export interface Published {
+  readonly timestamp: TimestampEnvelope
+  readonly snapshot: SnapshotEnvelope
+  readonly root: RootEnvelope
+  readonly targets: TargetsEnvelope
+  readonly delegated: ReadonlyMap<string, TargetsEnvelope>
+  readonly retired: ReadonlyMap<string, CID>
+}
+
+/** Load the DAG of timestamp `ts` (NOTES section 1, "DAG of a timestamp"). */
+export async function loadPublished (loader: Loader, ts: CID): Promise<Published> {
+  const timestamp = await loader.load('timestamp', ts)
+  const snapshot = await loader.load('snapshot', timestamp.signed.snapshot)
+  const root = await loader.load('root', snapshot.signed.meta.root)
+  const targets = await loader.load('targets', snapshot.signed.meta.targets)
+  const delegated = new Map<string, TargetsEnvelope>()
+  for (const [name, cid] of snapshot.signed.meta.delegatedTargets) delegated.set(name, await loader.load('targets', cid))
+  return { timestamp, snapshot, root, targets, delegated, retired: snapshot.signed.meta.retired }
+}
+
+/** The content of one targets role, without expiry or history. */
+export interface RoleContent {
+  targets: Map<string, TargetInfo>
+  /** Ordered (DELEG-ORDER); undefined when the object has no `delegations` member. */
+  delegations: DelegationSpec[] | undefined
+}
+
+/** What the next publish should contain. */
+export interface Desired {
+  rootRoles: Record<TopRoleName, RoleSpec>
+  /** 'targets' and every delegated role that still exists. */
+  roles: Map<string, RoleContent>
+  /** Roles to re-sign even if unchanged (fresh expiry). */
+  refresh: Set<string>
+}
+
+function rootRolesOf (root: RootSigned): Record<TopRoleName, RoleSpec> {
+  const out = {} as Record<TopRoleName, RoleSpec>
+  for (const r of TOP_ROLES) {
+    const rk = root.roles[r]
+    out[r] = { keys: rk.keyids.map((id) => root.keys.get(id)!).filter((k) => k !== undefined), threshold: rk.threshold }
+  }
+  return out
+}
+
+function contentOf (t: TargetsSigned): RoleContent {
+  let delegations: DelegationSpec[] | undefined
+  if (t.delegations !== undefined) {
+    const keys = t.delegations.keys
+    delegations = t.delegations.roles.map((r) => specOf(r, keys))
+  }
+  return { targets: new Map(t.targets), delegations }
+}
+
+function specOf (r: DelegatedRole, keys: ReadonlyMap<KeyId, PublicKey>): DelegationSpec {
+  const ks = r.keyids.map((id) => keys.get(id)).filter((k): k is PublicKey => k !== undefined)
+  const base = { name: r.name, threshold: r.threshold, terminating: r.terminating, keys: ks }
+  return (r.paths !== undefined ? { ...base, paths: [...r.paths] } : { ...base, pathHashPrefixes: [...r.pathHashPrefixes] }) as DelegationSpec
+}
+
+export function desiredFrom (p: Published): Desired {
+  const roles = new Map<string, RoleContent>([['targets', contentOf(p.targets.signed)]])
+  for (const [name, env] of p.delegated) roles.set(name, contentOf(env.signed))
+  return { rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set() }
+}
+
+/** Role names reachable from `targets` through delegations, breadth-first (VALID walk order). */
+export function reachable (roles: ReadonlyMap<string, { delegations?: readonly { name: string }[] | undefined }>): string[] {
+  const order: string[] = []
+  const seen = new Set<string>()
+  const queue = ['targets']
+  while (queue.length > 0) {
+    const n = queue.shift()!
+    if (seen.has(n)) continue
+    seen.add(n)
+    order.push(n)
+    const c = roles.get(n)
+    for (const d of c?.delegations ?? []) if (!seen.has(d.name) && roles.has(d.name)) queue.push(d.name)
+  }
+  return order
+}
+
+/** Delegation edges into `name`: [delegator, entry]. */
+export function edgesInto (roles: ReadonlyMap<string, RoleContent>, name: string): Array<[string, DelegationSpec]> {
+  const out: Array<[string, DelegationSpec]> = []
+  for (const [from, c] of roles) for (const d of c.delegations ?? []) if (d.name === name) out.push([from, d])
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Path patterns (DELEG-GLOB, DELEG-HASH-PREFIX, matched by src/validate), for
+// the staging check.
+
+export function entryMatches (d: DelegationSpec, path: string): boolean {
+  if (d.paths !== undefined) return d.paths.some((g) => globMatch(g, path))
+  const h = pathHash(path)
+  return (d.pathHashPrefixes ?? []).some((pre) => h.startsWith(pre))
+}
+
+/** Is there a chain targets -> ... -> role whose every label matches `path` (VALID-DELEG-PATHS)? */
+export function pathDelegatedTo (roles: ReadonlyMap<string, RoleContent>, role: string, path: string): boolean {
+  if (role === 'targets') return true
+  const seen = new Set<string>(['targets'])
+  const queue = ['targets']
+  while (queue.length > 0) {
+    const n = queue.shift()!
+    for (const d of roles.get(n)?.delegations ?? []) {
+      if (seen.has(d.name) || !roles.has(d.name) || !entryMatches(d, path)) continue
+      if (d.name === role) return true
+      seen.add(d.name)
+      queue.push(d.name)
+    }
+  }
+  return false
+}
+
+// ---------------------------------------------------------------------------
+// Staged changes.
+
+function keysOf (hex: readonly string[]): PublicKey[] {
+  return hex.map((h) => publicKeyFromBytes(hexToBytes(h)))
+}
+
+function checkThreshold (threshold: number, keys: readonly PublicKey[], what: string): void {
+  const distinct = new Set(keys.map((k) => k.public)).size
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > distinct) {
+    throw new RepoError('ERR_THRESHOLD', `${what}: threshold ${threshold} needs 1..${distinct} (the number of distinct keys)`, { details: { threshold, keys: distinct } })
+  }
+}
+
+function roleOrThrow (d: Desired, role: string): RoleContent {
+  const c = d.roles.get(role)
+  if (c === undefined || !reachable(d.roles).includes(role)) {
+    throw new RepoError('ERR_ROLE_UNKNOWN', `no role named ${JSON.stringify(role.slice(0, 64))} is delegated`, { details: { role } })
+  }
+  return c
+}
+
+/** Drop roles that are no longer reachable (their content goes with them). */
+function prune (d: Desired): void {
+  const keep = new Set(reachable(d.roles))
+  for (const n of [...d.roles.keys()]) if (!keep.has(n)) d.roles.delete(n)
+}
+
+/**
+ * Apply staged changes, in order, to `d` (mutated).
+ *
+ * @throws {RepoError} ERR_ROLE_UNKNOWN | ERR_UNSAFE_PATH | ERR_UNSAFE_NAME |
+ *   ERR_TARGET_NOT_DELEGATED | ERR_TARGET_NOT_FOUND | ERR_THRESHOLD |
+ *   ERR_DELEGATION_SELF | ERR_LIMIT
+ */
+export function applyOps (d: Desired, ops: readonly Op[]): void {
+  for (const o of ops) applyOp(d, o)
+}
+
+function applyOp (d: Desired, o: Op): void {
+  switch (o.op) {
+    case 'add': {
+      const c = roleOrThrow(d, o.role)
+      if (!isSafeTargetPath(o.path)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe target path', { details: { path: String(o.path).slice(0, 256) } })
+      if (!pathDelegatedTo(d.roles, o.role, o.path)) {
+        throw new RepoError('ERR_TARGET_NOT_DELEGATED', `${o.path} is not within the paths delegated to ${o.role}`, { details: { path: o.path, role: o.role } })
+      }
+      if (!c.targets.has(o.path) && c.targets.size >= LIMITS.maxTargets) throw new RepoError('ERR_LIMIT', `more than ${LIMITS.maxTargets} targets in ${o.role}`)
+      c.targets.set(o.path, { length: o.length, cid: o.cid })
+      return
+    }
+    case 'remove': {
+      const c = roleOrThrow(d, o.role)
+      if (!c.targets.delete(o.path)) throw new RepoError('ERR_TARGET_NOT_FOUND', `${o.role} has no target ${o.path}`, { details: { path: o.path, role: o.role } })
+      return
+    }
+    case 'delegate': {
+      if (!isSafeRoleName(o.name)) throw new RepoError('ERR_UNSAFE_NAME', 'unsafe role name', { details: { role: String(o.name).slice(0, 64) } })
+      if (o.name === o.from) throw new RepoError('ERR_DELEGATION_SELF', 'a role cannot delegate to itself', { details: { role: o.name } })
+      const from = roleOrThrow(d, o.from)
+      const keys = keysOf(o.keys)
+      checkThreshold(o.threshold, keys, `delegation to ${o.name}`)
+      for (const p of o.paths ?? []) if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe path pattern', { details: { pattern: String(p).slice(0, 256) } })
+      const base = { name: o.name, threshold: o.threshold, terminating: o.terminating, keys }
+      const spec = (o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, pathHashPrefixes: [...(o.hashPrefixes ?? [])] }) as DelegationSpec
+      const list = from.delegations ?? []
+      const at = list.findIndex((e) => e.name === o.name)
+      if (at >= 0) list[at] = spec
+      else {
+        if (list.length >= LIMITS.maxDelegationsPerRole) throw new RepoError('ERR_LIMIT', `more than ${LIMITS.maxDelegationsPerRole} delegations from ${o.from}`)
+        list.push(spec)
+      }
+      from.delegations = list
+      if (!d.roles.has(o.name)) d.roles.set(o.name, { targets: new Map(), delegations: undefined })
+      return
+    }
+    case 'undelegate': {
+      let found = false
+      for (const [from, c] of d.roles) {
+        if (o.from !== undefined && from !== o.from) continue
+        const before = c.delegations?.length ?? 0
+        c.delegations = c.delegations?.filter((e) => e.name !== o.name)
+        if ((c.delegations?.length ?? 0) !== before) found = true
+      }
+      if (!found) throw new RepoError('ERR_ROLE_UNKNOWN', `${o.name} is not delegated${o.from !== undefined ? ` by ${o.from}` : ''}`, { details: { role: o.name } })
+      prune(d)
+      return
+    }
+    case 'rotate': {
+      const keys = keysOf(o.keys)
+      checkThreshold(o.threshold, keys, `role ${o.role}`)
+      if ((TOP_ROLES as readonly string[]).includes(o.role)) {
+        d.rootRoles[o.role as TopRoleName] = { keys, threshold: o.threshold }
+        return
+      }
+      roleOrThrow(d, o.role)
+      for (const [, c] of d.roles) {
+        c.delegations = c.delegations?.map((e) => e.name === o.role ? { ...e, keys, threshold: o.threshold } : e)
+      }
+      return
+    }
+    case 'refresh':
+      if (o.role !== 'root') roleOrThrow(d, o.role)
+      d.refresh.add(o.role)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Signed objects for the desired content.
+
+export function rootSignedFor (d: Desired, expires: string, previousVersion: CID | null): RootSigned {
+  return makeRoot({ expires, previousVersion, roles: d.rootRoles })
+}
+
+export function targetsSignedFor (c: RoleContent, expires: string, previousVersion: CID | null): TargetsSigned {
+  return makeTargets({
+    expires,
+    previousVersion,
+    targets: c.targets,
+    ...(c.delegations !== undefined ? { delegations: c.delegations } : {})
+  })
+}
+
+/** Do two signed objects say the same thing, ignoring expiry and history? */
+export function sameContent<S extends RootSigned | TargetsSigned> (a: S, b: S): boolean {
+  const norm = (s: S): Uint8Array => encodeSigned({ ...s, expires: '2000-01-01T00:00:00Z', previousVersion: null })
+  return Buffer.compare(Buffer.from(norm(a)), Buffer.from(norm(b))) === 0
+}
+
+// ---------------------------------------------------------------------------
+// Requirements.
+
+/** One threshold an object must meet. */
+export interface Requirement {
+  /** Who this is: "root", "previous root", "targets", "delegation from targets"... */
+  readonly label: string
+  readonly keys: ReadonlyMap<KeyId, PublicKey>
+  readonly keyids: readonly KeyId[]
+  readonly threshold: number
+}
+
+function req (label: string, keyids: readonly KeyId[], threshold: number, keys: ReadonlyMap<KeyId, PublicKey>): Requirement {
+  const own = new Map<KeyId, PublicKey>()
+  for (const id of keyids) { const k = keys.get(id); if (k !== undefined) own.set(id, k) }
+  return { label, keys: own, keyids: [...keyids], threshold }
+}
+
+/** A new DAG being assembled: its root, the previous root, and every targets object by role. */
+export interface DagView {
+  readonly root: RootSigned
+  /** Set when the root changes: the root it replaces. */
+  readonly previousRoot?: RootSigned
+  readonly roles: ReadonlyMap<string, TargetsSigned>
+}
+
+export function requirementsFor (view: DagView, role: string): Requirement[] {
+  const r = view.root
+  if (role === 'root') {
+    const out = [req('root', r.roles.root.keyids, r.roles.root.threshold, r.keys)]
+    const p = view.previousRoot
+    if (p !== undefined) out.push(req('previous root', p.roles.root.keyids, p.roles.root.threshold, p.keys))
+    return out
+  }
+  if (role === 'targets' || role === 'snapshot' || role === 'timestamp') {
+    return [req(role, r.roles[role].keyids, r.roles[role].threshold, r.keys)]
+  }
+  const out: Requirement[] = []
+  for (const [from, t] of view.roles) {
+    for (const e of t.delegations?.roles ?? []) {
+      if (e.name === role) out.push(req(`delegation from ${from}`, e.keyids, e.threshold, t.delegations!.keys))
+    }
+  }
+  return out
+}
+
+/** Distinct valid signatures per requirement (SIG-THRESHOLD-DISTINCT). */
+export function tally (env: Pick<Envelope, 'signedBytes' | 'signatures'>, reqs: readonly Requirement[]): Array<{ req: Requirement, have: number, signed: KeyId[] }> {
+  return reqs.map((rq) => {
+    const signed: KeyId[] = []
+    for (const s of env.signatures) {
+      if (rq.keys.has(s.keyid) && countValidSignatures(env.signedBytes, [s], rq.keys) === 1) signed.push(s.keyid)
+    }
+    return { req: rq, have: countValidSignatures(env.signedBytes, env.signatures, rq.keys), signed }
+  })
+}
+
+export function meets (env: Pick<Envelope, 'signedBytes' | 'signatures'>, reqs: readonly Requirement[]): boolean {
+  return reqs.length > 0 && tally(env, reqs).every((t) => t.have >= t.req.threshold)
+}
+
+/** What changed in a role between two signed objects (for the log). */
+export function diffRole (role: string, before: TargetsSigned | undefined, after: TargetsSigned): Change[] {
+  if (before === undefined) return [{ role, kind: 'created', count: after.targets.size }]
+  let added = 0
+  let removed = 0
+  let changed = 0
+  for (const [p, t] of after.targets) {
+    const o = before.targets.get(p)
+    if (o === undefined) added++
+    else if (!o.cid.equals(t.cid) || o.length !== t.length) changed++
+  }
+  for (const p of before.targets.keys()) if (!after.targets.has(p)) removed++
+  const out: Change[] = []
+  if (added > 0) out.push({ role, kind: 'targets-added', count: added })
+  if (removed > 0) out.push({ role, kind: 'targets-removed', count: removed })
+  if (changed > 0) out.push({ role, kind: 'targets-changed', count: changed })
+  const enc = (t: TargetsSigned): string => t.delegations === undefined ? '' : Buffer.from(encodeSigned({ ...t, targets: new Map() })).toString('hex')
+  if (enc({ ...before, expires: after.expires, previousVersion: after.previousVersion }) !== enc(after)) out.push({ role, kind: 'delegations-changed' })
+  if (out.length === 0) out.push({ role, kind: 'resigned' })
+  return out
+}
+
+export function keyidsOf (keys: readonly PublicKey[]): KeyId[] {
+  return keys.map(keyIdOf)
+}
