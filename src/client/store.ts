@@ -1,0 +1,328 @@
+/**
+ * The trusted-state folder of a client:
+ *
+ *   state.json   the trusted state (statefile.ts), replaced atomically
+ *   blocks/      a content-addressed cache of the trusted DAG's metadata blocks,
+ *                one file per block, named by its CID
+ *   lock         held while an update or init runs
+ *
+ * Guarantees:
+ * - `writeState` is CLIENT-STATE-ATOMIC: the bytes go to a temporary file in
+ *   the same directory, which is fsynced, renamed over state.json, and the
+ *   directory is fsynced. A crash at any point leaves the old file or the new
+ *   one, never a mixture; leftover temporary files are ignored and removed by
+ *   the next writer.
+ * - A cached block is stored durably (same recipe) before any state naming
+ *   it is written, and is hash-checked again every time it is read back: a
+ *   file that does not hash to its name is deleted and reported as a miss,
+ *   so a damaged cache costs a re-fetch, never trust.
+ * - `lock` is exclusive between processes: a file created with O_EXCL that
+ *   holds the owner's pid. A lock whose owner no longer exists (a client
+ *   killed mid-update) is taken over; a live owner makes the call fail with
+ *   ERR_STATE_LOCKED.
+ *
+ * Errors: StateError ERR_STATE_IO (the file system refused), ERR_STATE_CORRUPT
+ * (state.json unreadable), ERR_STATE_LOCKED.
+ */
+import { randomBytes } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
+import * as fs from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
+import { BlockError, StateError, UsageError } from '../model/errors.js'
+import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
+import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
+
+export const STATE_FILE = 'state.json'
+export const LOCK_FILE = 'lock'
+export const BLOCKS_DIR = 'blocks'
+
+function isCode (e: unknown, code: string): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
+}
+
+function io (what: string, path: string, cause: unknown): StateError {
+  return new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  let h: fs.FileHandle | undefined
+  try {
+    h = await fs.open(dir, fsc.O_RDONLY)
+    await h.sync()
+  } catch (e) {
+    // Some platforms cannot fsync a directory; the rename is atomic anyway.
+    if (!isCode(e, 'EISDIR') && !isCode(e, 'EINVAL') && !isCode(e, 'EPERM') && !isCode(e, 'EBADF')) throw e
+  } finally {
+    await h?.close()
+  }
+}
+
+/**
+ * Test hook: DAGTUF_TEST_SLOW_MS=<n> makes the client pause n ms at each
+ * `slowPoint`, so a crash test's SIGKILL lands inside an update. Nothing
+ * else reads it.
+ */
+export async function slowPoint (): Promise<void> {
+  const v = process.env.DAGTUF_TEST_SLOW_MS
+  if (v === undefined || !/^\d{1,6}$/.test(v)) return
+  await new Promise((resolve) => setTimeout(resolve, Number(v)))
+}
+
+/**
+ * Write `bytes` to `path` atomically and durably: temporary file in the
+ * same directory, fsync, rename, fsync of the directory.
+ *
+ * @throws {StateError} ERR_STATE_IO
+ */
+export async function writeFileAtomic (dir: string, name: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+  const path = join(dir, name)
+  const tmp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
+    try {
+      await h.writeFile(bytes)
+      await slowPoint()
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+    await fs.rename(tmp, path)
+    await fsyncDir(dir)
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {})
+    throw io('write', path, e)
+  }
+}
+
+/** Read at most `max` bytes of a regular file; undefined when it does not exist. */
+async function readCapped (path: string, max: number, tooLarge: () => Error): Promise<Uint8Array | undefined> {
+  let h: fs.FileHandle
+  try {
+    h = await fs.open(path, fsc.O_RDONLY)
+  } catch (e) {
+    if (isCode(e, 'ENOENT')) return undefined
+    throw io('open', path, e)
+  }
+  try {
+    const st = await h.stat()
+    if (!st.isFile()) throw tooLarge()
+    if (st.size > max) throw tooLarge()
+    const buf = new Uint8Array(st.size)
+    let off = 0
+    while (off < st.size) {
+      const { bytesRead } = await h.read(buf, off, st.size - off, off)
+      if (bytesRead === 0) break
+      off += bytesRead
+    }
+    return off === st.size ? buf : buf.slice(0, off)
+  } catch (e) {
+    if (e instanceof StateError) throw e
+    throw io('read', path, e)
+  } finally {
+    await h.close()
+  }
+}
+
+/** A content-addressed folder of metadata blocks; every read is hash-checked. */
+export class BlockCache {
+  constructor (readonly dir: string) {}
+
+  #path (cid: CID): string {
+    return join(this.dir, cid.toString())
+  }
+
+  /**
+   * The bytes of `cid`, or undefined when absent or damaged (a damaged file
+   * is removed).
+   *
+   * @throws {StateError} ERR_STATE_IO
+   */
+  async get (cid: CID, maxBytes: number = MAX_ANY_BLOCK_BYTES): Promise<Uint8Array | undefined> {
+    const path = this.#path(cid)
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await readCapped(path, maxBytes, () => new BlockError('ERR_BLOCK_TOO_LARGE', `cached block ${cid} is too large`))
+    } catch (e) {
+      if (!(e instanceof BlockError)) throw e
+      await fs.rm(path, { force: true }).catch(() => {})
+      return undefined
+    }
+    if (bytes === undefined) return undefined
+    try {
+      checkBlock(cid, bytes, maxBytes)
+    } catch {
+      await fs.rm(path, { force: true }).catch(() => {})
+      return undefined
+    }
+    return bytes
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    try {
+      await fs.access(this.#path(cid))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Store a block durably. The bytes must hash to `cid`.
+   *
+   * @throws {BlockError} ERR_HASH_MISMATCH | ERR_UNSUPPORTED_HASH
+   * @throws {StateError} ERR_STATE_IO
+   */
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    checkBlock(cid, bytes, MAX_ANY_BLOCK_BYTES)
+    // Present and intact: nothing to do (a damaged file is removed by get).
+    if ((await this.get(cid)) !== undefined) return
+    await fs.mkdir(this.dir, { recursive: true }).catch((e: unknown) => { throw io('create', this.dir, e) })
+    await writeFileAtomic(this.dir, cid.toString(), bytes)
+  }
+
+  /** Remove every cached metadata block not in `keep`; best effort. */
+  async retain (keep: Iterable<CID>): Promise<number> {
+    const wanted = new Set([...keep].map((c) => c.toString()))
+    let names: string[]
+    try {
+      names = await fs.readdir(this.dir)
+    } catch {
+      return 0
+    }
+    let removed = 0
+    for (const name of names) {
+      if (wanted.has(name)) continue
+      // Only files this cache wrote (CIDs) and its temporary files.
+      if (!name.startsWith('.') && !isMetaCidText(name)) continue
+      await fs.rm(join(this.dir, name), { force: true }).then(() => { removed++ }, () => {})
+    }
+    return removed
+  }
+}
+
+function isMetaCidText (name: string): boolean {
+  try {
+    const c = CID.parse(name)
+    return c.code === CODEC_DAG_JSON
+  } catch {
+    return false
+  }
+}
+
+/** The trusted-state folder. */
+export class ClientStore {
+  readonly dir: string
+  readonly blocks: BlockCache
+
+  private constructor (dir: string) {
+    this.dir = dir
+    this.blocks = new BlockCache(join(dir, BLOCKS_DIR))
+  }
+
+  /**
+   * Open (creating if needed) the folder `dir`.
+   *
+   * @throws {UsageError} ERR_ARGUMENT
+   * @throws {StateError} ERR_STATE_IO
+   */
+  static async open (dir: string): Promise<ClientStore> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new UsageError('ERR_ARGUMENT', 'dir: expected a directory path')
+    try {
+      await fs.mkdir(join(dir, BLOCKS_DIR), { recursive: true, mode: 0o755 })
+      const st = await fs.stat(dir)
+      if (!st.isDirectory()) throw new Error('not a directory')
+    } catch (e) {
+      throw io('create', dir, e)
+    }
+    return new ClientStore(dir)
+  }
+
+  /**
+   * The trusted state, or null before `init`.
+   *
+   * @throws {StateError} ERR_STATE_CORRUPT | ERR_STATE_IO
+   */
+  async readState (): Promise<StateRecord | null> {
+    const bytes = await readCapped(join(this.dir, STATE_FILE), MAX_STATE_BYTES, () => new StateError('ERR_STATE_CORRUPT', `${STATE_FILE} is not a regular file of at most ${MAX_STATE_BYTES} bytes`, { details: { file: STATE_FILE } }))
+    return bytes === undefined ? null : parseState(bytes)
+  }
+
+  /**
+   * Replace the trusted state atomically and durably (CLIENT-STATE-ATOMIC).
+   * Temporary files left by a crashed writer are removed first.
+   *
+   * @throws {StateError} ERR_STATE_IO
+   */
+  async writeState (record: StateRecord, now: Date = new Date()): Promise<void> {
+    await this.#removeTemporaries()
+    await writeFileAtomic(this.dir, STATE_FILE, serializeState(record, now))
+  }
+
+  async #removeTemporaries (): Promise<void> {
+    let names: string[]
+    try {
+      names = await fs.readdir(this.dir)
+    } catch {
+      return
+    }
+    for (const n of names) {
+      if (n.startsWith(`.${STATE_FILE}.`) && n.endsWith('.tmp')) await fs.rm(join(this.dir, n), { force: true }).catch(() => {})
+    }
+  }
+
+  /**
+   * Take the folder's lock; the returned function releases it.
+   *
+   * @throws {StateError} ERR_STATE_LOCKED when a live process holds it, ERR_STATE_IO
+   */
+  async lock (): Promise<() => Promise<void>> {
+    const path = join(this.dir, LOCK_FILE)
+    const token = `${process.pid} ${randomBytes(8).toString('hex')}`
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+        try {
+          await h.writeFile(token)
+        } finally {
+          await h.close()
+        }
+        let released = false
+        return async () => {
+          if (released) return
+          released = true
+          // Remove the lock only if it is still ours.
+          const now = await fs.readFile(path, 'utf8').catch(() => '')
+          if (now === token) await fs.rm(path, { force: true })
+        }
+      } catch (e) {
+        if (!isCode(e, 'EEXIST')) throw io('create', path, e)
+      }
+      const text = await fs.readFile(path, 'utf8').catch(() => '')
+      const m = /^(\d{1,10}) [0-9a-f]{16}$/.exec(text)
+      const pid = m === null ? NaN : Number(m[1])
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new StateError('ERR_STATE_LOCKED', `the client folder ${this.dir} is in use by process ${pid}`, { details: { path, pid } })
+      }
+      if (m === null && attempt < 3) {
+        // Its owner may be between creating the file and writing its token.
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        continue
+      }
+      // Stale (its owner is gone): take it over, unless someone else just did.
+      const again = await fs.readFile(path, 'utf8').catch(() => '')
+      if (again === text) await fs.rm(path, { force: true }).catch(() => {})
+    }
+    throw new StateError('ERR_STATE_LOCKED', `could not take the lock ${path}`, { details: { path } })
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return isCode(e, 'EPERM')
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * TrustedState: the one object that decides whether a client may move from
+ * what it trusts to a candidate timestamp (NOTES 7.2). Modelled on
+ * python-tuf's TrustedMetadataSet: every client-side check lives here, in a
+ * fixed order, with one reference time fixed at construction.
+ *
+ * The steps, each a method that must be called in this order:
+ *
+ *   1. constructor         fix the reference time (truncated to seconds)
+ *   2. loadCandidate(T)    load and decode T, S = T.snapshot, R = S.meta.root
+ *                          within the loader's bounds (BOUND-BLOCK-SIZE,
+ *                          BOUND-BLOCKS, BOUND-BYTES); until steps 3 and 4
+ *                          pass these are untrusted data
+ *   3. verifyRootChain()   CLIENT-ROOT-CHAIN: R <-* R0, every step checked
+ *                          (VALID-ROOT-*, SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD),
+ *                          at most maxRootSteps steps (BOUND-ROOT-STEPS)
+ *   4. verifyValid()       VALID T, fail-fast (VALID-*, BOUND-DELEGATION*)
+ *   5. verifyFresh()       CLIENT-EXPIRES for R, T, S and the top-level targets
+ *   6. verifyContinuity()  when T0 exists: CLIENT-TS-DESCENDS (T <-* T0) if
+ *                          R kept the snapshot and timestamp key sets of
+ *                          Rt = load(S0.meta.root); otherwise CLIENT-RECOVER
+ *                          with the per-object floors of CLIENT-FLOOR
+ *   7. accepted()          the new state record, for the store to persist
+ *                          atomically (CLIENT-STATE-ATOMIC, store.ts)
+ *
+ * Errors:
+ * - a check that fails throws ValidationError whose `code` is the rule ID
+ *   and whose `details.cid` is the offending object. Client rules that rest
+ *   on a relation (CLIENT-ROOT-CHAIN, CLIENT-TS-DESCENDS, CLIENT-FLOOR) carry
+ *   the relation's own violations (SUCC-*, VALID-*) in `details.violations`;
+ *   a walk that ran out of steps is BOUND-ROOT-STEPS or BOUND-CHAIN;
+ * - a block that could not be fetched (not a verdict on the data) propagates
+ *   as the BlockError it is, and the update may be retried;
+ * - trusted state that breaks the invariant of NOTES 7.1 (R0 = S0.meta.root)
+ *   is StateError ERR_STATE_CORRUPT;
+ * - calling a step out of order, or again after a failure, is a programming
+ *   error: UsageError ERR_CALL_ORDER. A TrustedState serves one update.
+ *
+ * No clock is read here: `now` is an argument. Nothing here writes anything.
+ */
+import type { CID } from 'multiformats/cid'
+import type { Kind, Limits } from '../model/config.js'
+import { StateError, UsageError, ValidationError } from '../model/errors.js'
+import type { Envelope, RoleKeys, RootEnvelope, SignedOf, SnapshotEnvelope, TargetsEnvelope, TimestampEnvelope } from '../model/types.js'
+import { succStar, type Relation, type RelationOptions } from '../relations/index.js'
+import type { Loader } from '../validate/loader.js'
+import { ruleOfLoadError, type Violation } from '../validate/report.js'
+import { assertValidSnapshot, assertValidTimestamp, resolveLimits, type Dag } from '../validate/valid.js'
+import type { StateRecord, TrustedSnapshot } from './statefile.js'
+
+/** A DAG accepted by an update: VALID, with its timestamp. */
+export type TrustedDag = Dag & { readonly timestamp: TimestampEnvelope }
+
+/** How the candidate relates to what was trusted (step 6). */
+export type Continuity =
+  | 'first' // no T0 yet: nothing to descend from
+  | 'same' // T = T0 (reflexivity)
+  | 'descends' // CLIENT-TS-DESCENDS held
+  | 'recovered' // CLIENT-RECOVER: key sets changed, CLIENT-FLOOR held
+
+export interface Floors {
+  /** Roles whose floor was checked (`targets` and delegated names). */
+  readonly kept: readonly string[]
+  /** Roles whose floor was dropped (authority changed, or a delegator's did). */
+  readonly dropped: readonly string[]
+}
+
+export interface Accepted {
+  readonly record: StateRecord
+  readonly dag: TrustedDag
+  /** Role names whose object changed: root, timestamp, snapshot, targets, delegated names. */
+  readonly changed: readonly string[]
+  readonly continuity: Continuity
+  /** CIDs from R0 to R (R0 alone when the root did not change). */
+  readonly rootChain: readonly string[]
+  /** Present when continuity is 'recovered'. */
+  readonly floors?: Floors
+}
+
+export interface TrustedStateOptions {
+  /** The only way to blocks: cache and source, bounded for this update. */
+  loader: Loader
+  /** The reference time; truncated to whole seconds (NOTES 6). */
+  now: Date
+  /** Overrides of LIMITS (tests, small devices). */
+  limits?: Partial<Limits>
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ` of a date, truncated to whole seconds. */
+export function referenceTimeOf (now: Date): string {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new UsageError('ERR_ARGUMENT', 'now: expected a valid Date')
+  return now.toISOString().slice(0, 19) + 'Z'
+}
+
+/** NOTES 6: fresh when `expires` is strictly later than the reference time (strings compare as times). */
+export function isFresh (expires: string, referenceTime: string): boolean {
+  return expires > referenceTime
+}
+
+/** Equal sets of keyids and equal thresholds (CLIENT-TS-DESCENDS, CLIENT-FLOOR). */
+export function sameKeySet (a: RoleKeys, b: RoleKeys): boolean {
+  if (a.threshold !== b.threshold) return false
+  const x = new Set(a.keyids)
+  const y = new Set(b.keyids)
+  if (x.size !== y.size) return false
+  for (const k of x) if (!y.has(k)) return false
+  return true
+}
+
+/** One label as a comparable string: threshold and the sorted set of keyids. */
+function labelKey (role: RoleKeys): string {
+  return `${role.threshold}:${[...new Set(role.keyids)].sort().join(',')}`
+}
+
+/** Delegation edges of a DAG: delegator -> delegated names, and each name's incoming labels. */
+export interface Edges {
+  /** D -> names N such that D -> N is an edge (D in Reach, N listed). */
+  readonly out: ReadonlyMap<string, readonly string[]>
+  /** N -> its authorization: the set of (keyids, threshold) over all edges into N, as one string. */
+  readonly authorization: ReadonlyMap<string, string>
+}
+
+/**
+ * The edges of a VALID DAG (NOTES 1 and CLIENT-FLOOR). In a VALID DAG every
+ * listed name is reachable (VALID-DELEG-REACHABLE), so the delegators are
+ * `targets` and the listed names.
+ */
+export function edgesOf (dag: Dag): Edges {
+  const listed = dag.snapshot.signed.meta.delegatedTargets
+  const out = new Map<string, string[]>()
+  const labels = new Map<string, Set<string>>()
+  const objs: Array<[string, TargetsEnvelope]> = [['targets', dag.targets], ...dag.delegated]
+  for (const [from, obj] of objs) {
+    const children: string[] = []
+    for (const e of obj.signed.delegations?.roles ?? []) {
+      if (!listed.has(e.name)) continue
+      children.push(e.name)
+      let set = labels.get(e.name)
+      if (set === undefined) labels.set(e.name, set = new Set())
+      set.add(labelKey(e))
+    }
+    out.set(from, children)
+  }
+  const authorization = new Map<string, string>()
+  for (const [n, set] of labels) authorization.set(n, [...set].sort().join('|'))
+  return { out, authorization }
+}
+
+type Phase = 'new' | 'loaded' | 'rootChain' | 'valid' | 'fresh' | 'continuity' | 'failed'
+const ORDER: readonly Phase[] = ['new', 'loaded', 'rootChain', 'valid', 'fresh', 'continuity']
+
+function relationError (rule: string, rel: Relation, fallbackCid: CID, message: string): ValidationError {
+  const first = rel.violations[0]
+  const cid = first?.cid ?? fallbackCid.toString()
+  const why = first === undefined ? '' : ` (${first.rule} at ${first.cid}: ${first.message})`
+  return new ValidationError(rule, `${message}${why}`, { details: { cid, violations: rel.violations.map((v: Violation) => ({ rule: v.rule, cid: v.cid, message: v.message })) } })
+}
+
+export class TrustedState {
+  readonly referenceTime: string
+  readonly trusted: StateRecord
+  readonly #loader: Loader
+  readonly #limits: Limits
+  readonly #relOpts: RelationOptions
+  readonly #validOpts: { limits?: Partial<Limits> }
+  #phase: Phase = 'new'
+
+  #timestamp: TimestampEnvelope | undefined
+  #snapshot: SnapshotEnvelope | undefined
+  #root: RootEnvelope | undefined
+  #rootChain: string[] = []
+  #dag: TrustedDag | undefined
+  #continuity: Continuity | undefined
+  #floors: Floors | undefined
+
+  /**
+   * @param trusted what the client trusts now (R0, and T0... after a first update)
+   * @throws {UsageError} ERR_ARGUMENT for a bad `now`, loader or limits
+   */
+  constructor (trusted: StateRecord, options: TrustedStateOptions) {
+    if (trusted === null || typeof trusted !== 'object' || trusted.root === undefined) throw new UsageError('ERR_ARGUMENT', 'trusted: expected a state record')
+    if (options?.loader === undefined || typeof options.loader.load !== 'function') throw new UsageError('ERR_ARGUMENT', 'loader: expected a Loader')
+    this.trusted = trusted
+    this.referenceTime = referenceTimeOf(options.now)
+    this.#loader = options.loader
+    this.#limits = resolveLimits(options.limits)
+    this.#relOpts = options.limits === undefined ? {} : { limits: options.limits }
+    this.#validOpts = options.limits === undefined ? {} : { limits: options.limits }
+  }
+
+  /** The phase reached so far (for diagnostics). */
+  get phase (): string { return this.#phase }
+
+  #enter (from: Phase, to: string): void {
+    if (this.#phase !== from) {
+      throw new UsageError('ERR_CALL_ORDER', `TrustedState: ${to} requires the ${from} step first (now at ${this.#phase}); the order is ${ORDER.join(' -> ')}`)
+    }
+  }
+
+  async #step<T> (from: Phase, to: Phase, body: () => Promise<T> | T): Promise<T> {
+    this.#enter(from, to)
+    this.#phase = 'failed'
+    const out = await body()
+    this.#phase = to
+    return out
+  }
+
+  /** Load with verdicts turned into rule-coded errors; fetch failures propagate. */
+  async #load<K extends Kind> (kind: K, cid: CID, what: string): Promise<Envelope<SignedOf<K>>> {
+    try {
+      return await this.#loader.load(kind, cid)
+    } catch (e) {
+      const rule = ruleOfLoadError(e)
+      if (rule === undefined || e instanceof ValidationError) throw e
+      const code = (e as { code?: string }).code
+      throw new ValidationError(rule, `${what} ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), code } })
+    }
+  }
+
+  /**
+   * Step 2: load and decode the candidate timestamp, its snapshot and root.
+   *
+   * @throws {ValidationError} ENC-* / VALID-KIND / BOUND-* for blocks that are not what they must be
+   * @throws {BlockError} when a block cannot be fetched
+   */
+  async loadCandidate (timestamp: CID): Promise<void> {
+    await this.#step('new', 'loaded', async () => {
+      this.#timestamp = await this.#load('timestamp', timestamp, 'timestamp')
+      this.#snapshot = await this.#load('snapshot', this.#timestamp.signed.snapshot, 'snapshot')
+      this.#root = await this.#load('root', this.#snapshot.signed.meta.root, 'root')
+    })
+  }
+
+  /**
+   * Step 3, CLIENT-ROOT-CHAIN: R <-* R0 within BOUND-ROOT-STEPS.
+   *
+   * @throws {ValidationError} CLIENT-ROOT-CHAIN | BOUND-ROOT-STEPS
+   */
+  async verifyRootChain (): Promise<readonly string[]> {
+    return await this.#step('loaded', 'rootChain', async () => {
+      const r = this.#root!
+      const r0 = this.trusted.root
+      if (r.cid.equals(r0)) {
+        this.#rootChain = [r0.toString()]
+        return this.#rootChain
+      }
+      const rel = await succStar(this.#loader, 'root', r.cid, r0, { ...this.#relOpts, maxChain: this.#limits.maxRootSteps })
+      if (!rel.holds) {
+        if (rel.violations.some((v) => v.rule === 'BOUND-CHAIN')) {
+          throw new ValidationError('BOUND-ROOT-STEPS', `root ${r.cid} is not within ${this.#limits.maxRootSteps} root steps of the trusted root ${r0}`, { details: { cid: r.cid.toString(), max: this.#limits.maxRootSteps } })
+        }
+        throw relationError('CLIENT-ROOT-CHAIN', rel, r.cid, `root ${r.cid} does not descend from the trusted root ${r0}`)
+      }
+      // The witness runs from R back to R0; people read chains forwards.
+      this.#rootChain = [...rel.witness].reverse()
+      return this.#rootChain
+    })
+  }
+
+  /**
+   * Step 4: VALID T, fail-fast.
+   *
+   * @throws {ValidationError} the first VALID-* (or ENC-*, BOUND-*) rule violated
+   */
+  async verifyValid (): Promise<TrustedDag> {
+    return await this.#step('rootChain', 'valid', async () => {
+      const dag = await assertValidTimestamp(this.#loader, this.#timestamp!.cid, this.#validOpts)
+      if (dag.timestamp === undefined || !dag.root.cid.equals(this.#root!.cid) || !dag.snapshot.cid.equals(this.#snapshot!.cid)) {
+        // assertValidTimestamp walks the same links; anything else is a bug.
+        throw new Error('VALID returned a DAG other than the candidate')
+      }
+      this.#dag = dag as TrustedDag
+      return this.#dag
+    })
+  }
+
+  /**
+   * Step 5, CLIENT-EXPIRES: the root, timestamp, snapshot and top-level
+   * targets of the candidate are fresh at the reference time.
+   *
+   * @throws {ValidationError} CLIENT-EXPIRES
+   */
+  async verifyFresh (): Promise<void> {
+    await this.#step('valid', 'fresh', () => {
+      const d = this.#dag!
+      const used: Array<[string, { cid: CID, signed: { expires: string } }]> = [['root', d.root], ['timestamp', d.timestamp], ['snapshot', d.snapshot], ['targets', d.targets]]
+      for (const [role, env] of used) {
+        if (!isFresh(env.signed.expires, this.referenceTime)) {
+          throw new ValidationError('CLIENT-EXPIRES', `${role} ${env.cid} expired at ${env.signed.expires} (reference time ${this.referenceTime})`, { details: { cid: env.cid.toString(), role, expires: env.signed.expires, referenceTime: this.referenceTime } })
+        }
+      }
+    })
+  }
+
+  /**
+   * Step 6: CLIENT-TS-DESCENDS, or CLIENT-RECOVER with CLIENT-FLOOR.
+   *
+   * @throws {ValidationError} CLIENT-TS-DESCENDS | CLIENT-FLOOR | BOUND-CHAIN
+   * @throws {StateError} ERR_STATE_CORRUPT when the trusted state breaks R0 = S0.meta.root
+   */
+  async verifyContinuity (): Promise<Continuity> {
+    return await this.#step('fresh', 'continuity', async () => {
+      this.#continuity = await this.#continuityOf()
+      return this.#continuity
+    })
+  }
+
+  async #continuityOf (): Promise<Continuity> {
+    const t0 = this.trusted.trusted
+    if (t0 === null) return 'first'
+    const dag = this.#dag!
+    if (dag.timestamp.cid.equals(t0.timestamp)) return 'same'
+    const s0 = await this.#load('snapshot', t0.snapshot, 'trusted snapshot')
+    if (!s0.signed.meta.root.equals(this.trusted.root)) {
+      throw new StateError('ERR_STATE_CORRUPT', `trusted snapshot ${t0.snapshot} names root ${s0.signed.meta.root}, not the trusted root ${this.trusted.root}`, { details: { cid: t0.snapshot.toString() } })
+    }
+    const rt = await this.#load('root', s0.signed.meta.root, 'trusted root')
+    const roles = dag.root.signed.roles
+    const same = sameKeySet(roles.snapshot, rt.signed.roles.snapshot) && sameKeySet(roles.timestamp, rt.signed.roles.timestamp)
+    if (same) {
+      // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <-.
+      if (dag.snapshot.cid.equals(t0.snapshot)) return 'descends'
+      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, this.#relOpts)
+      if (!rel.holds) throw this.#chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
+      return 'descends'
+    }
+    // CLIENT-RECOVER: the snapshot or timestamp keys changed; keep the floors
+    // whose authority did not (CLIENT-FLOOR).
+    this.#floors = await this.#checkFloors(t0, rt)
+    return 'recovered'
+  }
+
+  #chainError (rule: string, rel: Relation, cid: CID, message: string): ValidationError {
+    const bound = rel.violations.find((v) => v.rule === 'BOUND-CHAIN')
+    if (bound !== undefined) return new ValidationError('BOUND-CHAIN', `${message}: ${bound.message}`, { details: { cid: bound.cid, check: rule } })
+    return relationError(rule, rel, cid, message)
+  }
+
+  async #checkFloors (t0: TrustedSnapshot, rt: RootEnvelope): Promise<Floors> {
+    const dag = this.#dag!
+    const old = await assertValidSnapshot(this.#loader, t0.snapshot, this.#validOpts)
+    const dropped = new Set<string>()
+    if (!sameKeySet(dag.root.signed.roles.targets, rt.signed.roles.targets)) dropped.add('targets')
+    const before = edgesOf(old)
+    const after = edgesOf(dag)
+    for (const n of dag.delegated.keys()) {
+      if (before.authorization.get(n) !== after.authorization.get(n)) dropped.add(n)
+    }
+    // Drops propagate along the new DAG's edges.
+    const queue = [...dropped]
+    for (let i = 0; i < queue.length; i++) {
+      for (const child of after.out.get(queue[i]!) ?? []) {
+        if (!dropped.has(child)) {
+          dropped.add(child)
+          queue.push(child)
+        }
+      }
+    }
+    const kept: string[] = []
+    const check = async (role: string, now: CID, floor: CID): Promise<void> => {
+      kept.push(role)
+      if (now.equals(floor)) return
+      const rel = await succStar(this.#loader, 'targets', now, floor, this.#relOpts)
+      if (!rel.holds) throw this.#chainError('CLIENT-FLOOR', rel, now, `${role} ${now} does not descend from the trusted ${floor}`)
+    }
+    if (!dropped.has('targets')) await check('targets', dag.targets.cid, t0.targets)
+    const listed = dag.snapshot.signed.meta.delegatedTargets
+    for (const [n, floor] of old.snapshot.signed.meta.delegatedTargets) {
+      const now = listed.get(n)
+      if (now === undefined || dropped.has(n)) continue
+      await check(n, now, floor)
+    }
+    return { kept, dropped: [...dropped].sort() }
+  }
+
+  /**
+   * Step 7: the state record to persist, and what changed.
+   *
+   * @throws {UsageError} ERR_CALL_ORDER before verifyContinuity
+   */
+  accepted (): Accepted {
+    this.#enter('continuity', 'accepted')
+    const dag = this.#dag!
+    const trusted: TrustedSnapshot = {
+      timestamp: dag.timestamp.cid,
+      snapshot: dag.snapshot.cid,
+      targets: dag.targets.cid,
+      delegated: new Map(dag.snapshot.signed.meta.delegatedTargets),
+      referenceTime: this.referenceTime
+    }
+    const record: StateRecord = { root: dag.root.cid, trusted }
+    const out: Accepted = {
+      record,
+      dag,
+      changed: changedRoles(this.trusted, record),
+      continuity: this.#continuity!,
+      rootChain: this.#rootChain
+    }
+    return this.#floors === undefined ? out : { ...out, floors: this.#floors }
+  }
+
+  /**
+   * Run steps 2 to 7 in order.
+   *
+   * @throws whatever the steps throw
+   */
+  async update (timestamp: CID): Promise<Accepted> {
+    await this.loadCandidate(timestamp)
+    await this.verifyRootChain()
+    await this.verifyValid()
+    await this.verifyFresh()
+    await this.verifyContinuity()
+    return this.accepted()
+  }
+}
+
+/** Role names whose object differs between two records. */
+export function changedRoles (before: StateRecord, after: StateRecord): string[] {
+  const out: string[] = []
+  if (!before.root.equals(after.root)) out.push('root')
+  const a = before.trusted
+  const b = after.trusted
+  if (b === null) return out
+  if (a === null || !a.timestamp.equals(b.timestamp)) out.push('timestamp')
+  if (a === null || !a.snapshot.equals(b.snapshot)) out.push('snapshot')
+  if (a === null || !a.targets.equals(b.targets)) out.push('targets')
+  const names = new Set([...(a?.delegated.keys() ?? []), ...b.delegated.keys()])
+  for (const n of [...names].sort()) {
+    const x = a?.delegated.get(n)
+    const y = b.delegated.get(n)
+    if (x === undefined || y === undefined || !x.equals(y)) out.push(n)
+  }
+  return out
+}
+

@@ -1,0 +1,405 @@
+/**
+ * Updater: the client library, shaped like tuf-js's and python-tuf's
+ * ngclient Updater.
+ *
+ *   const updater = await Updater.create({ dir, source, head })
+ *   await updater.init(rootCid)                 // once: trust a root, out of band
+ *   const r = await updater.refresh()           // newest head, or refresh(cid)
+ *   const info = await updater.getTargetInfo('app/v2.tar.gz')
+ *   if (info !== null) await updater.downloadTarget(info, './v2.tar.gz')
+ *
+ * Guarantees:
+ * - `refresh` runs the steps of NOTES 7.2 through one TrustedState with the
+ *   reference time fixed before the first fetch; it persists the new state
+ *   (CLIENT-STATE-ATOMIC) only after every check passed, with the blocks of
+ *   the new trusted DAG stored durably in the local cache first. A failure
+ *   leaves the folder exactly as it was (bar cache files, which are
+ *   content-addressed and re-checked on every read).
+ * - One update fetches at most `maxBlocksPerUpdate` metadata blocks and
+ *   `maxBytesPerUpdate` bytes from the source (BOUND-BLOCKS, BOUND-BYTES;
+ *   cache hits are free), each under its kind's cap (BOUND-BLOCK-SIZE); the
+ *   root chain is bounded by BOUND-ROOT-STEPS and every walk by BOUND-CHAIN.
+ *   Time is bounded by the block source's own timeouts and `signal`.
+ * - `getTargetInfo` searches the trusted DAG (NOTES 8: DELEG-ORDER,
+ *   DELEG-TERMINATING, DELEG-VISITED, BOUND-DELEGATIONS...) with the
+ *   reference time of the update that accepted it; a visited role that is
+ *   not fresh then ends the search with CLIENT-EXPIRES.
+ * - `downloadTarget` streams the content by CID into a temporary file in
+ *   the destination's directory, and renames it into place only after every
+ *   block was hash-checked and exactly `length` bytes were produced
+ *   (CLIENT-TARGET-CONTENT); a failure leaves no file behind.
+ * - Two updates on one folder never run at once (the folder's lock).
+ *
+ * Errors: ValidationError (code = rule ID, details.cid), StateError
+ * (ERR_STATE_MISSING before init, ERR_STATE_NO_UPDATE before a first
+ * refresh, ERR_STATE_EXISTS, ERR_STATE_CORRUPT, ERR_STATE_LOCKED,
+ * ERR_STATE_IO), BlockError for sources that fail (ERR_TIMEOUT,
+ * ERR_BLOCK_NOT_FOUND, ERR_TRANSPORT, ERR_ABORTED), UsageError for misuse.
+ */
+import { randomBytes } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
+import * as fs from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { readContent } from '../blocks/unixfs.js'
+import type { BlockSource } from '../blocks/types.js'
+import { type Limits } from '../model/config.js'
+import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
+import type { TargetInfo } from '../model/types.js'
+import { findTarget } from '../validate/delegation.js'
+import { ruleOfLoadError } from '../validate/report.js'
+import { assertValidTimestamp, resolveLimits, rootViolations } from '../validate/valid.js'
+import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
+import type { StateRecord } from './statefile.js'
+import { ClientStore, slowPoint } from './store.js'
+import { TrustedState, referenceTimeOf, type Continuity, type Floors, type TrustedDag } from './trusted-state.js'
+
+/** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
+export type HeadSource = (options: { signal?: AbortSignal }) => Promise<CID>
+
+export interface UpdaterOptions {
+  /** The trusted-state folder (created when missing). */
+  dir: string
+  /** Where blocks come from: metadata and target content. Untrusted. */
+  source?: BlockSource
+  /** Where `refresh()` without an argument learns the newest timestamp CID. */
+  head?: HeadSource
+  /** A fixed reference time for every update (tests); default: the clock at the start of each update. */
+  now?: Date
+  /** Overrides of LIMITS. */
+  limits?: Partial<Limits>
+  /** Aborts fetches and downloads. */
+  signal?: AbortSignal
+}
+
+export interface RefreshResult {
+  timestamp: string
+  snapshot: string
+  root: string
+  /** Roles whose object changed: root, timestamp, snapshot, targets and delegated role names. */
+  changed: string[]
+  continuity: Continuity
+  /** CIDs from the previously trusted root to the new one. */
+  rootChain: string[]
+  /** Present after a recovery (CLIENT-RECOVER): which floors were kept and dropped. */
+  floors?: Floors
+  referenceTime: string
+  /** Metadata fetched from the source, and cache hits. */
+  fetched: { blocks: number, bytes: number, cacheHits: number }
+}
+
+/** A target found by the search, ready for downloadTarget. */
+export interface TargetResult {
+  readonly path: string
+  readonly cid: CID
+  readonly length: number
+  readonly custom?: unknown
+  /** The role that answered, and the delegation chain from `targets` to it. */
+  readonly role: string
+  readonly chain: readonly string[]
+}
+
+export interface DownloadResult {
+  path: string
+  cid: string
+  length: number
+}
+
+/** BlockError codes that are verdicts on target content (CLIENT-TARGET-CONTENT). */
+const CONTENT_VERDICTS = new Set([
+  'ERR_HASH_MISMATCH', 'ERR_LENGTH_MISMATCH', 'ERR_UNIXFS_INVALID', 'ERR_NOT_A_FILE', 'ERR_DAG_TOO_DEEP',
+  'ERR_DAG_TOO_LARGE', 'ERR_BLOCK_TOO_LARGE', 'ERR_UNSUPPORTED_HASH', 'ERR_BAD_CID'
+])
+
+function isCode (e: unknown, code: string): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
+}
+
+/** A CID given by a caller: a CID object or its text. @throws {ValidationError} ENC-CID */
+export function toCid (value: CID | string, what: string): CID {
+  const c = CID.asCID(value)
+  if (c !== null) return c
+  if (typeof value !== 'string') throw new UsageError('ERR_ARGUMENT', `${what}: expected a CID`)
+  try {
+    return CID.parse(value)
+  } catch (cause) {
+    throw new ValidationError('ENC-CID', `${what} is not a CID: ${JSON.stringify(value.slice(0, 100))}`, { cause, details: { cid: value.slice(0, 100) } })
+  }
+}
+
+export class Updater {
+  readonly dir: string
+  readonly #store: ClientStore
+  readonly #source: BlockSource | undefined
+  readonly #head: HeadSource | undefined
+  readonly #now: Date | undefined
+  readonly #limitOverrides: Partial<Limits> | undefined
+  readonly #limits: Limits
+  readonly #signal: AbortSignal | undefined
+  /** The DAG accepted by this process's last refresh, or loaded from the state. */
+  #trusted: { record: StateRecord, dag: TrustedDag } | undefined
+
+  private constructor (store: ClientStore, options: UpdaterOptions) {
+    this.dir = store.dir
+    this.#store = store
+    this.#source = options.source
+    this.#head = options.head
+    this.#now = options.now
+    this.#limitOverrides = options.limits
+    this.#limits = resolveLimits(options.limits)
+    this.#signal = options.signal
+  }
+
+  /**
+   * Open an updater over the trusted-state folder `dir`.
+   *
+   * @throws {UsageError} ERR_ARGUMENT
+   * @throws {StateError} ERR_STATE_IO
+   */
+  static async create (options: UpdaterOptions): Promise<Updater> {
+    if (options === null || typeof options !== 'object') throw new UsageError('ERR_ARGUMENT', 'Updater.create(options)')
+    if (options.source !== undefined && typeof options.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
+    if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
+    if (options.now !== undefined) referenceTimeOf(options.now)
+    resolveLimits(options.limits)
+    return new Updater(await ClientStore.open(options.dir), options)
+  }
+
+  #loader (): ReturnType<typeof clientLoader> {
+    return clientLoader(this.#store.blocks, this.#source ?? NO_SOURCE, {
+      maxBlocks: this.#limits.maxBlocksPerUpdate,
+      maxBytes: this.#limits.maxBytesPerUpdate,
+      ...(this.#signal === undefined ? {} : { signal: this.#signal })
+    })
+  }
+
+  /** The trusted state. @throws {StateError} ERR_STATE_MISSING | ERR_STATE_CORRUPT | ERR_STATE_IO */
+  async state (): Promise<StateRecord> {
+    const s = await this.#store.readState()
+    if (s === null) throw new StateError('ERR_STATE_MISSING', `no trusted root in ${this.dir}: run init (dagtuf client init) first`, { details: { dir: this.dir } })
+    return s
+  }
+
+  /**
+   * Trust the root `rootCid`, obtained out of band: fetch it, require that it
+   * decodes as a root and is VALID (VALID-ROOT-ROLES, VALID-ROOT-SELF), and
+   * write it as the whole trusted state. Its expiry does not matter (NOTES
+   * 7.1). Initialising again with the same root is a no-op; another root
+   * needs `force` and discards the trusted state.
+   *
+   * @throws {ValidationError} ENC-* / VALID-KIND / VALID-ROOT-ROLES / VALID-ROOT-SELF
+   * @throws {StateError} ERR_STATE_EXISTS | ERR_STATE_LOCKED | ERR_STATE_IO
+   * @throws {BlockError} when the root cannot be fetched
+   */
+  async init (rootCid: CID | string, options: { force?: boolean } = {}): Promise<{ root: string, changed: boolean }> {
+    const cid = toCid(rootCid, 'root')
+    const release = await this.#store.lock()
+    try {
+      const current = await this.#store.readState().catch((e: unknown) => {
+        if (options.force === true && isCode(e, 'ERR_STATE_CORRUPT')) return null
+        throw e
+      })
+      if (current !== null && current.root.equals(cid)) return { root: cid.toString(), changed: false }
+      if (current !== null && options.force !== true) {
+        throw new StateError('ERR_STATE_EXISTS', `${this.dir} already trusts root ${current.root}; pass force to start over from ${cid}`, { details: { dir: this.dir, root: current.root.toString() } })
+      }
+      const loader = this.#loader()
+      let root
+      try {
+        root = await loader.load('root', cid)
+      } catch (e) {
+        const rule = ruleOfLoadError(e)
+        if (rule === undefined || e instanceof ValidationError) throw e
+        throw new ValidationError(rule, `root ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), code: (e as { code?: string }).code } })
+      }
+      const violations = rootViolations(root)
+      if (violations.length > 0) {
+        const v = violations[0]!
+        throw new ValidationError(v.rule, `root ${cid}: ${v.message}`, { details: { cid: v.cid, violations } })
+      }
+      await this.#store.blocks.put(root.cid, root.bytes)
+      await this.#store.writeState({ root: root.cid, trusted: null })
+      this.#trusted = undefined
+      return { root: cid.toString(), changed: true }
+    } finally {
+      await release()
+    }
+  }
+
+  /**
+   * Update to the newest timestamp (from the head source) or to `timestamp`.
+   *
+   * @throws {ValidationError} the rule that failed (CLIENT-*, VALID-*, SUCC-* in details, ENC-*, BOUND-*)
+   * @throws {StateError} ERR_STATE_MISSING | ERR_STATE_LOCKED | ERR_STATE_CORRUPT | ERR_STATE_IO
+   * @throws {BlockError} when a block or the head cannot be fetched
+   * @throws {UsageError} ERR_USAGE when no CID is given and there is no head source
+   */
+  async refresh (timestamp?: CID | string): Promise<RefreshResult> {
+    // Step 1: the reference time is fixed before anything is fetched.
+    const now = this.#now ?? new Date()
+    const release = await this.#store.lock()
+    try {
+      const state = await this.state()
+      let candidate: CID
+      if (timestamp !== undefined) candidate = toCid(timestamp, 'timestamp')
+      else if (this.#head !== undefined) candidate = await this.#head(this.#signal === undefined ? {} : { signal: this.#signal })
+      else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
+
+      const loader = this.#loader()
+      const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) })
+      await ts.loadCandidate(candidate)
+      await slowPoint()
+      await ts.verifyRootChain()
+      await ts.verifyValid()
+      await slowPoint()
+      await ts.verifyFresh()
+      await ts.verifyContinuity()
+      const accepted = ts.accepted()
+
+      // Step 7. The blocks first, durably, then the state that names them.
+      const dag = accepted.dag
+      const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.delegated.values()]
+      for (const env of keep) {
+        await this.#store.blocks.put(env.cid, env.bytes)
+        await slowPoint()
+      }
+      await this.#store.writeState(accepted.record)
+      this.#trusted = { record: accepted.record, dag }
+      // What the old state needed and the new one does not: best effort.
+      await this.#store.blocks.retain(keep.map((e) => e.cid))
+
+      const stats: ClientLoaderStats = loader.stats
+      const out: RefreshResult = {
+        timestamp: dag.timestamp.cid.toString(),
+        snapshot: dag.snapshot.cid.toString(),
+        root: dag.root.cid.toString(),
+        changed: [...accepted.changed],
+        continuity: accepted.continuity,
+        rootChain: [...accepted.rootChain],
+        referenceTime: ts.referenceTime,
+        fetched: { blocks: stats.blocks, bytes: stats.bytes, cacheHits: stats.cacheHits }
+      }
+      if (accepted.floors !== undefined) out.floors = accepted.floors
+      return out
+    } finally {
+      await release()
+    }
+  }
+
+  /** The trusted DAG: from this process's last refresh, or loaded (cache first) and re-checked. */
+  async #trustedDag (): Promise<{ record: StateRecord, dag: TrustedDag, referenceTime: string }> {
+    const state = await this.state()
+    const t0 = state.trusted
+    if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (dagtuf client update) first`, { details: { dir: this.dir } })
+    const mine = this.#trusted
+    if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
+    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
+    const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
+      dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
+    if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
+    this.#trusted = { record: state, dag }
+    return { record: state, dag, referenceTime: t0.referenceTime }
+  }
+
+  /**
+   * Search the trusted DAG for `path` (NOTES 8).
+   *
+   * @returns the target, or null when no role entitled to the path lists it
+   * @throws {ValidationError} CLIENT-EXPIRES for a visited role that is not fresh; BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH
+   * @throws {StateError} ERR_STATE_MISSING | ERR_STATE_NO_UPDATE | ERR_STATE_CORRUPT
+   */
+  async getTargetInfo (path: string): Promise<TargetResult | null> {
+    if (typeof path !== 'string' || path.length === 0) throw new UsageError('ERR_ARGUMENT', 'path: expected a non-empty string')
+    const { dag, referenceTime } = await this.#trustedDag()
+    const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits })
+    if (found === null) return null
+    return targetResult(path, found.info, found.role, found.chain)
+  }
+
+  /**
+   * Every target the trusted DAG answers for, sorted by path: each path any
+   * role lists, resolved by the search, so a path is reported with the entry
+   * the search would return (or not at all).
+   *
+   * @throws as getTargetInfo
+   */
+  async listTargets (): Promise<TargetResult[]> {
+    const { dag, referenceTime } = await this.#trustedDag()
+    const paths = new Set<string>(dag.targets.signed.targets.keys())
+    for (const obj of dag.delegated.values()) for (const p of obj.signed.targets.keys()) paths.add(p)
+    const out: TargetResult[] = []
+    for (const path of [...paths].sort()) {
+      const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits })
+      if (found !== null) out.push(targetResult(path, found.info, found.role, found.chain))
+    }
+    return out
+  }
+
+  /**
+   * Download a target found by getTargetInfo to `destPath` (CLIENT-TARGET-CONTENT).
+   *
+   * @throws {ValidationError} CLIENT-TARGET-CONTENT when the bytes are not the content the CID names, or not `length` long
+   * @throws {BlockError} ERR_TIMEOUT | ERR_BLOCK_NOT_FOUND | ERR_TRANSPORT | ERR_ABORTED
+   * @throws {StateError} ERR_STATE_IO when the file cannot be written
+   */
+  async downloadTarget (info: TargetResult, destPath: string): Promise<DownloadResult> {
+    if (info === null || typeof info !== 'object' || CID.asCID(info.cid) === null || !Number.isSafeInteger(info.length) || info.length < 0) {
+      throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
+    }
+    if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
+    if (this.#source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
+    const dest = resolve(destPath)
+    const dir = dirname(dest)
+    const tmp = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`)
+    let h: fs.FileHandle
+    try {
+      h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644)
+    } catch (e) {
+      throw new StateError('ERR_STATE_IO', `could not create a file in ${dir}`, { cause: e, details: { path: dir } })
+    }
+    let done = false
+    try {
+      try {
+        await readContent(this.#source, info.cid, info.length, async (chunk) => { await h.write(chunk) }, this.#signal === undefined ? {} : { signal: this.#signal })
+      } catch (e) {
+        if (e instanceof BlockError && CONTENT_VERDICTS.has(e.code)) {
+          throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
+            cause: e,
+            details: { cid: info.cid.toString(), path: info.path, length: info.length, code: e.code, block: e.details.cid }
+          })
+        }
+        throw e
+      }
+      try {
+        await h.sync()
+        await h.close()
+        done = true
+        await fs.rename(tmp, dest)
+      } catch (e) {
+        throw new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
+      }
+      await fsyncDir(dir)
+      return { path: dest, cid: info.cid.toString(), length: info.length }
+    } finally {
+      if (!done) await h.close().catch(() => {})
+      await fs.rm(tmp, { force: true }).catch(() => {})
+    }
+  }
+}
+
+function targetResult (path: string, info: TargetInfo, role: string, chain: readonly string[]): TargetResult {
+  const base = { path, cid: info.cid, length: info.length, role, chain: [...chain] }
+  return Object.freeze(info.custom === undefined ? base : { ...base, custom: info.custom })
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  let h: fs.FileHandle | undefined
+  try {
+    h = await fs.open(dir, fsc.O_RDONLY)
+    await h.sync()
+  } catch {
+    // Not every platform can fsync a directory; the rename is atomic anyway.
+  } finally {
+    await h?.close().catch(() => {})
+  }
+}
