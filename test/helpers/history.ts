@@ -1,0 +1,817 @@
+/**
+ * A repository simulator and a seeded generator of honest dagtuf histories,
+ * in the manner of tuf-conformance's repository simulator, over a
+ * MemoryBlockStore keyed by CID.
+ *
+ * `RepoSim` keeps the working state of a publisher (keys of every role,
+ * targets of every targets role, ordered delegation edges) and `publish()`
+ * turns it into the next timestamp DAG the way NOTES section 10 says an
+ * honest publisher must:
+ * - every changed object names the one it replaces (`previous-version`);
+ *   a new delegated role starts with null (SUCC-SNAP-NEW);
+ * - a root change is signed by a threshold of the previous root keys and of
+ *   the new ones (SUCC-ROOT-THRESHOLD, VALID-ROOT-SELF);
+ * - every object is signed by exactly a threshold of its keys (a random
+ *   subset), so dropping one signature is below threshold;
+ * - a role no chain reaches any more is retired with its last CID
+ *   (SUCC-SNAP-REMOVED), tombstones stay (SUCC-SNAP-RETIRED), and a
+ *   re-added role continues its chain from the tombstone;
+ * - targets a delegated role may no longer sign (its chain changed) are
+ *   dropped before publishing (VALID-DELEG-PATHS).
+ * Every published version is kept (`versions`), with its envelopes; the
+ * forge* helpers sign arbitrary objects with the simulator's keys so attack
+ * tests can replay, splice and mix-and-match.
+ *
+ * Determinism: all keys and choices come from a seeded PRNG and the clock is
+ * simulated (one hour per publish from `start`), so a seed and an op list
+ * reproduce a history byte for byte (ed25519 signatures are deterministic).
+ *
+ * `Op` is a plain, JSON-printable description of one step whose numbers are
+ * interpreted modulo the current choices, so any list of ops is an honest
+ * history and fast-check can shrink lists (`arbOps`).
+ */
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { MemoryBlockStore } from '../../src/blocks/memory.js'
+import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec } from '../../src/model/build.js'
+import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../../src/model/hash.js'
+import { keyPairFromSeed, seedSigner, type KeyPair, type Signer } from '../../src/model/keys.js'
+import { signEnvelope } from '../../src/model/sign.js'
+import type {
+  Envelope, RootEnvelope, Signed, SnapshotEnvelope, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope
+} from '../../src/model/types.js'
+import { roleMatchesPath } from '../../src/validate/delegation.js'
+import { sourceLoader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
+
+// ---------------------------------------------------------------------------
+// Seeds and run counts
+
+/** Fixed seed for property tests (override with DAGTUF_SEED); printed by fast-check on failure. */
+export const HISTORY_SEED = Number(process.env.DAGTUF_SEED ?? 4004)
+export const DEEP = process.env.DAGTUF_DEEP !== undefined && process.env.DAGTUF_DEEP !== '' && process.env.DAGTUF_DEEP !== '0'
+/** fast-check parameters: fixed seed, `n` runs (x10 under DAGTUF_DEEP). */
+export function historyRuns (n: number): { seed: number, numRuns: number, endOnFailure: boolean } {
+  return { seed: HISTORY_SEED, numRuns: DEEP ? n * 10 : n, endOnFailure: true }
+}
+
+// ---------------------------------------------------------------------------
+// PRNG
+
+/** mulberry32: small, fast, seeded; not for keys outside tests. */
+export class Rng {
+  #s: number
+  constructor (seed: number) {
+    this.#s = (seed >>> 0) ^ 0x9e3779b9
+  }
+
+  next (): number {
+    this.#s = (this.#s + 0x6d2b79f5) >>> 0
+    let t = this.#s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+
+  /** An integer in [0, n). */
+  int (n: number): number {
+    return Math.floor(this.next() * n)
+  }
+
+  pick<T> (xs: readonly T[]): T {
+    if (xs.length === 0) throw new Error('pick from an empty list')
+    return xs[this.int(xs.length)]!
+  }
+
+  bytes (n: number): Uint8Array {
+    const out = new Uint8Array(n)
+    for (let i = 0; i < n; i++) out[i] = this.int(256)
+    return out
+  }
+
+  /** `k` distinct elements of `xs`, in random order. */
+  sample<T> (xs: readonly T[], k: number): T[] {
+    const a = [...xs]
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1)
+      const t = a[i]!
+      a[i] = a[j]!
+      a[j] = t
+    }
+    return a.slice(0, k)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+export type TopRole = 'root' | 'targets' | 'snapshot' | 'timestamp'
+
+export interface KeySet {
+  readonly pairs: readonly KeyPair[]
+  readonly threshold: number
+}
+
+/** An outgoing delegation of a targets role; keys and threshold are the child's. */
+export interface Edge {
+  readonly name: string
+  readonly paths?: readonly string[]
+  readonly hashPrefixes?: readonly string[]
+  readonly terminating: boolean
+}
+
+interface TargetsRole {
+  readonly name: string
+  keys: KeySet
+  targets: Map<string, TargetInfo>
+  edges: Edge[]
+  /** Namespace its targets live under ('' for targets). */
+  readonly home: string
+  /** The last object published for it (listed or now retired). */
+  last: TargetsEnvelope | null
+  dirty: boolean
+}
+
+/** One published version: a timestamp DAG plus the tombstones. */
+export interface Version {
+  readonly index: number
+  readonly timestamp: TimestampEnvelope
+  readonly snapshot: SnapshotEnvelope
+  readonly root: RootEnvelope
+  readonly targets: TargetsEnvelope
+  readonly delegated: ReadonlyMap<string, TargetsEnvelope>
+  readonly retired: ReadonlyMap<string, CID>
+  /** The simulated clock when it was published (every object is fresh then). */
+  readonly now: Date
+}
+
+export interface SimOptions {
+  seed?: number
+  store?: MemoryBlockStore
+  /** Clock of the first publish. Default 2026-01-01T00:00:00Z. */
+  start?: Date
+  /** Key count and threshold of the top roles; default random 1-3 keys, random threshold. */
+  topKeys?: Partial<Record<TopRole, { keys: number, threshold: number }>>
+}
+
+export const EXPIRY_SECONDS: Readonly<Record<TopRole, number>> = Object.freeze({
+  root: 365 * 86400,
+  targets: 90 * 86400,
+  snapshot: 7 * 86400,
+  timestamp: 86400
+})
+
+const HOUR = 3600 * 1000
+
+function joinPath (home: string, seg: string): string {
+  return home === '' ? seg : `${home}/${seg}`
+}
+
+/** The raw CID of some content bytes. */
+export function rawCid (bytes: Uint8Array): CID {
+  return CID.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(bytes)))
+}
+
+function uniqueSigners (signers: readonly Signer[]): Signer[] {
+  const seen = new Set<string>()
+  return signers.filter((s) => !seen.has(s.keyid) && seen.add(s.keyid) !== undefined)
+}
+
+export class RepoSim {
+  readonly store: MemoryBlockStore
+  readonly rng: Rng
+  readonly versions: Version[] = []
+  /** The simulated clock (advanced one hour by every publish and refresh). */
+  now: Date
+  /** Target content published so far, by raw CID string. */
+  readonly content = new Map<string, Uint8Array>()
+
+  #keys: Record<'root' | 'snapshot' | 'timestamp', KeySet>
+  #roles = new Map<string, TargetsRole>()
+  #rootDirty = true
+  #lastRoot: RootEnvelope | null = null
+  /** Key sets of the last published root (its root keys must consent to the next root). */
+  #published: Record<TopRole, KeySet> | null = null
+  #lastSnapshot: SnapshotEnvelope | null = null
+  #retired = new Map<string, CID>()
+  #counter = 0
+
+  constructor (opts: SimOptions = {}) {
+    this.rng = new Rng(opts.seed ?? 1)
+    this.store = opts.store ?? new MemoryBlockStore()
+    this.now = new Date(opts.start ?? new Date('2026-01-01T00:00:00Z'))
+    const ks = (r: TopRole): KeySet => {
+      const o = opts.topKeys?.[r]
+      const n = o?.keys ?? 1 + this.rng.int(3)
+      return this.freshKeys(n, o?.threshold ?? 1 + this.rng.int(n))
+    }
+    this.#keys = { root: ks('root'), snapshot: ks('snapshot'), timestamp: ks('timestamp') }
+    this.#roles.set('targets', { name: 'targets', keys: ks('targets'), targets: new Map(), edges: [], home: '', last: null, dirty: true })
+  }
+
+  /** A simulator and its first published version. */
+  static async create (opts: SimOptions = {}): Promise<RepoSim> {
+    const sim = new RepoSim(opts)
+    await sim.publish()
+    return sim
+  }
+
+  // -- keys -----------------------------------------------------------------
+
+  /** `n` fresh deterministic key pairs with `threshold` (clamped to 1..n). */
+  freshKeys (n: number, threshold: number): KeySet {
+    const count = Math.max(1, Math.floor(n))
+    const pairs = Array.from({ length: count }, () => keyPairFromSeed(this.rng.bytes(32)))
+    return { pairs, threshold: Math.min(count, Math.max(1, Math.floor(threshold))) }
+  }
+
+  /** The current key set of a role (top role or delegated name). */
+  keySet (role: string): KeySet {
+    if (role === 'root' || role === 'snapshot' || role === 'timestamp') return this.#keys[role]
+    return this.#role(role).keys
+  }
+
+  /** A threshold of signers for a role's current keys (a random subset), or `count` of them. */
+  signersOf (role: string, count?: number): Signer[] {
+    const ks = this.keySet(role)
+    return this.rng.sample(ks.pairs, count ?? ks.threshold).map((p) => seedSigner(p.seed))
+  }
+
+  /**
+   * A threshold of signers (or `count`) among the keys the head root assigns
+   * to a top role: what signs a timestamp or snapshot before a pending
+   * rotation is published.
+   */
+  publishedSignersOf (role: TopRole, count?: number): Signer[] {
+    const ks = this.#published?.[role]
+    if (ks === undefined) throw new Error('nothing published yet')
+    return this.rng.sample(ks.pairs, count ?? ks.threshold).map((p) => seedSigner(p.seed))
+  }
+
+  /** Every signer of a role's current keys. */
+  allSignersOf (role: string): Signer[] {
+    return this.keySet(role).pairs.map((p) => seedSigner(p.seed))
+  }
+
+  // -- state queries -----------------------------------------------------------
+
+  #role (name: string): TargetsRole {
+    const r = this.#roles.get(name)
+    if (r === undefined) throw new Error(`no targets role ${name}`)
+    return r
+  }
+
+  /** Every delegated role the simulator knows (reachable or not), sorted. */
+  delegatedNames (): string[] {
+    return [...this.#roles.keys()].filter((n) => n !== 'targets').sort()
+  }
+
+  /** Roles reachable from targets through the current edges, breadth-first (targets first). */
+  reachable (): string[] {
+    const out = ['targets']
+    const seen = new Set(out)
+    for (let i = 0; i < out.length; i++) {
+      for (const e of this.#role(out[i]!).edges) {
+        if (!seen.has(e.name) && this.#roles.has(e.name)) {
+          seen.add(e.name)
+          out.push(e.name)
+        }
+      }
+    }
+    return out
+  }
+
+  /** Names currently retired (tombstones of the last publish). */
+  retiredNames (): string[] {
+    return [...this.#retired.keys()].sort()
+  }
+
+  edgesOf (role: string): readonly Edge[] {
+    return this.#role(role).edges
+  }
+
+  homeOf (role: string): string {
+    return this.#role(role).home
+  }
+
+  targetPaths (role: string): string[] {
+    return [...this.#role(role).targets.keys()]
+  }
+
+  /** Whether a chain of current edges from targets to `role` allows `path` (VALID-DELEG-PATHS). */
+  allowed (role: string, path: string): boolean {
+    if (role === 'targets') return true
+    const reach = new Set(this.reachable())
+    if (!reach.has(role)) return false
+    const into = new Map<string, Array<{ from: string, edge: Edge }>>()
+    for (const from of reach) {
+      for (const edge of this.#role(from).edges) {
+        let l = into.get(edge.name)
+        if (l === undefined) into.set(edge.name, l = [])
+        l.push({ from, edge })
+      }
+    }
+    const seen = new Set([role])
+    const stack = [role]
+    while (stack.length > 0) {
+      const x = stack.pop()!
+      for (const { from, edge } of into.get(x) ?? []) {
+        if (!roleMatchesPath(edgeAsRole(edge), path)) continue
+        if (from === 'targets') return true
+        if (!seen.has(from)) {
+          seen.add(from)
+          stack.push(from)
+        }
+      }
+    }
+    return false
+  }
+
+  get head (): Version {
+    const v = this.versions[this.versions.length - 1]
+    if (v === undefined) throw new Error('nothing published yet')
+    return v
+  }
+
+  /** A fresh caching loader over the simulator's store. */
+  loader (opts?: LoaderOptions): SourceLoader {
+    return sourceLoader(this.store, opts)
+  }
+
+  // -- operations --------------------------------------------------------------
+
+  /** A TargetInfo for some content (stored in the block store as a raw block). */
+  async storeContent (bytes: Uint8Array): Promise<TargetInfo> {
+    const cid = rawCid(bytes)
+    await this.store.put(cid, bytes)
+    this.content.set(cid.toString(), bytes)
+    return { length: bytes.byteLength, cid }
+  }
+
+  /**
+   * Add (or replace) a target of `role`. Returns false, changing nothing,
+   * when no delegation chain allows the path for that role.
+   */
+  async addTarget (role: string, path: string, content?: Uint8Array): Promise<boolean> {
+    const r = this.#role(role)
+    if (!this.allowed(role, path)) return false
+    const bytes = content ?? new TextEncoder().encode(`${path} #${this.#counter++}`)
+    r.targets.set(path, await this.storeContent(bytes))
+    r.dirty = true
+    return true
+  }
+
+  removeTarget (role: string, path: string): boolean {
+    const r = this.#role(role)
+    const had = r.targets.delete(path)
+    if (had) r.dirty = true
+    return had
+  }
+
+  /** A new delegated role name. */
+  newName (): string {
+    let n: string
+    do n = `r${this.#counter++}`; while (this.#roles.has(n))
+    return n
+  }
+
+  /**
+   * Delegate `name` from `from` (replacing an edge of the same name). A
+   * role not seen before is created with fresh keys (`keys`, `threshold`)
+   * and home `home` (default: from's home joined with the name).
+   */
+  delegate (from: string, name: string, o: { paths?: readonly string[], hashPrefixes?: readonly string[], terminating?: boolean, keys?: number, threshold?: number, home?: string } = {}): void {
+    if (name === 'targets' || name === from) throw new Error(`cannot delegate ${name} from ${from}`)
+    const f = this.#role(from)
+    if (!this.#roles.has(name)) {
+      this.#roles.set(name, {
+        name,
+        keys: this.freshKeys(o.keys ?? 1, o.threshold ?? 1),
+        targets: new Map(),
+        edges: [],
+        home: o.home ?? joinPath(f.home, name),
+        last: null,
+        dirty: true
+      })
+    }
+    const home = this.#role(name).home
+    const edge: Edge = o.hashPrefixes !== undefined
+      ? { name, hashPrefixes: [...o.hashPrefixes], terminating: o.terminating ?? false }
+      : { name, paths: [...(o.paths ?? dirPatterns(home))], terminating: o.terminating ?? false }
+    const at = f.edges.findIndex((e) => e.name === name)
+    if (at === -1) f.edges.push(edge)
+    else f.edges[at] = edge
+    f.dirty = true
+  }
+
+  undelegate (from: string, name: string): boolean {
+    const f = this.#role(from)
+    const before = f.edges.length
+    f.edges = f.edges.filter((e) => e.name !== name)
+    if (f.edges.length === before) return false
+    f.dirty = true
+    return true
+  }
+
+  /**
+   * Rotate the keys of a role: `keep` of the old keys stay, fresh keys make
+   * up `keys` in all, with `threshold` (clamped). Root changes follow: a
+   * root rotation is signed by a threshold of the old and the new root keys.
+   */
+  rotate (role: string, o: { keys?: number, threshold?: number, keep?: number } = {}): void {
+    const old = this.keySet(role)
+    const n = Math.max(1, o.keys ?? old.pairs.length)
+    const keep = Math.min(o.keep ?? 0, old.pairs.length, n - 1)
+    const fresh = this.freshKeys(n - keep, 1).pairs
+    const pairs = [...old.pairs.slice(0, keep), ...fresh]
+    const ks: KeySet = { pairs, threshold: Math.min(pairs.length, Math.max(1, o.threshold ?? old.threshold)) }
+    if (role === 'root' || role === 'snapshot' || role === 'timestamp') {
+      this.#keys[role] = ks
+      this.#rootDirty = true
+      return
+    }
+    const r = this.#role(role)
+    r.keys = ks
+    r.dirty = true
+    if (role === 'targets') this.#rootDirty = true
+    for (const other of this.#roles.values()) {
+      if (other.edges.some((e) => e.name === role)) other.dirty = true
+    }
+  }
+
+  // -- publishing --------------------------------------------------------------
+
+  expires (role: TopRole): string {
+    return expiresIn(this.now, EXPIRY_SECONDS[role])
+  }
+
+  async put<S extends Signed> (env: Envelope<S>): Promise<Envelope<S>> {
+    await this.store.put(env.cid, env.bytes)
+    return env
+  }
+
+  /** Sign any object with the given signers and store the block. */
+  async sign<S extends Signed> (signed: S, signers: readonly Signer[]): Promise<Envelope<S>> {
+    return await this.put(await signEnvelope(signed, uniqueSigners(signers)))
+  }
+
+  #targetsSigned (r: TargetsRole): TargetsSigned {
+    const delegations: DelegationSpec[] = r.edges.map((e) => {
+      const child = this.#role(e.name)
+      const base = { name: e.name, keys: child.keys.pairs.map((p) => p.publicKey), threshold: child.keys.threshold, terminating: e.terminating }
+      return e.hashPrefixes !== undefined
+        ? { ...base, pathHashPrefixes: [...e.hashPrefixes] }
+        : { ...base, paths: [...(e.paths ?? [])] }
+    })
+    return makeTargets({
+      expires: this.expires('targets'),
+      previousVersion: r.last?.cid ?? null,
+      targets: r.targets,
+      ...(delegations.length > 0 ? { delegations } : {})
+    })
+  }
+
+  /**
+   * Publish the working state: new objects for what changed, a snapshot
+   * and a timestamp. Returns the new version (also `head`).
+   */
+  async publish (): Promise<Version> {
+    this.now = new Date(this.now.getTime() + HOUR)
+    const reach = this.reachable()
+
+    // An honest publisher never lists a target its role may not sign.
+    for (const name of reach) {
+      if (name === 'targets') continue
+      const r = this.#role(name)
+      for (const path of [...r.targets.keys()]) {
+        if (!this.allowed(name, path)) {
+          r.targets.delete(path)
+          r.dirty = true
+        }
+      }
+    }
+
+    let root = this.#lastRoot
+    if (this.#rootDirty || root === null) {
+      const spec = (ks: KeySet): { keys: KeyPair['publicKey'][], threshold: number } => ({ keys: ks.pairs.map((p) => p.publicKey), threshold: ks.threshold })
+      const signed = makeRoot({
+        expires: this.expires('root'),
+        previousVersion: root?.cid ?? null,
+        roles: { root: spec(this.#keys.root), targets: spec(this.#role('targets').keys), snapshot: spec(this.#keys.snapshot), timestamp: spec(this.#keys.timestamp) }
+      })
+      const signers = this.signersOf('root')
+      const prev = this.#published?.root
+      if (prev !== undefined) signers.push(...this.rng.sample(prev.pairs, prev.threshold).map((p) => seedSigner(p.seed)))
+      root = await this.sign(signed, signers)
+      this.#lastRoot = root
+      this.#published = { ...this.#keys, targets: this.#role('targets').keys }
+      this.#rootDirty = false
+    }
+
+    const objects = new Map<string, TargetsEnvelope>()
+    for (const name of reach) {
+      const r = this.#role(name)
+      if (r.dirty || r.last === null) {
+        r.last = await this.sign(this.#targetsSigned(r), this.signersOf(name))
+        r.dirty = false
+      }
+      objects.set(name, r.last)
+    }
+    const targets = objects.get('targets')!
+    objects.delete('targets')
+    const delegated = new Map([...objects].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+
+    const prevSnap = this.#lastSnapshot
+    if (prevSnap !== null) {
+      for (const [n, c] of prevSnap.signed.meta.delegatedTargets) {
+        if (!delegated.has(n)) this.#retired.set(n, c) // SUCC-SNAP-REMOVED
+      }
+    }
+    for (const n of delegated.keys()) this.#retired.delete(n) // re-added: continues from the tombstone
+
+    const snapshot = await this.sign(makeSnapshot({
+      expires: this.expires('snapshot'),
+      previousVersion: prevSnap?.cid ?? null,
+      root: root.cid,
+      targets: targets.cid,
+      delegatedTargets: [...delegated].map(([n, e]) => [n, e.cid] as const),
+      retired: this.#retired
+    }), this.signersOf('snapshot'))
+    this.#lastSnapshot = snapshot
+    const timestamp = await this.sign(makeTimestamp({ expires: this.expires('timestamp'), snapshot: snapshot.cid }), this.signersOf('timestamp'))
+    const version: Version = {
+      index: this.versions.length,
+      timestamp,
+      snapshot,
+      root,
+      targets,
+      delegated,
+      retired: new Map(this.#retired),
+      now: new Date(this.now)
+    }
+    this.versions.push(version)
+    return version
+  }
+
+  /** A new timestamp (fresh expiry) for the current snapshot: the timestamp kernel. */
+  async refreshTimestamp (): Promise<Version> {
+    const h = this.head
+    this.now = new Date(this.now.getTime() + HOUR)
+    const timestamp = await this.sign(makeTimestamp({ expires: this.expires('timestamp'), snapshot: h.snapshot.cid }), this.publishedSignersOf('timestamp'))
+    const version: Version = { ...h, index: this.versions.length, timestamp, now: new Date(this.now) }
+    this.versions.push(version)
+    return version
+  }
+
+  // -- forging (attack tests) --------------------------------------------------
+
+  /**
+   * Sign a snapshot of our choosing with the head root's snapshot keys (or `signers`):
+   * fields default to the head's, `previousVersion` to the head snapshot.
+   */
+  async forgeSnapshot (o: {
+    previousVersion?: CID | null
+    root?: CID
+    targets?: CID
+    delegated?: ReadonlyMap<string, CID>
+    retired?: ReadonlyMap<string, CID>
+    signers?: readonly Signer[]
+  } = {}): Promise<SnapshotEnvelope> {
+    const h = this.head
+    const m = h.snapshot.signed.meta
+    return await this.sign(makeSnapshot({
+      expires: this.expires('snapshot'),
+      previousVersion: o.previousVersion === undefined ? h.snapshot.cid : o.previousVersion,
+      root: o.root ?? m.root,
+      targets: o.targets ?? m.targets,
+      delegatedTargets: o.delegated ?? m.delegatedTargets,
+      retired: o.retired ?? m.retired
+    }), o.signers ?? this.publishedSignersOf('snapshot'))
+  }
+
+  /** Sign a timestamp for `snapshot` with the head root's timestamp keys (or `signers`). */
+  async forgeTimestamp (snapshot: CID, signers?: readonly Signer[]): Promise<TimestampEnvelope> {
+    return await this.sign(makeTimestamp({ expires: this.expires('timestamp'), snapshot }), signers ?? this.publishedSignersOf('timestamp'))
+  }
+
+  /**
+   * A new object for a targets role, derived from its head object by
+   * `change`, with previous-version = the head object, signed by the role's
+   * keys (or `signers`).
+   */
+  async forgeTargets (role: string, change: (t: TargetsSigned) => TargetsSigned, signers?: readonly Signer[]): Promise<TargetsEnvelope> {
+    const h = this.head
+    const cur = role === 'targets' ? h.targets : h.delegated.get(role)
+    if (cur === undefined) throw new Error(`${role} is not in the head snapshot`)
+    const base: TargetsSigned = { ...cur.signed, expires: this.expires('targets'), previousVersion: cur.cid }
+    return await this.sign(change(base), signers ?? this.signersOf(role))
+  }
+
+  /** Re-encode an envelope keeping only the signatures `keep` selects (no re-signing), and store it. */
+  async dropSignatures<S extends Signed> (env: Envelope<S>, keep: (sig: { keyid: string }, index: number) => boolean): Promise<Envelope<S>> {
+    const { encodeEnvelope } = await import('../../src/model/codec.js')
+    return await this.put(encodeEnvelope(env.signed, env.signatures.filter(keep)))
+  }
+
+  /**
+   * A copy of this simulator (same store, same history, same keys) that
+   * diverges from here: the fork's PRNG is reseeded with `seed`.
+   */
+  fork (seed: number): RepoSim {
+    return this.#copyInto(new RepoSim({ seed, store: this.store, start: this.now }))
+  }
+
+  #copyInto (other: RepoSim): RepoSim {
+    other.#keys = { ...this.#keys }
+    other.#roles = new Map([...this.#roles].map(([n, r]) => [n, { ...r, targets: new Map(r.targets), edges: [...r.edges] }]))
+    other.#rootDirty = this.#rootDirty
+    other.#lastRoot = this.#lastRoot
+    other.#published = this.#published
+    other.#lastSnapshot = this.#lastSnapshot
+    other.#retired = new Map(this.#retired)
+    other.#counter = this.#counter
+    other.versions.push(...this.versions)
+    other.now = new Date(this.now)
+    for (const [k, b] of this.content) other.content.set(k, b)
+    return other
+  }
+}
+
+/** The default patterns of an edge into a role with home `home`: its directory, three levels deep. */
+export function dirPatterns (home: string): string[] {
+  return [`${home}/*`, `${home}/*/*`, `${home}/*/*/*`]
+}
+
+function edgeAsRole (e: Edge): Parameters<typeof roleMatchesPath>[0] {
+  const base = { name: e.name, keyids: [], threshold: 1, terminating: e.terminating }
+  return e.hashPrefixes !== undefined ? { ...base, pathHashPrefixes: e.hashPrefixes } : { ...base, paths: e.paths ?? [] }
+}
+
+// ---------------------------------------------------------------------------
+// Operations and the generator
+
+/**
+ * One step of a history. Numbers pick among the choices available at that
+ * point (modulo their count); a step with nothing to act on does nothing.
+ */
+export type Op =
+  | { readonly t: 'addTarget', readonly role: number, readonly pick: number }
+  | { readonly t: 'removeTarget', readonly role: number, readonly pick: number }
+  | { readonly t: 'delegate', readonly from: number, readonly shape: number, readonly terminating: boolean, readonly keys: number, readonly threshold: number }
+  | { readonly t: 'diamond', readonly from: number, readonly to: number, readonly shape: number }
+  | { readonly t: 'undelegate', readonly from: number, readonly pick: number }
+  | { readonly t: 'readd', readonly pick: number }
+  | { readonly t: 'rotate', readonly role: number, readonly keys: number, readonly threshold: number, readonly keep: number }
+  | { readonly t: 'publish' }
+  | { readonly t: 'refresh' }
+
+const HEX = '0123456789abcdef'
+
+/** Candidate target paths for a role, from its home (and hash-bin names). */
+function candidatePaths (home: string, salt: number, hashRole: boolean): string[] {
+  const b = home === '' ? '' : `${home}/`
+  if (hashRole) return Array.from({ length: 48 }, (_, i) => `${b}bin/b${salt}-${i}.dat`)
+  return [`${b}f${salt}.txt`, `${b}f${salt}.tgz`, `${b}v${salt % 10}/f${salt}.tgz`, `${b}sub/f${salt}.txt`, `${b}sub/deep/f${salt}.bin`]
+}
+
+/** Apply one op to the simulator; returns what it did (for logs). */
+export async function applyOp (sim: RepoSim, op: Op): Promise<string> {
+  const reach = sim.reachable()
+  const delegatedReach = reach.filter((n) => n !== 'targets')
+  switch (op.t) {
+    case 'publish':
+      await sim.publish()
+      return 'publish'
+    case 'refresh':
+      await sim.refreshTimestamp()
+      return 'refresh'
+    case 'addTarget': {
+      const role = reach[op.role % reach.length]!
+      const isHash = sim.reachable().some((f) => sim.edgesOf(f).some((e) => e.name === role && e.hashPrefixes !== undefined))
+      for (const path of candidatePaths(sim.homeOf(role), op.pick, isHash)) {
+        if (await sim.addTarget(role, path)) return `addTarget ${role} ${path}`
+      }
+      return `addTarget ${role}: no allowed path`
+    }
+    case 'removeTarget': {
+      const role = reach[op.role % reach.length]!
+      const paths = sim.targetPaths(role)
+      if (paths.length === 0) return 'removeTarget: none'
+      const p = paths[op.pick % paths.length]!
+      sim.removeTarget(role, p)
+      return `removeTarget ${role} ${p}`
+    }
+    case 'delegate': {
+      const from = reach[op.from % reach.length]!
+      if (sim.delegatedNames().length >= 12) return 'delegate: enough roles'
+      const name = sim.newName()
+      const home = joinPath(sim.homeOf(from), name)
+      const keys = 1 + (op.keys % 3)
+      const threshold = 1 + (op.threshold % keys)
+      const terminating = op.terminating
+      switch (op.shape % 4) {
+        case 0: sim.delegate(from, name, { keys, threshold, terminating }); break
+        case 1: sim.delegate(from, name, { keys, threshold, terminating, paths: [`${home}/*.txt`, `${home}/*/*.txt`, `${home}/v?/*`] }); break
+        case 2: {
+          const prefixes = [HEX[op.shape % 16]!, ...(op.threshold % 2 === 0 ? [HEX[(op.shape >> 4) % 16]!] : [])]
+          sim.delegate(from, name, { keys, threshold, terminating, hashPrefixes: [...new Set(prefixes)] })
+          break
+        }
+        default: sim.delegate(from, name, { keys, threshold, terminating, paths: [`${home}/sub/*`, `${home}/sub/*/*`, `${home}/f*`] })
+      }
+      return `delegate ${from} -> ${name} shape ${op.shape % 4}${terminating ? ' terminating' : ''}`
+    }
+    case 'diamond': {
+      // A second delegator for an existing role, or a re-add of a retired one.
+      const names = sim.delegatedNames()
+      const from = reach[op.from % reach.length]!
+      const candidates = names.filter((n) => n !== from)
+      if (candidates.length === 0) return 'diamond: none'
+      const to = candidates[op.to % candidates.length]!
+      const home = sim.homeOf(to)
+      sim.delegate(from, to, { paths: op.shape % 2 === 0 ? dirPatterns(home) : [`${home}/*.txt`, `${home}/sub/*`] })
+      return `diamond ${from} -> ${to}`
+    }
+    case 'undelegate': {
+      const edges = reach.flatMap((f) => sim.edgesOf(f).map((e) => [f, e.name] as const))
+      if (edges.length === 0) return 'undelegate: none'
+      const [f, n] = edges[op.pick % edges.length]!
+      sim.undelegate(f, n)
+      return `undelegate ${f} -> ${n}`
+    }
+    case 'readd': {
+      const retired = sim.retiredNames().filter((n) => !reach.includes(n))
+      if (retired.length === 0) return 'readd: none'
+      const n = retired[op.pick % retired.length]!
+      sim.delegate('targets', n, { paths: dirPatterns(sim.homeOf(n)) })
+      return `readd ${n}`
+    }
+    case 'rotate': {
+      const roles = ['root', 'targets', 'snapshot', 'timestamp', ...delegatedReach]
+      const role = roles[op.role % roles.length]!
+      const keys = 1 + (op.keys % 3)
+      sim.rotate(role, { keys, threshold: 1 + (op.threshold % keys), keep: op.keep % 3 })
+      return `rotate ${role} keys ${keys}`
+    }
+  }
+}
+
+/** Random ops from a PRNG, with publishes mixed in (about one in four). */
+export function randomOps (rng: Rng, n: number): Op[] {
+  const ops: Op[] = []
+  for (let i = 0; i < n; i++) {
+    const x = rng.int(100)
+    const k = (): number => rng.int(1 << 16)
+    if (x < 20) ops.push({ t: 'addTarget', role: k(), pick: k() })
+    else if (x < 27) ops.push({ t: 'removeTarget', role: k(), pick: k() })
+    else if (x < 39) ops.push({ t: 'delegate', from: k(), shape: k(), terminating: rng.int(5) === 0, keys: k(), threshold: k() })
+    else if (x < 44) ops.push({ t: 'diamond', from: k(), to: k(), shape: k() })
+    else if (x < 50) ops.push({ t: 'undelegate', from: k(), pick: k() })
+    else if (x < 54) ops.push({ t: 'readd', pick: k() })
+    else if (x < 64) ops.push({ t: 'rotate', role: k(), keys: k(), threshold: k(), keep: k() })
+    else if (x < 67) ops.push({ t: 'refresh' })
+    else ops.push({ t: 'publish' })
+  }
+  return ops
+}
+
+/** A history: the first publish, then `ops`, then a final publish when the last op was not one. */
+export async function buildHistory (seed: number, ops: readonly Op[], opts: Omit<SimOptions, 'seed'> = {}): Promise<{ sim: RepoSim, log: string[] }> {
+  const sim = await RepoSim.create({ ...opts, seed })
+  const log: string[] = []
+  for (const op of ops) log.push(await applyOp(sim, op))
+  const last = ops[ops.length - 1]
+  if (last === undefined || (last.t !== 'publish' && last.t !== 'refresh')) {
+    await sim.publish()
+    log.push('publish')
+  }
+  return { sim, log }
+}
+
+/** A seeded random history of `steps` ops. */
+export async function generateHistory (seed: number, steps = 20, opts: Omit<SimOptions, 'seed'> = {}): Promise<{ sim: RepoSim, log: string[], ops: Op[] }> {
+  const ops = randomOps(new Rng(seed ^ 0x5eed), steps)
+  return { ...await buildHistory(seed, ops, opts), ops }
+}
+
+// fast-check arbitraries over ops (shrinkable: shorter lists, smaller numbers).
+const n16 = fc.nat({ max: 0xffff })
+export const arbOp: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('addTarget' as const), role: n16, pick: n16 }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('removeTarget' as const), role: n16, pick: n16 }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('delegate' as const), from: n16, shape: n16, terminating: fc.boolean(), keys: n16, threshold: n16 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('diamond' as const), from: n16, to: n16, shape: n16 }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('undelegate' as const), from: n16, pick: n16 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('readd' as const), pick: n16 }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('rotate' as const), role: n16, keys: n16, threshold: n16, keep: n16 }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'refresh' as const }) },
+  { weight: 6, arbitrary: fc.constant({ t: 'publish' as const }) }
+)
+
+/** A list of ops for one history. */
+export function arbOps (maxLength = 16): fc.Arbitrary<Op[]> {
+  return fc.array(arbOp, { minLength: 1, maxLength })
+}
+
+/** A history seed (drives keys and subsets; ops drive the shape). */
+export const arbSeed: fc.Arbitrary<number> = fc.nat({ max: 0x7fffffff })
