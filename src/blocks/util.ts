@@ -10,9 +10,10 @@ import { HASH_SHA2_256 } from '../model/hash.js'
 import type { GetOptions } from './types.js'
 
 /**
- * The CID to check and store a block under: CIDv0 becomes the CIDv1 with the
- * same (sha2-256) multihash and the dag-pb codec, which addresses the same
- * bytes. Anything else that is not sha2-256 is refused.
+ * The CID to check and store a block under, whose toString() is canonical
+ * (base32 CIDv1): CIDv0 becomes the CIDv1 with the same (sha2-256) multihash
+ * and the dag-pb codec, which addresses the same bytes. Anything else that
+ * is not sha2-256 is refused.
  *
  * @throws {UsageError} ERR_ARGUMENT when `cid` is not a CID
  * @throws {BlockError} ERR_UNSUPPORTED_HASH
@@ -23,7 +24,10 @@ export function normalizeCid (cid: unknown): CID {
   if (c.multihash.code !== HASH_SHA2_256) {
     throw new BlockError('ERR_UNSUPPORTED_HASH', `block ${c} does not have a sha2-256 multihash`, { details: { cid: c.toString() } })
   }
-  return c.version === 0 ? c.toV1() : c
+  // A fresh CID: one made by CID.parse remembers the string it was parsed
+  // from, and base32 parsing ignores case, so its toString() may not be the
+  // canonical form that stores key on and servers echo.
+  return CID.createV1(c.code, c.multihash)
 }
 
 /**

@@ -132,3 +132,15 @@ describe('MemoryBlockStore', () => {
     expect(store.stats).toEqual({ gets: 2, puts: 1 })
   })
 })
+
+describe('CID spelling', () => {
+  it('a CID parsed from a non-canonical spelling finds the same block', async () => {
+    const store = new MemoryBlockStore()
+    const a = rawBlock('case')
+    await store.put(a.cid, a.bytes)
+    const text = a.cid.toString()
+    const odd = CID.parse('b' + text.slice(1).toUpperCase())
+    expect(odd.toString()).not.toBe(text) // multiformats keeps the parsed string
+    expect(await store.get(odd)).toEqual(a.bytes)
+  })
+})

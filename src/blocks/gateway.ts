@@ -1,0 +1,182 @@
+/**
+ * A lean trustless-gateway client: blocks by HTTP from any gateway that
+ * speaks the IPFS Trustless Gateway protocol (`dagtuf serve`, or a public
+ * gateway such as https://trustless-gateway.link), using only fetch and
+ * multiformats.
+ *
+ * The gateway is not trusted: each body is read under a size cap (the
+ * announced Content-Length is checked first, then every chunk is counted)
+ * and hash-checked against the CID. A wrong body is a hostile or broken
+ * gateway and fails at once with ERR_HASH_MISMATCH — never retried, since
+ * retrying would only give it another try. Network errors, per-attempt
+ * timeouts and 5xx answers are retried with exponential backoff and jitter;
+ * 404/410 is ERR_BLOCK_NOT_FOUND; other answers are ERR_TRANSPORT with
+ * details.status. The caller's AbortSignal stops everything (ERR_ABORTED).
+ */
+import { CID } from 'multiformats/cid'
+import { BlockError, UsageError } from '../model/errors.js'
+import { checkBlock, HASH_SHA2_256, parseCid } from '../model/hash.js'
+import { aborted, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, sleep, throwIfAborted, timedOut, tooLarge } from './util.js'
+import type { BlockSource, GetOptions } from './types.js'
+
+type Fetch = typeof globalThis.fetch
+
+export interface GatewayOptions {
+  /** Time limit of one attempt (request and body), in ms (default 30 000). */
+  timeoutMs?: number
+  /** Further attempts after a network error, timeout or 5xx (default 2). */
+  retries?: number
+  /** First backoff delay in ms, doubled each retry, plus jitter (default 250). */
+  backoffMs?: number
+  /** A fetch implementation (default: the global fetch). */
+  fetch?: Fetch
+}
+
+interface Resolved { timeoutMs: number, retries: number, backoffMs: number, fetch: Fetch }
+
+function resolveOptions (options: GatewayOptions): Resolved {
+  const f = options.fetch ?? globalThis.fetch
+  if (typeof f !== 'function') throw new UsageError('ERR_ARGUMENT', 'fetch: no fetch implementation available')
+  return {
+    timeoutMs: positiveInt(options.timeoutMs, 30_000, 'timeoutMs'),
+    retries: nonNegativeInt(options.retries, 2, 'retries'),
+    backoffMs: nonNegativeInt(options.backoffMs, 250, 'backoffMs'),
+    fetch: f
+  }
+}
+
+/**
+ * The gateway's base URL without a trailing slash.
+ *
+ * @throws {UsageError} ERR_ARGUMENT unless an http(s) URL without credentials, query or fragment
+ */
+export function normalizeBaseUrl (baseUrl: string | URL): string {
+  let url: URL
+  try {
+    url = new URL(baseUrl.toString())
+  } catch (cause) {
+    throw new UsageError('ERR_ARGUMENT', 'baseUrl: not a URL', { cause })
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('ERR_ARGUMENT', 'baseUrl: expected http: or https:')
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new UsageError('ERR_ARGUMENT', 'baseUrl: credentials, query and fragment are not allowed')
+  }
+  return url.toString().replace(/\/+$/, '')
+}
+
+interface Answer { status: number, body?: Uint8Array }
+
+/**
+ * GET `url` with retries. Returns a 200 body (read under `maxBytes`) or a
+ * non-retryable status; throws when the retries are exhausted.
+ */
+async function request (opts: Resolved, url: string, accept: string, maxBytes: number, what: CID | string, signal: AbortSignal | undefined): Promise<Answer> {
+  let last: BlockError | undefined
+  for (let attempt = 0; attempt <= opts.retries; attempt++) {
+    if (attempt > 0) {
+      const base = opts.backoffMs * 2 ** (attempt - 1)
+      await sleep(Math.min(base + Math.random() * opts.backoffMs, 30_000), signal)
+    }
+    throwIfAborted(signal)
+    const d = deadline(opts.timeoutMs, signal)
+    try {
+      const res = await opts.fetch(url, { method: 'GET', headers: { accept }, redirect: 'follow', signal: d.signal })
+      if (res.status === 200) {
+        const announced = res.headers.get('content-length')
+        if (announced !== null && /^\d+$/.test(announced) && Number(announced) > maxBytes) {
+          await res.body?.cancel().catch(() => {})
+          throw tooLarge(what, Number(announced), maxBytes)
+        }
+        const body = res.body === null ? new Uint8Array(0) : await readCapped(res.body as unknown as AsyncIterable<Uint8Array>, maxBytes, what)
+        return { status: 200, body }
+      }
+      await res.body?.cancel().catch(() => {})
+      if (res.status >= 500) {
+        last = new BlockError('ERR_TRANSPORT', `${url} answered ${res.status}`, { details: { status: res.status, url } })
+        continue
+      }
+      return { status: res.status }
+    } catch (e) {
+      if (isOurs(e)) throw e
+      if (signal?.aborted === true) throw aborted(typeof what === 'string' ? undefined : what, e)
+      last = d.timedOut()
+        ? timedOut(typeof what === 'string' ? undefined : what, opts.timeoutMs, e)
+        : new BlockError('ERR_TRANSPORT', `request to ${url} failed`, { cause: e, details: { url } })
+    } finally {
+      d.clear()
+    }
+  }
+  throw last ?? new BlockError('ERR_TRANSPORT', `request to ${url} failed`, { details: { url } })
+}
+
+/** Blocks from a trustless gateway, each checked against its CID. */
+export class GatewaySource implements BlockSource {
+  readonly baseUrl: string
+  readonly #opts: Resolved
+
+  /** @throws {UsageError} ERR_ARGUMENT for a bad URL or option */
+  constructor (baseUrl: string | URL, options: GatewayOptions = {}) {
+    this.baseUrl = normalizeBaseUrl(baseUrl)
+    this.#opts = resolveOptions(options)
+  }
+
+  /**
+   * GET {base}/ipfs/{cid}?format=raw with Accept: application/vnd.ipld.raw.
+   *
+   * @throws {BlockError} ERR_BLOCK_NOT_FOUND | ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TIMEOUT | ERR_TRANSPORT | ERR_ABORTED
+   */
+  async get (cid: CID, options: GetOptions = {}): Promise<Uint8Array> {
+    const max = maxBytesOf(options)
+    const key = normalizeCid(cid)
+    throwIfAborted(options.signal, key)
+    const url = `${this.baseUrl}/ipfs/${key.toString()}?format=raw`
+    const answer = await request(this.#opts, url, 'application/vnd.ipld.raw', max, key, options.signal)
+    if (answer.status === 404 || answer.status === 410) throw notFound(key)
+    if (answer.status !== 200 || answer.body === undefined) {
+      throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status, cid: key.toString() } })
+    }
+    checkBlock(key, answer.body, max)
+    return answer.body
+  }
+}
+
+export interface FetchHeadOptions extends GatewayOptions {
+  signal?: AbortSignal
+}
+
+/** Longest /head body accepted: a CID string and a newline. */
+const MAX_HEAD_BYTES = 256
+
+/**
+ * The current head (timestamp CID) announced at GET {base}/head, or null when
+ * the server has none (404). The body must be exactly one canonical CIDv1
+ * string (base32, sha2-256), optionally followed by one newline. The head is
+ * only a hint: the client verifies what it points to.
+ *
+ * @throws {BlockError} ERR_BAD_CID | ERR_TRANSPORT | ERR_TIMEOUT | ERR_ABORTED | ERR_BLOCK_TOO_LARGE
+ */
+export async function fetchHead (baseUrl: string | URL, options: FetchHeadOptions = {}): Promise<CID | null> {
+  const base = normalizeBaseUrl(baseUrl)
+  const opts = resolveOptions(options)
+  const url = `${base}/head`
+  const answer = await request(opts, url, 'text/plain', MAX_HEAD_BYTES, url, options.signal)
+  if (answer.status === 404) return null
+  if (answer.status !== 200 || answer.body === undefined) {
+    throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status } })
+  }
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(answer.body)
+  } catch (cause) {
+    throw new BlockError('ERR_BAD_CID', 'the head is not UTF-8', { cause })
+  }
+  if (text.endsWith('\n')) text = text.slice(0, -1)
+  const parsed = parseCid(text)
+  // Rebuilt from its parts: CID.parse keeps the input string (and base32
+  // parsing ignores case), so only a fresh CID's toString() is canonical.
+  const cid = CID.createV1(parsed.code, parsed.multihash)
+  if (parsed.version !== 1 || parsed.multihash.code !== HASH_SHA2_256 || cid.toString() !== text) {
+    throw new BlockError('ERR_BAD_CID', 'the head is not a canonical CIDv1 with a sha2-256 multihash', { details: { head: text.slice(0, 100) } })
+  }
+  return cid
+}
