@@ -118,7 +118,7 @@ async function readCapped (path: string, max: number, tooLarge: () => Error): Pr
     }
     return off === st.size ? buf : buf.slice(0, off)
   } catch (e) {
-    if (e instanceof StateError) throw e
+    if (e instanceof StateError || e instanceof BlockError) throw e
     throw io('read', path, e)
   } finally {
     await h.close()
@@ -288,10 +288,12 @@ export class ClientStore {
         } finally {
           await h.close()
         }
+        held.add(token)
         let released = false
         return async () => {
           if (released) return
           released = true
+          held.delete(token)
           // Remove the lock only if it is still ours.
           const now = await fs.readFile(path, 'utf8').catch(() => '')
           if (now === token) await fs.rm(path, { force: true })
@@ -302,7 +304,8 @@ export class ClientStore {
       const text = await fs.readFile(path, 'utf8').catch(() => '')
       const m = /^(\d{1,10}) [0-9a-f]{16}$/.exec(text)
       const pid = m === null ? NaN : Number(m[1])
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      const live = pid === process.pid ? held.has(text) : Number.isSafeInteger(pid) && pid > 0 && alive(pid)
+      if (live) {
         throw new StateError('ERR_STATE_LOCKED', `the client folder ${this.dir} is in use by process ${pid}`, { details: { path, pid } })
       }
       if (m === null && attempt < 3) {
@@ -317,6 +320,9 @@ export class ClientStore {
     throw new StateError('ERR_STATE_LOCKED', `could not take the lock ${path}`, { details: { path } })
   }
 }
+
+/** Lock tokens held by this process (a second lock from the same process must wait too). */
+const held = new Set<string>()
 
 function alive (pid: number): boolean {
   try {

@@ -77,13 +77,19 @@ export interface Accepted {
   readonly floors?: Floors
 }
 
+/**
+ * Overrides of LIMITS. (`Partial<Limits>` would demand the literal default
+ * values: LIMITS is frozen, so its type is literal.)
+ */
+export type LimitOverrides = Partial<Record<keyof Limits, number>>
+
 export interface TrustedStateOptions {
   /** The only way to blocks: cache and source, bounded for this update. */
   loader: Loader
   /** The reference time; truncated to whole seconds (NOTES 6). */
   now: Date
   /** Overrides of LIMITS (tests, small devices). */
-  limits?: Partial<Limits>
+  limits?: LimitOverrides
 }
 
 /** `YYYY-MM-DDTHH:MM:SSZ` of a date, truncated to whole seconds. */
@@ -183,9 +189,10 @@ export class TrustedState {
     this.trusted = trusted
     this.referenceTime = referenceTimeOf(options.now)
     this.#loader = options.loader
-    this.#limits = resolveLimits(options.limits)
-    this.#relOpts = options.limits === undefined ? {} : { limits: options.limits }
-    this.#validOpts = options.limits === undefined ? {} : { limits: options.limits }
+    const overrides = options.limits as Partial<Limits> | undefined
+    this.#limits = resolveLimits(overrides)
+    this.#relOpts = overrides === undefined ? {} : { limits: overrides }
+    this.#validOpts = overrides === undefined ? {} : { limits: overrides }
   }
 
   /** The phase reached so far (for diagnostics). */

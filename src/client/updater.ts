@@ -52,7 +52,7 @@ import { assertValidTimestamp, resolveLimits, rootViolations } from '../validate
 import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
 import { ClientStore, slowPoint } from './store.js'
-import { TrustedState, referenceTimeOf, type Continuity, type Floors, type TrustedDag } from './trusted-state.js'
+import { TrustedState, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
 export type HeadSource = (options: { signal?: AbortSignal }) => Promise<CID>
@@ -67,9 +67,14 @@ export interface UpdaterOptions {
   /** A fixed reference time for every update (tests); default: the clock at the start of each update. */
   now?: Date
   /** Overrides of LIMITS. */
-  limits?: Partial<Limits>
+  limits?: LimitOverrides
   /** Aborts fetches and downloads. */
   signal?: AbortSignal
+  /**
+   * Time limit of one whole refresh in ms (default none: each block source
+   * has its own per-request timeouts). Exceeding it is BlockError ERR_TIMEOUT.
+   */
+  timeoutMs?: number
 }
 
 export interface RefreshResult {
@@ -133,9 +138,10 @@ export class Updater {
   readonly #source: BlockSource | undefined
   readonly #head: HeadSource | undefined
   readonly #now: Date | undefined
-  readonly #limitOverrides: Partial<Limits> | undefined
+  readonly #limitOverrides: LimitOverrides | undefined
   readonly #limits: Limits
   readonly #signal: AbortSignal | undefined
+  readonly #timeoutMs: number | undefined
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag } | undefined
 
@@ -146,8 +152,9 @@ export class Updater {
     this.#head = options.head
     this.#now = options.now
     this.#limitOverrides = options.limits
-    this.#limits = resolveLimits(options.limits)
+    this.#limits = resolveLimits(options.limits as Partial<Limits> | undefined)
     this.#signal = options.signal
+    this.#timeoutMs = options.timeoutMs
   }
 
   /**
@@ -161,15 +168,16 @@ export class Updater {
     if (options.source !== undefined && typeof options.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
     if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
     if (options.now !== undefined) referenceTimeOf(options.now)
-    resolveLimits(options.limits)
+    if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
+    resolveLimits(options.limits as Partial<Limits> | undefined)
     return new Updater(await ClientStore.open(options.dir), options)
   }
 
-  #loader (): ReturnType<typeof clientLoader> {
+  #loader (signal: AbortSignal | undefined = this.#signal): ReturnType<typeof clientLoader> {
     return clientLoader(this.#store.blocks, this.#source ?? NO_SOURCE, {
       maxBlocks: this.#limits.maxBlocksPerUpdate,
       maxBytes: this.#limits.maxBytesPerUpdate,
-      ...(this.#signal === undefined ? {} : { signal: this.#signal })
+      ...(signal === undefined ? {} : { signal })
     })
   }
 
@@ -237,16 +245,34 @@ export class Updater {
   async refresh (timestamp?: CID | string): Promise<RefreshResult> {
     // Step 1: the reference time is fixed before anything is fetched.
     const now = this.#now ?? new Date()
+    const limit = this.#timeoutMs
+    if (limit === undefined) return await this.#refresh(now, timestamp, this.#signal)
+    const timer = new AbortController()
+    const t = setTimeout(() => { timer.abort(new DOMException('update timed out', 'TimeoutError')) }, limit)
+    const signal = this.#signal === undefined ? timer.signal : AbortSignal.any([this.#signal, timer.signal])
+    try {
+      return await this.#refresh(now, timestamp, signal)
+    } catch (e) {
+      if (timer.signal.aborted && this.#signal?.aborted !== true) {
+        throw new BlockError('ERR_TIMEOUT', `the update did not finish within ${limit} ms`, { cause: e, details: { timeoutMs: limit } })
+      }
+      throw e
+    } finally {
+      clearTimeout(t)
+    }
+  }
+
+  async #refresh (now: Date, timestamp: CID | string | undefined, signal: AbortSignal | undefined): Promise<RefreshResult> {
     const release = await this.#store.lock()
     try {
       const state = await this.state()
       let candidate: CID
       if (timestamp !== undefined) candidate = toCid(timestamp, 'timestamp')
-      else if (this.#head !== undefined) candidate = await this.#head(this.#signal === undefined ? {} : { signal: this.#signal })
+      else if (this.#head !== undefined) candidate = await this.#head(signal === undefined ? {} : { signal })
       else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
 
-      const loader = this.#loader()
-      const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) })
+      const loader = this.#loader(signal)
+      const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides as Partial<Limits> }) })
       await ts.loadCandidate(candidate)
       await slowPoint()
       await ts.verifyRootChain()
@@ -293,7 +319,7 @@ export class Updater {
     if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (dagtuf client update) first`, { details: { dir: this.dir } })
     const mine = this.#trusted
     if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
-    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
+    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides as Partial<Limits> }) as TrustedDag
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
       dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })

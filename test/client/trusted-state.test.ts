@@ -1,0 +1,429 @@
+/**
+ * TrustedState: the fixed order of NOTES 7.2 and each CLIENT-* rule, over
+ * the repository simulator's block store (no files, no network).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { clientLoader } from '../../src/client/loader.js'
+import type { StateRecord } from '../../src/client/statefile.js'
+import { TrustedState, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
+import { makeTimestamp } from '../../src/model/build.js'
+import type { CID } from 'multiformats/cid'
+import { RepoSim, type Version } from '../helpers/history.js'
+import { forgeRoot, later, rejects, seedSigner, violationRules } from '../helpers/client-sim.js'
+
+const ONE = { keys: 1, threshold: 1 }
+const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
+const DAY = 86400
+
+async function sim0 (seed = 7): Promise<RepoSim> {
+  return await RepoSim.create({ seed, topKeys: TOP })
+}
+
+/** The state a client has after accepting version `v`. */
+function recordOf (v: Version): StateRecord {
+  return {
+    root: v.root.cid,
+    trusted: {
+      timestamp: v.timestamp.cid,
+      snapshot: v.snapshot.cid,
+      targets: v.targets.cid,
+      delegated: new Map([...v.delegated].map(([n, e]) => [n, e.cid])),
+      referenceTime: referenceTimeOf(v.now)
+    }
+  }
+}
+
+/** The state right after init with `v`'s root. */
+function rootOnly (v: Version): StateRecord {
+  return { root: v.root.cid, trusted: null }
+}
+
+function state (sim: RepoSim, trusted: StateRecord, now: Date = sim.now, limits?: LimitOverrides): TrustedState {
+  return new TrustedState(trusted, { loader: clientLoader(undefined, sim.store), now, ...(limits === undefined ? {} : { limits }) })
+}
+
+async function update (sim: RepoSim, trusted: StateRecord, ts: CID, now: Date = sim.now, limits?: LimitOverrides) {
+  return await state(sim, trusted, now, limits).update(ts)
+}
+
+describe('TrustedState: the order of NOTES 7.2', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it('steps run only in their fixed order; out of order is ERR_CALL_ORDER', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const ts = state(sim, rootOnly(v))
+    await rejects(ts.verifyRootChain(), 'ERR_CALL_ORDER', 'UsageError')
+    await rejects(ts.verifyValid(), 'ERR_CALL_ORDER', 'UsageError')
+    expect(() => ts.accepted()).toThrow(/requires/)
+    await ts.loadCandidate(v.timestamp.cid)
+    await rejects(ts.verifyValid(), 'ERR_CALL_ORDER') // skipping the root chain
+    await rejects(ts.loadCandidate(v.timestamp.cid), 'ERR_CALL_ORDER') // one candidate per TrustedState
+    await ts.verifyRootChain()
+    await rejects(ts.verifyFresh(), 'ERR_CALL_ORDER')
+    await ts.verifyValid()
+    await ts.verifyFresh()
+    expect(() => ts.accepted()).toThrow(/requires/)
+    expect(await ts.verifyContinuity()).toBe('first')
+    const a = ts.accepted()
+    expect(a.record.trusted?.timestamp.equals(v.timestamp.cid)).toBe(true)
+    expect(a.changed).toEqual(['timestamp', 'snapshot', 'targets'])
+  })
+
+  it('a failed step ends the TrustedState: every later call is ERR_CALL_ORDER', async () => {
+    const sim = await sim0()
+    const v1 = sim.head
+    const v2 = await sim.publish()
+    const ts = state(sim, recordOf(v2))
+    await rejects(ts.update(v1.timestamp.cid), 'CLIENT-TS-DESCENDS')
+    expect(ts.phase).toBe('failed')
+    expect(() => ts.accepted()).toThrow(/requires/)
+    await rejects(ts.verifyContinuity(), 'ERR_CALL_ORDER')
+  })
+
+  it('the reference time is fixed at construction and truncated to seconds; no clock is read', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const expires = new Date(v.timestamp.signed.expires)
+    expect(referenceTimeOf(new Date(expires.getTime() + 999))).toBe(v.timestamp.signed.expires)
+    expect(isFresh(v.timestamp.signed.expires, referenceTimeOf(new Date(expires.getTime() - 1000)))).toBe(true)
+    // Half a second before expiry truncates to a second before it: fresh.
+    await update(sim, rootOnly(v), v.timestamp.cid, new Date(expires.getTime() - 500))
+    // The clock says 2099; the update uses the reference time it was given.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2099-01-01T00:00:00Z'))
+    const ts = state(sim, rootOnly(v), new Date(expires.getTime() - 1000))
+    const a = await ts.update(v.timestamp.cid)
+    expect(a.record.trusted?.referenceTime).toBe(referenceTimeOf(new Date(expires.getTime() - 1000)))
+    // At the expiry second exactly, and later, it is not fresh.
+    await rejects(update(sim, rootOnly(v), v.timestamp.cid, new Date(expires.getTime() + 999)), 'CLIENT-EXPIRES')
+  })
+
+  it('loadCandidate refuses a head that is not a timestamp with its rule (VALID-KIND, ENC-CID)', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const e = await rejects(state(sim, rootOnly(v)).loadCandidate(v.snapshot.cid), 'VALID-KIND', 'ValidationError')
+    expect(e.details.cid).toBe(v.snapshot.cid.toString())
+    const raw = (await sim.storeContent(new TextEncoder().encode('not metadata'))).cid
+    await rejects(state(sim, rootOnly(v)).loadCandidate(raw), 'ENC-CID')
+  })
+
+  it('ERR_STATE_CORRUPT when the trusted state breaks R0 = S0.meta.root', async () => {
+    const sim = await sim0()
+    const v1 = sim.head
+    sim.rotate('root')
+    const v2 = await sim.publish()
+    const broken: StateRecord = { ...recordOf(v1), root: v2.root.cid }
+    const v3 = await sim.publish()
+    await rejects(update(sim, broken, v3.timestamp.cid), 'ERR_STATE_CORRUPT', 'StateError')
+  })
+})
+
+describe('CLIENT-ROOT-CHAIN and BOUND-ROOT-STEPS', () => {
+  it('CLIENT-ROOT-CHAIN: every root step from R0 to R is walked and checked; intermediate roots may be expired', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    sim.rotate('root')
+    const v1 = await sim.publish()
+    // The next root comes a year later: v1's root has expired by then.
+    sim.now = new Date(sim.now.getTime() + 366 * DAY * 1000)
+    sim.rotate('root')
+    await sim.addTarget('targets', 'next-year.txt')
+    const v2 = await sim.publish()
+    expect(v1.root.signed.expires < referenceTimeOf(sim.now)).toBe(true)
+    const a = await update(sim, recordOf(v0), v2.timestamp.cid)
+    expect(a.rootChain).toEqual([v0.root.cid.toString(), v1.root.cid.toString(), v2.root.cid.toString()])
+    expect(a.changed).toContain('root')
+  })
+
+  it('CLIENT-ROOT-CHAIN: a root older than R0 is refused', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    sim.rotate('root')
+    const v1 = await sim.publish()
+    const e = await rejects(update(sim, recordOf(v1), v0.timestamp.cid), 'CLIENT-ROOT-CHAIN', 'ValidationError')
+    expect(violationRules(e)).toContain('SUCC-ROOT-LINK')
+  })
+
+  it('CLIENT-ROOT-CHAIN: a root on another branch is refused', async () => {
+    const sim = await sim0()
+    const fork = sim.fork(99)
+    sim.rotate('root')
+    const v1 = await sim.publish()
+    fork.rotate('root')
+    const f1 = await fork.publish()
+    // f1's root is a valid successor of R0, but not of R1.
+    await update(sim, rootOnly(sim.versions[0]!), f1.timestamp.cid)
+    await rejects(update(sim, recordOf(v1), f1.timestamp.cid), 'CLIENT-ROOT-CHAIN')
+  })
+
+  it('CLIENT-ROOT-CHAIN: a root not signed by a threshold of the previous root keys is refused (SUCC-ROOT-THRESHOLD)', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    // A root whose own (attacker) root key signs it: VALID-ROOT-SELF holds,
+    // but the trusted root keys never consented.
+    const attacker = sim.freshKeys(1, 1).pairs[0]!
+    const forged = await forgeRoot(sim, (r) => ({
+      ...r,
+      keys: new Map([...r.keys, [attacker.keyid, attacker.publicKey]]),
+      roles: { ...r.roles, root: { keyids: [attacker.keyid], threshold: 1 } }
+    }), [seedSigner(attacker.seed)])
+    const snap = await sim.forgeSnapshot({ root: forged.cid })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v0), ts.cid), 'CLIENT-ROOT-CHAIN')
+    expect(violationRules(e)).toContain('SUCC-ROOT-THRESHOLD')
+    expect(e.details.cid).toBe(forged.cid.toString())
+  })
+
+  it('BOUND-ROOT-STEPS: one update walks at most maxRootSteps root steps', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 3; i++) {
+      sim.rotate('root')
+      await sim.publish()
+    }
+    const head = sim.head.timestamp.cid
+    await rejects(update(sim, recordOf(v0), head, sim.now, { maxRootSteps: 2 }), 'BOUND-ROOT-STEPS')
+    const a = await update(sim, recordOf(v0), head, sim.now, { maxRootSteps: 3 })
+    expect(a.rootChain).toHaveLength(4)
+  })
+})
+
+describe('CLIENT-EXPIRES', () => {
+  const past = '2020-01-01T00:00:00Z'
+
+  it('CLIENT-EXPIRES: the timestamp must be fresh (strictly later than the reference time)', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const e = await rejects(update(sim, rootOnly(v), v.timestamp.cid, later(sim, DAY)), 'CLIENT-EXPIRES')
+    expect(e.details).toMatchObject({ role: 'timestamp', cid: v.timestamp.cid.toString() })
+  })
+
+  it('CLIENT-EXPIRES: the snapshot must be fresh', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const snap = await sim.sign({ ...v.snapshot.signed, expires: past, previousVersion: v.snapshot.cid }, sim.publishedSignersOf('snapshot'))
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v), ts.cid), 'CLIENT-EXPIRES')
+    expect(e.details).toMatchObject({ role: 'snapshot', cid: snap.cid.toString() })
+  })
+
+  it('CLIENT-EXPIRES: the top-level targets must be fresh', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const targets = await sim.forgeTargets('targets', (t) => ({ ...t, expires: past }))
+    const snap = await sim.forgeSnapshot({ targets: targets.cid })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v), ts.cid), 'CLIENT-EXPIRES')
+    expect(e.details).toMatchObject({ role: 'targets', cid: targets.cid.toString() })
+  })
+
+  it('CLIENT-EXPIRES: the final root must be fresh', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    const root = await forgeRoot(sim, (r) => ({ ...r, expires: past }))
+    const snap = await sim.forgeSnapshot({ root: root.cid })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v), ts.cid), 'CLIENT-EXPIRES')
+    expect(e.details).toMatchObject({ role: 'root', cid: root.cid.toString() })
+  })
+
+  it('CLIENT-EXPIRES: the trusted floor and the objects on the walk may be expired', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    await sim.publish()
+    sim.now = new Date(sim.now.getTime() + 60 * DAY * 1000)
+    const v2 = await sim.publish()
+    // T0, S0 and the intermediate snapshot have all expired.
+    const ref = referenceTimeOf(sim.now)
+    expect(v0.snapshot.signed.expires < ref && v0.timestamp.signed.expires < ref).toBe(true)
+    const a = await update(sim, recordOf(v0), v2.timestamp.cid)
+    expect(a.continuity).toBe('descends')
+  })
+})
+
+describe('CLIENT-TS-DESCENDS and BOUND-CHAIN', () => {
+  it('CLIENT-TS-DESCENDS: a newer timestamp descends; the same one and a re-signed one are accepted', async () => {
+    const sim = await sim0()
+    const v1 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v2 = await sim.publish()
+    expect((await update(sim, recordOf(v1), v2.timestamp.cid)).continuity).toBe('descends')
+    expect((await update(sim, recordOf(v2), v2.timestamp.cid)).continuity).toBe('same')
+    const v3 = await sim.refreshTimestamp()
+    const a = await update(sim, recordOf(v2), v3.timestamp.cid)
+    expect(a.continuity).toBe('descends')
+    expect(a.changed).toEqual(['timestamp'])
+  })
+
+  it('CLIENT-TS-DESCENDS: an older timestamp is refused (rollback), even after the trusted one expired', async () => {
+    const sim = await sim0()
+    const v1 = sim.head
+    const v2 = await sim.publish()
+    const e = await rejects(update(sim, recordOf(v2), v1.timestamp.cid, v1.now), 'CLIENT-TS-DESCENDS')
+    expect(e.details.cid).toBeDefined()
+  })
+
+  it('CLIENT-TS-DESCENDS: a successor breaking a snapshot step is refused, naming the SUCC-SNAP rule', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    await sim.addTarget('d1', 'd1/b.txt')
+    const v2 = await sim.publish()
+    // A snapshot key holder lists d1's older object again.
+    const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', v1.delegated.get('d1')!.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v2), ts.cid), 'CLIENT-TS-DESCENDS')
+    expect(violationRules(e)).toContain('SUCC-SNAP-DELEG')
+  })
+
+  it('BOUND-CHAIN: a snapshot walk longer than maxChainLength fails', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 4; i++) await sim.publish()
+    await rejects(update(sim, recordOf(v0), sim.head.timestamp.cid, sim.now, { maxChainLength: 3 }), 'BOUND-CHAIN')
+    expect((await update(sim, recordOf(v0), sim.head.timestamp.cid, sim.now, { maxChainLength: 4 })).continuity).toBe('descends')
+  })
+})
+
+describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
+  /**
+   * A client that trusted a fork: the snapshot and timestamp keys were
+   * stolen and used to sign a successor off the honest chain.
+   */
+  async function forked () {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    await sim.addTarget('targets', 'top.txt')
+    const v1 = await sim.publish()
+    const evilSnap = await sim.forgeSnapshot({})
+    const evilTs = await sim.forgeTimestamp(evilSnap.cid)
+    const trusted = (await update(sim, recordOf(v1), evilTs.cid)).record
+    return { sim, v1, trusted }
+  }
+
+  it('CLIENT-RECOVER: a client that trusted a fork is stuck until the snapshot and timestamp keys rotate, then moves on', async () => {
+    const { sim, trusted } = await forked()
+    await sim.addTarget('d1', 'd1/b.txt')
+    const honest = await sim.publish()
+    await rejects(update(sim, trusted, honest.timestamp.cid), 'CLIENT-TS-DESCENDS')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v3 = await sim.publish()
+    const a = await update(sim, trusted, v3.timestamp.cid)
+    expect(a.continuity).toBe('recovered')
+    expect(a.floors).toEqual({ kept: ['targets', 'd1'], dropped: [] })
+  })
+
+  it('CLIENT-RECOVER: rotating only the timestamp key also switches to per-object floors', async () => {
+    const { sim, trusted } = await forked()
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    expect((await update(sim, trusted, v2.timestamp.cid)).continuity).toBe('recovered')
+  })
+
+  it('CLIENT-FLOOR: under recovery the targets floor is kept: an older top-level targets is refused', async () => {
+    const { sim, v1, trusted } = await forked()
+    const v0 = sim.versions[0]!
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    // Someone holding the new snapshot and timestamp keys lists the first targets object.
+    const snap = await sim.forgeSnapshot({ targets: v0.targets.cid, delegated: new Map(), retired: new Map([['d1', v1.delegated.get('d1')!.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, trusted, ts.cid), 'CLIENT-FLOOR')
+    expect(e.details.cid).toBeDefined()
+  })
+
+  it('CLIENT-FLOOR: under recovery a delegated role keeps its floor while its authorization is unchanged', async () => {
+    const { sim, trusted } = await forked()
+    const d1Old = sim.head.delegated.get('d1')!
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.addTarget('d1', 'd1/b.txt')
+    await sim.publish()
+    // A d1 object that does not descend from the trusted one (a new chain).
+    const d1Fork = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+    expect(d1Fork.cid.equals(d1Old.cid)).toBe(false)
+    const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', d1Fork.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    await rejects(update(sim, trusted, ts.cid), 'CLIENT-FLOOR')
+  })
+
+  it('CLIENT-FLOOR: a changed targets key set drops the targets floor, and the drop propagates to its delegations', async () => {
+    const { sim, trusted } = await forked()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.rotate('targets')
+    await sim.publish()
+    // New chains for targets and d1 (previous-version null) are accepted:
+    // their floors were dropped with the authority that signed them.
+    const targets = await sim.forgeTargets('targets', (t) => ({ ...t, previousVersion: null }))
+    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+    const snap = await sim.forgeSnapshot({ targets: targets.cid, delegated: new Map([['d1', d1.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const a = await update(sim, trusted, ts.cid)
+    expect(a.continuity).toBe('recovered')
+    expect(a.floors).toEqual({ kept: [], dropped: ['d1', 'targets'] })
+  })
+
+  it('CLIENT-FLOOR: a delegated role whose authorization changed drops its floor, and so do its delegations', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    sim.delegate('d1', 'd2')
+    sim.delegate('targets', 'd3')
+    await sim.addTarget('d2', 'd1/d2/a.txt')
+    await sim.addTarget('d3', 'd3/a.txt')
+    const v1 = await sim.publish()
+    const trusted = recordOf(v1)
+    sim.rotate('d1')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null }))
+    const d2 = await sim.forgeTargets('d2', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+    const snap = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['d1', d1.cid], ['d2', d2.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const a = await update(sim, trusted, ts.cid)
+    expect(a.floors).toEqual({ kept: ['targets', 'd3'], dropped: ['d1', 'd2'] })
+    // d3's authorization did not change: its floor holds.
+    const d3 = await sim.forgeTargets('d3', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+    const snap2 = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['d3', d3.cid]]) })
+    await rejects(update(sim, trusted, (await sim.forgeTimestamp(snap2.cid)).cid), 'CLIENT-FLOOR')
+  })
+
+  it('CLIENT-FLOOR: a cycle of unchanged roles keeps its floors', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'a', { paths: ['x/*'] })
+    sim.delegate('a', 'b', { paths: ['x/*'] })
+    sim.delegate('b', 'a', { paths: ['x/*'] })
+    await sim.addTarget('b', 'x/1.txt')
+    const v1 = await sim.publish()
+    const edges = edgesOf({ ...v1, timestamp: v1.timestamp })
+    expect(edges.out.get('b')).toEqual(['a'])
+    // Two edges into a (from targets and from b) with the same keys and threshold: one pair.
+    expect(edges.authorization.get('a')?.split('|')).toHaveLength(1)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.addTarget('b', 'x/2.txt')
+    const v2 = await sim.publish()
+    const a = await update(sim, recordOf(v1), v2.timestamp.cid)
+    expect(a.floors).toEqual({ kept: ['targets', 'a', 'b'], dropped: [] })
+  })
+
+  it('sameKeySet compares keyid sets and thresholds', () => {
+    expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['b', 'a'], threshold: 1 })).toBe(true)
+    expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 2 })).toBe(false)
+    expect(sameKeySet({ keyids: ['a'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 1 })).toBe(false)
+  })
+
+  it('a timestamp for the trusted snapshot signed anew is accepted without a walk', async () => {
+    const sim = await sim0()
+    const v = sim.head
+    sim.now = later(sim, 60)
+    const ts = await sim.sign(makeTimestamp({ expires: sim.expires('timestamp'), snapshot: v.snapshot.cid }), sim.publishedSignersOf('timestamp'))
+    expect((await update(sim, recordOf(v), ts.cid)).continuity).toBe('descends')
+  })
+})
