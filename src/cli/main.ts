@@ -7,10 +7,17 @@
 import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
 import { demoCommand } from './commands/demo.js'
+import { exportCommand, headCommand, initCommand, keygenCommand, logCommand, resetCommand, statusCommand } from './commands/repo.js'
+import { draftExportCommand, draftImportCommand, draftShowCommand, draftsCommand, signCommand } from './commands/sign.js'
+import { addCommand, delegateCommand, publishCommand, removeCommand, rotateCommand, undelegateCommand } from './commands/targets.js'
 import { DagtufError, UsageError } from '../model/errors.js'
 
 export const COMMANDS: readonly Command[] = [
-  demoCommand
+  demoCommand,
+  // publisher
+  initCommand, addCommand, removeCommand, delegateCommand, undelegateCommand, rotateCommand, publishCommand,
+  signCommand, draftsCommand, draftExportCommand, draftImportCommand, draftShowCommand,
+  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand
 ]
 
 const GLOBAL: Readonly<Record<string, OptionSpec>> = {

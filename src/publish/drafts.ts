@@ -244,3 +244,8 @@ function withSigs (env: DraftObject, sigs: readonly Signature[]): DraftObject {
 function encodeWith (env: DraftObject, sigs: readonly Signature[]): DraftObject {
   return encodeEnvelope(env.signed, sigs) as DraftObject
 }
+
+/** The same objects without any signature (signatures are then merged back only if they verify). */
+export function unsignedCopy (objects: ReadonlyMap<string, DraftObject>): Map<string, DraftObject> {
+  return new Map([...objects].map(([role, env]) => [role, encodeWith(env, [])]))
+}

@@ -1,0 +1,133 @@
+/**
+ * What the publisher's commands share: the --dir and --passphrase-file
+ * options, opening a repository session, the progress bar, and the JSON
+ * shapes of a publish result.
+ */
+import type { OptionSpec, Parsed } from '../args.js'
+import { flag, str } from '../args.js'
+import type { Io } from '../command.js'
+import { UsageError } from '../../model/errors.js'
+import { openSession, type PublishResult, type Session, type SessionOptions } from '../../publish/engine.js'
+import { parseDuration, EXPIRY_ROLES, type ExpiryRole, type HeadRecord } from '../../publish/files.js'
+import type { NeedReport } from '../../publish/drafts.js'
+import { readPassphrase } from '../../publish/keyfile.js'
+import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
+
+export const DIR: Readonly<Record<string, OptionSpec>> = {
+  dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` }
+}
+
+export const PASSPHRASE: Readonly<Record<string, OptionSpec>> = {
+  'passphrase-file': { type: 'string', help: 'read the key passphrase from this file (else DAGTUF_PASSPHRASE)' }
+}
+
+export const KDF: Readonly<Record<string, OptionSpec>> = {
+  encrypt: { type: 'boolean', help: 'encrypt new key files with the passphrase (scrypt + XChaCha20-Poly1305)' },
+  'kdf-log-n': { type: 'string', help: 'scrypt cost as log2(N) for new encrypted keys, 15..20 (default 17)' }
+}
+
+/** The command's Io with human output silenced under --json (the JSON object is printed by main). */
+export function textIo (io: Io, args: Parsed): Io {
+  if (!flag(args, 'json')) return io
+  return { out: () => {}, err: io.err, tty: io.tty }
+}
+
+export function dirOf (args: Parsed): string {
+  return str(args, 'dir') ?? DEFAULT_REPO_DIR
+}
+
+export async function passphraseOf (args: Parsed): Promise<string | undefined> {
+  return await readPassphrase(str(args, 'passphrase-file'))
+}
+
+/** The scrypt cost for new keys (only from the command line, 15..20). @throws {UsageError} */
+export function logNOf (args: Parsed): number | undefined {
+  const v = str(args, 'kdf-log-n')
+  if (v === undefined) return undefined
+  if (!/^\d{2}$/.test(v) || Number(v) < 15 || Number(v) > 20) throw new UsageError('ERR_USAGE', '--kdf-log-n must be 15..20')
+  return Number(v)
+}
+
+/** --expiry ROLE=DURATION (repeatable). @throws {UsageError} */
+export function expiryOf (values: readonly string[]): Partial<Record<ExpiryRole, number>> {
+  const out: Partial<Record<ExpiryRole, number>> = {}
+  for (const v of values) {
+    const m = /^([a-z]+)=(.+)$/.exec(v)
+    if (m === null || !(EXPIRY_ROLES as readonly string[]).includes(m[1]!)) throw new UsageError('ERR_USAGE', `--expiry takes ROLE=DURATION with ROLE one of ${EXPIRY_ROLES.join(', ')}`)
+    out[m[1] as ExpiryRole] = parseDuration(m[2]!, (message) => new UsageError('ERR_USAGE', message), '--expiry')
+  }
+  return out
+}
+
+/** Run `fn` on an open session; the repository is closed (and unlocked) afterwards. */
+export async function withSession<T> (args: Parsed, options: Omit<SessionOptions, 'passphrase'>, fn: (s: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(dirOf(args), { ...options, passphrase: await passphraseOf(args) })
+  try {
+    return await fn(session)
+  } finally {
+    await session.repo.close()
+  }
+}
+
+export interface ProgressBar {
+  update: (done: number, total: number) => void
+  end: () => void
+}
+
+/**
+ * A progress bar on stderr, only when stderr is a terminal and --json is not
+ * given; otherwise a no-op. Redrawn at most ten times a second.
+ */
+export function progressBar (io: Io, args: Parsed, label: string): ProgressBar {
+  if (!io.tty || flag(args, 'json')) return { update: () => {}, end: () => {} }
+  let last = 0
+  let drawn = false
+  const draw = (done: number, total: number): void => {
+    const width = 30
+    const filled = total === 0 ? width : Math.round(width * done / total)
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+    drawn = true
+  }
+  return {
+    update (done, total) {
+      const now = Date.now()
+      if (done < total && now - last < 100) return
+      last = now
+      draw(done, total)
+    },
+    end () { if (drawn) process.stderr.write('\n') }
+  }
+}
+
+export function headJsonOf (h: HeadRecord): Record<string, unknown> {
+  const delegated: Record<string, string> = {}
+  for (const [n, c] of h.delegated) delegated[n] = c.toString()
+  return { timestamp: h.timestamp.toString(), snapshot: h.snapshot.toString(), root: h.root.toString(), targets: h.targets.toString(), delegated }
+}
+
+function needJson (n: NeedReport): Record<string, unknown> {
+  return { role: n.role, label: n.label, threshold: n.threshold, have: n.have, signed: n.signed, missing: n.missing }
+}
+
+/** `{ timestamp, snapshot, root, targets, delegated, changes }` or `{ draft, needs }`. */
+export function publishJson (r: PublishResult): Record<string, unknown> {
+  if (r.kind === 'published') return { ...headJsonOf(r.head), changes: r.head.changes }
+  return { draft: r.draft.id, needs: r.needs.map(needJson) }
+}
+
+/** Human lines for a publish result. */
+export function publishLines (r: PublishResult): string[] {
+  if (r.kind === 'published') {
+    const lines = [`published timestamp ${r.head.timestamp.toString()}`, `  snapshot ${r.head.snapshot.toString()}`, `  root     ${r.head.root.toString()}`, `  targets  ${r.head.targets.toString()}`]
+    for (const [n, c] of r.head.delegated) lines.push(`  ${n} ${c.toString()}`)
+    return lines
+  }
+  const lines = [r.kind === 'draft' ? `signatures missing: kept as draft ${r.draft.id}` : `draft ${r.draft.id} still waits for signatures`]
+  for (const n of r.needs) lines.push(`  ${n.role} (${n.label}): ${n.have} of ${n.threshold}; may sign: ${n.missing.map((k) => k.slice(0, 16)).join(', ')}`)
+  lines.push(`sign with: dagtuf sign --draft ${r.draft.id} --key KEYFILE`)
+  return lines
+}
+
+export function needsJson (needs: readonly NeedReport[]): Array<Record<string, unknown>> {
+  return needs.map(needJson)
+}
