@@ -24,12 +24,12 @@
  *   propagate as errors and are not memoized.
  */
 import { CID } from 'multiformats/cid'
-import type { Kind, Limits } from '../model/config.js'
+import type { Kind } from '../model/config.js'
 import { UsageError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
 import { Collector, type Violation } from '../validate/report.js'
-import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateTimestamp, type ValidateOptions } from '../validate/valid.js'
+import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateTimestamp, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
 
 export type { Violation }
 
@@ -44,7 +44,7 @@ export interface RelationOptions {
   /** Steps a `<-*` walk may take (BOUND-CHAIN). Default LIMITS.maxChainLength. */
   maxChain?: number
   /** Overrides of LIMITS for the VALID checks the relations make. */
-  limits?: Partial<Limits>
+  limits?: LimitOverrides
 }
 
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])

@@ -14,11 +14,11 @@
  *   BOUND-DELEGATIONS and BOUND-DELEGATION-DEPTH: exceeding a bound throws a
  *   ValidationError with that rule as code, it never answers "not found".
  */
-import { LIMITS, type Limits } from '../model/config.js'
+import { LIMITS } from '../model/config.js'
 import { UsageError, ValidationError } from '../model/errors.js'
 import { sha256, toHex } from '../model/hash.js'
 import type { DelegatedRole, TargetInfo, TargetsEnvelope } from '../model/types.js'
-import type { Dag } from './valid.js'
+import type { Dag, LimitOverrides } from './valid.js'
 
 const utf8 = new TextEncoder()
 
@@ -83,7 +83,7 @@ export function roleMatchesPath (role: DelegatedRole, path: string, hash?: strin
 }
 
 export interface FindOptions {
-  limits?: Partial<Limits>
+  limits?: LimitOverrides
   /**
    * Reference time of the update whose DAG is searched. When given, every
    * visited role must be fresh (`expires` strictly later than it, truncated

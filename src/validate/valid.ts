@@ -53,15 +53,27 @@ export interface ValidReport {
   dag?: Dag
 }
 
+/**
+ * Overrides of LIMITS. (`Limits` is the type of a frozen literal, so its
+ * fields are literal types; overrides are any numbers.)
+ */
+export type LimitOverrides = { readonly [K in keyof Limits]?: number }
+/** LIMITS as numbers. */
+export type ResolvedLimits = { readonly [K in keyof Limits]: number }
+
 export interface ValidateOptions {
   /** Stop at the first violation (clients). Default: report every violation. */
   failFast?: boolean
   /** Overrides of LIMITS (BOUND-DELEGATIONS, BOUND-DELEGATION-DEPTH). */
-  limits?: Partial<Limits>
+  limits?: LimitOverrides
 }
 
-/** LIMITS with overrides; rejects overrides that are not non-negative integers. */
-export function resolveLimits (overrides: Partial<Limits> | undefined): Limits {
+/**
+ * LIMITS with overrides.
+ *
+ * @throws {UsageError} ERR_ARGUMENT for an override that is not a non-negative integer
+ */
+export function resolveLimits (overrides: LimitOverrides | undefined): ResolvedLimits {
   if (overrides === undefined) return LIMITS
   for (const [k, v] of Object.entries(overrides)) {
     if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
@@ -187,7 +199,7 @@ interface DelegationWalk {
   readonly complete: boolean
 }
 
-async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets: TargetsEnvelope, c: Collector, limits: Limits): Promise<DelegationWalk> {
+async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets: TargetsEnvelope, c: Collector, limits: ResolvedLimits): Promise<DelegationWalk> {
   const dt = snap.signed.meta.delegatedTargets
   const objs = new Map<string, TargetsEnvelope | undefined>([['targets', targets]])
   const depth = new Map<string, number>([['targets', 0]])
@@ -297,7 +309,7 @@ function pathAllowed (path: string, role: string, into: ReadonlyMap<string, Edge
   return false
 }
 
-async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits: Limits, ts?: TimestampEnvelope): Promise<Dag | undefined> {
+async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits: ResolvedLimits, ts?: TimestampEnvelope): Promise<Dag | undefined> {
   const snap = await loadOrReport(loader, 'snapshot', snapCid, c, ts === undefined ? 'snapshot' : 'timestamp.snapshot')
   if (snap === undefined) return undefined
   const meta = snap.signed.meta
@@ -353,7 +365,7 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
 // ---------------------------------------------------------------------------
 // Entry points
 
-async function run (opts: ValidateOptions, body: (c: Collector, limits: Limits) => Promise<Dag | undefined>): Promise<ValidReport & { cause?: unknown }> {
+async function run (opts: ValidateOptions, body: (c: Collector, limits: ResolvedLimits) => Promise<Dag | undefined>): Promise<ValidReport & { cause?: unknown }> {
   const c = new Collector(opts.failFast === true)
   const limits = resolveLimits(opts.limits)
   let dag: Dag | undefined

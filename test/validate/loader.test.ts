@@ -119,7 +119,7 @@ describe('sourceLoader', () => {
 
   it('a tampered block propagates as BlockError ERR_HASH_MISMATCH', async () => {
     const { b, root } = await objects()
-    b.store.tamper(root.cid, (x) => { x[10] ^= 1; return x })
+    b.store.tamper(root.cid, (x) => { x[10] = x[10]! ^ 1; return x })
     const e = await caught(() => b.loader().load('root', root.cid))
     expect(e).toBeInstanceOf(BlockError)
     expect(e.code).toBe('ERR_HASH_MISMATCH')

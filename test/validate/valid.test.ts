@@ -55,7 +55,7 @@ describe('VALID on a hand-built DAG', () => {
 
   it('a tampered block is a violation naming the block, and the rest is still checked', async () => {
     const { b, ts, r1, top } = await honest()
-    b.store.tamper(r1.cid, (bytes) => { bytes[bytes.length - 3] ^= 1; return bytes })
+    b.store.tamper(r1.cid, (bytes) => { bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 1; return bytes })
     const r = await validateTimestamp(b.loader(), ts.cid)
     expect(r.valid).toBe(false)
     expect(r.violations.find((v) => v.cid === r1.cid.toString())).toBeDefined()
