@@ -365,7 +365,7 @@ export interface PeerSourceOptions {
 }
 
 export interface PeerSource extends BlockSource, Closeable {
-  readonly helia: Helia
+  readonly helia: HeliaWithLibp2p<ServiceMap>
   /** The peer this source asks. */
   readonly remote: string
 }
@@ -375,6 +375,7 @@ class BitswapPeerSource implements PeerSource {
   readonly remote: string
   readonly #timeoutMs: number
   readonly #dialTimeoutMs: number
+  #peer: string | undefined
   #closing: Promise<void> | undefined
 
   constructor (helia: HeliaWithLibp2p<ServiceMap>, remote: string, timeoutMs: number, dialTimeoutMs: number) {
@@ -387,11 +388,14 @@ class BitswapPeerSource implements PeerSource {
   /** Dial the peer (again) when no connection is open. */
   async connect (signal?: AbortSignal): Promise<void> {
     const addr = multiaddr(this.remote)
-    const peer = addr.getComponents().find((c) => c.name === 'p2p')?.value
+    // The peer id: from the address (/p2p/...) or learnt on the first dial.
+    this.#peer ??= addr.getComponents().find((c) => c.name === 'p2p')?.value
+    const peer = this.#peer
     if (peer !== undefined && this.helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer && c.status === 'open')) return
     const d = deadline(this.#dialTimeoutMs, signal)
     try {
-      await this.helia.libp2p.dial(addr, { signal: d.signal })
+      const connection = await this.helia.libp2p.dial(addr, { signal: d.signal })
+      this.#peer ??= connection.remotePeer.toString()
     } catch (e) {
       if (d.timedOut()) throw timedOut(undefined, this.#dialTimeoutMs, e)
       if (signal?.aborted === true) throw aborted(undefined, e)

@@ -1,3 +1,5 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openPeerSource, openRepoNode } from '../../src/blocks/helia.js'
 import type { PeerSource, RepoNode } from '../../src/blocks/helia.js'
@@ -51,6 +53,17 @@ describe('bitswap between two nodes on 127.0.0.1', () => {
     expect(elapsed).toBeLessThan(3_000)
   })
 
+  it('dials an address without /p2p/ too, and redials after the connection drops', async () => {
+    const node = await serverNode()
+    const a = rawBlock('redial')
+    await node.put(a.cid, a.bytes)
+    const full = node.multiaddrs()[0] as string
+    const source = await client(full.replace(/\/p2p\/.*$/, ''))
+    expect(await source.get(a.cid)).toEqual(a.bytes)
+    await source.helia.libp2p.hangUp(source.helia.libp2p.getConnections()[0]!.remotePeer)
+    expect(await source.get(a.cid)).toEqual(a.bytes)
+  })
+
   it('honours the caller signal with ERR_ABORTED', async () => {
     const node = await serverNode()
     const source = await client(node.multiaddrs()[0] as string, 10_000)
@@ -65,6 +78,28 @@ describe('bitswap between two nodes on 127.0.0.1', () => {
     await node.put(blk.cid, blk.bytes)
     const source = await client(node.multiaddrs()[0] as string)
     await rejectsWith(source.get(blk.cid, { maxBytes: 1000 }), 'ERR_BLOCK_TOO_LARGE')
+  })
+
+  it('bytes a peer sends that do not match the CID are never accepted', async () => {
+    const dir = await tempDir()
+    cleanups.push(dir.remove)
+    const node = await openRepoNode(dir.path, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+    cleanups.push(async () => { await node.close() })
+    const a = rawBlock('tampered on the serving side')
+    await node.put(a.cid, a.bytes)
+    // Corrupt the served copy on disk: the serving node does not re-check
+    // what it sends, so the wrong bytes really travel.
+    for (const sub of await readdir(join(dir.path, 'blocks'))) {
+      for (const f of await readdir(join(dir.path, 'blocks', sub))) {
+        const file = join(dir.path, 'blocks', sub, f)
+        const bytes = await readFile(file)
+        bytes[0] = (bytes[0] ?? 0) ^ 1
+        await writeFile(file, bytes)
+      }
+    }
+    const source = await client(node.multiaddrs()[0] as string, 800)
+    // Bitswap drops a block whose hash is wrong and keeps waiting for a good one.
+    await rejectsWith(source.get(a.cid), 'ERR_TIMEOUT')
   })
 
   it('fails to open with a typed error when nobody listens', async () => {

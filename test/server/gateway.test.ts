@@ -1,12 +1,13 @@
 import { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readCar } from '../../src/blocks/car.js'
+import { openRepoNode } from '../../src/blocks/helia.js'
 import { GatewaySource, fetchHead } from '../../src/blocks/gateway.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { addContent, readContentBytes } from '../../src/blocks/unixfs.js'
 import { startServer } from '../../src/server/gateway.js'
 import type { RunningServer, ServerOptions } from '../../src/server/gateway.js'
-import { cidOf, expectSameBytes, jsonBlock, pseudoRandomBytes, rawBlock, rejectsWith } from '../blocks/helpers.js'
+import { cidOf, expectSameBytes, jsonBlock, pseudoRandomBytes, rawBlock, rejectsWith, tempDir } from '../blocks/helpers.js'
 import { httpRequest, tamperingProxy, testServer } from './http-helpers.js'
 import type { TestServer } from './http-helpers.js'
 
@@ -49,6 +50,20 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
     expect(await fetchHead(server.url)).toBeNull()
     head = ts.cid
     expect((await fetchHead(server.url))?.toString()).toBe(ts.cid.toString())
+  })
+
+  it('serves UnixFS content from the embedded node', async () => {
+    const dir = await tempDir('dagtuf-server-')
+    cleanups.push(dir.remove)
+    const node = await openRepoNode(dir.path)
+    cleanups.push(async () => { await node.close() })
+    const content = pseudoRandomBytes(2 * 1024 * 1024 + 1, 12)
+    const ref = await addContent(node, content)
+    const server = await startServer({ source: node, head: async () => ref.cid })
+    cleanups.push(server.close)
+    const head = await fetchHead(server.url)
+    expect(head?.equals(ref.cid)).toBe(true)
+    expectSameBytes(await readContentBytes(new GatewaySource(server.url), head as CID, ref.length), content)
   })
 
   it('answers with the trustless-gateway headers, raw and car, GET and HEAD', async () => {

@@ -1,0 +1,16 @@
+/**
+ * The block layer: where bytes addressed by CIDs live. Every source here
+ * hash-checks every block it returns and caps sizes while reading; see
+ * types.ts for the interfaces and the error codes.
+ */
+export type { BlockSource, BlockStore, Closeable, GetOptions } from './types.js'
+export { MemoryBlockStore } from './memory.js'
+export { openRepoNode, openPeerSource } from './helia.js'
+export type { RepoNode, RepoNodeOptions, PeerSource, PeerSourceOptions, PinOptions } from './helia.js'
+export { addContent, readContent, readContentBytes } from './unixfs.js'
+export type { ContentRef, ContentSink, AddContentOptions, ReadContentOptions, ReadContentResult } from './unixfs.js'
+export { readCar, importCar, writeCar, encodeCar, CarSource } from './car.js'
+export type { CarLimits, CarInput, ImportResult, WriteCarResult } from './car.js'
+export { GatewaySource, fetchHead, normalizeBaseUrl } from './gateway.js'
+export type { GatewayOptions, FetchHeadOptions } from './gateway.js'
+export { normalizeCid } from './util.js'
