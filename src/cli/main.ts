@@ -7,6 +7,8 @@
 import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
 import { demoCommand } from './commands/demo.js'
+import { clientGetCommand, clientInitCommand, clientListCommand, clientUpdateCommand } from './commands/client.js'
+import { serveCommand } from './commands/serve.js'
 import { exportCommand, headCommand, initCommand, keygenCommand, logCommand, resetCommand, statusCommand } from './commands/repo.js'
 import { draftExportCommand, draftImportCommand, draftShowCommand, draftsCommand, signCommand } from './commands/sign.js'
 import { addCommand, delegateCommand, publishCommand, removeCommand, rotateCommand, undelegateCommand } from './commands/targets.js'
@@ -17,7 +19,9 @@ export const COMMANDS: readonly Command[] = [
   // publisher
   initCommand, addCommand, removeCommand, delegateCommand, undelegateCommand, rotateCommand, publishCommand,
   signCommand, draftsCommand, draftExportCommand, draftImportCommand, draftShowCommand,
-  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand
+  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand,
+  // client and server
+  clientInitCommand, clientUpdateCommand, clientGetCommand, clientListCommand, serveCommand
 ]
 
 const GLOBAL: Readonly<Record<string, OptionSpec>> = {

@@ -39,13 +39,13 @@
  * No clock is read here: `now` is an argument. Nothing here writes anything.
  */
 import type { CID } from 'multiformats/cid'
-import type { Kind, Limits } from '../model/config.js'
+import type { Kind } from '../model/config.js'
 import { StateError, UsageError, ValidationError } from '../model/errors.js'
 import type { Envelope, RoleKeys, RootEnvelope, SignedOf, SnapshotEnvelope, TargetsEnvelope, TimestampEnvelope } from '../model/types.js'
 import { succStar, type Relation, type RelationOptions } from '../relations/index.js'
 import type { Loader } from '../validate/loader.js'
 import { ruleOfLoadError, type Violation } from '../validate/report.js'
-import { assertValidSnapshot, assertValidTimestamp, resolveLimits, type Dag } from '../validate/valid.js'
+import { assertValidSnapshot, assertValidTimestamp, resolveLimits, type Dag, type LimitOverrides, type ResolvedLimits } from '../validate/valid.js'
 import type { StateRecord, TrustedSnapshot } from './statefile.js'
 
 /** A DAG accepted by an update: VALID, with its timestamp. */
@@ -77,11 +77,7 @@ export interface Accepted {
   readonly floors?: Floors
 }
 
-/**
- * Overrides of LIMITS. (`Partial<Limits>` would demand the literal default
- * values: LIMITS is frozen, so its type is literal.)
- */
-export type LimitOverrides = Partial<Record<keyof Limits, number>>
+export type { LimitOverrides }
 
 export interface TrustedStateOptions {
   /** The only way to blocks: cache and source, bounded for this update. */
@@ -166,9 +162,9 @@ export class TrustedState {
   readonly referenceTime: string
   readonly trusted: StateRecord
   readonly #loader: Loader
-  readonly #limits: Limits
+  readonly #limits: ResolvedLimits
   readonly #relOpts: RelationOptions
-  readonly #validOpts: { limits?: Partial<Limits> }
+  readonly #validOpts: { limits?: LimitOverrides }
   #phase: Phase = 'new'
 
   #timestamp: TimestampEnvelope | undefined
@@ -189,7 +185,7 @@ export class TrustedState {
     this.trusted = trusted
     this.referenceTime = referenceTimeOf(options.now)
     this.#loader = options.loader
-    const overrides = options.limits as Partial<Limits> | undefined
+    const overrides = options.limits
     this.#limits = resolveLimits(overrides)
     this.#relOpts = overrides === undefined ? {} : { limits: overrides }
     this.#validOpts = overrides === undefined ? {} : { limits: overrides }

@@ -43,12 +43,11 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { readContent } from '../blocks/unixfs.js'
 import type { BlockSource } from '../blocks/types.js'
-import { type Limits } from '../model/config.js'
 import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
-import { assertValidTimestamp, resolveLimits, rootViolations } from '../validate/valid.js'
+import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
 import { ClientStore, slowPoint } from './store.js'
@@ -139,7 +138,7 @@ export class Updater {
   readonly #head: HeadSource | undefined
   readonly #now: Date | undefined
   readonly #limitOverrides: LimitOverrides | undefined
-  readonly #limits: Limits
+  readonly #limits: ResolvedLimits
   readonly #signal: AbortSignal | undefined
   readonly #timeoutMs: number | undefined
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
@@ -152,7 +151,7 @@ export class Updater {
     this.#head = options.head
     this.#now = options.now
     this.#limitOverrides = options.limits
-    this.#limits = resolveLimits(options.limits as Partial<Limits> | undefined)
+    this.#limits = resolveLimits(options.limits)
     this.#signal = options.signal
     this.#timeoutMs = options.timeoutMs
   }
@@ -169,7 +168,7 @@ export class Updater {
     if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
     if (options.now !== undefined) referenceTimeOf(options.now)
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
-    resolveLimits(options.limits as Partial<Limits> | undefined)
+    resolveLimits(options.limits)
     return new Updater(await ClientStore.open(options.dir), options)
   }
 
@@ -272,7 +271,7 @@ export class Updater {
       else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
 
       const loader = this.#loader(signal)
-      const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides as Partial<Limits> }) })
+      const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) })
       await ts.loadCandidate(candidate)
       await slowPoint()
       await ts.verifyRootChain()
@@ -319,7 +318,7 @@ export class Updater {
     if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (dagtuf client update) first`, { details: { dir: this.dir } })
     const mine = this.#trusted
     if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
-    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides as Partial<Limits> }) as TrustedDag
+    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
       dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })

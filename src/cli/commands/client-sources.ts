@@ -1,0 +1,92 @@
+/**
+ * Block and head sources of the client commands, from the command line:
+ *
+ *   --gateway URL       a trustless HTTP gateway (dagtuf serve, or any IPFS
+ *                       gateway); its GET /head gives the newest timestamp
+ *   --car FILE          a CAR file (offline installs); its first root is the head
+ *   --peer MULTIADDR    a libp2p peer, by bitswap (no head: give --timestamp)
+ *   --repo DIR          a repository folder on this machine (its embedded
+ *                       node); its head.json gives the head
+ *
+ * None of them is trusted: every block is hash-checked by the source and
+ * again by the client, and a head is only a candidate for the checks of
+ * NOTES 7.2.
+ */
+import type { CID } from 'multiformats/cid'
+import { readCar } from '../../blocks/car.js'
+import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
+import { openPeerSource } from '../../blocks/helia.js'
+import type { BlockSource } from '../../blocks/types.js'
+import type { HeadSource } from '../../client/updater.js'
+import { BlockError, UsageError } from '../../model/errors.js'
+import { Repo } from '../../publish/repo.js'
+import { int, str, type OptionSpec, type Parsed } from '../args.js'
+
+export const SOURCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  gateway: { type: 'string', help: 'fetch blocks from this trustless gateway URL (its /head is the head)' },
+  car: { type: 'string', help: 'read blocks from this CAR file (its first root is the head)' },
+  peer: { type: 'string', help: 'fetch blocks by bitswap from this libp2p multiaddr (/ip4/.../tcp/.../p2p/...)' },
+  repo: { type: 'string', help: 'read blocks from the repository folder DIR on this machine' },
+  timeout: { type: 'string', help: 'time limit of each network request in ms (default 30000)' }
+}
+
+export interface OpenedSource {
+  readonly source: BlockSource | undefined
+  readonly head: HeadSource | undefined
+  /** Which source, for messages. */
+  readonly label: string
+  close: () => Promise<void>
+}
+
+const NONE: OpenedSource = { source: undefined, head: undefined, label: 'the local cache', close: async () => {} }
+
+/**
+ * The source named on the command line: at most one of --gateway, --car,
+ * --peer, --repo. None is allowed unless `required`.
+ *
+ * @throws {UsageError} ERR_USAGE
+ * @throws {BlockError} when the source cannot be opened (CAR unreadable, peer unreachable...)
+ */
+export async function openSource (args: Parsed, required: boolean): Promise<OpenedSource> {
+  const given = ['gateway', 'car', 'peer', 'repo'].filter((k) => str(args, k) !== undefined)
+  if (given.length > 1) throw new UsageError('ERR_USAGE', `give one source, not ${given.map((g) => `--${g}`).join(' and ')}`)
+  const timeoutMs = int(args, 'timeout', 30_000, 1, 3_600_000)
+  const which = given[0]
+  if (which === undefined) {
+    if (required) throw new UsageError('ERR_USAGE', 'give a block source: --gateway URL, --car FILE, --peer MULTIADDR or --repo DIR')
+    return NONE
+  }
+  const value = str(args, which)!
+  switch (which) {
+    case 'gateway': {
+      const source = new GatewaySource(value, { timeoutMs, retries: 2 })
+      const head: HeadSource = async ({ signal }) => {
+        const cid = await fetchHead(value, { timeoutMs, retries: 2, ...(signal === undefined ? {} : { signal }) })
+        if (cid === null) throw new BlockError('ERR_BLOCK_NOT_FOUND', `${value} announces no head`, { details: { url: value } })
+        return cid
+      }
+      return { source, head, label: value, close: async () => {} }
+    }
+    case 'car': {
+      const car = await readCar(value)
+      const root = car.roots[0]
+      const head: HeadSource | undefined = root === undefined ? undefined : async () => root
+      return { source: car, head, label: value, close: async () => {} }
+    }
+    case 'peer': {
+      const peer = await openPeerSource(value, { timeoutMs, dialTimeoutMs: Math.min(timeoutMs, 10_000) })
+      return { source: peer, head: undefined, label: value, close: async () => { await peer.close() } }
+    }
+    default: {
+      const repo = await Repo.open(value)
+      try {
+        const node = await repo.node()
+        const head: HeadSource = async () => (await repo.head()).timestamp as CID
+        return { source: node, head, label: repo.dir, close: async () => { await repo.close() } }
+      } catch (e) {
+        await repo.close().catch(() => {})
+        throw e
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `dagtuf client init|update|get|list` — the client on the command line,
+ * over the Updater (src/client/updater.ts).
+ *
+ *   dagtuf client init   --dir C --root CID SOURCE [--force]
+ *   dagtuf client update --dir C [--timestamp CID] SOURCE [--json]
+ *   dagtuf client get    --dir C PATH -o FILE SOURCE [--update [--timestamp CID]]
+ *   dagtuf client list   --dir C [SOURCE] [--json]
+ *
+ * SOURCE is one of --gateway URL, --car FILE, --peer MULTIADDR, --repo DIR
+ * (client-sources.ts). A refusal exits 1 with the rule ID as code and the
+ * offending CID in the message (and in the JSON error object).
+ */
+import type { Io } from '../command.js'
+import type { Command } from '../command.js'
+import { flag, str, type Parsed } from '../args.js'
+import { Updater, type RefreshResult, type TargetResult } from '../../client/updater.js'
+import { StateError, UsageError } from '../../model/errors.js'
+import { SOURCE_OPTIONS, openSource, type OpenedSource } from './client-sources.js'
+
+export const DEFAULT_CLIENT_DIR = './dagtuf-client'
+
+const DIR = { dir: { type: 'string' as const, help: `trusted-state folder (default ${DEFAULT_CLIENT_DIR})` } }
+
+function dirOf (args: Parsed): string {
+  return str(args, 'dir') ?? DEFAULT_CLIENT_DIR
+}
+
+/** Human output only without --json (main prints the JSON result). */
+function say (io: Io, args: Parsed, line: string): void {
+  if (!flag(args, 'json')) io.out(line)
+}
+
+async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>): Promise<T> {
+  const opened = await openSource(args, required)
+  try {
+    const updater = await Updater.create({
+      dir: dirOf(args),
+      ...(opened.source === undefined ? {} : { source: opened.source }),
+      ...(opened.head === undefined ? {} : { head: opened.head })
+    })
+    return await fn(updater, opened)
+  } finally {
+    await opened.close()
+  }
+}
+
+function targetJson (t: TargetResult): Record<string, unknown> {
+  const out: Record<string, unknown> = { path: t.path, cid: t.cid.toString(), length: t.length, role: t.role, chain: [...t.chain] }
+  if (t.custom !== undefined) out.custom = t.custom
+  return out
+}
+
+function refreshJson (r: RefreshResult): Record<string, unknown> {
+  return { timestamp: r.timestamp, snapshot: r.snapshot, root: r.root, changed: r.changed, continuity: r.continuity, rootChain: r.rootChain, referenceTime: r.referenceTime, fetched: r.fetched, ...(r.floors === undefined ? {} : { floors: r.floors }) }
+}
+
+function printRefresh (io: Io, args: Parsed, r: RefreshResult, label: string): void {
+  const how = { first: 'first update', same: 'already up to date', descends: 'descends from the trusted timestamp', recovered: 'recovered after a key rotation (per-object floors)' }[r.continuity]
+  say(io, args, `updated from ${label}: ${how}`)
+  say(io, args, `  timestamp ${r.timestamp}`)
+  say(io, args, `  snapshot  ${r.snapshot}`)
+  say(io, args, `  root      ${r.root}${r.rootChain.length > 1 ? ` (${r.rootChain.length - 1} root step${r.rootChain.length > 2 ? 's' : ''})` : ''}`)
+  say(io, args, `  changed   ${r.changed.length === 0 ? 'nothing' : r.changed.join(', ')}`)
+  if (r.floors !== undefined) say(io, args, `  floors kept: ${r.floors.kept.join(', ') || 'none'}; dropped: ${r.floors.dropped.join(', ') || 'none'}`)
+  say(io, args, `  fetched   ${r.fetched.blocks} blocks, ${r.fetched.bytes} bytes (${r.fetched.cacheHits} from the cache)`)
+}
+
+export const clientInitCommand: Command = {
+  name: 'client init',
+  summary: 'trust a root (by CID, obtained out of band): fetch it and check it',
+  usage: 'client init --dir C --root CID (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--force]',
+  options: { ...DIR, root: { type: 'string', help: 'CID of the root to trust' }, force: { type: 'boolean', help: 'discard an existing trusted state' }, ...SOURCE_OPTIONS },
+  async run (args, io) {
+    const root = str(args, 'root')
+    if (root === undefined) throw new UsageError('ERR_USAGE', 'client init needs --root CID')
+    return await withUpdater(args, true, async (u, s) => {
+      const r = await u.init(root, { force: flag(args, 'force') })
+      say(io, args, r.changed ? `trusting root ${r.root} (fetched from ${s.label}) in ${u.dir}` : `${u.dir} already trusts root ${r.root}`)
+      return { result: { dir: u.dir, root: r.root, changed: r.changed } }
+    })
+  }
+}
+
+export const clientUpdateCommand: Command = {
+  name: 'client update',
+  summary: 'verify the newest timestamp (or --timestamp CID) against the trusted state, and trust it',
+  usage: 'client update --dir C [--timestamp CID] (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--json]',
+  options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...SOURCE_OPTIONS },
+  async run (args, io) {
+    return await withUpdater(args, true, async (u, s) => {
+      const ts = str(args, 'timestamp')
+      if (ts === undefined && s.head === undefined) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
+      const r = await u.refresh(ts)
+      printRefresh(io, args, r, s.label)
+      return { result: refreshJson(r) }
+    })
+  }
+}
+
+/** `PATH -o FILE` (the parser knows only --long options): the output file and the one path. */
+function pathAndOutput (args: Parsed): { path: string, output: string } {
+  const pos = [...args.positionals]
+  let output = str(args, 'output')
+  const o = pos.indexOf('-o')
+  if (o !== -1) {
+    const f = pos[o + 1]
+    if (f === undefined || output !== undefined) throw new UsageError('ERR_USAGE', '-o takes one FILE')
+    output = f
+    pos.splice(o, 2)
+  }
+  if (pos.length !== 1) throw new UsageError('ERR_USAGE', 'client get takes one target PATH')
+  if (output === undefined) throw new UsageError('ERR_USAGE', 'client get needs -o FILE')
+  return { path: pos[0]!, output }
+}
+
+export const clientGetCommand: Command = {
+  name: 'client get',
+  summary: 'find a target in the trusted state and download it, verified by CID and length',
+  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID]]',
+  options: {
+    ...DIR,
+    output: { type: 'string', help: 'where to write the target (same as -o FILE)' },
+    update: { type: 'boolean', help: 'update the trusted state first' },
+    timestamp: { type: 'string', help: 'with --update: update to this timestamp CID' },
+    ...SOURCE_OPTIONS
+  },
+  async run (args, io) {
+    const { path, output } = pathAndOutput(args)
+    return await withUpdater(args, true, async (u, s) => {
+      let refreshed: RefreshResult | undefined
+      if (flag(args, 'update')) {
+        refreshed = await u.refresh(str(args, 'timestamp'))
+        printRefresh(io, args, refreshed, s.label)
+      }
+      const info = await u.getTargetInfo(path)
+      if (info === null) throw new StateError('ERR_TARGET_NOT_FOUND', `no role entitled to ${JSON.stringify(path)} lists it in the trusted state`, { details: { path } })
+      const got = await u.downloadTarget(info, output)
+      say(io, args, `${path}: ${got.length} bytes, ${got.cid}, signed by role ${info.role}${info.chain.length > 1 ? ` (via ${info.chain.join(' -> ')})` : ''}, verified and written to ${got.path}`)
+      return { result: { ...targetJson(info), file: got.path, ...(refreshed === undefined ? {} : { update: refreshJson(refreshed) }) } }
+    })
+  }
+}
+
+export const clientListCommand: Command = {
+  name: 'client list',
+  summary: 'list the targets of the trusted state (as the search resolves them)',
+  usage: 'client list --dir C [--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR] [--json]',
+  options: { ...DIR, ...SOURCE_OPTIONS },
+  async run (args, io) {
+    return await withUpdater(args, false, async (u) => {
+      const state = await u.state()
+      const targets = await u.listTargets()
+      for (const t of targets) say(io, args, `${t.path}  ${t.length}  ${t.cid.toString()}  ${t.role}`)
+      if (targets.length === 0) say(io, args, '(no targets)')
+      return { result: { timestamp: state.trusted?.timestamp.toString() ?? null, targets: targets.map(targetJson) } }
+    })
+  }
+}
