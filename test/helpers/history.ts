@@ -686,7 +686,8 @@ export async function applyOp (sim: RepoSim, op: Op): Promise<string> {
       await sim.refreshTimestamp()
       return 'refresh'
     case 'addTarget': {
-      const role = reach[op.role % reach.length]!
+      // Mostly delegated roles, whose paths are constrained by their chains.
+      const role = delegatedReach.length > 0 && op.role % 4 !== 0 ? delegatedReach[(op.role >> 2) % delegatedReach.length]! : 'targets'
       const isHash = sim.reachable().some((f) => sim.edgesOf(f).some((e) => e.name === role && e.hashPrefixes !== undefined))
       for (const path of candidatePaths(sim.homeOf(role), op.pick, isHash)) {
         if (await sim.addTarget(role, path)) return `addTarget ${role} ${path}`
@@ -775,13 +776,13 @@ export function randomOps (rng: Rng, n: number): Op[] {
   return ops
 }
 
-/** A history: the first publish, then `ops`, then a final publish when the last op was not one. */
+/** A history: the first publish, then `ops`, then a final publish (unless the last op was one), so nothing is pending. */
 export async function buildHistory (seed: number, ops: readonly Op[], opts: Omit<SimOptions, 'seed'> = {}): Promise<{ sim: RepoSim, log: string[] }> {
   const sim = await RepoSim.create({ ...opts, seed })
   const log: string[] = []
   for (const op of ops) log.push(await applyOp(sim, op))
   const last = ops[ops.length - 1]
-  if (last === undefined || (last.t !== 'publish' && last.t !== 'refresh')) {
+  if (last === undefined || last.t !== 'publish') {
     await sim.publish()
     log.push('publish')
   }
@@ -797,20 +798,20 @@ export async function generateHistory (seed: number, steps = 20, opts: Omit<SimO
 // fast-check arbitraries over ops (shrinkable: shorter lists, smaller numbers).
 const n16 = fc.nat({ max: 0xffff })
 export const arbOp: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('addTarget' as const), role: n16, pick: n16 }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('removeTarget' as const), role: n16, pick: n16 }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('delegate' as const), from: n16, shape: n16, terminating: fc.boolean(), keys: n16, threshold: n16 }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('addTarget' as const), role: n16, pick: n16 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('removeTarget' as const), role: n16, pick: n16 }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('delegate' as const), from: n16, shape: n16, terminating: fc.boolean(), keys: n16, threshold: n16 }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('diamond' as const), from: n16, to: n16, shape: n16 }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('undelegate' as const), from: n16, pick: n16 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('undelegate' as const), from: n16, pick: n16 }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('readd' as const), pick: n16 }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('rotate' as const), role: n16, keys: n16, threshold: n16, keep: n16 }) },
   { weight: 1, arbitrary: fc.constant({ t: 'refresh' as const }) },
-  { weight: 6, arbitrary: fc.constant({ t: 'publish' as const }) }
+  { weight: 4, arbitrary: fc.constant({ t: 'publish' as const }) }
 )
 
-/** A list of ops for one history. */
-export function arbOps (maxLength = 16): fc.Arbitrary<Op[]> {
-  return fc.array(arbOp, { minLength: 1, maxLength })
+/** A list of ops for one history (lengths spread over the whole range; shrinks toward `minLength`). */
+export function arbOps (maxLength = 24, minLength = Math.min(8, maxLength)): fc.Arbitrary<Op[]> {
+  return fc.array(arbOp, { minLength, maxLength, size: 'max' })
 }
 
 /** A history seed (drives keys and subsets; ops drive the shape). */
