@@ -8,9 +8,9 @@
  *   noise, yamux, identify) and bitswap so that other peers can fetch its
  *   blocks. Reads are always local: a repo node never waits for the network
  *   to answer `get`.
- * - `openPeerSource(addr)` is a throwaway light node (in-memory, nothing
- *   kept: fetched blocks are handed to the caller, not cached) that dials one
- *   peer and asks it for blocks by bitswap, each request under a time limit.
+ * - `openPeerSource(addr)` is a throwaway light node (in memory, keeping
+ *   only a bounded cache of recent blocks) that dials one peer and asks it
+ *   for blocks by bitswap, each request under a time limit.
  *
  * Both check every block with checkBlock before returning it, even though
  * Helia checks hashes of what bitswap brings too: never trust a transport.
@@ -39,10 +39,10 @@ import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
 import { NotFoundError } from 'interface-store'
-import { LIMITS, MAX_ANY_BLOCK_BYTES } from '../model/config.js'
+import { LIMITS, MAX_ANY_BLOCK_BYTES, MiB } from '../model/config.js'
 import { BlockError, UsageError } from '../model/errors.js'
 import { checkBlock } from '../model/hash.js'
-import { aborted, closed, deadline, isOurs, maxBytesOf, normalizeCid, notFound, positiveInt, readCapped, throwIfAborted, timedOut } from './util.js'
+import { aborted, closed, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, throwIfAborted, timedOut } from './util.js'
 import type { BlockStore, BlockSource, Closeable, GetOptions } from './types.js'
 import type { Helia } from 'helia'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
@@ -319,13 +319,52 @@ export async function openRepoNode (dir: string, options: RepoNodeOptions = {}):
 }
 
 /**
- * A blockstore that keeps nothing. The peer source's node puts what bitswap
- * brings here, and Helia hands the block straight back to the caller, so a
- * long-running client does not accumulate every block it ever fetched.
+ * The peer source's local store: the most recently fetched blocks, up to a
+ * byte budget, evicting the least recently used. Not a trust anchor (get()
+ * re-checks what it returns); it exists because a serving bitswap peer does
+ * not send the same block to the same peer twice within a few seconds
+ * (Helia's doNotResendBlockWindow), so a block fetched again soon (the same
+ * leaf linked twice, the same metadata asked for twice) must be found
+ * locally. Bounded, so a long-running client does not accumulate every
+ * block it ever fetched.
  */
-class DiscardBlockstore implements Blockstore {
+class LruBlockstore implements Blockstore {
+  readonly #max: number
+  readonly #blocks = new Map<string, { cid: CID, bytes: Uint8Array }>()
+  #bytes = 0
+
+  constructor (maxBytes: number) {
+    this.#max = maxBytes
+  }
+
+  #key (cid: CID): string {
+    // By multihash, like FsBlockstore: the same bytes under any codec.
+    return Buffer.from(cid.multihash.bytes).toString('base64')
+  }
+
   async put (key: CID, val: InputPair['bytes']): Promise<CID> {
-    if (!(val instanceof Uint8Array)) for await (const _ of val) { /* drain */ }
+    let bytes: Uint8Array
+    if (val instanceof Uint8Array) {
+      bytes = val
+    } else {
+      const parts: Uint8Array[] = []
+      for await (const part of val) parts.push(part)
+      bytes = new Uint8Array(Buffer.concat(parts))
+    }
+    const k = this.#key(key)
+    const old = this.#blocks.get(k)
+    if (old !== undefined) {
+      this.#blocks.delete(k)
+      this.#bytes -= old.bytes.byteLength
+    }
+    if (bytes.byteLength > this.#max) return key
+    this.#blocks.set(k, { cid: key, bytes })
+    this.#bytes += bytes.byteLength
+    for (const [oldest, entry] of this.#blocks) {
+      if (this.#bytes <= this.#max) break
+      this.#blocks.delete(oldest)
+      this.#bytes -= entry.bytes.byteLength
+    }
     return key
   }
 
@@ -333,27 +372,42 @@ class DiscardBlockstore implements Blockstore {
     for await (const { cid, bytes } of source) yield await this.put(cid, bytes)
   }
 
-  // eslint-disable-next-line require-yield
   async * get (key: CID): AsyncGenerator<Uint8Array> {
-    throw new NotFoundError(`${key} is not kept`)
+    const k = this.#key(key)
+    const entry = this.#blocks.get(k)
+    if (entry === undefined) throw new NotFoundError(`${key} is not cached`)
+    // Most recently used goes last.
+    this.#blocks.delete(k)
+    this.#blocks.set(k, entry)
+    yield entry.bytes
   }
 
-  // eslint-disable-next-line require-yield
   async * getMany (source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<Pair> {
-    for await (const key of source) throw new NotFoundError(`${key} is not kept`)
+    for await (const cid of source) yield { cid, bytes: this.get(cid) }
   }
 
-  async delete (): Promise<void> {}
+  async delete (key: CID): Promise<void> {
+    const k = this.#key(key)
+    const entry = this.#blocks.get(k)
+    if (entry === undefined) return
+    this.#blocks.delete(k)
+    this.#bytes -= entry.bytes.byteLength
+  }
 
   async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<CID> {
-    yield * source
+    for await (const cid of source) {
+      await this.delete(cid)
+      yield cid
+    }
   }
 
-  async has (): Promise<boolean> {
-    return false
+  async has (key: CID): Promise<boolean> {
+    return this.#blocks.has(this.#key(key))
   }
 
-  async * getAll (): AsyncGenerator<Pair> {}
+  async * getAll (): AsyncGenerator<Pair> {
+    for (const { cid } of [...this.#blocks.values()]) yield { cid, bytes: this.get(cid) }
+  }
 }
 
 export interface PeerSourceOptions {
@@ -361,6 +415,8 @@ export interface PeerSourceOptions {
   timeoutMs?: number
   /** Time limit to establish the connection, in ms (default 10 000). */
   dialTimeoutMs?: number
+  /** Bytes of recently fetched blocks kept in memory (default 32 MiB). */
+  cacheBytes?: number
   signal?: AbortSignal
 }
 
@@ -450,9 +506,10 @@ export async function openPeerSource (addr: string, options: PeerSourceOptions =
   try { multiaddr(addr) } catch (cause) { throw new UsageError('ERR_ARGUMENT', `addr: not a multiaddr: ${JSON.stringify(addr.slice(0, 200))}`, { cause }) }
   const timeoutMs = positiveInt(options.timeoutMs, 30_000, 'timeoutMs')
   const dialTimeoutMs = positiveInt(options.dialTimeoutMs, 10_000, 'dialTimeoutMs')
+  const cacheBytes = nonNegativeInt(options.cacheBytes, 32 * MiB, 'cacheBytes')
   let helia: HeliaWithLibp2p<ServiceMap> | undefined
   try {
-    helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new DiscardBlockstore(), codecs: [dagJson] }), libp2pOptions([])))
+    helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new LruBlockstore(cacheBytes), codecs: [dagJson] }), libp2pOptions([])))
     await helia.start()
   } catch (e) {
     await helia?.stop().catch(() => {})

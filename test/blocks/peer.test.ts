@@ -56,12 +56,26 @@ describe('bitswap between two nodes on 127.0.0.1', () => {
   it('dials an address without /p2p/ too, and redials after the connection drops', async () => {
     const node = await serverNode()
     const a = rawBlock('redial')
-    await node.put(a.cid, a.bytes)
+    const b = rawBlock('after the redial')
+    for (const blk of [a, b]) await node.put(blk.cid, blk.bytes)
     const full = node.multiaddrs()[0] as string
     const source = await client(full.replace(/\/p2p\/.*$/, ''))
     expect(await source.get(a.cid)).toEqual(a.bytes)
-    await source.helia.libp2p.hangUp(source.helia.libp2p.getConnections()[0]!.remotePeer)
-    expect(await source.get(a.cid)).toEqual(a.bytes)
+    const remote = source.helia.libp2p.getConnections()[0]?.remotePeer
+    expect(remote?.toString()).toBe(node.peerId())
+    await source.helia.libp2p.hangUp(remote!)
+    expect(source.helia.libp2p.getConnections()).toHaveLength(0)
+    expect(await source.get(b.cid)).toEqual(b.bytes)
+  })
+
+  it('the same block asked for again soon is answered (from the bounded cache)', async () => {
+    // A serving bitswap peer does not resend a block to the same peer within
+    // a few seconds, so the client must keep recent blocks.
+    const node = await serverNode()
+    const a = rawBlock('asked twice')
+    await node.put(a.cid, a.bytes)
+    const source = await client(node.multiaddrs()[0] as string, 2_000)
+    for (let i = 0; i < 3; i++) expect(await source.get(a.cid)).toEqual(a.bytes)
   })
 
   it('honours the caller signal with ERR_ABORTED', async () => {
