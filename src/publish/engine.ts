@@ -234,6 +234,8 @@ export async function publishStaged (session: Session): Promise<PublishResult> {
     return { kind: 'draft', draft, needs: needsReport(objects, needs).filter((n) => n.have < n.threshold) }
   }
   const head = await finalize(session, current, objects, changes, staged.ops.length > 0 ? staged.id : '')
+  // The staged set is consumed (also one the head already said was done).
+  await session.repo.writeStaged({ id: staged.id, ops: [] })
   return { kind: 'published', head }
 }
 
@@ -364,8 +366,7 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
   }
   await session.repo.moveHead(head, current.headBytes)
   await pausePoint('after-head')
-  await session.repo.appendLog(head)
-  if (source.startsWith('staged-')) await session.repo.writeStaged({ id: source, ops: [] })
+  await session.repo.appendLog(head, current.head)
   return head
 }
 

@@ -166,9 +166,19 @@ export class Repo {
     return entries
   }
 
-  async appendLog (h: HeadRecord): Promise<void> {
-    // Repair first: a crash between moving the head and logging it leaves
-    // the previous head unlogged.
+  /**
+   * Log `h`, the head that replaced `previous`. A crash between moving a head
+   * and logging it loses that line; it is repaired here first, so the log
+   * keeps every head.
+   */
+  async appendLog (h: HeadRecord, previous?: HeadRecord): Promise<void> {
+    if (previous !== undefined) {
+      const bytes = await readCapped(this.path('log.jsonl'), 1024 * MiB)
+      const text = bytes === undefined ? '' : Buffer.from(bytes).toString('utf8')
+      const lines = text.split('\n').slice(0, -1).filter((l) => l.length > 0)
+      const last = lines.length === 0 ? undefined : parseLog(new TextEncoder().encode(lines[lines.length - 1]! + '\n'))[0]
+      if (last === undefined || !last.timestamp.equals(previous.timestamp)) await appendLine(this.path('log.jsonl'), logLine(previous))
+    }
     await appendLine(this.path('log.jsonl'), logLine(h))
   }
 
