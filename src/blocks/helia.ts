@@ -17,10 +17,11 @@
  * Both are built with createHeliaLight — the default createHelia dials
  * public bootstrap peers, a DHT and HTTP gateways.
  *
- * Bitswap messages are capped at 2 MiB by default on both sides (as in
- * other IPFS implementations), so blocks larger than that cannot travel by
- * bitswap; UnixFS content written by addContent uses 1 MiB blocks. Larger
- * metadata blocks must go through the gateway or a CAR.
+ * Helia caps bitswap messages at 4 MiB each way (its default, kept: it
+ * bounds what a peer can make us buffer before our own cap applies), so a
+ * block over about 4 MiB cannot travel by bitswap. UnixFS content written by
+ * addContent uses 1 MiB blocks; metadata blocks over 4 MiB (snapshot and
+ * targets may reach 16 and 64 MiB) must go through the gateway or a CAR.
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -470,7 +471,7 @@ class BitswapPeerSource implements PeerSource {
     let bytes: Uint8Array
     try {
       await this.connect(d.signal)
-      // The bitswap message cap (2 MiB) bounds what is buffered before this
+      // The bitswap message cap (4 MiB) bounds what is buffered before this
       // cap applies.
       bytes = await readCapped(this.helia.blockstore.get(key, { signal: d.signal }), max, key)
     } catch (e) {

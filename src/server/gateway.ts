@@ -192,8 +192,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (code === 'ERR_BLOCK_NOT_FOUND') throw new HttpError(404, code, `block ${id} not found`)
       if (code === 'ERR_UNSUPPORTED_HASH') throw new HttpError(400, code, 'unsupported hash')
       if (code === 'ERR_ABORTED') throw new HttpError(503, code, 'the request was cancelled')
-      // A corrupted store, an oversized block: not the client's fault.
-      throw new HttpError(502, code === 'ERR_INTERNAL' ? code : code, `block ${id} could not be served`)
+      if (code === 'ERR_INTERNAL') throw new HttpError(500, code, `block ${id} could not be served`)
+      // A corrupted store, an oversized block, a failing upstream: not the client's fault.
+      throw new HttpError(502, code, `block ${id} could not be served`)
     } finally {
       d.clear()
       res.removeListener('close', onClose)
