@@ -73,7 +73,9 @@ export function parseCid (text: unknown): CID {
     throw new BlockError('ERR_BAD_CID', 'not a CID string')
   }
   try {
-    return CID.parse(text)
+    // CID.parse remembers the string it was given, and base32 parsing
+    // ignores case: rebuild from the bytes so toString() is canonical.
+    return CID.decode(CID.parse(text).bytes)
   } catch (cause) {
     throw new BlockError('ERR_BAD_CID', `not a CID: ${JSON.stringify(text.slice(0, 80))}`, { cause })
   }

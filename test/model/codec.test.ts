@@ -181,3 +181,14 @@ describe('decodeEnvelope', () => {
     expect(await codeOf(() => decodeText('root', text.replace(pub, ident)))).toBe('ERR_SCHEMA')
   })
 })
+
+describe('parseCid', () => {
+  it('returns a CID whose string form is canonical whatever the spelling given', async () => {
+    const { parseCid } = await import('../../src/model/hash.js')
+    const c = cidOf(enc('x'))
+    const upper = 'b' + c.toString().slice(1).toUpperCase()
+    expect(parseCid(upper).toString()).toBe(c.toString())
+    expect(parseCid(upper).equals(c)).toBe(true)
+    expect((await caught(() => parseCid('not a cid'))).code).toBe('ERR_BAD_CID')
+  })
+})
