@@ -243,7 +243,7 @@ export async function publishStaged (session: Session): Promise<PublishResult> {
  * Check that draft objects still continue the current head's chains.
  * @throws {RepoError} ERR_DRAFT_STALE
  */
-function checkFresh (published: Published, objects: ReadonlyMap<string, DraftObject>): void {
+export function checkFresh (published: Published, objects: ReadonlyMap<string, DraftObject>): void {
   for (const [role, env] of objects) {
     const prev = env.signed.previousVersion
     const expected = role === 'root'

@@ -16,7 +16,7 @@ import { KeyFileError, RepoError, UsageError } from '../../model/errors.js'
 import { blockAsJson } from '../../model/codec.js'
 import type { Signer } from '../../model/keys.js'
 import {
-  draftNeeds, listDrafts, loadCurrent, readDraft, saveDraft, tryFinalizeDraft, type PublishResult, type Session
+  checkFresh, draftNeeds, listDrafts, loadCurrent, readDraft, saveDraft, tryFinalizeDraft, type PublishResult, type Session
 } from '../../publish/engine.js'
 import { draftText, mergeSignatures, needsReport, parseDraft, signDraftObjects, unsignedCopy, type Draft } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/fsio.js'
@@ -87,6 +87,7 @@ export const signCommand: Command = {
     return await withSession(args, { lock: true }, async (s) => {
       const draft = await pickDraft(s, str(args, 'draft'))
       const current = await loadCurrent(s.repo, s.node)
+      checkFresh(current.published, draft.objects)
       const needs = draftNeeds(current.published, draft.objects)
       let objects = draft.objects
       const signed: Array<{ role: string, keyid: string }> = []
@@ -124,11 +125,7 @@ export const draftsCommand: Command = {
         } catch {
           needs = needsReport(d.objects, d.needs)
         }
-        for (const [role, env] of d.objects) {
-          const prev = env.signed.previousVersion
-          const cur = role === 'root' ? current.published.root.cid : role === 'targets' ? current.published.targets.cid : current.published.delegated.get(role)?.cid ?? current.published.retired.get(role) ?? null
-          if ((prev === null) !== (cur === null) || (prev !== null && cur !== null && !prev.equals(cur))) stale = true
-        }
+        try { checkFresh(current.published, d.objects) } catch { stale = true }
         io.out(`${d.id}  created ${d.created}${stale ? '  STALE (the head moved; this draft can no longer be published)' : ''}`)
         for (const n of needs) io.out(`  ${n.role} (${n.label}): ${n.have} of ${n.threshold}${n.have < n.threshold ? `; may still sign: ${n.missing.join(', ')}` : ''}`)
         out.push({ id: d.id, created: d.created, base: d.base.toString(), stale, roles: [...d.objects.keys()], needs: needsJson(needs), changes: d.changes })
@@ -179,6 +176,7 @@ export const draftImportCommand: Command = {
         if (!(e instanceof RepoError) || e.code !== 'ERR_DRAFT_NOT_FOUND') throw e
         ours = { ...incoming, objects: unsignedCopy(incoming.objects) }
       }
+      checkFresh(current.published, ours.objects)
       const needs = draftNeeds(current.published, ours.objects)
       const { objects, added } = mergeSignatures(ours.objects, incoming.objects, needs)
       const next: Draft = { ...ours, objects, needs }

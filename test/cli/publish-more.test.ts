@@ -1,0 +1,131 @@
+/**
+ * More publisher paths through the CLI: IPNS heads, stale and tampered
+ * drafts, encrypted repository keys, hash-prefix delegations, rotating the
+ * targets key.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ipns } from '@helia/ipns'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openRepoNode } from '../../src/blocks/helia.js'
+import { parseCid } from '../../src/model/hash.js'
+import { sourceLoader } from '../../src/validate/loader.js'
+import { cli, fingerprint, ok, verifyRepoHead } from './publish-helpers.js'
+
+let work: string
+beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-publish-more-')) })
+afterAll(async () => { await rm(work, { recursive: true, force: true }) })
+
+describe('publisher paths', () => {
+  it('publish --ipns signs and stores an IPNS record for the head', async () => {
+    const dir = join(work, 'ipns')
+    await ok('init', '--dir', dir)
+    const r = await ok('publish', '--dir', dir, '--ipns')
+    const rec = r.ipns as { name: string, value: string }
+    expect(rec.name).toMatch(/^\/ipns\/k51/)
+    expect(rec.value).toBe(`/ipfs/${String(r.timestamp)}`)
+    const node = await openRepoNode(dir)
+    try {
+      const name = ipns(node.helia as never)
+      for await (const x of name.resolve(rec.name.slice('/ipns/'.length), { offline: true })) {
+        expect(x.value).toBe(`/ipfs/${String(r.timestamp)}`)
+        break
+      }
+    } finally {
+      await node.close()
+    }
+  })
+
+  it('a draft overtaken by another publish is stale and refused', async () => {
+    const dir = join(work, 'stale')
+    await ok('init', '--dir', dir)
+    const alice = join(work, 'stale-alice.key')
+    await ok('keygen', '--out', alice)
+    await ok('delegate', '--dir', dir, 'alice', '--key', `${alice}.pub`, '--paths', 'alice/*')
+    const d = await ok('publish', '--dir', dir)
+    const f = join(work, 'stale.txt')
+    await writeFile(f, 'x')
+    await ok('add', '--dir', dir, f)
+    const p = await ok('publish', '--dir', dir)
+    const drafts = (await ok('drafts', '--dir', dir)).drafts as Array<{ id: string, stale: boolean }>
+    expect(drafts).toEqual([expect.objectContaining({ id: d.draft, stale: true })])
+    const before = await fingerprint(dir)
+    expect((await cli('sign', '--dir', dir, '--draft', d.draft as string, '--key', alice)).errorCode).toBe('ERR_DRAFT_STALE')
+    expect(await fingerprint(dir)).toEqual(before)
+    expect((await ok('head', '--dir', dir)).timestamp).toBe(p.timestamp)
+  })
+
+  it('a tampered or malformed draft file is refused', async () => {
+    const dir = join(work, 'tamper')
+    await ok('init', '--dir', dir)
+    const bob = join(work, 'tamper-bob.key')
+    await ok('keygen', '--out', bob)
+    await ok('delegate', '--dir', dir, 'bob', '--key', `${bob}.pub`, '--paths', 'bob/*')
+    const d = await ok('publish', '--dir', dir)
+    const file = join(work, 'tamper-draft.json')
+    await ok('draft', 'export', '--dir', dir, d.draft as string, '--out', file)
+    // A different object under the same draft id: refused.
+    const v = JSON.parse(await readFile(file, 'utf8')) as { objects: Array<{ role: string, block: string }> }
+    const obj = v.objects.find((o) => o.role === 'bob')!
+    obj.block = Buffer.from(Buffer.from(obj.block, 'base64').toString('utf8').replace(/"expires":"[^"]+"/, '"expires":"2099-01-01T00:00:00Z"')).toString('base64')
+    const other = join(work, 'tamper-other.json')
+    await writeFile(other, JSON.stringify(v))
+    await ok('sign', '--draft-file', other, '--key', bob)
+    const before = await fingerprint(dir)
+    expect((await cli('draft', 'import', '--dir', dir, other)).errorCode).toBe('ERR_DRAFT_MISMATCH')
+    await writeFile(other, '{"format":"dagtuf-draft/1","id":"draft-00000000"}')
+    expect((await cli('draft', 'import', '--dir', dir, other)).errorCode).toBe('ERR_DRAFT_FORMAT')
+    expect(await fingerprint(dir)).toEqual(before)
+    // The genuine file, signed elsewhere, completes the draft.
+    await ok('sign', '--draft-file', file, '--key', bob)
+    const done = await ok('draft', 'import', '--dir', dir, file)
+    expect(done.finalized).toBe(true)
+    await verifyRepoHead(dir)
+  })
+
+  it('encrypted repository keys: publish needs the passphrase', async () => {
+    const dir = join(work, 'enc')
+    const pass = join(work, 'pass.txt')
+    await writeFile(pass, 'repo passphrase\n')
+    await ok('init', '--dir', dir, '--encrypt', '--kdf-log-n', '15', '--passphrase-file', pass)
+    expect((await readFile(join(dir, 'head.json'), 'utf8')).length).toBeGreaterThan(0)
+    const before = await fingerprint(dir)
+    expect((await cli('publish', '--dir', dir)).errorCode).toBe('ERR_PASSPHRASE_REQUIRED')
+    const wrong = join(work, 'wrong.txt')
+    await writeFile(wrong, 'nope')
+    expect((await cli('publish', '--dir', dir, '--passphrase-file', wrong)).errorCode).toBe('ERR_WRONG_PASSPHRASE')
+    expect(await fingerprint(dir)).toEqual(before)
+    const r = await ok('publish', '--dir', dir, '--passphrase-file', pass)
+    expect(r.timestamp).toEqual(expect.any(String))
+  })
+
+  it('hash-prefix delegations and rotating the targets key re-sign only what they must', async () => {
+    const dir = join(work, 'prefix')
+    await ok('init', '--dir', dir)
+    const hb = join(dir, 'keys', 'bins.json')
+    await ok('keygen', '--out', hb)
+    await ok('delegate', '--dir', dir, 'bins', '--key', `${hb}.pub`, '--hash-prefixes', ...'0123456789abcdef'.split(''))
+    await mkdir(join(work, 'bins'), { recursive: true })
+    const f = join(work, 'bins', 'x.bin')
+    await writeFile(f, 'x')
+    await ok('add', '--dir', dir, f, '--path', 'any/where/x.bin', '--role', 'bins')
+    const p1 = await ok('publish', '--dir', dir)
+    expect(Object.keys(p1.delegated as object)).toEqual(['bins'])
+
+    await ok('rotate', '--dir', dir, 'targets', '--keys', '1')
+    const p2 = await ok('publish', '--dir', dir)
+    expect(p2.root).not.toBe(p1.root)
+    // Same content, new keys: targets is re-signed as a new version; bins is untouched.
+    expect(p2.targets).not.toBe(p1.targets)
+    expect(p2.delegated).toEqual(p1.delegated)
+    const node = await openRepoNode(dir)
+    try {
+      const t = await sourceLoader(node).load('targets', parseCid(p2.targets as string))
+      expect(t.signed.previousVersion?.toString()).toBe(p1.targets)
+    } finally {
+      await node.close()
+    }
+    await verifyRepoHead(dir, p1.timestamp as string)
+  })
+})
