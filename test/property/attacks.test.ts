@@ -51,37 +51,38 @@ function freshRole (sim: RepoSim, o: { keys?: number, threshold?: number, hashPr
 }
 
 /**
- * One attack: a random honest prefix (flushed by a publish), then `body`.
- * `rng` drives the attack's own choices.
+ * The test function of one attack: on each generated run, a random honest
+ * prefix (ending with a publish, so nothing is pending), then `body`; `rng`
+ * drives the attack's own choices.
  */
-function attack (title: string, body: (sim: RepoSim, rng: Rng) => Promise<void>, runs = RUNS): void {
-  it(title, async () => {
+function attack (body: (sim: RepoSim, rng: Rng) => Promise<void>, runs = RUNS): () => Promise<void> {
+  return async () => {
     await fc.assert(fc.asyncProperty(arbSeed, arbOps(10, 2), async (seed, ops) => {
       const { sim } = await buildHistory(seed, ops)
       await body(sim, new Rng(seed ^ 0xa77ac))
     }), historyRuns(runs))
-  })
+  }
 }
 
 describe('rollback and replay', () => {
-  attack('SUCC-TS-SNAPSHOT: replaying an older timestamp is refused', async (sim, rng) => {
+  it('SUCC-TS-SNAPSHOT: replaying an older timestamp is refused', attack(async (sim, rng) => {
     await sim.addTarget('targets', `new/${rng.int(1e9)}.txt`)
     const newer = await sim.publish()
     const older = sim.versions[rng.int(sim.versions.length - 1)]!
     const r = await succStar(sim.loader(), 'timestamp', older.timestamp.cid, newer.timestamp.cid)
     refused(r, 'SUCC-TS-SNAPSHOT')
     expect(rulesOf(r)).toContain('SUCC-SNAP-LINK')
-  })
+  }))
 
-  attack('SUCC-TS-SNAPSHOT: a fresh timestamp over an older snapshot (timestamp key holder) is refused', async (sim, rng) => {
+  it('SUCC-TS-SNAPSHOT: a fresh timestamp over an older snapshot (timestamp key holder) is refused', attack(async (sim, rng) => {
     await sim.addTarget('targets', `new/${rng.int(1e9)}.txt`)
     const newer = await sim.publish()
     const older = sim.versions[rng.int(sim.versions.length - 1)]!
     const forged = await sim.forgeTimestamp(older.snapshot.cid)
     refused(await succ(sim.loader(), 'timestamp', forged.cid, newer.timestamp.cid), 'SUCC-TS-SNAPSHOT')
-  })
+  }))
 
-  attack('SUCC-SNAP-LINK: an older snapshot, or one that skips the trusted one, is refused', async (sim, rng) => {
+  it('SUCC-SNAP-LINK: an older snapshot, or one that skips the trusted one, is refused', attack(async (sim, rng) => {
     await sim.addTarget('targets', `new/${rng.int(1e9)}.txt`)
     const newer = await sim.publish()
     const older = sim.versions[rng.int(sim.versions.length - 1)]!
@@ -93,9 +94,9 @@ describe('rollback and replay', () => {
     if (skippable.length === 0) return
     const skipping = await sim.forgeSnapshot({ previousVersion: rng.pick(skippable).snapshot.cid })
     refused(await succStar(l, 'snapshot', skipping.cid, newer.snapshot.cid), 'SUCC-SNAP-LINK')
-  })
+  }))
 
-  attack('SUCC-SNAP-ROOT: a snapshot rolling the root back (snapshot key holder) is refused', async (sim, rng) => {
+  it('SUCC-SNAP-ROOT: a snapshot rolling the root back (snapshot key holder) is refused', attack(async (sim, rng) => {
     const before = sim.head
     sim.rotate('timestamp', { keys: 1 + rng.int(3) })
     const after = await sim.publish()
@@ -103,18 +104,18 @@ describe('rollback and replay', () => {
     const forged = await sim.forgeSnapshot({ root: before.root.cid })
     await isValid(sim, forged.cid)
     refused(await succ(sim.loader(), 'snapshot', forged.cid, after.snapshot.cid), 'SUCC-SNAP-ROOT')
-  })
+  }))
 
-  attack('SUCC-SNAP-TARGETS: a snapshot rolling the top-level targets back (snapshot key holder) is refused', async (sim, rng) => {
+  it('SUCC-SNAP-TARGETS: a snapshot rolling the top-level targets back (snapshot key holder) is refused', attack(async (sim, rng) => {
     const before = sim.head
     await sim.addTarget('targets', `new/${rng.int(1e9)}.txt`)
     const after = await sim.publish()
     const forged = await sim.forgeSnapshot({ targets: before.targets.cid })
     await isValid(sim, forged.cid)
     refused(await succ(sim.loader(), 'snapshot', forged.cid, after.snapshot.cid), 'SUCC-SNAP-TARGETS')
-  })
+  }))
 
-  attack('SUCC-SNAP-DELEG: a snapshot rolling a delegated role back (snapshot key holder) is refused', async (sim, rng) => {
+  it('SUCC-SNAP-DELEG: a snapshot rolling a delegated role back (snapshot key holder) is refused', attack(async (sim, rng) => {
     const n = freshRole(sim, { keys: 1 + rng.int(3), threshold: 1 + rng.int(3) })
     const before = await sim.publish()
     expect(await sim.addTarget(n, `${n}/a${rng.int(100)}.txt`)).toBe(true)
@@ -122,9 +123,9 @@ describe('rollback and replay', () => {
     const forged = await sim.forgeSnapshot({ delegated: dt(after).set(n, before.delegated.get(n)!.cid) })
     await isValid(sim, forged.cid)
     refused(await succ(sim.loader(), 'snapshot', forged.cid, after.snapshot.cid), 'SUCC-SNAP-DELEG')
-  })
+  }))
 
-  attack('SUCC-SNAP-RETIRED: removing and re-adding a delegated role to roll it back is refused', async (sim, rng) => {
+  it('SUCC-SNAP-RETIRED: removing and re-adding a delegated role to roll it back is refused', attack(async (sim, rng) => {
     const n = freshRole(sim)
     const v1 = await sim.publish()
     expect(await sim.addTarget(n, `${n}/a${rng.int(100)}.txt`)).toBe(true)
@@ -142,9 +143,9 @@ describe('rollback and replay', () => {
     const r = await succ(l, 'snapshot', forged.cid, v3.snapshot.cid)
     refused(r, 'SUCC-SNAP-RETIRED')
     expect(rulesOf(r)).toEqual(['SUCC-SNAP-RETIRED'])
-  })
+  }))
 
-  attack('SUCC-SNAP-REMOVED: removing a delegated role without its tombstone is refused', async (sim, rng) => {
+  it('SUCC-SNAP-REMOVED: removing a delegated role without its tombstone is refused', attack(async (sim, rng) => {
     const n = freshRole(sim)
     await sim.publish()
     expect(await sim.addTarget(n, `${n}/a${rng.int(100)}.txt`)).toBe(true)
@@ -156,9 +157,9 @@ describe('rollback and replay', () => {
     const forged = await sim.forgeSnapshot({ previousVersion: v2.snapshot.cid, retired: noTombstone })
     await isValid(sim, forged.cid)
     refused(await succ(sim.loader(), 'snapshot', forged.cid, v2.snapshot.cid), 'SUCC-SNAP-REMOVED')
-  })
+  }))
 
-  attack('SUCC-SNAP-NEW: a new role name that imports another role\'s history is refused', async (sim, rng) => {
+  it('SUCC-SNAP-NEW: a new role name that imports another role\'s history is refused', attack(async (sim, rng) => {
     const n = freshRole(sim)
     await sim.publish()
     expect(await sim.addTarget(n, `${n}/a${rng.int(100)}.txt`)).toBe(true)
@@ -172,11 +173,11 @@ describe('rollback and replay', () => {
     const forged = await sim.forgeSnapshot({ previousVersion: before.snapshot.cid, delegated: dt(after).set(m, imported.cid) })
     await isValid(sim, forged.cid)
     refused(await succ(sim.loader(), 'snapshot', forged.cid, before.snapshot.cid), 'SUCC-SNAP-NEW')
-  })
+  }))
 })
 
 describe('mix-and-match and splicing', () => {
-  attack('VALID-SNAP-SIG: mixing objects of two snapshots without the snapshot key breaks the signature', async (sim, rng) => {
+  it('VALID-SNAP-SIG: mixing objects of two snapshots without the snapshot key breaks the signature', attack(async (sim, rng) => {
     const before = sim.head
     await sim.addTarget('targets', `new/${rng.int(1e9)}.txt`)
     const after = await sim.publish()
@@ -185,9 +186,9 @@ describe('mix-and-match and splicing', () => {
     const r = await validateSnapshot(sim.loader(), mixed.cid)
     refused(r, 'VALID-SNAP-SIG')
     refused(await validateTimestamp(sim.loader(), (await sim.forgeTimestamp(mixed.cid)).cid), 'VALID-SNAP-SIG')
-  })
+  }))
 
-  attack('SUCC-SNAP-DELEG: the newest snapshot mixed with delegated objects of an older one (snapshot key holder) is refused', async (sim, rng) => {
+  it('SUCC-SNAP-DELEG: the newest snapshot mixed with delegated objects of an older one (snapshot key holder) is refused', attack(async (sim, rng) => {
     const [n, m] = [freshRole(sim), freshRole(sim)]
     const before = await sim.publish()
     expect(await sim.addTarget(n, `${n}/x${rng.int(100)}.txt`)).toBe(true)
@@ -200,16 +201,16 @@ describe('mix-and-match and splicing', () => {
     await isValid(sim, mixed.cid)
     const r = await succ(sim.loader(), 'snapshot', mixed.cid, after.snapshot.cid)
     expect(rulesOf(r)).toEqual(['SUCC-SNAP-DELEG'])
-  })
+  }))
 
-  attack('VALID-DELEG-SIG: one role\'s object listed under another role\'s name is refused', async (sim) => {
+  it('VALID-DELEG-SIG: one role\'s object listed under another role\'s name is refused', attack(async (sim) => {
     const [n, m] = [freshRole(sim), freshRole(sim)]
     const v = await sim.publish()
     const forged = await sim.forgeSnapshot({ delegated: dt(v).set(n, v.delegated.get(m)!.cid) })
     refused(await validateSnapshot(sim.loader(), forged.cid), 'VALID-DELEG-SIG')
-  })
+  }))
 
-  attack('SUCC-TS-SNAPSHOT: a timestamp from a fork of the trusted history is refused, both ways', async (sim, rng) => {
+  it('SUCC-TS-SNAPSHOT: a timestamp from a fork of the trusted history is refused, both ways', attack(async (sim, rng) => {
     const parent = sim.head
     const fork = sim.fork(rng.int(1 << 30))
     await fork.addTarget('targets', 'fork/only.txt')
@@ -220,9 +221,9 @@ describe('mix-and-match and splicing', () => {
     refused(await succStar(l, 'timestamp', f.timestamp.cid, m.timestamp.cid), 'SUCC-TS-SNAPSHOT')
     refused(await succStar(l, 'timestamp', m.timestamp.cid, f.timestamp.cid), 'SUCC-TS-SNAPSHOT')
     expect((await succStar(l, 'timestamp', f.timestamp.cid, parent.timestamp.cid)).holds).toBe(true)
-  })
+  }))
 
-  attack('SUCC-SNAP-TARGETS: splicing a fork\'s targets onto the trusted chain (snapshot key holder) is refused', async (sim, rng) => {
+  it('SUCC-SNAP-TARGETS: splicing a fork\'s targets onto the trusted chain (snapshot key holder) is refused', attack(async (sim, rng) => {
     const fork = sim.fork(rng.int(1 << 30))
     await fork.addTarget('targets', 'fork/only.txt')
     const f = await fork.publish()
@@ -231,7 +232,7 @@ describe('mix-and-match and splicing', () => {
     const spliced = await sim.forgeSnapshot({ targets: f.targets.cid })
     await isValid(sim, spliced.cid)
     refused(await succ(sim.loader(), 'snapshot', spliced.cid, m.snapshot.cid), 'SUCC-SNAP-TARGETS')
-  })
+  }))
 })
 
 describe('signatures and keys', () => {
@@ -241,36 +242,36 @@ describe('signatures and keys', () => {
     return await sim.publish()
   }
 
-  attack('VALID-TS-SIG: a timestamp one signature below threshold is refused', async (sim, rng) => {
+  it('VALID-TS-SIG: a timestamp one signature below threshold is refused', attack(async (sim, rng) => {
     const v = await raiseThreshold(sim, 'timestamp', rng)
     const short = await sim.dropSignatures(v.timestamp, (_s, i) => i > 0)
     expect((await validateTimestamp(sim.loader(), v.timestamp.cid)).valid).toBe(true)
     refused(await validateTimestamp(sim.loader(), short.cid), 'VALID-TS-SIG')
-  })
+  }))
 
-  attack('VALID-SNAP-SIG: a snapshot one signature below threshold is refused', async (sim, rng) => {
+  it('VALID-SNAP-SIG: a snapshot one signature below threshold is refused', attack(async (sim, rng) => {
     const v = await raiseThreshold(sim, 'snapshot', rng)
     const t = v.root.signed.roles.snapshot.threshold
     const short = await sim.forgeSnapshot({ signers: sim.publishedSignersOf('snapshot', t - 1) })
     refused(await validateSnapshot(sim.loader(), short.cid), 'VALID-SNAP-SIG')
     const dropped = await sim.dropSignatures(v.snapshot, (_s, i) => i > 0)
     refused(await validateTimestamp(sim.loader(), (await sim.forgeTimestamp(dropped.cid)).cid), 'VALID-SNAP-SIG')
-  })
+  }))
 
-  attack('VALID-TARGETS-SIG: top-level targets one signature below threshold is refused', async (sim, rng) => {
+  it('VALID-TARGETS-SIG: top-level targets one signature below threshold is refused', attack(async (sim, rng) => {
     const v = await raiseThreshold(sim, 'targets', rng)
     const short = await sim.dropSignatures(v.targets, (_s, i) => i > 0)
     refused(await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ targets: short.cid })).cid), 'VALID-TARGETS-SIG')
-  })
+  }))
 
-  attack('VALID-DELEG-SIG: a delegated role one signature below threshold is refused', async (sim, rng) => {
+  it('VALID-DELEG-SIG: a delegated role one signature below threshold is refused', attack(async (sim, rng) => {
     const n = freshRole(sim, { keys: 3, threshold: 2 + rng.int(2) })
     const v = await sim.publish()
     const short = await sim.dropSignatures(v.delegated.get(n)!, (_s, i) => i > 0)
     refused(await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ delegated: dt(v).set(n, short.cid) })).cid), 'VALID-DELEG-SIG')
-  })
+  }))
 
-  attack('VALID-ROOT-SELF: a root one signature below its own threshold is refused', async (sim, rng) => {
+  it('VALID-ROOT-SELF: a root one signature below its own threshold is refused', attack(async (sim, rng) => {
     await raiseThreshold(sim, 'root', rng)
     sim.rotate('timestamp')
     const v = await sim.publish() // a root signed by exactly a threshold of the (unchanged) root keys
@@ -281,9 +282,9 @@ describe('signatures and keys', () => {
     const r = await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ root: short.cid })).cid)
     refused(r, 'VALID-ROOT-SELF')
     expect(rulesOf(r)).toContain('VALID-SNAP-ROOT')
-  })
+  }))
 
-  attack('VALID-TS-SIG: one key\'s signature repeated under its keyid is refused at decode, never counted twice', async (sim) => {
+  it('VALID-TS-SIG: one key\'s signature repeated under its keyid is refused at decode, never counted twice', attack(async (sim) => {
     const ts = sim.head.timestamp
     const sig = ts.signatures[0]!
     const wire = { signatures: [sig, ...ts.signatures].map((s) => ({ keyid: s.keyid, sig: s.sig })), signed: signedToWire(ts.signed) }
@@ -296,9 +297,9 @@ describe('signatures and keys', () => {
     const r = await validateTimestamp(sim.loader(), cid)
     expect(r.valid).toBe(false)
     expect(r.violations.map((v) => v.cid)).toEqual([cid.toString()])
-  })
+  }))
 
-  attack('VALID-ROOT-SELF: the same key under two keyids counts once', async (sim) => {
+  it('VALID-ROOT-SELF: the same key under two keyids counts once', attack(async (sim) => {
     const root = sim.head.root
     const rk = sim.keySet('root').pairs[0]!
     const key: PublicKey = rk.publicKey
@@ -319,16 +320,16 @@ describe('signatures and keys', () => {
     expect(meetsThreshold(both, twice, { keyids: [rk.keyid, fake], threshold: 1 })).toBe(true)
     expect(meetsThreshold(both, twice, { keyids: [rk.keyid, fake], threshold: 2 })).toBe(false)
     expect(keyIdOf(key)).toBe(rk.keyid)
-  })
+  }))
 
-  attack('VALID-SNAP-SIG, VALID-TS-SIG: keys of another role do not authorize a snapshot or a timestamp', async (sim) => {
+  it('VALID-SNAP-SIG, VALID-TS-SIG: keys of another role do not authorize a snapshot or a timestamp', attack(async (sim) => {
     const l = sim.loader()
     refused(await validateSnapshot(l, (await sim.forgeSnapshot({ signers: sim.allSignersOf('targets') })).cid), 'VALID-SNAP-SIG')
     refused(await validateSnapshot(l, (await sim.forgeSnapshot({ signers: sim.allSignersOf('timestamp') })).cid), 'VALID-SNAP-SIG')
     refused(await validateTimestamp(l, (await sim.forgeTimestamp(sim.head.snapshot.cid, sim.allSignersOf('snapshot'))).cid), 'VALID-TS-SIG')
-  })
+  }))
 
-  attack('VALID-TARGETS-SIG, VALID-DELEG-SIG: keys of another role do not authorize a targets object', async (sim, rng) => {
+  it('VALID-TARGETS-SIG, VALID-DELEG-SIG: keys of another role do not authorize a targets object', attack(async (sim, rng) => {
     const n = freshRole(sim)
     const v = await sim.publish()
     const l = sim.loader()
@@ -337,16 +338,16 @@ describe('signatures and keys', () => {
     // The delegator's keys cannot stand in for the delegated role's.
     const byDelegator = await sim.forgeTargets(n, (t) => t, rng.int(2) === 0 ? sim.allSignersOf('targets') : sim.allSignersOf('snapshot'))
     refused(await validateSnapshot(l, (await sim.forgeSnapshot({ delegated: dt(v).set(n, byDelegator.cid) })).cid), 'VALID-DELEG-SIG')
-  })
+  }))
 
-  attack('VALID-ROOT-SELF: a root signed by the timestamp keys is refused', async (sim) => {
+  it('VALID-ROOT-SELF: a root signed by the timestamp keys is refused', attack(async (sim) => {
     const root = await sim.sign({ ...sim.head.root.signed, previousVersion: sim.head.root.cid }, sim.allSignersOf('timestamp'))
     refused(await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ root: root.cid })).cid), 'VALID-ROOT-SELF')
-  })
+  }))
 })
 
 describe('delegations', () => {
-  attack('VALID-DELEG-LISTED: a snapshot leaving out a delegated role is refused, tombstone or not', async (sim, rng) => {
+  it('VALID-DELEG-LISTED: a snapshot leaving out a delegated role is refused, tombstone or not', attack(async (sim, rng) => {
     const n = freshRole(sim)
     const v = await sim.publish()
     const without = dt(v)
@@ -357,9 +358,9 @@ describe('delegations', () => {
     const r = await validateSnapshot(sim.loader(), forged.cid)
     refused(r, 'VALID-DELEG-LISTED')
     expect(r.violations.find((x) => x.rule === 'VALID-DELEG-LISTED')!.cid).toBe(v.targets.cid.toString())
-  })
+  }))
 
-  attack('VALID-DELEG-REACHABLE: a snapshot listing a role no delegation reaches is refused', async (sim, rng) => {
+  it('VALID-DELEG-REACHABLE: a snapshot listing a role no delegation reaches is refused', attack(async (sim, rng) => {
     const stray = sim.newName()
     const obj = await sim.sign(makeTargets({ expires: sim.expires('targets'), targets: [] }), sim.signersOf('targets'))
     // Also try resurrecting a retired role's last object without its delegation.
@@ -372,9 +373,9 @@ describe('delegations', () => {
     const r = await validateSnapshot(sim.loader(), forged.cid)
     refused(r, 'VALID-DELEG-REACHABLE')
     expect(r.violations.find((x) => x.rule === 'VALID-DELEG-REACHABLE')!.cid).toBe(forged.cid.toString())
-  })
+  }))
 
-  attack('VALID-DELEG-PATHS: a delegated role signing a target outside its paths is refused', async (sim, rng) => {
+  it('VALID-DELEG-PATHS: a delegated role signing a target outside its paths is refused', attack(async (sim, rng) => {
     const hash = rng.int(2) === 0
     const prefix = '0123456789abcdef'[rng.int(16)]!
     const n = freshRole(sim, hash ? { hashPrefixes: [prefix] } : {})
@@ -389,11 +390,11 @@ describe('delegations', () => {
     refused(r, 'VALID-DELEG-PATHS')
     expect(rulesOf(r)).toEqual(['VALID-DELEG-PATHS'])
     expect(r.violations[0]!.cid).toBe(evil.cid.toString())
-  })
+  }))
 })
 
 describe('roots', () => {
-  attack('SUCC-SNAP-ROOT: a snapshot whose root skips a rotation step is refused', async (sim, rng) => {
+  it('SUCC-SNAP-ROOT: a snapshot whose root skips a rotation step is refused', attack(async (sim, rng) => {
     const before = sim.head
     sim.rotate('root', { keys: 1 + rng.int(3), threshold: 1 + rng.int(3), keep: rng.int(2) })
     const mid = await sim.publish()
@@ -407,9 +408,9 @@ describe('roots', () => {
     const r = await succ(l, 'snapshot', skipping.cid, before.snapshot.cid)
     refused(r, 'SUCC-SNAP-ROOT')
     expect(rulesOf(r)).toContain('SUCC-ROOT-LINK')
-  })
+  }))
 
-  attack('SUCC-ROOT-THRESHOLD: a root signed only by the new root keys is refused', async (sim, rng) => {
+  it('SUCC-ROOT-THRESHOLD: a root signed only by the new root keys is refused', attack(async (sim, rng) => {
     const before = sim.head
     sim.rotate('root', { keys: 1 + rng.int(3), threshold: 1 + rng.int(3), keep: 0 })
     const honest = await sim.publish()
@@ -424,11 +425,11 @@ describe('roots', () => {
     const rs = await succ(l, 'snapshot', forged.cid, before.snapshot.cid)
     refused(rs, 'SUCC-SNAP-ROOT')
     expect(rulesOf(rs)).toContain('SUCC-ROOT-THRESHOLD')
-  })
+  }))
 })
 
 describe('bounds', () => {
-  attack('BOUND-CHAIN: a chain longer than the bound is refused with BOUND-CHAIN, never a hang', async (sim, rng) => {
+  it('BOUND-CHAIN: a chain longer than the bound is refused with BOUND-CHAIN, never a hang', attack(async (sim, rng) => {
     const extra = 2 + rng.int(3)
     const first = sim.head
     for (let i = 0; i < extra; i++) await sim.publish()
@@ -437,5 +438,5 @@ describe('bounds', () => {
     expect((await succStar(l, 'timestamp', sim.head.timestamp.cid, first.timestamp.cid, { maxChain: steps })).holds).toBe(true)
     refused(await succStar(l, 'timestamp', sim.head.timestamp.cid, first.timestamp.cid, { maxChain: steps - 1 }), 'BOUND-CHAIN')
     refused(await succStar(l, 'snapshot', sim.head.snapshot.cid, first.snapshot.cid, { maxChain: steps - 1 }), 'BOUND-CHAIN')
-  })
+  }))
 })
