@@ -1,45 +1,67 @@
 /**
  * `dagtuf demo` — the main job on the embedded default, with no setup.
  *
- * At this stage: make fresh keys, a root, an empty targets, a snapshot and a
- * timestamp; sign them as dag-json blocks; decode each back through the
- * strict decoder; print each CID and its dag-json.
+ * Through the publisher's own code path: create a repository (in a fresh
+ * temporary folder, or --dir), add a sample target, publish, export the CAR a
+ * client needs, check that CAR alone with VALID, and print each object's CID
+ * and dag-json.
  */
-import { blockAsJson, decodeEnvelope, prettyBlock } from '../../model/codec.js'
-import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp } from '../../model/build.js'
-import { generateKeyPair, seedSigner } from '../../model/keys.js'
-import { signEnvelope } from '../../model/sign.js'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { str } from '../args.js'
+import { readCar } from '../../blocks/car.js'
+import { blockAsJson, prettyBlock } from '../../model/codec.js'
+import { ValidationError } from '../../model/errors.js'
+import { initRepo, loadCurrent, openSession, publishStaged } from '../../publish/engine.js'
+import { exportCar } from '../../publish/export.js'
+import { addFiles } from '../../publish/stage.js'
+import { sourceLoader } from '../../validate/loader.js'
+import { validateTimestamp } from '../../validate/valid.js'
 import type { Command } from '../command.js'
+import { textIo } from './publish-common.js'
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'build, sign and strictly decode a fresh set of dagtuf metadata blocks',
-  usage: 'demo [--json]',
-  options: {},
+  summary: 'create a repository, publish a sample target, export a CAR and verify it',
+  usage: 'demo [--dir D] [--json]',
+  options: { dir: { type: 'string', help: 'where to create the repository (default: a new temporary folder)' } },
   async run (args, io) {
-    const now = new Date()
-    const pairs = { root: generateKeyPair(), targets: generateKeyPair(), snapshot: generateKeyPair(), timestamp: generateKeyPair() }
-    const signer = (r: keyof typeof pairs) => seedSigner(pairs[r].seed)
-    const one = (r: keyof typeof pairs) => ({ keys: [pairs[r].publicKey], threshold: 1 })
+    io = textIo(io, args)
+    const work = await mkdtemp(join(tmpdir(), 'dagtuf-demo-'))
+    const dir = str(args, 'dir') ?? join(work, 'repo')
+    const init = await initRepo(dir, { rootKeys: 1, rootThreshold: 1 })
+    await init.repo.close()
+    io.out(`repository ${dir}`)
+    io.out(`first root ${init.head.root.toString()}`)
 
-    const root = await signEnvelope(makeRoot({
-      expires: expiresIn(now, 365 * 86400),
-      roles: { root: one('root'), targets: one('targets'), snapshot: one('snapshot'), timestamp: one('timestamp') }
-    }), [signer('root')])
-    const targets = await signEnvelope(makeTargets({ expires: expiresIn(now, 90 * 86400) }), [signer('targets')])
-    const snapshot = await signEnvelope(makeSnapshot({ expires: expiresIn(now, 7 * 86400), root: root.cid, targets: targets.cid }), [signer('snapshot')])
-    const timestamp = await signEnvelope(makeTimestamp({ expires: expiresIn(now, 86400), snapshot: snapshot.cid }), [signer('timestamp')])
-
-    const objects: Record<string, { cid: string, bytes: number, object: unknown }> = {}
-    for (const [kind, env] of [['root', root], ['targets', targets], ['snapshot', snapshot], ['timestamp', timestamp]] as const) {
-      // Round trip through the strict decoder, as a reader would see it.
-      const back = decodeEnvelope(kind, env.bytes, env.cid)
-      objects[kind] = { cid: back.cid.toString(), bytes: back.bytes.byteLength, object: blockAsJson(back.bytes) }
-      if (args.options.json !== true) {
-        io.out(`${kind} ${back.cid.toString()}  (${back.bytes.byteLength} bytes, decoded strictly)`)
-        io.out(prettyBlock(back.bytes) + '\n')
+    const sample = join(work, 'hello.txt')
+    await writeFile(sample, 'hello from dagtuf\n')
+    const s = await openSession(dir, { lock: true })
+    try {
+      await addFiles(s, [sample], { path: 'examples/hello.txt' })
+      const r = await publishStaged(s)
+      if (r.kind !== 'published') throw new ValidationError('ERR_DEMO', 'the demo publish did not complete')
+      const car = join(work, 'repo.car')
+      const current = await loadCurrent(s.repo, s.node)
+      const exp = await exportCar(s.node, current.loader, r.head.timestamp, car, { content: true })
+      // The CAR alone, as a client would read it.
+      const report = await validateTimestamp(sourceLoader(await readCar(car)), r.head.timestamp)
+      const p = current.published
+      const objects: Record<string, { cid: string, bytes: number, object: unknown }> = {}
+      for (const [kind, env] of [['root', p.root], ['targets', p.targets], ['snapshot', p.snapshot], ['timestamp', p.timestamp]] as const) {
+        objects[kind] = { cid: env.cid.toString(), bytes: env.bytes.byteLength, object: blockAsJson(env.bytes) }
+        io.out(`\n${kind} ${env.cid.toString()} (${env.bytes.byteLength} bytes)`)
+        io.out(prettyBlock(env.bytes))
       }
+      io.out(`\npublished timestamp ${r.head.timestamp.toString()}`)
+      io.out(`exported ${car}: ${exp.blocks} blocks; VALID ${report.valid ? 'holds' : `fails: ${report.violations.map((v) => v.rule).join(', ')}`}`)
+      return {
+        result: { dir, timestamp: r.head.timestamp.toString(), car, blocks: exp.blocks, valid: report.valid, violations: report.violations, objects },
+        exitCode: report.valid ? 0 : 1
+      }
+    } finally {
+      await s.repo.close()
     }
-    return { result: { objects } }
   }
 }
