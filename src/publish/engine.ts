@@ -133,31 +133,20 @@ export type PublishResult =
   | { readonly kind: 'waiting', readonly draft: Draft, readonly needs: NeedReport[] }
 
 /**
- * Apply `extraOps` (not yet staged) and the staged changes to the current
- * head, and check that the result is acceptable. Nothing is written.
- *
- * @throws {RepoError} what applyOps throws
- */
-export async function preview (session: Session, current: Current, extraOps: readonly Op[] = []): Promise<ReturnType<typeof desiredFrom>> {
-  const staged = await session.repo.staged(current.head)
-  const d = desiredFrom(current.published)
-  applyOps(d, staged.ops)
-  applyOps(d, extraOps)
-  return d
-}
-
-/**
- * Publish the staged changes (or refresh snapshot and timestamp when none).
+ * Publish the staged changes (or refresh snapshot and timestamp when none),
+ * plus `extraOps` that are not staged (a failed publish leaves nothing behind).
  *
  * @throws {RepoError} ERR_PUBLISH_INVALID | ERR_HEAD_MOVED | ERR_REPO_CORRUPT | what applyOps throws
  * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED | ERR_KEY_MISSING (snapshot/timestamp keys) | ERR_WRONG_PASSPHRASE | ERR_PASSPHRASE_REQUIRED
  */
-export async function publishStaged (session: Session): Promise<PublishResult> {
+export async function publishStaged (session: Session, extraOps: readonly Op[] = []): Promise<PublishResult> {
   const current = await loadCurrent(session.repo, session.node)
   const { published } = current
   const staged = await session.repo.staged(current.head)
   const desired = desiredFrom(published)
   applyOps(desired, staged.ops)
+  // One-off changes of this publish only (e.g. --refresh), never staged.
+  applyOps(desired, extraOps)
   const { now, expiry } = session
   const changes: Change[] = []
 

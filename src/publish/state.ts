@@ -361,7 +361,3 @@ export function diffRole (role: string, before: TargetsSigned | undefined, after
   if (out.length === 0) out.push({ role, kind: 'resigned' })
   return out
 }
-
-export function keyidsOf (keys: readonly PublicKey[]): KeyId[] {
-  return keys.map(keyIdOf)
-}

@@ -134,5 +134,20 @@ describe('publisher paths', () => {
       await node.close()
     }
     await verifyRepoHead(dir, p1.timestamp as string)
+
+    // --refresh re-signs an unchanged role with a fresh expiry, as its next version.
+    const p3 = await ok('publish', '--dir', dir, '--refresh', 'bins', '--expiry', 'delegated=30d')
+    const bins3 = (p3.delegated as Record<string, string>).bins!
+    expect(bins3).not.toBe((p2.delegated as Record<string, string>).bins)
+    expect(p3.targets).toBe(p2.targets)
+    const node2 = await openRepoNode(dir)
+    try {
+      const b = await sourceLoader(node2).load('targets', parseCid(bins3))
+      expect(b.signed.previousVersion?.toString()).toBe((p2.delegated as Record<string, string>).bins)
+      expect(Date.parse(b.signed.expires) - Date.now()).toBeLessThan(31 * 86400_000)
+    } finally {
+      await node2.close()
+    }
+    expect((await ok('status', '--dir', dir)).staged).toEqual([])
   })
 })

@@ -238,6 +238,8 @@ describe('bad input gives a typed error and changes nothing', () => {
     ['an unauthorized key on publish', 'ERR_KEY_NOT_AUTHORIZED', () => ['publish', '--dir', dir, '--key', outsider]],
     ['a wrong passphrase', 'ERR_WRONG_PASSPHRASE', () => ['add', '--dir', dir, file(), '--path', 'carol/a', '--role', 'carol', '--key', carol], { DAGTUF_PASSPHRASE: 'not it' }],
     ['no passphrase for an encrypted key', 'ERR_PASSPHRASE_REQUIRED', () => ['add', '--dir', dir, file(), '--path', 'carol/a', '--role', 'carol', '--key', carol]],
+    ['refreshing an unknown role', 'ERR_ROLE_UNKNOWN', () => ['publish', '--dir', dir, '--refresh', 'nobody']],
+    ['a bad expiry', 'ERR_USAGE', () => ['publish', '--dir', dir, '--expiry', 'targets=forever']],
     ['signing when no draft is pending', 'ERR_DRAFT_NOT_FOUND', () => ['sign', '--dir', dir, '--key', outsider]],
     ['a repository that does not exist', 'ERR_REPO_NOT_FOUND', () => ['publish', '--dir', join(work, 'nowhere')]],
     ['init over a repository', 'ERR_REPO_EXISTS', () => ['init', '--dir', dir]]

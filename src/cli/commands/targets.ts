@@ -12,14 +12,15 @@ import type { Parsed } from '../args.js'
 import { UsageError } from '../../model/errors.js'
 import { publishStaged, type PublishResult, type Session } from '../../publish/engine.js'
 import { publishHeadIpns } from '../../publish/ipns.js'
-import { addFiles, checkKeyFor, delegate, refresh, removePaths, rotate, undelegate } from '../../publish/stage.js'
+import { addFiles, checkKeyFor, delegate, removePaths, rotate, undelegate } from '../../publish/stage.js'
+import type { Op } from '../../publish/files.js'
 import { DIR, KDF, PASSPHRASE, expiryOf, logNOf, passphraseOf, progressBar, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 import { checkPassphrase } from '../../publish/keyfile.js'
 
 const KEYS = { key: { type: 'list' as const, help: 'a private key file to sign with (repeatable)' } }
 
-async function publishNow (s: Session, io: Io, args: Parsed): Promise<{ result: Record<string, unknown>, published: PublishResult }> {
-  const r = await publishStaged(s)
+async function publishNow (s: Session, io: Io, args: Parsed, extraOps: readonly Op[] = []): Promise<{ result: Record<string, unknown>, published: PublishResult }> {
+  const r = await publishStaged(s, extraOps)
   let ipns: Record<string, unknown> | undefined
   if (flag(args, 'ipns') && r.kind === 'published') {
     ipns = { ...await publishHeadIpns(s.node, r.head.timestamp, s.expiry.timestamp * 1000) }
@@ -182,8 +183,8 @@ export const publishCommand: Command = {
     io = textIo(io, args)
     const expiry = expiryOf(list(args, 'expiry'))
     return await withSession(args, { lock: true, keyFiles: list(args, 'key'), expiry }, async (s) => {
-      for (const r of list(args, 'refresh')) await refresh(s, r)
-      return { result: (await publishNow(s, io, args)).result }
+      const ops: Op[] = list(args, 'refresh').map((role) => ({ op: 'refresh', role }))
+      return { result: (await publishNow(s, io, args, ops)).result }
     })
   }
 }
