@@ -25,7 +25,8 @@
  *
  * Errors:
  * - a check that fails throws ValidationError whose `code` is the rule ID
- *   and whose `details.cid` is the offending object. Client rules that rest
+ *   and whose `details.cid` is the offending object (`details.reason` holds
+ *   the decoder's or block source's own code when one caused it). Client rules that rest
  *   on a relation (CLIENT-ROOT-CHAIN, CLIENT-TS-DESCENDS, CLIENT-FLOOR) carry
  *   the relation's own violations (SUCC-*, VALID-*) in `details.violations`;
  *   a walk that ran out of steps is BOUND-ROOT-STEPS or BOUND-CHAIN;
@@ -216,7 +217,7 @@ export class TrustedState {
       const rule = ruleOfLoadError(e)
       if (rule === undefined || e instanceof ValidationError) throw e
       const code = (e as { code?: string }).code
-      throw new ValidationError(rule, `${what} ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), code } })
+      throw new ValidationError(rule, `${what} ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), reason: code } })
     }
   }
 

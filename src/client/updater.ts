@@ -217,7 +217,7 @@ export class Updater {
       } catch (e) {
         const rule = ruleOfLoadError(e)
         if (rule === undefined || e instanceof ValidationError) throw e
-        throw new ValidationError(rule, `root ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), code: (e as { code?: string }).code } })
+        throw new ValidationError(rule, `root ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), reason: (e as { code?: string }).code } })
       }
       const violations = rootViolations(root)
       if (violations.length > 0) {
@@ -390,7 +390,7 @@ export class Updater {
         if (e instanceof BlockError && CONTENT_VERDICTS.has(e.code)) {
           throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
             cause: e,
-            details: { cid: info.cid.toString(), path: info.path, length: info.length, code: e.code, block: e.details.cid }
+            details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
           })
         }
         throw e

@@ -182,7 +182,7 @@ describe('endless data', () => {
     await up.refresh((await sim.forgeTimestamp(snap.cid)).cid)
     const info = (await up.getTargetInfo('big.bin'))!
     const e = await rejects(up.downloadTarget(info, join(dir.path, 'big.bin')), 'CLIENT-TARGET-CONTENT')
-    expect(e.details.code).toBe('ERR_LENGTH_MISMATCH')
+    expect(e.details.reason).toBe('ERR_LENGTH_MISMATCH')
     expect((await readdir(dir.path)).filter((n) => n.includes('big.bin'))).toEqual([])
   })
 })
@@ -481,7 +481,7 @@ describe('wrong software', () => {
     sim.store.tamper(info.cid, () => text('app v6'))
     const dest = join(dir.path, 'app.tgz')
     const e = await rejects(up.downloadTarget(info, dest), 'CLIENT-TARGET-CONTENT')
-    expect(e.details).toMatchObject({ cid: info.cid.toString(), code: 'ERR_HASH_MISMATCH' })
+    expect(e.details).toMatchObject({ cid: info.cid.toString(), reason: 'ERR_HASH_MISMATCH' })
     expect((await readdir(dir.path)).filter((n) => n.includes('app.tgz'))).toEqual([])
   })
 
@@ -494,7 +494,7 @@ describe('wrong software', () => {
     await up.refresh((await sim.forgeTimestamp(snap.cid)).cid)
     for (const p of ['short.txt', 'long.txt']) {
       const e = await rejects(up.downloadTarget((await up.getTargetInfo(p))!, join(dir.path, p)), 'CLIENT-TARGET-CONTENT')
-      expect(e.details.code).toBe('ERR_LENGTH_MISMATCH')
+      expect(e.details.reason).toBe('ERR_LENGTH_MISMATCH')
     }
     const ok = await up.downloadTarget((await up.getTargetInfo('short.txt').then((i) => ({ ...i!, length: 5 })))!, join(dir.path, 'ok.txt'))
     expect(await readFile(ok.path, 'utf8')).toBe('12345')
