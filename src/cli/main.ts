@@ -9,6 +9,7 @@ import type { Command, Io } from './command.js'
 import { demoCommand } from './commands/demo.js'
 import { clientGetCommand, clientInitCommand, clientListCommand, clientUpdateCommand } from './commands/client.js'
 import { serveCommand } from './commands/serve.js'
+import { verifyCommand } from './commands/verify.js'
 import { exportCommand, headCommand, initCommand, keygenCommand, logCommand, resetCommand, statusCommand } from './commands/repo.js'
 import { draftExportCommand, draftImportCommand, draftShowCommand, draftsCommand, signCommand } from './commands/sign.js'
 import { addCommand, delegateCommand, publishCommand, removeCommand, rotateCommand, undelegateCommand } from './commands/targets.js'
@@ -21,7 +22,9 @@ export const COMMANDS: readonly Command[] = [
   signCommand, draftsCommand, draftExportCommand, draftImportCommand, draftShowCommand,
   statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand,
   // client and server
-  clientInitCommand, clientUpdateCommand, clientGetCommand, clientListCommand, serveCommand
+  clientInitCommand, clientUpdateCommand, clientGetCommand, clientListCommand, serveCommand,
+  // researchers
+  verifyCommand
 ]
 
 const GLOBAL: Readonly<Record<string, OptionSpec>> = {
