@@ -92,22 +92,30 @@ export async function addFiles (session: Session, files: readonly string[], opti
     }
   }
   void desired
-  const out: Added[] = []
-  const ops: Op[] = []
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i]!
-    const h = await fs.open(f, 'r')
-    let ref
-    try {
-      ref = await addContent(session.node, streamOf(h))
-    } finally {
-      await h.close()
+  // Import with a few files in flight (the block store writes are the cost);
+  // results keep the order of the command line.
+  const out: Added[] = new Array(files.length)
+  const ops: Op[] = new Array(files.length)
+  let next = 0
+  let done = 0
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++
+      const f = files[i]!
+      const h = await fs.open(f, 'r')
+      let ref
+      try {
+        ref = await addContent(session.node, streamOf(h))
+      } finally {
+        await h.close()
+      }
+      if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
+      ops[i] = { op: 'add', role, path: paths[i]!, cid: ref.cid, length: ref.length }
+      out[i] = { path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f }
+      options.progress?.(++done, files.length)
     }
-    if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
-    ops.push({ op: 'add', role, path: paths[i]!, cid: ref.cid, length: ref.length })
-    out.push({ path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f })
-    options.progress?.(i + 1, files.length)
   }
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker))
   await append(session, staged, ops)
   return out
 }
