@@ -60,13 +60,15 @@ async function fsyncDir (dir: string): Promise<void> {
 }
 
 /**
- * Test hook: DAGTUF_TEST_SLOW_MS=<n> makes the client pause n ms at each
- * `slowPoint`, so a crash test's SIGKILL lands inside an update. Nothing
- * else reads it.
+ * Test hook: DAGTUF_TEST_SLOW_MS=<n> makes the client announce each
+ * `slowPoint` on stderr (`dagtuf-test: slow point`) and pause there n ms, so
+ * a crash test can land its SIGKILL at chosen places inside an update.
+ * Nothing else reads it.
  */
 export async function slowPoint (): Promise<void> {
   const v = process.env.DAGTUF_TEST_SLOW_MS
   if (v === undefined || !/^\d{1,6}$/.test(v)) return
+  process.stderr.write('dagtuf-test: slow point\n')
   await new Promise((resolve) => setTimeout(resolve, Number(v)))
 }
 

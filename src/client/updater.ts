@@ -289,6 +289,7 @@ export class Updater {
         await slowPoint()
       }
       await this.#store.writeState(accepted.record)
+      await slowPoint()
       this.#trusted = { record: accepted.record, dag }
       // What the old state needed and the new one does not: best effort.
       await this.#store.blocks.retain(keep.map((e) => e.cid))
