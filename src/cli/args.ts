@@ -35,6 +35,8 @@ export function parseArgs (argv: readonly string[], spec: Readonly<Record<string
         (options[currentList] as string[]).push(a)
         continue
       }
+      // A short flag such as `-o` ends a list: its value is not a list item.
+      currentList = undefined
       positionals.push(a)
       continue
     }

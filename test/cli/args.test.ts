@@ -26,4 +26,10 @@ describe('parseArgs', () => {
     }
     expect((await caught(() => parseArgs(['--__proto__', 'x'], spec))).code).toBe('ERR_USAGE')
   })
+
+  it('a short flag ends a list (`--paths a -o F`: F is not a path)', () => {
+    const p = parseArgs(['--paths', 'a', 'b', '-o', 'out.json'], spec)
+    expect(list(p, 'paths')).toEqual(['a', 'b'])
+    expect(p.positionals).toEqual(['-o', 'out.json'])
+  })
 })
