@@ -3,7 +3,7 @@
  * drafts, encrypted repository keys, hash-prefix delegations, rotating the
  * targets key.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ipns } from '@helia/ipns'
@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRepoNode } from '../../src/blocks/helia.js'
 import { parseCid } from '../../src/model/hash.js'
 import { sourceLoader } from '../../src/validate/loader.js'
+import { readCar } from '../../src/blocks/car.js'
+import { succStar } from '../../src/relations/index.js'
 import { cli, fingerprint, ok, verifyRepoHead } from './publish-helpers.js'
 
 let work: string
@@ -149,5 +151,62 @@ describe('publisher paths', () => {
       await node2.close()
     }
     expect((await ok('status', '--dir', dir)).staged).toEqual([])
+  })
+
+  it('nested delegations (--from) and export --since: the CAR alone proves <-*', async () => {
+    const dir = join(work, 'nested')
+    const init = await ok('init', '--dir', dir)
+    const team = join(dir, 'keys', 'team.json')
+    const dev = join(dir, 'keys', 'dev.json')
+    await ok('keygen', '--out', team)
+    await ok('keygen', '--out', dev)
+    await ok('delegate', '--dir', dir, 'team', '--key', `${team}.pub`, '--paths', 'team/*/*')
+    await ok('delegate', '--dir', dir, 'dev', '--from', 'team', '--key', `${dev}.pub`, '--paths', 'team/dev/*', '--terminating')
+    const p1 = await ok('publish', '--dir', dir)
+    expect(Object.keys(p1.delegated as object).sort()).toEqual(['dev', 'team'])
+    const f = join(work, 'nested.txt')
+    await writeFile(f, 'dev build')
+    await ok('add', '--dir', dir, f, '--path', 'team/dev/build.txt', '--role', 'dev')
+    // team/qa/* is team's, not dev's.
+    expect((await cli('add', '--dir', dir, f, '--path', 'team/qa/x.txt', '--role', 'dev')).errorCode).toBe('ERR_TARGET_NOT_DELEGATED')
+    const p2 = await ok('publish', '--dir', dir)
+    expect((p2.delegated as Record<string, string>).team).toBe((p1.delegated as Record<string, string>).team)
+    const p3 = await ok('publish', '--dir', dir)
+    const car = join(work, 'nested.car')
+    const exp = await ok('export', '--dir', dir, '--car', car, '--since', init.timestamp as string)
+    expect(exp.snapshots).toBe(4)
+    const loader = sourceLoader(await readCar(car))
+    const rel = await succStar(loader, 'timestamp', parseCid(p3.timestamp as string), parseCid(init.timestamp as string))
+    expect(rel.violations).toEqual([])
+    expect(rel.holds).toBe(true)
+    // A timestamp that is not an ancestor is refused.
+    const other = join(work, 'nested-other')
+    const o = await ok('init', '--dir', other)
+    expect((await cli('export', '--dir', dir, '--car', join(work, 'x.car'), '--since', o.timestamp as string)).code).not.toBe(0)
+  })
+
+  it('no private key ever leaves keys/: not in blocks, drafts, head, log or staged changes', async () => {
+    const dir = join(work, 'leak')
+    await ok('init', '--dir', dir, '--root-keys', '2', '--root-threshold', '2')
+    const k = join(work, 'leak-k.key')
+    await ok('keygen', '--out', k)
+    await ok('delegate', '--dir', dir, 'k', '--key', `${k}.pub`, '--paths', 'k/*')
+    await ok('publish', '--dir', dir) // a draft
+    await ok('rotate', '--dir', dir, 'snapshot', '--keys', '1')
+    const seeds: string[] = []
+    for (const n of await readdir(join(dir, 'keys'))) seeds.push((JSON.parse(await readFile(join(dir, 'keys', n), 'utf8')) as { seed: string }).seed)
+    seeds.push((JSON.parse(await readFile(k, 'utf8')) as { seed: string }).seed)
+    const hits: string[] = []
+    const scan = async (d: string): Promise<void> => {
+      for (const n of await readdir(d)) {
+        const p = join(d, n)
+        if (p === join(dir, 'keys')) continue
+        if ((await stat(p)).isDirectory()) { await scan(p); continue }
+        const text = (await readFile(p)).toString('latin1')
+        for (const s of seeds) if (text.includes(s) || text.includes(Buffer.from(s, 'hex').toString('latin1'))) hits.push(p)
+      }
+    }
+    await scan(dir)
+    expect(hits).toEqual([])
   })
 })

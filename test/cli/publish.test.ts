@@ -146,7 +146,7 @@ describe('publish end to end', () => {
     await ok('draft', 'export', '--dir', dir, id, '--out', exported)
     const signedFile = join(work, 'root-draft-signed.json')
     await ok('sign', '--draft-file', exported, '--key', fresh[0]!, '--out', signedFile)
-    const offline = await ok('sign', '--draft-file', signedFile, '--key', fresh[1]!)
+    const offline = await ok('sign', '--draft-file', signedFile, '--key', fresh[1]!, '-o', signedFile)
     expect((offline.needs as Array<{ label: string, have: number }>).find((n) => n.label === 'root')?.have).toBe(2)
     s = await ok('draft', 'import', '--dir', dir, signedFile)
     expect(s.imported).toBe(2)

@@ -32,6 +32,28 @@ export function textIo (io: Io, args: Parsed): Io {
   return { out: () => {}, err: io.err, tty: io.tty }
 }
 
+/**
+ * `--out FILE`, or the short `-o FILE` (which the parser leaves among the
+ * positionals). Any other positional is a usage error.
+ *
+ * @throws {UsageError} ERR_USAGE
+ */
+export function outOf (args: Parsed, allowedPositionals = 0): { out: string | undefined, rest: string[] } {
+  let out = str(args, 'out')
+  const rest: string[] = []
+  for (let i = 0; i < args.positionals.length; i++) {
+    const p = args.positionals[i]!
+    if (p === '-o') {
+      const v = args.positionals[i + 1]
+      if (v === undefined || out !== undefined) throw new UsageError('ERR_USAGE', '-o takes one FILE (or use --out)')
+      out = v
+      i++
+    } else rest.push(p)
+  }
+  if (rest.length > allowedPositionals) throw new UsageError('ERR_USAGE', `unexpected argument ${JSON.stringify(rest[allowedPositionals]!.slice(0, 64))}`)
+  return { out, rest }
+}
+
 export function dirOf (args: Parsed): string {
   return str(args, 'dir') ?? DEFAULT_REPO_DIR
 }

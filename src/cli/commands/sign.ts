@@ -21,7 +21,7 @@ import {
 import { draftText, mergeSignatures, needsReport, parseDraft, signDraftObjects, unsignedCopy, type Draft } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/fsio.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
-import { DIR, PASSPHRASE, needsJson, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
+import { DIR, PASSPHRASE, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 
 async function readDraftFile (file: string): Promise<Draft> {
   let bytes: Uint8Array
@@ -48,7 +48,7 @@ function resultOf (r: PublishResult, signed: Array<{ role: string, keyid: string
 export const signCommand: Command = {
   name: 'sign',
   summary: 'add signatures to a draft; when every threshold is met, publish it',
-  usage: 'sign [--dir D] [--draft ID] --key KEYFILE...   |   sign --draft-file F --key KEYFILE [--out F2]',
+  usage: 'sign [--dir D] [--draft ID] --key KEYFILE...   |   sign --draft-file F --key KEYFILE [-o|--out F2]',
   options: {
     ...DIR,
     ...PASSPHRASE,
@@ -66,6 +66,7 @@ export const signCommand: Command = {
     const signers: Signer[] = []
     for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
     const file = str(args, 'draft-file')
+    const { out: outArg } = outOf(args)
     if (file !== undefined) {
       let draft = await readDraftFile(file)
       const signed: Array<{ role: string, keyid: string }> = []
@@ -77,7 +78,7 @@ export const signCommand: Command = {
         for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
       }
       draft = { ...draft, objects }
-      const out = str(args, 'out') ?? file
+      const out = outArg ?? file
       await writeAtomic(out, draftText(draft))
       const needs = needsReport(draft.objects, draft.needs).filter((n) => n.have < n.threshold)
       io.out(`signed ${signed.map((x) => x.role).join(', ') || 'nothing new'}; wrote ${out}`)
@@ -139,14 +140,14 @@ export const draftsCommand: Command = {
 export const draftExportCommand: Command = {
   name: 'draft export',
   summary: 'write a draft to a file, to be signed on another machine (dagtuf sign --draft-file)',
-  usage: 'draft export [--dir D] [ID] --out FILE',
+  usage: 'draft export [--dir D] [ID] (-o|--out) FILE',
   options: { ...DIR, out: { type: 'string', help: 'the file to write' } },
   async run (args, io) {
     io = textIo(io, args)
-    const out = str(args, 'out')
-    if (out === undefined) throw new UsageError('ERR_USAGE', 'draft export needs --out FILE')
+    const { out, rest } = outOf(args, 1)
+    if (out === undefined) throw new UsageError('ERR_USAGE', 'draft export needs --out FILE (or -o FILE)')
     return await withSession(args, {}, async (s) => {
-      const d = await pickDraft(s, args.positionals[0])
+      const d = await pickDraft(s, rest[0])
       const current = await loadCurrent(s.repo, s.node)
       await writeAtomic(out, draftText({ ...d, needs: draftNeeds(current.published, d.objects) }))
       io.out(`wrote ${d.id} to ${out}`)
