@@ -20,13 +20,6 @@ beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-publish-more
 afterAll(async () => { await rm(work, { recursive: true, force: true }) })
 
 describe('publisher paths', () => {
-  it('dagtuf demo publishes through the publisher and its CAR verifies', async () => {
-    const r = await ok('demo', '--dir', join(work, 'demo'))
-    expect(r.valid).toBe(true)
-    expect(r.violations).toEqual([])
-    expect(r.timestamp).toEqual(expect.any(String))
-  })
-
   it('publish --ipns signs and stores an IPNS record for the head', async () => {
     const dir = join(work, 'ipns')
     await ok('init', '--dir', dir)
