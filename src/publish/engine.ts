@@ -210,12 +210,6 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
     needs.set(role, reqs)
     objects.set(role, await signWithAvailable(session.keys, signed, reqs) as DraftObject)
   }
-  for (const id of session.keys.explicit()) {
-    const used = [...objects.values()].some((e) => e.signatures.some((s) => s.keyid === id)) ||
-      requirementsFor(view, 'snapshot').some((r) => r.keyids.includes(id)) || requirementsFor(view, 'timestamp').some((r) => r.keyids.includes(id))
-    if (!used) throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${id} is not authorized for anything this publish signs`, { details: { keyid: id } })
-  }
-
   if (!complete(objects, needs) && objects.size > 0) {
     const draft: Draft = { id: newId('draft'), created: expiresIn(now, 0), base: current.head.timestamp, objects, needs, changes }
     await writeAtomic(join(session.repo.draftsDir, `${draft.id}.json`), draftText(draft))

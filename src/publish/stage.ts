@@ -82,16 +82,15 @@ export async function addFiles (session: Session, files: readonly string[], opti
     if (seen.has(p)) throw new RepoError('ERR_TARGET_DUPLICATE', `two files for the target path ${p}`, { details: { path: p } })
     seen.add(p)
   })
-  // Dry run: role, delegation of each path, limits.
-  const { staged, desired } = await check(session, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
+  // Dry run: role, delegation of each path, limits, existing paths.
+  const { staged, desired } = await check(session, [])
   if (options.replace !== true) {
-    const { desired: before } = await check(session, [])
-    const existing = before.roles.get(role)?.targets
+    const existing = desired.roles.get(role)?.targets
     for (const p of paths) {
       if (existing?.has(p) === true) throw new RepoError('ERR_TARGET_EXISTS', `${role} already has ${p} (use --replace to change it)`, { details: { path: p, role } })
     }
   }
-  void desired
+  applyOps(desired, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
   // Import with a few files in flight (the block store writes are the cost);
   // results keep the order of the command line.
   const out: Added[] = new Array(files.length)

@@ -111,6 +111,9 @@ describe('publish end to end', () => {
     const aliceCid = (pub.delegated as Record<string, string>).alice!
     expect((await loadSigned(dir, 'targets', aliceCid)).previousVersion).toBe((signed.delegated as Record<string, string>).alice)
     await verifyRepoHead(dir, afterDeleg)
+    // Her key may be passed to a publish that has nothing of hers to sign.
+    const idle = await ok('publish', '--dir', dir, '--key', alice)
+    expect(idle.delegated).toEqual(pub.delegated)
 
     // Outside alice's paths: refused before anything changes.
     const before = await fingerprint(dir)
