@@ -4,7 +4,7 @@
  * publish continues from. DAGTUF_TEST_PAUSE_AT makes the child wait at a
  * named point of the publish (src/publish/fsio.ts pausePoint).
  */
-import { spawn, execFile } from 'node:child_process'
+import { spawn, execFile, execFileSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -86,5 +86,10 @@ describe('a publish killed mid-way', () => {
     expect(log[0]!.timestamp).toBe(next.timestamp)
     expect(log.map((e) => e.timestamp)).toContain(baseHead)
     expect(log.map((e) => e.timestamp)).toContain(killedHead)
+    // And `dagtuf verify` (the built CLI) accepts the exported CAR.
+    const car = join(work, `${point}.car`)
+    await ok('export', '--dir', dir, '--car', car, '--since', baseHead)
+    const out = execFileSync(process.execPath, [BIN, 'verify', '--car', car, '--timestamp', next.timestamp as string, '--trusted', baseHead, '--json'], { encoding: 'utf8' })
+    expect(JSON.parse(out)).not.toHaveProperty('error')
   })
 })

@@ -67,11 +67,15 @@ describe('publish end to end', () => {
     const exp = await ok('export', '--dir', dir, '--car', car)
     console.log(`export: ${Date.now() - t} ms, ${String(exp.blocks)} blocks`)
     expect(await verifyCar(car)).toEqual({ valid: true, rules: [] })
+    const verified = await cli('verify', '--car', car, '--timestamp', pub.timestamp as string)
+    expect(verified.code, JSON.stringify(verified.json)).toBe(0)
     // With the targets' content too.
     const car2 = join(work, 'e2e-content.car')
     const exp2 = await ok('export', '--dir', dir, '--car', car2, '--content', '--since', init.timestamp as string)
     expect(exp2.blocks as number).toBeGreaterThanOrEqual((exp.blocks as number) + 100)
     expect(await verifyCar(car2)).toEqual({ valid: true, rules: [] })
+    const since = await cli('verify', '--car', car2, '--timestamp', pub.timestamp as string, '--trusted', init.timestamp as string)
+    expect(since.code, JSON.stringify(since.json)).toBe(0)
 
     // A publish with nothing staged refreshes snapshot and timestamp only.
     const again = await ok('publish', '--dir', dir)
