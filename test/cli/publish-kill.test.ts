@@ -4,11 +4,10 @@
  * publish continues from. DAGTUF_TEST_PAUSE_AT makes the child wait at a
  * named point of the publish (src/publish/fsio.ts pausePoint).
  */
-import { spawn, execFile, execFileSync } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ok, verifyRepoHead } from './publish-helpers.js'
 
@@ -20,9 +19,7 @@ let base: string
 let baseHead: string
 
 beforeAll(async () => {
-  // The child runs the built CLI: build it from the current sources. (tsc
-  // emits even when files outside the publisher have type errors.)
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT }).catch(() => {})
+  // The child runs the CLI built once by test/global-setup.ts.
   await stat(join(ROOT, 'dist', 'src', 'publish', 'engine.js'))
   work = await mkdtemp(join(tmpdir(), 'dagtuf-kill-'))
   base = join(work, 'base')

@@ -44,9 +44,7 @@ let sim: RepoSim
 let car: string
 
 beforeAll(async () => {
-  // Run the CLI as built from the current sources (tsc emits even when
-  // files outside the build have type errors).
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT }).catch(() => {})
+  // The CLI is built once by test/global-setup.ts.
   await stat(join(ROOT, 'dist', 'src', 'cli', 'commands', 'verify.js'))
   work = await mkdtemp(join(tmpdir(), 'dagtuf-verify-'))
   sim = (await generateHistory(20261122, 24)).sim

@@ -1,0 +1,15 @@
+/**
+ * vitest globalSetup: build dist/ once, before any test file runs, for the
+ * tests that run the CLI in child processes. Building from several test files
+ * at once raced (one file's tsc rewrote dist/ while another's child process
+ * loaded it); here it happens exactly once per run.
+ */
+import { execFile } from 'node:child_process'
+import { resolve } from 'node:path'
+import { promisify } from 'node:util'
+
+export default async function setup (): Promise<void> {
+  const root = resolve(import.meta.dirname, '..')
+  // tsc emits even when a file has type errors; `npm test` type-checks first.
+  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root }).catch(() => {})
+}
