@@ -69,7 +69,10 @@ export interface Current {
   readonly headBytes: Uint8Array | undefined
   readonly head: HeadRecord
   readonly published: Published
+  /** Caching loader over the node and `pending`; VALID of the new DAG reuses what it decoded. */
   readonly loader: Loader
+  /** Blocks of the new DAG, visible to `loader` before they are written. */
+  readonly pending: MemoryBlockStore
 }
 
 /** A loader over the node that also sees blocks not yet written. */
@@ -88,7 +91,8 @@ class Overlay implements BlockSource {
 export async function loadCurrent (repo: Repo, node: RepoNode): Promise<Current> {
   const headBytes = await repo.headBytes()
   const head = await repo.head()
-  const loader = sourceLoader(node)
+  const pending = new MemoryBlockStore()
+  const loader = sourceLoader(new Overlay(pending, node))
   let published: Published
   try {
     published = await loadPublished(loader, head.timestamp)
@@ -100,7 +104,7 @@ export async function loadCurrent (repo: Repo, node: RepoNode): Promise<Current>
     head.delegated.size === s.signed.meta.delegatedTargets.size &&
     [...s.signed.meta.delegatedTargets].every(([n, c]) => head.delegated.get(n)?.equals(c) === true)
   if (!same) throw new RepoError('ERR_REPO_CORRUPT', 'head.json does not match the DAG of its timestamp', { details: { file: 'head.json' } })
-  return { headBytes, head, published, loader }
+  return { headBytes, head, published, loader, pending }
 }
 
 /** Sign `signed` with every available key among `reqs`' keyids. */
@@ -167,7 +171,10 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
     const content = desired.roles.get(name)!
     const old = oldOf(name)
     const exp = expiry[name === 'targets' ? 'targets' : 'delegated']
-    if (old !== undefined && !desired.refresh.has(name) && sameContent(targetsSignedFor(content, old.signed.expires, old.signed.previousVersion), old.signed)) {
+    // An untouched role equals its published content by construction; a
+    // touched one is compared (an op may have changed nothing).
+    if (old !== undefined && !desired.refresh.has(name) &&
+      (!desired.touched.has(name) || sameContent(targetsSignedFor(content, old.signed.expires, old.signed.previousVersion), old.signed))) {
       tentative.set(name, old.signed)
       continue
     }
@@ -335,7 +342,7 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
   }), requirementsFor(view, 'timestamp'), 'timestamp')
 
   const blocks: Envelope[] = [...objects.values(), snapshot, timestamp]
-  await checkAndWrite(session, blocks, timestamp, published.timestamp.cid)
+  await checkAndWrite(session, blocks, timestamp, published.timestamp.cid, current)
   const head: HeadRecord = {
     timestamp: timestamp.cid,
     snapshot: snapshot.cid,
@@ -359,10 +366,10 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
  *
  * @throws {RepoError} ERR_PUBLISH_INVALID
  */
-async function checkAndWrite (session: Session, blocks: readonly Envelope[], timestamp: TimestampEnvelope, previous: CID | undefined): Promise<void> {
-  const mem = new MemoryBlockStore()
+async function checkAndWrite (session: Session, blocks: readonly Envelope[], timestamp: TimestampEnvelope, previous: CID | undefined, current?: Current): Promise<void> {
+  const mem = current?.pending ?? new MemoryBlockStore()
   for (const b of blocks) await mem.put(b.cid, b.bytes)
-  const loader = sourceLoader(new Overlay(mem, session.node))
+  const loader = current?.loader ?? sourceLoader(new Overlay(mem, session.node))
   try {
     await assertValidTimestamp(loader, timestamp.cid)
     if (previous !== undefined) {
@@ -474,7 +481,7 @@ export async function initRepo (dir: string, options: InitOptions): Promise<Init
     const roles = {} as Record<TopRoleName, RoleSpec>
     for (const r of TOP_ROLES) roles[r] = { keys: pairs[r].map((p) => p.publicKey), threshold: r === 'root' ? rootThreshold : 1 }
     const { now, expiry } = session
-    const rootSigned = rootSignedFor({ rootRoles: roles, roles: new Map(), refresh: new Set() }, expiresIn(now, expiry.root), null)
+    const rootSigned = rootSignedFor({ rootRoles: roles, roles: new Map(), refresh: new Set(), touched: new Set() }, expiresIn(now, expiry.root), null)
     const view: DagView = { root: rootSigned, roles: new Map() }
     const root = await signWithAvailable(session.keys, rootSigned, requirementsFor(view, 'root'))
     const targets = await signWithAvailable(session.keys, targetsSignedFor({ targets: new Map(), delegations: undefined }, expiresIn(now, expiry.targets), null), requirementsFor(view, 'targets'))

@@ -68,6 +68,8 @@ export interface Desired {
   roles: Map<string, RoleContent>
   /** Roles to re-sign even if unchanged (fresh expiry). */
   refresh: Set<string>
+  /** Roles some op changed (others are known to equal their published content). */
+  touched: Set<string>
 }
 
 function rootRolesOf (root: RootSigned): Record<TopRoleName, RoleSpec> {
@@ -97,7 +99,7 @@ function specOf (r: DelegatedRole, keys: ReadonlyMap<KeyId, PublicKey>): Delegat
 export function desiredFrom (p: Published): Desired {
   const roles = new Map<string, RoleContent>([['targets', contentOf(p.targets.signed)]])
   for (const [name, env] of p.delegated) roles.set(name, contentOf(env.signed))
-  return { rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set() }
+  return { rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set(), touched: new Set() }
 }
 
 /** Role names reachable from `targets` through delegations, breadth-first (VALID walk order). */
@@ -199,11 +201,13 @@ function applyOp (d: Desired, o: Op): void {
       }
       if (!c.targets.has(o.path) && c.targets.size >= LIMITS.maxTargets) throw new RepoError('ERR_LIMIT', `more than ${LIMITS.maxTargets} targets in ${o.role}`)
       c.targets.set(o.path, { length: o.length, cid: o.cid })
+      d.touched.add(o.role)
       return
     }
     case 'remove': {
       const c = roleOrThrow(d, o.role)
       if (!c.targets.delete(o.path)) throw new RepoError('ERR_TARGET_NOT_FOUND', `${o.role} has no target ${o.path}`, { details: { path: o.path, role: o.role } })
+      d.touched.add(o.role)
       return
     }
     case 'delegate': {
@@ -223,6 +227,7 @@ function applyOp (d: Desired, o: Op): void {
         list.push(spec)
       }
       from.delegations = list
+      d.touched.add(o.from)
       if (!d.roles.has(o.name)) d.roles.set(o.name, { targets: new Map(), delegations: undefined })
       return
     }
@@ -232,7 +237,7 @@ function applyOp (d: Desired, o: Op): void {
         if (o.from !== undefined && from !== o.from) continue
         const before = c.delegations?.length ?? 0
         c.delegations = c.delegations?.filter((e) => e.name !== o.name)
-        if ((c.delegations?.length ?? 0) !== before) found = true
+        if ((c.delegations?.length ?? 0) !== before) { found = true; d.touched.add(from) }
       }
       if (!found) throw new RepoError('ERR_ROLE_UNKNOWN', `${o.name} is not delegated${o.from !== undefined ? ` by ${o.from}` : ''}`, { details: { role: o.name } })
       prune(d)
@@ -246,8 +251,10 @@ function applyOp (d: Desired, o: Op): void {
         return
       }
       roleOrThrow(d, o.role)
-      for (const [, c] of d.roles) {
-        c.delegations = c.delegations?.map((e) => e.name === o.role ? { ...e, keys, threshold: o.threshold } : e)
+      for (const [from, c] of d.roles) {
+        if (c.delegations?.some((e) => e.name === o.role) !== true) continue
+        c.delegations = c.delegations.map((e) => e.name === o.role ? { ...e, keys, threshold: o.threshold } : e)
+        d.touched.add(from)
       }
       return
     }

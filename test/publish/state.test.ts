@@ -18,7 +18,8 @@ function fresh (): Desired {
   return {
     rootRoles: { root: one(), targets: one(), snapshot: one(), timestamp: one() },
     roles: new Map([['targets', { targets: new Map(), delegations: undefined }]]),
-    refresh: new Set()
+    refresh: new Set(),
+    touched: new Set()
   }
 }
 
