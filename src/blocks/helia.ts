@@ -25,12 +25,6 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { withBitswap } from '@helia/bitswap'
-import { withLibp2pLight } from '@helia/libp2p'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
 import { createUnsafe } from 'multiformats/block'
@@ -38,7 +32,6 @@ import * as raw from 'multiformats/codecs/raw'
 import { multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
-import { createHeliaLight } from 'helia'
 import { NotFoundError } from 'interface-store'
 import { LIMITS, MAX_ANY_BLOCK_BYTES, MiB } from '../model/config.js'
 import { BlockError, UsageError } from '../model/errors.js'
@@ -46,7 +39,7 @@ import { checkBlock } from '../model/hash.js'
 import { aborted, closed, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, throwIfAborted, timedOut } from './util.js'
 import type { BlockStore, BlockSource, Closeable, GetOptions } from './types.js'
 import type { Helia } from 'helia'
-import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { HeliaWithLibp2p, withLibp2pLight } from '@helia/libp2p'
 import type { ServiceMap } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -91,7 +84,25 @@ function errorName (e: unknown): string {
   return typeof e === 'object' && e !== null && typeof (e as { name?: unknown }).name === 'string' ? (e as { name: string }).name : ''
 }
 
-function libp2pOptions (listen: string[]): Parameters<typeof withLibp2pLight>[1] {
+/**
+ * Helia and libp2p take about a second to import; commands that never open
+ * a node (help, verify, keygen, most of the client) should not pay for it.
+ */
+async function loadHelia (): Promise<typeof import('helia')> {
+  return import('helia')
+}
+
+async function loadNetworking () {
+  const [lp, bs, id, nz, tc, ym] = await Promise.all([
+    import('@helia/libp2p'), import('@helia/bitswap'), import('@libp2p/identify'),
+    import('@libp2p/noise'), import('@libp2p/tcp'), import('@libp2p/yamux')
+  ])
+  return { withLibp2pLight: lp.withLibp2pLight, withBitswap: bs.withBitswap, identify: id.identify, noise: nz.noise, tcp: tc.tcp, yamux: ym.yamux }
+}
+
+type Networking = Awaited<ReturnType<typeof loadNetworking>>
+
+function libp2pOptions ({ tcp, noise, yamux, identify }: Networking, listen: string[]): Parameters<typeof withLibp2pLight>[1] {
   return {
     addresses: { listen },
     transports: [tcp()],
@@ -306,9 +317,11 @@ export async function openRepoNode (dir: string, options: RepoNodeOptions = {}):
     for (const sub of ['blocks', 'datastore']) {
       if (!(await stat(join(dir, sub))).isDirectory()) throw new Error(`${join(dir, sub)} is not a directory`)
     }
+    const { createHeliaLight } = await loadHelia()
     let node: Helia = createHeliaLight({ blockstore, datastore, codecs: [dagJson] })
     if (listen !== undefined) {
-      node = withBitswap(withLibp2pLight(node, libp2pOptions(listen)))
+      const net = await loadNetworking()
+      node = net.withBitswap(net.withLibp2pLight(node, libp2pOptions(net, listen)))
     }
     helia = node
     await node.start()
@@ -510,7 +523,8 @@ export async function openPeerSource (addr: string, options: PeerSourceOptions =
   const cacheBytes = nonNegativeInt(options.cacheBytes, 32 * MiB, 'cacheBytes')
   let helia: HeliaWithLibp2p<ServiceMap> | undefined
   try {
-    helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new LruBlockstore(cacheBytes), codecs: [dagJson] }), libp2pOptions([])))
+    const [{ createHeliaLight }, net] = await Promise.all([loadHelia(), loadNetworking()])
+    helia = net.withBitswap(net.withLibp2pLight(createHeliaLight({ blockstore: new LruBlockstore(cacheBytes), codecs: [dagJson] }), libp2pOptions(net, [])))
     await helia.start()
   } catch (e) {
     await helia?.stop().catch(() => {})

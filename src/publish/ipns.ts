@@ -10,7 +10,6 @@
  * verifies everything the pointer names anyway (an IPNS head is untrusted
  * input, like any head).
  */
-import { ipns } from '@helia/ipns'
 import type { CID } from 'multiformats/cid'
 import type { RepoNode } from '../blocks/helia.js'
 import { RepoError } from '../model/errors.js'
@@ -31,6 +30,8 @@ export interface IpnsResult {
  */
 export async function publishHeadIpns (node: RepoNode, timestamp: CID, lifetimeMs: number): Promise<IpnsResult> {
   try {
+    // Loaded here: @helia/ipns costs ~0.4 s to import and only --ipns needs it.
+    const { ipns } = await import('@helia/ipns')
     const name = ipns(node.helia as never)
     const r = await name.publish(IPNS_KEY_NAME, timestamp, { offline: true, lifetime: lifetimeMs })
     return { name: r.name.startsWith('/ipns/') ? r.name : `/ipns/${r.name}`, value: `/ipfs/${timestamp.toString()}`, sequence: String(r.record.sequence ?? '') }
