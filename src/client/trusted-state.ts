@@ -28,7 +28,8 @@
  *   and whose `details.cid` is the offending object (`details.reason` holds
  *   the decoder's or block source's own code when one caused it). Client rules that rest
  *   on a relation (CLIENT-ROOT-CHAIN, CLIENT-TS-DESCENDS, CLIENT-FLOOR) carry
- *   the relation's own violations (SUCC-*, VALID-*) in `details.violations`;
+ *   the relation's own violations (SUCC-*, VALID-*, each with the CID at
+ *   fault) in `details.violations`, `details.cid` being the candidate;
  *   a walk that ran out of steps is BOUND-ROOT-STEPS or BOUND-CHAIN;
  * - a block that could not be fetched (not a verdict on the data) propagates
  *   as the BlockError it is, and the update may be retried;
@@ -152,11 +153,16 @@ export function edgesOf (dag: Dag): Edges {
 type Phase = 'new' | 'loaded' | 'rootChain' | 'valid' | 'fresh' | 'continuity' | 'failed'
 const ORDER: readonly Phase[] = ['new', 'loaded', 'rootChain', 'valid', 'fresh', 'continuity']
 
-function relationError (rule: string, rel: Relation, fallbackCid: CID, message: string): ValidationError {
+/**
+ * A client rule that failed because a relation does not hold. `details.cid`
+ * is the candidate object the client was offered (the timestamp, the root,
+ * the role's object); the relation's violations, each with the CID of the
+ * object at fault, are in `details.violations`, the first also in the message.
+ */
+function relationError (rule: string, rel: Relation, cid: CID, message: string): ValidationError {
   const first = rel.violations[0]
-  const cid = first?.cid ?? fallbackCid.toString()
   const why = first === undefined ? '' : ` (${first.rule} at ${first.cid}: ${first.message})`
-  return new ValidationError(rule, `${message}${why}`, { details: { cid, violations: rel.violations.map((v: Violation) => ({ rule: v.rule, cid: v.cid, message: v.message })) } })
+  return new ValidationError(rule, `${message}${why}`, { details: { cid: cid.toString(), violations: rel.violations.map((v: Violation) => ({ rule: v.rule, cid: v.cid, message: v.message })) } })
 }
 
 export class TrustedState {
