@@ -97,7 +97,27 @@ function mapEntries (v: unknown, path: Path, max: number): Array<[string, unknow
   if (!isMap(v)) fail('ERR_SCHEMA', path, 'expected a map')
   const keys = Object.keys(v)
   if (keys.length > max) fail('ERR_LIMIT', path, `more than ${max} entries`)
+  if (!keyOrdersAgree(keys)) fail('ERR_NON_CANONICAL', path, 'map keys whose UTF-16 and UTF-8 orders differ')
   return keys.map((k) => [k, v[k]])
+}
+
+const ASCII = /^[\u0000-\u007f]*$/
+
+/**
+ * ENC-CANONICAL: the shipped codec sorts map keys by UTF-16 code units, the
+ * DAG-JSON specification by UTF-8 bytes. The two orders differ only when one
+ * key has a character in U+E000-U+FFFF where the other has a supplementary
+ * character. Refusing maps where the orders disagree (keys arrive in codec
+ * order) makes every accepted block canonical under both readings.
+ */
+export function keyOrdersAgree (keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) {
+    const a = keys[i - 1]!
+    const b = keys[i]!
+    if (ASCII.test(a) && ASCII.test(b)) continue
+    if (Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) >= 0) return false
+  }
+  return true
 }
 
 /** A link to another dagtuf metadata block: CIDv1, dag-json, sha2-256. */
@@ -237,14 +257,19 @@ function depthOf (v: unknown, limit: number, d = 0): number {
   }
   if (isMap(v)) {
     let m = d
-    for (const k of Object.keys(v)) { m = Math.max(m, depthOf(v[k], limit, d + 1)); if (m > limit) return m }
+    const keys = Object.keys(v)
+    // A map whose key orders disagree counts as too deep to accept.
+    if (!keyOrdersAgree(keys)) return Number.POSITIVE_INFINITY
+    for (const k of keys) { m = Math.max(m, depthOf(v[k], limit, d + 1)); if (m > limit) return m }
     return m
   }
   return d
 }
 
 function custom (v: unknown, path: Path): unknown {
-  if (depthOf(v, LIMITS.maxDepth) > LIMITS.maxDepth) fail('ERR_TOO_DEEP', path, 'custom value nested too deeply')
+  const depth = depthOf(v, LIMITS.maxDepth)
+  if (depth === Number.POSITIVE_INFINITY) fail('ERR_NON_CANONICAL', path, 'custom holds map keys whose UTF-16 and UTF-8 orders differ')
+  if (depth > LIMITS.maxDepth) fail('ERR_TOO_DEEP', path, 'custom value nested too deeply')
   let size: number
   try {
     size = dagJson.encode(v).byteLength

@@ -192,3 +192,20 @@ describe('parseCid', () => {
     expect((await caught(() => parseCid('not a cid'))).code).toBe('ERR_BAD_CID')
   })
 })
+
+describe('key order', () => {
+  it('ENC-CANONICAL: maps whose UTF-16 and UTF-8 key orders differ are refused, in targets and in custom', async () => {
+    const { keyOrdersAgree } = await import('../../src/model/schema.js')
+    // U+FF21 (BMP, above the surrogates) sorts after U+1F642 in UTF-8, before it in UTF-16.
+    const bmp = '\uff21'
+    const astral = '\u{1f642}'
+    expect(keyOrdersAgree(['a', 'b', 'é'])).toBe(true)
+    const [first, second] = [astral, bmp].sort()
+    expect(keyOrdersAgree([first!, second!])).toBe(false)
+    const t = (targets: Array<[string, { length: number, cid: CID, custom?: unknown }]>) => makeTargets({ expires: '2030-01-01T00:00:00Z', targets })
+    const cid = CID.parse(RAW)
+    expect(await codeOf(() => encodeEnvelope(t([[bmp, { length: 1, cid }], [astral, { length: 1, cid }]]), []))).toBe('ERR_NON_CANONICAL')
+    expect(await codeOf(() => encodeEnvelope(t([['a', { length: 1, cid, custom: { [bmp]: 1, [astral]: 2 } }]]), []))).toBe('ERR_NON_CANONICAL')
+    expect(encodeEnvelope(t([[bmp, { length: 1, cid }], ['é', { length: 1, cid }]]), []).signed.targets.size).toBe(2)
+  })
+})
