@@ -1,8 +1,10 @@
 /**
- * The one place outside src/model where JSON text is parsed: the publisher's
- * own state files (config.json, head.json, staged.json, the log, drafts, key
- * files). They live on disk where anything can happen to them, so they are
- * read as untrusted input.
+ * Strict JSON for the files dagtuf keeps on disk: the publisher's state files
+ * (config.json, head.json, staged.json, the log, drafts, key files) and the
+ * client's state.json. They live where anything can happen to them, so they
+ * are read as untrusted input, and only here (ARCHITECTURE: model/ is the
+ * only place that turns untrusted bytes into typed objects). Signed metadata
+ * has its own codec (codec.ts); this parser is for plain JSON files.
  *
  * Guarantees of `parseJson`:
  * - the input is at most `maxBytes` long and valid UTF-8 (checked before
@@ -19,9 +21,10 @@
  * `Fields` then reads an object field by field from `unknown`; `done()`
  * refuses members that were not read. Every failure throws the error the
  * caller chose (`onError`), so a corrupt head is ERR_REPO_CORRUPT, a corrupt
- * key file ERR_KEY_FORMAT, a corrupt draft ERR_DRAFT_FORMAT.
+ * key file ERR_KEY_FORMAT, a corrupt draft ERR_DRAFT_FORMAT, a corrupt
+ * client state.json ERR_STATE_CORRUPT. No I/O.
  */
-import type { DagtufError } from '../model/errors.js'
+import type { DagtufError } from './errors.js'
 
 /** Builds the error thrown for malformed input: `where` names the file or field. */
 export type ErrorFactory = (message: string, cause?: unknown) => DagtufError
@@ -42,6 +45,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export function parseJson (input: Uint8Array | string, options: ParseOptions): unknown {
   const { maxBytes, maxDepth = 32, onError } = options
   let text: string
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw onError('expected bytes or text')
   if (typeof input === 'string') {
     if (input.length > maxBytes) throw onError(`larger than ${maxBytes} bytes`)
     text = input

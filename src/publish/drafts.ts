@@ -35,7 +35,7 @@ import { isSafeRoleName, isValidExpires } from '../model/schema.js'
 import { addSignatures } from '../model/sign.js'
 import type { Envelope, KeyId, PublicKey, RootSigned, Signature, TargetsSigned } from '../model/types.js'
 import { SOURCE_ID, metaCid, type Change } from './files.js'
-import { Fields, entriesOf, parseJson, type ErrorFactory } from './strictjson.js'
+import { Fields, entriesOf, parseJson, type ErrorFactory } from '../model/strictjson.js'
 import { tally, type Requirement } from './state.js'
 
 export type DraftObject = Envelope<RootSigned> | Envelope<TargetsSigned>

@@ -22,7 +22,7 @@ import { LIMITS } from '../model/config.js'
 import { RepoError, type DagtufError } from '../model/errors.js'
 import { isAcceptablePublicKey } from '../model/keys.js'
 import { CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, parseCid } from '../model/hash.js'
-import { Fields, entriesOf, parseJson, strOf, type ErrorFactory } from './strictjson.js'
+import { Fields, entriesOf, parseJson, strOf, type ErrorFactory } from '../model/strictjson.js'
 
 export const MiB = 1024 * 1024
 

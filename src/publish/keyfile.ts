@@ -36,7 +36,7 @@ import { keyIdOf, keyPairFromSeed, publicKeyFromBytes, seedSigner, hexToBytes, t
 import { toHex } from '../model/hash.js'
 import type { KeyId, PublicKey } from '../model/types.js'
 import { isCode, writeNew } from './fsio.js'
-import { Fields, parseJson } from './strictjson.js'
+import { Fields, parseJson } from '../model/strictjson.js'
 
 export const KEY_FORMAT = 'dagtuf-key/1'
 export const PUBLIC_KEY_FORMAT = 'dagtuf-public-key/1'

@@ -1,7 +1,7 @@
+/** The strict JSON reader of the files dagtuf keeps on disk (publisher state files, client state.json). */
 import { describe, expect, it } from 'vitest'
-import { RepoError } from '../../src/model/errors.js'
-import { Fields, parseJson } from '../../src/publish/strictjson.js'
-import { parseConfig, parseHead, parseLog, parseStaged } from '../../src/publish/files.js'
+import { RepoError, StateError } from '../../src/model/errors.js'
+import { Fields, parseJson } from '../../src/model/strictjson.js'
 
 const onError = (message: string, cause?: unknown): RepoError => new RepoError('ERR_REPO_CORRUPT', message, { cause })
 const parse = (s: string, maxDepth = 32): unknown => parseJson(new TextEncoder().encode(s), { maxBytes: 1 << 20, maxDepth, onError })
@@ -48,6 +48,29 @@ describe('parseJson', () => {
     expect(code(() => parse('['.repeat(100_000)))).toBe('ERR_REPO_CORRUPT')
   })
 
+  it('keeps member names off the prototype (client state.json)', () => {
+    const v = parse('{"__proto__":"x","constructor":null}') as Record<string, unknown>
+    expect(Object.getPrototypeOf(v)).toBeNull()
+    expect(v.__proto__).toBe('x')
+  })
+
+  it('accepts text as well as bytes, and refuses anything else with the caller\'s error', () => {
+    expect(parseJson(' {"a":"b"}\n', { maxBytes: 100, onError })).toEqual(Object.assign(Object.create(null), { a: 'b' }))
+    expect(code(() => parseJson('"0123456789"', { maxBytes: 5, onError }))).toBe('ERR_REPO_CORRUPT')
+    expect(code(() => parseJson(42 as unknown as string, { maxBytes: 100, onError }))).toBe('ERR_REPO_CORRUPT')
+  })
+
+  it('throws exactly what the caller\'s factory builds, with the offset in the message', () => {
+    const state = (message: string, cause?: unknown): StateError => new StateError('ERR_STATE_CORRUPT', `state.json: ${message}`, { cause, details: { file: 'state.json' } })
+    let caught: unknown
+    try { parseJson(new TextEncoder().encode('{"a":"b",}'), { maxBytes: 100, onError: state }) } catch (e) { caught = e }
+    expect(caught).toBeInstanceOf(StateError)
+    expect(caught).toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file: 'state.json' } })
+    expect((caught as Error).message).toMatch(/^state\.json: .* at offset 9$/)
+    const cause = (() => { try { parseJson(new Uint8Array([0x22, 0xff, 0x22]), { maxBytes: 10, onError: state }) } catch (e) { return (e as StateError).cause } })()
+    expect(cause).toBeInstanceOf(TypeError)
+  })
+
   it('refuses invalid UTF-8 and oversized input', () => {
     expect(code(() => parseJson(new Uint8Array([0x22, 0xff, 0x22]), { maxBytes: 10, onError }))).toBe('ERR_REPO_CORRUPT')
     expect(code(() => parseJson(new TextEncoder().encode('"0123456789"'), { maxBytes: 5, onError }))).toBe('ERR_REPO_CORRUPT')
@@ -69,54 +92,5 @@ describe('Fields', () => {
     expect(code(() => f.int('n', 0, 5))).toBe('ERR_REPO_CORRUPT')
     expect(code(() => f.req('missing'))).toBe('ERR_REPO_CORRUPT')
     expect(code(() => Fields.of([], 'o', onError))).toBe('ERR_REPO_CORRUPT')
-  })
-})
-
-const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
-const CID_TS = 'baguqeeraohlginhhh3avrj23mdk7whtdbwh2gqnbshxbpmxsu7nj4omaz2ja'
-const goodHead = {
-  format: 'dagtuf-head/1', timestamp: CID_TS, snapshot: CID_TS, root: CID_TS, targets: CID_TS,
-  delegated: {}, retired: {}, published: '2025-01-01T00:00:00Z', changes: [{ role: 'targets', kind: 'targets-added', count: 3 }], source: ''
-}
-
-describe('state files', () => {
-  it('reads a well-formed head', () => {
-    expect(parseHead(bytes(goodHead)).timestamp.toString()).toBe(CID_TS)
-  })
-
-  it.each([
-    ['wrong format', { ...goodHead, format: 'dagtuf-head/2' }],
-    ['unknown member', { ...goodHead, extra: 1 }],
-    ['not a CID', { ...goodHead, timestamp: 'hello' }],
-    ['a raw CID for metadata', { ...goodHead, root: 'bafkreifjnw3isa3hvc6ajgcbkan2dmflhc55zidcrbozj4atbml5cyw6ve' }],
-    ['an unsafe role name', { ...goodHead, delegated: { '../x': CID_TS } }],
-    ['a bad date', { ...goodHead, published: 'yesterday' }],
-    ['an unknown change', { ...goodHead, changes: [{ role: 'targets', kind: 'exploded' }] }],
-    ['a bad source', { ...goodHead, source: 'anything' }]
-  ])('refuses a head with %s', (_n, v) => {
-    expect(code(() => parseHead(bytes(v)))).toBe('ERR_REPO_CORRUPT')
-  })
-
-  it('reads staged ops and refuses bad ones', () => {
-    const ok = { format: 'dagtuf-staged/1', id: 'staged-0123456789ab', ops: [{ op: 'remove', role: 'targets', path: 'a/b' }] }
-    expect(parseStaged(bytes(ok)).ops).toHaveLength(1)
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'remove', role: 'targets', path: '../etc/passwd' }] })))).toBe('ERR_REPO_CORRUPT')
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'explode' }] })))).toBe('ERR_REPO_CORRUPT')
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'rotate', role: 'root', keys: ['00'.repeat(32)], threshold: 1 }] })))).toBe('ERR_REPO_CORRUPT')
-  })
-
-  it('reads config durations and refuses nonsense', () => {
-    expect(parseConfig(bytes({ format: 'dagtuf-config/1', expiry: { root: '730d', timestamp: '6h' } })).expiry).toMatchObject({ root: 730 * 86400, timestamp: 6 * 3600, snapshot: 7 * 86400 })
-    expect(code(() => parseConfig(bytes({ format: 'dagtuf-config/1', expiry: { root: '-1d' } })))).toBe('ERR_REPO_CORRUPT')
-    expect(code(() => parseConfig(bytes({ format: 'dagtuf-config/1', expiry: { forever: '1d' } })))).toBe('ERR_REPO_CORRUPT')
-  })
-
-  it('ignores a log line cut short by a crash, refuses a corrupt complete one', () => {
-    const line = JSON.stringify({ ...goodHead, format: undefined })
-    const { format, ...entry } = goodHead
-    void format
-    expect(parseLog(bytes(JSON.stringify(entry) + '\n' + '{"timest'))).toHaveLength(1)
-    expect(code(() => parseLog(bytes('{"timest\n')))).toBe('ERR_REPO_CORRUPT')
-    void line
   })
 })
