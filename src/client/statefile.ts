@@ -1,14 +1,16 @@
 /**
  * The client's state file, `state.json`: its typed shape, a strict reader and
- * a writer. The only place in src/client that parses JSON text.
+ * a writer. The JSON text itself is parsed by model/strictjson.ts, the one
+ * strict parser of files on disk; this module only reads the parsed value.
  *
  * The file sits on a disk where people and other programs can touch it, so
  * it is read as untrusted input. `parseState` guarantees:
  * - at most MAX_STATE_BYTES, valid UTF-8, checked before anything else;
- * - a small strict JSON subset and nothing more: objects, strings and
- *   `null` (the only kinds the format uses), RFC 8259 string escapes, no
+ * - strict JSON (model/strictjson.ts): RFC 8259 string escapes, no
  *   duplicate member names, no trailing data, no lone surrogates, nesting at
- *   most MAX_DEPTH (checked while parsing, no deeper recursion);
+ *   most MAX_DEPTH (checked while parsing, no deeper recursion), objects
+ *   with a null prototype; the format uses only objects, strings and `null`,
+ *   so a number, boolean or list anywhere is refused by the field checks;
  * - every member known and of the right form: CIDs are CIDv1 dag-json
  *   sha2-256 in their canonical base32 text, role names are ENC-NAME-SAFE,
  *   times are ENC-EXPIRES-shaped;
@@ -34,6 +36,7 @@ import { LIMITS } from '../model/config.js'
 import { StateError } from '../model/errors.js'
 import { CODEC_DAG_JSON } from '../model/hash.js'
 import { isSafeRoleName, isValidExpires } from '../model/schema.js'
+import { Fields, entriesOf, parseJson } from '../model/strictjson.js'
 
 export const STATE_FORMAT = 'dagtuf-client-state/1'
 /** Large enough for LIMITS.maxDelegatedRoles names with their CIDs. */
@@ -61,137 +64,9 @@ function corrupt (message: string, cause?: unknown): StateError {
 }
 
 // ---------------------------------------------------------------------------
-// The strict JSON subset
-
-type Value = string | null | Obj
-interface Obj { readonly [k: string]: Value }
-
-class Parser {
-  i = 0
-  constructor (readonly s: string) {}
-
-  fail (message: string): StateError {
-    return corrupt(`${message} at offset ${this.i}`)
-  }
-
-  ws (): void {
-    while (this.i < this.s.length) {
-      const c = this.s.charCodeAt(this.i)
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++
-      else break
-    }
-  }
-
-  value (depth: number): Value {
-    const c = this.s[this.i]
-    if (c === '{') return this.object(depth + 1)
-    if (c === '"') return this.string()
-    if (this.s.startsWith('null', this.i)) { this.i += 4; return null }
-    throw this.fail(c === undefined ? 'unexpected end' : 'unexpected character')
-  }
-
-  string (): string {
-    const s = this.s
-    this.i++
-    let out = ''
-    let start = this.i
-    for (;;) {
-      if (this.i >= s.length) throw this.fail('unterminated string')
-      const c = s.charCodeAt(this.i)
-      if (c === 0x22) { out += s.slice(start, this.i); this.i++; break }
-      if (c < 0x20) throw this.fail('control character in a string')
-      if (c === 0x5c) {
-        out += s.slice(start, this.i)
-        const e = s[this.i + 1]
-        const simple: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
-        if (e !== undefined && Object.hasOwn(simple, e)) {
-          out += simple[e]
-          this.i += 2
-        } else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(this.i + 2, this.i + 6))) {
-          out += String.fromCharCode(parseInt(s.slice(this.i + 2, this.i + 6), 16))
-          this.i += 6
-        } else {
-          throw this.fail('bad escape')
-        }
-        start = this.i
-        continue
-      }
-      this.i++
-    }
-    if (!out.isWellFormed()) throw this.fail('lone surrogate in a string')
-    return out
-  }
-
-  object (depth: number): Obj {
-    if (depth > MAX_DEPTH) throw this.fail('nested too deeply')
-    this.i++
-    const out: Record<string, Value> = Object.create(null)
-    this.ws()
-    if (this.s[this.i] === '}') { this.i++; return out }
-    for (;;) {
-      this.ws()
-      if (this.s[this.i] !== '"') throw this.fail('expected a member name')
-      const key = this.string()
-      if (Object.hasOwn(out, key)) throw this.fail('duplicate member name')
-      this.ws()
-      if (this.s[this.i] !== ':') throw this.fail('expected :')
-      this.i++
-      this.ws()
-      out[key] = this.value(depth)
-      this.ws()
-      const c = this.s[this.i]
-      this.i++
-      if (c === ',') continue
-      if (c === '}') return out
-      this.i--
-      throw this.fail('expected , or }')
-    }
-  }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/**
- * Parse the strict JSON subset of state files: objects, strings, null.
- *
- * @throws {StateError} ERR_STATE_CORRUPT
- */
-export function parseStrictJson (bytes: Uint8Array): unknown {
-  if (!(bytes instanceof Uint8Array)) throw corrupt('expected bytes')
-  if (bytes.byteLength > MAX_STATE_BYTES) throw corrupt(`larger than ${MAX_STATE_BYTES} bytes`)
-  let text: string
-  try {
-    text = utf8.decode(bytes)
-  } catch (cause) {
-    throw corrupt('not valid UTF-8', cause)
-  }
-  const p = new Parser(text)
-  p.ws()
-  const v = p.value(0)
-  p.ws()
-  if (p.i !== text.length) throw p.fail('trailing data')
-  return v
-}
-
-// ---------------------------------------------------------------------------
 // The typed record
 
 const CID_TEXT = /^b[a-z2-7]{20,200}$/
-
-function isObj (v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null
-}
-
-function members (v: unknown, path: string, allowed: readonly string[]): Obj {
-  if (!isObj(v)) throw corrupt(`${path}: expected an object`)
-  for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) throw corrupt(`${path}.${k.slice(0, 64)}: unknown member`)
-  }
-  for (const k of allowed) {
-    if (!Object.hasOwn(v, k)) throw corrupt(`${path}.${k}: missing`)
-  }
-  return v
-}
 
 /** A metadata CID in canonical text form. */
 function metaCid (v: unknown, path: string): CID {
@@ -219,30 +94,29 @@ function time (v: unknown, path: string): string {
  * @throws {StateError} ERR_STATE_CORRUPT
  */
 export function parseState (bytes: Uint8Array): StateRecord {
-  const top = members(parseStrictJson(bytes), 'state', ['format', 'root', 'trusted', 'written'])
-  if (top.format !== STATE_FORMAT) throw corrupt(`state.format: expected ${JSON.stringify(STATE_FORMAT)}`)
-  time(top.written, 'state.written')
-  const root = metaCid(top.root, 'state.root')
-  if (top.trusted === null) return Object.freeze({ root, trusted: null })
-  const t = members(top.trusted, 'state.trusted', ['timestamp', 'snapshot', 'targets', 'delegated', 'reference_time'])
-  const d = t.delegated
-  if (!isObj(d)) throw corrupt('state.trusted.delegated: expected an object')
-  const names = Object.keys(d)
-  if (names.length > LIMITS.maxDelegatedRoles) throw corrupt('state.trusted.delegated: too many roles')
+  if (!(bytes instanceof Uint8Array)) throw corrupt('expected bytes')
+  const top = Fields.of(parseJson(bytes, { maxBytes: MAX_STATE_BYTES, maxDepth: MAX_DEPTH, onError: corrupt }), 'state', corrupt)
+  top.literal('format', STATE_FORMAT)
+  const root = metaCid(top.req('root'), 'state.root')
+  const trustedValue = top.req('trusted')
+  time(top.req('written'), 'state.written')
+  top.done()
+  if (trustedValue === null) return Object.freeze({ root, trusted: null })
+  const t = Fields.of(trustedValue, 'state.trusted', corrupt)
+  const timestamp = metaCid(t.req('timestamp'), 'state.trusted.timestamp')
+  const snapshot = metaCid(t.req('snapshot'), 'state.trusted.snapshot')
+  const targets = metaCid(t.req('targets'), 'state.trusted.targets')
+  const entries = entriesOf(t.req('delegated'), 'state.trusted.delegated', corrupt, LIMITS.maxDelegatedRoles)
+  const referenceTime = time(t.req('reference_time'), 'state.trusted.reference_time')
+  t.done()
   const delegated = new Map<string, CID>()
-  for (const name of names.sort()) {
+  for (const [name, value] of entries.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
     if (!isSafeRoleName(name)) throw corrupt('state.trusted.delegated: a role name that is not ENC-NAME-SAFE')
-    delegated.set(name, metaCid(d[name], `state.trusted.delegated.${name}`))
+    delegated.set(name, metaCid(value, `state.trusted.delegated.${name}`))
   }
   return Object.freeze({
     root,
-    trusted: Object.freeze({
-      timestamp: metaCid(t.timestamp, 'state.trusted.timestamp'),
-      snapshot: metaCid(t.snapshot, 'state.trusted.snapshot'),
-      targets: metaCid(t.targets, 'state.trusted.targets'),
-      delegated,
-      referenceTime: time(t.reference_time, 'state.trusted.reference_time')
-    })
+    trusted: Object.freeze({ timestamp, snapshot, targets, delegated, referenceTime })
   })
 }
 
