@@ -9,7 +9,7 @@
  * Guarantees:
  * - `writeState` is CLIENT-STATE-ATOMIC: the bytes go to a temporary file in
  *   the same directory, which is fsynced, renamed over state.json, and the
- *   directory is fsynced. A crash at any point leaves the old file or the new
+ *   directory is fsynced (src/util/fsio.ts, the publisher's recipe too). A crash at any point leaves the old file or the new
  *   one, never a mixture; leftover temporary files are ignored and removed by
  *   the next writer.
  * - A cached block is stored durably (same recipe) before any state naming
@@ -32,31 +32,15 @@ import { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, StateError, UsageError } from '../model/errors.js'
 import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
+import { isCode, isProcessAlive, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/fsio.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
 
 export const STATE_FILE = 'state.json'
 export const LOCK_FILE = 'lock'
 export const BLOCKS_DIR = 'blocks'
 
-function isCode (e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
-}
-
 function io (what: string, path: string, cause: unknown): StateError {
   return new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  let h: fs.FileHandle | undefined
-  try {
-    h = await fs.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch (e) {
-    // Some platforms cannot fsync a directory; the rename is atomic anyway.
-    if (!isCode(e, 'EISDIR') && !isCode(e, 'EINVAL') && !isCode(e, 'EPERM') && !isCode(e, 'EBADF')) throw e
-  } finally {
-    await h?.close()
-  }
 }
 
 /**
@@ -80,51 +64,12 @@ export async function slowPoint (): Promise<void> {
  */
 export async function writeFileAtomic (dir: string, name: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
   const path = join(dir, name)
-  const tmp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    const h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
-    try {
-      await h.writeFile(bytes)
-      await slowPoint()
-      await h.sync()
-    } finally {
-      await h.close()
-    }
-    await fs.rename(tmp, path)
-    await fsyncDir(dir)
-  } catch (e) {
-    await fs.rm(tmp, { force: true }).catch(() => {})
-    throw io('write', path, e)
-  }
+  await writeAtomicShared(path, bytes, { mode, beforeSync: slowPoint, onError: (cause) => io('write', path, cause) })
 }
 
 /** Read at most `max` bytes of a regular file; undefined when it does not exist. */
 async function readCapped (path: string, max: number, tooLarge: () => Error): Promise<Uint8Array | undefined> {
-  let h: fs.FileHandle
-  try {
-    h = await fs.open(path, fsc.O_RDONLY)
-  } catch (e) {
-    if (isCode(e, 'ENOENT')) return undefined
-    throw io('open', path, e)
-  }
-  try {
-    const st = await h.stat()
-    if (!st.isFile()) throw tooLarge()
-    if (st.size > max) throw tooLarge()
-    const buf = new Uint8Array(st.size)
-    let off = 0
-    while (off < st.size) {
-      const { bytesRead } = await h.read(buf, off, st.size - off, off)
-      if (bytesRead === 0) break
-      off += bytesRead
-    }
-    return off === st.size ? buf : buf.slice(0, off)
-  } catch (e) {
-    if (e instanceof StateError || e instanceof BlockError) throw e
-    throw io('read', path, e)
-  } finally {
-    await h.close()
-  }
+  return readFileCapped(path, max, { refused: tooLarge, io: (what, cause) => io(what, path, cause) })
 }
 
 /** A content-addressed folder of metadata blocks; every read is hash-checked. */
@@ -306,7 +251,7 @@ export class ClientStore {
       const text = await fs.readFile(path, 'utf8').catch(() => '')
       const m = /^(\d{1,10}) [0-9a-f]{16}$/.exec(text)
       const pid = m === null ? NaN : Number(m[1])
-      const live = pid === process.pid ? held.has(text) : Number.isSafeInteger(pid) && pid > 0 && alive(pid)
+      const live = pid === process.pid ? held.has(text) : Number.isSafeInteger(pid) && pid > 0 && isProcessAlive(pid)
       if (live) {
         throw new StateError('ERR_STATE_LOCKED', `the client folder ${this.dir} is in use by process ${pid}`, { details: { path, pid } })
       }
@@ -325,12 +270,3 @@ export class ClientStore {
 
 /** Lock tokens held by this process (a second lock from the same process must wait too). */
 const held = new Set<string>()
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return isCode(e, 'EPERM')
-  }
-}

@@ -3,16 +3,18 @@
  * capped reads, private directories and the repository lock.
  *
  * `writeAtomic` guarantees that after a crash at any point the file holds
- * either its old bytes or its new bytes, never a mixture: the new bytes go to
- * a temporary file in the same directory, which is flushed (fsync), renamed
- * over the target, and then the directory itself is fsynced so the rename is
- * durable (CLIENT-STATE-ATOMIC describes the same recipe for clients).
+ * either its old bytes or its new bytes, never a mixture: the recipe
+ * (temporary file, fsync, rename, fsync of the directory) is the one in
+ * src/util/fsio.ts that the client uses too (CLIENT-STATE-ATOMIC); this
+ * module turns its failures into RepoError.
  */
-import { randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { RepoError } from '../model/errors.js'
+import { fsyncDir, isCode, isProcessAlive, readFileCapped, writeFileAtomic } from '../util/fsio.js'
+
+export { isCode }
 
 /** Test hook: DAGTUF_TEST_PAUSE_AT=<point> makes `pausePoint(<point>)` wait forever (until killed). */
 export async function pausePoint (point: string): Promise<void> {
@@ -22,45 +24,16 @@ export async function pausePoint (point: string): Promise<void> {
   await new Promise(() => { setInterval(() => {}, 1 << 30) })
 }
 
-async function fsyncDir (dir: string): Promise<void> {
-  let h: fs.FileHandle | undefined
-  try {
-    h = await fs.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch (e) {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-    if (!isCode(e, 'EISDIR') && !isCode(e, 'EINVAL') && !isCode(e, 'EPERM')) throw e
-  } finally {
-    await h?.close()
-  }
-}
-
-export function isCode (e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
-}
-
 /**
  * Replace `path` with `bytes` atomically and durably.
  *
  * @throws {RepoError} ERR_REPO_IO when the file system refuses
  */
 export async function writeAtomic (path: string, bytes: Uint8Array | string, mode = 0o644): Promise<void> {
-  const dir = dirname(path)
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    const h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
-    try {
-      await h.writeFile(bytes)
-      await h.sync()
-    } finally {
-      await h.close()
-    }
-    await fs.rename(tmp, path)
-    await fsyncDir(dir)
-  } catch (e) {
-    await fs.rm(tmp, { force: true }).catch(() => {})
-    throw new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause: e, details: { path } })
-  }
+  await writeFileAtomic(path, bytes, {
+    mode,
+    onError: (cause) => new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause, details: { path } })
+  })
 }
 
 /**
@@ -108,28 +81,10 @@ export async function appendLine (path: string, line: string): Promise<void> {
  * @throws {RepoError} ERR_REPO_CORRUPT (too large), ERR_REPO_IO
  */
 export async function readCapped (path: string, maxBytes: number): Promise<Uint8Array | undefined> {
-  let h: fs.FileHandle
-  try {
-    h = await fs.open(path, fsc.O_RDONLY)
-  } catch (e) {
-    if (isCode(e, 'ENOENT')) return undefined
-    throw new RepoError('ERR_REPO_IO', `could not open ${path}`, { cause: e, details: { path } })
-  }
-  try {
-    const st = await h.stat()
-    if (!st.isFile()) throw new RepoError('ERR_REPO_CORRUPT', `${path} is not a regular file`, { details: { path } })
-    if (st.size > maxBytes) throw new RepoError('ERR_REPO_CORRUPT', `${path} is larger than ${maxBytes} bytes`, { details: { path } })
-    const buf = Buffer.alloc(st.size)
-    let off = 0
-    while (off < st.size) {
-      const { bytesRead } = await h.read(buf, off, st.size - off, off)
-      if (bytesRead === 0) break
-      off += bytesRead
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, off)
-  } finally {
-    await h.close()
-  }
+  return readFileCapped(path, maxBytes, {
+    refused: (reason) => new RepoError('ERR_REPO_CORRUPT', reason === 'not-a-file' ? `${path} is not a regular file` : `${path} is larger than ${maxBytes} bytes`, { details: { path } }),
+    io: (what, cause) => new RepoError('ERR_REPO_IO', `could not ${what} ${path}`, { cause, details: { path } })
+  })
 }
 
 /** mkdir -p with a mode (the mode applies to directories created here). */
@@ -179,7 +134,7 @@ export async function acquireLock (path: string): Promise<() => Promise<void>> {
     }
     const text = await fs.readFile(path, 'utf8').catch(() => '')
     const pid = /^\d{1,10}$/.test(text) ? Number(text) : NaN
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new RepoError('ERR_REPO_LOCKED', `the repository is in use by process ${pid}`, { details: { path, pid } })
     }
     if (text === '' && attempt === 0) {
@@ -191,13 +146,4 @@ export async function acquireLock (path: string): Promise<() => Promise<void>> {
     await fs.rm(path, { force: true })
   }
   throw new RepoError('ERR_REPO_LOCKED', `could not take the repository lock ${path}`, { details: { path } })
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return isCode(e, 'EPERM')
-  }
 }
