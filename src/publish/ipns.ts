@@ -3,18 +3,28 @@
  *
  * The record (value `/ipfs/<timestamp CID>`) is created and stored in the
  * node's datastore with @helia/ipns in offline mode: the repository node
- * does no networking, so nothing is announced to a DHT here. Peers that
- * connect to the node (`dagtuf serve`) or a later networked publish make it
- * reachable. The IPNS key lives in the node's keychain (DIR/datastore), not
- * in DIR/keys: it signs only the pointer, never TUF metadata, and a client
- * verifies everything the pointer names anyway (an IPNS head is untrusted
- * input, like any head).
+ * does no networking, so nothing is announced to a DHT here. The IPNS key
+ * lives in the node's keychain (DIR/datastore), not in DIR/keys: it signs
+ * only the pointer, never TUF metadata, and a client verifies everything
+ * the pointer names anyway (an IPNS head is untrusted input, like any head).
+ *
+ * The last record made is also written, marshalled, to DIR/ipns.json with
+ * its name, value and sequence, replaced atomically. That file is what
+ * `dagtuf head` shows and what `dagtuf serve` serves at
+ * GET /ipns/{name}?format=ipns-record: neither needs to load Helia's IPNS
+ * module or touch the private key for it.
  */
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { RepoNode } from '../blocks/helia.js'
 import { RepoError } from '../model/errors.js'
+import { MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
+import { readCapped, writeAtomic } from './fsio.js'
 
 export const IPNS_KEY_NAME = 'dagtuf-head'
+/** The last record made, in the repository folder. */
+export const IPNS_FILE = 'ipns.json'
+const IPNS_FORMAT = 'dagtuf-ipns/1'
 
 export interface IpnsResult {
   /** The IPNS name, `/ipns/k51...`. */
@@ -23,19 +33,86 @@ export interface IpnsResult {
   sequence: string
 }
 
+/** DIR/ipns.json: the last IPNS record the repository made. */
+export interface RepoIpns extends IpnsResult {
+  /** End of validity (RFC 3339), as signed. */
+  validity: string
+  /** The marshalled signed record, as stored in the node. */
+  record: Uint8Array
+}
+
 /**
- * Publish (offline) an IPNS record for `timestamp`.
+ * Publish (offline) an IPNS record for `timestamp`, and write it to
+ * DIR/ipns.json.
  *
  * @throws {RepoError} ERR_IPNS
  */
 export async function publishHeadIpns (node: RepoNode, timestamp: CID, lifetimeMs: number): Promise<IpnsResult> {
+  let made: RepoIpns
   try {
     // Loaded here: @helia/ipns costs ~0.4 s to import and only --ipns needs it.
-    const { ipns } = await import('@helia/ipns')
+    const { ipns, IPNSEntry } = await import('@helia/ipns')
     const name = ipns(node.helia as never)
     const r = await name.publish(IPNS_KEY_NAME, timestamp, { offline: true, lifetime: lifetimeMs })
-    return { name: r.name.startsWith('/ipns/') ? r.name : `/ipns/${r.name}`, value: `/ipfs/${timestamp.toString()}`, sequence: String(r.record.sequence ?? '') }
+    const text = r.name.startsWith('/ipns/') ? r.name : `/ipns/${r.name}`
+    made = {
+      name: `/ipns/${parseIpnsName(text).name}`,
+      value: `/ipfs/${timestamp.toString()}`,
+      sequence: String(r.record.sequence ?? ''),
+      validity: new TextDecoder().decode(r.record.validity ?? new Uint8Array(0)),
+      // The bytes the publisher stored (it marshals the same entry the same way).
+      record: IPNSEntry.encode(r.record)
+    }
   } catch (cause) {
     throw new RepoError('ERR_IPNS', 'the IPNS record could not be made', { cause })
   }
+  await writeAtomic(join(node.dir, IPNS_FILE), ipnsFileText(made))
+  return { name: made.name, value: made.value, sequence: made.sequence }
+}
+
+function ipnsFileText (r: RepoIpns): string {
+  return JSON.stringify({
+    format: IPNS_FORMAT,
+    name: r.name,
+    value: r.value,
+    sequence: r.sequence,
+    validity: r.validity,
+    record: Buffer.from(r.record).toString('base64')
+  }, null, 2) + '\n'
+}
+
+/**
+ * The last IPNS record made for the repository in `dir`, or null when
+ * `publish --ipns` never ran there.
+ *
+ * @throws {RepoError} ERR_REPO_CORRUPT for a malformed ipns.json; ERR_REPO_IO
+ */
+export async function readRepoIpns (dir: string): Promise<RepoIpns | null> {
+  const bytes = await readCapped(join(dir, IPNS_FILE), 4 * MAX_IPNS_RECORD_BYTES)
+  if (bytes === undefined) return null
+  const corrupt = (why: string): RepoError => new RepoError('ERR_REPO_CORRUPT', `${IPNS_FILE} is malformed: ${why}`, { details: { file: IPNS_FILE } })
+  let o: Record<string, unknown>
+  try {
+    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Record<string, unknown>
+  } catch {
+    throw corrupt('not UTF-8 JSON')
+  }
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw corrupt('not an object')
+  const keys = ['format', 'name', 'record', 'sequence', 'validity', 'value']
+  if (Object.keys(o).sort().join() !== keys.join()) throw corrupt(`expected exactly the fields ${keys.join(', ')}`)
+  if (o.format !== IPNS_FORMAT) throw corrupt(`format is not ${IPNS_FORMAT}`)
+  for (const k of keys) if (typeof o[k] !== 'string') throw corrupt(`${k} is not a string`)
+  const s = o as Record<string, string>
+  try {
+    if (`/ipns/${parseIpnsName(s.name).name}` !== s.name) throw new Error('not canonical')
+  } catch {
+    throw corrupt('name is not a canonical /ipns/k51... name')
+  }
+  if (!/^\/ipfs\/[a-z2-7]{1,200}$/.test(s.value!) || !/^(0|[1-9]\d{0,19})$/.test(s.sequence!) || s.validity!.length > 64) {
+    throw corrupt('value, sequence or validity is malformed')
+  }
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s.record!)) throw corrupt('record is not base64')
+  const record = new Uint8Array(Buffer.from(s.record!, 'base64'))
+  if (record.byteLength === 0 || record.byteLength > MAX_IPNS_RECORD_BYTES) throw corrupt(`record is empty or larger than ${MAX_IPNS_RECORD_BYTES} bytes`)
+  return { name: s.name!, value: s.value!, sequence: s.sequence!, validity: s.validity!, record }
 }

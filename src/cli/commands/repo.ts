@@ -9,6 +9,7 @@ import { generateKeyPair } from '../../model/keys.js'
 import { TOP_ROLES } from '../../model/types.js'
 import { initRepo, listDrafts, loadCurrent, type Session } from '../../publish/engine.js'
 import { exportCar } from '../../publish/export.js'
+import { readRepoIpns } from '../../publish/ipns.js'
 import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../publish/keyfile.js'
 import { Repo } from '../../publish/repo.js'
 import { needsReport } from '../../publish/drafts.js'
@@ -119,7 +120,7 @@ export const statusCommand: Command = {
 
 export const headCommand: Command = {
   name: 'head',
-  summary: 'print the current head: the timestamp CID and the CIDs of its DAG',
+  summary: 'print the current head: the timestamp CID and the CIDs of its DAG, and its IPNS name after publish --ipns',
   usage: 'head [--dir D] [--json]',
   options: { ...DIR },
   async run (args, io) {
@@ -127,8 +128,16 @@ export const headCommand: Command = {
     const repo = await Repo.open(dirOf(args))
     try {
       const h = await repo.head()
+      const ipns = await readRepoIpns(repo.dir)
       io.out(h.timestamp.toString())
-      return { result: { ...headJsonOf(h), published: h.published } }
+      let ipnsJson: Record<string, unknown> | undefined
+      if (ipns !== null) {
+        // The record may point to an older head: publish without --ipns leaves it.
+        const current = ipns.value === `/ipfs/${h.timestamp.toString()}`
+        ipnsJson = { name: ipns.name, value: ipns.value, sequence: ipns.sequence, validity: ipns.validity, current }
+        io.out(`ipns ${ipns.name}${current ? '' : ` (still points to ${ipns.value}: publish --ipns to move it)`}`)
+      }
+      return { result: { ...headJsonOf(h), published: h.published, ...(ipnsJson === undefined ? {} : { ipns: ipnsJson }) } }
     } finally {
       await repo.close()
     }
