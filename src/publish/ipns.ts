@@ -19,6 +19,7 @@ import type { CID } from 'multiformats/cid'
 import type { RepoNode } from '../blocks/helia.js'
 import { RepoError } from '../model/errors.js'
 import { MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
+import { Fields, parseJson } from '../model/strictjson.js'
 import { readCapped, writeAtomic } from './fsio.js'
 
 export const IPNS_KEY_NAME = 'dagtuf-head'
@@ -90,29 +91,22 @@ function ipnsFileText (r: RepoIpns): string {
 export async function readRepoIpns (dir: string): Promise<RepoIpns | null> {
   const bytes = await readCapped(join(dir, IPNS_FILE), 4 * MAX_IPNS_RECORD_BYTES)
   if (bytes === undefined) return null
-  const corrupt = (why: string): RepoError => new RepoError('ERR_REPO_CORRUPT', `${IPNS_FILE} is malformed: ${why}`, { details: { file: IPNS_FILE } })
-  let o: Record<string, unknown>
+  const onError = (message: string, cause?: unknown): RepoError =>
+    new RepoError('ERR_REPO_CORRUPT', `${IPNS_FILE} is malformed: ${message}`, { ...(cause === undefined ? {} : { cause }), details: { file: IPNS_FILE } })
+  const f = Fields.of(parseJson(bytes, { maxBytes: 4 * MAX_IPNS_RECORD_BYTES, maxDepth: 2, onError }), 'ipns', onError)
+  f.literal('format', IPNS_FORMAT)
+  const name = f.str('name', /^\/ipns\/k[0-9a-z]{1,120}$/)
+  const value = f.str('value', /^\/ipfs\/[a-z2-7]{1,200}$/)
+  const sequence = f.str('sequence', /^(0|[1-9]\d{0,19})$/)
+  const validity = f.str('validity', /^[0-9TZ:.-]{1,64}$/)
+  const recordText = f.str('record', /^[A-Za-z0-9+/]*={0,2}$/, 4 * MAX_IPNS_RECORD_BYTES)
+  f.done()
   try {
-    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Record<string, unknown>
-  } catch {
-    throw corrupt('not UTF-8 JSON')
+    if (`/ipns/${parseIpnsName(name).name}` !== name) throw new Error('not canonical')
+  } catch (cause) {
+    throw onError('name is not a canonical /ipns/k51... name', cause)
   }
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw corrupt('not an object')
-  const keys = ['format', 'name', 'record', 'sequence', 'validity', 'value']
-  if (Object.keys(o).sort().join() !== keys.join()) throw corrupt(`expected exactly the fields ${keys.join(', ')}`)
-  if (o.format !== IPNS_FORMAT) throw corrupt(`format is not ${IPNS_FORMAT}`)
-  for (const k of keys) if (typeof o[k] !== 'string') throw corrupt(`${k} is not a string`)
-  const s = o as Record<string, string>
-  try {
-    if (`/ipns/${parseIpnsName(s.name).name}` !== s.name) throw new Error('not canonical')
-  } catch {
-    throw corrupt('name is not a canonical /ipns/k51... name')
-  }
-  if (!/^\/ipfs\/[a-z2-7]{1,200}$/.test(s.value!) || !/^(0|[1-9]\d{0,19})$/.test(s.sequence!) || s.validity!.length > 64) {
-    throw corrupt('value, sequence or validity is malformed')
-  }
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s.record!)) throw corrupt('record is not base64')
-  const record = new Uint8Array(Buffer.from(s.record!, 'base64'))
-  if (record.byteLength === 0 || record.byteLength > MAX_IPNS_RECORD_BYTES) throw corrupt(`record is empty or larger than ${MAX_IPNS_RECORD_BYTES} bytes`)
-  return { name: s.name!, value: s.value!, sequence: s.sequence!, validity: s.validity!, record }
+  const record = new Uint8Array(Buffer.from(recordText, 'base64'))
+  if (record.byteLength === 0 || record.byteLength > MAX_IPNS_RECORD_BYTES) throw onError(`record is empty or larger than ${MAX_IPNS_RECORD_BYTES} bytes`)
+  return { name, value, sequence, validity, record }
 }
