@@ -20,6 +20,10 @@ export interface Command {
   readonly summary: string
   readonly usage: string
   readonly options: Readonly<Record<string, OptionSpec>>
-  /** Returns the JSON result (printed with --json) and the exit code. */
-  run (args: Parsed, io: Io): Promise<{ result: Record<string, unknown>, exitCode?: number }>
+  /**
+   * Returns the JSON result (printed with --json) and the exit code. A
+   * long-running command that printed its one JSON object itself, when it
+   * became ready (serve), returns `printed: true` so nothing more is printed.
+   */
+  run (args: Parsed, io: Io): Promise<{ result: Record<string, unknown>, exitCode?: number, printed?: boolean }>
 }

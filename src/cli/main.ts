@@ -80,8 +80,8 @@ export async function main (argv: readonly string[], io: Io = defaultIo()): Prom
     const sub = two !== undefined ? rest.slice(1) : rest
     const parsed = parseArgs(sub, { ...command.options, ...GLOBAL })
     if (parsed.options.help === true) { io.out(commandHelp(command)); return 0 }
-    const { result, exitCode = 0 } = await command.run(parsed, io)
-    if (json) io.out(JSON.stringify(result))
+    const { result, exitCode = 0, printed = false } = await command.run(parsed, io)
+    if (json && !printed) io.out(JSON.stringify(result))
     return exitCode
   } catch (e) {
     return reportError(e, json, io)

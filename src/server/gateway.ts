@@ -8,6 +8,10 @@
  *       a CARv1 holding that one block (dag-scope=block)
  *   GET|HEAD /head
  *       the current timestamp CID as text/plain, 404 when there is none
+ *   GET|HEAD /ipns/{name}?format=ipns-record   (or Accept: application/vnd.ipfs.ipns-record)
+ *       the marshalled signed IPNS record of the server's own name (the
+ *       `ipns` option), Content-Type application/vnd.ipfs.ipns-record; 404
+ *       for any other name or when there is no record; at most 10 KiB
  *
  * Everything else: 400 for a bad CID or parameter, 404 for an unknown block
  * and for every other path (no listing, no path resolution), 405 for other
@@ -17,7 +21,9 @@
  *
  * The server is as trustless as its clients: it serves only what its
  * BlockSource returns, which is hash-checked there, and clients check again.
- * Blocks are immutable, so they are cached for a year; /head never is.
+ * Blocks are immutable, so they are cached for a year; /head and IPNS
+ * records (replaced by every publish) never are. The server does not check
+ * IPNS records either: clients verify the signature against the name.
  * Requests, idle keep-alive connections and block lookups all have time
  * limits, and close() ends every connection.
  */
@@ -27,6 +33,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { parseCid } from '../model/hash.js'
+import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { encodeCar } from '../blocks/car.js'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
@@ -37,6 +44,11 @@ export interface ServerOptions {
   source: BlockSource
   /** The current head, or null when there is none yet. */
   head: () => Promise<CID | null>
+  /**
+   * The server's own IPNS name (`k51...` or `/ipns/k51...`) and its latest
+   * marshalled record, or null when there is none. Without it, /ipns/ is 404.
+   */
+  ipns?: () => Promise<{ name: string, record: Uint8Array } | null>
   /** Interface to listen on (default 127.0.0.1). */
   host?: string
   /** Port (default 0: any free port). */
@@ -132,6 +144,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const { source, head } = options
   if (source == null || typeof source.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
   if (typeof head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
+  if (options.ipns !== undefined && typeof options.ipns !== 'function') throw new UsageError('ERR_ARGUMENT', 'ipns: expected a function')
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
@@ -230,6 +243,61 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
+  /** ?format=ipns-record, or an Accept header that lists the record type with q > 0. */
+  function wantsIpnsRecord (req: IncomingMessage, params: URLSearchParams): boolean {
+    const format = params.get('format')
+    if (format !== null) {
+      if (format === 'ipns-record') return true
+      throw new HttpError(400, 'ERR_BAD_FORMAT', `unsupported format ${JSON.stringify(format.slice(0, 40))} for /ipns/: use ipns-record`)
+    }
+    for (const part of (req.headers.accept ?? '').split(',').slice(0, 32)) {
+      const [type = '', ...rawParams] = part.split(';').map((s) => s.trim().toLowerCase())
+      if (type !== IPNS_RECORD_MEDIA_TYPE) continue
+      const q = rawParams.map((p) => p.split('=').map((x) => x.trim())).find(([k]) => k === 'q')?.[1]
+      if (q === undefined || Number(q) > 0) return true
+    }
+    return false
+  }
+
+  async function serveIpns (req: IncomingMessage, res: ServerResponse, nameText: string, params: URLSearchParams): Promise<void> {
+    let wanted: string
+    try {
+      wanted = parseIpnsName(nameText).name
+    } catch {
+      throw new HttpError(400, 'ERR_BAD_NAME', 'not an IPNS name with an Ed25519 key (k51...)')
+    }
+    if (!wantsIpnsRecord(req, params)) {
+      throw new HttpError(406, 'ERR_NOT_ACCEPTABLE', `ask for ?format=ipns-record (Accept: ${IPNS_RECORD_MEDIA_TYPE}); names are not resolved here`)
+    }
+    if (params.has('dag-scope') || params.has('entity-bytes')) throw new HttpError(400, 'ERR_BAD_PARAMETER', 'no parameters apply to IPNS records')
+    let current: { name: string, record: Uint8Array } | null = null
+    try {
+      current = options.ipns === undefined ? null : await options.ipns()
+    } catch {
+      throw new HttpError(500, 'ERR_INTERNAL', 'the IPNS record could not be read')
+    }
+    // Only the server's own name: this is not a resolver for anyone else's.
+    let own: string | undefined
+    try {
+      own = current === null ? undefined : parseIpnsName(current.name).name
+    } catch {
+      throw new HttpError(500, 'ERR_INTERNAL', 'the server\'s IPNS name is malformed')
+    }
+    if (current === null || own !== wanted) throw new HttpError(404, 'ERR_NAME_NOT_FOUND', `no IPNS record for /ipns/${wanted} here`)
+    const body = current.record
+    if (body.byteLength === 0 || body.byteLength > MAX_IPNS_RECORD_BYTES) throw new HttpError(500, 'ERR_INTERNAL', 'the IPNS record is empty or too large to serve')
+    res.writeHead(200, {
+      'content-type': IPNS_RECORD_MEDIA_TYPE,
+      'content-length': body.byteLength,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      vary: 'Accept',
+      'x-ipfs-path': `/ipns/${wanted}`,
+      'content-disposition': `attachment; filename="${wanted}.ipns-record"`
+    })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? ''
     if (target.length > MAX_URL_LENGTH) throw new HttpError(414, 'ERR_URI_TOO_LONG', `the URL is longer than ${MAX_URL_LENGTH} characters`)
@@ -246,7 +314,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       throw new HttpError(400, 'ERR_BAD_REQUEST', 'the URL does not parse')
     }
     const path = url.pathname
-    const match = /^\/ipfs\/([^/]+)$/.exec(path)
+    const match = /^\/(ipfs|ipns)\/([^/]+)$/.exec(path)
     if (path !== '/head' && match === null) throw new HttpError(404, 'ERR_NOT_FOUND', 'no such path')
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'only GET and HEAD are allowed', { allow: 'GET, HEAD' })
@@ -255,13 +323,15 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       await serveHead(req, res)
       return
     }
-    let cidText: string
+    const ipns = match[1] === 'ipns'
+    let id: string
     try {
-      cidText = decodeURIComponent(match[1] as string)
+      id = decodeURIComponent(match[2] as string)
     } catch {
-      throw new HttpError(400, 'ERR_BAD_CID', 'not a CID')
+      throw ipns ? new HttpError(400, 'ERR_BAD_NAME', 'not an IPNS name') : new HttpError(400, 'ERR_BAD_CID', 'not a CID')
     }
-    await serveBlock(req, res, cidText, url.searchParams)
+    if (ipns) await serveIpns(req, res, id, url.searchParams)
+    else await serveBlock(req, res, id, url.searchParams)
   }
 
   const server: Server = createServer({

@@ -1,17 +1,20 @@
 /**
  * `dagtuf serve --dir D [--host 127.0.0.1] [--port N]` — serve a repository
  * folder over HTTP: the trustless gateway routes for the blocks of its
- * embedded node and GET /head for the timestamp CID of its head.json (read
- * again whenever the file changes, so a publish in another process is seen
- * at once). Runs until SIGINT or SIGTERM, then closes every connection and
- * the node.
+ * embedded node, GET /head for the timestamp CID of its head.json, and
+ * GET /ipns/{name}?format=ipns-record for the last IPNS record of
+ * `publish --ipns` (ipns.json). Both files are read again whenever they
+ * change, so a publish in another process is seen at once. Runs until
+ * SIGINT or SIGTERM, then closes every connection and the node.
  *
- * The first line on stdout is the URL (with --json: `{"url": ...}`), so
- * scripts and tests can wait for it.
+ * Once listening it prints the URL as its first line on stdout, or with
+ * --json its one JSON object `{ url, port, head, ipns?, dir }`, so scripts
+ * and tests can wait for it; nothing more goes to stdout after that.
  */
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { startServer } from '../../server/gateway.js'
+import { IPNS_FILE, readRepoIpns, type RepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
 import { flag, int, str } from '../args.js'
@@ -21,7 +24,21 @@ export interface RepositoryServer {
   readonly url: string
   readonly port: number
   readonly dir: string
+  /** The current head, or null. */
+  head: () => Promise<CID | null>
+  /** The IPNS name served (`/ipns/k51...`), or null before any publish --ipns. */
+  ipnsName: () => Promise<string | null>
   close: () => Promise<void>
+}
+
+/** A file's identity for caching: changes whenever the file is replaced. */
+async function fileKey (path: string): Promise<string | null> {
+  try {
+    const st = await stat(path)
+    return `${st.mtimeMs} ${st.size} ${st.ino}`
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -36,22 +53,31 @@ export async function serveRepository (dir: string, options: { host?: string, po
     const headFile = repo.path('head.json')
     let cached: { key: string, cid: CID } | undefined
     const head = async (): Promise<CID | null> => {
-      let key: string
-      try {
-        const st = await stat(headFile)
-        key = `${st.mtimeMs} ${st.size} ${st.ino}`
-      } catch {
-        return null
-      }
+      const key = await fileKey(headFile)
+      if (key === null) return null
       if (cached?.key !== key) cached = { key, cid: (await repo.head()).timestamp }
       return cached.cid
     }
-    const server = await startServer({ source: node, head, host: options.host ?? '127.0.0.1', port: options.port ?? 0 })
+    const ipnsFile = repo.path(IPNS_FILE)
+    let cachedIpns: { key: string, ipns: RepoIpns | null } | undefined
+    const latestIpns = async (): Promise<RepoIpns | null> => {
+      const key = await fileKey(ipnsFile)
+      if (key === null) return null
+      if (cachedIpns?.key !== key) cachedIpns = { key, ipns: await readRepoIpns(repo.dir) }
+      return cachedIpns.ipns
+    }
+    const ipns = async (): Promise<{ name: string, record: Uint8Array } | null> => {
+      const r = await latestIpns()
+      return r === null ? null : { name: r.name, record: r.record }
+    }
+    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0 })
     let closing: Promise<void> | undefined
     return {
       url: server.url,
       port: server.port,
       dir: repo.dir,
+      head,
+      ipnsName: async () => (await latestIpns())?.name ?? null,
       close: async () => {
         closing ??= (async () => {
           try { await server.close() } finally { await repo.close() }
@@ -82,7 +108,7 @@ function untilSignal (): Promise<string> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'serve a repository over HTTP: trustless gateway for its blocks and GET /head',
+  summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, and GET /head',
   usage: 'serve --dir D [--host 127.0.0.1] [--port N]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
@@ -92,14 +118,31 @@ export const serveCommand: Command = {
   async run (args, io) {
     const port = int(args, 'port', 0, 0, 65535)
     const server = await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, { host: str(args, 'host') ?? '127.0.0.1', port })
-    if (flag(args, 'json')) io.out(JSON.stringify({ url: server.url, dir: server.dir }))
+    let ready: Record<string, unknown>
+    try {
+      const head = await server.head()
+      const ipns = await server.ipnsName()
+      ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir }
+    } catch (e) {
+      await server.close().catch(() => {})
+      throw e
+    }
+    // The command's one JSON object is printed now, while it runs; main prints nothing at exit.
+    if (flag(args, 'json')) io.out(JSON.stringify(ready))
     else {
       io.out(server.url)
-      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /ipfs/{cid}); Ctrl-C to stop`)
+      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /ipfs/{cid}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
     }
     const sig = await untilSignal()
-    await server.close()
-    io.err(`dagtuf serve: stopped (${sig})`)
-    return { result: { url: server.url, stopped: sig } }
+    let exitCode = 0
+    try {
+      await server.close()
+      io.err(`dagtuf serve: stopped (${sig})`)
+    } catch (e) {
+      // stdout already carries this command's one object: report on stderr only.
+      io.err(`dagtuf serve: stopped (${sig}), but closing failed: ${e instanceof Error ? e.message : String(e)}`)
+      exitCode = 1
+    }
+    return { result: ready, exitCode, printed: true }
   }
 }
