@@ -12,10 +12,14 @@
  * timeouts and 5xx answers are retried with exponential backoff and jitter;
  * 404/410 is ERR_BLOCK_NOT_FOUND; other answers are ERR_TRANSPORT with
  * details.status. The caller's AbortSignal stops everything (ERR_ABORTED).
+ *
+ * It also fetches a name's signed IPNS record (GET /ipns/{name}?format=ipns-record,
+ * at most 10 KiB), unverified: src/client/ipns.ts checks it.
  */
 import { CID } from 'multiformats/cid'
 import { BlockError, UsageError } from '../model/errors.js'
 import { checkBlock, HASH_SHA2_256, parseCid } from '../model/hash.js'
+import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { aborted, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, sleep, throwIfAborted, timedOut, tooLarge } from './util.js'
 import type { BlockSource, GetOptions } from './types.js'
 
@@ -138,6 +142,14 @@ export class GatewaySource implements BlockSource {
     checkBlock(key, answer.body, max)
     return answer.body
   }
+
+  /**
+   * The signed IPNS record this gateway holds for `name`, unverified (see
+   * fetchIpnsRecord), with this source's timeouts and retries.
+   */
+  async ipnsRecord (name: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return await ipnsRecordWith(this.#opts, this.baseUrl, name, options.signal)
+  }
 }
 
 export interface FetchHeadOptions extends GatewayOptions {
@@ -179,4 +191,43 @@ export async function fetchHead (baseUrl: string | URL, options: FetchHeadOption
     throw new BlockError('ERR_BAD_CID', 'the head is not a canonical CIDv1 with a sha2-256 multihash', { details: { head: text.slice(0, 100) } })
   }
   return cid
+}
+
+export interface FetchIpnsRecordOptions extends GatewayOptions {
+  signal?: AbortSignal
+}
+
+async function ipnsRecordWith (opts: Resolved, base: string, nameText: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  const { name } = parseIpnsName(nameText)
+  const url = `${base}/ipns/${name}?format=ipns-record`
+  let answer: Answer
+  try {
+    answer = await request(opts, url, IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, url, signal)
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_BLOCK_TOO_LARGE') {
+      throw new BlockError('ERR_IPNS_RECORD', `the IPNS record at ${url} is larger than ${MAX_IPNS_RECORD_BYTES} bytes`, { cause: e, details: { name, reason: 'too-large' } })
+    }
+    throw e
+  }
+  if (answer.status === 404 || answer.status === 410) {
+    throw new BlockError('ERR_IPNS_NOT_FOUND', `${base} has no IPNS record for /ipns/${name}`, { details: { name, url } })
+  }
+  if (answer.status !== 200 || answer.body === undefined) {
+    throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status, name } })
+  }
+  return answer.body
+}
+
+/**
+ * The signed IPNS record for `name` from GET {base}/ipns/{name}?format=ipns-record
+ * (Accept: application/vnd.ipfs.ipns-record), read under a 10 KiB cap. The
+ * bytes are NOT verified here: they are untrusted input for
+ * verifyIpnsRecord (src/client/ipns.ts), which checks the signature against
+ * the key in the name, the validity and the value.
+ *
+ * @throws {UsageError} ERR_IPNS_NAME for a name that is not an Ed25519 IPNS name
+ * @throws {BlockError} ERR_IPNS_NOT_FOUND (404) | ERR_IPNS_RECORD (too large) | ERR_TRANSPORT | ERR_TIMEOUT | ERR_ABORTED
+ */
+export async function fetchIpnsRecord (baseUrl: string | URL, name: string, options: FetchIpnsRecordOptions = {}): Promise<Uint8Array> {
+  return await ipnsRecordWith(resolveOptions(options), normalizeBaseUrl(baseUrl), name, options.signal)
 }

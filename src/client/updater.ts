@@ -29,25 +29,37 @@
  *   block was hash-checked and exactly `length` bytes were produced
  *   (CLIENT-TARGET-CONTENT); a failure leaves no file behind.
  * - Two updates on one folder never run at once (the folder's lock).
+ * - With the `ipns` option, `refresh()` takes its candidate from the
+ *   name's signed IPNS record (src/client/ipns.ts): size-capped, strictly
+ *   unmarshalled, signed by the key in the name, not expired at the
+ *   reference time, naming a dag-json timestamp CID, and not older than the
+ *   last record accepted for the name (DIR/ipns.json, raised only after the
+ *   update through it succeeded).
  *
  * Errors: ValidationError (code = rule ID, details.cid), StateError
  * (ERR_STATE_MISSING before init, ERR_STATE_NO_UPDATE before a first
  * refresh, ERR_STATE_EXISTS, ERR_STATE_CORRUPT, ERR_STATE_LOCKED,
- * ERR_STATE_IO), BlockError for sources that fail (ERR_TIMEOUT,
- * ERR_BLOCK_NOT_FOUND, ERR_TRANSPORT, ERR_ABORTED), UsageError for misuse.
+ * ERR_STATE_IO, ERR_IPNS_REPLAY), BlockError for sources that fail
+ * (ERR_TIMEOUT, ERR_BLOCK_NOT_FOUND, ERR_TRANSPORT, ERR_ABORTED) and for
+ * refused IPNS records (ERR_IPNS_NOT_FOUND, ERR_IPNS_RECORD,
+ * ERR_IPNS_SIGNATURE, ERR_IPNS_EXPIRED, ERR_IPNS_VALUE), UsageError for
+ * misuse (ERR_IPNS_NAME for a name that is not an Ed25519 IPNS name).
  */
 import { randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { GatewaySource } from '../blocks/gateway.js'
 import { readContent } from '../blocks/unixfs.js'
 import type { BlockSource } from '../blocks/types.js'
 import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
+import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
 import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
+import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
 import { ClientStore, slowPoint } from './store.js'
@@ -56,6 +68,17 @@ import { TrustedState, referenceTimeOf, type Continuity, type Floors, type Limit
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
 export type HeadSource = (options: { signal?: AbortSignal }) => Promise<CID>
 
+/** An IPNS name as the head source. */
+export interface IpnsHeadOptions {
+  /** The name: `k51...` or `/ipns/k51...` (an Ed25519 key). */
+  name: string
+  /**
+   * Where the marshalled signed record comes from (untrusted). Default: the
+   * `source` when it is a GatewaySource (GET /ipns/{name}?format=ipns-record).
+   */
+  record?: (options: { signal?: AbortSignal }) => Promise<Uint8Array>
+}
+
 export interface UpdaterOptions {
   /** The trusted-state folder (created when missing). */
   dir: string
@@ -63,6 +86,8 @@ export interface UpdaterOptions {
   source?: BlockSource
   /** Where `refresh()` without an argument learns the newest timestamp CID. */
   head?: HeadSource
+  /** Instead of `head`: learn it from this IPNS name's signed record. */
+  ipns?: IpnsHeadOptions
   /** A fixed reference time for every update (tests); default: the clock at the start of each update. */
   now?: Date
   /** Overrides of LIMITS. */
@@ -90,6 +115,8 @@ export interface RefreshResult {
   referenceTime: string
   /** Metadata fetched from the source, and cache hits. */
   fetched: { blocks: number, bytes: number, cacheHits: number }
+  /** Present when the candidate came from an IPNS record: the record accepted. */
+  ipns?: { name: string, sequence: string, value: string, validity: string }
 }
 
 /** A target found by the search, ready for downloadTarget. */
@@ -136,6 +163,7 @@ export class Updater {
   readonly #store: ClientStore
   readonly #source: BlockSource | undefined
   readonly #head: HeadSource | undefined
+  readonly #ipns: IpnsHead | undefined
   readonly #now: Date | undefined
   readonly #limitOverrides: LimitOverrides | undefined
   readonly #limits: ResolvedLimits
@@ -144,11 +172,12 @@ export class Updater {
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag } | undefined
 
-  private constructor (store: ClientStore, options: UpdaterOptions) {
+  private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
     this.#store = store
     this.#source = options.source
     this.#head = options.head
+    this.#ipns = ipns
     this.#now = options.now
     this.#limitOverrides = options.limits
     this.#limits = resolveLimits(options.limits)
@@ -159,7 +188,7 @@ export class Updater {
   /**
    * Open an updater over the trusted-state folder `dir`.
    *
-   * @throws {UsageError} ERR_ARGUMENT
+   * @throws {UsageError} ERR_ARGUMENT | ERR_IPNS_NAME
    * @throws {StateError} ERR_STATE_IO
    */
   static async create (options: UpdaterOptions): Promise<Updater> {
@@ -169,7 +198,8 @@ export class Updater {
     if (options.now !== undefined) referenceTimeOf(options.now)
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
     resolveLimits(options.limits)
-    return new Updater(await ClientStore.open(options.dir), options)
+    const ipns = ipnsOption(options)
+    return new Updater(await ClientStore.open(options.dir), options, ipns)
   }
 
   #loader (signal: AbortSignal | undefined = this.#signal): ReturnType<typeof clientLoader> {
@@ -226,6 +256,8 @@ export class Updater {
       }
       await this.#store.blocks.put(root.cid, root.bytes)
       await this.#store.writeState({ root: root.cid, trusted: null })
+      // A new trusted state forgets the IPNS sequence floors with the rest.
+      await dropIpnsFloors(this.dir)
       this.#trusted = undefined
       return { root: cid.toString(), changed: true }
     } finally {
@@ -266,8 +298,16 @@ export class Updater {
     try {
       const state = await this.state()
       let candidate: CID
+      let fromIpns: { rec: VerifiedIpnsRecord, floors: Awaited<ReturnType<typeof readIpnsFloors>> } | undefined
       if (timestamp !== undefined) candidate = toCid(timestamp, 'timestamp')
-      else if (this.#head !== undefined) candidate = await this.#head(signal === undefined ? {} : { signal })
+      else if (this.#ipns !== undefined) {
+        const bytes = await this.#ipns.record(signal === undefined ? {} : { signal })
+        const rec = await verifyIpnsRecord(this.#ipns.name, bytes, now)
+        const floors = await readIpnsFloors(this.dir)
+        checkIpnsReplay(floors.get(rec.name), rec)
+        fromIpns = { rec, floors }
+        candidate = rec.timestamp
+      } else if (this.#head !== undefined) candidate = await this.#head(signal === undefined ? {} : { signal })
       else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
 
       const loader = this.#loader(signal)
@@ -291,6 +331,12 @@ export class Updater {
       await this.#store.writeState(accepted.record)
       await slowPoint()
       this.#trusted = { record: accepted.record, dag }
+      if (fromIpns !== undefined) {
+        // Best effort, after the state: a floor left behind by a crash or an
+        // I/O error only lets the same (already checked) record through again,
+        // and TUF's own rules (CLIENT-TS-DESCENDS) still refuse any rollback.
+        await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
+      }
       // What the old state needed and the new one does not: best effort.
       await this.#store.blocks.retain(keep.map((e) => e.cid))
 
@@ -306,6 +352,10 @@ export class Updater {
         fetched: { blocks: stats.blocks, bytes: stats.bytes, cacheHits: stats.cacheHits }
       }
       if (accepted.floors !== undefined) out.floors = accepted.floors
+      if (fromIpns !== undefined) {
+        const { rec } = fromIpns
+        out.ipns = { name: `/ipns/${rec.name}`, sequence: rec.sequence.toString(), value: rec.value, validity: rec.validity }
+      }
       return out
     } finally {
       await release()
@@ -411,6 +461,24 @@ export class Updater {
       await fs.rm(tmp, { force: true }).catch(() => {})
     }
   }
+}
+
+/** The `ipns` option, checked: the name parsed and the record's source resolved. */
+interface IpnsHead { name: IpnsName, record: NonNullable<IpnsHeadOptions['record']> }
+
+function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
+  const o = options.ipns
+  if (o === undefined) return undefined
+  if (o === null || typeof o !== 'object') throw new UsageError('ERR_ARGUMENT', 'ipns: expected { name, record? }')
+  if (options.head !== undefined) throw new UsageError('ERR_ARGUMENT', 'give head or ipns, not both')
+  const name = parseIpnsName(o.name)
+  if (o.record !== undefined) {
+    if (typeof o.record !== 'function') throw new UsageError('ERR_ARGUMENT', 'ipns.record: expected a function')
+    return { name, record: o.record }
+  }
+  const source = options.source
+  if (!(source instanceof GatewaySource)) throw new UsageError('ERR_ARGUMENT', 'ipns: give ipns.record, or a GatewaySource as source')
+  return { name, record: async (opts) => await source.ipnsRecord(name.name, opts) }
 }
 
 function targetResult (path: string, info: TargetInfo, role: string, chain: readonly string[]): TargetResult {

@@ -79,7 +79,11 @@ export class ValidationError extends DagtufError {
   get rule (): string { return this.code }
 }
 
-/** Codes: ERR_BLOCK_NOT_FOUND, ERR_BLOCK_TOO_LARGE, ERR_HASH_MISMATCH, ERR_TRANSPORT, ERR_TIMEOUT, ERR_CAR */
+/**
+ * Codes: ERR_BLOCK_NOT_FOUND, ERR_BLOCK_TOO_LARGE, ERR_HASH_MISMATCH, ERR_TRANSPORT, ERR_TIMEOUT, ERR_CAR;
+ * for IPNS heads (src/client/ipns.ts): ERR_IPNS_NOT_FOUND, ERR_IPNS_RECORD, ERR_IPNS_SIGNATURE,
+ * ERR_IPNS_EXPIRED, ERR_IPNS_VALUE
+ */
 export class BlockError extends DagtufError {
   override readonly name = 'BlockError'
 }
@@ -94,12 +98,12 @@ export class RepoError extends DagtufError {
   override readonly name = 'RepoError'
 }
 
-/** Codes: see src/client (ERR_STATE_*, ERR_EXPIRED, ERR_ROLLBACK...). */
+/** Codes: see src/client (ERR_STATE_*, ERR_EXPIRED, ERR_ROLLBACK, ERR_IPNS_REPLAY...). */
 export class StateError extends DagtufError {
   override readonly name = 'StateError'
 }
 
-/** Codes: ERR_USAGE, ERR_ARGUMENT */
+/** Codes: ERR_USAGE, ERR_ARGUMENT, ERR_IPNS_NAME */
 export class UsageError extends DagtufError {
   override readonly name = 'UsageError'
 }

@@ -8,6 +8,12 @@
  *   --repo DIR          a repository folder on this machine (its embedded
  *                       node); its head.json gives the head
  *
+ * and, for update and get, a head from IPNS instead of the source's own:
+ *
+ *   --ipns NAME         the signed IPNS record of NAME (k51...), fetched from
+ *                       --gateway URL (GET /ipns/NAME?format=ipns-record) and
+ *                       verified against the key in the name (src/client/ipns.ts)
+ *
  * None of them is trusted: every block is hash-checked by the source and
  * again by the client, and a head is only a candidate for the checks of
  * NOTES 7.2.
@@ -17,8 +23,9 @@ import { readCar } from '../../blocks/car.js'
 import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
 import { openPeerSource } from '../../blocks/helia.js'
 import type { BlockSource } from '../../blocks/types.js'
-import type { HeadSource } from '../../client/updater.js'
+import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
 import { BlockError, UsageError } from '../../model/errors.js'
+import { parseIpnsName } from '../../model/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { int, str, type OptionSpec, type Parsed } from '../args.js'
 
@@ -28,6 +35,24 @@ export const SOURCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   peer: { type: 'string', help: 'fetch blocks by bitswap from this libp2p multiaddr (/ip4/.../tcp/.../p2p/...)' },
   repo: { type: 'string', help: 'read blocks from the repository folder DIR on this machine' },
   timeout: { type: 'string', help: 'time limit of each network request in ms (default 30000)' }
+}
+
+export const IPNS_OPTION: Readonly<Record<string, OptionSpec>> = {
+  ipns: { type: 'string', help: 'take the head from this IPNS name\'s signed record (k51...), fetched from --gateway' }
+}
+
+/**
+ * The --ipns head of update and get, checked against the other options:
+ * the record comes from the --gateway, and --timestamp would bypass it.
+ *
+ * @throws {UsageError} ERR_USAGE | ERR_IPNS_NAME
+ */
+export function ipnsHeadOf (args: Parsed, opened: OpenedSource): IpnsHeadOptions | undefined {
+  const name = str(args, 'ipns')
+  if (name === undefined) return undefined
+  if (str(args, 'timestamp') !== undefined) throw new UsageError('ERR_USAGE', 'give --ipns NAME or --timestamp CID, not both')
+  if (!(opened.source instanceof GatewaySource)) throw new UsageError('ERR_USAGE', '--ipns NAME needs --gateway URL (the record is fetched from the gateway)')
+  return { name: parseIpnsName(name).name }
 }
 
 export interface OpenedSource {

@@ -3,12 +3,13 @@
  * over the Updater (src/client/updater.ts).
  *
  *   dagtuf client init   --dir C --root CID SOURCE [--force]
- *   dagtuf client update --dir C [--timestamp CID] SOURCE [--json]
- *   dagtuf client get    --dir C PATH -o FILE SOURCE [--update [--timestamp CID]]
+ *   dagtuf client update --dir C [--timestamp CID | --ipns NAME] SOURCE [--json]
+ *   dagtuf client get    --dir C PATH -o FILE SOURCE [--update [--timestamp CID | --ipns NAME]]
  *   dagtuf client list   --dir C [SOURCE] [--json]
  *
  * SOURCE is one of --gateway URL, --car FILE, --peer MULTIADDR, --repo DIR
- * (client-sources.ts). A refusal exits 1 with the rule ID as code and the
+ * (client-sources.ts); --ipns NAME (with --gateway) takes the head from the
+ * name's signed IPNS record instead of the gateway's /head. A refusal exits 1 with the rule ID as code and the
  * offending CID in the message (and in the JSON error object).
  */
 import type { Io } from '../command.js'
@@ -16,7 +17,7 @@ import type { Command } from '../command.js'
 import { flag, str, type Parsed } from '../args.js'
 import { Updater, type RefreshResult, type TargetResult } from '../../client/updater.js'
 import { StateError, UsageError } from '../../model/errors.js'
-import { SOURCE_OPTIONS, openSource, type OpenedSource } from './client-sources.js'
+import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
 
@@ -34,12 +35,13 @@ function say (io: Io, args: Parsed, line: string): void {
 async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>): Promise<T> {
   const opened = await openSource(args, required)
   try {
+    const ipns = ipnsHeadOf(args, opened)
     const updater = await Updater.create({
       dir: dirOf(args),
       ...(opened.source === undefined ? {} : { source: opened.source }),
-      ...(opened.head === undefined ? {} : { head: opened.head })
+      ...(ipns !== undefined ? { ipns } : opened.head === undefined ? {} : { head: opened.head })
     })
-    return await fn(updater, opened)
+    return await fn(updater, ipns === undefined ? opened : { ...opened, label: `/ipns/${ipns.name} via ${opened.label}` })
   } finally {
     await opened.close()
   }
@@ -52,7 +54,11 @@ function targetJson (t: TargetResult): Record<string, unknown> {
 }
 
 function refreshJson (r: RefreshResult): Record<string, unknown> {
-  return { timestamp: r.timestamp, snapshot: r.snapshot, root: r.root, changed: r.changed, continuity: r.continuity, rootChain: r.rootChain, referenceTime: r.referenceTime, fetched: r.fetched, ...(r.floors === undefined ? {} : { floors: r.floors }) }
+  return {
+    timestamp: r.timestamp, snapshot: r.snapshot, root: r.root, changed: r.changed, continuity: r.continuity, rootChain: r.rootChain, referenceTime: r.referenceTime, fetched: r.fetched,
+    ...(r.floors === undefined ? {} : { floors: r.floors }),
+    ...(r.ipns === undefined ? {} : { ipns: r.ipns })
+  }
 }
 
 function printRefresh (io: Io, args: Parsed, r: RefreshResult, label: string): void {
@@ -64,6 +70,7 @@ function printRefresh (io: Io, args: Parsed, r: RefreshResult, label: string): v
   say(io, args, `  changed   ${r.changed.length === 0 ? 'nothing' : r.changed.join(', ')}`)
   if (r.floors !== undefined) say(io, args, `  floors kept: ${r.floors.kept.join(', ') || 'none'}; dropped: ${r.floors.dropped.join(', ') || 'none'}`)
   say(io, args, `  fetched   ${r.fetched.blocks} blocks, ${r.fetched.bytes} bytes (${r.fetched.cacheHits} from the cache)`)
+  if (r.ipns !== undefined) say(io, args, `  ipns      ${r.ipns.name} sequence ${r.ipns.sequence}, valid until ${r.ipns.validity}`)
 }
 
 export const clientInitCommand: Command = {
@@ -85,12 +92,12 @@ export const clientInitCommand: Command = {
 export const clientUpdateCommand: Command = {
   name: 'client update',
   summary: 'verify the newest timestamp (or --timestamp CID) against the trusted state, and trust it',
-  usage: 'client update --dir C [--timestamp CID] (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--json]',
-  options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...SOURCE_OPTIONS },
+  usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--json]',
+  options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...IPNS_OPTION, ...SOURCE_OPTIONS },
   async run (args, io) {
     return await withUpdater(args, true, async (u, s) => {
       const ts = str(args, 'timestamp')
-      if (ts === undefined && s.head === undefined) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
+      if (ts === undefined && s.head === undefined && str(args, 'ipns') === undefined) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
       const r = await u.refresh(ts)
       printRefresh(io, args, r, s.label)
       return { result: refreshJson(r) }
@@ -117,16 +124,18 @@ function pathAndOutput (args: Parsed): { path: string, output: string } {
 export const clientGetCommand: Command = {
   name: 'client get',
   summary: 'find a target in the trusted state and download it, verified by CID and length',
-  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID]]',
+  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID | --ipns NAME]]',
   options: {
     ...DIR,
     output: { type: 'string', help: 'where to write the target (same as -o FILE)' },
     update: { type: 'boolean', help: 'update the trusted state first' },
     timestamp: { type: 'string', help: 'with --update: update to this timestamp CID' },
+    ...IPNS_OPTION,
     ...SOURCE_OPTIONS
   },
   async run (args, io) {
     const { path, output } = pathAndOutput(args)
+    if (str(args, 'ipns') !== undefined && !flag(args, 'update')) throw new UsageError('ERR_USAGE', '--ipns NAME picks the head of an update: add --update')
     return await withUpdater(args, true, async (u, s) => {
       let refreshed: RefreshResult | undefined
       if (flag(args, 'update')) {
