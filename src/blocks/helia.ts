@@ -7,7 +7,9 @@
  *   It does no networking unless `listen` is given; then it runs libp2p (TCP,
  *   noise, yamux, identify) and bitswap so that other peers can fetch its
  *   blocks. Reads are always local: a repo node never waits for the network
- *   to answer `get`.
+ *   to answer `get`. `put` writes each block atomically but does not
+ *   fsync; `flush(cids)` makes given blocks durable (the publisher calls it
+ *   before it moves its head).
  * - `openPeerSource(addr)` is a throwaway light node (in memory, keeping
  *   only a bounded cache of recent blocks) that dials one peer and asks it
  *   for blocks by bitswap, each request under a time limit.
@@ -31,11 +33,13 @@ import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
+import { NextToLast } from 'blockstore-fs/sharding'
 import { FsDatastore } from 'datastore-fs'
 import { NotFoundError } from 'interface-store'
 import { LIMITS, MAX_ANY_BLOCK_BYTES, MiB } from '../model/config.js'
 import { BlockError, UsageError } from '../model/errors.js'
 import { checkBlock } from '../model/hash.js'
+import { fsyncDir, fsyncFile, isCode } from '../util/fsio.js'
 import { aborted, closed, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, throwIfAborted, timedOut } from './util.js'
 import type { BlockStore, BlockSource, Closeable, GetOptions } from './types.js'
 import type { Helia } from 'helia'
@@ -75,7 +79,22 @@ export interface RepoNode extends BlockStore, Closeable {
   unpin: (cid: CID, options?: PinOptions) => Promise<void>
   /** Whether the block is pinned (directly or as part of a pinned DAG). */
   isPinned: (cid: CID, options?: PinOptions) => Promise<boolean>
+  /**
+   * Make blocks already put durable: fsync the file of each block, then the
+   * directories that name them (each shard directory and the block store's
+   * own), so that a pointer written afterwards (head.json) never names a
+   * block a power loss could take away. `put` alone writes each block
+   * atomically (temporary file and rename) but does not fsync.
+   *
+   * @throws {BlockError} ERR_BLOCK_NOT_FOUND when a block's file is not there,
+   *   ERR_TRANSPORT when the file system refuses, ERR_ABORTED, ERR_CLOSED
+   * @throws {BlockError} ERR_UNSUPPORTED_HASH, {UsageError} ERR_ARGUMENT for a bad CID
+   */
+  flush: (cids: Iterable<CID>, options?: { signal?: AbortSignal }) => Promise<void>
 }
+
+/** Blocks fsynced at once by `flush`. */
+const FLUSH_CONCURRENCY = 16
 
 /** Codecs a repository node decodes (to pin DAGs): Helia's light default is dag-pb and raw only. */
 const CODECS = [dagJson, dagPb, raw] as const
@@ -120,14 +139,16 @@ class HeliaRepoNode implements RepoNode {
   readonly helia: Helia
   readonly dir: string
   readonly #blockstore: FsBlockstore
+  readonly #sharding: NextToLast
   readonly #datastore: FsDatastore
   readonly #networked: boolean
   #closing: Promise<void> | undefined
 
-  constructor (dir: string, helia: Helia, blockstore: FsBlockstore, datastore: FsDatastore, networked: boolean) {
+  constructor (dir: string, helia: Helia, blockstore: FsBlockstore, sharding: NextToLast, datastore: FsDatastore, networked: boolean) {
     this.dir = dir
     this.helia = helia
     this.#blockstore = blockstore
+    this.#sharding = sharding
     this.#datastore = datastore
     this.#networked = networked
   }
@@ -183,6 +204,46 @@ class HeliaRepoNode implements RepoNode {
       return await this.helia.blockstore.has(key, { signal: options.signal })
     } catch (e) {
       throw storageError(e, key, options.signal)
+    }
+  }
+
+  async flush (cids: Iterable<CID>, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#assertOpen()
+    // Where FsBlockstore keeps each block: asked of the very sharding
+    // strategy it was built with (blocks/<shard>/<name>.data), not rebuilt here.
+    const root = this.#blockstore.path
+    const files = new Map<string, CID>()
+    const shards = new Set<string>()
+    for (const cid of cids) {
+      const key = normalizeCid(cid)
+      const { dir, file } = this.#sharding.encode(key)
+      files.set(join(root, dir, file), key)
+      shards.add(join(root, dir))
+    }
+    const queue = [...files]
+    const worker = async (): Promise<void> => {
+      for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+        const [path, key] = next
+        throwIfAborted(options.signal, key)
+        this.#assertOpen()
+        try {
+          await fsyncFile(path)
+        } catch (e) {
+          queue.length = 0 // the other workers stop too
+          if (isCode(e, 'ENOENT')) throw notFound(key, e)
+          throw new BlockError('ERR_TRANSPORT', `could not make block ${key} durable`, { cause: e, details: { cid: key.toString(), path } })
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, queue.length) }, worker))
+    // Then the directories: each shard names its files, the store names new shards.
+    for (const dir of [...shards, root]) {
+      throwIfAborted(options.signal)
+      try {
+        await fsyncDir(dir)
+      } catch (e) {
+        throw new BlockError('ERR_TRANSPORT', `could not make the block directory ${dir} durable`, { cause: e, details: { path: dir } })
+      }
     }
   }
 
@@ -307,7 +368,10 @@ function checkListen (listen: unknown): string[] | undefined {
 export async function openRepoNode (dir: string, options: RepoNodeOptions = {}): Promise<RepoNode> {
   if (typeof dir !== 'string' || dir.length === 0) throw new UsageError('ERR_ARGUMENT', 'dir: expected a directory path')
   const listen = checkListen(options.listen)
-  const blockstore = new FsBlockstore(join(dir, 'blocks'))
+  // The default strategy of FsBlockstore, given explicitly so that flush()
+  // can ask it where a block's file is.
+  const sharding = new NextToLast()
+  const blockstore = new FsBlockstore(join(dir, 'blocks'), { shardingStrategy: sharding })
   const datastore = new FsDatastore(join(dir, 'datastore'))
   let helia: Helia | undefined
   try {
@@ -325,7 +389,7 @@ export async function openRepoNode (dir: string, options: RepoNodeOptions = {}):
     }
     helia = node
     await node.start()
-    return new HeliaRepoNode(dir, node, blockstore, datastore, listen !== undefined)
+    return new HeliaRepoNode(dir, node, blockstore, sharding, datastore, listen !== undefined)
   } catch (e) {
     await shutdown(helia, blockstore, datastore).catch(() => {})
     throw new BlockError('ERR_NODE_START', `could not open the node in ${dir}: ${errorName(e) || 'error'}`, { cause: e, details: { dir } })

@@ -1,6 +1,8 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { existsSync, readlinkSync } from 'node:fs'
+import { open as openFile, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openRepoNode } from '../../src/blocks/helia.js'
 import type { RepoNode } from '../../src/blocks/helia.js'
 import { CODEC_DAG_JSON } from '../../src/model/hash.js'
@@ -75,6 +77,64 @@ describe('openRepoNode on a filesystem blockstore', () => {
     bytes[0] = (bytes[0] ?? 0) ^ 1
     await writeFile(file, bytes)
     await rejectsWith(node.get(a.cid), 'ERR_HASH_MISMATCH')
+  })
+
+  /** Every block file under `path`/blocks, found by listing the folders (not by the sharding code). */
+  async function blockFiles (path: string): Promise<string[]> {
+    const files: string[] = []
+    for (const sub of await readdir(join(path, 'blocks'))) {
+      for (const f of await readdir(join(path, 'blocks', sub))) files.push(join(path, 'blocks', sub, f))
+    }
+    return files.sort()
+  }
+
+  it('flush fsyncs the file of each block, its shard folder and the block folder', async () => {
+    const path = await realpath(await dir())
+    const node = await open(path)
+    const blocks = [rawBlock('one'), rawBlock('two'), jsonBlock({ signed: { _type: 'snapshot' } })]
+    for (const b of blocks) await node.put(b.cid, b.bytes)
+    const files = await blockFiles(path)
+    expect(files).toHaveLength(3)
+    await node.flush([]) // nothing to flush: fine
+
+    // Which files and folders were fsynced, by the path behind each synced descriptor (Linux /proc).
+    const procFds = existsSync('/proc/self/fd')
+    const synced: string[] = []
+    const probe = await openFile(files[0]!, 'r')
+    const proto = Object.getPrototypeOf(probe) as FileHandle
+    await probe.close()
+    const sync = proto.sync
+    const spy = vi.spyOn(proto, 'sync').mockImplementation(async function (this: FileHandle) {
+      synced.push(procFds ? readlinkSync(`/proc/self/fd/${this.fd}`) : String(this.fd))
+      return sync.call(this)
+    })
+    try {
+      await node.flush(blocks.map((b) => b.cid))
+    } finally {
+      spy.mockRestore()
+    }
+    const shards = [...new Set(files.map((f) => join(f, '..')))]
+    expect(synced).toHaveLength(files.length + shards.length + 1)
+    if (procFds) expect(synced.sort()).toEqual([...files, ...shards, join(path, 'blocks')].sort())
+  })
+
+  it('flush of a block whose file is gone is ERR_BLOCK_NOT_FOUND naming it; a closed node refuses with ERR_CLOSED', async () => {
+    const path = await dir()
+    const node = await open(path)
+    const kept = rawBlock('kept')
+    const lost = rawBlock('lost before flush')
+    await node.put(kept.cid, kept.bytes)
+    const [keptFile] = await blockFiles(path)
+    await node.put(lost.cid, lost.bytes)
+    await node.flush([kept.cid, lost.cid])
+    const lostFile = (await blockFiles(path)).find((f) => f !== keptFile)!
+    await rm(lostFile)
+    const e = await rejectsWith(node.flush([kept.cid, lost.cid]), 'ERR_BLOCK_NOT_FOUND')
+    expect(e.details.cid).toBe(lost.cid.toString())
+    await rejectsWith(node.flush([rawBlock('never stored').cid]), 'ERR_BLOCK_NOT_FOUND')
+    await node.flush([kept.cid])
+    await node.close()
+    await rejectsWith(node.flush([kept.cid]), 'ERR_CLOSED')
   })
 
   it('pins a dag-json DAG whose blocks are all local, and refuses one with a hole', async () => {
