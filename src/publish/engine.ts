@@ -18,7 +18,8 @@
  *    the new timestamp must be `<-*` the current head (SUCC-TS-SNAPSHOT).
  *    A failure is RepoError ERR_PUBLISH_INVALID (details.rule = the rule ID)
  *    and leaves the repository as it was.
- * 4. All blocks are written to the node first; then head.json is replaced
+ * 4. All blocks are written to the node first and flushed to disk (fsync of
+ *    each block file and its folders); then head.json is replaced
  *    atomically after a compare-and-swap against the head this publish
  *    started from. A publish killed at any point leaves either the old head
  *    (with some unreferenced blocks) or the new one, both VALID.
@@ -362,7 +363,8 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
 
 /**
  * VALID on the new DAG, `<-*` against the previous head (when there is one),
- * then write every block. Nothing is written when a check fails.
+ * then write every block and flush them to disk. Nothing is written when a
+ * check fails.
  *
  * @throws {RepoError} ERR_PUBLISH_INVALID
  */
@@ -391,6 +393,9 @@ async function checkAndWrite (session: Session, blocks: readonly Envelope[], tim
     await session.node.put(b.cid, b.bytes)
     if (++i === Math.ceil(blocks.length / 2)) await pausePoint('mid-blocks')
   }
+  // put() does not fsync: make the new blocks durable before the head that
+  // names them is written, or a power loss could keep the head and lose them.
+  await session.node.flush(blocks.map((b) => b.cid))
   await pausePoint('after-blocks')
 }
 

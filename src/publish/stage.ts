@@ -5,15 +5,17 @@
  * Guarantee: every check runs before anything is written. A refused change
  * (missing file, duplicate or unsafe path, unknown role, bad threshold...)
  * leaves head.json, staged.json, drafts, keys and the node untouched. An
- * accepted one writes target content to the node first and the staged
- * change last (atomically), so a kill in between only leaves unreferenced
- * blocks.
+ * accepted one writes target content to the node first, flushes it to disk,
+ * and writes the staged change last (atomically), so a kill in between only
+ * leaves unreferenced blocks, and a power loss cannot keep a staged change
+ * (and the head a later publish makes from it) while losing its content.
  */
 import * as fs from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
+import type { BlockStore } from '../blocks/types.js'
 import { addContent } from '../blocks/unixfs.js'
 import { generateKeyPair, keyIdOf, type KeyPair } from '../model/keys.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
@@ -95,6 +97,16 @@ export async function addFiles (session: Session, files: readonly string[], opti
   // results keep the order of the command line.
   const out: Added[] = new Array(files.length)
   const ops: Op[] = new Array(files.length)
+  // The node, noting every block the importer writes, to flush them below.
+  const written: CID[] = []
+  const store: BlockStore = {
+    get: async (cid, o) => session.node.get(cid, o),
+    has: async (cid, o) => session.node.has(cid, o),
+    put: async (cid, bytes, o) => {
+      await session.node.put(cid, bytes, o)
+      written.push(cid)
+    }
+  }
   let next = 0
   let done = 0
   const worker = async (): Promise<void> => {
@@ -104,7 +116,7 @@ export async function addFiles (session: Session, files: readonly string[], opti
       const h = await fs.open(f, 'r')
       let ref
       try {
-        ref = await addContent(session.node, streamOf(h))
+        ref = await addContent(store, streamOf(h))
       } finally {
         await h.close()
       }
@@ -115,6 +127,7 @@ export async function addFiles (session: Session, files: readonly string[], opti
     }
   }
   await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker))
+  await session.node.flush(written)
   await append(session, staged, ops)
   return out
 }
