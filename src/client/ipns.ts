@@ -4,15 +4,19 @@
  *
  * A record is untrusted input, checked in this order:
  * 1. size (at most 10 KiB) and a strict unmarshal: a protobuf IPNS entry
+ *    that re-encodes to the same bytes (no unknown fields, no odd framing),
  *    with a 64-byte V2 signature and its signed DAG-CBOR `data` (strict
  *    DAG-CBOR: no duplicate keys, no indefinite lengths) holding Value,
  *    Validity, ValidityType 0 (EOL), Sequence and TTL of the right types;
- *    an embedded public key, if any, must be the name's own;
+ *    the legacy V1 fields all present (V1+V2 record) or all absent (V2
+ *    only); an embedded public key, if any, must be the name's own;
  * 2. the signature, by `ipnsValidator` of @helia/ipns (which verifies the
  *    V2 signature with the key embedded in the name, checks the validity
  *    type and EOL against the clock, and that the legacy V1 fields match
  *    the signed data), given a key loader that only knows the name's key;
- * 3. the EOL again against the update's reference time;
+ * 3. a V1 signature, when present, must verify too (nothing else checks
+ *    it; so every byte of an accepted record is covered by a check);
+ *    then the EOL again against the update's reference time;
  * 4. the value: exactly `/ipfs/<canonical CIDv1 dag-json sha2-256>`.
  * The value, sequence and validity are read from the signed `data`, never
  * from the unsigned protobuf copies (which must match it when present).
@@ -128,7 +132,11 @@ export async function verifyIpnsRecord (name: IpnsName, bytes: Uint8Array, now: 
   } catch (cause) {
     throw recordError(name, 'it is not a protobuf IPNS entry', 'protobuf', cause)
   }
+  if (!equalBytes(IPNSEntry.encode(entry), bytes)) throw recordError(name, 'it is not canonically encoded (unknown fields or framing)', 'not-canonical')
   if (entry.signatureV2?.byteLength !== 64) throw recordError(name, 'it has no 64-byte V2 signature', 'signature-v2')
+  const legacy = [entry.value, entry.signatureV1, entry.validityType, entry.validity, entry.sequence, entry.ttl]
+  const v1 = legacy.every((x) => x !== undefined)
+  if (!v1 && legacy.some((x) => x !== undefined)) throw recordError(name, 'it has some of the legacy V1 fields but not all', 'v1-fields')
   if (entry.data === undefined || entry.data.byteLength === 0) throw recordError(name, 'it has no signed data', 'data')
   let decoded: unknown
   try {
@@ -168,7 +176,18 @@ export async function verifyIpnsRecord (name: IpnsName, bytes: Uint8Array, now: 
     throw recordError(name, `the IPNS validator refused it (${typeof n === 'string' ? n : 'error'})`, 'validator', cause)
   }
 
-  // 3. The EOL against the update's reference time.
+  // 3. The V1 signature (legacy: over value, validity and "EOL"), then the
+  // EOL against the update's reference time.
+  if (v1) {
+    const validityType = new TextEncoder().encode('EOL')
+    const signed = new Uint8Array(entry.value!.byteLength + entry.validity!.byteLength + validityType.byteLength)
+    signed.set(entry.value!, 0)
+    signed.set(entry.validity!, entry.value!.byteLength)
+    signed.set(validityType, entry.value!.byteLength + entry.validity!.byteLength)
+    if (!verifyBytes(publicHex, signed, entry.signatureV1!)) {
+      throw new BlockError('ERR_IPNS_SIGNATURE', `the V1 signature of the IPNS record for /ipns/${name.name} does not verify`, { details: { name: name.name, reason: 'signature-v1' } })
+    }
+  }
   const validity = utf8(data.validity)
   const eol = validity === null ? Number.NaN : eolMs(validity)
   if (!Number.isFinite(eol)) throw recordError(name, 'its validity is not an RFC 3339 UTC time', 'validity')
