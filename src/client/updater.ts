@@ -152,7 +152,8 @@ export function toCid (value: CID | string, what: string): CID {
   if (c !== null) return c
   if (typeof value !== 'string') throw new UsageError('ERR_ARGUMENT', `${what}: expected a CID`)
   try {
-    return CID.parse(value)
+    // Rebuilt from the bytes: CID.parse keeps the (possibly mixed-case) text.
+    return CID.decode(CID.parse(value).bytes)
   } catch (cause) {
     throw new ValidationError('ENC-CID', `${what} is not a CID: ${JSON.stringify(value.slice(0, 100))}`, { cause, details: { cid: value.slice(0, 100) } })
   }

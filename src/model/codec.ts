@@ -100,8 +100,13 @@ export function decodeEnvelope<K extends Kind> (kind: K, bytes: Uint8Array, cid:
 
 function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID): Envelope<SignedOf<K>> {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('ERR_SCHEMA', 'block bytes must be a Uint8Array')
-  const cid = CID.asCID(cidIn)
-  if (cid === null) throw new DecodeError('ERR_CID_CODEC', 'not a CID')
+  const given = CID.asCID(cidIn)
+  if (given === null) throw new DecodeError('ERR_CID_CODEC', 'not a CID')
+  // A CID made by CID.parse keeps the text it was parsed from, and base32
+  // parsing ignores case: rebuild it from its bytes, so that `env.cid` (and
+  // everything written from it, such as the client's state.json) has the
+  // one canonical text form.
+  const cid = CID.decode(given.bytes)
   if (typeof kind !== 'string' || !Object.hasOwn(MAX_BLOCK_BYTES, kind)) throw new DecodeError('ERR_KIND', 'unknown kind')
   const details = { cid: cid.toString(), kind }
   if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON) {
