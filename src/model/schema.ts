@@ -120,12 +120,22 @@ export function keyOrdersAgree (keys: readonly string[]): boolean {
   return true
 }
 
+/**
+ * ENC-CID: a sha2-256 multihash with its 32-byte digest. A multihash carries
+ * its own digest length, so the code alone does not say the link can name
+ * anything: a short digest would only fail when the link is loaded, and
+ * some links (tombstones, previous-version) never are.
+ */
+function isSha256 (cid: CID): boolean {
+  return cid.multihash.code === HASH_SHA2_256 && cid.multihash.digest.byteLength === 32 && cid.multihash.size === 32
+}
+
 /** A link to another dagtuf metadata block: CIDv1, dag-json, sha2-256. */
 function metaLink (v: unknown, path: Path): CID {
   const cid = CID.asCID(v)
   if (cid === null) fail('ERR_SCHEMA', path, 'expected a link')
-  if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON || cid.multihash.code !== HASH_SHA2_256) {
-    fail('ERR_SCHEMA', path, 'metadata links must be CIDv1 dag-json sha2-256')
+  if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON || !isSha256(cid)) {
+    fail('ERR_SCHEMA', path, 'metadata links must be CIDv1 dag-json sha2-256 (32-byte digest)')
   }
   return cid
 }
@@ -134,8 +144,8 @@ function metaLink (v: unknown, path: Path): CID {
 function contentLink (v: unknown, path: Path): CID {
   const cid = CID.asCID(v)
   if (cid === null) fail('ERR_SCHEMA', path, 'expected a link')
-  if (cid.version !== 1 || (cid.code !== CODEC_RAW && cid.code !== CODEC_DAG_PB) || cid.multihash.code !== HASH_SHA2_256) {
-    fail('ERR_SCHEMA', path, 'content links must be CIDv1 raw or dag-pb with sha2-256')
+  if (cid.version !== 1 || (cid.code !== CODEC_RAW && cid.code !== CODEC_DAG_PB) || !isSha256(cid)) {
+    fail('ERR_SCHEMA', path, 'content links must be CIDv1 raw or dag-pb with sha2-256 (32-byte digest)')
   }
   return cid
 }
