@@ -13,6 +13,10 @@
  *   second time with ERR_KIND;
  * - each fetch asks the source for at most the kind's block cap
  *   (BOUND-BLOCK-SIZE) and at most what is left of the byte budget;
+ * - at most FETCH_CONCURRENCY fetches are outstanding at once, so what
+ *   block sources may buffer before their hash checks is bounded by
+ *   FETCH_CONCURRENCY x the largest kind cap, whatever the DAG's shape (a
+ *   VALID walk asks for every child of a delegator at once);
  * - at most `maxBlocks` blocks (BOUND-BLOCKS) and `maxBytes` bytes
  *   (BOUND-BYTES) are fetched over the loader's life; cache hits are free.
  *   Exceeding either throws ValidationError with the rule as code.
@@ -61,6 +65,28 @@ export interface LoaderStats {
 
 export type SourceLoader = Loader & { readonly stats: Readonly<LoaderStats> }
 
+/** Fetches one loader keeps outstanding at most; the rest wait their turn. */
+export const FETCH_CONCURRENCY = 8
+
+/** A counting semaphore: `run(f)` starts f once fewer than `max` are running. */
+class Slots {
+  #free: number
+  readonly #waiting: Array<() => void> = []
+  constructor (max: number) { this.#free = max }
+
+  async run<T> (f: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--
+    else await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    try {
+      return await f()
+    } finally {
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#free++
+    }
+  }
+}
+
 function limitOption (value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -85,8 +111,13 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
   /** Block bytes by CID; decoded envelopes by kind and CID. */
   const blocks = new Map<string, Promise<Uint8Array>>()
   const decoded = new Map<string, Promise<Envelope>>()
+  const slots = new Slots(FETCH_CONCURRENCY)
 
   async function fetch (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+    return await slots.run(async () => await fetchNow(kind, cid, key))
+  }
+
+  async function fetchNow (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
     if (signal?.aborted === true) {
       throw new BlockError('ERR_ABORTED', `loading ${key} was aborted`, { cause: signal.reason, details: { cid: key } })
     }
