@@ -206,7 +206,9 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
   const into = new Map<string, Edge[]>()
   const tooDeep = new Set<string>()
   const queue: string[] = ['targets']
-  let visitedDelegated = 0
+  // BOUND-DELEGATIONS counts every role visited, the top-level targets
+  // included, as the search does (NOTES 9).
+  let visited = 1
   let complete = true
 
   walk: for (let qi = 0; qi < queue.length; qi++) {
@@ -234,7 +236,7 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
       const childCid = dt.get(n)
       if (childCid === undefined || objs.has(n) || freshNames.has(n) || tooDeep.has(n)) continue
       if (d + 1 > limits.maxDelegationDepth) continue // reported below, in order
-      if (visitedDelegated + fresh.length >= limits.maxDelegationsVisited) continue
+      if (visited + fresh.length >= limits.maxDelegationsVisited) continue
       freshNames.add(n)
       fresh.push({ name: n, load: settle(loader.load('targets', childCid)) })
     }
@@ -260,7 +262,7 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
           c.add('BOUND-DELEGATIONS', snap.cid, `the walk would visit more than ${limits.maxDelegationsVisited} delegated roles`)
           break walk
         }
-        visitedDelegated++
+        visited++
         const got = await pending.load
         let child: TargetsEnvelope | undefined
         if (got.ok) child = got.value
