@@ -17,22 +17,21 @@
  *   file that does not hash to its name is deleted and reported as a miss,
  *   so a damaged cache costs a re-fetch, never trust.
  * - `lock` is exclusive between processes: a file created with O_EXCL that
- *   holds the owner's pid. A lock whose owner no longer exists (a client
- *   killed mid-update) is taken over; a live owner makes the call fail with
- *   ERR_STATE_LOCKED.
+ *   holds the owner's pid and a random token (acquireFileLock in
+ *   src/util/fsio.ts, the publisher's lock too). A lock whose owner no longer
+ *   exists (a client killed mid-update) is taken over, by one process only;
+ *   a live owner makes the call fail with ERR_STATE_LOCKED.
  *
  * Errors: StateError ERR_STATE_IO (the file system refused), ERR_STATE_CORRUPT
  * (state.json unreadable), ERR_STATE_LOCKED.
  */
-import { randomBytes } from 'node:crypto'
-import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, StateError, UsageError } from '../model/errors.js'
 import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
-import { isCode, isProcessAlive, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/fsio.js'
+import { acquireFileLock, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/fsio.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
 
 export const STATE_FILE = 'state.json'
@@ -226,47 +225,12 @@ export class ClientStore {
    */
   async lock (): Promise<() => Promise<void>> {
     const path = join(this.dir, LOCK_FILE)
-    const token = `${process.pid} ${randomBytes(8).toString('hex')}`
-    for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
-        try {
-          await h.writeFile(token)
-        } finally {
-          await h.close()
-        }
-        held.add(token)
-        let released = false
-        return async () => {
-          if (released) return
-          released = true
-          held.delete(token)
-          // Remove the lock only if it is still ours.
-          const now = await fs.readFile(path, 'utf8').catch(() => '')
-          if (now === token) await fs.rm(path, { force: true })
-        }
-      } catch (e) {
-        if (!isCode(e, 'EEXIST')) throw io('create', path, e)
-      }
-      const text = await fs.readFile(path, 'utf8').catch(() => '')
-      const m = /^(\d{1,10}) [0-9a-f]{16}$/.exec(text)
-      const pid = m === null ? NaN : Number(m[1])
-      const live = pid === process.pid ? held.has(text) : Number.isSafeInteger(pid) && pid > 0 && isProcessAlive(pid)
-      if (live) {
-        throw new StateError('ERR_STATE_LOCKED', `the client folder ${this.dir} is in use by process ${pid}`, { details: { path, pid } })
-      }
-      if (m === null && attempt < 3) {
-        // Its owner may be between creating the file and writing its token.
-        await new Promise((resolve) => setTimeout(resolve, 50))
-        continue
-      }
-      // Stale (its owner is gone): take it over, unless someone else just did.
-      const again = await fs.readFile(path, 'utf8').catch(() => '')
-      if (again === text) await fs.rm(path, { force: true }).catch(() => {})
-    }
-    throw new StateError('ERR_STATE_LOCKED', `could not take the lock ${path}`, { details: { path } })
+    // src/util/fsio.ts, shared with the publisher: a stale lock is taken over by one process only.
+    return await acquireFileLock(path, {
+      locked: (pid) => pid === undefined
+        ? new StateError('ERR_STATE_LOCKED', `could not take the lock ${path}`, { details: { path } })
+        : new StateError('ERR_STATE_LOCKED', `the client folder ${this.dir} is in use by process ${pid}`, { details: { path, pid } }),
+      io: (cause) => io('create', path, cause)
+    })
   }
 }
-
-/** Lock tokens held by this process (a second lock from the same process must wait too). */
-const held = new Set<string>()

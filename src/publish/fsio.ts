@@ -12,7 +12,7 @@ import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { RepoError } from '../model/errors.js'
-import { fsyncDir, isCode, isProcessAlive, readFileCapped, writeFileAtomic } from '../util/fsio.js'
+import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } from '../util/fsio.js'
 
 export { isCode }
 
@@ -108,42 +108,20 @@ export async function exists (path: string): Promise<boolean> {
 
 /**
  * An exclusive lock on the repository, held by one process at a time: a file
- * created with O_EXCL holding the owner's pid. A lock left by a process that
- * no longer exists (killed mid-publish) is taken over, so an interrupted
- * publish never blocks the next one.
+ * created with O_EXCL holding the owner's pid and a random token
+ * (`acquireFileLock` of src/util/fsio.ts, the client's lock too). A lock left
+ * by a process that no longer exists (killed mid-publish) is taken over, so an
+ * interrupted publish never blocks the next one; when several processes find
+ * the same stale lock, only one of them gets it.
  *
- * @throws {RepoError} ERR_REPO_LOCKED when a live process holds it
+ * @throws {RepoError} ERR_REPO_LOCKED when a live process (or this one) holds it, ERR_REPO_IO
  */
-export async function acquireLock (path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
-      try {
-        await h.writeFile(String(process.pid))
-      } finally {
-        await h.close()
-      }
-      let released = false
-      return async () => {
-        if (released) return
-        released = true
-        await fs.rm(path, { force: true })
-      }
-    } catch (e) {
-      if (!isCode(e, 'EEXIST')) throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
-    }
-    const text = await fs.readFile(path, 'utf8').catch(() => '')
-    const pid = /^\d{1,10}$/.test(text) ? Number(text) : NaN
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
-      throw new RepoError('ERR_REPO_LOCKED', `the repository is in use by process ${pid}`, { details: { path, pid } })
-    }
-    if (text === '' && attempt === 0) {
-      // Another process may be between creating the file and writing its pid.
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      continue
-    }
-    // Stale: its owner is gone.
-    await fs.rm(path, { force: true })
-  }
-  throw new RepoError('ERR_REPO_LOCKED', `could not take the repository lock ${path}`, { details: { path } })
+export async function acquireLock (path: string, options: { beforeTakeover?: () => Promise<void> } = {}): Promise<() => Promise<void>> {
+  return await acquireFileLock(path, {
+    ...options,
+    locked: (pid) => pid === undefined
+      ? new RepoError('ERR_REPO_LOCKED', `could not take the repository lock ${path}`, { details: { path } })
+      : new RepoError('ERR_REPO_LOCKED', `the repository is in use by process ${pid}`, { details: { path, pid } }),
+    io: (cause) => new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause, details: { path } })
+  })
 }

@@ -21,6 +21,9 @@
  *   error (the caller expected it to be there).
  * - `readFileCapped` reads a whole regular file of at most `maxBytes`,
  *   checking the size on the open handle before reading anything.
+ * - `acquireFileLock` is an exclusive lock between processes (the client's
+ *   folder lock and the publisher's repository lock): one holder at a time,
+ *   a dead holder's lock taken over by exactly one process.
  */
 import { randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
@@ -160,4 +163,133 @@ export function isProcessAlive (pid: number): boolean {
   } catch (e) {
     return isCode(e, 'EPERM')
   }
+}
+
+export interface FileLockOptions {
+  /** Builds the error thrown when a live process holds the lock (`pid` when known). */
+  locked: (pid: number | undefined) => Error
+  /** Builds the error thrown when the file system refuses to create the lock. */
+  io: (cause: unknown) => Error
+  /**
+   * Test hook: called once the lock has been judged stale, before it is taken
+   * over (a test parks one taker there while another takes the lock).
+   */
+  beforeTakeover?: () => Promise<void>
+}
+
+/** Lock tokens held by this process: a second lock from the same process must wait too. */
+const heldTokens = new Set<string>()
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** `pid` of a lock file's text: `PID RANDOM16` (or a bare `PID`, as older publishers wrote). */
+function lockOwner (text: string): number | undefined {
+  const m = /^(\d{1,10})(?: [0-9a-f]{16})?$/.exec(text)
+  const pid = m === null ? NaN : Number(m[1])
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
+}
+
+function ownerAlive (text: string): boolean {
+  const pid = lockOwner(text)
+  if (pid === undefined) return false
+  return pid === process.pid ? heldTokens.has(text) : isProcessAlive(pid)
+}
+
+/** Create `path` with O_EXCL holding `token`; false when it exists already. */
+async function createExclusive (path: string, token: string): Promise<boolean> {
+  let h: fs.FileHandle
+  try {
+    h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+  } catch (e) {
+    if (isCode(e, 'EEXIST')) return false
+    throw e
+  }
+  try {
+    await h.writeFile(token)
+  } finally {
+    await h.close()
+  }
+  return true
+}
+
+/** Remove `path` only if it still holds `text` (best effort). */
+async function removeIfStill (path: string, text: string): Promise<void> {
+  const now = await fs.readFile(path, 'utf8').catch(() => undefined)
+  if (now === text) await fs.rm(path, { force: true }).catch(() => {})
+}
+
+/**
+ * Remove the stale lock `path`, judged stale while it held `stale`. Takers-over
+ * go one at a time through a guard file `path.takeover` (O_EXCL), and each one
+ * re-reads the lock under the guard: a lock that changed since it was judged
+ * stale (another taker removed it and someone locked again) is left alone. So
+ * two processes cannot both take over the same stale lock, the second one
+ * deleting the first one's fresh lock. A guard left by a dead process is
+ * removed, if it did not change meanwhile.
+ */
+async function takeOverStale (path: string, stale: string): Promise<void> {
+  const guard = `${path}.takeover`
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}`
+  if (!await createExclusive(guard, token)) {
+    const other = await fs.readFile(guard, 'utf8').catch(() => undefined)
+    if (other !== undefined && !ownerAlive(other)) {
+      // An unreadable guard may be one being written right now: give it time.
+      if (lockOwner(other) === undefined) await sleep(50)
+      await removeIfStill(guard, other)
+    } else {
+      await sleep(10 + Math.floor(Math.random() * 20))
+    }
+    return
+  }
+  heldTokens.add(token)
+  try {
+    await removeIfStill(path, stale)
+  } finally {
+    heldTokens.delete(token)
+    await removeIfStill(guard, token)
+  }
+}
+
+/**
+ * An exclusive lock between processes: the file `path`, created with O_EXCL,
+ * holding `PID RANDOM` (a token unique to this lock). A lock whose owner no
+ * longer exists (killed mid-operation) is taken over, safely against other
+ * processes doing the same at the same time (see takeOverStale); a live owner,
+ * or a lock this process holds already, makes the call fail. The returned
+ * function releases the lock, and removes the file only if it still holds
+ * this lock's token.
+ *
+ * @throws what `options.locked` or `options.io` builds
+ */
+export async function acquireFileLock (path: string, options: FileLockOptions): Promise<() => Promise<void>> {
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}`
+  for (let attempt = 0; attempt < 12; attempt++) {
+    let created: boolean
+    try {
+      created = await createExclusive(path, token)
+    } catch (e) {
+      throw options.io(e)
+    }
+    if (created) {
+      heldTokens.add(token)
+      let released = false
+      return async () => {
+        if (released) return
+        released = true
+        heldTokens.delete(token)
+        await removeIfStill(path, token)
+      }
+    }
+    const text = await fs.readFile(path, 'utf8').catch(() => undefined)
+    if (text === undefined) continue // released meanwhile: try again
+    if (ownerAlive(text)) throw options.locked(lockOwner(text))
+    if (lockOwner(text) === undefined && attempt < 3) {
+      // Its owner may be between creating the file and writing its token.
+      await sleep(50)
+      continue
+    }
+    await options.beforeTakeover?.()
+    await takeOverStale(path, text)
+  }
+  throw options.locked(undefined)
 }
