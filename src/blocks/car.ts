@@ -104,6 +104,11 @@ async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (ro
     onRoots(header.roots.map((r) => CID.asCID(r) ?? CID.decode(r.bytes)))
   } catch (e) {
     if (isOurs(e)) throw e
+    // A file that cannot be opened at all is not a malformed CAR: say which.
+    const sys = (e as { code?: unknown } | null)?.code
+    if (typeof input === 'string' && typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) {
+      throw carError(`cannot read the CAR file ${input}: ${sys === 'ENOENT' ? 'no such file' : sys === 'EISDIR' ? 'it is a folder' : sys}`, e, { path: input, reason: sys })
+    }
     throw carError('the CAR header is malformed or truncated', e)
   }
 
@@ -265,6 +270,14 @@ export async function writeCar (source: BlockSource, roots: CID[], cids: Iterabl
     const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`)
     const stream = createWriteStream(tmp, { flags: 'wx' })
     try {
+      // An open failure (no such folder, no permission) is emitted on the
+      // stream: wait for it here, where it is caught, not as an unhandled event.
+      await new Promise<void>((resolve, reject) => {
+        const onError = (e: unknown): void => { stream.removeListener('ready', onReady); reject(e) }
+        const onReady = (): void => { stream.removeListener('error', onError); resolve() }
+        stream.once('error', onError)
+        stream.once('ready', onReady)
+      })
       const result = await writeTo(source, rootCids, cids, stream, options.signal)
       await closedStream(stream)
       // Flush to disk before the rename makes the file visible.
@@ -277,7 +290,8 @@ export async function writeCar (source: BlockSource, roots: CID[], cids: Iterabl
       await closedStream(stream).catch(() => {})
       await rm(tmp, { force: true })
       if (isOurs(e)) throw e
-      throw new BlockError('ERR_TRANSPORT', `writing ${dest} failed`, { cause: e })
+      const sys = (e as { code?: unknown } | null)?.code
+      throw new BlockError('ERR_TRANSPORT', `writing ${dest} failed${typeof sys === 'string' ? ` (${sys})` : ''}`, { cause: e, details: { path: dest } })
     }
   }
   if (dest == null || typeof (dest as Writable).write !== 'function') throw new UsageError('ERR_ARGUMENT', 'dest: expected a path or a writable stream')

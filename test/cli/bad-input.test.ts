@@ -1,0 +1,67 @@
+/**
+ * Bad input to the publisher's commands: each gets a typed error with a
+ * stable code and exit status 1 (2 for usage errors), exactly one JSON object
+ * under --json, no stack trace, and nothing half-written.
+ */
+import { execFile } from 'node:child_process'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BIN, ensureBuilt } from '../helpers/build.js'
+import { tempDir, type TempDir } from '../helpers/client-sim.js'
+import { ok } from './publish-helpers.js'
+
+interface Run { code: number, stdout: string, stderr: string }
+
+/** The built CLI in a child process (a crash there cannot take the test runner down). */
+async function dagtuf (...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd: work.path })
+    return { code: 0, stdout, stderr }
+  } catch (e) {
+    const x = e as { code?: number, stdout?: string, stderr?: string }
+    return { code: typeof x.code === 'number' ? x.code : -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' }
+  }
+}
+
+/** Run with --json in a child: exactly one JSON object on stdout, no stack trace on stderr. */
+async function refused (args: string[], code: string, status = 1): Promise<Record<string, unknown>> {
+  const r = await dagtuf(...args, '--json')
+  const lines = r.stdout.trim().split('\n')
+  expect(lines, r.stdout + r.stderr).toHaveLength(1)
+  const error = (JSON.parse(lines[0]!) as { error: Record<string, unknown> }).error
+  expect(error.code, JSON.stringify(error)).toBe(code)
+  expect(r.code).toBe(status)
+  expect(r.stderr).not.toMatch(/\n\s+at |node:internal|Unhandled/)
+  return error
+}
+
+let work: TempDir
+let repo: string
+beforeAll(async () => {
+  await ensureBuilt()
+  work = await tempDir('dagtuf-bad-')
+  repo = join(work.path, 'repo')
+  await ok('init', '--dir', repo)
+})
+afterAll(async () => { await work.remove() })
+
+describe('CAR files', () => {
+  it('export into a folder that does not exist is a typed error, not a crash, and leaves no file', async () => {
+    const e = await refused(['export', '--dir', repo, '--car', join(work.path, 'no-such-dir', 'x.car')], 'ERR_TRANSPORT')
+    expect(e.message).toMatch(/ENOENT/)
+    const dir = join(work.path, 'adir')
+    await mkdir(dir)
+    await refused(['export', '--dir', repo, '--car', dir], 'ERR_TRANSPORT')
+    expect(await readdir(work.path)).not.toContainEqual(expect.stringMatching(/\.tmp$/))
+  })
+
+  it('verify names a CAR file that is missing or a folder, instead of calling it malformed', async () => {
+    const ts = ((await ok('head', '--dir', repo)).timestamp) as string
+    expect((await refused(['verify', '--car', join(work.path, 'nope.car'), '--timestamp', ts], 'ERR_CAR')).message).toMatch(/cannot read the CAR file .*no such file/)
+    expect((await refused(['verify', '--car', work.path, '--timestamp', ts], 'ERR_CAR')).message).toMatch(/it is a folder/)
+    await writeFile(join(work.path, 'garbage.car'), 'junk')
+    expect((await refused(['verify', '--car', join(work.path, 'garbage.car'), '--timestamp', ts], 'ERR_CAR')).message).toMatch(/malformed/)
+  })
+})
