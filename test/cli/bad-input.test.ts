@@ -4,13 +4,13 @@
  * under --json, no stack trace, and nothing half-written.
  */
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, ensureBuilt } from '../helpers/build.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
-import { ok } from './publish-helpers.js'
+import { cli, ok } from './publish-helpers.js'
 
 interface Run { code: number, stdout: string, stderr: string }
 
@@ -63,5 +63,15 @@ describe('CAR files', () => {
     expect((await refused(['verify', '--car', work.path, '--timestamp', ts], 'ERR_CAR')).message).toMatch(/it is a folder/)
     await writeFile(join(work.path, 'garbage.car'), 'junk')
     expect((await refused(['verify', '--car', join(work.path, 'garbage.car'), '--timestamp', ts], 'ERR_CAR')).message).toMatch(/malformed/)
+  })
+})
+
+describe('keygen', () => {
+  it('an existing FILE.pub refuses the key and leaves no private key behind', async () => {
+    const out = join(work.path, 'k-exists')
+    await writeFile(`${out}.pub`, 'someone else\'s public key')
+    expect((await cli('keygen', '--out', out)).errorCode).toBe('ERR_FILE_EXISTS')
+    expect(await readdir(work.path)).not.toContain('k-exists')
+    expect(await readFile(`${out}.pub`, 'utf8')).toBe('someone else\'s public key')
   })
 })

@@ -1,9 +1,10 @@
 /**
  * Repository commands: init, keygen, status, head, log, reset, export.
  */
+import { rm } from 'node:fs/promises'
 import { flag, int, list, str } from '../args.js'
 import type { Command } from '../command.js'
-import { UsageError } from '../../model/errors.js'
+import { RepoError, UsageError } from '../../model/errors.js'
 import { parseCid } from '../../model/hash.js'
 import { generateKeyPair } from '../../model/keys.js'
 import { TOP_ROLES } from '../../model/types.js'
@@ -11,6 +12,7 @@ import { initRepo, listDrafts, loadCurrent, type Session } from '../../publish/e
 import { exportCar } from '../../publish/export.js'
 import { readRepoIpns } from '../../publish/ipns.js'
 import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../publish/keyfile.js'
+import { exists } from '../../publish/fsio.js'
 import { Repo } from '../../publish/repo.js'
 import { needsReport } from '../../publish/drafts.js'
 import { draftNeeds } from '../../publish/engine.js'
@@ -58,9 +60,17 @@ export const keygenCommand: Command = {
     const out = str(args, 'out')
     if (out === undefined) throw new UsageError('ERR_USAGE', 'keygen needs --out FILE')
     const passphrase = flag(args, 'encrypt') ? checkPassphrase(await passphraseOf(args)) : undefined
+    const logN = logNOf(args)
+    // Both files or neither: an existing FILE.pub must not leave a new private key behind.
+    if (await exists(`${out}.pub`)) throw new RepoError('ERR_FILE_EXISTS', `${out}.pub already exists`, { details: { path: `${out}.pub` } })
     const pair = generateKeyPair()
-    await writePrivateKeyFile(out, pair, passphrase === undefined ? {} : { passphrase, logN: logNOf(args) })
-    await writePublicKeyFile(`${out}.pub`, pair.publicKey)
+    await writePrivateKeyFile(out, pair, passphrase === undefined ? {} : { passphrase, logN })
+    try {
+      await writePublicKeyFile(`${out}.pub`, pair.publicKey)
+    } catch (e) {
+      await rm(out, { force: true })
+      throw e
+    }
     io.out(`key ${pair.keyid}`)
     io.out(`private ${out}${passphrase !== undefined ? ' (encrypted)' : ''}`)
     io.out(`public  ${out}.pub`)
