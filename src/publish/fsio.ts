@@ -10,7 +10,7 @@
  */
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { RepoError } from '../model/errors.js'
 import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } from '../util/fsio.js'
 
@@ -87,13 +87,56 @@ export async function readCapped (path: string, maxBytes: number): Promise<Uint8
   })
 }
 
+/**
+ * mkdir -p, one level at a time. Node's `mkdir({ recursive: true })` never
+ * returns under a folder that refuses new entries with ENOENT (e.g. /proc),
+ * and calls a path through a file ENOTDIR only by luck; this one fails.
+ */
+async function mkdirs (dir: string, mode: number, depth = 0): Promise<void> {
+  try {
+    await fs.mkdir(dir, { mode })
+    return
+  } catch (e) {
+    if (isCode(e, 'EEXIST')) {
+      if ((await fs.stat(dir)).isDirectory()) return
+      throw e
+    }
+    const parent = dirname(dir)
+    if (!isCode(e, 'ENOENT') || parent === dir || depth > 256) throw e
+    await mkdirs(parent, mode, depth + 1)
+  }
+  try {
+    await fs.mkdir(dir, { mode })
+  } catch (e) {
+    if (!isCode(e, 'EEXIST') || !(await fs.stat(dir)).isDirectory()) throw e
+  }
+}
+
 /** mkdir -p with a mode (the mode applies to directories created here). */
 export async function ensureDir (path: string, mode = 0o755): Promise<void> {
   try {
-    await fs.mkdir(path, { recursive: true, mode })
+    await mkdirs(resolve(path), mode)
   } catch (e) {
-    throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
+    const code = (e as { code?: unknown } | null)?.code
+    throw new RepoError('ERR_REPO_IO', `could not create the folder ${path}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e, details: { path } })
   }
+}
+
+/**
+ * Check that `path` is a folder, or does not exist yet.
+ *
+ * @throws {RepoError} `code` when it is something else (a file)
+ */
+export async function notAFileOrMissing (path: string, code: 'ERR_REPO_NOT_FOUND' | 'ERR_REPO_IO'): Promise<void> {
+  let st
+  try {
+    st = await fs.stat(path)
+  } catch (e) {
+    if (isCode(e, 'ENOENT')) return
+    if (isCode(e, 'ENOTDIR')) throw new RepoError(code, `${path} is not a folder (a file is in its path)`, { details: { path } })
+    throw new RepoError('ERR_REPO_IO', `could not stat ${path}`, { cause: e, details: { path } })
+  }
+  if (!st.isDirectory()) throw new RepoError(code, `${path} is not a folder`, { details: { path } })
 }
 
 export async function exists (path: string): Promise<boolean> {

@@ -22,7 +22,7 @@ import { openRepoNode, type RepoNode } from '../blocks/helia.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'
-import { acquireLock, appendLine, ensureDir, exists, readCapped, writeAtomic } from './fsio.js'
+import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './fsio.js'
 import {
   MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedText,
   type HeadRecord, type RepoConfig, type Staged
@@ -57,6 +57,7 @@ export class Repo {
    */
   static async open (dir: string, options: { lock?: boolean } = {}): Promise<Repo> {
     const repo = new Repo(resolve(dir))
+    await notAFileOrMissing(repo.dir, 'ERR_REPO_NOT_FOUND')
     if (!await exists(repo.path('config.json')) || !await exists(repo.path('head.json'))) {
       throw new RepoError('ERR_REPO_NOT_FOUND', `no dagtuf repository in ${repo.dir} (run dagtuf init first)`, { details: { dir: repo.dir } })
     }
@@ -72,6 +73,7 @@ export class Repo {
    */
   static async create (dir: string, configText: string): Promise<Repo> {
     const repo = new Repo(resolve(dir))
+    await notAFileOrMissing(repo.dir, 'ERR_REPO_IO')
     if (await exists(repo.path('head.json')) || await exists(repo.path('config.json'))) {
       throw new RepoError('ERR_REPO_EXISTS', `${repo.dir} already holds a dagtuf repository`, { details: { dir: repo.dir } })
     }

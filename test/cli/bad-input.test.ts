@@ -17,7 +17,7 @@ interface Run { code: number, stdout: string, stderr: string }
 /** The built CLI in a child process (a crash there cannot take the test runner down). */
 async function dagtuf (...args: string[]): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd: work.path })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd: work.path, timeout: 60_000 })
     return { code: 0, stdout, stderr }
   } catch (e) {
     const x = e as { code?: number, stdout?: string, stderr?: string }
@@ -74,4 +74,25 @@ describe('keygen', () => {
     expect(await readdir(work.path)).not.toContain('k-exists')
     expect(await readFile(`${out}.pub`, 'utf8')).toBe('someone else\'s public key')
   })
+})
+
+describe('--dir', () => {
+  it('a file given as the repository folder is named as such', async () => {
+    const file = join(work.path, 'a-file')
+    await writeFile(file, 'x')
+    for (const cmd of ['status', 'head', 'log', 'publish']) {
+      const r = await cli(cmd, '--dir', file)
+      expect(r.errorCode, cmd).toBe('ERR_REPO_NOT_FOUND')
+      expect(String((r.json.error as { message: string }).message)).toMatch(/is not a folder/)
+    }
+    expect((await cli('add', '--dir', join(file, 'sub'), file)).errorCode).toBe('ERR_REPO_NOT_FOUND')
+    const init = await cli('init', '--dir', file)
+    expect(init.errorCode).toBe('ERR_REPO_IO')
+    expect(String((init.json.error as { message: string }).message)).toMatch(/is not a folder/)
+    expect(await readFile(file, 'utf8')).toBe('x')
+  })
+
+  it.runIf(process.platform === 'linux')('init under a folder that refuses new entries fails instead of spinning (Node\'s recursive mkdir loops under /proc)', async () => {
+    await refused(['init', '--dir', '/proc/dagtuf-no-such/repo'], 'ERR_REPO_IO')
+  }, 20_000)
 })
