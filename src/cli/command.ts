@@ -21,6 +21,11 @@ export interface Command {
   readonly usage: string
   readonly options: Readonly<Record<string, OptionSpec>>
   /**
+   * When set, more positional arguments than this are a usage error (checked
+   * by main before `run`), instead of being silently ignored.
+   */
+  readonly maxPositionals?: number
+  /**
    * Returns the JSON result (printed with --json) and the exit code. A
    * long-running command that printed its one JSON object itself, when it
    * became ready (serve), returns `printed: true` so nothing more is printed.

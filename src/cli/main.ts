@@ -66,8 +66,10 @@ export function defaultIo (): Io {
 export async function main (argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   const json = argv.includes('--json')
   try {
-    const [name, ...rest] = argv
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    // `dagtuf --json [command ...]` is `dagtuf [command ...] --json`.
+    const lead = argv[0] === '--json' ? [...argv.slice(1), '--json'] : argv
+    const [name, ...rest] = lead
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name === '--json' && rest.length === 0)) {
       if (json) io.out(JSON.stringify({ commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, usage: c.usage })) }))
       else io.out(helpText())
       return 0
@@ -80,6 +82,9 @@ export async function main (argv: readonly string[], io: Io = defaultIo()): Prom
     const sub = two !== undefined ? rest.slice(1) : rest
     const parsed = parseArgs(sub, { ...command.options, ...GLOBAL })
     if (parsed.options.help === true) { io.out(commandHelp(command)); return 0 }
+    if (command.maxPositionals !== undefined && parsed.positionals.length > command.maxPositionals) {
+      throw new UsageError('ERR_USAGE', `unexpected argument ${JSON.stringify(parsed.positionals[command.maxPositionals]!.slice(0, 64))} (dagtuf ${command.usage})`)
+    }
     const { result, exitCode = 0, printed = false } = await command.run(parsed, io)
     if (json && !printed) io.out(JSON.stringify(result))
     return exitCode

@@ -96,3 +96,48 @@ describe('--dir', () => {
     await refused(['init', '--dir', '/proc/dagtuf-no-such/repo'], 'ERR_REPO_IO')
   }, 20_000)
 })
+
+describe('usage errors (exit 2)', () => {
+  it('an argument a command does not take is refused, not ignored', async () => {
+    const car = join(work.path, 'extra.car')
+    for (const args of [
+      ['init', '--dir', join(work.path, 'extra-repo'), 'extra'],
+      ['keygen', '--out', join(work.path, 'extra-key'), 'extra'],
+      ['status', '--dir', repo, 'extra'],
+      ['log', '--dir', repo, 'extra'],
+      ['reset', '--dir', repo, 'extra'],
+      ['export', '--dir', repo, '--car', car, 'extra'],
+      ['publish', '--dir', repo, 'extra'],
+      ['drafts', '--dir', repo, 'extra'],
+      ['draft', 'show', '--dir', repo, 'one', 'two']
+    ]) {
+      const r = await cli(...args)
+      expect(r.errorCode, args.join(' ')).toBe('ERR_USAGE')
+      expect(r.code).toBe(2)
+    }
+    // Nothing was made.
+    expect(await readdir(work.path)).not.toEqual(expect.arrayContaining(['extra-repo']))
+    expect(await readdir(work.path)).not.toEqual(expect.arrayContaining(['extra-key', 'extra.car']))
+  })
+
+  it('add and remove without FILE or PATH, and an empty --dir, are usage errors', async () => {
+    for (const args of [['add', '--dir', repo], ['remove', '--dir', repo], ['status', '--dir', ''], ['init', '--dir', '']]) {
+      const r = await cli(...args)
+      expect(r.errorCode, args.join(' ')).toBe('ERR_USAGE')
+      expect(r.code).toBe(2)
+    }
+    const r = await cli('add', '--dir', repo, '--key', 'k.json', 'file.txt')
+    expect(String((r.json.error as { message: string }).message)).toMatch(/give FILE before --key/)
+  })
+
+  it('dagtuf --json alone lists the commands, like dagtuf --help --json', async () => {
+    const r = await dagtuf('--json')
+    expect(r.code).toBe(0)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect((JSON.parse(lines[0]!) as { commands: unknown[] }).commands.length).toBeGreaterThan(10)
+    const head = await dagtuf('--json', 'head', '--dir', repo)
+    expect(head.code).toBe(0)
+    expect(JSON.parse(head.stdout)).toHaveProperty('timestamp')
+  })
+})

@@ -96,6 +96,7 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'the whole story in a temporary folder: publish, serve, verify, update, and two attacks refused',
   usage: 'demo [--keep] [--json]',
+  maxPositionals: 0,
   options: { keep: { type: 'boolean', help: 'keep the temporary folder (its path is printed)' } },
   async run (args, io) {
     const json = flag(args, 'json')

@@ -54,8 +54,11 @@ export function outOf (args: Parsed, allowedPositionals = 0): { out: string | un
   return { out, rest }
 }
 
+/** @throws {UsageError} ERR_USAGE on an empty --dir (it would mean the current folder) */
 export function dirOf (args: Parsed): string {
-  return str(args, 'dir') ?? DEFAULT_REPO_DIR
+  const dir = str(args, 'dir')
+  if (dir === '') throw new UsageError('ERR_USAGE', '--dir is empty (give a folder, e.g. --dir .)')
+  return dir ?? DEFAULT_REPO_DIR
 }
 
 export async function passphraseOf (args: Parsed): Promise<string | undefined> {

@@ -23,6 +23,7 @@ export const initCommand: Command = {
   name: 'init',
   summary: 'create a repository: keys, the first root, an empty targets, snapshot and timestamp',
   usage: 'init [--dir D] [--root-keys M --root-threshold N] [--encrypt] [--json]',
+  maxPositionals: 0,
   options: {
     ...DIR,
     ...PASSPHRASE,
@@ -54,6 +55,7 @@ export const keygenCommand: Command = {
   name: 'keygen',
   summary: 'make an ed25519 key file (mode 0600) and its public key file (FILE.pub), e.g. for a second signer',
   usage: 'keygen --out FILE [--encrypt] [--json]',
+  maxPositionals: 0,
   options: { out: { type: 'string', help: 'the private key file to create' }, ...PASSPHRASE, ...KDF },
   async run (args, io) {
     io = textIo(io, args)
@@ -111,6 +113,7 @@ export const statusCommand: Command = {
   name: 'status',
   summary: 'the head, expiry of each role, keys at hand, staged changes and pending drafts',
   usage: 'status [--dir D] [--json]',
+  maxPositionals: 0,
   options: { ...DIR },
   async run (args, io) {
     io = textIo(io, args)
@@ -158,6 +161,7 @@ export const logCommand: Command = {
   name: 'log',
   summary: 'every published timestamp, newest first, with what changed',
   usage: 'log [--dir D] [--json]',
+  maxPositionals: 0,
   options: { ...DIR },
   async run (args, io) {
     io = textIo(io, args)
@@ -179,6 +183,7 @@ export const resetCommand: Command = {
   name: 'reset',
   summary: 'drop every staged change (published objects and drafts are kept)',
   usage: 'reset [--dir D] [--json]',
+  maxPositionals: 0,
   options: { ...DIR },
   async run (args, io) {
     io = textIo(io, args)
@@ -198,6 +203,7 @@ export const exportCommand: Command = {
   name: 'export',
   summary: 'write a CAR with every block a client needs to verify a timestamp from the first root',
   usage: 'export [--dir D] --car FILE [--timestamp CID] [--since CID] [--content] [--json]',
+  maxPositionals: 0,
   options: {
     ...DIR,
     car: { type: 'string', help: 'the CAR file to write' },

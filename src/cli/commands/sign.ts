@@ -112,6 +112,7 @@ export const draftsCommand: Command = {
   name: 'drafts',
   summary: 'list pending drafts and who still has to sign them',
   usage: 'drafts [--dir D] [--json]',
+  maxPositionals: 0,
   options: { ...DIR },
   async run (args, io) {
     io = textIo(io, args)
@@ -194,6 +195,7 @@ export const draftShowCommand: Command = {
   name: 'draft show',
   summary: 'print what a draft asks to sign (each object as JSON), to review before signing',
   usage: 'draft show [--dir D] [ID] | draft show --draft-file F',
+  maxPositionals: 1,
   options: { ...DIR, 'draft-file': { type: 'string', help: 'an exported draft file' } },
   async run (args, io) {
     io = textIo(io, args)

@@ -45,6 +45,7 @@ export const addCommand: Command = {
   async run (args, io) {
     io = textIo(io, args)
     const files = args.positionals
+    if (files.length === 0) throw new UsageError('ERR_USAGE', `add needs at least one FILE${list(args, 'key').length > 0 ? ' (the words after --key are all key files: give FILE before --key)' : ''}`)
     const keyFiles = list(args, 'key')
     const role = str(args, 'role') ?? 'targets'
     const pass = await passphraseOf(args)
@@ -69,6 +70,7 @@ export const removeCommand: Command = {
   options: { ...DIR, ...PASSPHRASE, ...KEYS, role: { type: 'string', help: 'the role that lists them (default targets)' } },
   async run (args, io) {
     io = textIo(io, args)
+    if (args.positionals.length === 0) throw new UsageError('ERR_USAGE', 'remove needs at least one PATH')
     const keyFiles = list(args, 'key')
     const role = str(args, 'role') ?? 'targets'
     const pass = await passphraseOf(args)
@@ -171,6 +173,7 @@ export const publishCommand: Command = {
   name: 'publish',
   summary: 'sign the staged changes and move the head (or keep a draft when signatures are missing)',
   usage: 'publish [--dir D] [--key KEYFILE...] [--refresh ROLE...] [--expiry ROLE=DURATION...] [--ipns] [--json]',
+  maxPositionals: 0,
   options: {
     ...DIR,
     ...PASSPHRASE,
