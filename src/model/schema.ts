@@ -170,7 +170,7 @@ function expires (v: unknown, path: Path): string {
 
 function specVersion (v: unknown, path: Path): string {
   const s = str(v, path, 32)
-  if (!/^1\.(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,3})$/.test(s)) fail('ERR_SCHEMA', path, `unsupported spec_version (this is ${SPEC_VERSION})`)
+  if (!/^1\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})$/.test(s)) fail('ERR_SCHEMA', path, `unsupported spec_version (this is ${SPEC_VERSION})`)
   return s
 }
 

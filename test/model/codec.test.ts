@@ -115,6 +115,7 @@ describe('decodeEnvelope', () => {
       expect(await codeOf(() => decodeText('timestamp', t.replace('"1.0.0"', `"${v}"`)))).toBe('ERR_SCHEMA')
     }
     expect(decodeText('timestamp', t.replace('"1.0.0"', '"1.12.3"')).signed.specVersion).toBe('1.12.3')
+    expect(decodeText('timestamp', t.replace('"1.0.0"', '"1.10000.0"')).signed.specVersion).toBe('1.10000.0')
   })
 
   it('ENC-UNKNOWN-FIELD: refuses fields outside the closed schema, including __proto__', async () => {
