@@ -3,7 +3,9 @@
  * boolean switches, repeated options and positionals. Unknown flags, missing
  * values and bad numbers are UsageErrors (ERR_USAGE), never crashes.
  */
+import type { CID } from 'multiformats/cid'
 import { UsageError } from '../model/errors.js'
+import { parseCid } from '../model/hash.js'
 
 export interface OptionSpec {
   /** 'string' takes a value; 'boolean' is a switch; 'list' may repeat or take several values. */
@@ -93,4 +95,20 @@ export function int (p: Parsed, name: string, dflt: number, min = 1, max = 1_000
   const n = Number(v)
   if (n < min || n > max) throw new UsageError('ERR_USAGE', `--${name} must be between ${min} and ${max}`)
   return n
+}
+
+/**
+ * A CID given on the command line, or undefined when the option is absent.
+ * A value that is not a CID is a usage error (exit 2), whatever the command.
+ *
+ * @throws {UsageError} ERR_USAGE
+ */
+export function cidArg (p: Parsed, name: string): CID | undefined {
+  const v = str(p, name)
+  if (v === undefined) return undefined
+  try {
+    return parseCid(v)
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `--${name}: not a CID: ${JSON.stringify(v.slice(0, 80))}`, { cause })
+  }
 }

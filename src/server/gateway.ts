@@ -37,7 +37,7 @@ import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '..
 import { encodeCar } from '../blocks/car.js'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
-import { UsageError } from '../model/errors.js'
+import { BlockError, UsageError } from '../model/errors.js'
 
 export interface ServerOptions {
   /** Where blocks come from (checked there). */
@@ -357,9 +357,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   server.maxHeadersCount = 64
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    // Address in use, not ours, or a host that does not resolve: typed, not a crash.
+    const onError = (cause: NodeJS.ErrnoException): void => {
+      reject(new BlockError('ERR_LISTEN', `cannot listen on ${host}:${port} (${cause.code ?? 'error'})`, { cause, details: { host, port } }))
+    }
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.removeListener('error', reject)
+      server.removeListener('error', onError)
       resolve()
     })
   })

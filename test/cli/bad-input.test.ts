@@ -140,4 +140,17 @@ describe('usage errors (exit 2)', () => {
     expect(head.code).toBe(0)
     expect(JSON.parse(head.stdout)).toHaveProperty('timestamp')
   })
+
+  it('a CID option that is not a CID is a usage error in every command (client, export, verify)', async () => {
+    await refused(['client', 'init', '--dir', join(work.path, 'c-bad'), '--root', 'notacid', '--car', 'x.car'], 'ERR_USAGE', 2)
+    await refused(['client', 'update', '--dir', join(work.path, 'c-bad'), '--timestamp', 'notacid', '--car', 'x.car'], 'ERR_USAGE', 2)
+    await refused(['export', '--dir', repo, '--car', join(work.path, 'x.car'), '--timestamp', 'notacid'], 'ERR_USAGE', 2)
+    await refused(['verify', '--car', 'x.car', '--timestamp', 'bafy-nope'], 'ERR_USAGE', 2)
+  })
+})
+
+describe('serve', () => {
+  it('a host it cannot listen on is a typed error (ERR_LISTEN), not an internal error', async () => {
+    await refused(['serve', '--dir', repo, '--host', '999.1.1.1'], 'ERR_LISTEN', 1)
+  })
 })

@@ -14,7 +14,7 @@
  */
 import type { Io } from '../command.js'
 import type { Command } from '../command.js'
-import { flag, str, type Parsed } from '../args.js'
+import { type Parsed, cidArg, flag, str } from '../args.js'
 import { Updater, type RefreshResult, type TargetResult } from '../../client/updater.js'
 import { StateError, UsageError } from '../../model/errors.js'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
@@ -79,7 +79,7 @@ export const clientInitCommand: Command = {
   usage: 'client init --dir C --root CID (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--force]',
   options: { ...DIR, root: { type: 'string', help: 'CID of the root to trust' }, force: { type: 'boolean', help: 'discard an existing trusted state' }, ...SOURCE_OPTIONS },
   async run (args, io) {
-    const root = str(args, 'root')
+    const root = cidArg(args, 'root')
     if (root === undefined) throw new UsageError('ERR_USAGE', 'client init needs --root CID')
     return await withUpdater(args, true, async (u, s) => {
       const r = await u.init(root, { force: flag(args, 'force') })
@@ -95,8 +95,8 @@ export const clientUpdateCommand: Command = {
   usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--json]',
   options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...IPNS_OPTION, ...SOURCE_OPTIONS },
   async run (args, io) {
+    const ts = cidArg(args, 'timestamp')
     return await withUpdater(args, true, async (u, s) => {
-      const ts = str(args, 'timestamp')
       if (ts === undefined && s.head === undefined && str(args, 'ipns') === undefined) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
       const r = await u.refresh(ts)
       printRefresh(io, args, r, s.label)
@@ -139,7 +139,7 @@ export const clientGetCommand: Command = {
     return await withUpdater(args, true, async (u, s) => {
       let refreshed: RefreshResult | undefined
       if (flag(args, 'update')) {
-        refreshed = await u.refresh(str(args, 'timestamp'))
+        refreshed = await u.refresh(cidArg(args, 'timestamp'))
         printRefresh(io, args, refreshed, s.label)
       }
       const info = await u.getTargetInfo(path)

@@ -2,10 +2,9 @@
  * Repository commands: init, keygen, status, head, log, reset, export.
  */
 import { rm } from 'node:fs/promises'
-import { flag, int, list, str } from '../args.js'
+import { cidArg, flag, int, list, str } from '../args.js'
 import type { Command } from '../command.js'
 import { RepoError, UsageError } from '../../model/errors.js'
-import { parseCid } from '../../model/hash.js'
 import { generateKeyPair } from '../../model/keys.js'
 import { TOP_ROLES } from '../../model/types.js'
 import { initRepo, listDrafts, loadCurrent, type Session } from '../../publish/engine.js'
@@ -215,14 +214,14 @@ export const exportCommand: Command = {
     io = textIo(io, args)
     const car = str(args, 'car')
     if (car === undefined) throw new UsageError('ERR_USAGE', 'export needs --car FILE')
-    const tsArg = str(args, 'timestamp')
-    const sinceArg = str(args, 'since')
+    const tsArg = cidArg(args, 'timestamp')
+    const sinceArg = cidArg(args, 'since')
     const bar = progressBar(io, args, 'export')
     const res = await withSession(args, {}, async (s) => {
       const current = await loadCurrent(s.repo, s.node)
-      const ts = tsArg === undefined ? current.head.timestamp : parseCid(tsArg)
+      const ts = tsArg ?? current.head.timestamp
       return await exportCar(s.node, current.loader, ts, car, {
-        ...(sinceArg !== undefined ? { since: parseCid(sinceArg) } : {}),
+        ...(sinceArg !== undefined ? { since: sinceArg } : {}),
         content: flag(args, 'content'),
         progress: bar.update
       })

@@ -15,24 +15,20 @@
  * only when everything asked holds, 1 otherwise, 2 on usage errors. Every
  * block of the CAR is hash-checked while it is read (readCar).
  */
-import { str } from '../args.js'
+import { cidArg, str, type Parsed } from '../args.js'
 import type { Command } from '../command.js'
 import { readCar } from '../../blocks/car.js'
 import { UsageError } from '../../model/errors.js'
-import { parseCid } from '../../model/hash.js'
 import type { Envelope } from '../../model/types.js'
 import { succStar } from '../../relations/index.js'
 import { sourceLoader, type Loader } from '../../validate/loader.js'
 import { validateTimestamp, type Violation } from '../../validate/valid.js'
 import type { CID } from 'multiformats/cid'
 
-function cidOption (value: string | undefined, name: string): CID {
-  if (value === undefined) throw new UsageError('ERR_USAGE', `verify needs --${name} CID`)
-  try {
-    return parseCid(value)
-  } catch (cause) {
-    throw new UsageError('ERR_USAGE', `--${name}: not a CID`, { cause })
-  }
+function cidOption (args: Parsed, name: string): CID {
+  const cid = cidArg(args, name)
+  if (cid === undefined) throw new UsageError('ERR_USAGE', `verify needs --${name} CID`)
+  return cid
 }
 
 /** `YYYY-MM-DDTHH:MM:SSZ` of an ISO date, truncated to the second (as `expires` compares). */
@@ -79,9 +75,8 @@ export const verifyCommand: Command = {
   async run (args, io) {
     const car = str(args, 'car')
     if (car === undefined) throw new UsageError('ERR_USAGE', 'verify needs --car FILE')
-    const tsCid = cidOption(str(args, 'timestamp'), 'timestamp')
-    const trustedArg = str(args, 'trusted')
-    const trusted = trustedArg === undefined ? undefined : cidOption(trustedArg, 'trusted')
+    const tsCid = cidOption(args, 'timestamp')
+    const trusted = cidArg(args, 'trusted')
     const nowArg = str(args, 'now')
     const now = nowArg === undefined ? undefined : referenceTime(nowArg)
     if (args.positionals.length > 0) throw new UsageError('ERR_USAGE', `unexpected argument ${JSON.stringify(args.positionals[0]!.slice(0, 64))}`)
