@@ -229,16 +229,15 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
     }
 
     // Decide which children are visited now (bounds), and fetch them concurrently.
-    const fresh: Array<{ name: string, load: Promise<Settled<TargetsEnvelope>> }> = []
-    const freshNames = new Set<string>()
+    // Child name -> its pending load (a Map: a delegator lists up to maxDelegationsPerRole children).
+    const fresh = new Map<string, Promise<Settled<TargetsEnvelope>>>()
     for (const entry of dels.roles) {
       const n = entry.name
       const childCid = dt.get(n)
-      if (childCid === undefined || objs.has(n) || freshNames.has(n) || tooDeep.has(n)) continue
+      if (childCid === undefined || objs.has(n) || fresh.has(n) || tooDeep.has(n)) continue
       if (d + 1 > limits.maxDelegationDepth) continue // reported below, in order
-      if (visited + fresh.length >= limits.maxDelegationsVisited) continue
-      freshNames.add(n)
-      fresh.push({ name: n, load: settle(loader.load('targets', childCid)) })
+      if (visited + fresh.size >= limits.maxDelegationsVisited) continue
+      fresh.set(n, settle(loader.load('targets', childCid)))
     }
 
     for (const entry of dels.roles) {
@@ -256,14 +255,14 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
           c.add('BOUND-DELEGATION-DEPTH', childCid, `${n} is first reached at delegation depth ${d + 1}, over ${limits.maxDelegationDepth}`)
           continue
         }
-        const pending = fresh.find((f) => f.name === n)
+        const pending = fresh.get(n)
         if (pending === undefined) {
           complete = false
           c.add('BOUND-DELEGATIONS', snap.cid, `the walk would visit more than ${limits.maxDelegationsVisited} delegated roles`)
           break walk
         }
         visited++
-        const got = await pending.load
+        const got = await pending
         let child: TargetsEnvelope | undefined
         if (got.ok) child = got.value
         else {
