@@ -56,7 +56,7 @@ import type { BlockSource } from '../blocks/types.js'
 import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
-import { findTarget } from '../validate/delegation.js'
+import { findTarget, GlobBudget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
 import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
@@ -396,7 +396,8 @@ export class Updater {
   /**
    * Every target the trusted DAG answers for, sorted by path: each path any
    * role lists, resolved by the search, so a path is reported with the entry
-   * the search would return (or not at all).
+   * the search would return (or not at all). All the searches share one
+   * BOUND-GLOB budget, so the listing is bounded like one walk.
    *
    * @throws as getTargetInfo
    */
@@ -405,8 +406,9 @@ export class Updater {
     const paths = new Set<string>(dag.targets.signed.targets.keys())
     for (const obj of dag.delegated.values()) for (const p of obj.signed.targets.keys()) paths.add(p)
     const out: TargetResult[] = []
+    const budget = new GlobBudget(this.#limits.maxGlobSteps, 'listing the targets')
     for (const path of [...paths].sort()) {
-      const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits })
+      const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits, budget })
       if (found !== null) out.push(targetResult(path, found.info, found.role, found.chain))
     }
     return out

@@ -55,6 +55,15 @@ export const LIMITS = Object.freeze({
   maxDelegationsVisited: 100_000,
   /** Depth of delegation chains (BOUND-DELEGATION-DEPTH). */
   maxDelegationDepth: 32,
+  /**
+   * Glob and hash-prefix matching steps of one VALID walk or one search
+   * (BOUND-GLOB; a step is one comparison, one pattern tried, or one
+   * character prepared). An honest repository of 10,000 targets and 300
+   * patterns needs at most 28 million per VALID walk (3 million typical)
+   * and 113 million to list every target; this is 100 times the former,
+   * a few seconds of matching at worst.
+   */
+  maxGlobSteps: 3_000_000_000,
   /** Blocks one client update may fetch (BOUND-BLOCKS). */
   maxBlocksPerUpdate: 1_000_000,
   /** Bytes one client update may fetch (BOUND-BYTES). */

@@ -6,12 +6,15 @@
  * - `globMatch` is DELEG-GLOB: `*` matches any run of code points other than
  *   `/`, `?` exactly one code point other than `/`, everything else itself;
  *   the whole path must match the whole pattern. It never builds a regular
- *   expression from its input and runs in O(|pattern| x |path|).
+ *   expression from its input, works segment by segment in linear space and
+ *   takes at most O(|pattern| x |path|) steps, each counted against a
+ *   GlobBudget (BOUND-GLOB) when one is given.
  * - `roleMatchesPath` is DELEG-GLOB for `paths` entries and DELEG-HASH-PREFIX
  *   for `path_hash_prefixes` entries.
  * - `findTarget` is the preorder depth-first search of NOTES section 8
  *   (DELEG-ORDER, DELEG-TERMINATING, DELEG-VISITED), bounded by
- *   BOUND-DELEGATIONS and BOUND-DELEGATION-DEPTH: exceeding a bound throws a
+ *   BOUND-DELEGATIONS, BOUND-DELEGATION-DEPTH and BOUND-GLOB (one budget of
+ *   `maxGlobSteps` per search): exceeding a bound throws a
  *   ValidationError with that rule as code, it never answers "not found".
  */
 import { LIMITS } from '../model/config.js'
@@ -22,48 +25,161 @@ import type { Dag, LimitOverrides } from './valid.js'
 
 const utf8 = new TextEncoder()
 
-/** Does one `/`-free segment match one pattern segment? Greedy two-pointer, O(|p| x |s|). */
-function segmentMatch (p: readonly string[], s: readonly string[]): boolean {
-  let i = 0
-  let j = 0
-  let star = -1
-  let mark = 0
-  while (j < s.length) {
-    if (i < p.length && p[i] === '*') {
-      star = i++
-      mark = j
-    } else if (i < p.length && (p[i] === '?' || p[i] === s[j])) {
-      i++
-      j++
-    } else if (star !== -1) {
-      // Let the last `*` absorb one more code point and retry from there.
-      i = star + 1
-      j = ++mark
-    } else {
-      return false
+/** Code point standing for `?` in a compiled pattern (no path code point is negative). */
+const ANY = -1
+
+/** One `/`-free pattern segment: its `*`-separated pieces, `?` as ANY. */
+interface PatternSegment {
+  readonly pieces: ReadonlyArray<readonly number[]>
+  /** Code points the segment needs at least (the pieces' total length). */
+  readonly min: number
+}
+
+/** A pattern prepared for matching: one entry per `/`-separated segment. */
+type CompiledPattern = readonly PatternSegment[]
+/** A path prepared for matching: the code points of each segment. */
+type CompiledPath = ReadonlyArray<readonly number[]>
+
+/** The code points of `s` (a lone surrogate is one), with `?` as ANY when `wild`. */
+function codePoints (s: string, wild: boolean): number[] {
+  const out: number[] = []
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        i++
+      }
     }
+    out.push(wild && c === 0x3f ? ANY : c)
   }
-  while (i < p.length && p[i] === '*') i++
-  return i === p.length
+  return out
+}
+
+function compilePattern (pattern: string): CompiledPattern {
+  return pattern.split('/').map((seg) => {
+    const pieces = seg.split('*').map((piece) => codePoints(piece, true))
+    let min = 0
+    for (const p of pieces) min += p.length
+    return { pieces, min }
+  })
+}
+
+function compilePath (path: string): CompiledPath {
+  return path.split('/').map((seg) => codePoints(seg, false))
+}
+
+/**
+ * Compiled patterns of decoded (frozen, hence immutable) pattern lists,
+ * made once per list on first use: their cost is bounded by the size of
+ * the metadata itself. Other lists are compiled on every use, at a charge.
+ */
+const compiled = new WeakMap<readonly string[], Array<CompiledPattern | undefined>>()
+
+function patternAt (paths: readonly string[], k: number, b: GlobBudget): CompiledPattern {
+  if (!Object.isFrozen(paths)) {
+    b.charge(paths[k]!.length)
+    return compilePattern(paths[k]!)
+  }
+  let list = compiled.get(paths)
+  if (list === undefined) compiled.set(paths, list = new Array<CompiledPattern | undefined>(paths.length))
+  return (list[k] ??= compilePattern(paths[k]!))
+}
+
+/**
+ * A work budget for DELEG-GLOB and DELEG-HASH-PREFIX matching (BOUND-GLOB).
+ * One step is one pattern or hash prefix tried against a path, one pattern
+ * piece placed, one code point compared, or one character of a path (or of
+ * a pattern not taken from decoded metadata) prepared for matching.
+ * Exceeding `max` throws ValidationError BOUND-GLOB.
+ */
+export class GlobBudget {
+  /** Steps taken so far. */
+  used = 0
+
+  constructor (readonly max: number, readonly what: string = 'matching') {
+    if (!(typeof max === 'number' && max >= 0)) throw new UsageError('ERR_ARGUMENT', 'GlobBudget: max must be a non-negative number')
+  }
+
+  /** Count `n` steps. @throws {ValidationError} BOUND-GLOB past `max` */
+  charge (n: number): void {
+    if ((this.used += n) > this.max) this.exceeded()
+  }
+
+  /** @throws {ValidationError} BOUND-GLOB, always */
+  exceeded (): never {
+    throw new ValidationError('BOUND-GLOB', `${this.what} took more than ${this.max} glob steps`, { details: { max: this.max } })
+  }
+}
+
+/**
+ * Does `piece` match `s` at offset `at` (in bounds)? One step per code point
+ * compared, charged when the attempt ends (so a budget is overrun by less
+ * than one piece's length at most).
+ */
+function pieceAt (piece: readonly number[], s: readonly number[], at: number, b: GlobBudget): boolean {
+  const n = piece.length
+  let t = 0
+  while (t < n) {
+    const c = piece[t]!
+    if (c !== ANY && c !== s[at + t]) break
+    t++
+  }
+  b.charge(t < n ? t + 1 : n)
+  return t === n
+}
+
+/**
+ * One segment. Without `*` the lengths must agree and the code points match
+ * in place. With `*`, the first piece is anchored at the start, the last at
+ * the end, and each middle piece is placed leftmost after the previous one:
+ * pieces have fixed lengths, so leftmost placement never loses a match.
+ * Linear space; at most |pattern segment| x |path segment| comparisons.
+ */
+function segmentMatch (seg: PatternSegment, s: readonly number[], b: GlobBudget): boolean {
+  const { pieces, min } = seg
+  if (pieces.length === 1) return pieces[0]!.length === s.length && pieceAt(pieces[0]!, s, 0, b)
+  if (min > s.length) return false
+  const first = pieces[0]!
+  const last = pieces[pieces.length - 1]!
+  if (!pieceAt(first, s, 0, b) || !pieceAt(last, s, s.length - last.length, b)) return false
+  let pos = first.length
+  // Room left for the middle pieces, and how much of it the ones after the current one need.
+  const end = s.length - last.length
+  let need = min - first.length - last.length
+  for (let k = 1; k < pieces.length - 1; k++) {
+    const piece = pieces[k]!
+    need -= piece.length
+    b.charge(1)
+    let at = pos
+    for (; at + piece.length + need <= end; at++) if (pieceAt(piece, s, at, b)) break
+    if (at + piece.length + need > end) return false
+    pos = at + piece.length
+  }
+  return true
+}
+
+function compiledMatch (p: CompiledPattern, s: CompiledPath, b: GlobBudget): boolean {
+  b.charge(1)
+  if (p.length !== s.length) return false
+  for (let k = 0; k < p.length; k++) if (!segmentMatch(p[k]!, s[k]!, b)) return false
+  return true
 }
 
 /**
  * DELEG-GLOB: whether `path` matches `pattern` as a whole. Wildcards never
  * match `/`, so the two must have the same number of segments and match
- * segment by segment.
+ * segment by segment. Unbounded unless a budget is given.
  *
  * @throws {UsageError} ERR_ARGUMENT when either argument is not a string
+ * @throws {ValidationError} BOUND-GLOB when `budget` runs out
  */
-export function globMatch (pattern: string, path: string): boolean {
+export function globMatch (pattern: string, path: string, budget?: GlobBudget): boolean {
   if (typeof pattern !== 'string' || typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'globMatch(pattern: string, path: string)')
-  const ps = pattern.split('/')
-  const ss = path.split('/')
-  if (ps.length !== ss.length) return false
-  for (let k = 0; k < ps.length; k++) {
-    // Code points, not UTF-16 units: `?` matches one character.
-    if (!segmentMatch(Array.from(ps[k]!), Array.from(ss[k]!))) return false
-  }
-  return true
+  const b = budget ?? new GlobBudget(Infinity)
+  b.charge(pattern.length + path.length)
+  return compiledMatch(compilePattern(pattern), compilePath(path), b)
 }
 
 /** The lowercase hex SHA-256 of the UTF-8 bytes of a path (DELEG-HASH-PREFIX). */
@@ -72,14 +188,49 @@ export function pathHash (path: string): string {
 }
 
 /**
+ * A path prepared for matching against many delegation entries: its hash
+ * and segments are computed once, on first use, and all matching is counted
+ * against one budget (BOUND-GLOB).
+ */
+export class PathMatcher {
+  #hash: string | undefined
+  #segments: CompiledPath | undefined
+
+  constructor (readonly path: string, readonly budget: GlobBudget) {
+    if (typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'PathMatcher: path must be a string')
+  }
+
+  /** Whether `role` matches the path (DELEG-GLOB / DELEG-HASH-PREFIX). @throws {ValidationError} BOUND-GLOB */
+  matches (role: DelegatedRole): boolean {
+    const b = this.budget
+    if (role.paths !== undefined) {
+      if (role.paths.length === 0) return false
+      if (this.#segments === undefined) {
+        b.charge(this.path.length)
+        this.#segments = compilePath(this.path)
+      }
+      for (let k = 0; k < role.paths.length; k++) if (compiledMatch(patternAt(role.paths, k, b), this.#segments, b)) return true
+      return false
+    }
+    const h = this.#hash ??= pathHash(this.path)
+    for (const prefix of role.pathHashPrefixes) {
+      b.charge(1)
+      if (h.startsWith(prefix)) return true
+    }
+    return false
+  }
+}
+
+/**
  * Whether a delegation entry matches `path`: any of its patterns
  * (DELEG-GLOB) or any of its hash prefixes (DELEG-HASH-PREFIX). An empty
- * list matches nothing. `hash` may be given to avoid recomputing it.
+ * list matches nothing. `hash` may be given to avoid recomputing it;
+ * `budget` bounds the work (BOUND-GLOB), unbounded without it.
  */
-export function roleMatchesPath (role: DelegatedRole, path: string, hash?: string): boolean {
-  if (role.paths !== undefined) return role.paths.some((p) => globMatch(p, path))
+export function roleMatchesPath (role: DelegatedRole, path: string, hash?: string, budget?: GlobBudget): boolean {
+  if (role.paths !== undefined) return role.paths.some((p) => globMatch(p, path, budget))
   const h = hash ?? pathHash(path)
-  return role.pathHashPrefixes.some((prefix) => h.startsWith(prefix))
+  return role.pathHashPrefixes.some((prefix) => { budget?.charge(1); return h.startsWith(prefix) })
 }
 
 export interface FindOptions {
@@ -91,6 +242,12 @@ export interface FindOptions {
    * (NOTES section 8: an expired role is an error, never skipped).
    */
   now?: Date | string
+  /**
+   * The BOUND-GLOB budget to count this search's matching against. Default:
+   * a fresh one of `maxGlobSteps` for this search. Pass one budget to
+   * several searches to bound them together.
+   */
+  budget?: GlobBudget
 }
 
 export interface Found {
@@ -116,16 +273,15 @@ function referenceTime (now: Date | string): string {
  * (DELEG-TERMINATING); a role is visited once (DELEG-VISITED).
  *
  * @returns the entry and the role that answered, or null when no role does
- * @throws {ValidationError} BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH when a
- *   bound is exceeded; VALID-DELEG-LISTED when an edge names a role missing
+ * @throws {ValidationError} BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH |
+ *   BOUND-GLOB when a bound is exceeded; VALID-DELEG-LISTED when an edge names a role missing
  *   from the DAG (impossible in a VALID DAG); CLIENT-EXPIRES with `now`
  */
 export function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Found | null {
   if (typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'findTarget: path must be a string')
   const limits = { ...LIMITS, ...opts.limits }
   const ref = opts.now === undefined ? undefined : referenceTime(opts.now)
-  let hash: string | undefined
-  const hashOf = (): string => (hash ??= pathHash(path))
+  const matcher = new PathMatcher(path, opts.budget ?? new GlobBudget(limits.maxGlobSteps, `search for ${JSON.stringify(path.slice(0, 64))}`))
 
   interface Frame { readonly name: string, readonly depth: number, readonly chain: readonly string[] }
   let stack: Frame[] = [{ name: 'targets', depth: 0, chain: ['targets'] }]
@@ -151,7 +307,7 @@ export function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Fou
     if (info !== undefined) return { info, role: name, chain: [...chain] }
     const chosen: Frame[] = []
     for (const entry of obj.signed.delegations?.roles ?? []) { // DELEG-ORDER
-      if (!roleMatchesPath(entry, path, entry.paths === undefined ? hashOf() : undefined)) continue
+      if (!matcher.matches(entry)) continue // BOUND-GLOB
       chosen.push({ name: entry.name, depth: depth + 1, chain: [...chain, entry.name] })
       if (entry.terminating) { // DELEG-TERMINATING
         stack = []

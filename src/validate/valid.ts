@@ -18,20 +18,23 @@
  * - The delegation walk visits each role once, breadth-first from
  *   `targets` in list order, within BOUND-DELEGATIONS and
  *   BOUND-DELEGATION-DEPTH (depth = shortest chain from `targets`).
+ * - VALID-DELEG-PATHS matches patterns within one BOUND-GLOB budget of
+ *   `maxGlobSteps` per walk; running out is a BOUND-GLOB violation (at the
+ *   role whose path was being checked), never a hang.
  * - Thresholds count distinct keys (SIG-THRESHOLD-DISTINCT, via
  *   countValidSignatures); each (object, key set) pair is verified once.
  * - A `dag` is returned only when VALID holds.
  */
 import type { CID } from 'multiformats/cid'
 import { LIMITS, type Kind, type Limits } from '../model/config.js'
-import { UsageError } from '../model/errors.js'
+import { UsageError, ValidationError } from '../model/errors.js'
 import { countValidSignatures } from '../model/keys.js'
 import {
   TOP_ROLES,
   type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RoleKeys, type RootEnvelope,
   type SignedOf, type SnapshotEnvelope, type TargetsEnvelope, type TimestampEnvelope
 } from '../model/types.js'
-import { pathHash, roleMatchesPath } from './delegation.js'
+import { GlobBudget, PathMatcher } from './delegation.js'
 import type { Loader } from './loader.js'
 import { Collector, Stop, ruleOfLoadError, violationError, type Violation } from './report.js'
 
@@ -64,7 +67,7 @@ export type ResolvedLimits = { readonly [K in keyof Limits]: number }
 export interface ValidateOptions {
   /** Stop at the first violation (clients). Default: report every violation. */
   failFast?: boolean
-  /** Overrides of LIMITS (BOUND-DELEGATIONS, BOUND-DELEGATION-DEPTH). */
+  /** Overrides of LIMITS (BOUND-DELEGATIONS, BOUND-DELEGATION-DEPTH, BOUND-GLOB). */
   limits?: LimitOverrides
 }
 
@@ -290,16 +293,19 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets:
 /**
  * VALID-DELEG-PATHS for one path: is there a chain of edges from `targets`
  * to `role` whose every label matches `path`? Backward reachability in the
- * graph of matching edges; each role is expanded once.
+ * graph of matching edges; each role is expanded once, each edge's label
+ * tried at most once. Matching is counted against the walk's `budget`.
+ *
+ * @throws {ValidationError} BOUND-GLOB when the budget runs out
  */
-function pathAllowed (path: string, role: string, into: ReadonlyMap<string, Edge[]>): boolean {
-  let hash: string | undefined
+function pathAllowed (path: string, role: string, into: ReadonlyMap<string, Edge[]>, budget: GlobBudget): boolean {
+  const matcher = new PathMatcher(path, budget)
   const seen = new Set<string>([role])
   const stack = [role]
   while (stack.length > 0) {
     const x = stack.pop()!
     for (const e of into.get(x) ?? []) {
-      if (!roleMatchesPath(e.entry, path, e.entry.paths === undefined ? (hash ??= pathHash(path)) : undefined)) continue
+      if (!matcher.matches(e.entry)) continue
       if (e.from === 'targets') return true
       if (!seen.has(e.from)) {
         seen.add(e.from)
@@ -347,10 +353,21 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
     for (const name of meta.delegatedTargets.keys()) {
       if (!objs.has(name)) c.add('VALID-DELEG-REACHABLE', snap.cid, `${name} is listed but no delegation chain from targets reaches it`)
     }
-    for (const [name, obj] of objs) {
+    // BOUND-GLOB: one budget for all the matching of this walk.
+    const budget = new GlobBudget(limits.maxGlobSteps, 'VALID-DELEG-PATHS')
+    paths: for (const [name, obj] of objs) {
       if (name === 'targets' || obj === undefined) continue
       for (const path of obj.signed.targets.keys()) {
-        if (!pathAllowed(path, name, into)) {
+        let allowed: boolean
+        try {
+          allowed = pathAllowed(path, name, into, budget)
+        } catch (e) {
+          if (!(e instanceof ValidationError) || e.code !== 'BOUND-GLOB') throw e
+          // Nothing more can be matched: report the bound once and stop checking paths.
+          c.add('BOUND-GLOB', obj.cid, `checking the paths of ${name} (${JSON.stringify(path.slice(0, 128))}) took more than ${limits.maxGlobSteps} glob steps`, e)
+          break paths
+        }
+        if (!allowed) {
           c.add('VALID-DELEG-PATHS', obj.cid, `${name} lists ${JSON.stringify(path.slice(0, 128))}, which no delegation chain from targets allows`)
         }
       }
