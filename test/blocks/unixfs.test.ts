@@ -180,6 +180,17 @@ describe('addContent / readContent', () => {
     expect((await readContent(store, cid, 1, () => {}, { maxDepth: 20 })).length).toBe(1)
   })
 
+  it('CLIENT-TARGET-CONTENT: a dag-pb root of UnixFS type raw (made by go\'s trickle importer and js leafType raw) reads like a file', async () => {
+    const store = new MemoryBlockStore()
+    const single = await pbNode(store, { type: 'raw', data: new TextEncoder().encode('hello') })
+    expectSameBytes(await readContentBytes(store, single, 5), new TextEncoder().encode('hello'))
+    const leaf = await rawLeaf(store, new Uint8Array([1, 2, 3]))
+    const withChild = await pbNode(store, { type: 'raw', data: new Uint8Array([0]), links: [leaf], sizes: [3n] })
+    expectSameBytes(await readContentBytes(store, withChild, 4), new Uint8Array([0, 1, 2, 3]))
+    // The same size checks apply as for a file root.
+    await rejectsWith(readContentBytes(store, single, 6), 'ERR_LENGTH_MISMATCH')
+  })
+
   it('a node\'s own data comes before its children', async () => {
     const store = new MemoryBlockStore()
     const leaf = await rawLeaf(store, new TextEncoder().encode('world'))
