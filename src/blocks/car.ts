@@ -286,6 +286,9 @@ export async function writeCar (source: BlockSource, roots: CID[], cids: Iterabl
       await rename(tmp, dest)
       return result
     } catch (e) {
+      // A write still in flight fails with ERR_STREAM_DESTROYED once we
+      // destroy the stream; that is expected here, not an unhandled error.
+      stream.on('error', () => {})
       stream.destroy()
       await closedStream(stream).catch(() => {})
       await rm(tmp, { force: true })
