@@ -54,7 +54,10 @@ describe('dagtuf client', () => {
     const notRoot = await dagtuf('client', 'init', '--dir', dir, '--root', repo.timestamps[0]!, '--repo', repo.dir, '--json')
     expect(notRoot.code).toBe(1)
     expect(JSON.parse(notRoot.out[0]!)).toMatchObject({ error: { code: 'VALID-KIND', cid: repo.timestamps[0] } })
-    expect((await dagtuf('client', 'init', '--dir', dir, '--root', 'not-a-cid', '--repo', repo.dir)).err.join('')).toMatch(/ENC-CID/)
+    // A --root that is not a CID is a command-line mistake, like in every other command.
+    const notCid = await dagtuf('client', 'init', '--dir', dir, '--root', 'not-a-cid', '--repo', repo.dir)
+    expect(notCid.code).toBe(2)
+    expect(notCid.err.join('')).toMatch(/ERR_USAGE/)
     expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir)).code).toBe(0)
     const before = await readFile(join(dir, 'state.json'), 'utf8')
     expect((await dagtuf('client', 'get', '--dir', dir, 'a.txt', '--repo', repo.dir)).code).toBe(2) // no -o
