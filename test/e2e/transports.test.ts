@@ -8,9 +8,7 @@
  *   block, and one rooted in another repository's timestamp.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createServer, request, type Server } from 'node:http'
 import { readFile, writeFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
@@ -24,6 +22,7 @@ import { sourceLoader } from '../../src/validate/loader.js'
 import { BIN, ROOT, ensureBuilt } from '../helpers/build.js'
 import { rejects, refusedUnchanged, tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
+import { flippingGateway } from '../../src/server/flipping-gateway.js'
 
 /** 1.5 MiB: a UnixFS file of two raw leaves under a dag-pb root. */
 const BIG = new Uint8Array(1536 * 1024).map((_, i) => (i * 31 + 7) & 0xff)
@@ -80,27 +79,6 @@ async function cli (...args: string[]): Promise<{ code: number, stdout: string, 
       resolve({ code: error === null ? 0 : (typeof error.code === 'number' ? error.code : 99), stdout, stderr })
     })
   })
-}
-
-/** A gateway in front of `upstream` that flips one byte of every /ipfs/ body `flip` selects. */
-async function flippingGateway (upstream: string, flip: (path: string) => boolean): Promise<{ url: string, close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const fwd = request(upstream + (req.url ?? '/'), { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (up) => {
-      const chunks: Buffer[] = []
-      up.on('data', (c: Buffer) => chunks.push(c))
-      up.on('end', () => {
-        const body = Buffer.concat(chunks)
-        if ((req.url ?? '').startsWith('/ipfs/') && body.length > 0 && flip(req.url!)) body[body.length >> 1]! ^= 0x01
-        res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream', 'content-length': body.length })
-        res.end(body)
-      })
-    })
-    fwd.on('error', () => { res.writeHead(502); res.end() })
-    fwd.end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return { url, close: async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) } }
 }
 
 describe('dagtuf serve over HTTP on loopback', () => {

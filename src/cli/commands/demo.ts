@@ -18,8 +18,6 @@
  * repository's node are closed, and the folder is deleted.
  */
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
@@ -30,6 +28,7 @@ import { addFiles } from '../../publish/stage.js'
 import { flag } from '../args.js'
 import type { Command, Io } from '../command.js'
 import { serveRepository } from './serve.js'
+import { flippingGateway } from '../../server/flipping-gateway.js'
 
 interface Step { step: string, ok: boolean, [k: string]: unknown }
 
@@ -41,33 +40,6 @@ const FILES_V1: Readonly<Record<string, string>> = {
 const FILES_V2: Readonly<Record<string, string>> = {
   'app/app-1.1.0.tgz': 'app 1.1.0: a security fix\n',
   'plugins/hello.js': 'export const hello = () => "hello, world"\n'
-}
-
-/** A gateway in front of `upstream` that flips one byte in every block it serves. */
-async function flippingGateway (upstream: string): Promise<{ url: string, close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const fwd = request(upstream + (req.url ?? '/'), { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (up) => {
-      const chunks: Buffer[] = []
-      up.on('data', (c: Buffer) => chunks.push(c))
-      up.on('end', () => {
-        const body = Buffer.concat(chunks)
-        if ((req.url ?? '').startsWith('/ipfs/') && body.length > 0) body[body.length >> 1] = body[body.length >> 1]! ^ 0x01
-        res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream', 'content-length': body.length })
-        res.end(body)
-      })
-    })
-    fwd.on('error', () => { res.writeHead(502); res.end() })
-    fwd.end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    url,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    }
-  }
 }
 
 /** Stage `files` (path -> content) and publish; returns the new timestamp CID. */
