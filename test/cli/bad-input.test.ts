@@ -154,3 +154,14 @@ describe('serve', () => {
     await refused(['serve', '--dir', repo, '--host', '999.1.1.1'], 'ERR_LISTEN', 1)
   })
 })
+
+describe('client commands before init', () => {
+  it('update, list and get on a folder with no trusted state refuse (ERR_STATE_MISSING) and create nothing', async () => {
+    const nope = join(work.path, 'no-client-here')
+    await refused(['client', 'update', '--dir', nope, '--repo', repo], 'ERR_STATE_MISSING')
+    await refused(['client', 'list', '--dir', nope], 'ERR_STATE_MISSING')
+    await refused(['client', 'get', '--dir', nope, 'a.txt', '-o', join(work.path, 'a.out'), '--repo', repo], 'ERR_STATE_MISSING')
+    await expect(readdir(nope)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+

@@ -17,6 +17,9 @@ import type { Command } from '../command.js'
 import { type Parsed, cidArg, flag, str } from '../args.js'
 import { Updater, type RefreshResult, type TargetResult } from '../../client/updater.js'
 import { StateError, UsageError } from '../../model/errors.js'
+import { STATE_FILE } from '../../client/store.js'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
@@ -32,7 +35,19 @@ function say (io: Io, args: Parsed, line: string): void {
   if (!flag(args, 'json')) io.out(line)
 }
 
-async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>): Promise<T> {
+/**
+ * Every client command but `init` works on an existing trusted state: refuse
+ * at once (ERR_STATE_MISSING) rather than create an empty client folder.
+ */
+async function requireState (dir: string): Promise<void> {
+  const st = await stat(join(dir, STATE_FILE)).catch(() => null)
+  if (st === null || !st.isFile()) {
+    throw new StateError('ERR_STATE_MISSING', `no trusted root in ${dir}: run dagtuf client init first`, { details: { dir } })
+  }
+}
+
+async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, options: { init?: boolean } = {}): Promise<T> {
+  if (options.init !== true) await requireState(dirOf(args))
   const opened = await openSource(args, required)
   try {
     const ipns = ipnsHeadOf(args, opened)
@@ -85,7 +100,7 @@ export const clientInitCommand: Command = {
       const r = await u.init(root, { force: flag(args, 'force') })
       say(io, args, r.changed ? `trusting root ${r.root} (fetched from ${s.label}) in ${u.dir}` : `${u.dir} already trusts root ${r.root}`)
       return { result: { dir: u.dir, root: r.root, changed: r.changed } }
-    })
+    }, { init: true })
   }
 }
 
