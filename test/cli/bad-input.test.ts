@@ -165,3 +165,16 @@ describe('client commands before init', () => {
   })
 })
 
+describe('client init that fails', () => {
+  it('removes the client folder it created, and leaves an existing one alone', async () => {
+    const fresh = join(work.path, 'client-fresh')
+    await refused(['client', 'init', '--dir', fresh, '--root', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--repo', repo], 'ERR_BLOCK_NOT_FOUND')
+    await expect(readdir(fresh)).rejects.toMatchObject({ code: 'ENOENT' })
+    const existing = join(work.path, 'client-existing')
+    await mkdir(existing)
+    await writeFile(join(existing, 'note.txt'), 'mine')
+    await refused(['client', 'init', '--dir', existing, '--root', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--repo', repo], 'ERR_BLOCK_NOT_FOUND')
+    expect(await readFile(join(existing, 'note.txt'), 'utf8')).toBe('mine')
+  })
+})
+

@@ -18,7 +18,7 @@ import { type Parsed, cidArg, flag, str } from '../args.js'
 import { Updater, type RefreshResult, type TargetResult } from '../../client/updater.js'
 import { StateError, UsageError } from '../../model/errors.js'
 import { STATE_FILE } from '../../client/store.js'
-import { stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
 
@@ -48,6 +48,17 @@ async function requireState (dir: string): Promise<void> {
 
 async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, options: { init?: boolean } = {}): Promise<T> {
   if (options.init !== true) await requireState(dirOf(args))
+  // A failed init removes the client folder again, but only one it created itself.
+  const created = options.init === true && await stat(dirOf(args)).then(() => false, () => true)
+  try {
+    return await withOpenedUpdater(args, required, fn)
+  } catch (e) {
+    if (created) await rm(dirOf(args), { recursive: true, force: true }).catch(() => {})
+    throw e
+  }
+}
+
+async function withOpenedUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>): Promise<T> {
   const opened = await openSource(args, required)
   try {
     const ipns = ipnsHeadOf(args, opened)
