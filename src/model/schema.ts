@@ -244,12 +244,20 @@ function rootSigned (f: Fields): RootSigned {
   rolesF.done()
   return {
     type: 'root',
-    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
-    expires: expires(f.req('expires'), f.sub('expires')),
-    previousVersion: previous(f),
+    ...versioned(f),
     keys,
     roles: Object.freeze(roles)
   }
+}
+
+/** The fields every kind has: spec_version and expires. */
+function common (f: Fields): { specVersion: string, expires: string } {
+  return { specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')), expires: expires(f.req('expires'), f.sub('expires')) }
+}
+
+/** The fields of the kinds that name the version they replace. */
+function versioned (f: Fields): { specVersion: string, expires: string, previousVersion: CID | null } {
+  return { ...common(f), previousVersion: previous(f) }
 }
 
 function previous (f: Fields): CID | null {
@@ -351,9 +359,7 @@ function targetsSigned (f: Fields): TargetsSigned {
   const d = f.opt('delegations')
   const base = {
     type: 'targets' as const,
-    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
-    expires: expires(f.req('expires'), f.sub('expires')),
-    previousVersion: previous(f),
+    ...versioned(f),
     targets
   }
   return d === undefined ? base : { ...base, delegations: delegations(d, f.sub('delegations')) }
@@ -380,9 +386,7 @@ function snapshotSigned (f: Fields): SnapshotSigned {
   m.done()
   return {
     type: 'snapshot',
-    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
-    expires: expires(f.req('expires'), f.sub('expires')),
-    previousVersion: previous(f),
+    ...versioned(f),
     meta
   }
 }
@@ -390,8 +394,7 @@ function snapshotSigned (f: Fields): SnapshotSigned {
 function timestampSigned (f: Fields): TimestampSigned {
   return {
     type: 'timestamp',
-    specVersion: specVersion(f.req('spec_version'), f.sub('spec_version')),
-    expires: expires(f.req('expires'), f.sub('expires')),
+    ...common(f),
     snapshot: metaLink(f.req('snapshot'), f.sub('snapshot'))
   }
 }

@@ -26,20 +26,17 @@ import { countValidSignatures, hexToBytes, keyIdOf, publicKeyFromBytes } from '.
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
 import { makeRoot, makeTargets, type DelegationSpec, type RoleSpec } from '../model/build.js'
 import {
-  TOP_ROLES, type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RootEnvelope, type RootSigned, type SnapshotEnvelope,
+  TOP_ROLES, type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RootSigned,
   type TargetInfo, type TargetsEnvelope, type TargetsSigned, type TimestampEnvelope, type TopRoleName
 } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
+import type { Dag } from '../validate/valid.js'
 import { globMatch, pathHash } from '../validate/delegation.js'
 import type { Change, Op } from './files.js'
 
-/** The objects of one published DAG. */
-export interface Published {
+/** The objects of one published DAG (a VALID Dag with its timestamp) and its tombstones. */
+export type Published = Dag & {
   readonly timestamp: TimestampEnvelope
-  readonly snapshot: SnapshotEnvelope
-  readonly root: RootEnvelope
-  readonly targets: TargetsEnvelope
-  readonly delegated: ReadonlyMap<string, TargetsEnvelope>
   readonly retired: ReadonlyMap<string, CID>
 }
 
