@@ -17,7 +17,8 @@ import { decodeEnvelope } from '../model/codec.js'
 import { MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, DecodeError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
-import { sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
+import { MAX_NODE_BYTES } from '../shard/index.js'
+import { mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
 import type { BlockCache } from './store.js'
 
 export interface ClientLoaderOptions {
@@ -36,6 +37,11 @@ export interface ClientLoaderStats {
 
 export interface ClientLoader extends Loader {
   readonly stats: ClientLoaderStats
+  /**
+   * Shard nodes this loader read, by CID string (`fetched`: from the source,
+   * not the cache): an update stores them and keeps them in the cache.
+   */
+  readonly shards: ReadonlyMap<string, { cid: CID, bytes: Uint8Array, fetched: boolean }>
 }
 
 /** A LoaderSource that has nothing: for working from the cache alone. */
@@ -59,8 +65,22 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
     get bytes () { return remote.stats.bytes },
     get cacheHits () { return cacheHits }
   }
+  const shards = new Map<string, { cid: CID, bytes: Uint8Array, fetched: boolean }>()
+  const fetchShard = async (cid: CID): Promise<Uint8Array> => {
+    const cached = await cache?.get(cid, MAX_NODE_BYTES)
+    if (cached !== undefined) {
+      cacheHits++
+      shards.set(cid.toString(), { cid, bytes: cached, fetched: false })
+      return cached
+    }
+    const bytes = await remote.fetchShard(cid)
+    shards.set(cid.toString(), { cid, bytes, fetched: true })
+    return bytes
+  }
   return {
     stats,
+    shards,
+    ...mapMethods(fetchShard),
     async load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
       const key = `${kind} ${cid.toString()}`
       let p = decoded.get(key)

@@ -130,7 +130,7 @@ export interface Edges {
  * `targets` and the listed names.
  */
 export function edgesOf (dag: Dag): Edges {
-  const listed = dag.snapshot.signed.meta.delegatedTargets
+  const listed = dag.roles
   const out = new Map<string, string[]>()
   const labels = new Map<string, Set<string>>()
   const objs: Array<[string, TargetsEnvelope]> = [['targets', dag.targets], ...dag.delegated]
@@ -374,8 +374,8 @@ export class TrustedState {
       if (!rel.holds) throw this.#chainError('CLIENT-FLOOR', rel, now, `${role} ${now} does not descend from the trusted ${floor}`)
     }
     if (!dropped.has('targets')) await check('targets', dag.targets.cid, t0.targets)
-    const listed = dag.snapshot.signed.meta.delegatedTargets
-    for (const [n, floor] of old.snapshot.signed.meta.delegatedTargets) {
+    const listed = dag.roles
+    for (const [n, floor] of old.roles) {
       const now = listed.get(n)
       if (now === undefined || dropped.has(n)) continue
       await check(n, now, floor)
@@ -395,7 +395,7 @@ export class TrustedState {
       timestamp: dag.timestamp.cid,
       snapshot: dag.snapshot.cid,
       targets: dag.targets.cid,
-      delegated: new Map(dag.snapshot.signed.meta.delegatedTargets),
+      delegated: new Map(dag.roles),
       referenceTime: this.referenceTime
     }
     const record: StateRecord = { root: dag.root.cid, trusted }

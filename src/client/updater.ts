@@ -60,7 +60,7 @@ import { findTarget, GlobBudget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
 import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
-import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
+import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
 import { ClientStore, slowPoint } from './store.js'
 import { TrustedState, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
@@ -171,7 +171,9 @@ export class Updater {
   readonly #signal: AbortSignal | undefined
   readonly #timeoutMs: number | undefined
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
-  #trusted: { record: StateRecord, dag: TrustedDag } | undefined
+  #trusted: { record: StateRecord, dag: TrustedDag, loader: ClientLoader } | undefined
+  /** Shard nodes already written to the local cache by this process. */
+  readonly #storedShards = new Set<string>()
 
   private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
@@ -324,14 +326,18 @@ export class Updater {
 
       // Step 7. The blocks first, durably, then the state that names them.
       const dag = accepted.dag
+      // The envelopes, and the shard nodes this update read (the role maps
+      // and the delegated targets maps VALID walked).
+      const shards = [...loader.shards.values()]
       const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.delegated.values()]
-      for (const env of keep) {
-        await this.#store.blocks.put(env.cid, env.bytes)
+      for (const b of [...keep, ...shards.filter((s) => s.fetched)]) {
+        await this.#store.blocks.put(b.cid, b.bytes)
         await slowPoint()
       }
       await this.#store.writeState(accepted.record)
       await slowPoint()
-      this.#trusted = { record: accepted.record, dag }
+      this.#trusted = { record: accepted.record, dag, loader }
+      for (const s of shards) this.#storedShards.add(s.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
@@ -339,7 +345,7 @@ export class Updater {
         await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
       }
       // What the old state needed and the new one does not: best effort.
-      await this.#store.blocks.retain(keep.map((e) => e.cid))
+      await this.#store.blocks.retain([...keep, ...shards].map((e) => e.cid))
 
       const stats: ClientLoaderStats = loader.stats
       const out: RefreshResult = {
@@ -370,12 +376,30 @@ export class Updater {
     if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (dagtuf client update) first`, { details: { dir: this.dir } })
     const mine = this.#trusted
     if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
-    const dag = await assertValidTimestamp(this.#loader(), t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
+    const loader = this.#loader()
+    const dag = await assertValidTimestamp(loader, t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
       dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
-    this.#trusted = { record: state, dag }
+    this.#trusted = { record: state, dag, loader }
     return { record: state, dag, referenceTime: t0.referenceTime }
+  }
+
+  /**
+   * Keep the shard nodes lookups fetched in the local cache, so the next
+   * lookup on the same path needs no source. Best effort: the nodes are
+   * hash-checked whenever they are read back, and a failed write only costs a
+   * later fetch.
+   */
+  async #keepShards (): Promise<void> {
+    const loader = this.#trusted?.loader
+    if (loader === undefined) return
+    for (const s of loader.shards.values()) {
+      const key = s.cid.toString()
+      if (!s.fetched || this.#storedShards.has(key)) continue
+      this.#storedShards.add(key)
+      await this.#store.blocks.put(s.cid, s.bytes).catch(() => {})
+    }
   }
 
   /**
@@ -388,7 +412,8 @@ export class Updater {
   async getTargetInfo (path: string): Promise<TargetResult | null> {
     if (typeof path !== 'string' || path.length === 0) throw new UsageError('ERR_ARGUMENT', 'path: expected a non-empty string')
     const { dag, referenceTime } = await this.#trustedDag()
-    const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits })
+    const found = await findTarget(dag, path, { now: referenceTime, limits: this.#limits })
+    await this.#keepShards()
     if (found === null) return null
     return targetResult(path, found.info, found.role, found.chain)
   }
@@ -403,12 +428,14 @@ export class Updater {
    */
   async listTargets (): Promise<TargetResult[]> {
     const { dag, referenceTime } = await this.#trustedDag()
-    const paths = new Set<string>(dag.targets.signed.targets.keys())
-    for (const obj of dag.delegated.values()) for (const p of obj.signed.targets.keys()) paths.add(p)
+    const paths = new Set<string>()
+    for (const obj of [dag.targets, ...dag.delegated.values()]) {
+      for await (const e of dag.maps.targetEntries(obj.signed.targets)) paths.add(e.key)
+    }
     const out: TargetResult[] = []
     const budget = new GlobBudget(this.#limits.maxGlobSteps, 'listing the targets')
     for (const path of [...paths].sort()) {
-      const found = findTarget(dag, path, { now: referenceTime, limits: this.#limits, budget })
+      const found = await findTarget(dag, path, { now: referenceTime, limits: this.#limits, budget })
       if (found !== null) out.push(targetResult(path, found.info, found.role, found.chain))
     }
     return out

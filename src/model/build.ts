@@ -9,7 +9,7 @@ import { SPEC_VERSION } from './config.js'
 import { UsageError } from './errors.js'
 import { keyIdOf } from './keys.js'
 import type {
-  DelegatedRole, KeyId, PublicKey, RoleKeys, RootSigned, SnapshotSigned, TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
+  DelegatedRole, KeyId, PublicKey, RoleKeys, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TopRoleName
 } from './types.js'
 import { TOP_ROLES } from './types.js'
 
@@ -51,7 +51,8 @@ export type DelegationSpec = Omit<DelegatedRole, 'keyids'> & { readonly keys: re
 export function makeTargets (o: {
   expires: string
   previousVersion?: CID | null
-  targets?: Iterable<readonly [string, TargetInfo]>
+  /** Root of the sharded targets map (src/shard: buildTargetsMap). */
+  targets: CID
   delegations?: readonly DelegationSpec[]
 }): TargetsSigned {
   const base: TargetsSigned = {
@@ -59,7 +60,7 @@ export function makeTargets (o: {
     specVersion: SPEC_VERSION,
     expires: o.expires,
     previousVersion: o.previousVersion ?? null,
-    targets: sortedMap(new Map(o.targets ?? []))
+    targets: o.targets
   }
   if (o.delegations === undefined) return base
   const keys = new Map<KeyId, PublicKey>()
@@ -76,8 +77,9 @@ export function makeSnapshot (o: {
   previousVersion?: CID | null
   root: CID
   targets: CID
-  delegatedTargets?: Iterable<readonly [string, CID]>
-  retired?: Iterable<readonly [string, CID]>
+  /** Roots of the sharded role maps (src/shard: buildRolesMap). */
+  delegatedTargets: CID
+  retired: CID
 }): SnapshotSigned {
   return {
     type: 'snapshot',
@@ -87,8 +89,8 @@ export function makeSnapshot (o: {
     meta: {
       root: o.root,
       targets: o.targets,
-      delegatedTargets: sortedMap(new Map(o.delegatedTargets ?? [])),
-      retired: sortedMap(new Map(o.retired ?? []))
+      delegatedTargets: o.delegatedTargets,
+      retired: o.retired
     }
   }
 }

@@ -15,12 +15,15 @@ export const MiB = 1024 * 1024
 export const MAX_BLOCK_BYTES: Readonly<Record<Kind, number>> = Object.freeze({
   root: 512 * 1024,
   timestamp: 16 * 1024,
-  snapshot: 16 * MiB,
-  targets: 64 * MiB
+  // Format 2: the large maps live in shard nodes (NOTES 11, MAX_NODE_BYTES
+  // in src/shard), so no metadata block is over 1 MiB (bitswap- and
+  // gateway-safe) at any repository size.
+  snapshot: 128 * 1024,
+  targets: MiB
 })
 
-/** Largest block any block source will hand out (the largest kind above). */
-export const MAX_ANY_BLOCK_BYTES = 64 * MiB
+/** Largest block any block source will hand out (content blocks; metadata and shard nodes are at most 1 MiB). */
+export const MAX_ANY_BLOCK_BYTES = 4 * MiB
 
 /** Maximum size of one raw/UnixFS block of target content. */
 export const MAX_CONTENT_BLOCK_BYTES = 4 * MiB
@@ -46,7 +49,9 @@ export const LIMITS = Object.freeze({
   maxPathLength: 4096,
   maxRoleNameLength: 255,
   /** Encoded size of a target's `custom` value. */
-  maxCustomBytes: 64 * 1024,
+  // 16 KiB: a shard node holds at most 16 buckets of 3 entries, each at most
+  // a 4 KiB path and this, so every node stays under 1 MiB (NOTES 11).
+  maxCustomBytes: 16 * 1024,
   /** Length of a `previous-version` chain walked by `<-*` (BOUND-CHAIN). */
   maxChainLength: 100_000,
   /** Root steps a client accepts in one update (BOUND-ROOT-STEPS). */
@@ -73,4 +78,4 @@ export const LIMITS = Object.freeze({
 export type Limits = typeof LIMITS
 
 /** The spec version this implementation writes and accepts (major must match). */
-export const SPEC_VERSION = '1.0.0'
+export const SPEC_VERSION = '2.0.0'

@@ -12,6 +12,8 @@ import { BlockError } from './errors.js'
 
 /** Multicodec codes dagtuf deals with. */
 export const CODEC_DAG_JSON = 0x0129
+/** Shard nodes of sharded maps (NOTES 11). */
+export const CODEC_DAG_CBOR = 0x71
 export const CODEC_RAW = 0x55
 export const CODEC_DAG_PB = 0x70
 export const HASH_SHA2_256 = 0x12

@@ -16,7 +16,7 @@ import { CID } from 'multiformats/cid'
 import * as dagJson from '@ipld/dag-json'
 import { LIMITS, SPEC_VERSION } from './config.js'
 import { DecodeError } from './errors.js'
-import { CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 } from './hash.js'
+import { CODEC_DAG_CBOR, CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 } from './hash.js'
 import { isAcceptablePublicKey, isHex64, keyIdOf } from './keys.js'
 import type {
   DelegatedRole, Delegations, KeyId, PublicKey, RoleKeys, RootSigned, Signature, Signed, SnapshotSigned,
@@ -170,7 +170,7 @@ function expires (v: unknown, path: Path): string {
 
 function specVersion (v: unknown, path: Path): string {
   const s = str(v, path, 32)
-  if (!/^1\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})$/.test(s)) fail('ERR_SCHEMA', path, `unsupported spec_version (this is ${SPEC_VERSION})`)
+  if (!/^2\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})$/.test(s)) fail('ERR_SCHEMA', path, `unsupported spec_version (this is ${SPEC_VERSION})`)
   return s
 }
 
@@ -350,29 +350,23 @@ function delegations (v: unknown, path: Path): Delegations {
 }
 
 function targetsSigned (f: Fields): TargetsSigned {
-  const targets = new Map<string, TargetInfo>()
-  for (const [p, raw] of mapEntries(f.req('targets'), f.sub('targets'), LIMITS.maxTargets)) {
-    const tp = `${f.sub('targets')}[${JSON.stringify(p.slice(0, 64))}]`
-    if (!isSafeTargetPath(p)) fail('ERR_UNSAFE_PATH', tp, 'unsafe target path')
-    targets.set(p, targetInfo(raw, tp))
-  }
   const d = f.opt('delegations')
   const base = {
     type: 'targets' as const,
     ...versioned(f),
-    targets
+    targets: shardLink(f.req('targets'), f.sub('targets'))
   }
   return d === undefined ? base : { ...base, delegations: delegations(d, f.sub('delegations')) }
 }
 
-function nameLinks (v: unknown, path: Path): Map<string, CID> {
-  const out = new Map<string, CID>()
-  for (const [name, link] of mapEntries(v, path, LIMITS.maxDelegatedRoles)) {
-    const np = `${path}.${name.slice(0, 64)}`
-    if (!isSafeRoleName(name)) fail('ERR_UNSAFE_NAME', np, 'unsafe role name')
-    out.set(name, metaLink(link, `${path}.${name}`))
+/** A link to the root node of a sharded map (NOTES 11): CIDv1, dag-cbor, sha2-256. */
+function shardLink (v: unknown, path: Path): CID {
+  const cid = CID.asCID(v)
+  if (cid === null) fail('ERR_SCHEMA', path, 'expected a link')
+  if (cid.version !== 1 || cid.code !== CODEC_DAG_CBOR || !isSha256(cid)) {
+    fail('ERR_SCHEMA', path, 'sharded map links must be CIDv1 dag-cbor sha2-256 (32-byte digest)')
   }
-  return out
+  return cid
 }
 
 function snapshotSigned (f: Fields): SnapshotSigned {
@@ -380,8 +374,8 @@ function snapshotSigned (f: Fields): SnapshotSigned {
   const meta = Object.freeze({
     root: metaLink(m.req('root'), m.sub('root')),
     targets: metaLink(m.req('targets'), m.sub('targets')),
-    delegatedTargets: nameLinks(m.req('delegated-targets'), m.sub('delegated-targets')),
-    retired: nameLinks(m.req('retired'), m.sub('retired'))
+    delegatedTargets: shardLink(m.req('delegated-targets'), m.sub('delegated-targets')),
+    retired: shardLink(m.req('retired'), m.sub('retired'))
   })
   m.done()
   return {
@@ -389,6 +383,34 @@ function snapshotSigned (f: Fields): SnapshotSigned {
     ...versioned(f),
     meta
   }
+}
+
+/**
+ * A target's entry in a targets map (a value of the sharded map, NOTES 11).
+ * @throws {DecodeError}
+ */
+export function parseTargetInfo (v: unknown, path: string): TargetInfo {
+  return targetInfo(v, path)
+}
+
+/** The wire value of a target entry. */
+export function targetInfoToWire (t: TargetInfo): Record<string, unknown> {
+  return t.custom === undefined ? { length: t.length, cid: t.cid } : { length: t.length, cid: t.cid, custom: t.custom }
+}
+
+/** A role name as a map key (ENC-NAME-SAFE). @throws {DecodeError} ERR_UNSAFE_NAME */
+export function checkRoleName (name: string, path: string): void {
+  if (!isSafeRoleName(name)) fail('ERR_UNSAFE_NAME', path, 'unsafe role name')
+}
+
+/** A target path as a map key (ENC-PATH-SAFE). @throws {DecodeError} ERR_UNSAFE_PATH */
+export function checkTargetPath (p: string, path: string): void {
+  if (!isSafeTargetPath(p)) fail('ERR_UNSAFE_PATH', path, 'unsafe target path')
+}
+
+/** A link to another dagtuf metadata block (CIDv1 dag-json sha2-256). @throws {DecodeError} ERR_SCHEMA */
+export function parseMetaLink (v: unknown, path: string): CID {
+  return metaLink(v, path)
 }
 
 function timestampSigned (f: Fields): TimestampSigned {
@@ -453,12 +475,6 @@ function roleWire (r: RoleKeys): Record<string, unknown> {
   return { keyids: [...r.keyids], threshold: r.threshold }
 }
 
-function linksWire (m: ReadonlyMap<string, CID>): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null)
-  for (const [k, v] of m) out[k] = v
-  return out
-}
-
 /** The wire value of a typed `signed` object. */
 export function signedToWire (s: Signed): Record<string, unknown> {
   const common = { _type: s.type, spec_version: s.specVersion, expires: s.expires }
@@ -469,11 +485,7 @@ export function signedToWire (s: Signed): Record<string, unknown> {
       return { ...common, 'previous-version': s.previousVersion, keys: keysWire(s.keys), roles }
     }
     case 'targets': {
-      const targets: Record<string, unknown> = Object.create(null)
-      for (const [p, t] of s.targets) {
-        targets[p] = t.custom === undefined ? { length: t.length, cid: t.cid } : { length: t.length, cid: t.cid, custom: t.custom }
-      }
-      const out: Record<string, unknown> = { ...common, 'previous-version': s.previousVersion, targets }
+      const out: Record<string, unknown> = { ...common, 'previous-version': s.previousVersion, targets: s.targets }
       if (s.delegations !== undefined) {
         out.delegations = {
           keys: keysWire(s.delegations.keys),
@@ -492,8 +504,8 @@ export function signedToWire (s: Signed): Record<string, unknown> {
         meta: {
           root: s.meta.root,
           targets: s.meta.targets,
-          'delegated-targets': linksWire(s.meta.delegatedTargets),
-          retired: linksWire(s.meta.retired)
+          'delegated-targets': s.meta.delegatedTargets,
+          retired: s.meta.retired
         }
       }
     case 'timestamp':

@@ -12,11 +12,13 @@
  *   root      { "_type": "root", "spec_version", "expires", "previous-version": Link|null,
  *               "keys": { KEYID: KEY }, "roles": { "root"|"targets"|"snapshot"|"timestamp": ROLE } }
  *   targets   { "_type": "targets", "spec_version", "expires", "previous-version",
- *               "targets": { PATH: { "length", "cid": Link, "custom"? } },
+ *               "targets": ShardLink (sharded map PATH -> { "length", "cid": Link, "custom"? }),
  *               "delegations"?: { "keys": { KEYID: KEY }, "roles": [DELEGATED_ROLE, ...] } }
  *   snapshot  { "_type": "snapshot", "spec_version", "expires", "previous-version",
  *               "meta": { "root": Link, "targets": Link,
- *                         "delegated-targets": { NAME: Link }, "retired": { NAME: Link } } }
+ *                         "delegated-targets": ShardLink, "retired": ShardLink } }
+ *               (sharded maps NAME -> Link of a targets object)
+ *   ShardLink  a CIDv1 dag-cbor sha2-256: the root node of a sharded map (NOTES 11, src/shard)
  *   timestamp { "_type": "timestamp", "spec_version", "expires", "snapshot": Link }
  *   KEY       { "keytype": "ed25519", "scheme": "ed25519", "keyval": { "public": HEX64 } }
  *   ROLE      { "keyids": [KEYID...], "threshold": N }
@@ -100,16 +102,18 @@ export interface Delegations {
 
 export interface TargetsSigned extends Versioned {
   readonly type: 'targets'
-  readonly targets: ReadonlyMap<string, TargetInfo>
+  /** Root of the sharded map target path -> TargetInfo (NOTES 11). */
+  readonly targets: CID
   readonly delegations?: Delegations
 }
 
 export interface SnapshotMeta {
   readonly root: CID
   readonly targets: CID
-  readonly delegatedTargets: ReadonlyMap<string, CID>
-  /** Tombstones: the last object of each delegated role that was removed. */
-  readonly retired: ReadonlyMap<string, CID>
+  /** Root of the sharded map role name -> targets object CID. */
+  readonly delegatedTargets: CID
+  /** Root of the sharded map of tombstones: the last object of each delegated role that was removed. */
+  readonly retired: CID
 }
 
 export interface SnapshotSigned extends Versioned {

@@ -37,6 +37,7 @@ import type {
 } from '../model/types.js'
 import { TOP_ROLES } from '../model/types.js'
 import { succStar } from '../relations/index.js'
+import { ShardReader, buildRolesMap, emptyMap, targetsCodec, updateMap, type ShardBlock } from '../shard/index.js'
 import { sourceLoader, type Loader } from '../validate/loader.js'
 import { assertValidTimestamp } from '../validate/valid.js'
 import { draftText, needsReport, complete, type Draft, type DraftObject, type NeedReport } from './drafts.js'
@@ -52,6 +53,9 @@ import {
 import { parseDraft } from './drafts.js'
 import { join } from 'node:path'
 import * as fs from 'node:fs/promises'
+
+/** A block to write: an envelope or a shard node. */
+type Block = Pick<Envelope, 'cid' | 'bytes'>
 
 /** Everything a command that publishes works with. */
 export interface Session {
@@ -102,8 +106,8 @@ export async function loadCurrent (repo: Repo, node: RepoNode): Promise<Current>
   }
   const s = published.snapshot
   const same = s.cid.equals(head.snapshot) && s.signed.meta.root.equals(head.root) && s.signed.meta.targets.equals(head.targets) &&
-    head.delegated.size === s.signed.meta.delegatedTargets.size &&
-    [...s.signed.meta.delegatedTargets].every(([n, c]) => head.delegated.get(n)?.equals(c) === true)
+    head.delegated.size === published.roles.size &&
+    [...published.roles].every(([n, c]) => head.delegated.get(n)?.equals(c) === true)
   if (!same) throw new RepoError('ERR_REPO_CORRUPT', 'head.json does not match the DAG of its timestamp', { details: { file: 'head.json' } })
   return { headBytes, head, published, loader, pending }
 }
@@ -149,11 +153,29 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
   const { published } = current
   const staged = await session.repo.staged(current.head)
   const desired = desiredFrom(published)
-  applyOps(desired, staged.ops)
+  await applyOps(desired, staged.ops)
   // One-off changes of this publish only (e.g. --refresh), never staged.
-  applyOps(desired, extraOps)
+  await applyOps(desired, extraOps)
   const { now, expiry } = session
   const changes: Change[] = []
+
+  // The new targets maps: only the shard paths to changed entries are
+  // rewritten (NOTES 11). New shard blocks stay in memory until the publish
+  // writes them with the envelopes (or a draft is saved).
+  const shardBlocks: ShardBlock[] = []
+  const sink = (b: ShardBlock): void => { current.pending.unsafePut(b.cid, b.bytes); shardBlocks.push(b) }
+  const reader = new ShardReader(new Overlay(current.pending, session.node), targetsCodec)
+  const mapRoots = new Map<string, CID>()
+  const mapOf = async (name: string): Promise<CID> => {
+    const known = mapRoots.get(name)
+    if (known !== undefined) return known
+    const c = desired.roles.get(name)!
+    let base = c.base
+    if (base === undefined) { const e = emptyMap(); sink(e); base = e.cid }
+    const root = c.changes.size === 0 ? base : (await updateMap(reader, base, c.changes, sink)).root
+    mapRoots.set(name, root)
+    return root
+  }
 
   // 1. The root.
   const newSigned = new Map<string, RootSigned | TargetsSigned>()
@@ -175,16 +197,19 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
     // An untouched role equals its published content by construction; a
     // touched one is compared (an op may have changed nothing).
     if (old !== undefined && !desired.refresh.has(name) &&
-      (!desired.touched.has(name) || sameContent(targetsSignedFor(content, old.signed.expires, old.signed.previousVersion), old.signed))) {
+      (!desired.touched.has(name) || sameContent(targetsSignedFor(content, await mapOf(name), old.signed.expires, old.signed.previousVersion), old.signed))) {
       tentative.set(name, old.signed)
       continue
     }
     const prev = old?.cid ?? published.retired.get(name) ?? null
-    const t = targetsSignedFor(content, expiresIn(now, exp), prev)
+    const t = targetsSignedFor(content, await mapOf(name), expiresIn(now, exp), prev)
     tentative.set(name, t)
     newSigned.set(name, t)
-    if (old === undefined && published.retired.has(name)) changes.push({ role: name, kind: 'restored', count: t.targets.size })
-    else changes.push(...diffRole(name, old?.signed, t))
+    if (old === undefined && published.retired.has(name)) {
+      let count = 0
+      for await (const _ of reader.entries(t.targets)) count++
+      changes.push({ role: name, kind: 'restored', count })
+    } else changes.push(...await diffRole(name, old?.signed, t, reader))
   }
   const view0: DagView = newSigned.has('root')
     ? { root: newSigned.get('root') as RootSigned, previousRoot: oldRoot, roles: tentative }
@@ -194,7 +219,7 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
     const old = oldOf(name)
     if (old === undefined || newSigned.has(name)) continue
     if (!meets(old, requirementsFor(view0, name))) {
-      const t = targetsSignedFor(desired.roles.get(name)!, expiresIn(now, expiry[name === 'targets' ? 'targets' : 'delegated']), old.cid)
+      const t = targetsSignedFor(desired.roles.get(name)!, await mapOf(name), expiresIn(now, expiry[name === 'targets' ? 'targets' : 'delegated']), old.cid)
       tentative.set(name, t)
       newSigned.set(name, t)
       changes.push({ role: name, kind: 'resigned' })
@@ -219,12 +244,15 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
     objects.set(role, await signWithAvailable(session.keys, signed, reqs) as DraftObject)
   }
   if (!complete(objects, needs) && objects.size > 0) {
+    // The draft's objects name these shard blocks: make them durable first.
+    for (const b of shardBlocks) await session.node.put(b.cid, b.bytes)
+    await session.node.flush(shardBlocks.map((b) => b.cid))
     const draft: Draft = { id: newId('draft'), created: expiresIn(now, 0), base: current.head.timestamp, objects, needs, changes }
     await writeAtomic(join(session.repo.draftsDir, `${draft.id}.json`), draftText(draft))
     await session.repo.writeStaged({ id: staged.id, ops: [] })
     return { kind: 'draft', draft, needs: needsReport(objects, needs).filter((n) => n.have < n.threshold) }
   }
-  const head = await finalize(session, current, objects, changes, staged.ops.length > 0 ? staged.id : '')
+  const head = await finalize(session, current, objects, changes, staged.ops.length > 0 ? staged.id : '', shardBlocks)
   // The staged set is consumed (also one the head already said was done).
   await session.repo.writeStaged({ id: staged.id, ops: [] })
   return { kind: 'published', head }
@@ -315,7 +343,7 @@ async function signOnline<S extends Signed> (session: Session, signed: S, reqs: 
  * Make the snapshot and timestamp over `objects` (the new root, targets and
  * delegated objects, fully signed), check, write, move the head.
  */
-async function finalize (session: Session, current: Current, objects: ReadonlyMap<string, DraftObject>, changes: readonly Change[], source: string): Promise<HeadRecord> {
+async function finalize (session: Session, current: Current, objects: ReadonlyMap<string, DraftObject>, changes: readonly Change[], source: string, shardBlocks: readonly ShardBlock[] = []): Promise<HeadRecord> {
   const { published } = current
   const view = viewOf(published, objects)
   const rootEnv = (objects.get('root') ?? published.root) as Envelope<RootSigned>
@@ -329,20 +357,22 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
   for (const n of names) retired.delete(n)
   for (const [n, e] of published.delegated) if (!delegated.has(n)) retired.set(n, e.cid)
 
+  const roleBlocks: ShardBlock[] = []
+  const roleSink = (b: ShardBlock): void => { roleBlocks.push(b) }
   const snapshot: SnapshotEnvelope = await signOnline(session, makeSnapshot({
     expires: expiresIn(session.now, session.expiry.snapshot),
     previousVersion: published.snapshot.cid,
     root: rootEnv.cid,
     targets: envOf('targets').cid,
-    delegatedTargets: [...delegated].map(([n, e]) => [n, e.cid] as const),
-    retired
+    delegatedTargets: buildRolesMap([...delegated].map(([n, e]) => [n, e.cid] as const), roleSink).root,
+    retired: buildRolesMap(retired, roleSink).root
   }), requirementsFor(view, 'snapshot'), 'snapshot')
   const timestamp: TimestampEnvelope = await signOnline(session, makeTimestamp({
     expires: expiresIn(session.now, session.expiry.timestamp),
     snapshot: snapshot.cid
   }), requirementsFor(view, 'timestamp'), 'timestamp')
 
-  const blocks: Envelope[] = [...objects.values(), snapshot, timestamp]
+  const blocks: Block[] = [...shardBlocks, ...roleBlocks, ...objects.values(), snapshot, timestamp]
   await checkAndWrite(session, blocks, timestamp, published.timestamp.cid, current)
   const head: HeadRecord = {
     timestamp: timestamp.cid,
@@ -368,9 +398,9 @@ async function finalize (session: Session, current: Current, objects: ReadonlyMa
  *
  * @throws {RepoError} ERR_PUBLISH_INVALID
  */
-async function checkAndWrite (session: Session, blocks: readonly Envelope[], timestamp: TimestampEnvelope, previous: CID | undefined, current?: Current): Promise<void> {
+async function checkAndWrite (session: Session, blocks: readonly Block[], timestamp: TimestampEnvelope, previous: CID | undefined, current?: Current): Promise<void> {
   const mem = current?.pending ?? new MemoryBlockStore()
-  for (const b of blocks) await mem.put(b.cid, b.bytes)
+  for (const b of blocks) if (!(await mem.has(b.cid))) await mem.put(b.cid, b.bytes)
   const loader = current?.loader ?? sourceLoader(new Overlay(mem, session.node))
   try {
     await assertValidTimestamp(loader, timestamp.cid)
@@ -486,13 +516,14 @@ export async function initRepo (dir: string, options: InitOptions): Promise<Init
     const roles = {} as Record<TopRoleName, RoleSpec>
     for (const r of TOP_ROLES) roles[r] = { keys: pairs[r].map((p) => p.publicKey), threshold: r === 'root' ? rootThreshold : 1 }
     const { now, expiry } = session
-    const rootSigned = rootSignedFor({ rootRoles: roles, roles: new Map(), refresh: new Set(), touched: new Set() }, expiresIn(now, expiry.root), null)
+    const rootSigned = rootSignedFor({ rootRoles: roles }, expiresIn(now, expiry.root), null)
     const view: DagView = { root: rootSigned, roles: new Map() }
     const root = await signWithAvailable(session.keys, rootSigned, requirementsFor(view, 'root'))
-    const targets = await signWithAvailable(session.keys, targetsSignedFor({ targets: new Map(), delegations: undefined }, expiresIn(now, expiry.targets), null), requirementsFor(view, 'targets'))
-    const snapshot = await signWithAvailable(session.keys, makeSnapshot({ expires: expiresIn(now, expiry.snapshot), previousVersion: null, root: root.cid, targets: targets.cid }), requirementsFor(view, 'snapshot'))
+    const empty = emptyMap()
+    const targets = await signWithAvailable(session.keys, targetsSignedFor({ delegations: undefined }, empty.cid, expiresIn(now, expiry.targets), null), requirementsFor(view, 'targets'))
+    const snapshot = await signWithAvailable(session.keys, makeSnapshot({ expires: expiresIn(now, expiry.snapshot), previousVersion: null, root: root.cid, targets: targets.cid, delegatedTargets: empty.cid, retired: empty.cid }), requirementsFor(view, 'snapshot'))
     const timestamp = await signWithAvailable(session.keys, makeTimestamp({ expires: expiresIn(now, expiry.timestamp), snapshot: snapshot.cid }), requirementsFor(view, 'timestamp'))
-    await checkAndWrite(session, [root, targets, snapshot, timestamp], timestamp, undefined)
+    await checkAndWrite(session, [empty, root, targets, snapshot, timestamp], timestamp, undefined)
     const head: HeadRecord = {
       timestamp: timestamp.cid,
       snapshot: snapshot.cid,

@@ -24,6 +24,7 @@ import type { BlockSource } from '../blocks/types.js'
 import { LIMITS } from '../model/config.js'
 import { RepoError } from '../model/errors.js'
 import { CODEC_DAG_PB } from '../model/hash.js'
+import { ShardReader, roleLinkCodec, targetsCodec } from '../shard/index.js'
 import type { Loader } from '../validate/loader.js'
 
 export interface ExportOptions {
@@ -40,15 +41,32 @@ export interface ExportResult {
   snapshots: number
 }
 
-async function dagOf (loader: Loader, snapshotCid: CID, out: CID[]): Promise<CID[]> {
+/**
+ * The blocks of a snapshot's DAG (envelopes and every shard node of its
+ * maps) go to `out`; the content CIDs of its targets are returned.
+ */
+async function dagOf (source: BlockSource, loader: Loader, snapshotCid: CID, out: CID[], seen: Set<string>): Promise<CID[]> {
   const s = await loader.load('snapshot', snapshotCid)
-  out.push(s.cid, s.signed.meta.root, s.signed.meta.targets, ...s.signed.meta.delegatedTargets.values())
+  const roles = await loader.roleMap(s.signed.meta.delegatedTargets)
+  out.push(s.cid, s.signed.meta.root, s.signed.meta.targets, ...roles.values())
+  // Shard subtrees already exported (from another snapshot) are skipped whole.
+  const skip = (c: CID): boolean => {
+    const k = c.toString()
+    if (seen.has(k)) return true
+    seen.add(k)
+    return false
+  }
+  const roleReader = new ShardReader(source, roleLinkCodec)
+  for (const root of [s.signed.meta.delegatedTargets, s.signed.meta.retired]) {
+    for await (const c of roleReader.nodes(root, skip)) out.push(c)
+  }
+  const targetReader = new ShardReader(source, targetsCodec)
   const contents: CID[] = []
-  const t = await loader.load('targets', s.signed.meta.targets)
-  for (const info of t.signed.targets.values()) contents.push(info.cid)
-  for (const c of s.signed.meta.delegatedTargets.values()) {
-    const d = await loader.load('targets', c)
-    for (const info of d.signed.targets.values()) contents.push(info.cid)
+  for (const c of [s.signed.meta.targets, ...roles.values()]) {
+    const t = await loader.load('targets', c)
+    const fresh = !seen.has(t.signed.targets.toString())
+    for await (const n of targetReader.nodes(t.signed.targets, skip)) out.push(n)
+    if (fresh) for await (const e of targetReader.entries(t.signed.targets)) contents.push(e.value.cid)
   }
   return contents
 }
@@ -90,7 +108,8 @@ export async function exportCar (source: BlockSource, loader: Loader, ts: CID, f
   cids.push(...roots.reverse())
 
   cids.push(ts)
-  const contents = await dagOf(loader, snapshot.cid, cids)
+  const seenShards = new Set<string>()
+  const contents = await dagOf(source, loader, snapshot.cid, cids, seenShards)
   let snapshots = 1
   if (options.since !== undefined) {
     const trusted = await loader.load('timestamp', options.since)
@@ -101,7 +120,7 @@ export async function exportCar (source: BlockSource, loader: Loader, ts: CID, f
       if (cur.equals(trusted.signed.snapshot)) { found = true; break }
       const s: Awaited<ReturnType<typeof loader.load<'snapshot'>>> = await loader.load('snapshot', cur)
       cur = s.signed.previousVersion
-      if (cur !== null) { await dagOf(loader, cur, cids); snapshots++ }
+      if (cur !== null) { await dagOf(source, loader, cur, cids, seenShards); snapshots++ }
     }
     if (!found) throw new RepoError('ERR_NOT_SUCCESSOR', `timestamp ${ts} does not descend from ${options.since}`, { details: { since: options.since.toString() } })
   }

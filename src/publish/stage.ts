@@ -24,7 +24,8 @@ import { TOP_ROLES, type PublicKey } from '../model/types.js'
 import { loadCurrent, type Session } from './engine.js'
 import type { Op, Staged } from './files.js'
 import { readKeyFile, signerFromKeyFile, writePrivateKeyFile } from './keyfile.js'
-import { applyOps, desiredFrom, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired } from './state.js'
+import { applyOps, desiredFrom, hasTarget, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired } from './state.js'
+import { emptyMap } from '../shard/index.js'
 
 export type Progress = (done: number, total: number) => void
 
@@ -33,8 +34,8 @@ async function check (session: Session, extra: readonly Op[]): Promise<{ staged:
   const current = await loadCurrent(session.repo, session.node)
   const staged = await session.repo.staged(current.head)
   const desired = desiredFrom(current.published)
-  applyOps(desired, staged.ops)
-  applyOps(desired, extra)
+  await applyOps(desired, staged.ops)
+  await applyOps(desired, extra)
   return { staged, desired }
 }
 
@@ -87,12 +88,12 @@ export async function addFiles (session: Session, files: readonly string[], opti
   // Dry run: role, delegation of each path, limits, existing paths.
   const { staged, desired } = await check(session, [])
   if (options.replace !== true) {
-    const existing = desired.roles.get(role)?.targets
+    const existing = desired.roles.get(role)
     for (const p of paths) {
-      if (existing?.has(p) === true) throw new RepoError('ERR_TARGET_EXISTS', `${role} already has ${p} (use --replace to change it)`, { details: { path: p, role } })
+      if (existing !== undefined && await hasTarget(desired.maps, existing, p)) throw new RepoError('ERR_TARGET_EXISTS', `${role} already has ${p} (use --replace to change it)`, { details: { path: p, role } })
     }
   }
-  applyOps(desired, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
+  await applyOps(desired, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
   // Import with a few files in flight (the block store writes are the cost);
   // results keep the order of the command line.
   const out: Added[] = new Array(files.length)
@@ -260,7 +261,8 @@ export async function checkKeyFor (session: Session, role: string, file: string,
   const fixed = '2000-01-01T00:00:00Z'
   const view: DagView = {
     root: rootSignedFor(desired, fixed, null),
-    roles: new Map([...desired.roles].map(([n, c]) => [n, targetsSignedFor(c, fixed, null)]))
+    // Requirements depend on the delegations only: any map root will do.
+    roles: new Map([...desired.roles].map(([n, c]) => [n, targetsSignedFor(c, emptyMap().cid, fixed, null)]))
   }
   const reqs = requirementsFor(view, role)
   if (!reqs.some((r) => r.keys.has(info.keyid))) {

@@ -29,37 +29,54 @@ import {
   TOP_ROLES, type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RootSigned,
   type TargetInfo, type TargetsEnvelope, type TargetsSigned, type TimestampEnvelope, type TopRoleName
 } from '../model/types.js'
+import type { ShardReader } from '../shard/index.js'
 import type { Loader } from '../validate/loader.js'
 import type { Dag } from '../validate/valid.js'
 import { globMatch, pathHash } from '../validate/delegation.js'
 import type { Change, Op } from './files.js'
 
-/** The objects of one published DAG (a VALID Dag with its timestamp) and its tombstones. */
+/** The objects of one published DAG (a VALID Dag with its timestamp; `retired` holds its tombstones). */
 export type Published = Dag & {
   readonly timestamp: TimestampEnvelope
-  readonly retired: ReadonlyMap<string, CID>
 }
 
-/** Load the DAG of timestamp `ts` (NOTES section 1, "DAG of a timestamp"). */
+/** Load the DAG of timestamp `ts` (NOTES section 1, "DAG of a timestamp"); the role maps are read whole. */
 export async function loadPublished (loader: Loader, ts: CID): Promise<Published> {
   const timestamp = await loader.load('timestamp', ts)
   const snapshot = await loader.load('snapshot', timestamp.signed.snapshot)
   const root = await loader.load('root', snapshot.signed.meta.root)
   const targets = await loader.load('targets', snapshot.signed.meta.targets)
+  const roles = await loader.roleMap(snapshot.signed.meta.delegatedTargets)
+  const retired = await loader.roleMap(snapshot.signed.meta.retired)
   const delegated = new Map<string, TargetsEnvelope>()
-  for (const [name, cid] of snapshot.signed.meta.delegatedTargets) delegated.set(name, await loader.load('targets', cid))
-  return { timestamp, snapshot, root, targets, delegated, retired: snapshot.signed.meta.retired }
+  for (const [name, cid] of roles) delegated.set(name, await loader.load('targets', cid))
+  return { timestamp, snapshot, root, targets, delegated, roles, retired, maps: loader }
 }
 
-/** The content of one targets role, without expiry or history. */
+/**
+ * The content of one targets role, without expiry or history: its published
+ * targets map (a shard root; undefined for a role with no published object)
+ * and the staged changes to it. The map itself stays in its shards.
+ */
 export interface RoleContent {
-  targets: Map<string, TargetInfo>
+  base: CID | undefined
+  /** Path -> new entry, or null to remove it. */
+  changes: Map<string, TargetInfo | null>
   /** Ordered (DELEG-ORDER); undefined when the object has no `delegations` member. */
   delegations: DelegationSpec[] | undefined
 }
 
+/** Does a role's content (published map plus staged changes) list `path`? */
+export async function hasTarget (maps: Pick<Loader, 'target'>, c: RoleContent, path: string): Promise<boolean> {
+  const staged = c.changes.get(path)
+  if (staged !== undefined) return staged !== null
+  return c.base !== undefined && (await maps.target(c.base, path)) !== undefined
+}
+
 /** What the next publish should contain. */
 export interface Desired {
+  /** Reads the published targets maps. */
+  maps: Pick<Loader, 'target'>
   rootRoles: Record<TopRoleName, RoleSpec>
   /** 'targets' and every delegated role that still exists. */
   roles: Map<string, RoleContent>
@@ -84,7 +101,7 @@ function contentOf (t: TargetsSigned): RoleContent {
     const keys = t.delegations.keys
     delegations = t.delegations.roles.map((r) => specOf(r, keys))
   }
-  return { targets: new Map(t.targets), delegations }
+  return { base: t.targets, changes: new Map(), delegations }
 }
 
 function specOf (r: DelegatedRole, keys: ReadonlyMap<KeyId, PublicKey>): DelegationSpec {
@@ -96,7 +113,7 @@ function specOf (r: DelegatedRole, keys: ReadonlyMap<KeyId, PublicKey>): Delegat
 export function desiredFrom (p: Published): Desired {
   const roles = new Map<string, RoleContent>([['targets', contentOf(p.targets.signed)]])
   for (const [name, env] of p.delegated) roles.set(name, contentOf(env.signed))
-  return { rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set(), touched: new Set() }
+  return { maps: p.maps, rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set(), touched: new Set() }
 }
 
 /** Role names reachable from `targets` through delegations, breadth-first (VALID walk order). */
@@ -184,11 +201,11 @@ function prune (d: Desired): void {
  *   ERR_TARGET_NOT_DELEGATED | ERR_TARGET_NOT_FOUND | ERR_THRESHOLD |
  *   ERR_DELEGATION_SELF | ERR_LIMIT
  */
-export function applyOps (d: Desired, ops: readonly Op[]): void {
-  for (const o of ops) applyOp(d, o)
+export async function applyOps (d: Desired, ops: readonly Op[]): Promise<void> {
+  for (const o of ops) await applyOp(d, o)
 }
 
-function applyOp (d: Desired, o: Op): void {
+async function applyOp (d: Desired, o: Op): Promise<void> {
   switch (o.op) {
     case 'add': {
       const c = roleOrThrow(d, o.role)
@@ -196,14 +213,14 @@ function applyOp (d: Desired, o: Op): void {
       if (!pathDelegatedTo(d.roles, o.role, o.path)) {
         throw new RepoError('ERR_TARGET_NOT_DELEGATED', `${o.path} is not within the paths delegated to ${o.role}`, { details: { path: o.path, role: o.role } })
       }
-      if (!c.targets.has(o.path) && c.targets.size >= LIMITS.maxTargets) throw new RepoError('ERR_LIMIT', `more than ${LIMITS.maxTargets} targets in ${o.role}`)
-      c.targets.set(o.path, { length: o.length, cid: o.cid })
+      c.changes.set(o.path, { length: o.length, cid: o.cid })
       d.touched.add(o.role)
       return
     }
     case 'remove': {
       const c = roleOrThrow(d, o.role)
-      if (!c.targets.delete(o.path)) throw new RepoError('ERR_TARGET_NOT_FOUND', `${o.role} has no target ${o.path}`, { details: { path: o.path, role: o.role } })
+      if (!(await hasTarget(d.maps, c, o.path))) throw new RepoError('ERR_TARGET_NOT_FOUND', `${o.role} has no target ${o.path}`, { details: { path: o.path, role: o.role } })
+      c.changes.set(o.path, null)
       d.touched.add(o.role)
       return
     }
@@ -225,7 +242,7 @@ function applyOp (d: Desired, o: Op): void {
       }
       from.delegations = list
       d.touched.add(o.from)
-      if (!d.roles.has(o.name)) d.roles.set(o.name, { targets: new Map(), delegations: undefined })
+      if (!d.roles.has(o.name)) d.roles.set(o.name, { base: undefined, changes: new Map(), delegations: undefined })
       return
     }
     case 'undelegate': {
@@ -264,15 +281,16 @@ function applyOp (d: Desired, o: Op): void {
 // ---------------------------------------------------------------------------
 // Signed objects for the desired content.
 
-export function rootSignedFor (d: Desired, expires: string, previousVersion: CID | null): RootSigned {
+export function rootSignedFor (d: Pick<Desired, 'rootRoles'>, expires: string, previousVersion: CID | null): RootSigned {
   return makeRoot({ expires, previousVersion, roles: d.rootRoles })
 }
 
-export function targetsSignedFor (c: RoleContent, expires: string, previousVersion: CID | null): TargetsSigned {
+/** The targets object for a role's content, given the root of its (updated) targets map. */
+export function targetsSignedFor (c: Pick<RoleContent, 'delegations'>, targets: CID, expires: string, previousVersion: CID | null): TargetsSigned {
   return makeTargets({
     expires,
     previousVersion,
-    targets: c.targets,
+    targets,
     ...(c.delegations !== undefined ? { delegations: c.delegations } : {})
   })
 }
@@ -344,23 +362,29 @@ export function meets (env: Pick<Envelope, 'signedBytes' | 'signatures'>, reqs: 
   return reqs.length > 0 && tally(env, reqs).every((t) => t.have >= t.req.threshold)
 }
 
-/** What changed in a role between two signed objects (for the log). */
-export function diffRole (role: string, before: TargetsSigned | undefined, after: TargetsSigned): Change[] {
-  if (before === undefined) return [{ role, kind: 'created', count: after.targets.size }]
+/**
+ * What changed in a role between two signed objects (for the log). The maps
+ * are compared by structural diff: only subtrees whose CIDs differ are read.
+ */
+export async function diffRole (role: string, before: TargetsSigned | undefined, after: TargetsSigned, reader: ShardReader<TargetInfo>): Promise<Change[]> {
+  if (before === undefined) {
+    let count = 0
+    for await (const _ of reader.entries(after.targets)) count++
+    return [{ role, kind: 'created', count }]
+  }
   let added = 0
   let removed = 0
   let changed = 0
-  for (const [p, t] of after.targets) {
-    const o = before.targets.get(p)
-    if (o === undefined) added++
-    else if (!o.cid.equals(t.cid) || o.length !== t.length) changed++
+  for await (const c of reader.diff(after.targets, before.targets)) {
+    if (c.before === undefined) added++
+    else if (c.after === undefined) removed++
+    else changed++
   }
-  for (const p of before.targets.keys()) if (!after.targets.has(p)) removed++
   const out: Change[] = []
   if (added > 0) out.push({ role, kind: 'targets-added', count: added })
   if (removed > 0) out.push({ role, kind: 'targets-removed', count: removed })
   if (changed > 0) out.push({ role, kind: 'targets-changed', count: changed })
-  const enc = (t: TargetsSigned): string => t.delegations === undefined ? '' : Buffer.from(encodeSigned({ ...t, targets: new Map() })).toString('hex')
+  const enc = (t: TargetsSigned): string => t.delegations === undefined ? '' : Buffer.from(encodeSigned({ ...t, targets: after.targets })).toString('hex')
   if (enc({ ...before, expires: after.expires, previousVersion: after.previousVersion }) !== enc(after)) out.push({ role, kind: 'delegations-changed' })
   if (out.length === 0) out.push({ role, kind: 'resigned' })
   return out

@@ -217,13 +217,19 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
   const tr = await targetsOptReason(ctx, ma.targets, mb.targets)
   if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
 
-  for (const [n, cidA] of ma.delegatedTargets) {
-    const cidB = mb.delegatedTargets.get(n)
+  // The role maps were read (and their shards checked) by VALID of both DAGs;
+  // the loader caches them by root CID.
+  const dtA = await ctx.loader.roleMap(ma.delegatedTargets)
+  const retA = await ctx.loader.roleMap(ma.retired)
+  const dtB = await ctx.loader.roleMap(mb.delegatedTargets)
+  const retB = await ctx.loader.roleMap(mb.retired)
+  for (const [n, cidA] of dtA) {
+    const cidB = dtB.get(n)
     if (cidB !== undefined) {
       // SUCC-SNAP-DELEG: names in both maps step by <-?
       const r = await targetsOptReason(ctx, cidA, cidB)
       if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
-    } else if (!mb.retired.has(n)) {
+    } else if (!retB.has(n)) {
       // SUCC-SNAP-NEW: a new name starts a new chain.
       const obj = await envOf(ctx, 'targets', cidA)
       if (obj !== undefined && obj.signed.previousVersion !== null) {
@@ -232,28 +238,28 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
     }
   }
   // SUCC-SNAP-REMOVED: a removed name leaves a tombstone with its last CID.
-  for (const [n, cidB] of mb.delegatedTargets) {
-    if (ma.delegatedTargets.has(n)) continue
-    const t = ma.retired.get(n)
+  for (const [n, cidB] of dtB) {
+    if (dtA.has(n)) continue
+    const t = retA.get(n)
     if (t === undefined || !t.equals(cidB)) {
       out.push(v('SUCC-SNAP-REMOVED', a, `removed delegated role ${n} must be retired with ${cidB}, found ${t?.toString() ?? 'no tombstone'}`))
     }
   }
   // SUCC-SNAP-RETIRED: tombstones are permanent and genuine; a re-added role continues its chain.
-  for (const [n, cidB] of mb.retired) {
-    const back = ma.delegatedTargets.get(n)
+  for (const [n, cidB] of retB) {
+    const back = dtA.get(n)
     if (back !== undefined) {
       const r = await targetsOptReason(ctx, back, cidB)
       if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${cidB}: ${r}`))
     } else {
-      const t = ma.retired.get(n)
+      const t = retA.get(n)
       if (t === undefined || !t.equals(cidB)) {
         out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} changed from ${cidB} to ${t?.toString() ?? 'nothing'}`))
       }
     }
   }
-  for (const n of ma.retired.keys()) {
-    if (!mb.delegatedTargets.has(n) && !mb.retired.has(n)) {
+  for (const n of retA.keys()) {
+    if (!dtB.has(n) && !retB.has(n)) {
       out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} was neither listed nor retired by the previous snapshot`))
     }
   }

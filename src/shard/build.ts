@@ -19,6 +19,11 @@ export interface BuildResult {
   readonly bytes: number
 }
 
+/** The root node of an empty map (the same block for every value type). */
+export function emptyMap (): ShardBlock {
+  return encodeNode<never>({ elements: [] }, { name: 'empty', checkKey () {}, fromWire () { throw new Error('empty') }, toWire: (v) => v })
+}
+
 function byKey<V> (a: Entry<V>, b: Entry<V>): number { return compareKeys(a.key, b.key) }
 
 class Writer<V> {
@@ -68,14 +73,26 @@ class Writer<V> {
   }
 }
 
+/**
+ * A key and value as a reader would accept them: the key passes the codec's
+ * check and the value survives its wire form (so a builder never writes a
+ * node that decoding refuses).
+ *
+ * @throws {DecodeError}
+ */
+function checked<V> (codec: ValueCodec<V>, key: string, value: V): V {
+  const where = `${codec.name}[${JSON.stringify(key.slice(0, 64))}]`
+  codec.checkKey(key, where)
+  return codec.fromWire(codec.toWire(value), where)
+}
+
 function toEntries<V> (input: Iterable<readonly [string, V]>, codec: ValueCodec<V>): Array<Entry<V>> {
   const seen = new Set<string>()
   const out: Array<Entry<V>> = []
   for (const [key, value] of input) {
     if (seen.has(key)) throw new DecodeError('ERR_SCHEMA', `${codec.name}: key ${JSON.stringify(key)} given twice`)
     seen.add(key)
-    codec.checkKey(key, `${codec.name}[${JSON.stringify(key)}]`)
-    out.push({ key, hash: hashKey(key), value })
+    out.push({ key, hash: hashKey(key), value: checked(codec, key, value) })
   }
   return out
 }
@@ -113,8 +130,7 @@ export async function updateMap<V> (reader: ShardReader<V>, root: CID, changes: 
   const w = new Writer(reader.codec, sink)
   const list: Array<{ key: string, hash: Uint8Array, value: V | null }> = []
   for (const [key, value] of changes) {
-    if (value !== null) reader.codec.checkKey(key, `${reader.codec.name}[${JSON.stringify(key)}]`)
-    list.push({ key, hash: hashKey(key), value })
+    list.push({ key, hash: hashKey(key), value: value === null ? null : checked(reader.codec, key, value) })
   }
   if (list.length === 0) return { root, blocks: 0, bytes: 0 }
 

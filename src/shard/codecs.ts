@@ -1,26 +1,49 @@
 /**
- * Value codecs of the sharded maps dagtuf uses (spec/NOTES.md §11): a
+ * The sharded maps of dagtuf metadata (spec/NOTES.md §11) and their value
+ * codecs: a targets object's `targets` maps target paths to TargetInfo; a
  * snapshot's `delegated-targets` and `retired` map role names to targets
  * object CIDs.
  */
-import { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { CID } from 'multiformats/cid'
+import { LIMITS } from '../model/config.js'
 import { DecodeError } from '../model/errors.js'
-import { CODEC_DAG_JSON, HASH_SHA2_256 } from '../model/hash.js'
-import { isSafeRoleName } from '../model/schema.js'
+import { checkRoleName, checkTargetPath, parseMetaLink, parseTargetInfo, targetInfoToWire } from '../model/schema.js'
+import type { TargetInfo } from '../model/types.js'
+import { buildMap, type BlockSink, type BuildResult } from './build.js'
 import type { ValueCodec } from './node.js'
+
+/**
+ * Target path -> TargetInfo. `custom` is capped in both encodings (dag-cbor
+ * writes every float in 9 bytes, so its size can exceed the dag-json one).
+ */
+export const targetsCodec: ValueCodec<TargetInfo> = Object.freeze({
+  name: 'targets',
+  checkKey: checkTargetPath,
+  fromWire (wire: unknown, where: string): TargetInfo {
+    const info = parseTargetInfo(wire, where)
+    if (info.custom !== undefined && dagCbor.encode(info.custom).byteLength > LIMITS.maxCustomBytes) {
+      throw new DecodeError('ERR_LIMIT', `${where}.custom: larger than ${LIMITS.maxCustomBytes} bytes as dag-cbor`, { details: { path: where } })
+    }
+    return info
+  },
+  toWire: targetInfoToWire
+})
 
 /** Role name -> CID of a targets object (a CIDv1 dag-json sha2-256). */
 export const roleLinkCodec: ValueCodec<CID> = Object.freeze({
   name: 'roles',
-  checkKey (key: string, where: string): void {
-    if (!isSafeRoleName(key)) throw new DecodeError('ERR_UNSAFE_NAME', `${where}: unsafe role name`, { details: { path: where } })
-  },
-  fromWire (wire: unknown, where: string): CID {
-    const cid = CID.asCID(wire)
-    if (cid === null || cid.version !== 1 || cid.code !== CODEC_DAG_JSON || cid.multihash.code !== HASH_SHA2_256 || cid.multihash.digest.byteLength !== 32) {
-      throw new DecodeError('ERR_SCHEMA', `${where}: expected a CIDv1 dag-json sha2-256 link`, { details: { path: where } })
-    }
-    return cid
-  },
-  toWire (value: CID): unknown { return value }
+  checkKey: checkRoleName,
+  fromWire: parseMetaLink,
+  toWire: (value: CID): unknown => value
 })
+
+/** Build a targets map bottom-up; blocks go to `sink`. */
+export function buildTargetsMap (entries: Iterable<readonly [string, TargetInfo]>, sink: BlockSink): BuildResult {
+  return buildMap(entries, targetsCodec, sink)
+}
+
+/** Build a role-name map (delegated-targets or retired) bottom-up; blocks go to `sink`. */
+export function buildRolesMap (entries: Iterable<readonly [string, CID]>, sink: BlockSink): BuildResult {
+  return buildMap(entries, roleLinkCodec, sink)
+}

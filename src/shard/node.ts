@@ -30,11 +30,11 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { ValidationError } from '../model/errors.js'
-import { HASH_SHA2_256, equalBytes, sha256 } from '../model/hash.js'
+import { CODEC_DAG_CBOR, HASH_SHA2_256, equalBytes, sha256 } from '../model/hash.js'
 import { DecodeError } from '../model/errors.js'
 
 /** Multicodec of shard nodes. */
-export const CODEC_DAG_CBOR = 0x71
+export { CODEC_DAG_CBOR }
 /** Bits of the key hash consumed per level: 16 slots a node. */
 export const BITS = 4
 export const SLOTS = 1 << BITS

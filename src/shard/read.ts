@@ -159,6 +159,25 @@ export class ShardReader<V> {
     }
   }
 
+  /**
+   * The CID of every node of the map at `root` (checked as read), parents
+   * first. A node for which `skip` returns true is not read, nor anything
+   * under it (for walks over many versions that share subtrees).
+   */
+  async * nodes (root: CID, skip: (cid: CID) => boolean = () => false): AsyncGenerator<CID> {
+    const stack: Array<{ cid: CID, depth: number, path: number[] }> = [{ cid: root, depth: 0, path: [] }]
+    while (stack.length > 0) {
+      const { cid, depth, path } = stack.pop()!
+      if (skip(cid)) continue
+      const node = await this.node(cid, depth, path)
+      yield cid
+      for (let i = node.elements.length - 1; i >= 0; i--) {
+        const el = node.elements[i]!
+        if (el.link !== undefined) stack.push({ cid: el.link, depth: depth + 1, path: [...path, el.slot] })
+      }
+    }
+  }
+
   /** Check every node of the map; the number of entries and nodes. */
   async verify (root: CID): Promise<{ entries: number, nodes: number }> {
     let entries = 0

@@ -273,11 +273,12 @@ function referenceTime (now: Date | string): string {
  * (DELEG-TERMINATING); a role is visited once (DELEG-VISITED).
  *
  * @returns the entry and the role that answered, or null when no role does
+ * @throws {BlockError} a shard node on the path could not be fetched (SHARD-MISSING)
  * @throws {ValidationError} BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH |
  *   BOUND-GLOB when a bound is exceeded; VALID-DELEG-LISTED when an edge names a role missing
  *   from the DAG (impossible in a VALID DAG); CLIENT-EXPIRES with `now`
  */
-export function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Found | null {
+export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Promise<Found | null> {
   if (typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'findTarget: path must be a string')
   const limits = { ...LIMITS, ...opts.limits }
   const ref = opts.now === undefined ? undefined : referenceTime(opts.now)
@@ -303,7 +304,8 @@ export function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Fou
     if (ref !== undefined && !(obj.signed.expires > ref)) {
       throw new ValidationError('CLIENT-EXPIRES', `role ${name} expired at ${obj.signed.expires}`, { details: { cid: obj.cid.toString(), role: name, expires: obj.signed.expires } })
     }
-    const info = obj.signed.targets.get(path)
+    // Only the shard nodes on the path to `path` are fetched (NOTES 11).
+    const info = await dag.maps.target(obj.signed.targets, path)
     if (info !== undefined) return { info, role: name, chain: [...chain] }
     const chosen: Frame[] = []
     for (const entry of obj.signed.delegations?.roles ?? []) { // DELEG-ORDER

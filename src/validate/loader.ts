@@ -30,7 +30,8 @@ import { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
 import { LIMITS, MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, DecodeError, UsageError, ValidationError } from '../model/errors.js'
-import type { Envelope, SignedOf } from '../model/types.js'
+import type { Envelope, SignedOf, TargetInfo } from '../model/types.js'
+import { MAX_NODE_BYTES, ShardBudget, ShardReader, roleLinkCodec, targetsCodec, type Entry } from '../shard/index.js'
 
 export interface Loader {
   /**
@@ -41,6 +42,67 @@ export interface Loader {
    * @throws {ValidationError} BOUND-BLOCKS | BOUND-BYTES
    */
   load: <K extends Kind>(kind: K, cid: CID) => Promise<Envelope<SignedOf<K>>>
+  /**
+   * The role-name map (a snapshot's `delegated-targets` or `retired`) whose
+   * root is `root`, read whole (at most LIMITS.maxDelegatedRoles entries).
+   *
+   * @throws {ValidationError} SHARD-* | BOUND-BLOCKS | BOUND-BYTES; ERR_LIMIT (DecodeError) past the entry bound
+   * @throws {BlockError} a node could not be fetched (SHARD-MISSING)
+   */
+  roleMap: (root: CID) => Promise<ReadonlyMap<string, CID>>
+  /**
+   * The entry for `path` in the targets map whose root is `root`: fetches
+   * only the nodes on the path to it.
+   *
+   * @throws {ValidationError} SHARD-* | BOUND-BLOCKS | BOUND-BYTES
+   * @throws {BlockError} a node could not be fetched (SHARD-MISSING): never "absent"
+   */
+  target: (root: CID, path: string) => Promise<TargetInfo | undefined>
+  /** Every entry of the targets map at `root`, streamed in hash order (same errors as `target`). */
+  targetEntries: (root: CID) => AsyncIterable<Entry<TargetInfo>>
+}
+
+/** Fetches the bytes of a shard node, within the caller's caps and budget. */
+export type ShardFetch = (cid: CID) => Promise<Uint8Array>
+
+/**
+ * The map methods of a Loader over one way of fetching shard nodes (which
+ * counts them against the update's budget). Role maps are cached by root.
+ */
+export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
+  // The fetch counts blocks and bytes; these readers only check and decode.
+  const source = { get: async (cid: CID) => await fetch(cid) }
+  const unbounded = (): ShardBudget => new ShardBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+  const targets = new ShardReader(source, targetsCodec, { budget: unbounded() })
+  const roles = new ShardReader(source, roleLinkCodec, { budget: unbounded() })
+  const roleMaps = new Map<string, Promise<ReadonlyMap<string, CID>>>()
+  return {
+    async roleMap (root: CID): Promise<ReadonlyMap<string, CID>> {
+      const key = root.toString()
+      let p = roleMaps.get(key)
+      if (p === undefined) {
+        p = (async () => {
+          const out = new Map<string, CID>()
+          for await (const e of roles.entries(root)) {
+            if (out.size >= LIMITS.maxDelegatedRoles) throw new DecodeError('ERR_LIMIT', `a role map has more than ${LIMITS.maxDelegatedRoles} entries`, { details: { cid: key } })
+            out.set(e.key, e.value)
+          }
+          // Names in code-unit order (the order format 1 listed them in),
+          // not hash order: walks and reports stay in a stable, readable order.
+          return new Map([...out].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+        })()
+        roleMaps.set(key, p)
+        p.catch(() => { if (roleMaps.get(key) === p) roleMaps.delete(key) })
+      }
+      return await p
+    },
+    async target (root: CID, path: string): Promise<TargetInfo | undefined> {
+      return await targets.get(root, path)
+    },
+    targetEntries (root: CID): AsyncIterable<Entry<TargetInfo>> {
+      return targets.entries(root)
+    }
+  }
 }
 
 /** What a loader needs from a block source (src/blocks BlockSource fits). */
@@ -63,7 +125,11 @@ export interface LoaderStats {
   bytes: number
 }
 
-export type SourceLoader = Loader & { readonly stats: Readonly<LoaderStats> }
+export type SourceLoader = Loader & {
+  readonly stats: Readonly<LoaderStats>
+  /** Fetch a shard node's bytes, counted like any other block (for loaders layered on this one). */
+  readonly fetchShard: ShardFetch
+}
 
 /** Fetches one loader keeps outstanding at most; the rest wait their turn. */
 export const FETCH_CONCURRENCY = 8
@@ -113,11 +179,11 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
   const decoded = new Map<string, Promise<Envelope>>()
   const slots = new Slots(FETCH_CONCURRENCY)
 
-  async function fetch (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+  async function fetch (kind: Kind | 'shard', cid: CID, key: string): Promise<Uint8Array> {
     return await slots.run(async () => await fetchNow(kind, cid, key))
   }
 
-  async function fetchNow (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+  async function fetchNow (kind: Kind | 'shard', cid: CID, key: string): Promise<Uint8Array> {
     if (signal?.aborted === true) {
       throw new BlockError('ERR_ABORTED', `loading ${key} was aborted`, { cause: signal.reason, details: { cid: key } })
     }
@@ -127,7 +193,7 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
       throw new ValidationError('BOUND-BLOCKS', `more than ${maxBlocks} metadata blocks fetched`, { details: { cid: key, max: maxBlocks } })
     }
     stats.blocks++
-    const kindCap = MAX_BLOCK_BYTES[kind]
+    const kindCap = kind === 'shard' ? MAX_NODE_BYTES : MAX_BLOCK_BYTES[kind]
     const left = Math.max(0, maxBytes - stats.bytes)
     const cap = Math.min(kindCap, left)
     const overBudget = (): ValidationError => new ValidationError('BOUND-BYTES', `more than ${maxBytes} bytes of metadata fetched`, { details: { cid: key, max: maxBytes } })
@@ -149,7 +215,7 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
     return bytes
   }
 
-  async function fetchOnce (kind: Kind, cid: CID, key: string): Promise<Uint8Array> {
+  async function fetchOnce (kind: Kind | 'shard', cid: CID, key: string): Promise<Uint8Array> {
     let p = blocks.get(key)
     if (p === undefined) {
       p = fetch(kind, cid, key)
@@ -160,8 +226,11 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
     return await p
   }
 
+  const fetchShard: ShardFetch = async (cid) => await fetchOnce('shard', cid, cid.toString())
   const loader: SourceLoader = {
     stats,
+    fetchShard,
+    ...mapMethods(fetchShard),
     async load<K extends Kind> (kind: K, cidIn: CID): Promise<Envelope<SignedOf<K>>> {
       const cid = CID.asCID(cidIn)
       if (cid === null) throw new UsageError('ERR_ARGUMENT', 'load: expected a CID')

@@ -40,13 +40,37 @@ import { Collector, Stop, ruleOfLoadError, violationError, type Violation } from
 
 export type { Violation }
 
-/** The objects of a VALID DAG. `delegated` holds every entry of `delegated-targets`. */
+/**
+ * The objects of a VALID DAG. `delegated` holds the object of every entry of
+ * `delegated-targets`; `roles` and `retired` are the snapshot's two role maps
+ * read from their shards. The targets maps stay in their shards (read them
+ * through the loader).
+ */
 export interface Dag {
   timestamp?: TimestampEnvelope
   snapshot: SnapshotEnvelope
   root: RootEnvelope
   targets: TargetsEnvelope
   delegated: ReadonlyMap<string, TargetsEnvelope>
+  roles: ReadonlyMap<string, CID>
+  retired: ReadonlyMap<string, CID>
+  /** The targets maps of this DAG, read through the loader that validated it. */
+  maps: Pick<Loader, 'target' | 'targetEntries'>
+}
+
+/**
+ * Read a role map of a snapshot; a failure that is a verdict on the data
+ * becomes a violation (and undefined), anything else propagates.
+ */
+export async function roleMapOrReport (loader: Loader, root: CID, c: Collector, what: string): Promise<ReadonlyMap<string, CID> | undefined> {
+  try {
+    return await loader.roleMap(root)
+  } catch (e) {
+    const rule = ruleOfLoadError(e)
+    if (rule === undefined) throw e
+    c.add(rule, root, `${what}: ${messageOf(e)}`, e)
+    return undefined
+  }
 }
 
 export interface ValidReport {
@@ -202,8 +226,7 @@ interface DelegationWalk {
   readonly complete: boolean
 }
 
-async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, targets: TargetsEnvelope, c: Collector, limits: ResolvedLimits): Promise<DelegationWalk> {
-  const dt = snap.signed.meta.delegatedTargets
+async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, dt: ReadonlyMap<string, CID>, targets: TargetsEnvelope, c: Collector, limits: ResolvedLimits): Promise<DelegationWalk> {
   const objs = new Map<string, TargetsEnvelope | undefined>([['targets', targets]])
   const depth = new Map<string, number>([['targets', 0]])
   const into = new Map<string, Edge[]>()
@@ -338,8 +361,11 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
   if (root !== undefined && !meetsThreshold(snap, root.signed.keys, roles!.snapshot)) {
     c.add('VALID-SNAP-SIG', snap.cid, `snapshot is not signed by ${roles!.snapshot.threshold} of the root's snapshot keys`)
   }
-  for (const name of meta.retired.keys()) {
-    if (meta.delegatedTargets.has(name)) c.add('VALID-RETIRED-DISJOINT', snap.cid, `${name} is both listed and retired`)
+  const dt = await roleMapOrReport(loader, meta.delegatedTargets, c, 'meta.delegated-targets')
+  const retired = await roleMapOrReport(loader, meta.retired, c, 'meta.retired')
+  if (dt === undefined || retired === undefined) return undefined
+  for (const name of retired.keys()) {
+    if (dt.has(name)) c.add('VALID-RETIRED-DISJOINT', snap.cid, `${name} is both listed and retired`)
   }
 
   const targets = await loadOrReport(loader, 'targets', meta.targets, c, 'meta.targets')
@@ -348,16 +374,37 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
     c.add('VALID-TARGETS-SIG', targets.cid, `targets is not signed by ${roles!.targets.threshold} of the root's targets keys`)
   }
 
-  const { objs, into, complete } = await walkDelegations(loader, snap, targets, c, limits)
+  const { objs, into, complete } = await walkDelegations(loader, snap, dt, targets, c, limits)
   if (complete) {
-    for (const name of meta.delegatedTargets.keys()) {
+    for (const name of dt.keys()) {
       if (!objs.has(name)) c.add('VALID-DELEG-REACHABLE', snap.cid, `${name} is listed but no delegation chain from targets reaches it`)
     }
     // BOUND-GLOB: one budget for all the matching of this walk.
     const budget = new GlobBudget(limits.maxGlobSteps, 'VALID-DELEG-PATHS')
     paths: for (const [name, obj] of objs) {
       if (name === 'targets' || obj === undefined) continue
-      for (const path of obj.signed.targets.keys()) {
+      let entries: AsyncIterable<{ key: string }>
+      try {
+        entries = loader.targetEntries(obj.signed.targets)
+      } catch (e) {
+        const rule = ruleOfLoadError(e)
+        if (rule === undefined) throw e
+        c.add(rule, obj.cid, `${name}.targets: ${messageOf(e)}`, e)
+        continue
+      }
+      const iterator = entries[Symbol.asyncIterator]()
+      for (;;) {
+        let next: IteratorResult<{ key: string }>
+        try {
+          next = await iterator.next()
+        } catch (e) {
+          const rule = ruleOfLoadError(e)
+          if (rule === undefined) throw e
+          c.add(rule, obj.cid, `${name}.targets: ${messageOf(e)}`, e)
+          break
+        }
+        if (next.done === true) break
+        const path = next.value.key
         let allowed: boolean
         try {
           allowed = pathAllowed(path, name, into, budget)
@@ -376,8 +423,8 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
 
   if (!c.ok || root === undefined) return undefined
   const delegated = new Map<string, TargetsEnvelope>()
-  for (const name of meta.delegatedTargets.keys()) delegated.set(name, objs.get(name)!)
-  return { snapshot: snap, root, targets, delegated }
+  for (const name of dt.keys()) delegated.set(name, objs.get(name)!)
+  return { snapshot: snap, root, targets, delegated, roles: dt, retired, maps: loader }
 }
 
 // ---------------------------------------------------------------------------

@@ -384,13 +384,13 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     await sim.publish()
     const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null }))
     const d2 = await sim.forgeTargets('d2', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
-    const snap = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['d1', d1.cid], ['d2', d2.cid]]) })
+    const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d1', d1.cid], ['d2', d2.cid]]) })
     const ts = await sim.forgeTimestamp(snap.cid)
     const a = await update(sim, trusted, ts.cid)
     expect(a.floors).toEqual({ kept: ['targets', 'd3'], dropped: ['d1', 'd2'] })
     // d3's authorization did not change: its floor holds.
     const d3 = await sim.forgeTargets('d3', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
-    const snap2 = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['d3', d3.cid]]) })
+    const snap2 = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d3', d3.cid]]) })
     await rejects(update(sim, trusted, (await sim.forgeTimestamp(snap2.cid)).cid), 'CLIENT-FLOOR')
   })
 
@@ -401,7 +401,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     sim.delegate('b', 'a', { paths: ['x/*'] })
     await sim.addTarget('b', 'x/1.txt')
     const v1 = await sim.publish()
-    const edges = edgesOf({ ...v1, timestamp: v1.timestamp })
+    const edges = edgesOf(RepoSim.dagOf(v1, sim.loader()))
     expect(edges.out.get('b')).toEqual(['a'])
     // Two edges into a (from targets and from b) with the same keys and threshold: one pair.
     expect(edges.authorization.get('a')?.split('|')).toHaveLength(1)

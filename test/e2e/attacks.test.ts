@@ -133,10 +133,14 @@ describe('endless data', () => {
     await sim.addTarget('targets', 'more.txt')
     await sim.addTarget('d1', 'd1/more.txt')
     const v2 = await sim.publish()
-    // T, S, targets and d1 are new: four fetches; the root comes from the cache.
-    await refused(sim, v2.timestamp.cid, 'BOUND-BLOCKS', { limits: { maxBlocksPerUpdate: 3 } })
-    const r = await (await client(sim, { limits: { maxBlocksPerUpdate: 4 } })).refresh(v2.timestamp.cid)
-    expect(r.fetched.blocks).toBe(4)
+    // T, S, targets and d1 are new, and two shard nodes: the snapshot's
+    // delegated-targets map (d1's CID changed) and d1's targets map, which
+    // VALID-DELEG-PATHS reads. Six fetches; the root and the (unchanged)
+    // retired map come from the cache, and the top-level targets map is
+    // not read at all.
+    await refused(sim, v2.timestamp.cid, 'BOUND-BLOCKS', { limits: { maxBlocksPerUpdate: 5 } })
+    const r = await (await client(sim, { limits: { maxBlocksPerUpdate: 6 } })).refresh(v2.timestamp.cid)
+    expect(r.fetched.blocks).toBe(6)
   })
 
   it('BOUND-BYTES: one update fetches at most maxBytesPerUpdate bytes', async () => {
@@ -199,7 +203,7 @@ describe('extraneous dependencies', () => {
   it('a snapshot listing a role no delegation authorizes (VALID-DELEG-REACHABLE)', async () => {
     const { sim } = await setup()
     const ghost = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null }))
-    const snap = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['ghost', ghost.cid]]) })
+    const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['ghost', ghost.cid]]) })
     await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-REACHABLE')
   })
 })
@@ -336,7 +340,7 @@ describe('mix-and-match', () => {
     sim.delegate('targets', 'd2')
     await sim.addTarget('d2', 'd2/x.tgz')
     await (await client(sim)).refresh((await sim.publish()).timestamp.cid)
-    const dt = sim.head.snapshot.signed.meta.delegatedTargets
+    const dt = RepoSim.roles(sim.head)
     const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', dt.get('d2')!], ['d2', dt.get('d2')!]]) })
     await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-SIG')
   })
@@ -560,7 +564,7 @@ describe('wrong software', () => {
     await sim.addTarget('second', 'pkg/a.tgz', text('old or evil'))
     await sim.publish()
     const first = await sim.forgeTargets('first', (t) => ({ ...t, expires: PAST }))
-    const snap = await sim.forgeSnapshot({ delegated: new Map([...sim.head.snapshot.signed.meta.delegatedTargets, ['first', first.cid]]) })
+    const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['first', first.cid]]) })
     const up = await client(sim)
     await up.refresh((await sim.forgeTimestamp(snap.cid)).cid)
     await rejects(up.getTargetInfo('pkg/a.tgz'), 'CLIENT-EXPIRES')

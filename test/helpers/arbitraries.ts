@@ -14,6 +14,7 @@ import { cidOf } from '../../src/model/codec.js'
 import { CODEC_DAG_PB, CODEC_RAW, sha256 } from '../../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
+import { buildRolesMap, buildTargetsMap } from '../../src/shard/index.js'
 import type { Envelope, RootSigned, Signed, SnapshotSigned, TargetInfo, TargetsSigned, TimestampSigned } from '../../src/model/types.js'
 
 /** Fixed seed for reproducible runs; DAGTUF_DEEP scales the number of runs. */
@@ -105,7 +106,8 @@ export const arbTargetsSpec: fc.Arbitrary<Spec<TargetsSigned>> = fc.tuple(
   fc.array(arbKeyPair, { minLength: 1, maxLength: 3 })
 ).chain(([signer, expires, prev, targets, delegKeys]) =>
   fc.option(fc.uniqueArray(arbDelegation(delegKeys), { maxLength: 3, selector: (d) => d.name }), { nil: undefined }).map((delegations) => ({
-    signed: makeTargets({ expires, previousVersion: prev, targets, ...(delegations === undefined ? {} : { delegations }) }),
+    // The map's blocks are not kept: these specs are for the envelope alone.
+    signed: makeTargets({ expires, previousVersion: prev, targets: buildTargetsMap(targets, () => {}).root, ...(delegations === undefined ? {} : { delegations }) }),
     signers: [signer]
   })))
 
@@ -123,8 +125,8 @@ export const arbSnapshotSpec: fc.Arbitrary<Spec<SnapshotSigned>> = fc.record({
     previousVersion: r.prev,
     root: r.root,
     targets: r.targets,
-    delegatedTargets: r.delegated,
-    retired: r.retired.filter(([n]) => !r.delegated.some(([d]) => d === n))
+    delegatedTargets: buildRolesMap(r.delegated, () => {}).root,
+    retired: buildRolesMap(r.retired.filter(([n]) => !r.delegated.some(([d]) => d === n)), () => {}).root
   }),
   signers: [r.signer]
 }))
@@ -174,9 +176,9 @@ export function hostileBlocks (): Uint8Array[] {
     enc('{"signatures":[],"signed":{"_type":"root","__proto__":{"x":1}}}'),
     enc('{"signatures":[],"signed":' + '"' + 'x'.repeat(2_000_000) + '"}'),
     enc('{"signatures":[],"signed":{"/":"bafkqaaa"}}'),
-    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"bafkqaaa"},"spec_version":"1.0.0"}}'),
-    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":{"bytes":"AAAA"}},"spec_version":"1.0.0"}}'),
-    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":99999999999999999999999,"snapshot":1,"spec_version":"1.0.0"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"bafkqaaa"},"spec_version":"2.0.0"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":{"bytes":"AAAA"}},"spec_version":"2.0.0"}}'),
+    enc('{"signatures":[],"signed":{"_type":"timestamp","expires":99999999999999999999999,"snapshot":1,"spec_version":"2.0.0"}}'),
     new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]),
     enc('{"\\ud800":1}')
   ]

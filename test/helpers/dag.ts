@@ -17,7 +17,8 @@ import { makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
 import type { Envelope, RootEnvelope, RootSigned, Signed, SnapshotEnvelope, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope } from '../../src/model/types.js'
-import { sourceLoader, type SourceLoader } from '../../src/validate/loader.js'
+import { buildRolesMap, buildTargetsMap, type ShardBlock } from '../../src/shard/index.js'
+import { sourceLoader, type Loader, type SourceLoader } from '../../src/validate/loader.js'
 import { rawCid } from './history.js'
 
 export const EXPIRES = '2030-01-01T00:00:00Z'
@@ -26,6 +27,8 @@ type Top = 'root' | 'targets' | 'snapshot' | 'timestamp'
 
 export class DagBuilder {
   readonly store = new MemoryBlockStore()
+  /** Where the shard nodes of the maps go: the same store. */
+  readonly sink = (b: ShardBlock): void => { this.store.unsafePut(b.cid, b.bytes) }
   readonly #keys = new Map<string, KeyPair>()
   #next = 1
 
@@ -81,7 +84,7 @@ export class DagBuilder {
 
   targetsSigned (o: { targets?: ReadonlyArray<string | readonly [string, TargetInfo]>, delegations?: readonly DelegationSpec[], previousVersion?: CID | null, expires?: string } = {}): TargetsSigned {
     const targets = (o.targets ?? []).map((t) => typeof t === 'string' ? [t, info(t)] as const : t)
-    return makeTargets({ expires: o.expires ?? EXPIRES, previousVersion: o.previousVersion ?? null, targets, ...(o.delegations !== undefined ? { delegations: o.delegations } : {}) })
+    return makeTargets({ expires: o.expires ?? EXPIRES, previousVersion: o.previousVersion ?? null, targets: buildTargetsMap(targets, this.sink).root, ...(o.delegations !== undefined ? { delegations: o.delegations } : {}) })
   }
 
   /** A targets object for role `name`, signed by that role's key unless `signers` says otherwise. */
@@ -103,8 +106,8 @@ export class DagBuilder {
       previousVersion: o.previousVersion ?? null,
       root: c(o.root),
       targets: c(o.targets),
-      delegatedTargets: Object.entries(o.delegated ?? {}).map(([n, x]) => [n, c(x)] as const),
-      retired: Object.entries(o.retired ?? {}).map(([n, x]) => [n, c(x)] as const)
+      delegatedTargets: buildRolesMap(Object.entries(o.delegated ?? {}).map(([n, x]) => [n, c(x)] as const), this.sink).root,
+      retired: buildRolesMap(Object.entries(o.retired ?? {}).map(([n, x]) => [n, c(x)] as const), this.sink).root
     }), o.signers ?? [this.key('snapshot')])
   }
 
@@ -118,4 +121,11 @@ export class DagBuilder {
 export function info (path: string): TargetInfo {
   const bytes = new TextEncoder().encode(`content of ${path}`)
   return { length: bytes.byteLength, cid: rawCid(bytes) }
+}
+
+/** The whole targets map of a targets object, read from its shards (tests only: it reads every node). */
+export async function targetMap (maps: Pick<Loader, 'targetEntries'>, env: TargetsEnvelope): Promise<Map<string, TargetInfo>> {
+  const out = new Map<string, TargetInfo>()
+  for await (const e of maps.targetEntries(env.signed.targets)) out.set(e.key, e.value)
+  return out
 }

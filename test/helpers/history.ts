@@ -34,6 +34,7 @@ import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
+import { buildRolesMap, buildTargetsMap, type ShardBlock } from '../../src/shard/index.js'
 import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec } from '../../src/model/build.js'
 import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair, type Signer } from '../../src/model/keys.js'
@@ -43,6 +44,7 @@ import type {
 } from '../../src/model/types.js'
 import { roleMatchesPath } from '../../src/validate/delegation.js'
 import { sourceLoader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
+import type { Dag } from '../../src/validate/valid.js'
 
 // ---------------------------------------------------------------------------
 // Seeds and run counts
@@ -133,6 +135,11 @@ interface TargetsRole {
 }
 
 /** One published version: a timestamp DAG plus the tombstones. */
+/** A targets object to forge: its `targets` may be a plain map, built into shards when signed. */
+export type ForgedTargets = Omit<TargetsSigned, 'targets'> & { readonly targets: CID | ReadonlyMap<string, TargetInfo> }
+/** What a forge starts from: the head object with its map read whole. */
+export type ForgeBase = Omit<TargetsSigned, 'targets'> & { readonly targets: ReadonlyMap<string, TargetInfo> }
+
 export interface Version {
   readonly index: number
   readonly timestamp: TimestampEnvelope
@@ -179,6 +186,8 @@ function uniqueSigners (signers: readonly Signer[]): Signer[] {
 
 export class RepoSim {
   readonly store: MemoryBlockStore
+  /** Shard nodes of the maps go to the same store. */
+  readonly sink = (b: ShardBlock): void => { this.store.unsafePut(b.cid, b.bytes) }
   readonly rng: Rng
   readonly versions: Version[] = []
   /** The simulated clock (advanced one hour by every publish and refresh). */
@@ -466,7 +475,7 @@ export class RepoSim {
     return makeTargets({
       expires: this.expires('targets'),
       previousVersion: r.last?.cid ?? null,
-      targets: r.targets,
+      targets: buildTargetsMap(r.targets, this.sink).root,
       ...(delegations.length > 0 ? { delegations } : {})
     })
   }
@@ -522,9 +531,10 @@ export class RepoSim {
     const delegated = new Map([...objects].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
 
     const prevSnap = this.#lastSnapshot
-    if (prevSnap !== null) {
-      for (const [n, c] of prevSnap.signed.meta.delegatedTargets) {
-        if (!delegated.has(n)) this.#retired.set(n, c) // SUCC-SNAP-REMOVED
+    const prevVersion = this.versions[this.versions.length - 1]
+    if (prevVersion !== undefined) {
+      for (const [n, e] of prevVersion.delegated) {
+        if (!delegated.has(n)) this.#retired.set(n, e.cid) // SUCC-SNAP-REMOVED
       }
     }
     for (const n of delegated.keys()) this.#retired.delete(n) // re-added: continues from the tombstone
@@ -534,8 +544,8 @@ export class RepoSim {
       previousVersion: prevSnap?.cid ?? null,
       root: root.cid,
       targets: targets.cid,
-      delegatedTargets: [...delegated].map(([n, e]) => [n, e.cid] as const),
-      retired: this.#retired
+      delegatedTargets: buildRolesMap([...delegated].map(([n, e]) => [n, e.cid] as const), this.sink).root,
+      retired: buildRolesMap(this.#retired, this.sink).root
     }), this.signersOf('snapshot'))
     this.#lastSnapshot = snapshot
     const timestamp = await this.sign(makeTimestamp({ expires: this.expires('timestamp'), snapshot: snapshot.cid }), this.signersOf('timestamp'))
@@ -584,8 +594,8 @@ export class RepoSim {
       previousVersion: o.previousVersion === undefined ? h.snapshot.cid : o.previousVersion,
       root: o.root ?? m.root,
       targets: o.targets ?? m.targets,
-      delegatedTargets: o.delegated ?? m.delegatedTargets,
-      retired: o.retired ?? m.retired
+      delegatedTargets: o.delegated === undefined ? m.delegatedTargets : buildRolesMap(o.delegated, this.sink).root,
+      retired: o.retired === undefined ? m.retired : buildRolesMap(o.retired, this.sink).root
     }), o.signers ?? this.publishedSignersOf('snapshot'))
   }
 
@@ -599,12 +609,28 @@ export class RepoSim {
    * `change`, with previous-version = the head object, signed by the role's
    * keys (or `signers`).
    */
-  async forgeTargets (role: string, change: (t: TargetsSigned) => TargetsSigned, signers?: readonly Signer[]): Promise<TargetsEnvelope> {
+  async forgeTargets (role: string, change: (t: ForgeBase) => ForgedTargets, signers?: readonly Signer[]): Promise<TargetsEnvelope> {
     const h = this.head
     const cur = role === 'targets' ? h.targets : h.delegated.get(role)
     if (cur === undefined) throw new Error(`${role} is not in the head snapshot`)
-    const base: TargetsSigned = { ...cur.signed, expires: this.expires('targets'), previousVersion: cur.cid }
-    return await this.sign(change(base), signers ?? this.signersOf(role))
+    // The change sees the head object's whole map (read from its shards).
+    const entries = new Map<string, TargetInfo>()
+    for await (const e of this.loader().targetEntries(cur.signed.targets)) entries.set(e.key, e.value)
+    const base: ForgeBase = { ...cur.signed, targets: entries, expires: this.expires('targets'), previousVersion: cur.cid }
+    const forged = change(base)
+    // A map given in place of a shard root is built (and stored) first.
+    const targets = forged.targets instanceof Map ? buildTargetsMap(forged.targets as ReadonlyMap<string, TargetInfo>, this.sink).root : forged.targets as CID
+    return await this.sign({ ...forged, targets }, signers ?? this.signersOf(role))
+  }
+
+  /** The name -> CID map of a version's delegated roles (what its snapshot's delegated-targets holds). */
+  static roles (v: Version): Map<string, CID> {
+    return new Map([...v.delegated].map(([n, e]) => [n, e.cid]))
+  }
+
+  /** A version as the Dag VALID would return for it, read through `maps`. */
+  static dagOf (v: Version, maps: Dag['maps']): Dag & { timestamp: TimestampEnvelope } {
+    return { ...v, roles: RepoSim.roles(v), retired: v.retired, maps }
   }
 
   /** Re-encode an envelope keeping only the signatures `keep` selects (no re-signing), and store it. */

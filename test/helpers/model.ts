@@ -3,6 +3,7 @@ import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp } from '.
 import { generateKeyPair, seedSigner, type KeyPair } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
 import type { TargetInfo } from '../../src/model/types.js'
+import { buildRolesMap, buildTargetsMap, type ShardBlock } from '../../src/shard/index.js'
 
 export interface Keys { root: KeyPair, targets: KeyPair, snapshot: KeyPair, timestamp: KeyPair }
 
@@ -18,10 +19,14 @@ export async function fourObjects (keys: Keys = freshKeys(), targets: Array<[str
     expires: expiresIn(NOW, 365 * 86400),
     roles: { root: one(keys.root), targets: one(keys.targets), snapshot: one(keys.snapshot), timestamp: one(keys.timestamp) }
   }), [seedSigner(keys.root.seed)])
-  const tg = await signEnvelope(makeTargets({ expires: expiresIn(NOW, 90 * 86400), targets }), [seedSigner(keys.targets.seed)])
-  const snapshot = await signEnvelope(makeSnapshot({ expires: expiresIn(NOW, 7 * 86400), root: root.cid, targets: tg.cid }), [seedSigner(keys.snapshot.seed)])
+  // The map's shard blocks are returned; the envelopes name their roots.
+  const shards: ShardBlock[] = []
+  const sink = (b: ShardBlock): void => { shards.push(b) }
+  const tg = await signEnvelope(makeTargets({ expires: expiresIn(NOW, 90 * 86400), targets: buildTargetsMap(targets, sink).root }), [seedSigner(keys.targets.seed)])
+  const empty = buildRolesMap([], sink).root
+  const snapshot = await signEnvelope(makeSnapshot({ expires: expiresIn(NOW, 7 * 86400), root: root.cid, targets: tg.cid, delegatedTargets: empty, retired: empty }), [seedSigner(keys.snapshot.seed)])
   const timestamp = await signEnvelope(makeTimestamp({ expires: expiresIn(NOW, 86400), snapshot: snapshot.cid }), [seedSigner(keys.timestamp.seed)])
-  return { keys, root, targets: tg, snapshot, timestamp }
+  return { keys, root, targets: tg, snapshot, timestamp, shards }
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -9,6 +9,9 @@ import { makeTargets, makeTimestamp } from '../../src/model/build.js'
 import { CODEC_RAW, sha256 } from '../../src/model/hash.js'
 import { generateKeyPair, keyIdOf } from '../../src/model/keys.js'
 import { isSafeRoleName, isSafeTargetPath, isValidExpires } from '../../src/model/schema.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { MemoryBlockStore } from '../../src/blocks/memory.js'
+import { ShardReader, buildTargetsMap, decodeNode, emptyMap, shardCid, targetsCodec } from '../../src/shard/index.js'
 import { caught, dec, enc, fourObjects } from '../helpers/model.js'
 
 /** Decode text as a block of `kind`, addressed by its own hash. */
@@ -70,7 +73,7 @@ describe('decodeEnvelope', () => {
       text.replace(/"signed":\{"_type":"timestamp","expires":("[^"]+")/, '"signed":{"expires":$1,"_type":"timestamp"'),
       text.replace('"_type":"timestamp"', '"_type":"timestamp","_type":"timestamp"'),
       text.replace('"_type":"timestamp"', '"_type":"timest\\u0061mp"'),
-      text.replace('"spec_version":"1.0.0"', '"spec_version":"1.0\\u002e0"')
+      text.replace('"spec_version":"2.0.0"', '"spec_version":"2.0\\u002e0"')
     ]
     for (const v of variants) {
       expect(v).not.toBe(text)
@@ -80,21 +83,28 @@ describe('decodeEnvelope', () => {
   })
 
   it('ENC-SCHEMA: refuses missing fields, wrong types, floats, big integers and wrong kinds', async () => {
-    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"1.0.0"}}'
+    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"2.0.0"}}'
     const snap = cidOf(enc('x')).toString()
     expect(decodeText('timestamp', good.replace('SNAP', snap)).signed.type).toBe('timestamp')
-    expect(await codeOf(() => decodeText('timestamp', good.replace('SNAP', snap).replace('"spec_version":"1.0.0"', '"spec_version":1')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('SNAP', snap).replace('"spec_version":"2.0.0"', '"spec_version":1')))).toBe('ERR_SCHEMA')
     expect(await codeOf(() => decodeText('timestamp', good.replace('{"/":"SNAP"}', '"x"')))).toBe('ERR_SCHEMA')
     expect(await codeOf(() => decodeText('timestamp', good.replace('SNAP', 'bafkqaaa')))).toBe('ERR_SCHEMA')
     expect(await codeOf(() => decodeText('snapshot', good.replace('SNAP', snap)))).toBe('ERR_KIND')
-    const t = makeTargets({ expires: '2030-01-01T00:00:00Z' })
+    const empty = emptyMap().cid.toString()
+    const t = makeTargets({ expires: '2030-01-01T00:00:00Z', targets: emptyMap().cid })
     const base = dec(encodeEnvelope(t, []).bytes)
-    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":1.5}}`)))).toBe('ERR_SCHEMA')
-    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":12345678901234567890}}`)))).toBe('ERR_SCHEMA')
-    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', `"targets":{"a":{"cid":{"/":"${RAW}"},"length":-1}}`)))).toBe('ERR_SCHEMA')
     expect(await codeOf(() => decodeText('targets', base.replace('"previous-version":null,', '')))).toBe('ERR_SCHEMA')
+    // Format 2: `targets` is a link to a dag-cbor shard root, never an inline map or another codec.
+    expect(await codeOf(() => decodeText('targets', base.replace(`"targets":{"/":"${empty}"}`, '"targets":{}')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => decodeText('targets', base.replace(empty, snap)))).toBe('ERR_SCHEMA')
+    // A target entry (a value of the sharded map) is checked by the same schema.
+    const entry = (w: unknown): unknown => targetsCodec.fromWire(w, 'targets["a"]')
+    const cid = CID.parse(RAW)
+    expect(await codeOf(() => entry({ cid, length: 1.5 }))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => entry({ cid, length: 2 ** 60 }))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => entry({ cid, length: -1 }))).toBe('ERR_SCHEMA')
     // a content link that is an identity hash is refused
-    expect(await codeOf(() => decodeText('targets', base.replace('"targets":{}', '"targets":{"a":{"cid":{"/":"bafkqaaa"},"length":0}}')))).toBe('ERR_SCHEMA')
+    expect(await codeOf(() => entry({ cid: CID.parse('bafkqaaa'), length: 0 }))).toBe('ERR_SCHEMA')
   })
 
   it('ENC-SIZE: count and length limits inside an object are decode errors (ERR_LIMIT)', async () => {
@@ -103,25 +113,28 @@ describe('decodeEnvelope', () => {
     const sig = targets.signatures[0]!
     const many = Array.from({ length: 257 }, (_, i) => `{"keyid":"${i.toString(16).padStart(64, '0')}","sig":"${sig.sig}"}`).join(',')
     expect(await codeOf(() => decodeText('targets', text.replace(/"signatures":\[.*?\]/, `"signatures":[${many}]`)))).toBe('ERR_LIMIT')
-    const big = makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW), custom: 'x'.repeat(70_000) }]] })
-    expect(await codeOf(() => encodeEnvelope(big, []))).toBe('ERR_LIMIT')
-    const ok = makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW), custom: { note: 'x'.repeat(1000) } }]] })
-    expect(encodeEnvelope(ok, []).signed.targets.get('a')?.custom).toEqual({ note: 'x'.repeat(1000) })
+    // The builder of a targets map refuses what a reader would refuse.
+    expect(await codeOf(() => buildTargetsMap([['a', { length: 1, cid: CID.parse(RAW), custom: 'x'.repeat(17_000) }]], () => {}))).toBe('ERR_LIMIT')
+    // dag-cbor writes each float in 9 bytes: the cap holds in both encodings.
+    expect(await codeOf(() => buildTargetsMap([['a', { length: 1, cid: CID.parse(RAW), custom: Array.from({ length: 3000 }, () => 0.5) }]], () => {}))).toBe('ERR_LIMIT')
+    const mem = new MemoryBlockStore()
+    const ok = buildTargetsMap([['a', { length: 1, cid: CID.parse(RAW), custom: { note: 'x'.repeat(1000) } }]], (b) => { mem.unsafePut(b.cid, b.bytes) })
+    expect((await new ShardReader(mem, targetsCodec).get(ok.root, 'a'))?.custom).toEqual({ note: 'x'.repeat(1000) })
   })
 
-  it('ENC-SCHEMA: spec_version must have major 1 and no leading zeros', async () => {
+  it('ENC-SCHEMA: spec_version must have major 2 (format 2, sharded maps) and no leading zeros', async () => {
     const t = dec(encodeEnvelope(makeTimestamp({ expires: '2030-01-01T00:00:00Z', snapshot: cidOf(enc('x')) }), []).bytes)
-    for (const v of ['2.0.0', '1.01.0', '1.0', 'v1.0.0', '1.0.0-rc1']) {
-      expect(await codeOf(() => decodeText('timestamp', t.replace('"1.0.0"', `"${v}"`)))).toBe('ERR_SCHEMA')
+    for (const v of ['1.0.0', '3.0.0', '2.01.0', '2.0', 'v2.0.0', '2.0.0-rc1']) {
+      expect(await codeOf(() => decodeText('timestamp', t.replace('"2.0.0"', `"${v}"`)))).toBe('ERR_SCHEMA')
     }
-    expect(decodeText('timestamp', t.replace('"1.0.0"', '"1.12.3"')).signed.specVersion).toBe('1.12.3')
-    expect(decodeText('timestamp', t.replace('"1.0.0"', '"1.10000.0"')).signed.specVersion).toBe('1.10000.0')
+    expect(decodeText('timestamp', t.replace('"2.0.0"', '"2.12.3"')).signed.specVersion).toBe('2.12.3')
+    expect(decodeText('timestamp', t.replace('"2.0.0"', '"2.10000.0"')).signed.specVersion).toBe('2.10000.0')
   })
 
   it('ENC-UNKNOWN-FIELD: refuses fields outside the closed schema, including __proto__', async () => {
-    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"1.0.0"}}'.replace('SNAP', cidOf(enc('x')).toString())
+    const good = '{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","snapshot":{"/":"SNAP"},"spec_version":"2.0.0"}}'.replace('SNAP', cidOf(enc('x')).toString())
     expect(await codeOf(() => decodeText('timestamp', good.replace('"_type"', '"__proto__":{"x":1},"_type"')))).toBe('ERR_UNKNOWN_FIELD')
-    expect(await codeOf(() => decodeText('timestamp', good.replace('"spec_version":"1.0.0"', '"spec_version":"1.0.0","version":2')))).toBe('ERR_UNKNOWN_FIELD')
+    expect(await codeOf(() => decodeText('timestamp', good.replace('"spec_version":"2.0.0"', '"spec_version":"2.0.0","version":2')))).toBe('ERR_UNKNOWN_FIELD')
     expect(await codeOf(() => decodeText('timestamp', good.replace('{"signatures"', '{"extra":1,"signatures"')))).toBe('ERR_UNKNOWN_FIELD')
     expect(({} as Record<string, unknown>).x).toBeUndefined()
   })
@@ -140,8 +153,11 @@ describe('decodeEnvelope', () => {
     for (const bad of ['', '/a', 'a/', 'a//b', '..', 'a/../b', './a', 'a/.', 'a\\b', 'a\u0000b', 'a\nb', 'a\u007fb', '\ud800', 'x'.repeat(4097)]) {
       expect(isSafeTargetPath(bad)).toBe(false)
     }
-    const t = dec(encodeEnvelope(makeTargets({ expires: '2030-01-01T00:00:00Z', targets: [['a', { length: 1, cid: CID.parse(RAW) }]] }), []).bytes)
-    expect(await codeOf(() => decodeText('targets', t.replace('"targets":{"a"', '"targets":{"../a"')))).toBe('ERR_UNSAFE_PATH')
+    // Keys of a targets map: refused by the builder, and by the reader of a shard node.
+    const info = { length: 1, cid: CID.parse(RAW) }
+    expect(await codeOf(() => buildTargetsMap([['../a', info]], () => {}))).toBe('ERR_UNSAFE_PATH')
+    const node = dagCbor.encode([new Uint8Array([0x80, 0]), [[['../a', info]]]])
+    expect(await codeOf(() => decodeNode(node, shardCid(node), targetsCodec))).toBe('ERR_UNSAFE_PATH')
   })
 
   it('ENC-NAME-SAFE: delegated role names use a small alphabet and never a top-level role name', () => {
@@ -195,7 +211,7 @@ describe('parseCid', () => {
 })
 
 describe('key order', () => {
-  it('ENC-CANONICAL: maps whose UTF-16 and UTF-8 key orders differ are refused, in targets and in custom', async () => {
+  it('ENC-CANONICAL: dag-json maps whose UTF-16 and UTF-8 key orders differ are refused; shard keys are ordered by UTF-8', async () => {
     const { keyOrdersAgree } = await import('../../src/model/schema.js')
     // U+FF21 (BMP, above the surrogates) sorts after U+1F642 in UTF-8, before it in UTF-16.
     const bmp = '\uff21'
@@ -203,10 +219,9 @@ describe('key order', () => {
     expect(keyOrdersAgree(['a', 'b', 'é'])).toBe(true)
     const [first, second] = [astral, bmp].sort()
     expect(keyOrdersAgree([first!, second!])).toBe(false)
-    const t = (targets: Array<[string, { length: number, cid: CID, custom?: unknown }]>) => makeTargets({ expires: '2030-01-01T00:00:00Z', targets })
     const cid = CID.parse(RAW)
-    expect(await codeOf(() => encodeEnvelope(t([[bmp, { length: 1, cid }], [astral, { length: 1, cid }]]), []))).toBe('ERR_NON_CANONICAL')
-    expect(await codeOf(() => encodeEnvelope(t([['a', { length: 1, cid, custom: { [bmp]: 1, [astral]: 2 } }]]), []))).toBe('ERR_NON_CANONICAL')
-    expect(encodeEnvelope(t([[bmp, { length: 1, cid }], ['é', { length: 1, cid }]]), []).signed.targets.size).toBe(2)
+    // Format 2: target paths are shard keys, ordered by their UTF-8 bytes
+    // (SHARD-ORDER), so paths whose UTF-16 and UTF-8 orders differ are fine.
+    expect(buildTargetsMap([[bmp, { length: 1, cid }], [astral, { length: 1, cid }], ['é', { length: 1, cid }]], () => {}).blocks).toBe(1)
   })
 })

@@ -9,6 +9,7 @@
  * of any failure; DAGTUF_DEEP=1 runs ten times as many. Expired newest
  * objects (CLIENT-EXPIRES) are a client rule and are tested there.
  */
+import { buildTargetsMap } from '../../src/shard/index.js'
 import * as dagJson from '@ipld/dag-json'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -362,7 +363,7 @@ describe('delegations', () => {
 
   it('VALID-DELEG-REACHABLE: a snapshot listing a role no delegation reaches is refused', attack(async (sim, rng) => {
     const stray = sim.newName()
-    const obj = await sim.sign(makeTargets({ expires: sim.expires('targets'), targets: [] }), sim.signersOf('targets'))
+    const obj = await sim.sign(makeTargets({ expires: sim.expires('targets'), targets: buildTargetsMap([], sim.sink).root }), sim.signersOf('targets'))
     // Also try resurrecting a retired role's last object without its delegation.
     const retired = sim.head.retired
     const name = retired.size > 0 && rng.int(2) === 0 ? [...retired.keys()][0]! : stray

@@ -12,6 +12,8 @@ import { succ, succOpt, succStar } from '../../src/relations/index.js'
 import { findTarget, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidTimestamp, validateTimestamp } from '../../src/validate/valid.js'
 import { arbOps, arbSeed, buildHistory, historyRuns, type RepoSim, type Version } from '../helpers/history.js'
+import { targetMap } from '../helpers/dag.js'
+import type { TargetInfo } from '../../src/model/types.js'
 
 const RUNS = 15
 
@@ -66,13 +68,15 @@ describe('laws on honest histories', () => {
       const { sim } = await buildHistory(seed, ops)
       const dag = (await validateTimestamp(sim.loader(), sim.head.timestamp.cid)).dag!
       const objs = new Map([['targets', dag.targets], ...dag.delegated])
-      const paths = new Set([...objs.values()].flatMap((o) => [...o.signed.targets.keys()]))
+      const maps = new Map<string, Map<string, TargetInfo>>()
+      for (const [n, o] of objs) maps.set(n, await targetMap(dag.maps, o))
+      const paths = new Set([...maps.values()].flatMap((m) => [...m.keys()]))
       for (const p of [...paths, 'no/such/target']) {
-        const found = findTarget(dag, p)
-        if (dag.targets.signed.targets.has(p)) expect(found?.role).toBe('targets')
+        const found = await findTarget(dag, p)
+        if (maps.get('targets')!.has(p)) expect(found?.role).toBe('targets')
         if (found === null) continue
         expect(found.role).toBe(found.chain[found.chain.length - 1])
-        expect(objs.get(found.role)!.signed.targets.get(p)).toBe(found.info)
+        expect(maps.get(found.role)!.get(p)).toEqual(found.info)
         for (let i = 0; i + 1 < found.chain.length; i++) {
           const edge = objs.get(found.chain[i]!)!.signed.delegations!.roles.find((e) => e.name === found.chain[i + 1])
           expect(edge !== undefined && roleMatchesPath(edge, p)).toBe(true)

@@ -30,7 +30,7 @@ describe('review: BOUND-DELEGATIONS counts targets in VALID too', () => {
     const { b, snap } = await chain(3)
     const ok = await validateSnapshot(b.loader(), snap.cid, { limits: { maxDelegationsVisited: 4 } })
     expect(ok.valid).toBe(true)
-    expect(findTarget(ok.dag!, 'x', { limits: { maxDelegationsVisited: 4 } })?.role).toBe('d2')
+    expect((await findTarget(ok.dag!, 'x', { limits: { maxDelegationsVisited: 4 } }))?.role).toBe('d2')
     // One fewer: the search cannot reach d2, so VALID must refuse the DAG.
     expect((await caught(() => findTarget(ok.dag!, 'x', { limits: { maxDelegationsVisited: 3 } }))).code).toBe('BOUND-DELEGATIONS')
     const r = await validateSnapshot(b.loader(), snap.cid, { limits: { maxDelegationsVisited: 3 } })

@@ -239,7 +239,7 @@ describe('sharded map: malformed nodes are refused with their rule', () => {
     mem.unsafePut(bad, indefinite)
     await expectRule(new ShardReader(mem, intCodec).get(bad, 'a'), 'SHARD-ENC')
     // A source that does not check hashes: the reader checks them itself.
-    const flipped = bytes.slice(); flipped[flipped.length - 1] ^= 1
+    const flipped = bytes.slice(); flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1
     await expectRule(new ShardReader({ get: async () => flipped }, intCodec).get(root, 'a'), 'SHARD-ENC')
   })
 

@@ -335,7 +335,9 @@ describe('delegations', () => {
     const snap = await b.snapshot({ root, targets: top, delegated: { x, y } })
     const loader = b.loader()
     expect((await validateSnapshot(loader, snap.cid)).valid).toBe(true)
-    expect(loader.stats.blocks).toBe(5)
+    // Five envelopes and four shard nodes: the snapshot's two role maps and
+    // x's and y's targets maps. VALID never reads the top-level targets map.
+    expect(loader.stats.blocks).toBe(9)
   })
 
   it('report mode lists every violation; fail-fast stops at the first in NOTES order', async () => {
@@ -382,8 +384,9 @@ describe('bounds of the VALID walk', () => {
     const loader = b.loader()
     const r = await validateSnapshot(loader, snap.cid, { limits: { maxDelegationsVisited: 2 } })
     expect(rules(r)).toEqual(['BOUND-DELEGATIONS'])
-    // root, snapshot, targets and one delegated role (two roles): the walk stopped.
-    expect(loader.stats.blocks).toBe(4)
+    // root, snapshot, targets and one delegated role (two roles), plus the
+    // snapshot's two role maps: the walk stopped.
+    expect(loader.stats.blocks).toBe(6)
     expect((await caught(() => assertValidSnapshot(b.loader(), snap.cid, { limits: { maxDelegationsVisited: 2 } }))).code).toBe('BOUND-DELEGATIONS')
   })
 })
