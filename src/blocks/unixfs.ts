@@ -17,6 +17,11 @@
  *   equal `expectedLength` at the root before a single byte is written, and
  *   every child must produce exactly the size its parent declared, so at
  *   most `expectedLength` bytes ever reach the sink, and fewer is an error;
+ * - every declared size agrees with the content (CLIENT-TARGET-CONTENT): a
+ *   node's `filesize` (each occurrence, when present; `UnixFS.unmarshal`
+ *   drops it, so it is read from the protobuf here) equals its data plus
+ *   its blockSizes, which the children are held to; other IPFS tools trust
+ *   `filesize` for stat, seek and range requests;
  * - depth, links per node and total blocks are bounded; empty children are
  *   refused (honest importers never make them, and they would let a DAG grow
  *   without adding bytes);
@@ -150,6 +155,47 @@ export async function readContentBytes (source: BlockSource, cid: CID, expectedL
   return out
 }
 
+/**
+ * Every `filesize` (field 3, a varint) of a UnixFS Data protobuf, in order.
+ * Protobuf readers keep the last of repeated scalar fields; returning all
+ * of them lets the caller require that each one agrees, so no reader can
+ * see a different size. Only called on data the UnixFS decoder accepted.
+ *
+ * @throws {BlockError} ERR_UNIXFS_INVALID for a malformed field
+ */
+function declaredFileSizes (data: Uint8Array, cid: CID): bigint[] {
+  const out: bigint[] = []
+  let i = 0
+  const varint = (): bigint => {
+    let v = 0n
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      if (i >= data.byteLength) throw invalid(cid, 'truncated UnixFS data')
+      const b = data[i++]!
+      v |= BigInt(b & 0x7f) << shift
+      if ((b & 0x80) === 0) return v
+    }
+    throw invalid(cid, 'a varint of UnixFS data is too long')
+  }
+  const skip = (n: bigint): void => {
+    if (n > BigInt(data.byteLength - i)) throw invalid(cid, 'truncated UnixFS data')
+    i += Number(n)
+  }
+  while (i < data.byteLength) {
+    const key = varint()
+    const field = key >> 3n
+    const wire = key & 7n
+    if (field === 3n && wire !== 0n) throw invalid(cid, `filesize has wire type ${wire}`)
+    if (wire === 0n) {
+      const v = varint()
+      if (field === 3n) out.push(v)
+    } else if (wire === 1n) skip(8n)
+    else if (wire === 2n) skip(varint())
+    else if (wire === 5n) skip(4n)
+    else throw invalid(cid, `UnixFS data has wire type ${wire}`)
+  }
+  return out
+}
+
 interface Bounds { maxDepth: number, maxBlocks: number, maxLinks: number, prefetch: number }
 
 class Reader {
@@ -261,6 +307,9 @@ class Reader {
       sizes.push(Number(s))
     }
     if (total !== BigInt(size)) throw sizeError(total)
+    for (const declared of declaredFileSizes(node.Data, cid)) {
+      if (declared !== total) throw invalid(cid, `it declares a filesize of ${declared} bytes but holds ${total}`)
+    }
     const children = links.map((link, i) => {
       let child: CID
       try {

@@ -101,6 +101,22 @@ export function isFresh (expires: string, referenceTime: string): boolean {
   return expires > referenceTime
 }
 
+/**
+ * CLIENT-EXPIRES for the objects every use of a DAG relies on: its root,
+ * timestamp, snapshot and top-level targets are fresh at `referenceTime`.
+ * Run by an update (step 5) and again by each use of the trusted state.
+ *
+ * @throws {ValidationError} CLIENT-EXPIRES, details { cid, role, expires, referenceTime }
+ */
+export function assertFresh (dag: TrustedDag, referenceTime: string, hint = ''): void {
+  const used: Array<[string, { cid: CID, signed: { expires: string } }]> = [['root', dag.root], ['timestamp', dag.timestamp], ['snapshot', dag.snapshot], ['targets', dag.targets]]
+  for (const [role, env] of used) {
+    if (!isFresh(env.signed.expires, referenceTime)) {
+      throw new ValidationError('CLIENT-EXPIRES', `${role} ${env.cid} expired at ${env.signed.expires} (reference time ${referenceTime})${hint}`, { details: { cid: env.cid.toString(), role, expires: env.signed.expires, referenceTime } })
+    }
+  }
+}
+
 /** Equal sets of keyids and equal thresholds (CLIENT-TS-DESCENDS, CLIENT-FLOOR). */
 export function sameKeySet (a: RoleKeys, b: RoleKeys): boolean {
   if (a.threshold !== b.threshold) return false
@@ -291,15 +307,7 @@ export class TrustedState {
    * @throws {ValidationError} CLIENT-EXPIRES
    */
   async verifyFresh (): Promise<void> {
-    await this.#step('valid', 'fresh', () => {
-      const d = this.#dag!
-      const used: Array<[string, { cid: CID, signed: { expires: string } }]> = [['root', d.root], ['timestamp', d.timestamp], ['snapshot', d.snapshot], ['targets', d.targets]]
-      for (const [role, env] of used) {
-        if (!isFresh(env.signed.expires, this.referenceTime)) {
-          throw new ValidationError('CLIENT-EXPIRES', `${role} ${env.cid} expired at ${env.signed.expires} (reference time ${this.referenceTime})`, { details: { cid: env.cid.toString(), role, expires: env.signed.expires, referenceTime: this.referenceTime } })
-        }
-      }
-    })
+    await this.#step('valid', 'fresh', () => { assertFresh(this.#dag!, this.referenceTime) })
   }
 
   /**

@@ -20,14 +20,24 @@
  *   cache hits are free), each under its kind's cap (BOUND-BLOCK-SIZE); the
  *   root chain is bounded by BOUND-ROOT-STEPS and every walk by BOUND-CHAIN.
  *   Time is bounded by the block source's own timeouts and `signal`.
+ * - Every use of the trusted state (`getTargetInfo`, `listTargets`,
+ *   `downloadTarget`) is checked at the moment of use (CLIENT-EXPIRES): the
+ *   trusted root, timestamp, snapshot and top-level targets must be fresh
+ *   by the clock then, and so must every delegated role the search visits,
+ *   or the use fails with CLIENT-EXPIRES and nothing is returned or written:
+ *   a state that expired while it was held is not used until a refresh
+ *   succeeds. The `unsafeAllowExpired` option (CLI --unsafe-allow-expired)
+ *   judges uses at the reference time of the update that accepted the state
+ *   instead, for deliberate offline use; it lets a frozen client install
+ *   from an expired state, hence its name.
  * - `getTargetInfo` searches the trusted DAG (NOTES 8: DELEG-ORDER,
- *   DELEG-TERMINATING, DELEG-VISITED, BOUND-DELEGATIONS...) with the
- *   reference time of the update that accepted it; a visited role that is
- *   not fresh then ends the search with CLIENT-EXPIRES.
- * - `downloadTarget` streams the content by CID into a temporary file in
- *   the destination's directory, and renames it into place only after every
- *   block was hash-checked and exactly `length` bytes were produced
- *   (CLIENT-TARGET-CONTENT); a failure leaves no file behind.
+ *   DELEG-TERMINATING, DELEG-VISITED, BOUND-DELEGATIONS...).
+ * - `downloadTarget` runs that search again for `info.path` at the moment
+ *   of use and requires the same entry (else StateError
+ *   ERR_TARGET_CHANGED), then streams the content by CID into a temporary
+ *   file in the destination's directory, and renames it into place only
+ *   after every block was hash-checked and exactly `length` bytes were
+ *   produced (CLIENT-TARGET-CONTENT); a failure leaves no file behind.
  * - Two updates on one folder never run at once (the folder's lock).
  * - With the `ipns` option, `refresh()` takes its candidate from the
  *   name's signed IPNS record (src/client/ipns.ts): size-capped, strictly
@@ -38,7 +48,8 @@
  *
  * Errors: ValidationError (code = rule ID, details.cid), StateError
  * (ERR_STATE_MISSING before init, ERR_STATE_NO_UPDATE before a first
- * refresh, ERR_STATE_EXISTS, ERR_STATE_CORRUPT, ERR_STATE_LOCKED,
+ * refresh, ERR_TARGET_CHANGED when the trusted state no longer answers a
+ * download's path with its entry, ERR_STATE_EXISTS, ERR_STATE_CORRUPT, ERR_STATE_LOCKED,
  * ERR_STATE_IO, ERR_IPNS_REPLAY), BlockError for sources that fail
  * (ERR_TIMEOUT, ERR_BLOCK_NOT_FOUND, ERR_TRANSPORT, ERR_ABORTED) and for
  * refused IPNS records (ERR_IPNS_NOT_FOUND, ERR_IPNS_RECORD,
@@ -63,7 +74,7 @@ import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verify
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
 import { ClientStore, slowPoint } from './store.js'
-import { TrustedState, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
+import { TrustedState, assertFresh, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
 export type HeadSource = (options: { signal?: AbortSignal }) => Promise<CID>
@@ -88,8 +99,20 @@ export interface UpdaterOptions {
   head?: HeadSource
   /** Instead of `head`: learn it from this IPNS name's signed record. */
   ipns?: IpnsHeadOptions
-  /** A fixed reference time for every update (tests); default: the clock at the start of each update. */
+  /**
+   * A fixed clock (tests): the reference time of every update and every use
+   * of the trusted state. Default: the clock at the start of each.
+   */
   now?: Date
+  /**
+   * UNSAFE, for deliberate offline use: judge the freshness of a use of the
+   * trusted state (getTargetInfo, listTargets, downloadTarget) at the
+   * reference time of the update that accepted the state, not at the
+   * current time. An attacker who withholds updates can then keep this
+   * client installing from a state that expired long ago (an indefinite
+   * freeze). Default false: uses are checked against the clock (CLIENT-EXPIRES).
+   */
+  unsafeAllowExpired?: boolean
   /** Overrides of LIMITS. */
   limits?: LimitOverrides
   /** Aborts fetches and downloads. */
@@ -166,6 +189,7 @@ export class Updater {
   readonly #head: HeadSource | undefined
   readonly #ipns: IpnsHead | undefined
   readonly #now: Date | undefined
+  readonly #unsafeAllowExpired: boolean
   readonly #limitOverrides: LimitOverrides | undefined
   readonly #limits: ResolvedLimits
   readonly #signal: AbortSignal | undefined
@@ -182,6 +206,7 @@ export class Updater {
     this.#head = options.head
     this.#ipns = ipns
     this.#now = options.now
+    this.#unsafeAllowExpired = options.unsafeAllowExpired === true
     this.#limitOverrides = options.limits
     this.#limits = resolveLimits(options.limits)
     this.#signal = options.signal
@@ -199,6 +224,7 @@ export class Updater {
     if (options.source !== undefined && typeof options.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
     if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
     if (options.now !== undefined) referenceTimeOf(options.now)
+    if (options.unsafeAllowExpired !== undefined && typeof options.unsafeAllowExpired !== 'boolean') throw new UsageError('ERR_ARGUMENT', 'unsafeAllowExpired: expected a boolean')
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
     resolveLimits(options.limits)
     const ipns = ipnsOption(options)
@@ -369,6 +395,21 @@ export class Updater {
     }
   }
 
+  /**
+   * The trusted DAG for one use, with that use's reference time: the clock
+   * now (or, with unsafeAllowExpired, the reference time of the update that
+   * accepted the state), fixed before the state is read. The root,
+   * timestamp, snapshot and top-level targets are checked fresh at it
+   * (CLIENT-EXPIRES); the search checks the roles it visits.
+   */
+  async #usable (): Promise<{ dag: TrustedDag, referenceTime: string }> {
+    const now = referenceTimeOf(this.#now ?? new Date())
+    const { dag, referenceTime: accepted } = await this.#trustedDag()
+    const referenceTime = this.#unsafeAllowExpired ? accepted : now
+    assertFresh(dag, referenceTime, this.#unsafeAllowExpired ? '' : ': the trusted state is stale; update it (refresh, dagtuf client update) before using it')
+    return { dag, referenceTime }
+  }
+
   /** The trusted DAG: from this process's last refresh, or loaded (cache first) and re-checked. */
   async #trustedDag (): Promise<{ record: StateRecord, dag: TrustedDag, referenceTime: string }> {
     const state = await this.state()
@@ -403,15 +444,17 @@ export class Updater {
   }
 
   /**
-   * Search the trusted DAG for `path` (NOTES 8).
+   * Search the trusted DAG for `path` (NOTES 8), checked at the moment of
+   * use (CLIENT-EXPIRES, see the module comment).
    *
    * @returns the target, or null when no role entitled to the path lists it
-   * @throws {ValidationError} CLIENT-EXPIRES for a visited role that is not fresh; BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH
+   * @throws {ValidationError} CLIENT-EXPIRES when the trusted root, timestamp, snapshot or top-level targets,
+   *   or a role the search visits, is not fresh now; BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH | BOUND-GLOB
    * @throws {StateError} ERR_STATE_MISSING | ERR_STATE_NO_UPDATE | ERR_STATE_CORRUPT
    */
   async getTargetInfo (path: string): Promise<TargetResult | null> {
     if (typeof path !== 'string' || path.length === 0) throw new UsageError('ERR_ARGUMENT', 'path: expected a non-empty string')
-    const { dag, referenceTime } = await this.#trustedDag()
+    const { dag, referenceTime } = await this.#usable()
     const found = await findTarget(dag, path, { now: referenceTime, limits: this.#limits })
     await this.#keepShards()
     if (found === null) return null
@@ -427,11 +470,12 @@ export class Updater {
    * @throws as getTargetInfo
    */
   async listTargets (): Promise<TargetResult[]> {
-    const { dag, referenceTime } = await this.#trustedDag()
+    const { dag, referenceTime } = await this.#usable()
     const paths = new Set<string>()
     for (const obj of [dag.targets, ...dag.delegated.values()]) {
       for await (const e of dag.maps.targetEntries(obj.signed.targets)) paths.add(e.key)
     }
+    await this.#keepShards()
     const out: TargetResult[] = []
     const budget = new GlobBudget(this.#limits.maxGlobSteps, 'listing the targets')
     for (const path of [...paths].sort()) {
@@ -443,8 +487,11 @@ export class Updater {
 
   /**
    * Download a target found by getTargetInfo to `destPath` (CLIENT-TARGET-CONTENT).
+   * A download is a use of the trusted state: the search for `info.path` is
+   * run again now (CLIENT-EXPIRES) and must give the same CID and length.
    *
-   * @throws {ValidationError} CLIENT-TARGET-CONTENT when the bytes are not the content the CID names, or not `length` long
+   * @throws {ValidationError} CLIENT-EXPIRES as getTargetInfo; CLIENT-TARGET-CONTENT when the bytes are not the content the CID names, or not `length` long
+   * @throws {StateError} ERR_TARGET_CHANGED when the trusted state no longer answers `info.path` with `info`
    * @throws {BlockError} ERR_TIMEOUT | ERR_BLOCK_NOT_FOUND | ERR_TRANSPORT | ERR_ABORTED
    * @throws {StateError} ERR_STATE_IO when the file cannot be written
    */
@@ -454,6 +501,13 @@ export class Updater {
     }
     if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
     if (this.#source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
+    if (typeof info.path !== 'string' || info.path.length === 0) throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
+    const now = await this.getTargetInfo(info.path)
+    if (now === null || !now.cid.equals(info.cid) || now.length !== info.length) {
+      throw new StateError('ERR_TARGET_CHANGED', `the trusted state no longer answers ${JSON.stringify(info.path)} with ${info.cid} (${info.length} bytes)${now === null ? '' : `, but with ${now.cid} (${now.length} bytes)`}: call getTargetInfo again`, {
+        details: { path: info.path, cid: info.cid.toString(), length: info.length, ...(now === null ? {} : { now: { cid: now.cid.toString(), length: now.length } }) }
+      })
+    }
     const dest = resolve(destPath)
     const dir = dirname(dest)
     const tmp = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`)

@@ -6,7 +6,7 @@
  * Guarantees:
  * - Every rule of section 4 is checked, each under its rule ID, in the
  *   fail-fast order NOTES gives: kind and root, VALID-TS-SIG, VALID-SNAP-SIG,
- *   VALID-RETIRED-DISJOINT, VALID-TARGETS-SIG, then per delegator in
+ *   VALID-RETIRED-DISJOINT, VALID-SNAP-FIRST-RETIRED, VALID-TARGETS-SIG, then per delegator in
  *   breadth-first order VALID-DELEG-KEYS / -LISTED / -SIG, then
  *   VALID-DELEG-REACHABLE, then VALID-DELEG-PATHS.
  * - Report mode lists every violation it can find, skipping only checks
@@ -366,6 +366,10 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
   if (dt === undefined || retired === undefined) return undefined
   for (const name of retired.keys()) {
     if (dt.has(name)) c.add('VALID-RETIRED-DISJOINT', snap.cid, `${name} is both listed and retired`)
+  }
+  // A first snapshot has no predecessor whose roles it could have retired.
+  if (snap.signed.previousVersion === null && retired.size > 0) {
+    c.add('VALID-SNAP-FIRST-RETIRED', snap.cid, `a first snapshot (previous-version null) retires ${[...retired.keys()].slice(0, 5).join(', ')}${retired.size > 5 ? ', ...' : ''}: no snapshot before it listed them`)
   }
 
   const targets = await loadOrReport(loader, 'targets', meta.targets, c, 'meta.targets')

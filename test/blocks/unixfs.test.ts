@@ -9,6 +9,7 @@ import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { addContent, readContent, readContentBytes } from '../../src/blocks/unixfs.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { CODEC_DAG_PB, CODEC_RAW } from '../../src/model/hash.js'
+import { pbNodeOf, unixfsData } from '../helpers/unixfs-nodes.js'
 import { cidOf, expectSameBytes, jsonBlock, pseudoRandomBytes, rejectsWith, tempDir } from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -24,6 +25,13 @@ async function pbNode (store: MemoryBlockStore, init: { type?: 'file' | 'directo
 
 async function rawLeaf (store: MemoryBlockStore, bytes: Uint8Array): Promise<CID> {
   const cid = cidOf(bytes, CODEC_RAW)
+  await store.put(cid, bytes)
+  return cid
+}
+
+/** A dag-pb node over hand-written UnixFS data. */
+async function pbRawData (store: MemoryBlockStore, data: Uint8Array, links: CID[] = []): Promise<CID> {
+  const { cid, bytes } = pbNodeOf(data, links)
   await store.put(cid, bytes)
   return cid
 }
@@ -189,6 +197,54 @@ describe('addContent / readContent', () => {
     expectSameBytes(await readContentBytes(store, withChild, 4), new Uint8Array([0, 1, 2, 3]))
     // The same size checks apply as for a file root.
     await rejectsWith(readContentBytes(store, single, 6), 'ERR_LENGTH_MISMATCH')
+  })
+
+  it('CLIENT-TARGET-CONTENT: a root whose filesize lies about the bytes it yields is refused before a byte is written', async () => {
+    const store = new MemoryBlockStore()
+    const hello = new TextEncoder().encode('hello')
+    // The hand-written encoding is the one ipfs-unixfs writes for honest data.
+    expectSameBytes(unixfsData({ data: hello, filesizes: [5n] }), new UnixFS({ type: 'file', data: hello }).marshal())
+    const honest = await pbRawData(store, unixfsData({ data: hello, filesizes: [5n] }))
+    expectSameBytes(await readContentBytes(store, honest, 5), hello)
+    // No filesize at all declares nothing, and is read as before.
+    const silent = await pbRawData(store, unixfsData({ data: hello }))
+    expectSameBytes(await readContentBytes(store, silent, 5), hello)
+
+    for (const type of ['file', 'raw'] as const) {
+      const liar = await pbRawData(store, unixfsData({ type, data: hello, filesizes: [999n] }))
+      const out = collector()
+      const e = await rejectsWith(readContent(store, liar, 5, out.sink), 'ERR_UNIXFS_INVALID')
+      expect(e.details.cid).toBe(liar.toString())
+      expect(e.message).toContain('999')
+      expect(out.written()).toBe(0)
+      // Signing the declared size instead does not help: the bytes are 5.
+      await rejectsWith(readContent(store, liar, 999, () => {}), 'ERR_LENGTH_MISMATCH')
+    }
+  })
+
+  it('CLIENT-TARGET-CONTENT: every filesize on the path agrees, at inner nodes and in every repeated field', async () => {
+    const store = new MemoryBlockStore()
+    const a = await rawLeaf(store, new Uint8Array(3).fill(1))
+    const b = await rawLeaf(store, new Uint8Array(4).fill(2))
+    const goodInner = await pbRawData(store, unixfsData({ filesizes: [4n], sizes: [4n] }), [b])
+    const badInner = await pbRawData(store, unixfsData({ filesizes: [40n], sizes: [4n] }), [b])
+    const good = await pbRawData(store, unixfsData({ filesizes: [7n], sizes: [3n, 4n] }), [a, goodInner])
+    expectSameBytes(await readContentBytes(store, good, 7), new Uint8Array([1, 1, 1, 2, 2, 2, 2]))
+
+    // An inner node that lies: refused at that node, after the bytes before it.
+    const overBad = await pbRawData(store, unixfsData({ filesizes: [7n], sizes: [3n, 4n] }), [a, badInner])
+    const out = collector()
+    const e = await rejectsWith(readContent(store, overBad, 7, out.sink), 'ERR_UNIXFS_INVALID')
+    expect(e.details.cid).toBe(badInner.toString())
+    expect(out.written()).toBe(3)
+
+    // A repeated filesize: protobuf readers keep the last, others may not; each must agree.
+    for (const filesizes of [[7n, 9n], [9n, 7n], [7n, 7n, 8n]]) {
+      const twice = await pbRawData(store, unixfsData({ filesizes, sizes: [3n, 4n] }), [a, goodInner])
+      await rejectsWith(readContent(store, twice, 7, () => {}), 'ERR_UNIXFS_INVALID')
+    }
+    const same = await pbRawData(store, unixfsData({ filesizes: [7n, 7n], sizes: [3n, 4n] }), [a, goodInner])
+    expect((await readContent(store, same, 7, () => {})).length).toBe(7)
   })
 
   it('a node\'s own data comes before its children', async () => {

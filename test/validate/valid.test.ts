@@ -319,11 +319,31 @@ describe('delegations', () => {
   })
 
   it('VALID-RETIRED-DISJOINT: a name both listed and retired is reported', async () => {
-    const { b, root, top, r1, r2, h } = await honest()
-    const snap = await b.snapshot({ root, targets: top, delegated: { r1, r2, h }, retired: { r1 } })
+    const { b, root, top, r1, r2, h, snap: first } = await honest()
+    const snap = await b.snapshot({ root, targets: top, delegated: { r1, r2, h }, retired: { r1 }, previousVersion: first.cid })
     const r = await validateSnapshot(b.loader(), snap.cid)
     expect(rules(r)).toEqual(['VALID-RETIRED-DISJOINT'])
     expect(r.violations[0]!.cid).toBe(snap.cid.toString())
+  })
+
+  it('VALID-SNAP-FIRST-RETIRED: a first snapshot (previous-version null) retires nothing; a later one may', async () => {
+    const { b, root, top, r1, r2, h, snap: first } = await honest()
+    const stray = await b.targets('stray', { targets: ['stray/x.txt'] })
+    const bad = await b.snapshot({ root, targets: top, delegated: { r1, r2, h }, retired: { stray } })
+    const r = await validateSnapshot(b.loader(), bad.cid)
+    expect(r.valid).toBe(false)
+    expect(rules(r)).toEqual(['VALID-SNAP-FIRST-RETIRED'])
+    expect(r.violations[0]!.cid).toBe(bad.cid.toString())
+    expect(r.violations[0]!.message).toContain('stray')
+    const ts = await b.timestamp(bad)
+    const e = await caught(() => assertValidTimestamp(b.loader(), ts.cid))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.code).toBe('VALID-SNAP-FIRST-RETIRED')
+    // The same map in a snapshot that has a predecessor is a tombstone, judged by SUCC-SNAP-RETIRED.
+    const later = await b.snapshot({ root, targets: top, delegated: { r1, r2, h }, retired: { stray }, previousVersion: first.cid })
+    expect((await validateSnapshot(b.loader(), later.cid)).valid).toBe(true)
+    // An empty retired map in a first snapshot is the honest case.
+    expect((await validateSnapshot(b.loader(), first.cid)).valid).toBe(true)
   })
 
   it('a delegation cycle is walked once and is VALID', async () => {
@@ -347,7 +367,7 @@ describe('delegations', () => {
     const stray = await b.targets('stray')
     const snap = await b.snapshot({ root, targets: top, delegated: { r1, r2, stray }, retired: { stray } })
     const r = await validateSnapshot(b.loader(), snap.cid)
-    expect(rules(r)).toEqual(['VALID-RETIRED-DISJOINT', 'VALID-DELEG-SIG', 'VALID-DELEG-LISTED', 'VALID-DELEG-REACHABLE', 'VALID-DELEG-PATHS'])
+    expect(rules(r)).toEqual(['VALID-RETIRED-DISJOINT', 'VALID-SNAP-FIRST-RETIRED', 'VALID-DELEG-SIG', 'VALID-DELEG-LISTED', 'VALID-DELEG-REACHABLE', 'VALID-DELEG-PATHS'])
     const ff = await validateSnapshot(b.loader(), snap.cid, { failFast: true })
     expect(ff.valid).toBe(false)
     expect(rules(ff)).toEqual(['VALID-RETIRED-DISJOINT'])

@@ -4,13 +4,19 @@
  *
  *   dagtuf client init   --dir C --root CID SOURCE [--force]
  *   dagtuf client update --dir C [--timestamp CID | --ipns NAME] SOURCE [--json]
- *   dagtuf client get    --dir C PATH -o FILE SOURCE [--update [--timestamp CID | --ipns NAME]]
- *   dagtuf client list   --dir C [SOURCE] [--json]
+ *   dagtuf client get    --dir C PATH -o FILE SOURCE [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired]
+ *   dagtuf client list   --dir C [SOURCE] [--json] [--unsafe-allow-expired]
  *
  * SOURCE is one of --gateway URL, --car FILE, --peer MULTIADDR, --repo DIR
  * (client-sources.ts); --ipns NAME (with --gateway) takes the head from the
  * name's signed IPNS record instead of the gateway's /head. A refusal exits 1 with the rule ID as code and the
  * offending CID in the message (and in the JSON error object).
+ *
+ * `get` and `list` use the trusted state, so they check it at the moment of
+ * use (CLIENT-EXPIRES): on a state that has expired they fail until an
+ * update succeeds (`get --update` does both). `--unsafe-allow-expired`
+ * judges expiry at the time of the last accepted update instead, for
+ * deliberate offline use only.
  */
 import type { Io } from '../command.js'
 import type { Command } from '../command.js'
@@ -25,6 +31,14 @@ import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
 
 const DIR = { dir: { type: 'string' as const, help: `trusted-state folder (default ${DEFAULT_CLIENT_DIR})` } }
+
+const UNSAFE_ALLOW_EXPIRED = {
+  'unsafe-allow-expired': {
+    type: 'boolean' as const,
+    help: 'UNSAFE (offline use only): judge expiry at the time of the last accepted update, not now; ' +
+      'whoever withholds updates can then keep you installing from an expired state'
+  }
+}
 
 function dirOf (args: Parsed): string {
   return str(args, 'dir') ?? DEFAULT_CLIENT_DIR
@@ -64,6 +78,7 @@ async function withOpenedUpdater<T> (args: Parsed, required: boolean, fn: (u: Up
     const ipns = ipnsHeadOf(args, opened)
     const updater = await Updater.create({
       dir: dirOf(args),
+      ...(flag(args, 'unsafe-allow-expired') ? { unsafeAllowExpired: true } : {}),
       ...(opened.source === undefined ? {} : { source: opened.source }),
       ...(ipns !== undefined ? { ipns } : opened.head === undefined ? {} : { head: opened.head })
     })
@@ -149,14 +164,15 @@ function pathAndOutput (args: Parsed): { path: string, output: string } {
 
 export const clientGetCommand: Command = {
   name: 'client get',
-  summary: 'find a target in the trusted state and download it, verified by CID and length',
-  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID | --ipns NAME]]',
+  summary: 'find a target in the trusted state (not expired now) and download it, verified by CID and length',
+  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired]',
   options: {
     ...DIR,
     output: { type: 'string', help: 'where to write the target (same as -o FILE)' },
     update: { type: 'boolean', help: 'update the trusted state first' },
     timestamp: { type: 'string', help: 'with --update: update to this timestamp CID' },
     ...IPNS_OPTION,
+    ...UNSAFE_ALLOW_EXPIRED,
     ...SOURCE_OPTIONS
   },
   async run (args, io) {
@@ -180,8 +196,8 @@ export const clientGetCommand: Command = {
 export const clientListCommand: Command = {
   name: 'client list',
   summary: 'list the targets of the trusted state (as the search resolves them)',
-  usage: 'client list --dir C [--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR] [--json]',
-  options: { ...DIR, ...SOURCE_OPTIONS },
+  usage: 'client list --dir C [--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR] [--json] [--unsafe-allow-expired]',
+  options: { ...DIR, ...UNSAFE_ALLOW_EXPIRED, ...SOURCE_OPTIONS },
   async run (args, io) {
     return await withUpdater(args, false, async (u) => {
       const state = await u.state()
