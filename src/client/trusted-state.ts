@@ -43,11 +43,11 @@
 import type { CID } from 'multiformats/cid'
 import type { Kind } from '../model/config.js'
 import { StateError, UsageError, ValidationError } from '../model/errors.js'
-import type { Envelope, RoleKeys, RootEnvelope, SignedOf, SnapshotEnvelope, TargetsEnvelope, TimestampEnvelope } from '../model/types.js'
+import type { Envelope, KeyId, PublicKey, RoleKeys, RootEnvelope, SignedOf, SnapshotEnvelope, TargetsEnvelope, TimestampEnvelope } from '../model/types.js'
 import { succStar, type Relation, type RelationOptions } from '../relations/index.js'
 import type { Loader } from '../validate/loader.js'
 import { ruleOfLoadError, type Violation } from '../validate/report.js'
-import { assertValidSnapshot, assertValidTimestamp, resolveLimits, type Dag, type LimitOverrides, type ResolvedLimits } from '../validate/valid.js'
+import { assertValidSnapshot, assertValidTimestamp, meetsThreshold, resolveLimits, type Dag, type LimitOverrides, type ResolvedLimits } from '../validate/valid.js'
 import type { StateRecord, TrustedSnapshot } from './statefile.js'
 
 /** A DAG accepted by an update: VALID, with its timestamp. */
@@ -63,8 +63,14 @@ export type Continuity =
 export interface Floors {
   /** Roles whose floor was checked (`targets` and delegated names). */
   readonly kept: readonly string[]
-  /** Roles whose floor was dropped (authority changed, or a delegator's did). */
+  /**
+   * Roles whose floor was dropped: the keys that now sign the role do not
+   * vouch for the trusted object, or a name the new snapshot does not have
+   * whose every delegator in the trusted DAG was released (CLIENT-FLOOR-RETIRED).
+   */
   readonly dropped: readonly string[]
+  /** Roles whose trusted object was overtaken by the role's own chain (CLIENT-FLOOR-OVERTAKE). */
+  readonly overtaken: readonly string[]
 }
 
 export interface Accepted {
@@ -164,6 +170,33 @@ export function edgesOf (dag: Dag): Edges {
   const authorization = new Map<string, string>()
   for (const [n, set] of labels) authorization.set(n, [...set].sort().join('|'))
   return { out, authorization }
+}
+
+/** One label under which a DAG authorizes a role: the (keyids, threshold) and the keys they name. */
+export interface Label {
+  readonly keys: ReadonlyMap<KeyId, PublicKey>
+  readonly role: RoleKeys
+}
+
+/**
+ * Every label of every role of a VALID DAG: `targets` under the root's
+ * targets role, each listed delegated name under every edge into it.
+ */
+export function labelsOf (dag: Dag): Map<string, Label[]> {
+  const out = new Map<string, Label[]>([['targets', [{ keys: dag.root.signed.keys, role: dag.root.signed.roles.targets }]]])
+  const listed = dag.roles
+  const objs: TargetsEnvelope[] = [dag.targets, ...dag.delegated.values()]
+  for (const obj of objs) {
+    const d = obj.signed.delegations
+    if (d === undefined) continue
+    for (const e of d.roles) {
+      if (!listed.has(e.name)) continue
+      let l = out.get(e.name)
+      if (l === undefined) out.set(e.name, l = [])
+      l.push({ keys: d.keys, role: e })
+    }
+  }
+  return out
 }
 
 type Phase = 'new' | 'loaded' | 'rootChain' | 'valid' | 'fresh' | 'continuity' | 'failed'
@@ -344,7 +377,7 @@ export class TrustedState {
     }
     // CLIENT-RECOVER: the snapshot or timestamp keys changed; keep the floors
     // whose authority did not (CLIENT-FLOOR).
-    this.#floors = await this.#checkFloors(t0, rt)
+    this.#floors = await this.#checkFloors(t0)
     return 'recovered'
   }
 
@@ -354,41 +387,106 @@ export class TrustedState {
     return relationError(rule, rel, cid, message)
   }
 
-  async #checkFloors (t0: TrustedSnapshot, rt: RootEnvelope): Promise<Floors> {
+  async #checkFloors (t0: TrustedSnapshot): Promise<Floors> {
     const dag = this.#dag!
     const old = await assertValidSnapshot(this.#loader, t0.snapshot, this.#validOpts)
-    const dropped = new Set<string>()
-    if (!sameKeySet(dag.root.signed.roles.targets, rt.signed.roles.targets)) dropped.add('targets')
-    const before = edgesOf(old)
-    const after = edgesOf(dag)
-    for (const n of dag.delegated.keys()) {
-      if (before.authorization.get(n) !== after.authorization.get(n)) dropped.add(n)
-    }
-    // Drops propagate along the new DAG's edges.
-    const queue = [...dropped]
-    for (let i = 0; i < queue.length; i++) {
-      for (const child of after.out.get(queue[i]!) ?? []) {
-        if (!dropped.has(child)) {
-          dropped.add(child)
-          queue.push(child)
+    // The role maps of both snapshots, as VALID read them from their shards.
+    const m0 = { delegatedTargets: old.roles, retired: old.retired }
+    const m = { delegatedTargets: dag.roles, retired: dag.retired }
+    const labelsNow = labelsOf(dag)
+    const labelsThen = labelsOf(old)
+    const kept: string[] = []
+    const dropped: string[] = []
+    const overtaken: string[] = []
+    /** Roles whose trusted object no longer binds them: their delegations in S0 speak for no one. */
+    const released = new Set<string>()
+    const absent: string[] = []
+    const roles = ['targets', ...m0.delegatedTargets.keys(), ...m0.retired.keys()]
+    for (const n of roles) {
+      const floor = n === 'targets' ? old.targets.cid : (m0.delegatedTargets.get(n) ?? m0.retired.get(n)!)
+      const listed = n === 'targets' || m.delegatedTargets.has(n)
+      const pos = n === 'targets' ? dag.targets.cid : (m.delegatedTargets.get(n) ?? m.retired.get(n))
+      if (pos === undefined) {
+        absent.push(n)
+        continue
+      }
+      // CLIENT-FLOOR: the floor binds while the authority now in force vouches for it.
+      const floorObj = await this.#load('targets', floor, `trusted ${n}`)
+      const now = listed ? labelsNow.get(n) ?? [] : []
+      if (!now.every((l) => meetsThreshold(floorObj, l.keys, l.role))) {
+        dropped.push(n)
+        released.add(n)
+        continue
+      }
+      // CLIENT-FLOOR-RETIRED: a tombstone the new snapshot names is checked like
+      // a listed object, and must be signed by the authority that signed the floor.
+      let signedByThen = listed
+      const same = pos.equals(floor)
+      if (!listed && !same) {
+        const then = m0.delegatedTargets.has(n) ? labelsThen.get(n) ?? [] : []
+        const tomb = await this.#load('targets', pos, `tombstone of ${n}`)
+        signedByThen = then.length > 0 && then.every((l) => meetsThreshold(tomb, l.keys, l.role))
+        if (!signedByThen) {
+          throw new ValidationError('CLIENT-FLOOR-RETIRED', `the new snapshot retires ${n} at ${pos}, which is not its trusted ${String(floor)} and is not signed by the keys that signed it`, { details: { cid: pos.toString(), role: n, floor: String(floor) } })
         }
       }
+      if (same) {
+        kept.push(n)
+        continue
+      }
+      const rel = await succStar(this.#loader, 'targets', pos, floor, this.#relOpts)
+      if (rel.holds) {
+        kept.push(n)
+        continue
+      }
+      const bounded = rel.violations.some((v) => v.rule === 'BOUND-CHAIN')
+      if (!bounded && signedByThen && await this.#overtakes(pos, floorObj)) {
+        overtaken.push(n)
+        released.add(n)
+        continue
+      }
+      throw this.#chainError('CLIENT-FLOOR', rel, pos, `${n} ${pos} neither descends from the trusted ${floor} nor overtakes it`)
     }
-    const kept: string[] = []
-    const check = async (role: string, now: CID, floor: CID): Promise<void> => {
-      kept.push(role)
-      if (now.equals(floor)) return
-      const rel = await succStar(this.#loader, 'targets', now, floor, this.#relOpts)
-      if (!rel.holds) throw this.#chainError('CLIENT-FLOOR', rel, now, `${role} ${now} does not descend from the trusted ${floor}`)
+    // CLIENT-FLOOR-RETIRED: a name with a floor may vanish only when every
+    // delegation that listed it in S0 came from a released role.
+    const into = new Map<string, string[]>()
+    for (const [from, children] of edgesOf(old).out) {
+      for (const c of children) {
+        let l = into.get(c)
+        if (l === undefined) into.set(c, l = [])
+        l.push(from)
+      }
     }
-    if (!dropped.has('targets')) await check('targets', dag.targets.cid, t0.targets)
-    const listed = dag.roles
-    for (const [n, floor] of old.roles) {
-      const now = listed.get(n)
-      if (now === undefined || dropped.has(n)) continue
-      await check(n, now, floor)
+    const absentSet = new Set(absent)
+    const memo = new Map<string, boolean>()
+    const mayVanish = (n: string): boolean => {
+      const known = memo.get(n)
+      if (known !== undefined) return known
+      memo.set(n, false) // a cycle of absent names supports itself: not released
+      const from = m0.delegatedTargets.has(n) ? into.get(n) ?? [] : []
+      const ok = from.length > 0 && from.every((d) => released.has(d) || (absentSet.has(d) && mayVanish(d)))
+      memo.set(n, ok)
+      return ok
     }
-    return { kept, dropped: [...dropped].sort() }
+    for (const n of absent) {
+      if (!mayVanish(n)) {
+        throw new ValidationError('CLIENT-FLOOR-RETIRED', `the new snapshot ${dag.snapshot.cid} neither lists nor retires ${n}, which the trusted snapshot ${t0.snapshot} has`, { details: { cid: dag.snapshot.cid.toString(), role: n } })
+      }
+      dropped.push(n)
+    }
+    return { kept, dropped: dropped.sort(), overtaken: overtaken.sort() }
+  }
+
+  /**
+   * CLIENT-FLOOR-OVERTAKE: `pos` overtakes the floor object when the floor's
+   * predecessor A is not null and pos's chain reaches A in two steps or more
+   * (so not through the floor, which pos does not descend from).
+   */
+  async #overtakes (pos: CID, floor: TargetsEnvelope): Promise<boolean> {
+    const a = floor.signed.previousVersion
+    if (a === null || pos.equals(a)) return false
+    const rel = await succStar(this.#loader, 'targets', pos, a, this.#relOpts)
+    return rel.holds && rel.witness.length >= 3
   }
 
   /**

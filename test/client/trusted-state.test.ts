@@ -314,7 +314,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     const v3 = await sim.publish()
     const a = await update(sim, trusted, v3.timestamp.cid)
     expect(a.continuity).toBe('recovered')
-    expect(a.floors).toEqual({ kept: ['targets', 'd1'], dropped: [] })
+    expect(a.floors).toEqual({ kept: ['targets', 'd1'], dropped: [], overtaken: [] })
   })
 
   it('CLIENT-RECOVER: rotating only the timestamp key also switches to per-object floors', async () => {
@@ -352,24 +352,26 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     await rejects(update(sim, trusted, ts.cid), 'CLIENT-FLOOR')
   })
 
-  it('CLIENT-FLOOR: a changed targets key set drops the targets floor, and the drop propagates to its delegations', async () => {
+  it('CLIENT-FLOOR: a changed targets key set drops the targets floor; its delegations keep theirs while their own keys vouch for them', async () => {
     const { sim, trusted } = await forked()
     sim.rotate('snapshot')
     sim.rotate('timestamp')
     sim.rotate('targets')
     await sim.publish()
-    // New chains for targets and d1 (previous-version null) are accepted:
-    // their floors were dropped with the authority that signed them.
+    // A new chain for targets (previous-version null) is accepted: its floor
+    // went with the keys that signed it.
     const targets = await sim.forgeTargets('targets', (t) => ({ ...t, previousVersion: null }))
-    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
-    const snap = await sim.forgeSnapshot({ targets: targets.cid, delegated: new Map([['d1', d1.cid]]) })
-    const ts = await sim.forgeTimestamp(snap.cid)
-    const a = await update(sim, trusted, ts.cid)
+    const snap = await sim.forgeSnapshot({ targets: targets.cid })
+    const a = await update(sim, trusted, (await sim.forgeTimestamp(snap.cid)).cid)
     expect(a.continuity).toBe('recovered')
-    expect(a.floors).toEqual({ kept: [], dropped: ['d1', 'targets'] })
+    expect(a.floors).toEqual({ kept: ['d1'], dropped: ['targets'], overtaken: [] })
+    // d1's keys did not change, so its floor holds under the new targets keys.
+    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+    const snap2 = await sim.forgeSnapshot({ targets: targets.cid, delegated: new Map([['d1', d1.cid]]) })
+    await rejects(update(sim, trusted, (await sim.forgeTimestamp(snap2.cid)).cid), 'CLIENT-FLOOR')
   })
 
-  it('CLIENT-FLOOR: a delegated role whose authorization changed drops its floor, and so do its delegations', async () => {
+  it('CLIENT-FLOOR: a delegated role whose keys changed drops its floor; roles it delegates keep theirs', async () => {
     const sim = await sim0()
     sim.delegate('targets', 'd1')
     sim.delegate('d1', 'd2')
@@ -383,15 +385,34 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     sim.rotate('timestamp')
     await sim.publish()
     const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null }))
-    const d2 = await sim.forgeTargets('d2', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
-    const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d1', d1.cid], ['d2', d2.cid]]) })
-    const ts = await sim.forgeTimestamp(snap.cid)
-    const a = await update(sim, trusted, ts.cid)
-    expect(a.floors).toEqual({ kept: ['targets', 'd3'], dropped: ['d1', 'd2'] })
-    // d3's authorization did not change: its floor holds.
-    const d3 = await sim.forgeTargets('d3', (t) => ({ ...t, previousVersion: null, targets: new Map() }))
-    const snap2 = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d3', d3.cid]]) })
-    await rejects(update(sim, trusted, (await sim.forgeTimestamp(snap2.cid)).cid), 'CLIENT-FLOOR')
+    const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d1', d1.cid]]) })
+    const a = await update(sim, trusted, (await sim.forgeTimestamp(snap.cid)).cid)
+    expect(a.floors).toEqual({ kept: ['targets', 'd2', 'd3'], dropped: ['d1'], overtaken: [] })
+    // d2 and d3 are still signed by the keys that signed their floors: a new chain for either is a rollback.
+    for (const role of ['d2', 'd3']) {
+      const fresh = await sim.forgeTargets(role, (t) => ({ ...t, previousVersion: null, targets: new Map() }))
+      const snap2 = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['d1', d1.cid], [role, fresh.cid]]) })
+      await rejects(update(sim, trusted, (await sim.forgeTimestamp(snap2.cid)).cid), 'CLIENT-FLOOR')
+    }
+  })
+
+  it('CLIENT-FLOOR: a floor binds while a threshold of the keys now in force signed it (a key added keeps it, a threshold raised beyond its signatures drops it)', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1', { keys: 2, threshold: 1 })
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    const trusted = recordOf(v1)
+    expect(v1.delegated.get('d1')!.signatures).toHaveLength(1)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    // A third key, threshold still 1: the keys that signed the trusted d1 still suffice.
+    sim.rotate('d1', { keys: 3, threshold: 1, keep: 2 })
+    const v2 = await sim.publish()
+    expect((await update(sim, trusted, v2.timestamp.cid)).floors).toEqual({ kept: ['targets', 'd1'], dropped: [], overtaken: [] })
+    // Threshold 3: the trusted d1, signed by one key, no longer binds.
+    sim.rotate('d1', { keys: 3, threshold: 3, keep: 3 })
+    const v3 = await sim.publish()
+    expect((await update(sim, trusted, v3.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: ['d1'], overtaken: [] })
   })
 
   it('CLIENT-FLOOR: a cycle of unchanged roles keeps its floors', async () => {
@@ -410,7 +431,146 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     await sim.addTarget('b', 'x/2.txt')
     const v2 = await sim.publish()
     const a = await update(sim, recordOf(v1), v2.timestamp.cid)
-    expect(a.floors).toEqual({ kept: ['targets', 'a', 'b'], dropped: [] })
+    expect(a.floors).toEqual({ kept: ['targets', 'a', 'b'], dropped: [], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a name retired in the trusted snapshot keeps its tombstone as floor when listed again, unless its keys changed', async () => {
+    const sim = await sim0(31)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    await sim.addTarget('n', 'n/b.txt')
+    await sim.publish()
+    sim.undelegate('targets', 'n')
+    const v3 = await sim.publish()
+    const trusted = recordOf(v3)
+    sim.rotate('timestamp')
+    sim.delegate('targets', 'n')
+    await sim.publish()
+    const back = await sim.forgeSnapshot({ delegated: new Map([['n', v1.delegated.get('n')!.cid]]), retired: new Map() })
+    const e = await rejects(update(sim, trusted, (await sim.forgeTimestamp(back.cid)).cid), 'CLIENT-FLOOR')
+    expect(e.details.cid).toBe(v1.delegated.get('n')!.cid.toString())
+    // New keys for n: the tombstone was signed by keys no longer in force, so its floor is dropped.
+    sim.rotate('n')
+    const v5 = await sim.publish()
+    expect((await update(sim, trusted, v5.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: ['n'], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a name retired on both sides keeps its tombstone', async () => {
+    const sim = await sim0(32)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    await sim.addTarget('n', 'n/b.txt')
+    await sim.publish()
+    sim.undelegate('targets', 'n')
+    const v3 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    const older = await sim.forgeSnapshot({ retired: new Map([['n', v1.delegated.get('n')!.cid]]) })
+    await rejects(update(sim, recordOf(v3), (await sim.forgeTimestamp(older.cid)).cid), 'CLIENT-FLOOR-RETIRED')
+    expect((await update(sim, recordOf(v3), v4.timestamp.cid)).floors).toEqual({ kept: ['targets', 'n'], dropped: [], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a tombstone that is not signed by the keys of the trusted object is refused, even when it descends from it', async () => {
+    const sim = await sim0(33)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    const n1 = v1.delegated.get('n')!
+    // An object that names n1 as its predecessor but that n's keys never signed.
+    const made = await sim.forgeTargets('n', (t) => t, [])
+    expect(made.signed.previousVersion?.equals(n1.cid)).toBe(true)
+    expect(made.signatures).toEqual([])
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.undelegate('targets', 'n')
+    await sim.publish()
+    const snap = await sim.forgeSnapshot({ retired: new Map([['n', made.cid]]) })
+    const e = await rejects(update(sim, recordOf(v1), (await sim.forgeTimestamp(snap.cid)).cid), 'CLIENT-FLOOR-RETIRED')
+    expect(e.details.cid).toBe(made.cid.toString())
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a name may vanish when every delegation that listed it came from a role whose floor was released', async () => {
+    const sim = await sim0(34)
+    await sim.addTarget('targets', 'top.txt')
+    const v1 = await sim.publish()
+    // A draft of targets delegating a new role m, signed and abandoned; shown to the client.
+    const draft = sim.fork(99)
+    draft.delegate('targets', 'm')
+    await draft.addTarget('m', 'm/a.txt')
+    const shown = await draft.publish()
+    const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
+    expect([...trusted.trusted!.delegated.keys()]).toEqual(['m'])
+    await sim.addTarget('targets', 'top2.txt')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    await rejects(update(sim, trusted, v2.timestamp.cid), 'CLIENT-FLOOR')
+    await sim.addTarget('targets', 'top3.txt')
+    const v3 = await sim.publish()
+    const a = await update(sim, trusted, v3.timestamp.cid)
+    expect(a.floors).toEqual({ kept: [], dropped: ['m'], overtaken: ['targets'] })
+  })
+
+  it('CLIENT-FLOOR-OVERTAKE: a draft sibling never overtakes a published floor', async () => {
+    const sim = await sim0(35)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/a.txt')
+    await sim.publish()
+    const x = await sim.forgeTargets('n', (t) => ({ ...t, targets: new Map() })) // a draft on P, abandoned
+    await sim.addTarget('n', 'n/b.txt')
+    await sim.publish() // Y on P
+    await sim.addTarget('n', 'n/c.txt')
+    const v3 = await sim.publish() // Y2 on Y
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    const snap = await sim.forgeSnapshot({ delegated: new Map([['n', x.cid]]) })
+    await rejects(update(sim, recordOf(v3), (await sim.forgeTimestamp(snap.cid)).cid), 'CLIENT-FLOOR')
+  })
+
+  it('CLIENT-FLOOR-OVERTAKE: a role\'s first object is never overtaken', async () => {
+    const sim = await sim0(36)
+    const v1 = await sim.publish()
+    sim.delegate('targets', 'n')
+    // Two first objects of n, both signed by its keys: the draft's is shown, the other published.
+    const draft = sim.fork(98)
+    await draft.addTarget('n', 'n/draft.txt')
+    const shown = await draft.publish()
+    const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
+    await sim.addTarget('n', 'n/a.txt')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    for (const f of ['n/b.txt', 'n/c.txt']) {
+      await sim.addTarget('n', f)
+      await sim.publish()
+    }
+    const n = sim.head.delegated.get('n')!
+    expect(n.signed.previousVersion).not.toBeNull()
+    const e = await rejects(update(sim, trusted, sim.head.timestamp.cid), 'CLIENT-FLOOR')
+    expect(e.details.cid).toBe(n.cid.toString())
+  })
+
+  it('CLIENT-FLOOR-OVERTAKE: a tombstone signed by the keys of the trusted object may overtake it', async () => {
+    const sim = await sim0(37)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    const x = await sim.forgeTargets('n', (t) => ({ ...t, targets: new Map() }))
+    const shown = await sim.forgeSnapshot({ delegated: new Map([['n', x.cid]]) })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(shown.cid)).cid)).record
+    await sim.addTarget('n', 'n/b.txt')
+    await sim.publish()
+    await sim.addTarget('n', 'n/c.txt')
+    await sim.publish()
+    sim.undelegate('targets', 'n')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
   })
 
   it('sameKeySet compares keyid sets and thresholds', () => {

@@ -108,9 +108,22 @@ export const signCommand: Command = {
   }
 }
 
+/**
+ * What a draft means (NOTES PUB-SIGN-PUBLISHED), printed by `dagtuf drafts`:
+ * a stale draft is abandoned for good, and one whose thresholds are met is as
+ * good as published to whoever holds a copy.
+ */
+export const DRAFT_HYGIENE = [
+  'A draft names the published object of each role it changes; nothing is ever signed on top of a draft.',
+  'A STALE draft is abandoned: the head moved past what it continues, so it will never be published.',
+  'A draft whose thresholds are met is as good as published to anyone holding a copy: if an abandoned one may',
+  'have been shown to clients (with stolen snapshot and timestamp keys), publish each of its roles twice more;',
+  'clients then recover past it once those keys are rotated (NOTES CLIENT-FLOOR-OVERTAKE).'
+]
+
 export const draftsCommand: Command = {
   name: 'drafts',
-  summary: 'list pending drafts and who still has to sign them',
+  summary: 'list pending drafts, who still has to sign them, and which are abandoned (stale)',
   usage: 'drafts [--dir D] [--json]',
   maxPositionals: 0,
   options: { ...DIR },
@@ -128,11 +141,17 @@ export const draftsCommand: Command = {
           needs = needsReport(d.objects, d.needs)
         }
         try { checkFresh(current.published, d.objects) } catch { stale = true }
-        io.out(`${d.id}  created ${d.created}${stale ? '  STALE (the head moved; this draft can no longer be published)' : ''}`)
+        // Signed as the draft itself asked: what a holder of a copy could show a client.
+        const complete = needsReport(d.objects, d.needs).every((n) => n.have >= n.threshold)
+        const state = stale
+          ? `  STALE: abandoned (the head moved; it will never be published)${complete ? '; fully signed, see below' : ''}`
+          : ''
+        io.out(`${d.id}  created ${d.created}${state}`)
         for (const n of needs) io.out(`  ${n.role} (${n.label}): ${n.have} of ${n.threshold}${n.have < n.threshold ? `; may still sign: ${n.missing.join(', ')}` : ''}`)
-        out.push({ id: d.id, created: d.created, base: d.base.toString(), stale, roles: [...d.objects.keys()], needs: needsJson(needs), changes: d.changes })
+        out.push({ id: d.id, created: d.created, base: d.base.toString(), stale, abandoned: stale, complete, roles: [...d.objects.keys()], needs: needsJson(needs), changes: d.changes })
       }
       if (out.length === 0) io.out('no pending drafts')
+      else for (const l of DRAFT_HYGIENE) io.out(l)
       return { result: { drafts: out } }
     })
   }
