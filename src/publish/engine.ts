@@ -41,7 +41,7 @@ import { sourceLoader, type Loader } from '../validate/loader.js'
 import { assertValidTimestamp } from '../validate/valid.js'
 import { draftText, needsReport, complete, type Draft, type DraftObject, type NeedReport } from './drafts.js'
 import { configText, type Change, type ExpiryRole, type HeadRecord, type Op, type RepoConfig } from './files.js'
-import { pausePoint, writeAtomic, readCapped } from './fsio.js'
+import { pausePoint, writeAtomic, readCapped } from './repo-io.js'
 import { writePrivateKeyFile } from './keyfile.js'
 import { KeyRing, Repo, newId } from './repo.js'
 export { Repo }

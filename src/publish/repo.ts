@@ -11,7 +11,7 @@
  *   DIR/repo.lock    held by the process that is changing the repository
  *
  * Guarantees: every file read back is parsed strictly (files.ts); every file
- * written is replaced atomically (fsio.ts); a command that changes the
+ * written is replaced atomically (repo-io.ts); a command that changes the
  * repository holds the lock for its whole run, and the head is compared with
  * the one the command started from just before it is replaced.
  */
@@ -22,7 +22,7 @@ import { openRepoNode, type RepoNode } from '../blocks/helia.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'
-import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './fsio.js'
+import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './repo-io.js'
 import {
   MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedText,
   type HeadRecord, type RepoConfig, type Staged

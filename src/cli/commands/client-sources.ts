@@ -20,7 +20,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { readCar } from '../../blocks/car.js'
-import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
+import { GatewaySource, fetchHead } from '../../blocks/gateway-source.js'
 import { openPeerSource } from '../../blocks/helia.js'
 import type { BlockSource } from '../../blocks/types.js'
 import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
