@@ -5,8 +5,9 @@
  */
 export type { BlockSource, BlockStore, Closeable, GetOptions } from './types.js'
 export { MemoryBlockStore } from './memory.js'
-export { openRepoNode, openPeerSource } from './helia.js'
-export type { RepoNode, RepoNodeOptions, PeerSource, PeerSourceOptions, PinOptions } from './helia.js'
+export { openRepoNode } from './repo-node.js'
+export { openPeerSource } from './peer-source.js'
+export type { RepoNode, RepoNodeOptions, PeerSource, PeerSourceOptions, PinOptions } from './types.js'
 export { addContent, readContent, readContentBytes } from './unixfs.js'
 export type { ContentRef, ContentSink, AddContentOptions, ReadContentOptions, ReadContentResult } from './unixfs.js'
 export { readCar, importCar, writeCar, encodeCar, CarSource } from './car.js'

@@ -38,6 +38,9 @@
  * errors and throw `UsageError` ERR_ARGUMENT.
  */
 import type { CID } from 'multiformats/cid'
+import type { Helia } from 'helia'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { ServiceMap } from '@libp2p/interface'
 
 export interface GetOptions {
   signal?: AbortSignal
@@ -70,4 +73,67 @@ export interface BlockStore extends BlockSource {
 export interface Closeable {
   /** Release everything; idempotent, and safe to call after a failure. */
   close: () => Promise<void>
+}
+
+/* The embedded nodes (repo-node.ts, peer-source.ts). */
+
+export interface RepoNodeOptions {
+  /**
+   * Multiaddrs to listen on, e.g. ['/ip4/127.0.0.1/tcp/0']. When given, the
+   * node runs libp2p and bitswap and serves its blocks to peers that ask.
+   */
+  listen?: string[]
+}
+
+export interface PinOptions {
+  signal?: AbortSignal
+}
+
+export interface RepoNode extends BlockStore, Closeable {
+  /** The underlying Helia node (pins, libp2p). */
+  readonly helia: Helia
+  readonly dir: string
+  /** Listening addresses, each ending in /p2p/<peer id>; empty when offline. */
+  multiaddrs: () => string[]
+  /** The libp2p peer id, or null when the node does not network. */
+  peerId: () => string | null
+  /**
+   * Pin the whole DAG below `cid` (every block must already be local), so a
+   * garbage collection keeps it. Pinning twice is not an error.
+   *
+   * @throws {BlockError} ERR_PIN | ERR_ABORTED | ERR_CLOSED
+   */
+  pin: (cid: CID, options?: PinOptions) => Promise<void>
+  /** Remove a pin made by `pin`; no error when there was none. @throws {BlockError} ERR_PIN | ERR_CLOSED */
+  unpin: (cid: CID, options?: PinOptions) => Promise<void>
+  /** Whether the block is pinned (directly or as part of a pinned DAG). */
+  isPinned: (cid: CID, options?: PinOptions) => Promise<boolean>
+  /**
+   * Make blocks already put durable: fsync the file of each block, then the
+   * directories that name them (each shard directory and the block store's
+   * own), so that a pointer written afterwards (head.json) never names a
+   * block a power loss could take away. `put` alone writes each block
+   * atomically (temporary file and rename) but does not fsync.
+   *
+   * @throws {BlockError} ERR_BLOCK_NOT_FOUND when a block's file is not there,
+   *   ERR_TRANSPORT when the file system refuses, ERR_ABORTED, ERR_CLOSED
+   * @throws {BlockError} ERR_UNSUPPORTED_HASH, {UsageError} ERR_ARGUMENT for a bad CID
+   */
+  flush: (cids: Iterable<CID>, options?: { signal?: AbortSignal }) => Promise<void>
+}
+
+export interface PeerSourceOptions {
+  /** Time limit of each get(), in ms (default 30 000). */
+  timeoutMs?: number
+  /** Time limit to establish the connection, in ms (default 10 000). */
+  dialTimeoutMs?: number
+  /** Bytes of recently fetched blocks kept in memory (default 32 MiB). */
+  cacheBytes?: number
+  signal?: AbortSignal
+}
+
+export interface PeerSource extends BlockSource, Closeable {
+  readonly helia: HeliaWithLibp2p<ServiceMap>
+  /** The peer this source asks. */
+  readonly remote: string
 }

@@ -25,7 +25,7 @@
  *    (with some unreferenced blocks) or the new one, both VALID.
  */
 import type { CID } from 'multiformats/cid'
-import type { RepoNode } from '../blocks/helia.js'
+import type { RepoNode } from '../blocks/repo-node.js'
 import { MemoryBlockStore } from '../blocks/memory.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { expiresIn, makeSnapshot, makeTimestamp, type RoleSpec } from '../model/build.js'

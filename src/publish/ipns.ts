@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import type { RepoNode } from '../blocks/helia.js'
+import type { RepoNode } from '../blocks/repo-node.js'
 import { RepoError } from '../model/errors.js'
 import { MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { Fields, parseJson } from '../model/strictjson.js'

@@ -1,7 +1,7 @@
 /**
  * A repository folder on disk and everything in it:
  *
- *   DIR/blocks/      DIR/datastore/   the embedded IPFS node (src/blocks/helia.ts)
+ *   DIR/blocks/      DIR/datastore/   the embedded IPFS node (src/blocks/repo-node.ts)
  *   DIR/keys/        private key files, mode 0600, directory 0700
  *   DIR/config.json  expiry periods (files.ts)
  *   DIR/head.json    the current head: timestamp CID and the CIDs of its DAG
@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openRepoNode, type RepoNode } from '../blocks/helia.js'
+import { openRepoNode, type RepoNode } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'

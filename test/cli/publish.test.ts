@@ -6,7 +6,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openRepoNode } from '../../src/blocks/helia.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
 import { parseCid } from '../../src/model/hash.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { cli, fingerprint, ok, verifyCar, verifyRepoHead } from './publish-helpers.js'

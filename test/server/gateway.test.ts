@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readCar } from '../../src/blocks/car.js'
-import { openRepoNode } from '../../src/blocks/helia.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
 import { GatewaySource, fetchHead } from '../../src/blocks/gateway-source.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { addContent, readContentBytes } from '../../src/blocks/unixfs.js'

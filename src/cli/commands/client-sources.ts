@@ -21,7 +21,7 @@
 import type { CID } from 'multiformats/cid'
 import { readCar } from '../../blocks/car.js'
 import { GatewaySource, fetchHead } from '../../blocks/gateway-source.js'
-import { openPeerSource } from '../../blocks/helia.js'
+import { openPeerSource } from '../../blocks/peer-source.js'
 import type { BlockSource } from '../../blocks/types.js'
 import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
 import { BlockError, UsageError } from '../../model/errors.js'
