@@ -10,29 +10,10 @@
  * under a CID it does not match (only `MemoryBlockStore.unsafePut`, meant for
  * attack tests, bypasses that).
  *
- * Errors are `BlockError`s (src/model/errors.ts). Callers match on `code`:
- *
- * ERR_BLOCK_NOT_FOUND   the source does not have the block (definitively)
- * ERR_BLOCK_TOO_LARGE   the block (or a body) is larger than the cap
- * ERR_HASH_MISMATCH     the bytes do not hash to the CID: a hostile or broken
- *                       source; never retried
- * ERR_UNSUPPORTED_HASH  the CID is not CIDv1/CIDv0 with a sha2-256 multihash
- * ERR_BAD_CID           a CID string could not be parsed (from hash.ts)
- * ERR_TIMEOUT           the source did not answer within its time limit
- * ERR_ABORTED           the caller's AbortSignal fired
- * ERR_TRANSPORT         network, protocol or storage failure (details.status
- *                       holds the HTTP status when there is one)
- * ERR_CLOSED            the source or store was already closed
- * ERR_NODE_START        an embedded node could not be opened or started
- * ERR_PIN               pinning failed (a block of the DAG is missing locally)
- * ERR_CAR               a CAR file is malformed, truncated or over its limits
- * ERR_CAR_BLOCK         a CAR section's bytes do not match its CID
- * ERR_LENGTH_MISMATCH   UnixFS content is not exactly the expected length
- * ERR_UNIXFS_INVALID    a UnixFS DAG node is malformed or inconsistent (wrong
- *                       codec, wrong type, sizes that do not add up...)
- * ERR_NOT_A_FILE        the UnixFS root is a directory, symlink...
- * ERR_DAG_TOO_DEEP      a UnixFS DAG is deeper than allowed
- * ERR_DAG_TOO_LARGE     a UnixFS DAG has more blocks or links than allowed
+ * Errors are `BlockError`s; their codes and what each means are listed once,
+ * in BLOCK_CODES of src/model/errors.ts. Callers match on `code`;
+ * `isVerdict(e)` says whether a failure is a verdict on the bytes (a bad
+ * hash, an oversized block: never retried) or a failure of the fetch.
  *
  * Wrong argument types (a negative maxBytes, a non-CID) are programming
  * errors and throw `UsageError` ERR_ARGUMENT.

@@ -53,7 +53,7 @@ import { CID } from 'multiformats/cid'
 import { GatewaySource } from '../blocks/gateway-source.js'
 import { readContent } from '../blocks/unixfs.js'
 import type { BlockSource } from '../blocks/types.js'
-import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
+import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
@@ -135,12 +135,6 @@ export interface DownloadResult {
   cid: string
   length: number
 }
-
-/** BlockError codes that are verdicts on target content (CLIENT-TARGET-CONTENT). */
-const CONTENT_VERDICTS = new Set([
-  'ERR_HASH_MISMATCH', 'ERR_LENGTH_MISMATCH', 'ERR_UNIXFS_INVALID', 'ERR_NOT_A_FILE', 'ERR_DAG_TOO_DEEP',
-  'ERR_DAG_TOO_LARGE', 'ERR_BLOCK_TOO_LARGE', 'ERR_UNSUPPORTED_HASH', 'ERR_BAD_CID'
-])
 
 function isCode (e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
@@ -441,7 +435,8 @@ export class Updater {
       try {
         await readContent(this.#source, info.cid, info.length, async (chunk) => { await h.write(chunk) }, this.#signal === undefined ? {} : { signal: this.#signal })
       } catch (e) {
-        if (e instanceof BlockError && CONTENT_VERDICTS.has(e.code)) {
+        // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
+        if (e instanceof BlockError && isVerdict(e)) {
           throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
             cause: e,
             details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }

@@ -33,7 +33,7 @@ import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '..
 import { encodeCar } from '../blocks/car.js'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
-import { UsageError } from '../model/errors.js'
+import { UsageError, type BlockCode } from '../model/errors.js'
 
 export interface GatewayHandlerOptions {
   /** Where blocks come from (checked there). */
@@ -73,7 +73,7 @@ export type GatewayErrorCode =
   | 'ERR_BODY_NOT_ALLOWED' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_NAME_NOT_FOUND'
   | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
-  | 'ERR_TIMEOUT' | 'ERR_ABORTED' | 'ERR_BLOCK_NOT_FOUND' | 'ERR_UNSUPPORTED_HASH' | (string & {})
+  | BlockCode
 
 /**
  * Answer one request. Never throws: every failure is an error response. The
@@ -220,7 +220,7 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
       if (code === 'ERR_ABORTED') throw new HttpError(503, code, 'the request was cancelled')
       if (code === undefined) throw new HttpError(500, 'ERR_INTERNAL', `block ${id} could not be served`)
       // A corrupted store, an oversized block, a failing upstream: not the client's fault.
-      throw new HttpError(502, code as GatewayErrorCode, `block ${id} could not be served`)
+      throw new HttpError(502, code as BlockCode, `block ${id} could not be served`)
     } finally {
       d.clear()
     }
