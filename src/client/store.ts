@@ -32,6 +32,7 @@ import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, StateError, UsageError } from '../model/errors.js'
 import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
 import { acquireFileLock, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/durable-fs.js'
+import { slowPoint } from '../util/test-hooks.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
 
 export const STATE_FILE = 'state.json'
@@ -40,19 +41,6 @@ export const BLOCKS_DIR = 'blocks'
 
 function io (what: string, path: string, cause: unknown): StateError {
   return new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
-}
-
-/**
- * Test hook: DAGTUF_TEST_SLOW_MS=<n> makes the client announce each
- * `slowPoint` on stderr (`dagtuf-test: slow point`) and pause there n ms, so
- * a crash test can land its SIGKILL at chosen places inside an update.
- * Nothing else reads it.
- */
-export async function slowPoint (): Promise<void> {
-  const v = process.env.DAGTUF_TEST_SLOW_MS
-  if (v === undefined || !/^\d{1,6}$/.test(v)) return
-  process.stderr.write('dagtuf-test: slow point\n')
-  await new Promise((resolve) => setTimeout(resolve, Number(v)))
 }
 
 /**

@@ -62,7 +62,8 @@ import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimit
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
-import { ClientStore, slowPoint } from './store.js'
+import { ClientStore } from './store.js'
+import { slowPoint } from '../util/test-hooks.js'
 import { TrustedState, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */

@@ -16,14 +16,6 @@ import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } fr
 
 export { isCode }
 
-/** Test hook: DAGTUF_TEST_PAUSE_AT=<point> makes `pausePoint(<point>)` wait forever (until killed). */
-export async function pausePoint (point: string): Promise<void> {
-  const want = process.env.DAGTUF_TEST_PAUSE_AT
-  if (want === undefined || want !== point) return
-  process.stderr.write(`dagtuf: paused at ${point}\n`)
-  await new Promise(() => { setInterval(() => {}, 1 << 30) })
-}
-
 /**
  * Replace `path` with `bytes` atomically and durably.
  *
