@@ -3,7 +3,8 @@
  * hash-checks every block it returns and caps sizes while reading; see
  * types.ts for the interfaces and the error codes.
  */
-export type { BlockSource, BlockStore, Closeable, GetOptions } from './types.js'
+export type { BlockSource, BlockStore, Closeable, GetOptions, IpnsRecordSource } from './types.js'
+export { canFetchIpnsRecords } from './types.js'
 export { MemoryBlockStore } from './memory.js'
 export { openRepoNode } from './repo-node.js'
 export { openPeerSource } from './peer-source.js'
@@ -12,6 +13,5 @@ export { addContent, readContent, readContentBytes } from './unixfs.js'
 export type { ContentRef, ContentSink, AddContentOptions, ReadContentOptions, ReadContentResult } from './unixfs.js'
 export { readCar, importCar, writeCar, encodeCar, CarSource } from './car.js'
 export type { CarLimits, CarInput, ImportResult, WriteCarResult } from './car.js'
-export { GatewaySource, fetchHead, fetchIpnsRecord, normalizeBaseUrl } from './gateway-source.js'
+export { GatewaySource, fetchHead, fetchIpnsRecord } from './gateway-source.js'
 export type { GatewayOptions, FetchHeadOptions, FetchIpnsRecordOptions } from './gateway-source.js'
-export { normalizeCid } from './util.js'

@@ -36,6 +36,23 @@ export interface BlockSource {
    * @throws {BlockError} ERR_BLOCK_NOT_FOUND | ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TIMEOUT | ERR_TRANSPORT | ERR_ABORTED
    */
   get: (cid: CID, options?: GetOptions) => Promise<Uint8Array>
+  /**
+   * Capability: the marshalled IPNS record of `name` as the source has it
+   * (unverified: the caller checks it against the name's key). Sources that
+   * can answer (a trustless gateway) have it; callers ask for the capability
+   * (`canFetchIpnsRecords`), never for a class.
+   *
+   * @throws {BlockError} ERR_IPNS_NOT_FOUND | ERR_IPNS_RECORD | ERR_TIMEOUT | ERR_TRANSPORT | ERR_ABORTED
+   */
+  ipnsRecord?: (name: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
+}
+
+/** A source with the `ipnsRecord` capability. */
+export type IpnsRecordSource = BlockSource & Required<Pick<BlockSource, 'ipnsRecord'>>
+
+/** Whether `source` can fetch IPNS records. */
+export function canFetchIpnsRecords (source: BlockSource | undefined): source is IpnsRecordSource {
+  return typeof source?.ipnsRecord === 'function'
 }
 
 export interface BlockStore extends BlockSource {

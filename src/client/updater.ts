@@ -50,9 +50,8 @@ import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { GatewaySource } from '../blocks/gateway-source.js'
 import { readContent } from '../blocks/unixfs.js'
-import type { BlockSource } from '../blocks/types.js'
+import { canFetchIpnsRecords, type BlockSource } from '../blocks/types.js'
 import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
@@ -75,7 +74,8 @@ export interface IpnsHeadOptions {
   name: string
   /**
    * Where the marshalled signed record comes from (untrusted). Default: the
-   * `source` when it is a GatewaySource (GET /ipns/{name}?format=ipns-record).
+   * `source` when it can fetch IPNS records (`ipnsRecord`: a GatewaySource
+   * asks GET /ipns/{name}?format=ipns-record).
    */
   record?: (options: { signal?: AbortSignal }) => Promise<Uint8Array>
 }
@@ -476,7 +476,7 @@ function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
     return { name, record: o.record }
   }
   const source = options.source
-  if (!(source instanceof GatewaySource)) throw new UsageError('ERR_ARGUMENT', 'ipns: give ipns.record, or a GatewaySource as source')
+  if (!canFetchIpnsRecords(source)) throw new UsageError('ERR_ARGUMENT', 'ipns: give ipns.record, or a source that can fetch IPNS records (a GatewaySource)')
   return { name, record: async (opts) => await source.ipnsRecord(name.name, opts) }
 }
 

@@ -17,6 +17,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewaySource, fetchIpnsRecord } from '../../src/blocks/gateway-source.js'
 import { openRepoNode } from '../../src/blocks/repo-node.js'
+import type { BlockSource } from '../../src/blocks/types.js'
 import { readIpnsFloors, verifyIpnsRecord } from '../../src/client/ipns.js'
 import { Updater } from '../../src/client/updater.js'
 import { parseIpnsName, type IpnsName } from '../../src/model/ipns.js'
@@ -144,6 +145,17 @@ describe('serving and using an IPNS head in process', () => {
     expect(r).toMatchObject({ timestamp: repo.timestamps[2], continuity: 'first', ipns: { name, sequence: '2', value: `/ipfs/${repo.timestamps[2]!}` } })
     expect((await readIpnsFloors(dir)).get(parsed.name)).toEqual({ sequence: 2n, timestamp: repo.timestamps[2] })
     expect((await up.refresh()).continuity).toBe('same') // the same record again is fine
+  })
+
+  it('the client asks the source for the ipnsRecord capability, not for a class', async () => {
+    const gw = new GatewaySource(real.url, { retries: 0 })
+    const wrapped: BlockSource = { get: async (cid, o) => await gw.get(cid, o), ipnsRecord: async (n, o) => await gw.ipnsRecord(n, o) }
+    const dir = clientDir()
+    const up = await Updater.create({ dir, source: wrapped, ipns: { name } })
+    await up.init(repo.root)
+    expect(await up.refresh()).toMatchObject({ timestamp: repo.timestamps[2], ipns: { name, sequence: '2' } })
+    const blocksOnly: BlockSource = { get: async (cid, o) => await gw.get(cid, o) }
+    await rejects(Updater.create({ dir: clientDir(), source: blocksOnly, ipns: { name } }), 'ERR_ARGUMENT')
   })
 
   it('records for another key, tampered, expired, or naming something else are refused; the state is unchanged', async () => {
