@@ -89,8 +89,14 @@ export interface UpdaterOptions {
   head?: HeadSource
   /** Instead of `head`: learn it from this IPNS name's signed record. */
   ipns?: IpnsHeadOptions
-  /** A fixed reference time for every update (tests); default: the clock at the start of each update. */
-  now?: Date
+  /**
+   * UNSAFE: a fixed reference time for every update instead of the clock at
+   * the start of each one. It decides what counts as expired (CLIENT-EXPIRES)
+   * and which IPNS records are current, so a wrong value makes the client
+   * accept frozen or expired metadata. For tests and reproducible runs only
+   * (go-tuf names its equivalent UnsafeSetRefTime).
+   */
+  unsafeReferenceTime?: Date
   /** Overrides of LIMITS. */
   limits?: LimitOverrides
   /** Aborts fetches and downloads. */
@@ -174,7 +180,7 @@ export class Updater {
     this.#source = options.source
     this.#head = options.head
     this.#ipns = ipns
-    this.#now = options.now
+    this.#now = options.unsafeReferenceTime
     this.#limitOverrides = options.limits
     this.#limits = resolveLimits(options.limits)
     this.#signal = options.signal
@@ -191,7 +197,9 @@ export class Updater {
     if (options === null || typeof options !== 'object') throw new UsageError('ERR_ARGUMENT', 'Updater.create(options)')
     if (options.source !== undefined && typeof options.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
     if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
-    if (options.now !== undefined) referenceTimeOf(options.now)
+    // The old name, refused rather than ignored: a caller relying on it must not silently get the clock.
+    if (Object.hasOwn(options, 'now')) throw new UsageError('ERR_ARGUMENT', 'the option now was renamed unsafeReferenceTime')
+    if (options.unsafeReferenceTime !== undefined) referenceTimeOf(options.unsafeReferenceTime)
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
     resolveLimits(options.limits)
     const ipns = ipnsOption(options)

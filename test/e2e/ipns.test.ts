@@ -180,7 +180,7 @@ describe('serving and using an IPNS head in process', () => {
       expect(await readFile(join(dir, 'ipns.json'), 'utf8')).toBe(floors)
     }
     // Valid by the clock, but not at the update's reference time.
-    const later = await Updater.create({ dir, source: new GatewaySource(crafted.url, { retries: 0 }), ipns: { name }, now: new Date(Date.now() + 2 * DAY) })
+    const later = await Updater.create({ dir, source: new GatewaySource(crafted.url, { retries: 0 }), ipns: { name }, unsafeReferenceTime: new Date(Date.now() + 2 * DAY) })
     served = rec2
     await refusedUnchanged(dir, async () => await later.refresh(), 'ERR_IPNS_EXPIRED')
   })
