@@ -17,7 +17,7 @@ import { dirname } from 'node:path'
 
 async function dagtuf (dir: string, url: string, ts: string, path: string, out: string): Promise<void> {
   const { Updater } = await import('../src/client/updater.js')
-  const { GatewaySource } = await import('../src/blocks/gateway.js')
+  const { GatewaySource } = await import('../src/blocks/gateway-source.js')
   const up = await Updater.create({ dir, source: new GatewaySource(url, { retries: 0 }) })
   await up.refresh(ts)
   const info = await up.getTargetInfo(path)

@@ -1,11 +1,16 @@
 /**
- * The dagtuf library. The data model is exported flat; each layer above it
- * is a namespace (they share a few names, such as LimitOverrides), with the
- * updater also exported directly for the common client case:
+ * The dagtuf library (`dagtuf`). The data model and the errors are exported
+ * flat; each layer above it is a namespace (they share a few names, such as
+ * LimitOverrides), with the Updater also exported directly for the common
+ * client case:
  *
  *   import { Updater, blocks } from 'dagtuf'
  *   const source = new blocks.GatewaySource('https://gateway.example')
  *   const updater = await Updater.create({ dir: 'client', source })
+ *
+ * The layers are also entry points of their own: `dagtuf/client`,
+ * `dagtuf/publish`, `dagtuf/blocks`. Every name is listed on purpose in the
+ * front module of its layer (src/<layer>/index.ts); nothing else is public.
  *
  * Importing this module does not load Helia or libp2p; they load when a node
  * is opened.
@@ -15,6 +20,6 @@ export * as validate from './validate/index.js'
 export * as relations from './relations/index.js'
 export * as blocks from './blocks/index.js'
 export * as client from './client/index.js'
-export * as publish from './publish/engine.js'
-export * as server from './server/gateway.js'
+export * as publish from './publish/index.js'
+export * as server from './server/index.js'
 export { Updater } from './client/index.js'

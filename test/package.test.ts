@@ -13,6 +13,55 @@ describe('the dagtuf package', () => {
     expect(JSON.parse(stdout)).toMatchObject({ updater: 'function', decode: 'function', gateway: 'function', valid: 'function' })
   })
 
+  it('each entry point (dagtuf, dagtuf/client, dagtuf/publish, dagtuf/blocks, dagtuf/polyfill) resolves after the build and exports exactly the names chosen for it', async () => {
+    await ensureBuilt()
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `
+      const out = {}
+      for (const s of ['dagtuf', 'dagtuf/client', 'dagtuf/publish', 'dagtuf/blocks', 'dagtuf/polyfill']) out[s] = Object.keys(await import(s)).sort()
+      const root = await import('dagtuf')
+      for (const ns of ['validate', 'relations', 'blocks', 'client', 'publish', 'server']) out['dagtuf:' + ns] = Object.keys(root[ns]).sort()
+      console.log(JSON.stringify(out))
+    `], { cwd: ROOT })
+    const names = JSON.parse(stdout) as Record<string, string[]>
+    const client = ['Updater', 'verifyIpnsRecord']
+    const publish = [
+      'DEFAULT_REPO_DIR', 'addFiles', 'checkKeyFor', 'delegate', 'draftNeeds', 'exportCar', 'initRepo', 'listDrafts', 'loadCurrent',
+      'openSession', 'publicKeysFrom', 'publishHeadIpns', 'publishStaged', 'readDraft', 'readKeyFile', 'readPassphrase', 'readRepoIpns',
+      'refresh', 'removePaths', 'rotate', 'signerFromKeyFile', 'tryFinalizeDraft', 'undelegate', 'writePrivateKeyFile', 'writePublicKeyFile'
+    ]
+    const blocks = [
+      'CarSource', 'GatewaySource', 'MemoryBlockStore', 'addContent', 'canFetchIpnsRecords', 'encodeCar', 'fetchHead', 'fetchIpnsRecord',
+      'importCar', 'openPeerSource', 'openRepoNode', 'readCar', 'readContent', 'readContentBytes', 'writeCar'
+    ]
+    expect(names).toEqual({
+      dagtuf: [
+        'BLOCK_CODES', 'BLOCK_VERDICTS', 'BlockError', 'CRYPTO_CODES', 'CryptoError', 'DECODE_CODES', 'DagtufError', 'DecodeError',
+        'KEY_FILE_CODES', 'KeyFileError', 'LIMITS', 'MAX_BLOCK_BYTES', 'REPO_CODES', 'RULE_IDS', 'RepoError', 'SPEC_VERSION', 'STATE_CODES',
+        'StateError', 'TOP_ROLES', 'USAGE_CODES', 'Updater', 'UsageError', 'ValidationError', 'addSignatures', 'blocks', 'cidOf', 'client',
+        'decodeEnvelope', 'encodeEnvelope', 'expiresIn', 'generateKeyPair', 'isDagtufError', 'isVerdict', 'keyIdOf', 'keyPairFromSeed',
+        'makeRoot', 'makeSnapshot', 'makeTargets', 'makeTimestamp', 'parseIpnsName', 'publicKeyFromBytes', 'publish', 'relations',
+        'seedSigner', 'server', 'signEnvelope', 'validate', 'verifySignature'
+      ],
+      'dagtuf/client': client,
+      'dagtuf/publish': publish,
+      'dagtuf/blocks': blocks,
+      'dagtuf/polyfill': [],
+      'dagtuf:validate': [
+        'assertValidSnapshot', 'assertValidTimestamp', 'findTarget', 'globMatch', 'meetsThreshold', 'pathHash', 'roleMatchesPath',
+        'rootViolations', 'sourceLoader', 'validateSnapshot', 'validateTimestamp'
+      ],
+      'dagtuf:relations': ['succ', 'succOpt', 'succStar'],
+      'dagtuf:blocks': blocks,
+      'dagtuf:client': client,
+      'dagtuf:publish': publish,
+      'dagtuf:server': ['gatewayHandler', 'startServer']
+    })
+    // Internal on purpose: the trusted-state machine, byte and hex helpers.
+    for (const internal of ['TrustedState', 'MiB', 'toHex', 'jsonDepth']) {
+      expect(Object.values(names).some((list) => list.includes(internal)), internal).toBe(false)
+    }
+  })
+
   it('dagtuf --help lists the commands that exist, and an unknown command is a usage error', async () => {
     await ensureBuilt()
     const { stdout } = await promisify(execFile)(process.execPath, [BIN, '--help', '--json'], { cwd: ROOT })

@@ -1,7 +1,12 @@
-/** The client: trusted state, its folder, and the Updater library API (NOTES section 7). */
-export { Updater, toCid, type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult } from './updater.js'
-export { TrustedState, referenceTimeOf, isFresh, sameKeySet, edgesOf, changedRoles, type Accepted, type Continuity, type Floors, type LimitOverrides, type TrustedDag, type TrustedStateOptions } from './trusted-state.js'
-export { ClientStore, BlockCache } from './store.js'
-export { parseState, serializeState, type StateRecord, type TrustedSnapshot } from './statefile.js'
-export { clientLoader, type ClientLoader } from './loader.js'
-export { verifyIpnsRecord, checkIpnsReplay, readIpnsFloors, type VerifiedIpnsRecord, type IpnsFloor } from './ipns.js'
+/**
+ * The client, as the package publishes it (`dagtuf/client`): the Updater
+ * library API (NOTES section 7) and the IPNS record check it uses. The
+ * trusted-state machine, the state file and the block cache are internal:
+ * the Updater is the one way to drive them.
+ */
+export {
+  Updater,
+  type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult
+} from './updater.js'
+export type { LimitOverrides } from './trusted-state.js'
+export { verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'

@@ -40,7 +40,7 @@ import { CODEC_DAG_JSON, HASH_SHA2_256, equalBytes, toHex } from '../model/hash.
 import { MAX_IPNS_RECORD_BYTES, type IpnsName } from '../model/ipns.js'
 import { verifyBytes } from '../model/keys.js'
 import { Fields, entriesOf, parseJson } from '../model/strictjson.js'
-import { readFileCapped, writeFileAtomic } from '../util/fsio.js'
+import { readFileCapped, writeFileAtomic } from '../util/durable-fs.js'
 
 export interface VerifiedIpnsRecord {
   /** The name, `k51...`. */

@@ -15,7 +15,7 @@
 import type { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
 import { MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
-import { BlockError, DecodeError } from '../model/errors.js'
+import { BlockError, isVerdict } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import { MAX_NODE_BYTES } from '../shard/index.js'
 import { mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
@@ -95,7 +95,7 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
         })()
         decoded.set(key, p)
         // Verdicts on bytes stay; transient failures may be retried.
-        p.catch((e: unknown) => { if (!(e instanceof DecodeError) && decoded.get(key) === p) decoded.delete(key) })
+        p.catch((e: unknown) => { if (!isVerdict(e) && decoded.get(key) === p) decoded.delete(key) })
       }
       return await (p as Promise<Envelope<SignedOf<K>>>)
     }

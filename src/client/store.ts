@@ -9,7 +9,7 @@
  * Guarantees:
  * - `writeState` is CLIENT-STATE-ATOMIC: the bytes go to a temporary file in
  *   the same directory, which is fsynced, renamed over state.json, and the
- *   directory is fsynced (src/util/fsio.ts, the publisher's recipe too). A crash at any point leaves the old file or the new
+ *   directory is fsynced (src/util/durable-fs.ts, the publisher's recipe too). A crash at any point leaves the old file or the new
  *   one, never a mixture; leftover temporary files are ignored and removed by
  *   the next writer.
  * - A cached block is stored durably (same recipe) before any state naming
@@ -18,7 +18,7 @@
  *   so a damaged cache costs a re-fetch, never trust.
  * - `lock` is exclusive between processes: a file created with O_EXCL that
  *   holds the owner's pid and a random token (acquireFileLock in
- *   src/util/fsio.ts, the publisher's lock too). A lock whose owner no longer
+ *   src/util/durable-fs.ts, the publisher's lock too). A lock whose owner no longer
  *   exists (a client killed mid-update) is taken over, by one process only;
  *   a live owner makes the call fail with ERR_STATE_LOCKED.
  *
@@ -31,7 +31,8 @@ import { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, StateError, UsageError } from '../model/errors.js'
 import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
-import { acquireFileLock, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/fsio.js'
+import { acquireFileLock, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/durable-fs.js'
+import { slowPoint } from '../util/test-hooks.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
 
 export const STATE_FILE = 'state.json'
@@ -40,19 +41,6 @@ export const BLOCKS_DIR = 'blocks'
 
 function io (what: string, path: string, cause: unknown): StateError {
   return new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
-}
-
-/**
- * Test hook: DAGTUF_TEST_SLOW_MS=<n> makes the client announce each
- * `slowPoint` on stderr (`dagtuf-test: slow point`) and pause there n ms, so
- * a crash test can land its SIGKILL at chosen places inside an update.
- * Nothing else reads it.
- */
-export async function slowPoint (): Promise<void> {
-  const v = process.env.DAGTUF_TEST_SLOW_MS
-  if (v === undefined || !/^\d{1,6}$/.test(v)) return
-  process.stderr.write('dagtuf-test: slow point\n')
-  await new Promise((resolve) => setTimeout(resolve, Number(v)))
 }
 
 /**
@@ -225,7 +213,7 @@ export class ClientStore {
    */
   async lock (): Promise<() => Promise<void>> {
     const path = join(this.dir, LOCK_FILE)
-    // src/util/fsio.ts, shared with the publisher: a stale lock is taken over by one process only.
+    // src/util/durable-fs.ts, shared with the publisher: a stale lock is taken over by one process only.
     return await acquireFileLock(path, {
       locked: (pid) => pid === undefined
         ? new StateError('ERR_STATE_LOCKED', `could not take the lock ${path}`, { details: { path } })

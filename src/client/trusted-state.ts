@@ -43,6 +43,7 @@
 import type { CID } from 'multiformats/cid'
 import type { Kind } from '../model/config.js'
 import { StateError, UsageError, ValidationError } from '../model/errors.js'
+import type { RuleId } from '../model/rules.js'
 import type { Envelope, KeyId, PublicKey, RoleKeys, RootEnvelope, SignedOf, SnapshotEnvelope, TargetsEnvelope, TimestampEnvelope } from '../model/types.js'
 import { succStar, type Relation, type RelationOptions } from '../relations/index.js'
 import type { Loader } from '../validate/loader.js'
@@ -208,7 +209,7 @@ const ORDER: readonly Phase[] = ['new', 'loaded', 'rootChain', 'valid', 'fresh',
  * the role's object); the relation's violations, each with the CID of the
  * object at fault, are in `details.violations`, the first also in the message.
  */
-function relationError (rule: string, rel: Relation, cid: CID, message: string): ValidationError {
+function relationError (rule: RuleId, rel: Relation, cid: CID, message: string): ValidationError {
   const first = rel.violations[0]
   const why = first === undefined ? '' : ` (${first.rule} at ${first.cid}: ${first.message})`
   return new ValidationError(rule, `${message}${why}`, { details: { cid: cid.toString(), violations: rel.violations.map((v: Violation) => ({ rule: v.rule, cid: v.cid, message: v.message })) } })
@@ -381,7 +382,7 @@ export class TrustedState {
     return 'recovered'
   }
 
-  #chainError (rule: string, rel: Relation, cid: CID, message: string): ValidationError {
+  #chainError (rule: RuleId, rel: Relation, cid: CID, message: string): ValidationError {
     const bound = rel.violations.find((v) => v.rule === 'BOUND-CHAIN')
     if (bound !== undefined) return new ValidationError('BOUND-CHAIN', `${message}: ${bound.message}`, { details: { cid: bound.cid, check: rule } })
     return relationError(rule, rel, cid, message)

@@ -61,10 +61,9 @@ import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { GatewaySource } from '../blocks/gateway.js'
 import { readContent } from '../blocks/unixfs.js'
-import type { BlockSource } from '../blocks/types.js'
-import { BlockError, StateError, UsageError, ValidationError } from '../model/errors.js'
+import { canFetchIpnsRecords, type BlockSource } from '../blocks/types.js'
+import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
@@ -73,7 +72,8 @@ import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimit
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
-import { ClientStore, slowPoint } from './store.js'
+import { ClientStore } from './store.js'
+import { slowPoint } from '../util/test-hooks.js'
 import { TrustedState, assertFresh, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
@@ -85,7 +85,8 @@ export interface IpnsHeadOptions {
   name: string
   /**
    * Where the marshalled signed record comes from (untrusted). Default: the
-   * `source` when it is a GatewaySource (GET /ipns/{name}?format=ipns-record).
+   * `source` when it can fetch IPNS records (`ipnsRecord`: a GatewaySource
+   * asks GET /ipns/{name}?format=ipns-record).
    */
   record?: (options: { signal?: AbortSignal }) => Promise<Uint8Array>
 }
@@ -100,10 +101,13 @@ export interface UpdaterOptions {
   /** Instead of `head`: learn it from this IPNS name's signed record. */
   ipns?: IpnsHeadOptions
   /**
-   * A fixed clock (tests): the reference time of every update and every use
-   * of the trusted state. Default: the clock at the start of each.
+   * UNSAFE: a fixed clock instead of the real one, for every update and
+   * every use of the trusted state. It decides what counts as expired
+   * (CLIENT-EXPIRES) and which IPNS records are current, so a wrong value
+   * makes the client accept frozen or expired metadata. For tests and
+   * reproducible runs only (go-tuf names its equivalent UnsafeSetRefTime).
    */
-  now?: Date
+  unsafeReferenceTime?: Date
   /**
    * UNSAFE, for deliberate offline use: judge the freshness of a use of the
    * trusted state (getTargetInfo, listTargets, downloadTarget) at the
@@ -159,12 +163,6 @@ export interface DownloadResult {
   length: number
 }
 
-/** BlockError codes that are verdicts on target content (CLIENT-TARGET-CONTENT). */
-const CONTENT_VERDICTS = new Set([
-  'ERR_HASH_MISMATCH', 'ERR_LENGTH_MISMATCH', 'ERR_UNIXFS_INVALID', 'ERR_NOT_A_FILE', 'ERR_DAG_TOO_DEEP',
-  'ERR_DAG_TOO_LARGE', 'ERR_BLOCK_TOO_LARGE', 'ERR_UNSUPPORTED_HASH', 'ERR_BAD_CID'
-])
-
 function isCode (e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code
 }
@@ -205,7 +203,7 @@ export class Updater {
     this.#source = options.source
     this.#head = options.head
     this.#ipns = ipns
-    this.#now = options.now
+    this.#now = options.unsafeReferenceTime
     this.#unsafeAllowExpired = options.unsafeAllowExpired === true
     this.#limitOverrides = options.limits
     this.#limits = resolveLimits(options.limits)
@@ -223,7 +221,9 @@ export class Updater {
     if (options === null || typeof options !== 'object') throw new UsageError('ERR_ARGUMENT', 'Updater.create(options)')
     if (options.source !== undefined && typeof options.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
     if (options.head !== undefined && typeof options.head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
-    if (options.now !== undefined) referenceTimeOf(options.now)
+    // The old name, refused rather than ignored: a caller relying on it must not silently get the clock.
+    if (Object.hasOwn(options, 'now')) throw new UsageError('ERR_ARGUMENT', 'the option now was renamed unsafeReferenceTime')
+    if (options.unsafeReferenceTime !== undefined) referenceTimeOf(options.unsafeReferenceTime)
     if (options.unsafeAllowExpired !== undefined && typeof options.unsafeAllowExpired !== 'boolean') throw new UsageError('ERR_ARGUMENT', 'unsafeAllowExpired: expected a boolean')
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
     resolveLimits(options.limits)
@@ -522,7 +522,8 @@ export class Updater {
       try {
         await readContent(this.#source, info.cid, info.length, async (chunk) => { await h.write(chunk) }, this.#signal === undefined ? {} : { signal: this.#signal })
       } catch (e) {
-        if (e instanceof BlockError && CONTENT_VERDICTS.has(e.code)) {
+        // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
+        if (e instanceof BlockError && isVerdict(e)) {
           throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
             cause: e,
             details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
@@ -561,7 +562,7 @@ function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
     return { name, record: o.record }
   }
   const source = options.source
-  if (!(source instanceof GatewaySource)) throw new UsageError('ERR_ARGUMENT', 'ipns: give ipns.record, or a GatewaySource as source')
+  if (!canFetchIpnsRecords(source)) throw new UsageError('ERR_ARGUMENT', 'ipns: give ipns.record, or a source that can fetch IPNS records (a GatewaySource)')
   return { name, record: async (opts) => await source.ipnsRecord(name.name, opts) }
 }
 

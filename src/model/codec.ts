@@ -120,7 +120,7 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
     throw new DecodeError('ERR_TOO_LARGE', `${kind} block is ${bytes.byteLength} bytes, over ${max}`, { details })
   }
   if (!equalBytes(sha256(bytes), cid.multihash.digest)) {
-    throw new DecodeError('ERR_HASH_MISMATCH', `bytes do not hash to ${cid}`, { details })
+    throw new DecodeError('ERR_CID_MISMATCH', `bytes do not hash to ${cid}`, { details })
   }
   if (jsonDepth(bytes, LIMITS.maxDepth) > LIMITS.maxDepth) {
     throw new DecodeError('ERR_TOO_DEEP', `nesting deeper than ${LIMITS.maxDepth}`, { details })

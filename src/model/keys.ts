@@ -12,14 +12,14 @@
  * - `verify*` never throws on malformed signature *content* (wrong length,
  *   bad encoding, non-canonical S): it returns false, so a malformed
  *   signature counts as no signature (SIG-MALFORMED). Wrongly typed
- *   arguments are programming errors and throw CryptoError ERR_ARGUMENT.
+ *   arguments are programming errors and throw UsageError ERR_ARGUMENT.
  * - Two paths: node:crypto (fast, Node) and @noble/ed25519 (portable), both
  *   strict RFC 8032 (S < L; noble with `zip215: false`), cross-checked in tests.
  */
 import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
 import * as dagJson from '@ipld/dag-json'
-import { CryptoError } from './errors.js'
+import { CryptoError, UsageError } from './errors.js'
 import { sha256, toHex } from './hash.js'
 import type { KeyId, PublicKey } from './types.js'
 
@@ -29,7 +29,7 @@ export const SIGNATURE_DOMAIN = new TextEncoder().encode('DAGTUF-SIG-V1\u0000')
 
 /** The exact message a signature covers: domain prefix, then the signed bytes. */
 export function signingMessage (signedBytes: Uint8Array): Uint8Array {
-  if (!(signedBytes instanceof Uint8Array)) throw new CryptoError('ERR_ARGUMENT', 'signedBytes must be a Uint8Array')
+  if (!(signedBytes instanceof Uint8Array)) throw new UsageError('ERR_ARGUMENT', 'signedBytes must be a Uint8Array')
   const out = new Uint8Array(SIGNATURE_DOMAIN.byteLength + signedBytes.byteLength)
   out.set(SIGNATURE_DOMAIN, 0)
   out.set(signedBytes, SIGNATURE_DOMAIN.byteLength)
@@ -54,7 +54,7 @@ export function canonicalKeyBytes (key: PublicKey): Uint8Array {
 /** The keyid of a key (SIG-KEYID). */
 export function keyIdOf (key: PublicKey): KeyId {
   if (key === null || typeof key !== 'object' || typeof key.public !== 'string' || typeof key.keytype !== 'string' || typeof key.scheme !== 'string') {
-    throw new CryptoError('ERR_ARGUMENT', 'keyIdOf(key: PublicKey)')
+    throw new UsageError('ERR_ARGUMENT', 'keyIdOf(key: PublicKey)')
   }
   return toHex(sha256(canonicalKeyBytes(key)))
 }
@@ -82,13 +82,13 @@ export function isAcceptablePublicKey (publicHex: unknown): publicHex is string 
   return ok
 }
 
-/** Build a PublicKey from 32 raw bytes. @throws {CryptoError} ERR_KEY_FORMAT */
+/** Build a PublicKey from 32 raw bytes. @throws {CryptoError} ERR_KEY_BYTES */
 export function publicKeyFromBytes (bytes: Uint8Array): PublicKey {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength !== 32) {
-    throw new CryptoError('ERR_KEY_FORMAT', 'an ed25519 public key is 32 bytes')
+    throw new CryptoError('ERR_KEY_BYTES', 'an ed25519 public key is 32 bytes')
   }
   const hex = toHex(bytes)
-  if (!isAcceptablePublicKey(hex)) throw new CryptoError('ERR_KEY_FORMAT', 'not a usable ed25519 public key')
+  if (!isAcceptablePublicKey(hex)) throw new CryptoError('ERR_KEY_BYTES', 'not a usable ed25519 public key')
   return Object.freeze({ keytype: 'ed25519', scheme: 'ed25519', public: hex })
 }
 
@@ -148,11 +148,11 @@ function sIsCanonical (sig: Uint8Array): boolean {
  * Verify an ed25519 signature. Returns false for any malformed signature
  * or key content; throws only on wrongly typed arguments.
  *
- * @throws {CryptoError} ERR_ARGUMENT, ERR_BACKEND
+ * @throws {UsageError} ERR_ARGUMENT, {CryptoError} ERR_BACKEND
  */
 export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8Array, backend: Backend = defaultBackend): boolean {
   if (typeof publicHex !== 'string' || !(message instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
-    throw new CryptoError('ERR_ARGUMENT', 'verifyBytes(publicHex: string, message: Uint8Array, sig: Uint8Array)')
+    throw new UsageError('ERR_ARGUMENT', 'verifyBytes(publicHex: string, message: Uint8Array, sig: Uint8Array)')
   }
   if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex)) return false
   if (!sIsCanonical(sig)) return false
@@ -177,7 +177,7 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
  */
 export function verifySignature (key: PublicKey, signedBytes: Uint8Array, sigHex: string, backend: Backend = defaultBackend): boolean {
   if (key === null || typeof key !== 'object' || !(signedBytes instanceof Uint8Array)) {
-    throw new CryptoError('ERR_ARGUMENT', 'verifySignature(key: PublicKey, signedBytes: Uint8Array, sigHex: string)')
+    throw new UsageError('ERR_ARGUMENT', 'verifySignature(key: PublicKey, signedBytes: Uint8Array, sigHex: string)')
   }
   if (!isHex128(sigHex)) return false
   if (key.keytype !== 'ed25519' || key.scheme !== 'ed25519') return false
@@ -197,9 +197,9 @@ export function generateKeyPair (): KeyPair {
   return keyPairFromSeed(seed)
 }
 
-/** @throws {CryptoError} ERR_KEY_FORMAT */
+/** @throws {CryptoError} ERR_KEY_BYTES */
 export function keyPairFromSeed (seed: Uint8Array): KeyPair {
-  if (!(seed instanceof Uint8Array) || seed.byteLength !== 32) throw new CryptoError('ERR_KEY_FORMAT', 'an ed25519 seed is 32 bytes')
+  if (!(seed instanceof Uint8Array) || seed.byteLength !== 32) throw new CryptoError('ERR_KEY_BYTES', 'an ed25519 seed is 32 bytes')
   const publicKey = publicKeyFromBytes(ed.getPublicKey(seed))
   return { seed: new Uint8Array(seed), publicKey, keyid: keyIdOf(publicKey) }
 }
@@ -210,7 +210,7 @@ export function keyPairFromSeed (seed: Uint8Array): KeyPair {
  */
 export function signBytes (seed: Uint8Array, message: Uint8Array, backend: Backend = defaultBackend): Uint8Array {
   if (!(seed instanceof Uint8Array) || seed.byteLength !== 32 || !(message instanceof Uint8Array)) {
-    throw new CryptoError('ERR_ARGUMENT', 'signBytes(seed: 32-byte Uint8Array, message: Uint8Array)')
+    throw new UsageError('ERR_ARGUMENT', 'signBytes(seed: 32-byte Uint8Array, message: Uint8Array)')
   }
   if (backend === 'node') return new Uint8Array(nodeCrypto!.sign(null, message, nodePrivateKeyObject(seed)))
   return ed.sign(message, seed)
@@ -231,7 +231,7 @@ export function seedSigner (seed: Uint8Array, backend: Backend = defaultBackend)
     publicKey: pair.publicKey,
     keyid: pair.keyid,
     async sign (message: Uint8Array): Promise<Uint8Array> {
-      if (!(message instanceof Uint8Array)) throw new CryptoError('ERR_ARGUMENT', 'sign(message: Uint8Array)')
+      if (!(message instanceof Uint8Array)) throw new UsageError('ERR_ARGUMENT', 'sign(message: Uint8Array)')
       if (keyObject !== undefined) return new Uint8Array(nodeCrypto!.sign(null, message, keyObject))
       return signBytes(secret, message, backend)
     },
@@ -252,7 +252,7 @@ export function countValidSignatures (
   backend: Backend = defaultBackend
 ): number {
   if (!(signedBytes instanceof Uint8Array) || !Array.isArray(signatures) || !(authorized instanceof Map)) {
-    throw new CryptoError('ERR_ARGUMENT', 'countValidSignatures(signedBytes, signatures[], authorized: Map)')
+    throw new UsageError('ERR_ARGUMENT', 'countValidSignatures(signedBytes, signatures[], authorized: Map)')
   }
   const counted = new Set<string>()
   let message: Uint8Array | undefined

@@ -15,7 +15,7 @@
 import { CID } from 'multiformats/cid'
 import * as dagJson from '@ipld/dag-json'
 import { LIMITS, SPEC_VERSION } from './config.js'
-import { DecodeError } from './errors.js'
+import { DecodeError, type DecodeCode } from './errors.js'
 import { CODEC_DAG_CBOR, CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 } from './hash.js'
 import { isAcceptablePublicKey, isHex64, keyIdOf } from './keys.js'
 import type {
@@ -26,7 +26,7 @@ import { TOP_ROLES } from './types.js'
 
 type Path = string
 
-function fail (code: string, path: Path, message: string, cause?: unknown): never {
+function fail (code: DecodeCode, path: Path, message: string, cause?: unknown): never {
   throw new DecodeError(code, `${path}: ${message}`, { cause, details: { path } })
 }
 

@@ -25,7 +25,7 @@
  *    (with some unreferenced blocks) or the new one, both VALID.
  */
 import type { CID } from 'multiformats/cid'
-import type { RepoNode } from '../blocks/helia.js'
+import type { RepoNode } from '../blocks/repo-node.js'
 import { MemoryBlockStore } from '../blocks/memory.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { expiresIn, makeSnapshot, makeTimestamp, type RoleSpec } from '../model/build.js'
@@ -42,7 +42,8 @@ import { sourceLoader, type Loader } from '../validate/loader.js'
 import { assertValidTimestamp } from '../validate/valid.js'
 import { draftText, needsReport, complete, type Draft, type DraftObject, type NeedReport } from './drafts.js'
 import { configText, type Change, type ExpiryRole, type HeadRecord, type Op, type RepoConfig } from './files.js'
-import { pausePoint, writeAtomic, readCapped } from './fsio.js'
+import { writeAtomic, readCapped } from './repo-io.js'
+import { pausePoint } from '../util/test-hooks.js'
 import { writePrivateKeyFile } from './keyfile.js'
 import { KeyRing, Repo, newId } from './repo.js'
 export { Repo }

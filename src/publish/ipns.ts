@@ -16,11 +16,11 @@
  */
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import type { RepoNode } from '../blocks/helia.js'
+import type { RepoNode } from '../blocks/repo-node.js'
 import { RepoError } from '../model/errors.js'
 import { MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { Fields, parseJson } from '../model/strictjson.js'
-import { readCapped, writeAtomic } from './fsio.js'
+import { readCapped, writeAtomic } from './repo-io.js'
 
 export const IPNS_KEY_NAME = 'dagtuf-head'
 /** The last record made, in the repository folder. */

@@ -35,7 +35,7 @@ import { KeyFileError } from '../model/errors.js'
 import { keyIdOf, keyPairFromSeed, publicKeyFromBytes, seedSigner, hexToBytes, type KeyPair, type Signer } from '../model/keys.js'
 import { toHex } from '../model/hash.js'
 import type { KeyId, PublicKey } from '../model/types.js'
-import { isCode, writeNew } from './fsio.js'
+import { isCode, writeNew } from './repo-io.js'
 import { Fields, parseJson } from '../model/strictjson.js'
 
 export const KEY_FORMAT = 'dagtuf-key/1'

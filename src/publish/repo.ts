@@ -1,7 +1,7 @@
 /**
  * A repository folder on disk and everything in it:
  *
- *   DIR/blocks/      DIR/datastore/   the embedded IPFS node (src/blocks/helia.ts)
+ *   DIR/blocks/      DIR/datastore/   the embedded IPFS node (src/blocks/repo-node.ts)
  *   DIR/keys/        private key files, mode 0600, directory 0700
  *   DIR/config.json  expiry periods (files.ts)
  *   DIR/head.json    the current head: timestamp CID and the CIDs of its DAG
@@ -11,18 +11,18 @@
  *   DIR/repo.lock    held by the process that is changing the repository
  *
  * Guarantees: every file read back is parsed strictly (files.ts); every file
- * written is replaced atomically (fsio.ts); a command that changes the
+ * written is replaced atomically (repo-io.ts); a command that changes the
  * repository holds the lock for its whole run, and the head is compared with
  * the one the command started from just before it is replaced.
  */
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openRepoNode, type RepoNode } from '../blocks/helia.js'
+import { openRepoNode, type RepoNode } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'
-import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './fsio.js'
+import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './repo-io.js'
 import {
   MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedText,
   type HeadRecord, type RepoConfig, type Staged

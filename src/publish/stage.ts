@@ -62,7 +62,7 @@ export interface Added { path: string, cid: string, length: number, file: string
  * Stage target files.
  *
  * @throws {RepoError} ERR_TARGET_FILE (missing or not a regular file) |
- *   ERR_TARGET_DUPLICATE (two files for one path) | ERR_UNSAFE_PATH |
+ *   ERR_TARGET_DUPLICATE (two files for one path) | ERR_TARGET_PATH_UNSAFE |
  *   ERR_TARGET_EXISTS (without replace) | ERR_ROLE_UNKNOWN | ERR_TARGET_NOT_DELEGATED
  */
 export async function addFiles (session: Session, files: readonly string[], options: AddOptions = {}): Promise<Added[]> {
@@ -81,7 +81,7 @@ export async function addFiles (session: Session, files: readonly string[], opti
   })
   const seen = new Set<string>()
   paths.forEach((p, i) => {
-    if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', `unsafe target path ${JSON.stringify(String(p).slice(0, 200))}`, { details: { path: String(p).slice(0, 200), file: files[i] } })
+    if (!isSafeTargetPath(p)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', `unsafe target path ${JSON.stringify(String(p).slice(0, 200))}`, { details: { path: String(p).slice(0, 200), file: files[i] } })
     if (seen.has(p)) throw new RepoError('ERR_TARGET_DUPLICATE', `two files for the target path ${p}`, { details: { path: p } })
     seen.add(p)
   })
@@ -142,12 +142,12 @@ async function * streamOf (h: fs.FileHandle): AsyncGenerator<Uint8Array> {
   }
 }
 
-/** Stage removals. @throws {RepoError} ERR_TARGET_NOT_FOUND | ERR_ROLE_UNKNOWN | ERR_UNSAFE_PATH | ERR_TARGET_DUPLICATE */
+/** Stage removals. @throws {RepoError} ERR_TARGET_NOT_FOUND | ERR_ROLE_UNKNOWN | ERR_TARGET_PATH_UNSAFE | ERR_TARGET_DUPLICATE */
 export async function removePaths (session: Session, paths: readonly string[], role = 'targets'): Promise<void> {
   if (paths.length === 0) throw new RepoError('ERR_TARGET_NOT_FOUND', 'no path given')
   const seen = new Set<string>()
   for (const p of paths) {
-    if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe target path', { details: { path: String(p).slice(0, 200) } })
+    if (!isSafeTargetPath(p)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', 'unsafe target path', { details: { path: String(p).slice(0, 200) } })
     if (seen.has(p)) throw new RepoError('ERR_TARGET_DUPLICATE', `${p} given twice`, { details: { path: p } })
     seen.add(p)
   }
@@ -174,7 +174,7 @@ export interface DelegateOptions {
 
 /** Stage a new or changed delegation. @throws {RepoError}, {KeyFileError} */
 export async function delegate (session: Session, name: string, o: DelegateOptions): Promise<Op> {
-  if (!isSafeRoleName(name)) throw new RepoError('ERR_UNSAFE_NAME', 'unsafe role name (letters, digits, . _ -; not a top role)', { details: { role: String(name).slice(0, 64) } })
+  if (!isSafeRoleName(name)) throw new RepoError('ERR_ROLE_NAME_UNSAFE', 'unsafe role name (letters, digits, . _ -; not a top role)', { details: { role: String(name).slice(0, 64) } })
   if ((o.paths === undefined) === (o.hashPrefixes === undefined)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'give exactly one of --paths and --hash-prefixes')
   for (const h of o.hashPrefixes ?? []) if (!/^[0-9a-f]{1,64}$/.test(h)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'a hash prefix is 1-64 lowercase hex characters', { details: { prefix: h.slice(0, 80) } })
   if (o.keyFiles.length === 0) throw new RepoError('ERR_THRESHOLD', 'a delegation needs at least one --key')

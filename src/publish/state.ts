@@ -197,9 +197,9 @@ function prune (d: Desired): void {
 /**
  * Apply staged changes, in order, to `d` (mutated).
  *
- * @throws {RepoError} ERR_ROLE_UNKNOWN | ERR_UNSAFE_PATH | ERR_UNSAFE_NAME |
+ * @throws {RepoError} ERR_ROLE_UNKNOWN | ERR_TARGET_PATH_UNSAFE | ERR_ROLE_NAME_UNSAFE |
  *   ERR_TARGET_NOT_DELEGATED | ERR_TARGET_NOT_FOUND | ERR_THRESHOLD |
- *   ERR_DELEGATION_SELF | ERR_LIMIT
+ *   ERR_DELEGATION_SELF | ERR_REPO_LIMIT
  */
 export async function applyOps (d: Desired, ops: readonly Op[]): Promise<void> {
   for (const o of ops) await applyOp(d, o)
@@ -209,7 +209,7 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
   switch (o.op) {
     case 'add': {
       const c = roleOrThrow(d, o.role)
-      if (!isSafeTargetPath(o.path)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe target path', { details: { path: String(o.path).slice(0, 256) } })
+      if (!isSafeTargetPath(o.path)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', 'unsafe target path', { details: { path: String(o.path).slice(0, 256) } })
       if (!pathDelegatedTo(d.roles, o.role, o.path)) {
         throw new RepoError('ERR_TARGET_NOT_DELEGATED', `${o.path} is not within the paths delegated to ${o.role}`, { details: { path: o.path, role: o.role } })
       }
@@ -225,19 +225,19 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
       return
     }
     case 'delegate': {
-      if (!isSafeRoleName(o.name)) throw new RepoError('ERR_UNSAFE_NAME', 'unsafe role name', { details: { role: String(o.name).slice(0, 64) } })
+      if (!isSafeRoleName(o.name)) throw new RepoError('ERR_ROLE_NAME_UNSAFE', 'unsafe role name', { details: { role: String(o.name).slice(0, 64) } })
       if (o.name === o.from) throw new RepoError('ERR_DELEGATION_SELF', 'a role cannot delegate to itself', { details: { role: o.name } })
       const from = roleOrThrow(d, o.from)
       const keys = keysOf(o.keys)
       checkThreshold(o.threshold, keys, `delegation to ${o.name}`)
-      for (const p of o.paths ?? []) if (!isSafeTargetPath(p)) throw new RepoError('ERR_UNSAFE_PATH', 'unsafe path pattern', { details: { pattern: String(p).slice(0, 256) } })
+      for (const p of o.paths ?? []) if (!isSafeTargetPath(p)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', 'unsafe path pattern', { details: { pattern: String(p).slice(0, 256) } })
       const base = { name: o.name, threshold: o.threshold, terminating: o.terminating, keys }
       const spec = (o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, pathHashPrefixes: [...(o.hashPrefixes ?? [])] }) as DelegationSpec
       const list = from.delegations ?? []
       const at = list.findIndex((e) => e.name === o.name)
       if (at >= 0) list[at] = spec
       else {
-        if (list.length >= LIMITS.maxDelegationsPerRole) throw new RepoError('ERR_LIMIT', `more than ${LIMITS.maxDelegationsPerRole} delegations from ${o.from}`)
+        if (list.length >= LIMITS.maxDelegationsPerRole) throw new RepoError('ERR_REPO_LIMIT', `more than ${LIMITS.maxDelegationsPerRole} delegations from ${o.from}`)
         list.push(spec)
       }
       from.delegations = list

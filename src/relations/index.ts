@@ -25,6 +25,7 @@
  */
 import { CID } from 'multiformats/cid'
 import type { Kind } from '../model/config.js'
+import type { RuleId } from '../model/rules.js'
 import { UsageError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
@@ -50,7 +51,7 @@ export interface RelationOptions {
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
 
 /** The rule broken when A's previous-version chain does not lead to B. */
-const LINK_RULE: Readonly<Record<Exclude<Kind, 'timestamp'>, string>> = Object.freeze({
+const LINK_RULE: Readonly<Record<Exclude<Kind, 'timestamp'>, RuleId>> = Object.freeze({
   root: 'SUCC-ROOT-LINK',
   targets: 'SUCC-TARGETS-LINK',
   snapshot: 'SUCC-SNAP-LINK'
@@ -92,7 +93,7 @@ function maxChainOf (opts: RelationOptions): number {
   return m
 }
 
-function v (rule: string, cid: CID | string, message: string): Violation {
+function v (rule: RuleId, cid: CID | string, message: string): Violation {
   return Object.freeze({ rule, cid: cid.toString(), message })
 }
 

@@ -30,6 +30,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { ValidationError } from '../model/errors.js'
+import type { RuleId } from '../model/rules.js'
 import { CODEC_DAG_CBOR, HASH_SHA2_256, equalBytes, sha256 } from '../model/hash.js'
 import { DecodeError } from '../model/errors.js'
 
@@ -114,7 +115,7 @@ export function shardCid (bytes: Uint8Array): CID {
   return CID.createV1(CODEC_DAG_CBOR, Digest.create(HASH_SHA2_256, sha256(bytes)))
 }
 
-function fail (rule: string, message: string, cid?: CID): never {
+function fail (rule: RuleId, message: string, cid?: CID): never {
   throw new ValidationError(rule, message, { details: cid === undefined ? {} : { cid: cid.toString() } })
 }
 

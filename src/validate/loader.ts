@@ -29,7 +29,7 @@
 import { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
 import { LIMITS, MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
-import { BlockError, DecodeError, UsageError, ValidationError } from '../model/errors.js'
+import { BlockError, DecodeError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import type { Envelope, SignedOf, TargetInfo } from '../model/types.js'
 import { MAX_NODE_BYTES, ShardBudget, ShardReader, roleLinkCodec, targetsCodec, type Entry } from '../shard/index.js'
 
@@ -245,9 +245,9 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
         // (VALID-KIND): asking for the same CID as another kind is ERR_KIND.
         p = fetchOnce(kind, cid, key).then((bytes) => decodeEnvelope(kind, bytes, cid))
         decoded.set(dkey, p)
-        // Decode failures are verdicts on immutable bytes and stay cached;
-        // fetch failures may be retried.
-        p.catch((e: unknown) => { if (!(e instanceof DecodeError) && decoded.get(dkey) === p) decoded.delete(dkey) })
+        // Verdicts on immutable bytes (isVerdict: decode failures, hash and
+        // size refusals, exceeded bounds) stay cached; fetch failures may be retried.
+        p.catch((e: unknown) => { if (!isVerdict(e) && decoded.get(dkey) === p) decoded.delete(dkey) })
       }
       return await (p as Promise<Envelope<SignedOf<K>>>)
     }

@@ -13,21 +13,22 @@
  * data (block not found, timeout, transport, abort) is not a verdict: it
  * propagates as the error it is, and the caller may retry.
  */
-import { BlockError, DecodeError, ValidationError } from '../model/errors.js'
+import { BLOCK_VERDICTS, BlockError, DecodeError, ValidationError, isVerdict, type DecodeCode } from '../model/errors.js'
+import type { RuleId } from '../model/rules.js'
 
 export interface Violation {
   /** Rule ID from spec/NOTES.md, e.g. `VALID-DELEG-SIG`. */
-  readonly rule: string
+  readonly rule: RuleId
   /** CID (string) of the object at fault. */
   readonly cid: string
   readonly message: string
 }
 
-/** DecodeError code -> rule (NOTES appendix). */
-const DECODE_RULES: Readonly<Record<string, string>> = Object.freeze({
+/** DecodeError code -> rule (NOTES appendix; test/model/errors.test.ts checks they agree). */
+export const DECODE_RULES: Readonly<Record<DecodeCode, RuleId>> = Object.freeze({
   ERR_CID_CODEC: 'ENC-CID',
   ERR_CID_HASH: 'ENC-CID',
-  ERR_HASH_MISMATCH: 'ENC-CID',
+  ERR_CID_MISMATCH: 'ENC-CID',
   ERR_TOO_LARGE: 'BOUND-BLOCK-SIZE',
   ERR_TOO_DEEP: 'BOUND-DEPTH',
   ERR_DAG_JSON: 'ENC-CANONICAL',
@@ -45,23 +46,15 @@ const DECODE_RULES: Readonly<Record<string, string>> = Object.freeze({
   ERR_LIMIT: 'ENC-SIZE'
 })
 
-/** BlockError code -> rule, for the codes that are verdicts on the data. */
-const BLOCK_RULES: Readonly<Record<string, string>> = Object.freeze({
-  ERR_HASH_MISMATCH: 'ENC-CID',
-  ERR_UNSUPPORTED_HASH: 'ENC-CID',
-  ERR_BAD_CID: 'ENC-CID',
-  ERR_BLOCK_TOO_LARGE: 'BOUND-BLOCK-SIZE'
-})
-
 /**
  * The rule a load failure violates, or undefined when the failure is not a
- * verdict on the data (and must propagate).
+ * verdict on the data (isVerdict) and must propagate.
  */
-export function ruleOfLoadError (e: unknown): string | undefined {
+export function ruleOfLoadError (e: unknown): RuleId | undefined {
+  if (!isVerdict(e)) return undefined
   if (e instanceof ValidationError) return e.code
-  if (e instanceof DecodeError) return Object.hasOwn(DECODE_RULES, e.code) ? DECODE_RULES[e.code] : 'ENC-SCHEMA'
-  if (e instanceof BlockError) return Object.hasOwn(BLOCK_RULES, e.code) ? BLOCK_RULES[e.code] : undefined
-  return undefined
+  if (e instanceof DecodeError) return DECODE_RULES[e.code]
+  return BLOCK_VERDICTS[(e as BlockError).code]
 }
 
 /** Thrown inside a fail-fast walk at the first violation; never escapes this package. */
@@ -80,7 +73,7 @@ export class Collector {
    *
    * @throws {Stop} in fail-fast mode
    */
-  add (rule: string, cid: { toString: () => string } | string, message: string, cause?: unknown): void {
+  add (rule: RuleId, cid: { toString: () => string } | string, message: string, cause?: unknown): void {
     const v: Violation = Object.freeze({ rule, cid: cid.toString(), message })
     this.violations.push(v)
     if (this.failFast) throw new Stop(v, cause)

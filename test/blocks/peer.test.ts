@@ -1,8 +1,9 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openPeerSource, openRepoNode } from '../../src/blocks/helia.js'
-import type { PeerSource, RepoNode } from '../../src/blocks/helia.js'
+import { openPeerSource } from '../../src/blocks/peer-source.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
+import type { PeerSource, RepoNode } from '../../src/blocks/types.js'
 import { cidOf, expectSameBytes, jsonBlock, pseudoRandomBytes, rawBlock, rejectsWith, tempDir } from './helpers.js'
 
 describe('bitswap between two nodes on 127.0.0.1', () => {

@@ -3,8 +3,8 @@ import { open as openFile, readdir, readFile, realpath, rm, writeFile } from 'no
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { openRepoNode } from '../../src/blocks/helia.js'
-import type { RepoNode } from '../../src/blocks/helia.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
+import type { RepoNode } from '../../src/blocks/repo-node.js'
 import { CODEC_DAG_JSON } from '../../src/model/hash.js'
 import { cidOf, jsonBlock, rawBlock, rejectsWith, tempDir } from './helpers.js'
 

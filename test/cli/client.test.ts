@@ -74,6 +74,6 @@ describe('dagtuf client', () => {
     expect(back.err.join('')).toMatch(/^dagtuf: CLIENT-TS-DESCENDS: timestamp baguqeera\w+ does not descend from the trusted timestamp/)
     expect(before).not.toBe(await readFile(join(dir, 'state.json'), 'utf8'))
     const missing = await dagtuf('client', 'get', '--dir', dir, 'nope.txt', '-o', join(work.path, 'x'), '--repo', repo.dir)
-    expect(missing.err.join('')).toMatch(/ERR_TARGET_NOT_FOUND/)
+    expect(missing.err.join('')).toMatch(/ERR_TARGET_NOT_LISTED/)
   })
 })

@@ -2,7 +2,7 @@
  * A publish killed mid-way (SIGKILL to a child process running the built
  * CLI) leaves a repository whose head still verifies and that the next
  * publish continues from. DAGTUF_TEST_PAUSE_AT makes the child wait at a
- * named point of the publish (src/publish/fsio.ts pausePoint).
+ * named point of the publish (pausePoint of src/util/test-hooks.ts).
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'

@@ -6,7 +6,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openRepoNode } from '../../src/blocks/helia.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
 import { parseCid } from '../../src/model/hash.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { cli, fingerprint, ok, verifyCar, verifyRepoHead } from './publish-helpers.js'
@@ -233,12 +233,12 @@ describe('bad input gives a typed error and changes nothing', () => {
     ['a directory', 'ERR_TARGET_FILE', () => ['add', '--dir', dir, work]],
     ['duplicate paths', 'ERR_TARGET_DUPLICATE', () => ['add', '--dir', dir, file(), join(work, 'other', 'bad-a.txt'), '--path', 'x']],
     ['an existing path', 'ERR_TARGET_EXISTS', () => ['add', '--dir', dir, file()]],
-    ['an unsafe path', 'ERR_UNSAFE_PATH', () => ['add', '--dir', dir, file(), '--path', '../etc/passwd']],
-    ['an absolute path', 'ERR_UNSAFE_PATH', () => ['add', '--dir', dir, file(), '--path', '/abs']],
+    ['an unsafe path', 'ERR_TARGET_PATH_UNSAFE', () => ['add', '--dir', dir, file(), '--path', '../etc/passwd']],
+    ['an absolute path', 'ERR_TARGET_PATH_UNSAFE', () => ['add', '--dir', dir, file(), '--path', '/abs']],
     ['an unknown role', 'ERR_ROLE_UNKNOWN', () => ['add', '--dir', dir, file(), '--role', 'nobody']],
     ['removing an unknown path', 'ERR_TARGET_NOT_FOUND', () => ['remove', '--dir', dir, 'nope.txt']],
     ['undelegating an unknown role', 'ERR_ROLE_UNKNOWN', () => ['undelegate', '--dir', dir, 'nobody']],
-    ['an unsafe role name', 'ERR_UNSAFE_NAME', () => ['delegate', '--dir', dir, '../x', '--key', `${outsider}.pub`, '--paths', 'x/*']],
+    ['an unsafe role name', 'ERR_ROLE_NAME_UNSAFE', () => ['delegate', '--dir', dir, '../x', '--key', `${outsider}.pub`, '--paths', 'x/*']],
     ['a threshold above the keys', 'ERR_THRESHOLD', () => ['delegate', '--dir', dir, 'dave', '--key', `${outsider}.pub`, '--threshold', '2', '--paths', 'd/*']],
     ['a missing key file', 'ERR_KEY_MISSING', () => ['delegate', '--dir', dir, 'dave', '--key', join(work, 'nokey.pub'), '--paths', 'd/*']],
     ['an unauthorized key for a role', 'ERR_KEY_NOT_AUTHORIZED', () => ['add', '--dir', dir, file(), '--path', 'carol/a', '--role', 'carol', '--key', outsider]],

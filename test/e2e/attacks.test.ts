@@ -28,7 +28,7 @@ afterEach(async () => { await dir.remove() })
 
 /** A client of `sim` at the sim's clock (a fresh Updater: the state is on disk). */
 async function client (sim: RepoSim, opts: Partial<UpdaterOptions> = {}): Promise<Updater> {
-  const up = await Updater.create({ dir: dir.path, source: sim.store, now: sim.now, ...opts })
+  const up = await Updater.create({ dir: dir.path, source: sim.store, unsafeReferenceTime: sim.now, ...opts })
   if ((await up.state().catch(() => null)) === null) await up.init(sim.versions[0]!.root.cid)
   return up
 }
@@ -243,7 +243,7 @@ describe('fast-forward', () => {
 describe('indefinite freeze', () => {
   it('CLIENT-EXPIRES: a mirror replaying the trusted timestamp after it expired', async () => {
     const { sim, v1 } = await setup()
-    await refused(sim, v1.timestamp.cid, 'CLIENT-EXPIRES', { now: later(sim, 2 * DAY) })
+    await refused(sim, v1.timestamp.cid, 'CLIENT-EXPIRES', { unsafeReferenceTime: later(sim, 2 * DAY) })
   })
 
   it('CLIENT-EXPIRES: a fresh timestamp over an expired snapshot', async () => {
@@ -364,7 +364,7 @@ describe('rollback', () => {
 
   it('of the timestamp: the previous timestamp (CLIENT-TS-DESCENDS)', async () => {
     const { sim, v1 } = await twoVersions()
-    await refused(sim, v1.timestamp.cid, 'CLIENT-TS-DESCENDS', { now: v1.now })
+    await refused(sim, v1.timestamp.cid, 'CLIENT-TS-DESCENDS', { unsafeReferenceTime: v1.now })
   })
 
   it('of the snapshot: a fresh timestamp for the previous snapshot (CLIENT-TS-DESCENDS)', async () => {

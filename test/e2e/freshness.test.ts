@@ -46,7 +46,7 @@ describe('freshness at the time of use (CLIENT-EXPIRES)', () => {
     const before = await stateBytes(dir.path)
 
     // Thirty days on, no update got through: timestamp and snapshot expired (root and targets have not).
-    const stale = await updaterFor(sim, dir.path, { now: later(sim, 30 * DAY) })
+    const stale = await updaterFor(sim, dir.path, { unsafeReferenceTime: later(sim, 30 * DAY) })
     const e = await rejects(stale.getTargetInfo('app.tgz'), 'CLIENT-EXPIRES', 'ValidationError')
     expect(e.details).toMatchObject({ role: 'timestamp', cid: v1.timestamp.cid.toString(), expires: v1.timestamp.signed.expires })
     expect(e.message).toMatch(/stale; update it/)
@@ -82,7 +82,7 @@ describe('freshness at the time of use (CLIENT-EXPIRES)', () => {
     const info = (await up.getTargetInfo('d1/plugin.tgz'))!
 
     // Two hours later the timestamp (one day) is still fresh, d1 is not.
-    const twoHours = await updaterFor(sim, dir.path, { now: later(sim, 7200) })
+    const twoHours = await updaterFor(sim, dir.path, { unsafeReferenceTime: later(sim, 7200) })
     const e = await rejects(twoHours.getTargetInfo('d1/plugin.tgz'), 'CLIENT-EXPIRES')
     expect(e.details).toMatchObject({ role: 'd1', cid: d1.cid.toString() })
     await rejects(twoHours.downloadTarget(info, join(dir.path, 'plugin.tgz')), 'CLIENT-EXPIRES')
@@ -96,9 +96,9 @@ describe('freshness at the time of use (CLIENT-EXPIRES)', () => {
     const { sim, v1 } = await repo()
     await (await updaterFor(sim, dir.path)).refresh(v1.timestamp.cid)
     const twoYears = later(sim, 730 * DAY)
-    await rejects((await updaterFor(sim, dir.path, { now: twoYears })).getTargetInfo('app.tgz'), 'CLIENT-EXPIRES')
-    await rejects((await updaterFor(sim, dir.path, { now: twoYears, unsafeAllowExpired: false })).getTargetInfo('app.tgz'), 'CLIENT-EXPIRES')
-    const offline = await updaterFor(sim, dir.path, { now: twoYears, unsafeAllowExpired: true })
+    await rejects((await updaterFor(sim, dir.path, { unsafeReferenceTime: twoYears })).getTargetInfo('app.tgz'), 'CLIENT-EXPIRES')
+    await rejects((await updaterFor(sim, dir.path, { unsafeReferenceTime: twoYears, unsafeAllowExpired: false })).getTargetInfo('app.tgz'), 'CLIENT-EXPIRES')
+    const offline = await updaterFor(sim, dir.path, { unsafeReferenceTime: twoYears, unsafeAllowExpired: true })
     const info = (await offline.getTargetInfo('d1/plugin.tgz'))!
     expect(info.role).toBe('d1')
     const got = await offline.downloadTarget(info, join(dir.path, 'plugin.tgz'))

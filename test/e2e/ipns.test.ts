@@ -15,13 +15,14 @@ import { createIPNSRecord, IPNSEntry } from '@helia/ipns'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GatewaySource, fetchIpnsRecord } from '../../src/blocks/gateway.js'
-import { openRepoNode } from '../../src/blocks/helia.js'
+import { GatewaySource, fetchIpnsRecord } from '../../src/blocks/gateway-source.js'
+import { openRepoNode } from '../../src/blocks/repo-node.js'
+import type { BlockSource } from '../../src/blocks/types.js'
 import { readIpnsFloors, verifyIpnsRecord } from '../../src/client/ipns.js'
 import { Updater } from '../../src/client/updater.js'
 import { parseIpnsName, type IpnsName } from '../../src/model/ipns.js'
 import { publishHeadIpns, readRepoIpns } from '../../src/publish/ipns.js'
-import { startServer, type RunningServer } from '../../src/server/gateway.js'
+import { startServer, type RunningServer } from '../../src/server/http-server.js'
 import { serveRepository, type RepositoryServer } from '../../src/cli/commands/serve.js'
 import { BIN, ROOT, ensureBuilt } from '../helpers/build.js'
 import { rejects, refusedUnchanged, tempDir, type TempDir } from '../helpers/client-sim.js'
@@ -146,6 +147,17 @@ describe('serving and using an IPNS head in process', () => {
     expect((await up.refresh()).continuity).toBe('same') // the same record again is fine
   })
 
+  it('the client asks the source for the ipnsRecord capability, not for a class', async () => {
+    const gw = new GatewaySource(real.url, { retries: 0 })
+    const wrapped: BlockSource = { get: async (cid, o) => await gw.get(cid, o), ipnsRecord: async (n, o) => await gw.ipnsRecord(n, o) }
+    const dir = clientDir()
+    const up = await Updater.create({ dir, source: wrapped, ipns: { name } })
+    await up.init(repo.root)
+    expect(await up.refresh()).toMatchObject({ timestamp: repo.timestamps[2], ipns: { name, sequence: '2' } })
+    const blocksOnly: BlockSource = { get: async (cid, o) => await gw.get(cid, o) }
+    await rejects(Updater.create({ dir: clientDir(), source: blocksOnly, ipns: { name } }), 'ERR_ARGUMENT')
+  })
+
   it('records for another key, tampered, expired, or naming something else are refused; the state is unchanged', async () => {
     const dir = clientDir()
     const up = await Updater.create({ dir, source: new GatewaySource(crafted.url, { retries: 0 }), ipns: { name } })
@@ -168,7 +180,7 @@ describe('serving and using an IPNS head in process', () => {
       expect(await readFile(join(dir, 'ipns.json'), 'utf8')).toBe(floors)
     }
     // Valid by the clock, but not at the update's reference time.
-    const later = await Updater.create({ dir, source: new GatewaySource(crafted.url, { retries: 0 }), ipns: { name }, now: new Date(Date.now() + 2 * DAY) })
+    const later = await Updater.create({ dir, source: new GatewaySource(crafted.url, { retries: 0 }), ipns: { name }, unsafeReferenceTime: new Date(Date.now() + 2 * DAY) })
     served = rec2
     await refusedUnchanged(dir, async () => await later.refresh(), 'ERR_IPNS_EXPIRED')
   })

@@ -22,7 +22,7 @@ beforeEach(async () => { dir = await tempDir('dagtuf-recovery-') })
 afterEach(async () => { await dir.remove() })
 
 async function client (sim: RepoSim): Promise<Updater> {
-  const up = await Updater.create({ dir: dir.path, source: sim.store, now: sim.now })
+  const up = await Updater.create({ dir: dir.path, source: sim.store, unsafeReferenceTime: sim.now })
   if ((await up.state().catch(() => null)) === null) await up.init(sim.versions[0]!.root.cid)
   return up
 }

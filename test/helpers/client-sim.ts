@@ -23,7 +23,7 @@ export async function tempDir (prefix = 'dagtuf-client-'): Promise<TempDir> {
 
 /** An Updater over `sim`'s store with the sim's clock, initialised with its first root. */
 export async function updaterFor (sim: RepoSim, dir: string, opts: Partial<UpdaterOptions> = {}): Promise<Updater> {
-  const up = await Updater.create({ dir, source: sim.store as BlockSource, now: sim.now, ...opts })
+  const up = await Updater.create({ dir, source: sim.store as BlockSource, unsafeReferenceTime: sim.now, ...opts })
   const state = await up.state().catch(() => null)
   if (state === null) await up.init(sim.versions[0]!.root.cid)
   return up

@@ -49,7 +49,7 @@ describe('decodeEnvelope', () => {
     const ident = CID.createV1(0x0129, identity.digest(timestamp.bytes))
     expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, ident))).toBe('ERR_CID_HASH')
     const other = CID.createV1(0x0129, Digest.create(0x12, sha256(enc('other'))))
-    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, other))).toBe('ERR_HASH_MISMATCH')
+    expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, other))).toBe('ERR_CID_MISMATCH')
     expect(await codeOf(() => decodeEnvelope('timestamp', timestamp.bytes, timestamp.cid.toV0 as never))).toBe('ERR_CID_CODEC')
   })
 

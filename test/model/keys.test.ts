@@ -5,7 +5,7 @@ import {
   backendAvailable, countValidSignatures, generateKeyPair, hexToBytes, keyIdOf, keyPairFromSeed, publicKeyFromBytes,
   seedSigner, signBytes, signingMessage, verifyBytes, verifySignature, SIGNATURE_DOMAIN, type Backend
 } from '../../src/model/keys.js'
-import { CryptoError } from '../../src/model/errors.js'
+import { UsageError } from '../../src/model/errors.js'
 import { toHex } from '../../src/model/hash.js'
 import type { KeyId, PublicKey } from '../../src/model/types.js'
 import { caught } from '../helpers/model.js'
@@ -99,11 +99,11 @@ describe('ed25519 on both crypto paths', () => {
 
   it('wrongly typed arguments are programming errors (ERR_ARGUMENT)', async () => {
     const e = await caught(() => verifyBytes(1 as never, new Uint8Array(), new Uint8Array()))
-    expect(e).toBeInstanceOf(CryptoError)
+    expect(e).toBeInstanceOf(UsageError)
     expect(e.code).toBe('ERR_ARGUMENT')
     expect((await caught(() => signBytes(new Uint8Array(3), new Uint8Array()))).code).toBe('ERR_ARGUMENT')
-    expect((await caught(() => keyPairFromSeed(new Uint8Array(31)))).code).toBe('ERR_KEY_FORMAT')
-    expect((await caught(() => publicKeyFromBytes(new Uint8Array(32)))).code).toBe('ERR_KEY_FORMAT')
+    expect((await caught(() => keyPairFromSeed(new Uint8Array(31)))).code).toBe('ERR_KEY_BYTES')
+    expect((await caught(() => publicKeyFromBytes(new Uint8Array(32)))).code).toBe('ERR_KEY_BYTES')
   })
 })
 

@@ -51,7 +51,7 @@ describe('model properties', () => {
       bytes[i] = bytes[i]! ^ x
       const e = (() => { try { decodeEnvelope(spec.signed.type, bytes, env.cid); return null } catch (err) { return err } })()
       expect(e).toBeInstanceOf(DecodeError)
-      expect((e as DecodeError).code).toBe('ERR_HASH_MISMATCH')
+      expect((e as DecodeError).code).toBe('ERR_CID_MISMATCH')
       try {
         const other = decodeEnvelope(spec.signed.type, bytes, cidOf(bytes))
         expect(other.cid.equals(env.cid)).toBe(false)

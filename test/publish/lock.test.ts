@@ -1,6 +1,6 @@
 /**
- * The repository lock (src/publish/fsio.ts over acquireFileLock of
- * src/util/fsio.ts): one holder at a time, and a stale lock (its owner is
+ * The repository lock (src/publish/repo-io.ts over acquireFileLock of
+ * src/util/durable-fs.ts): one holder at a time, and a stale lock (its owner is
  * dead) is taken over by exactly one process, never by two that found it
  * stale at the same time.
  */
@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { RepoError } from '../../src/model/errors.js'
-import { acquireLock } from '../../src/publish/fsio.js'
+import { acquireLock } from '../../src/publish/repo-io.js'
 import { ROOT, ensureBuilt } from '../helpers/build.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 
@@ -75,7 +75,7 @@ it('two takers of the same stale lock: the one that comes second does not remove
 it('processes racing for one stale lock never hold it at the same time', async () => {
   await ensureBuilt()
   await writeFile(lock, `${await deadPid()} 0123456789abcdef`)
-  const mod = pathToFileURL(join(ROOT, 'dist', 'src', 'publish', 'fsio.js')).href
+  const mod = pathToFileURL(join(ROOT, 'dist', 'src', 'publish', 'repo-io.js')).href
   const script = `
     const { acquireLock } = await import(${JSON.stringify(mod)})
     try {

@@ -105,12 +105,12 @@ describe('applyOps', () => {
 
   it.each([
     ['an unknown role', { op: 'add', role: 'nobody', path: 'x', cid: CONTENT, length: 1 }, 'ERR_ROLE_UNKNOWN'],
-    ['an unsafe path', { op: 'add', role: 'targets', path: 'a/../b', cid: CONTENT, length: 1 }, 'ERR_UNSAFE_PATH'],
-    ['an unsafe name', delegate('__proto__', 'targets', { paths: ['x'] }), 'ERR_UNSAFE_NAME'],
+    ['an unsafe path', { op: 'add', role: 'targets', path: 'a/../b', cid: CONTENT, length: 1 }, 'ERR_TARGET_PATH_UNSAFE'],
+    ['an unsafe name', delegate('__proto__', 'targets', { paths: ['x'] }), 'ERR_ROLE_NAME_UNSAFE'],
     ['a self-delegation', delegate('a', 'a', { paths: ['x'] }), 'ERR_DELEGATION_SELF'],
     ['a threshold above the keys', delegate('a', 'targets', { paths: ['x'] }, [k()], 2), 'ERR_THRESHOLD'],
     ['a duplicate key counted twice', delegate('a', 'targets', { paths: ['x'] }, (() => { const x = k(); return [x, x] })(), 2), 'ERR_THRESHOLD'],
-    ['an unsafe pattern', delegate('a', 'targets', { paths: ['../*'] }), 'ERR_UNSAFE_PATH'],
+    ['an unsafe pattern', delegate('a', 'targets', { paths: ['../*'] }), 'ERR_TARGET_PATH_UNSAFE'],
     ['a root threshold above the keys', { op: 'rotate', role: 'root', keys: [k(), k()], threshold: 3 }, 'ERR_THRESHOLD'],
     ['undelegating an unknown role', { op: 'undelegate', name: 'nobody' }, 'ERR_ROLE_UNKNOWN']
   ] as Array<[string, Op, string]>)('refuses %s', async (_n, op, expected) => {

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { RULE_IDS } from '../../src/model/rules.js'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const RULE = /\*\*\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]\*\*/g
@@ -63,5 +64,10 @@ describe('rule coverage of spec/NOTES.md', () => {
     const titles = sourceFiles(join(REPO, 'test')).flatMap((f) => testTitles(readFileSync(f, 'utf8')).map((t) => ({ file: relative(REPO, f), t })))
     const missing = rules.filter((r) => !titles.some(({ t }) => names(t, r)))
     expect(missing, `rule IDs of spec/NOTES.md that no test names: ${missing.join(', ')}`).toEqual([])
+  })
+
+  it('src/model/rules.ts (the type of ValidationError.code) lists exactly the rule IDs of spec/NOTES.md, in order', () => {
+    const notes = readFileSync(join(REPO, 'spec', 'NOTES.md'), 'utf8')
+    expect([...RULE_IDS]).toEqual(definedRules(notes))
   })
 })

@@ -20,9 +20,9 @@
  */
 import type { CID } from 'multiformats/cid'
 import { readCar } from '../../blocks/car.js'
-import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
-import { openPeerSource } from '../../blocks/helia.js'
-import type { BlockSource } from '../../blocks/types.js'
+import { GatewaySource, fetchHead } from '../../blocks/gateway-source.js'
+import { openPeerSource } from '../../blocks/peer-source.js'
+import { canFetchIpnsRecords, type BlockSource } from '../../blocks/types.js'
 import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
 import { BlockError, UsageError } from '../../model/errors.js'
 import { parseIpnsName } from '../../model/ipns.js'
@@ -51,7 +51,7 @@ export function ipnsHeadOf (args: Parsed, opened: OpenedSource): IpnsHeadOptions
   const name = str(args, 'ipns')
   if (name === undefined) return undefined
   if (str(args, 'timestamp') !== undefined) throw new UsageError('ERR_USAGE', 'give --ipns NAME or --timestamp CID, not both')
-  if (!(opened.source instanceof GatewaySource)) throw new UsageError('ERR_USAGE', '--ipns NAME needs --gateway URL (the record is fetched from the gateway)')
+  if (!canFetchIpnsRecords(opened.source)) throw new UsageError('ERR_USAGE', '--ipns NAME needs --gateway URL (the record is fetched from the gateway)')
   return { name: parseIpnsName(name).name }
 }
 

@@ -185,7 +185,7 @@ export const clientGetCommand: Command = {
         printRefresh(io, args, refreshed, s.label)
       }
       const info = await u.getTargetInfo(path)
-      if (info === null) throw new StateError('ERR_TARGET_NOT_FOUND', `no role entitled to ${JSON.stringify(path)} lists it in the trusted state`, { details: { path } })
+      if (info === null) throw new StateError('ERR_TARGET_NOT_LISTED', `no role entitled to ${JSON.stringify(path)} lists it in the trusted state`, { details: { path } })
       const got = await u.downloadTarget(info, output)
       say(io, args, `${path}: ${got.length} bytes, ${got.cid}, signed by role ${info.role}${info.chain.length > 1 ? ` (via ${info.chain.join(' -> ')})` : ''}, verified and written to ${got.path}`)
       return { result: { ...targetJson(info), file: got.path, ...(refreshed === undefined ? {} : { update: refreshJson(refreshed) }) } }

@@ -20,7 +20,7 @@
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GatewaySource, fetchHead } from '../../blocks/gateway.js'
+import { GatewaySource, fetchHead } from '../../blocks/gateway-source.js'
 import { Updater, type RefreshResult } from '../../client/updater.js'
 import { BlockError, DagtufError } from '../../model/errors.js'
 import { initRepo, openSession, publishStaged } from '../../publish/engine.js'

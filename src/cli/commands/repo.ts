@@ -11,7 +11,7 @@ import { initRepo, listDrafts, loadCurrent, type Session } from '../../publish/e
 import { exportCar } from '../../publish/export.js'
 import { readRepoIpns } from '../../publish/ipns.js'
 import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../publish/keyfile.js'
-import { exists } from '../../publish/fsio.js'
+import { exists } from '../../publish/repo-io.js'
 import { Repo } from '../../publish/repo.js'
 import { needsReport } from '../../publish/drafts.js'
 import { draftNeeds } from '../../publish/engine.js'

@@ -13,7 +13,7 @@
  */
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
-import { startServer } from '../../server/gateway.js'
+import { startServer } from '../../server/http-server.js'
 import { IPNS_FILE, readRepoIpns, type RepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'

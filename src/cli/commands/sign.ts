@@ -19,7 +19,7 @@ import {
   checkFresh, draftNeeds, listDrafts, loadCurrent, readDraft, saveDraft, tryFinalizeDraft, type PublishResult, type Session
 } from '../../publish/engine.js'
 import { draftText, mergeSignatures, needsReport, parseDraft, signDraftObjects, unsignedCopy, type Draft } from '../../publish/drafts.js'
-import { writeAtomic } from '../../publish/fsio.js'
+import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { DIR, PASSPHRASE, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 

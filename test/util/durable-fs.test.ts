@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fsyncDir, fsyncFile, isCode, isProcessAlive, readFileCapped, writeFileAtomic } from '../../src/util/fsio.js'
+import { fsyncDir, fsyncFile, isCode, isProcessAlive, readFileCapped, writeFileAtomic } from '../../src/util/durable-fs.js'
 
 let dir: string
 beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'dagtuf-fsio-')) })

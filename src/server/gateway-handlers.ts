@@ -1,6 +1,7 @@
 /**
- * The HTTP face of `dagtuf serve`: a trustless gateway for blocks and the
- * current head, on node:http.
+ * The trustless gateway of `dagtuf serve` as plain handlers: a request (method,
+ * target, headers) in, a complete response (status, headers, body) out. No
+ * sockets here; src/server/http-server.ts puts these behind node:http.
  *
  *   GET|HEAD /ipfs/{cid}?format=raw   (or Accept: application/vnd.ipld.raw)
  *       the block, Content-Type application/vnd.ipld.raw
@@ -16,20 +17,15 @@
  * Everything else: 400 for a bad CID or parameter, 404 for an unknown block
  * and for every other path (no listing, no path resolution), 405 for other
  * methods on these paths, 406 when no supported format was asked for, 413
- * for a request with a body, 414 for a long URL, 431 for large headers.
- * Error bodies are JSON: { "error": { "code", "message" } }.
+ * for a request with a body, 414 for a long URL (431 for large headers comes
+ * from the adapter). Error bodies are JSON: { "error": { "code", "message" } }.
  *
- * The server is as trustless as its clients: it serves only what its
+ * The gateway is as trustless as its clients: it serves only what its
  * BlockSource returns, which is hash-checked there, and clients check again.
  * Blocks are immutable, so they are cached for a year; /head and IPNS
- * records (replaced by every publish) never are. The server does not check
- * IPNS records either: clients verify the signature against the name.
- * Requests, idle keep-alive connections and block lookups all have time
- * limits, and close() ends every connection.
+ * records (replaced by every publish) never are. IPNS records are not checked
+ * here either: clients verify the signature against the name.
  */
-import { createServer } from 'node:http'
-import type { IncomingMessage, ServerResponse, Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
 import type { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { parseCid } from '../model/hash.js'
@@ -37,9 +33,9 @@ import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '..
 import { encodeCar } from '../blocks/car.js'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
-import { BlockError, UsageError } from '../model/errors.js'
+import { UsageError, type BlockCode } from '../model/errors.js'
 
-export interface ServerOptions {
+export interface GatewayHandlerOptions {
   /** Where blocks come from (checked there). */
   source: BlockSource
   /** The current head, or null when there is none yet. */
@@ -49,32 +45,44 @@ export interface ServerOptions {
    * marshalled record, or null when there is none. Without it, /ipns/ is 404.
    */
   ipns?: () => Promise<{ name: string, record: Uint8Array } | null>
-  /** Interface to listen on (default 127.0.0.1). */
-  host?: string
-  /** Port (default 0: any free port). */
-  port?: number
   /** Largest block served (default MAX_ANY_BLOCK_BYTES). */
   maxBlockBytes?: number
   /** Time limit to look up one block in the source, in ms (default 20 000). */
   blockTimeoutMs?: number
-  /** Time limit to receive a whole request, in ms (default 15 000). */
-  requestTimeoutMs?: number
-  /** Idle keep-alive connections are closed after this many ms (default 5 000). */
-  idleTimeoutMs?: number
-  /** Grace period of close() for responses in flight, in ms (default 2 000). */
-  closeGraceMs?: number
 }
 
-export interface RunningServer {
-  /** e.g. http://127.0.0.1:41234 */
-  url: string
-  port: number
-  /** Stop listening, end every connection (idle ones at once). Idempotent. */
-  close: () => Promise<void>
+export interface GatewayRequest {
+  /** GET, HEAD... */
+  readonly method: string
+  /** The request target as received: path and query. */
+  readonly url: string
+  /** Header names in lower case, as node:http gives them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
 }
 
-const MAX_URL_LENGTH = 2048
-const MAX_HEADER_BYTES = 8 * 1024
+export interface GatewayResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | number>>
+  /** Absent for HEAD and 304 (content-length still says how long the GET body is). */
+  readonly body?: Uint8Array
+}
+
+/** Codes of the JSON error bodies (an HTTP vocabulary, apart from DagtufError codes). */
+export type GatewayErrorCode =
+  | 'ERR_BAD_CID' | 'ERR_BAD_FORMAT' | 'ERR_BAD_NAME' | 'ERR_BAD_PARAMETER' | 'ERR_BAD_REQUEST' | 'ERR_BAD_SCOPE'
+  | 'ERR_BODY_NOT_ALLOWED' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_NAME_NOT_FOUND'
+  | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG'
+  // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
+  | BlockCode
+
+/**
+ * Answer one request. Never throws: every failure is an error response. The
+ * signal stops a block lookup (the client went away, or the server is
+ * closing); the lookup also stops at `blockTimeoutMs`.
+ */
+export type GatewayHandler = (req: GatewayRequest, options?: { signal?: AbortSignal }) => Promise<GatewayResponse>
+
+export const MAX_URL_LENGTH = 2048
 const RAW = 'application/vnd.ipld.raw'
 const CAR = 'application/vnd.ipld.car'
 const CAR_CONTENT_TYPE = 'application/vnd.ipld.car; version=1; order=dfs; dups=n'
@@ -83,38 +91,43 @@ const IMMUTABLE = 'public, max-age=29030400, immutable'
 type Format = 'raw' | 'car'
 
 class HttpError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor (readonly status: number, readonly code: GatewayErrorCode, message: string, readonly headers: Record<string, string> = {}) {
     super(message)
   }
 }
 
-function sendError (res: ServerResponse, req: IncomingMessage, e: HttpError): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const body = JSON.stringify({ error: { code: e.code, message: e.message } })
-  res.writeHead(e.status, {
+/** The JSON error response for `status` and `code`. */
+export function errorResponse (method: string, status: number, code: GatewayErrorCode, message: string, headers: Record<string, string> = {}): GatewayResponse {
+  const body = new TextEncoder().encode(JSON.stringify({ error: { code, message } }))
+  return response(method, status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
+    'content-length': body.byteLength,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
-    ...e.headers
-  })
-  res.end(req.method === 'HEAD' ? undefined : body)
+    ...headers
+  }, body)
+}
+
+function response (method: string, status: number, headers: Record<string, string | number>, body: Uint8Array): GatewayResponse {
+  return method === 'HEAD' ? { status, headers } : { status, headers, body }
+}
+
+function header (req: GatewayRequest, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(', ') : v
 }
 
 /**
  * The format asked for: ?format= wins, then the Accept header (by q-value,
  * first listed on ties). Null when neither names raw or car.
  */
-function negotiate (req: IncomingMessage, params: URLSearchParams): Format | null {
+function negotiate (req: GatewayRequest, params: URLSearchParams): Format | null {
   const format = params.get('format')
   if (format !== null) {
     if (format === 'raw' || format === 'car') return format
     throw new HttpError(400, 'ERR_BAD_FORMAT', `unsupported format ${JSON.stringify(format.slice(0, 40))}: use raw or car`)
   }
-  const accept = req.headers.accept
+  const accept = header(req, 'accept')
   if (accept === undefined) return null
   let best: { format: Format, q: number } | null = null
   for (const part of accept.split(',').slice(0, 32)) {
@@ -135,34 +148,42 @@ function negotiate (req: IncomingMessage, params: URLSearchParams): Format | nul
   return best?.format ?? null
 }
 
+/** ?format=ipns-record, or an Accept header that lists the record type with q > 0. */
+function wantsIpnsRecord (req: GatewayRequest, params: URLSearchParams): boolean {
+  const format = params.get('format')
+  if (format !== null) {
+    if (format === 'ipns-record') return true
+    throw new HttpError(400, 'ERR_BAD_FORMAT', `unsupported format ${JSON.stringify(format.slice(0, 40))} for /ipns/: use ipns-record`)
+  }
+  for (const part of (header(req, 'accept') ?? '').split(',').slice(0, 32)) {
+    const [type = '', ...rawParams] = part.split(';').map((s) => s.trim().toLowerCase())
+    if (type !== IPNS_RECORD_MEDIA_TYPE) continue
+    const q = rawParams.map((p) => p.split('=').map((x) => x.trim())).find(([k]) => k === 'q')?.[1]
+    if (q === undefined || Number(q) > 0) return true
+  }
+  return false
+}
+
 /**
- * Start the gateway. Resolves once it listens.
+ * The gateway's handler over `options`.
  *
- * @throws {UsageError} ERR_ARGUMENT for bad options; the listen error (e.g. EADDRINUSE) otherwise
+ * @throws {UsageError} ERR_ARGUMENT for bad options
  */
-export async function startServer (options: ServerOptions): Promise<RunningServer> {
+export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler {
   const { source, head } = options
   if (source == null || typeof source.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
   if (typeof head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
   if (options.ipns !== undefined && typeof options.ipns !== 'function') throw new UsageError('ERR_ARGUMENT', 'ipns: expected a function')
-  const host = options.host ?? '127.0.0.1'
-  const port = options.port ?? 0
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
   const maxBlockBytes = positiveInt(options.maxBlockBytes, MAX_ANY_BLOCK_BYTES, 'maxBlockBytes')
   const blockTimeoutMs = positiveInt(options.blockTimeoutMs, 20_000, 'blockTimeoutMs')
-  const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 15_000, 'requestTimeoutMs')
-  const idleTimeoutMs = positiveInt(options.idleTimeoutMs, 5_000, 'idleTimeoutMs')
-  const closeGraceMs = positiveInt(options.closeGraceMs, 2_000, 'closeGraceMs')
 
-  // Aborts block lookups still running when close() gives up waiting.
-  const shutdown = new AbortController()
-
-  async function serveBlock (req: IncomingMessage, res: ServerResponse, cidText: string, params: URLSearchParams): Promise<void> {
+  async function block (req: GatewayRequest, cidText: string, params: URLSearchParams, signal: AbortSignal | undefined): Promise<GatewayResponse> {
     let cid: CID
     try {
       cid = normalizeCid(parseCid(cidText))
     } catch (e) {
-      throw new HttpError(400, (e as { code?: string }).code ?? 'ERR_BAD_CID', 'not a CIDv1 (or CIDv0) with a sha2-256 multihash')
+      const code = (e as { code?: string }).code === 'ERR_UNSUPPORTED_HASH' ? 'ERR_UNSUPPORTED_HASH' : 'ERR_BAD_CID'
+      throw new HttpError(400, code, 'not a CIDv1 (or CIDv0) with a sha2-256 multihash')
     }
     const format = negotiate(req, params)
     if (format === null) {
@@ -182,50 +203,39 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       'x-ipfs-path': `/ipfs/${id}`,
       'x-ipfs-roots': id
     }
-    const ifNoneMatch = req.headers['if-none-match']
+    const ifNoneMatch = header(req, 'if-none-match')
     if (ifNoneMatch !== undefined && ifNoneMatch.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)) {
-      res.writeHead(304, common)
-      res.end()
-      return
+      return { status: 304, headers: common }
     }
 
-    // The lookup stops when the client goes away, at the time limit, or on close().
-    const gone = new AbortController()
-    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
-    res.once('close', onClose)
-    const stopOnShutdown = (): void => { gone.abort() }
-    shutdown.signal.addEventListener('abort', stopOnShutdown, { once: true })
-    const d = deadline(blockTimeoutMs, gone.signal)
+    const d = deadline(blockTimeoutMs, signal)
     let bytes: Uint8Array
     try {
       bytes = await source.get(cid, { signal: d.signal, maxBytes: maxBlockBytes })
     } catch (e) {
-      const code = (e as { code?: string }).code ?? 'ERR_INTERNAL'
+      const code = (e as { code?: string }).code
       if (d.timedOut() || code === 'ERR_TIMEOUT') throw new HttpError(504, 'ERR_TIMEOUT', `block ${id} was not found in time`)
       if (code === 'ERR_BLOCK_NOT_FOUND') throw new HttpError(404, code, `block ${id} not found`)
       if (code === 'ERR_UNSUPPORTED_HASH') throw new HttpError(400, code, 'unsupported hash')
       if (code === 'ERR_ABORTED') throw new HttpError(503, code, 'the request was cancelled')
-      if (code === 'ERR_INTERNAL') throw new HttpError(500, code, `block ${id} could not be served`)
+      if (code === undefined) throw new HttpError(500, 'ERR_INTERNAL', `block ${id} could not be served`)
       // A corrupted store, an oversized block, a failing upstream: not the client's fault.
-      throw new HttpError(502, code, `block ${id} could not be served`)
+      throw new HttpError(502, code as BlockCode, `block ${id} could not be served`)
     } finally {
       d.clear()
-      res.removeListener('close', onClose)
-      shutdown.signal.removeEventListener('abort', stopOnShutdown)
     }
 
     const body = format === 'raw' ? bytes : await encodeCar([cid], [{ cid, bytes }])
-    res.writeHead(200, {
+    return response(req.method, 200, {
       ...common,
       'content-type': format === 'raw' ? RAW : CAR_CONTENT_TYPE,
       'content-length': body.byteLength,
       'content-disposition': `attachment; filename="${id}.${format === 'raw' ? 'bin' : 'car'}"`,
       'accept-ranges': 'none'
-    })
-    res.end(req.method === 'HEAD' ? undefined : body)
+    }, body)
   }
 
-  async function serveHead (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function currentHead (req: GatewayRequest): Promise<GatewayResponse> {
     let current: CID | null
     try {
       current = await head()
@@ -233,33 +243,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       throw new HttpError(500, 'ERR_INTERNAL', 'the head could not be read')
     }
     if (current === null) throw new HttpError(404, 'ERR_NO_HEAD', 'no head has been published yet')
-    const body = `${current.toString()}\n`
-    res.writeHead(200, {
+    const body = new TextEncoder().encode(`${current.toString()}\n`)
+    return response(req.method, 200, {
       'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
+      'content-length': body.byteLength,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff'
-    })
-    res.end(req.method === 'HEAD' ? undefined : body)
+    }, body)
   }
 
-  /** ?format=ipns-record, or an Accept header that lists the record type with q > 0. */
-  function wantsIpnsRecord (req: IncomingMessage, params: URLSearchParams): boolean {
-    const format = params.get('format')
-    if (format !== null) {
-      if (format === 'ipns-record') return true
-      throw new HttpError(400, 'ERR_BAD_FORMAT', `unsupported format ${JSON.stringify(format.slice(0, 40))} for /ipns/: use ipns-record`)
-    }
-    for (const part of (req.headers.accept ?? '').split(',').slice(0, 32)) {
-      const [type = '', ...rawParams] = part.split(';').map((s) => s.trim().toLowerCase())
-      if (type !== IPNS_RECORD_MEDIA_TYPE) continue
-      const q = rawParams.map((p) => p.split('=').map((x) => x.trim())).find(([k]) => k === 'q')?.[1]
-      if (q === undefined || Number(q) > 0) return true
-    }
-    return false
-  }
-
-  async function serveIpns (req: IncomingMessage, res: ServerResponse, nameText: string, params: URLSearchParams): Promise<void> {
+  async function ipnsRecord (req: GatewayRequest, nameText: string, params: URLSearchParams): Promise<GatewayResponse> {
     let wanted: string
     try {
       wanted = parseIpnsName(nameText).name
@@ -286,7 +279,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     if (current === null || own !== wanted) throw new HttpError(404, 'ERR_NAME_NOT_FOUND', `no IPNS record for /ipns/${wanted} here`)
     const body = current.record
     if (body.byteLength === 0 || body.byteLength > MAX_IPNS_RECORD_BYTES) throw new HttpError(500, 'ERR_INTERNAL', 'the IPNS record is empty or too large to serve')
-    res.writeHead(200, {
+    return response(req.method, 200, {
       'content-type': IPNS_RECORD_MEDIA_TYPE,
       'content-length': body.byteLength,
       'cache-control': 'no-store',
@@ -294,16 +287,15 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       vary: 'Accept',
       'x-ipfs-path': `/ipns/${wanted}`,
       'content-disposition': `attachment; filename="${wanted}.ipns-record"`
-    })
-    res.end(req.method === 'HEAD' ? undefined : body)
+    }, body)
   }
 
-  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = req.url ?? ''
+  async function route (req: GatewayRequest, signal: AbortSignal | undefined): Promise<GatewayResponse> {
+    const target = req.url
     if (target.length > MAX_URL_LENGTH) throw new HttpError(414, 'ERR_URI_TOO_LONG', `the URL is longer than ${MAX_URL_LENGTH} characters`)
     // No request bodies: refuse before reading any, and do not reuse the connection.
-    const length = req.headers['content-length']
-    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+    const length = header(req, 'content-length')
+    if ((length !== undefined && length !== '0') || header(req, 'transfer-encoding') !== undefined) {
       throw new HttpError(413, 'ERR_BODY_NOT_ALLOWED', 'request bodies are not accepted', { connection: 'close' })
     }
     if (!target.startsWith('/')) throw new HttpError(400, 'ERR_BAD_REQUEST', 'the request target must be a path')
@@ -319,10 +311,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'only GET and HEAD are allowed', { allow: 'GET, HEAD' })
     }
-    if (match === null) {
-      await serveHead(req, res)
-      return
-    }
+    if (match === null) return await currentHead(req)
     const ipns = match[1] === 'ipns'
     let id: string
     try {
@@ -330,61 +319,15 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     } catch {
       throw ipns ? new HttpError(400, 'ERR_BAD_NAME', 'not an IPNS name') : new HttpError(400, 'ERR_BAD_CID', 'not a CID')
     }
-    if (ipns) await serveIpns(req, res, id, url.searchParams)
-    else await serveBlock(req, res, id, url.searchParams)
+    return ipns ? await ipnsRecord(req, id, url.searchParams) : await block(req, id, url.searchParams, signal)
   }
 
-  const server: Server = createServer({
-    maxHeaderSize: MAX_HEADER_BYTES,
-    requestTimeout: requestTimeoutMs,
-    headersTimeout: Math.min(requestTimeoutMs, 10_000),
-    keepAliveTimeout: idleTimeoutMs,
-    connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs)
-  }, (req, res) => {
-    res.on('error', () => { res.destroy() })
-    req.on('error', () => { res.destroy() })
-    handle(req, res).catch((e: unknown) => {
+  return async (req, opts = {}) => {
+    try {
+      return await route(req, opts.signal)
+    } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, 'ERR_INTERNAL', 'internal error')
-      try {
-        sendError(res, req, err)
-      } catch {
-        res.destroy()
-      }
-    })
-  })
-  // Inactive sockets (slow readers, half-open connections) are dropped.
-  server.setTimeout(Math.max(requestTimeoutMs, blockTimeoutMs) + 5_000, (socket: Socket) => { socket.destroy() })
-  server.maxHeadersCount = 64
-
-  await new Promise<void>((resolve, reject) => {
-    // Address in use, not ours, or a host that does not resolve: typed, not a crash.
-    const onError = (cause: NodeJS.ErrnoException): void => {
-      reject(new BlockError('ERR_LISTEN', `cannot listen on ${host}:${port} (${cause.code ?? 'error'})`, { cause, details: { host, port } }))
+      return errorResponse(req.method, err.status, err.code, err.message, err.headers)
     }
-    server.once('error', onError)
-    server.listen(port, host, () => {
-      server.removeListener('error', onError)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const hostInUrl = address.family === 'IPv6' || host.includes(':') ? `[${address.address}]` : address.address
-
-  let closing: Promise<void> | undefined
-  const close = async (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        shutdown.abort()
-        server.closeAllConnections()
-      }, closeGraceMs)
-      server.close(() => {
-        clearTimeout(timer)
-        resolve()
-      })
-      server.closeIdleConnections()
-    })
-    return closing
   }
-
-  return { url: `http://${hostInUrl}:${address.port}`, port: address.port, close }
 }

@@ -1,7 +1,7 @@
 /**
  * File-system primitives shared by the client (src/client/store.ts), the
- * publisher (src/publish/fsio.ts) and the repository node
- * (src/blocks/helia.ts). One implementation of each, so the durability
+ * publisher (src/publish/repo-io.ts) and the repository node
+ * (src/blocks/repo-node.ts). One implementation of each, so the durability
  * recipe cannot drift between them. This module imports nothing from the
  * project: each caller turns a failure into its own typed error (StateError
  * ERR_STATE_IO, RepoError ERR_REPO_IO, ...) through the factories it passes,

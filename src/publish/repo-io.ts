@@ -5,24 +5,16 @@
  * `writeAtomic` guarantees that after a crash at any point the file holds
  * either its old bytes or its new bytes, never a mixture: the recipe
  * (temporary file, fsync, rename, fsync of the directory) is the one in
- * src/util/fsio.ts that the client uses too (CLIENT-STATE-ATOMIC); this
+ * src/util/durable-fs.ts that the client uses too (CLIENT-STATE-ATOMIC); this
  * module turns its failures into RepoError.
  */
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { RepoError } from '../model/errors.js'
-import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } from '../util/fsio.js'
+import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } from '../util/durable-fs.js'
 
 export { isCode }
-
-/** Test hook: DAGTUF_TEST_PAUSE_AT=<point> makes `pausePoint(<point>)` wait forever (until killed). */
-export async function pausePoint (point: string): Promise<void> {
-  const want = process.env.DAGTUF_TEST_PAUSE_AT
-  if (want === undefined || want !== point) return
-  process.stderr.write(`dagtuf: paused at ${point}\n`)
-  await new Promise(() => { setInterval(() => {}, 1 << 30) })
-}
 
 /**
  * Replace `path` with `bytes` atomically and durably.
@@ -152,7 +144,7 @@ export async function exists (path: string): Promise<boolean> {
 /**
  * An exclusive lock on the repository, held by one process at a time: a file
  * created with O_EXCL holding the owner's pid and a random token
- * (`acquireFileLock` of src/util/fsio.ts, the client's lock too). A lock left
+ * (`acquireFileLock` of src/util/durable-fs.ts, the client's lock too). A lock left
  * by a process that no longer exists (killed mid-publish) is taken over, so an
  * interrupted publish never blocks the next one; when several processes find
  * the same stale lock, only one of them gets it.

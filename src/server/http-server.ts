@@ -1,0 +1,118 @@
+/**
+ * The node:http adapter of `dagtuf serve`: it listens, turns each request
+ * into a GatewayRequest for the handlers of gateway-handlers.ts, and writes
+ * the GatewayResponse back. What it adds is about sockets only: header size
+ * limits (431), request, idle and socket time limits, an abort signal for
+ * each request (the client went away, or close() gave up waiting), and a
+ * close() that ends every connection.
+ */
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { positiveInt } from '../blocks/util.js'
+import { BlockError, UsageError } from '../model/errors.js'
+import { gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
+
+export interface ServerOptions extends GatewayHandlerOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string
+  /** Port (default 0: any free port). */
+  port?: number
+  /** Time limit to receive a whole request, in ms (default 15 000). */
+  requestTimeoutMs?: number
+  /** Idle keep-alive connections are closed after this many ms (default 5 000). */
+  idleTimeoutMs?: number
+  /** Grace period of close() for responses in flight, in ms (default 2 000). */
+  closeGraceMs?: number
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string
+  port: number
+  /** Stop listening, end every connection (idle ones at once). Idempotent. */
+  close: () => Promise<void>
+}
+
+const MAX_HEADER_BYTES = 8 * 1024
+
+/**
+ * Start the gateway. Resolves once it listens.
+ *
+ * @throws {UsageError} ERR_ARGUMENT for bad options
+ * @throws {BlockError} ERR_LISTEN when the address cannot be listened on (in use, not ours, does not resolve)
+ */
+export async function startServer (options: ServerOptions): Promise<RunningServer> {
+  const handler = gatewayHandler(options)
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
+  const blockTimeoutMs = positiveInt(options.blockTimeoutMs, 20_000, 'blockTimeoutMs')
+  const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 15_000, 'requestTimeoutMs')
+  const idleTimeoutMs = positiveInt(options.idleTimeoutMs, 5_000, 'idleTimeoutMs')
+  const closeGraceMs = positiveInt(options.closeGraceMs, 2_000, 'closeGraceMs')
+
+  // Aborts block lookups still running when close() gives up waiting.
+  const shutdown = new AbortController()
+
+  const server: Server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(requestTimeoutMs, 10_000),
+    keepAliveTimeout: idleTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs)
+  }, (req, res) => {
+    res.on('error', () => { res.destroy() })
+    req.on('error', () => { res.destroy() })
+    // The lookup stops when the client goes away or on close().
+    const gone = new AbortController()
+    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
+    const onShutdown = (): void => { gone.abort() }
+    res.once('close', onClose)
+    shutdown.signal.addEventListener('abort', onShutdown, { once: true })
+    handler({ method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }, { signal: gone.signal })
+      .then((answer) => {
+        res.removeListener('close', onClose)
+        shutdown.signal.removeEventListener('abort', onShutdown)
+        if (res.destroyed) return
+        res.writeHead(answer.status, answer.headers)
+        res.end(answer.body)
+      })
+      .catch(() => { res.destroy() })
+  })
+  // Inactive sockets (slow readers, half-open connections) are dropped.
+  server.setTimeout(Math.max(requestTimeoutMs, blockTimeoutMs) + 5_000, (socket: Socket) => { socket.destroy() })
+  server.maxHeadersCount = 64
+
+  await new Promise<void>((resolve, reject) => {
+    // Address in use, not ours, or a host that does not resolve: typed, not a crash.
+    const onError = (cause: NodeJS.ErrnoException): void => {
+      reject(new BlockError('ERR_LISTEN', `cannot listen on ${host}:${port} (${cause.code ?? 'error'})`, { cause, details: { host, port } }))
+    }
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.removeListener('error', onError)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const hostInUrl = address.family === 'IPv6' || host.includes(':') ? `[${address.address}]` : address.address
+
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        shutdown.abort()
+        server.closeAllConnections()
+      }, closeGraceMs)
+      server.close(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+      server.closeIdleConnections()
+    })
+    return closing
+  }
+
+  return { url: `http://${hostInUrl}:${address.port}`, port: address.port, close }
+}
