@@ -37,7 +37,8 @@ import { importByteStream, importBytes } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import { LIMITS, MAX_CONTENT_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, UsageError } from '../model/errors.js'
-import { CODEC_DAG_PB, CODEC_RAW } from '../model/hash.js'
+import * as Digest from 'multiformats/hashes/digest'
+import { CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256, sha256 } from '../model/hash.js'
 import { aborted, isOurs, nonNegativeInt, normalizeCid, positiveInt, throwIfAborted } from './util.js'
 import type { BlockSource, BlockStore } from './types.js'
 
@@ -73,6 +74,14 @@ export async function addContent (store: BlockStore, content: Uint8Array | Itera
   // (the importer's `size` is the DAG's total block bytes, not the file length)
   let result: { cid: CID }
   try {
+    if (content instanceof Uint8Array && content.byteLength > 0 && content.byteLength <= SINGLE_LEAF_MAX) {
+      // What the importer makes of one chunk (raw leaves, a single leaf
+      // reduced to itself): the raw block. Without the importer's machinery,
+      // which is most of the cost of adding many small files.
+      const cid = CID.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(content)))
+      await writer.put(cid, content)
+      return { cid, length: content.byteLength }
+    }
     if (content instanceof Uint8Array) {
       length = content.byteLength
       result = await importBytes(content, writer, { profile: 'unixfs-v1-2025' })
@@ -115,6 +124,13 @@ export interface ReadContentResult {
   length: number
   blocks: number
 }
+
+/**
+ * The chunk size of the unixfs-v1-2025 profile: content of 1 to this many
+ * bytes is one raw block (test/blocks/unixfs.test.ts checks it against the
+ * importer).
+ */
+export const SINGLE_LEAF_MAX = 1024 * 1024
 
 const DEFAULT_MAX_DEPTH = 16
 const DEFAULT_MAX_LINKS = 8192

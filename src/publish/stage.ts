@@ -10,13 +10,14 @@
  * leaves unreferenced blocks, and a power loss cannot keep a staged change
  * (and the head a later publish makes from it) while losing its content.
  */
+import type { Stats } from 'node:fs'
 import * as fs from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import type { BlockStore } from '../blocks/types.js'
-import { addContent } from '../blocks/unixfs.js'
+import { SINGLE_LEAF_MAX, addContent } from '../blocks/unixfs.js'
 import { generateKeyPair, keyIdOf, type KeyPair } from '../model/keys.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
@@ -65,20 +66,11 @@ export interface Added { path: string, cid: string, length: number, file: string
  *   ERR_TARGET_DUPLICATE (two files for one path) | ERR_TARGET_PATH_UNSAFE |
  *   ERR_TARGET_EXISTS (without replace) | ERR_ROLE_UNKNOWN | ERR_TARGET_NOT_DELEGATED
  */
-export async function addFiles (session: Session, files: readonly string[], options: AddOptions = {}): Promise<Added[]> {
+export async function addFiles (session: Session, inputs: readonly string[], options: AddOptions = {}): Promise<Added[]> {
   const role = options.role ?? 'targets'
-  if (files.length === 0) throw new RepoError('ERR_TARGET_FILE', 'no file given')
-  const sizes: number[] = []
-  for (const f of files) {
-    let st
-    try { st = await fs.stat(f) } catch (cause) { throw new RepoError('ERR_TARGET_FILE', `cannot read ${f}`, { cause, details: { file: f } }) }
-    if (!st.isFile()) throw new RepoError('ERR_TARGET_FILE', `${f} is not a regular file`, { details: { file: f } })
-    sizes.push(st.size)
-  }
-  const paths = files.map((f) => {
-    if (options.path === undefined) return basename(f)
-    return files.length === 1 ? options.path : `${options.path.replace(/\/+$/, '')}/${basename(f)}`
-  })
+  if (inputs.length === 0) throw new RepoError('ERR_TARGET_FILE', 'no file given')
+  const { files, paths, sizes } = await expandInputs(inputs, options.path)
+  if (files.length === 0) throw new RepoError('ERR_TARGET_FILE', 'the folders given hold no file')
   const seen = new Set<string>()
   paths.forEach((p, i) => {
     if (!isSafeTargetPath(p)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', `unsafe target path ${JSON.stringify(String(p).slice(0, 200))}`, { details: { path: String(p).slice(0, 200), file: files[i] } })
@@ -114,12 +106,17 @@ export async function addFiles (session: Session, files: readonly string[], opti
     while (next < files.length) {
       const i = next++
       const f = files[i]!
-      const h = await fs.open(f, 'r')
       let ref
-      try {
-        ref = await addContent(store, streamOf(h))
-      } finally {
-        await h.close()
+      if (sizes[i]! <= SINGLE_LEAF_MAX) {
+        // One chunk: read it whole (no streaming buffers), one raw block.
+        ref = await addContent(store, await readTargetFile(f))
+      } else {
+        const h = await fs.open(f, 'r')
+        try {
+          ref = await addContent(store, streamOf(h))
+        } finally {
+          await h.close()
+        }
       }
       if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
       ops[i] = { op: 'add', role, path: paths[i]!, cid: ref.cid, length: ref.length }
@@ -134,12 +131,81 @@ export async function addFiles (session: Session, files: readonly string[], opti
 }
 
 async function * streamOf (h: fs.FileHandle): AsyncGenerator<Uint8Array> {
-  const buf = Buffer.alloc(1024 * 1024)
   for (;;) {
+    // A fresh chunk each time: the importer may keep the ones it was given.
+    const buf = Buffer.allocUnsafe(1024 * 1024)
     const { bytesRead } = await h.read(buf, 0, buf.length)
     if (bytesRead === 0) return
-    yield new Uint8Array(buf.subarray(0, bytesRead))
+    yield new Uint8Array(buf.buffer, buf.byteOffset, bytesRead)
   }
+}
+
+async function readTargetFile (f: string): Promise<Uint8Array> {
+  try {
+    const b = await fs.readFile(f)
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+  } catch (cause) {
+    throw new RepoError('ERR_TARGET_FILE', `cannot read ${f}`, { cause, details: { file: f } })
+  }
+}
+
+/** Files one `add` takes at most (folders included), and how deep it walks a folder. */
+export const MAX_ADD_FILES = 10_000_000
+export const MAX_ADD_DEPTH = 64
+
+/**
+ * The files to add and their target paths. A FILE is added under its base
+ * name, or under `prefix` when it is the only input, or under
+ * `prefix/basename` among several. A FOLDER is walked recursively (in name
+ * order); each regular file in it is added under the folder's base name (or
+ * `prefix`) followed by its path inside the folder, with `/` separators.
+ * Symbolic links and other special files are refused, never followed.
+ *
+ * @throws {RepoError} ERR_TARGET_FILE
+ */
+async function expandInputs (inputs: readonly string[], prefix: string | undefined): Promise<{ files: string[], paths: string[], sizes: number[] }> {
+  const files: string[] = []
+  const paths: string[] = []
+  const sizes: number[] = []
+  const base = prefix?.replace(/\/+$/, '')
+  const push = (file: string, path: string, size: number): void => {
+    if (files.length >= MAX_ADD_FILES) throw new RepoError('ERR_TARGET_FILE', `more than ${MAX_ADD_FILES} files in one add`)
+    files.push(file)
+    paths.push(path)
+    sizes.push(size)
+  }
+  const walk = async (dir: string, under: string, depth: number): Promise<void> => {
+    if (depth > MAX_ADD_DEPTH) throw new RepoError('ERR_TARGET_FILE', `${dir} is nested more than ${MAX_ADD_DEPTH} folders deep`, { details: { file: dir } })
+    let entries
+    try { entries = await fs.readdir(dir, { withFileTypes: true }) } catch (cause) { throw new RepoError('ERR_TARGET_FILE', `cannot read the folder ${dir}`, { cause, details: { file: dir } }) }
+    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    for (const e of entries) {
+      const p = join(dir, e.name)
+      const target = under === '' ? e.name : `${under}/${e.name}`
+      if (e.isDirectory()) await walk(p, target, depth + 1)
+      else if (e.isFile()) push(p, target, (await statFile(p)).size)
+      else throw new RepoError('ERR_TARGET_FILE', `${p} is not a regular file or a folder (symbolic links are not followed)`, { details: { file: p } })
+    }
+  }
+  for (const input of inputs) {
+    let st
+    try { st = await fs.lstat(input) } catch (cause) { throw new RepoError('ERR_TARGET_FILE', `cannot read ${input}`, { cause, details: { file: input } }) }
+    if (st.isDirectory()) {
+      const name = basename(resolve(input))
+      await walk(input, base ?? name, 0)
+    } else if (st.isFile() || (st.isSymbolicLink() && (await statFile(input)).isFile())) {
+      // A symbolic link named on the command line is the user's choice: it is followed.
+      const size = st.isFile() ? st.size : (await statFile(input)).size
+      push(input, base === undefined ? basename(input) : inputs.length === 1 ? base : `${base}/${basename(input)}`, size)
+    } else {
+      throw new RepoError('ERR_TARGET_FILE', `${input} is not a regular file or a folder`, { details: { file: input } })
+    }
+  }
+  return { files, paths, sizes }
+}
+
+async function statFile (f: string): Promise<Stats> {
+  try { return await fs.stat(f) } catch (cause) { throw new RepoError('ERR_TARGET_FILE', `cannot read ${f}`, { cause, details: { file: f } }) }
 }
 
 /** Stage removals. @throws {RepoError} ERR_TARGET_NOT_FOUND | ERR_ROLE_UNKNOWN | ERR_TARGET_PATH_UNSAFE | ERR_TARGET_DUPLICATE */

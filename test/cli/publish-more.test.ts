@@ -3,7 +3,7 @@
  * drafts, encrypted repository keys, hash-prefix delegations, rotating the
  * targets key.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ipns } from '@helia/ipns'
@@ -20,6 +20,37 @@ beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-publish-more
 afterAll(async () => { await rm(work, { recursive: true, force: true }) })
 
 describe('publisher paths', () => {
+  it('add takes folders: every file under its path inside the folder, prefixed; symbolic links are refused, not followed', async () => {
+    const dir = join(work, 'folders')
+    await ok('init', '--dir', dir)
+    const tree = join(work, 'dist')
+    await mkdir(join(tree, 'linux', 'x64'), { recursive: true })
+    await writeFile(join(tree, 'README.txt'), 'read me\n')
+    await writeFile(join(tree, 'linux', 'x64', 'app'), 'binary\n')
+    await writeFile(join(tree, 'linux', 'app.sig'), 'signature\n')
+    const big = Buffer.alloc(2 * 1024 * 1024 + 3, 7) // more than one chunk: the importer path
+    await writeFile(join(tree, 'linux', 'big.bin'), big)
+    const r = await ok('add', '--dir', dir, tree)
+    const added = (r.added as Array<{ path: string, length: number }>).map((a) => [a.path, a.length])
+    expect(added).toEqual([['dist/README.txt', 8], ['dist/linux/app.sig', 10], ['dist/linux/big.bin', big.length], ['dist/linux/x64/app', 7]])
+    // --path replaces the folder's own name; files and folders mix in one call.
+    const single = join(work, 'single.txt')
+    await writeFile(single, 'one\n')
+    const r2 = await ok('add', '--dir', dir, join(tree, 'linux', 'x64'), single, '--path', 'rel/1.0')
+    expect((r2.added as Array<{ path: string }>).map((a) => a.path)).toEqual(['rel/1.0/app', 'rel/1.0/single.txt'])
+    await ok('publish', '--dir', dir)
+    await verifyRepoHead(dir)
+    // A symbolic link inside a folder: refused, nothing staged.
+    const withLink = join(work, 'with-link')
+    await mkdir(withLink)
+    await writeFile(join(withLink, 'a.txt'), 'a\n')
+    await symlink('/etc/passwd', join(withLink, 'passwd'))
+    const before = await fingerprint(dir)
+    const bad = await cli('add', '--dir', dir, withLink)
+    expect(bad.errorCode).toBe('ERR_TARGET_FILE')
+    expect(await fingerprint(dir)).toEqual(before)
+  })
+
   it('publish --ipns signs and stores an IPNS record for the head', async () => {
     const dir = join(work, 'ipns')
     await ok('init', '--dir', dir)

@@ -3,6 +3,7 @@
  * Helia nodes with filesystem blockstores in temporary folders.
  */
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -230,7 +231,7 @@ describe('bad input gives a typed error and changes nothing', () => {
 
   const cases: Array<[string, string, () => string[], Record<string, string>?]> = [
     ['a missing file', 'ERR_TARGET_FILE', () => ['add', '--dir', dir, join(work, 'no-such-file')]],
-    ['a directory', 'ERR_TARGET_FILE', () => ['add', '--dir', dir, work]],
+    ['a folder with no file in it', 'ERR_TARGET_FILE', () => { mkdirSync(join(work, 'empty-folder', 'sub'), { recursive: true }); return ['add', '--dir', dir, join(work, 'empty-folder')] }],
     ['duplicate paths', 'ERR_TARGET_DUPLICATE', () => ['add', '--dir', dir, file(), join(work, 'other', 'bad-a.txt'), '--path', 'x']],
     ['an existing path', 'ERR_TARGET_EXISTS', () => ['add', '--dir', dir, file()]],
     ['an unsafe path', 'ERR_TARGET_PATH_UNSAFE', () => ['add', '--dir', dir, file(), '--path', '../etc/passwd']],

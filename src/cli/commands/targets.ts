@@ -32,20 +32,20 @@ async function publishNow (s: Session, io: Io, args: Parsed, extraOps: readonly 
 
 export const addCommand: Command = {
   name: 'add',
-  summary: 'stage target files (stored in the node as UnixFS); with --key, also publish signed with that key',
-  usage: 'add [--dir D] FILE... [--path P] [--role R] [--replace] [--key KEYFILE] [--json]',
+  summary: 'stage target files and folders (stored in the node as UnixFS); with --key, also publish signed with that key',
+  usage: 'add [--dir D] FILE|FOLDER... [--path P] [--role R] [--replace] [--key KEYFILE] [--json]',
   options: {
     ...DIR,
     ...PASSPHRASE,
     ...KEYS,
-    path: { type: 'string', help: 'target path for one FILE, or a directory prefix for several' },
+    path: { type: 'string', help: 'target path for one FILE, or the prefix for several FILEs and for the files of a FOLDER (default: the folder\'s own name)' },
     role: { type: 'string', help: 'the role that lists the targets (default targets)' },
     replace: { type: 'boolean', help: 'replace targets that already exist' }
   },
   async run (args, io) {
     io = textIo(io, args)
     const files = args.positionals
-    if (files.length === 0) throw new UsageError('ERR_USAGE', `add needs at least one FILE${list(args, 'key').length > 0 ? ' (the words after --key are all key files: give FILE before --key)' : ''}`)
+    if (files.length === 0) throw new UsageError('ERR_USAGE', `add needs at least one FILE or FOLDER${list(args, 'key').length > 0 ? ' (the words after --key are all key files: give FILE before --key)' : ''}`)
     const keyFiles = list(args, 'key')
     const role = str(args, 'role') ?? 'targets'
     const pass = await passphraseOf(args)
