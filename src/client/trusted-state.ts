@@ -209,6 +209,21 @@ const ORDER: readonly Phase[] = ['new', 'loaded', 'rootChain', 'valid', 'fresh',
  * the role's object); the relation's violations, each with the CID of the
  * object at fault, are in `details.violations`, the first also in the message.
  */
+/**
+ * Bounds on the work of one update. Running out of one says nothing about
+ * the data: it is reported under the bound's own rule, never as the client
+ * rule whose check it interrupted (a BOUND-BYTES in the middle of a `<-*`
+ * walk is not a rollback, NOTES 9).
+ */
+const WORK_BOUNDS: ReadonlySet<string> = new Set(['BOUND-CHAIN', 'BOUND-BLOCKS', 'BOUND-BYTES', 'BOUND-GLOB', 'BOUND-DELEGATIONS', 'BOUND-DELEGATION-DEPTH'])
+
+/** The ValidationError for a relation that does not hold: its work bound if one ran out, else `rule`. */
+function chainError (rule: RuleId, rel: Relation, cid: CID, message: string): ValidationError {
+  const bound = rel.violations.find((v) => WORK_BOUNDS.has(v.rule))
+  if (bound !== undefined) return new ValidationError(bound.rule as RuleId, `${message}: ${bound.message}`, { details: { cid: bound.cid, check: rule } })
+  return relationError(rule, rel, cid, message)
+}
+
 function relationError (rule: RuleId, rel: Relation, cid: CID, message: string): ValidationError {
   const first = rel.violations[0]
   const why = first === undefined ? '' : ` (${first.rule} at ${first.cid}: ${first.message})`
@@ -309,7 +324,7 @@ export class TrustedState {
         if (rel.violations.some((v) => v.rule === 'BOUND-CHAIN')) {
           throw new ValidationError('BOUND-ROOT-STEPS', `root ${r.cid} is not within ${this.#limits.maxRootSteps} root steps of the trusted root ${r0}`, { details: { cid: r.cid.toString(), max: this.#limits.maxRootSteps } })
         }
-        throw relationError('CLIENT-ROOT-CHAIN', rel, r.cid, `root ${r.cid} does not descend from the trusted root ${r0}`)
+        throw chainError('CLIENT-ROOT-CHAIN', rel, r.cid, `root ${r.cid} does not descend from the trusted root ${r0}`)
       }
       // The witness runs from R back to R0; people read chains forwards.
       this.#rootChain = [...rel.witness].reverse()
@@ -373,19 +388,13 @@ export class TrustedState {
       // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <-.
       if (dag.snapshot.cid.equals(t0.snapshot)) return 'descends'
       const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, this.#relOpts)
-      if (!rel.holds) throw this.#chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
+      if (!rel.holds) throw chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
       return 'descends'
     }
     // CLIENT-RECOVER: the snapshot or timestamp keys changed; keep the floors
     // whose authority did not (CLIENT-FLOOR).
     this.#floors = await this.#checkFloors(t0)
     return 'recovered'
-  }
-
-  #chainError (rule: RuleId, rel: Relation, cid: CID, message: string): ValidationError {
-    const bound = rel.violations.find((v) => v.rule === 'BOUND-CHAIN')
-    if (bound !== undefined) return new ValidationError('BOUND-CHAIN', `${message}: ${bound.message}`, { details: { cid: bound.cid, check: rule } })
-    return relationError(rule, rel, cid, message)
   }
 
   async #checkFloors (t0: TrustedSnapshot): Promise<Floors> {
@@ -446,7 +455,7 @@ export class TrustedState {
         released.add(n)
         continue
       }
-      throw this.#chainError('CLIENT-FLOOR', rel, pos, `${n} ${pos} neither descends from the trusted ${floor} nor overtakes it`)
+      throw chainError('CLIENT-FLOOR', rel, pos, `${n} ${pos} neither descends from the trusted ${floor} nor overtakes it`)
     }
     // CLIENT-FLOOR-RETIRED: a name with a floor may vanish only when every
     // delegation that listed it in S0 came from a released role.

@@ -54,8 +54,12 @@ export const LIMITS = Object.freeze({
   maxCustomBytes: 16 * 1024,
   /** Length of a `previous-version` chain walked by `<-*` (BOUND-CHAIN). */
   maxChainLength: 100_000,
-  /** Root steps a client accepts in one update (BOUND-ROOT-STEPS). */
-  maxRootSteps: 1024,
+  /**
+   * Root steps a client accepts in one update (BOUND-ROOT-STEPS). 32, as
+   * python-tuf: a head source with no key at all can serve a chain of fake
+   * self-signed roots, and each costs up to a root block (512 KiB) to refute.
+   */
+  maxRootSteps: 32,
   /** Delegated roles visited by one search or one VALID walk (BOUND-DELEGATIONS). */
   maxDelegationsVisited: 100_000,
   /** Depth of delegation chains (BOUND-DELEGATION-DEPTH). */

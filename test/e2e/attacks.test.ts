@@ -4,7 +4,7 @@
  * trusted-state folder. Each attack is refused with the rule (or code) that
  * stops it, and the trusted state is byte for byte what it was before.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { cp, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
@@ -15,7 +15,12 @@ import { cidOf, encodeSigned, encodeValue } from '../../src/model/codec.js'
 import { BlockError } from '../../src/model/errors.js'
 import { signedToWire } from '../../src/model/schema.js'
 import { RepoSim, type SimOptions } from '../helpers/history.js'
-import { forgeRoot, later, rejects, refusedUnchanged, seedSigner, stateBytes, tempDir, text, violationRules, type TempDir } from '../helpers/client-sim.js'
+import { forgeRoot, later, makeRoot, rejects, refusedUnchanged, seedSigner, stateBytes, tempDir, text, violationRules, type TempDir } from '../helpers/client-sim.js'
+
+/** Copy a client folder (state and cache) to another. */
+async function copyDir (from: string, to: string): Promise<void> {
+  await cp(from, to, { recursive: true })
+}
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
@@ -147,6 +152,53 @@ describe('endless data', () => {
     const { sim } = await setup()
     const v2 = await sim.publish()
     await refused(sim, v2.timestamp.cid, 'BOUND-BYTES', { limits: { maxBytesPerUpdate: 600 } })
+  })
+
+  it('BOUND-ROOT-STEPS: with no key at all, a chain of 40 fake self-signed roots costs at most 32 root fetches (the default bound)', async () => {
+    const { sim } = await setup()
+    const before = await stateBytes(dir.path)
+    // Forty roots, each signed by its own fresh key and by its predecessor's:
+    // every step of the chain is in order; only its start is not the trusted root.
+    let prev: CID | null = null
+    let prevSigner: ReturnType<typeof seedSigner> | undefined
+    let fake!: Awaited<ReturnType<typeof forgeRoot>>
+    for (let i = 0; i < 40; i++) {
+      const k = sim.freshKeys(1, 1).pairs[0]!
+      const one = { keys: [k.publicKey], threshold: 1 }
+      const signers = [seedSigner(k.seed), ...(prevSigner === undefined ? [] : [prevSigner])]
+      fake = await sim.sign(makeRoot({ expires: '2099-01-01T00:00:00Z', previousVersion: prev, roles: { root: one, targets: one, snapshot: one, timestamp: one } }), signers)
+      prev = fake.cid
+      prevSigner = seedSigner(k.seed)
+    }
+    const snap = await sim.forgeSnapshot({ root: fake.cid, signers: [prevSigner!] })
+    const ts = await sim.forgeTimestamp(snap.cid, [prevSigner!])
+    let fetched = 0
+    const counting: BlockSource = { get: async (cid: CID, o?: GetOptions) => { fetched++; return await sim.store.get(cid, o) } }
+    const up = await Updater.create({ dir: dir.path, source: counting, unsafeReferenceTime: sim.now })
+    await rejects(up.refresh(ts.cid), 'BOUND-ROOT-STEPS')
+    // The timestamp, the snapshot, the head root and at most 32 predecessors.
+    expect(fetched).toBeLessThanOrEqual(3 + 32)
+    expect(await stateBytes(dir.path)).toEqual(before)
+    expect((await (await client(sim)).refresh((await sim.publish()).timestamp.cid)).continuity).toBe('descends')
+  })
+
+  it('BOUND-REPORTED: a catch-up that runs out of its block budget is BOUND-BLOCKS, not CLIENT-TS-DESCENDS', async () => {
+    const { sim } = await setup()
+    for (let i = 0; i < 6; i++) { await sim.addTarget('d1', `d1/more-${i}.tgz`); await sim.publish() }
+    // The blocks a full catch-up fetches, measured on a copy of the state.
+    const probe = await tempDir('dagtuf-attack-probe-')
+    try {
+      await copyDir(dir.path, probe.path)
+      const full = await (await Updater.create({ dir: probe.path, source: sim.store, unsafeReferenceTime: sim.now })).refresh(sim.head.timestamp.cid)
+      expect(full.continuity).toBe('descends')
+      // VALID of the head comes first; the last fetches belong to the <-* walk.
+      const e = await refused(sim, sim.head.timestamp.cid, 'BOUND-BLOCKS', { limits: { maxBlocksPerUpdate: full.fetched.blocks - 1 } })
+      expect(e.details.check).toBe('CLIENT-TS-DESCENDS')
+    } finally {
+      await probe.remove()
+    }
+    // The honest update, with the default budget, is accepted afterwards.
+    expect((await (await client(sim)).refresh(sim.head.timestamp.cid)).continuity).toBe('descends')
   })
 
   it('BOUND-ROOT-STEPS: a long chain of roots is cut off', async () => {
