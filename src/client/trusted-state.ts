@@ -40,6 +40,7 @@
  *
  * No clock is read here: `now` is an argument. Nothing here writes anything.
  */
+import { entriesOf } from '../model/delegations.js'
 import type { CID } from 'multiformats/cid'
 import type { Kind } from '../model/config.js'
 import { StateError, UsageError, ValidationError } from '../model/errors.js'
@@ -159,7 +160,7 @@ export function edgesOf (dag: Dag): Edges {
   const objs: Array<[string, TargetsEnvelope]> = [['targets', dag.targets], ...dag.delegated]
   for (const [from, obj] of objs) {
     const children: string[] = []
-    for (const e of obj.signed.delegations?.roles ?? []) {
+    for (const e of obj.signed.delegations === undefined ? [] : entriesOf(obj.signed.delegations)) {
       if (!listed.has(e.name)) continue
       children.push(e.name)
       let set = labels.get(e.name)
@@ -190,7 +191,7 @@ export function labelsOf (dag: Dag): Map<string, Label[]> {
   for (const obj of objs) {
     const d = obj.signed.delegations
     if (d === undefined) continue
-    for (const e of d.roles) {
+    for (const e of entriesOf(d)) {
       if (!listed.has(e.name)) continue
       let l = out.get(e.name)
       if (l === undefined) out.set(e.name, l = [])

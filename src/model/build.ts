@@ -48,12 +48,22 @@ export function makeRoot (o: { expires: string, previousVersion?: CID | null, ro
 /** A delegated role with its keys given as public keys. */
 export type DelegationSpec = Omit<DelegatedRole, 'keyids'> & { readonly keys: readonly PublicKey[] }
 
+/** TAP 15 succinct hash bins with their keys given as public keys (DELEG-SUCCINCT). */
+export interface SuccinctSpec {
+  readonly keys: readonly PublicKey[]
+  readonly threshold: number
+  readonly bitLength: number
+  readonly namePrefix: string
+}
+
 export function makeTargets (o: {
   expires: string
   previousVersion?: CID | null
   /** Root of the sharded targets map (src/shard: buildTargetsMap). */
   targets: CID
   delegations?: readonly DelegationSpec[]
+  /** Succinct hash bins instead of a list (exclusive with `delegations`). */
+  succinct?: SuccinctSpec
 }): TargetsSigned {
   const base: TargetsSigned = {
     type: 'targets',
@@ -61,6 +71,12 @@ export function makeTargets (o: {
     expires: o.expires,
     previousVersion: o.previousVersion ?? null,
     targets: o.targets
+  }
+  if (o.succinct !== undefined) {
+    if (o.delegations !== undefined) throw new UsageError('ERR_ARGUMENT', 'makeTargets: delegations and succinct are exclusive')
+    const keys = new Map<KeyId, PublicKey>()
+    const rk = keysAndRole({ keys: o.succinct.keys, threshold: o.succinct.threshold }, keys)
+    return { ...base, delegations: { keys: sortedMap(keys), roles: [], succinct: { ...rk, bitLength: o.succinct.bitLength, namePrefix: o.succinct.namePrefix } } }
   }
   if (o.delegations === undefined) return base
   const keys = new Map<KeyId, PublicKey>()

@@ -43,6 +43,11 @@ export const LIMITS = Object.freeze({
   maxDelegationsPerRole: 4096,
   /** Entries of a snapshot's delegated-targets map (and retired map). */
   maxDelegatedRoles: 100_000,
+  /**
+   * Bits of a succinct hash-bin delegation (DELEG-SUCCINCT): at most 2^16
+   * bins (TAP 15 allows 32; every bin is a role a VALID walk visits).
+   */
+  maxSuccinctBits: 16,
   /** Path patterns or hash prefixes in one delegation. */
   maxPathPatterns: 1024,
   /** Length of a target path, a role name, a pattern (UTF-8 bytes). */

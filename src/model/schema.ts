@@ -20,7 +20,7 @@ import { CODEC_DAG_CBOR, CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 
 import { isAcceptablePublicKey, isHex64, keyIdOf } from './keys.js'
 import type {
   DelegatedRole, Delegations, KeyId, PublicKey, RoleKeys, RootSigned, Signature, Signed, SnapshotSigned,
-  TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
+  SuccinctRoles, TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
 } from './types.js'
 import { TOP_ROLES } from './types.js'
 
@@ -315,9 +315,34 @@ function pathPattern (v: unknown, path: Path): string {
   return s
 }
 
+const NAME_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/** TAP 15 succinct hash bins (DELEG-SUCCINCT). */
+function succinctRoles (v: unknown, path: Path): SuccinctRoles {
+  const f = Fields.of(v, path)
+  const rk = roleKeys(f)
+  const bitLength = safeInt(f.req('bit_length'), f.sub('bit_length'), 1)
+  if (bitLength > LIMITS.maxSuccinctBits) fail('ERR_LIMIT', f.sub('bit_length'), `at most ${LIMITS.maxSuccinctBits} bits (${2 ** LIMITS.maxSuccinctBits} bins)`)
+  const namePrefix = str(f.req('name_prefix'), f.sub('name_prefix'), 255)
+  f.done()
+  // Every bin name must be a safe role name: check the longest, the last bin.
+  const last = `${namePrefix}-${'f'.repeat(Math.ceil(bitLength / 4))}`
+  if (!NAME_PREFIX.test(namePrefix) || !isSafeRoleName(last) || !isSafeRoleName(`${namePrefix}-${'0'.repeat(Math.ceil(bitLength / 4))}`)) {
+    fail('ERR_UNSAFE_NAME', f.sub('name_prefix'), 'the bin names PREFIX-HEX must be safe role names')
+  }
+  return Object.freeze({ ...rk, bitLength, namePrefix })
+}
+
 function delegations (v: unknown, path: Path): Delegations {
   const f = Fields.of(v, path)
   const keys = keysMap(f.req('keys'), f.sub('keys'))
+  const succinct = f.opt('succinct_roles')
+  if (succinct !== undefined) {
+    if (f.opt('roles') !== undefined) fail('ERR_SCHEMA', path, 'exactly one of roles and succinct_roles')
+    const s = succinctRoles(succinct, f.sub('succinct_roles'))
+    f.done()
+    return Object.freeze({ keys, roles: Object.freeze([]), succinct: s })
+  }
   const list = arr(f.req('roles'), f.sub('roles'), LIMITS.maxDelegationsPerRole)
   const names = new Set<string>()
   const roles: DelegatedRole[] = list.map((raw, i) => {
@@ -486,7 +511,13 @@ export function signedToWire (s: Signed): Record<string, unknown> {
     }
     case 'targets': {
       const out: Record<string, unknown> = { ...common, 'previous-version': s.previousVersion, targets: s.targets }
-      if (s.delegations !== undefined) {
+      if (s.delegations?.succinct !== undefined) {
+        const sr = s.delegations.succinct
+        out.delegations = {
+          keys: keysWire(s.delegations.keys),
+          succinct_roles: { bit_length: sr.bitLength, keyids: [...sr.keyids], name_prefix: sr.namePrefix, threshold: sr.threshold }
+        }
+      } else if (s.delegations !== undefined) {
         out.delegations = {
           keys: keysWire(s.delegations.keys),
           roles: s.delegations.roles.map((r) => {

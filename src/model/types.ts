@@ -94,10 +94,25 @@ export interface HashPrefixRole extends DelegatedRoleBase {
 }
 export type DelegatedRole = PathsRole | HashPrefixRole
 
+/**
+ * TAP 15 succinct hash-bin delegations (NOTES: DELEG-SUCCINCT): 2^bitLength
+ * roles named `namePrefix-HEX`, all with these keys, each for the paths whose
+ * SHA-256 starts with its bin's bits; none terminating.
+ */
+export interface SuccinctRoles extends RoleKeys {
+  readonly bitLength: number
+  readonly namePrefix: string
+}
+
 export interface Delegations {
   readonly keys: ReadonlyMap<KeyId, PublicKey>
-  /** Ordered: the search visits roles in this order (NOTES: DELEG-ORDER). */
+  /**
+   * Ordered: the search visits roles in this order (NOTES: DELEG-ORDER).
+   * Empty when `succinct` is given (the two are exclusive on the wire);
+   * src/model/delegations.ts `entriesOf` gives the roles of either form.
+   */
   readonly roles: readonly DelegatedRole[]
+  readonly succinct?: SuccinctRoles
 }
 
 export interface TargetsSigned extends Versioned {

@@ -29,6 +29,7 @@ import type { RepoNode } from '../blocks/repo-node.js'
 import { MemoryBlockStore } from '../blocks/memory.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { expiresIn, makeSnapshot, makeTimestamp, type RoleSpec } from '../model/build.js'
+import { entriesOf } from '../model/delegations.js'
 import { KeyFileError, RepoError, ValidationError } from '../model/errors.js'
 import { generateKeyPair, type KeyPair, type Signer } from '../model/keys.js'
 import { signEnvelope } from '../model/sign.js'
@@ -132,7 +133,7 @@ function viewOf (published: Published, objects: ReadonlyMap<string, { signed: Ro
   for (const [n, e] of published.delegated) roles.set(n, e.signed)
   for (const [n, o] of objects) if (n !== 'root') roles.set(n, o.signed as TargetsSigned)
   // Keep only what the new DAG reaches.
-  const reach = new Set(reachable(new Map([...roles].map(([n, t]) => [n, { delegations: t.delegations?.roles }]))))
+  const reach = new Set(reachable(roles, (t) => t.delegations === undefined ? [] : entriesOf(t.delegations)))
   for (const n of [...roles.keys()]) if (!reach.has(n)) roles.delete(n)
   return newRoot === undefined ? { root: published.root.signed, roles } : { root: newRoot, previousRoot: published.root.signed, roles }
 }

@@ -242,6 +242,8 @@ export type Op =
     readonly terminating: boolean
     readonly paths?: readonly string[]
     readonly hashPrefixes?: readonly string[]
+    /** TAP 15 succinct hash bins: `name` is their prefix (DELEG-SUCCINCT). */
+    readonly succinctBits?: number
   }
   | { readonly op: 'undelegate', readonly name: string, readonly from?: string }
   | { readonly op: 'rotate', readonly role: string, readonly keys: readonly string[], readonly threshold: number }
@@ -290,6 +292,11 @@ function parseOp (raw: unknown, path: string, onError: ErrorFactory): Op {
       } as const
       const paths = f.opt('paths')
       const prefixes = f.opt('hash_prefixes')
+      if (f.has('succinct_bits')) {
+        if (paths !== undefined || prefixes !== undefined) throw onError(`${path}: succinct_bits excludes paths and hash_prefixes`)
+        out = { ...base, succinctBits: f.int('succinct_bits', 1, LIMITS.maxSuccinctBits) }
+        break
+      }
       if ((paths === undefined) === (prefixes === undefined)) throw onError(`${path}: exactly one of paths and hash_prefixes`)
       const list = (paths ?? prefixes) as unknown
       if (!Array.isArray(list) || list.length > LIMITS.maxPathPatterns) throw onError(`${path}: bad pattern list`)
@@ -328,7 +335,8 @@ export function opJson (o: Op): Record<string, unknown> {
   switch (o.op) {
     case 'add': return { op: o.op, role: o.role, path: o.path, cid: o.cid.toString(), length: o.length }
     case 'delegate': {
-      const { hashPrefixes, paths, ...rest } = o
+      const { hashPrefixes, paths, succinctBits, ...rest } = o
+      if (succinctBits !== undefined) return { ...rest, keys: [...o.keys], succinct_bits: succinctBits }
       return paths !== undefined ? { ...rest, keys: [...o.keys], paths: [...paths] } : { ...rest, keys: [...o.keys], hash_prefixes: [...(hashPrefixes ?? [])] }
     }
     default: return { ...o }

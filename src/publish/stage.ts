@@ -26,6 +26,9 @@ import { loadCurrent, type Session } from './engine.js'
 import type { Op, Staged } from './files.js'
 import { readKeyFile, signerFromKeyFile, writePrivateKeyFile } from './keyfile.js'
 import { applyOps, desiredFrom, hasTarget, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired } from './state.js'
+import type { SuccinctSpec } from '../model/build.js'
+import { binName, binOfHash } from '../model/delegations.js'
+import { pathHash } from '../validate/delegation.js'
 import { emptyMap } from '../shard/index.js'
 
 export type Progress = (done: number, total: number) => void
@@ -57,7 +60,7 @@ export interface AddOptions {
   progress?: Progress
 }
 
-export interface Added { path: string, cid: string, length: number, file: string }
+export interface Added { path: string, cid: string, length: number, file: string, role: string }
 
 /**
  * Stage target files.
@@ -79,13 +82,17 @@ export async function addFiles (session: Session, inputs: readonly string[], opt
   })
   // Dry run: role, delegation of each path, limits, existing paths.
   const { staged, desired } = await check(session, [])
+  // --role PREFIX of succinct hash bins: each path goes to its own bin.
+  let bins: SuccinctSpec | undefined
+  if (!desired.roles.has(role)) for (const c of desired.roles.values()) if (c.succinct?.namePrefix === role) bins = c.succinct
+  const roles = paths.map((p) => bins === undefined ? role : binName(bins, binOfHash(bins.bitLength, pathHash(p))))
   if (options.replace !== true) {
-    const existing = desired.roles.get(role)
-    for (const p of paths) {
-      if (existing !== undefined && await hasTarget(desired.maps, existing, p)) throw new RepoError('ERR_TARGET_EXISTS', `${role} already has ${p} (use --replace to change it)`, { details: { path: p, role } })
+    for (let i = 0; i < paths.length; i++) {
+      const existing = desired.roles.get(roles[i]!)
+      if (existing !== undefined && await hasTarget(desired.maps, existing, paths[i]!)) throw new RepoError('ERR_TARGET_EXISTS', `${roles[i]!} already has ${paths[i]!} (use --replace to change it)`, { details: { path: paths[i]!, role: roles[i]! } })
     }
   }
-  await applyOps(desired, paths.map((p) => ({ op: 'add', role, path: p, cid: EMPTY, length: 0 })))
+  await applyOps(desired, paths.map((p, i) => ({ op: 'add', role: roles[i]!, path: p, cid: EMPTY, length: 0 })))
   // Import with a few files in flight (the block store writes are the cost);
   // results keep the order of the command line.
   const out: Added[] = new Array(files.length)
@@ -119,8 +126,8 @@ export async function addFiles (session: Session, inputs: readonly string[], opt
         }
       }
       if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
-      ops[i] = { op: 'add', role, path: paths[i]!, cid: ref.cid, length: ref.length }
-      out[i] = { path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f }
+      ops[i] = { op: 'add', role: roles[i]!, path: paths[i]!, cid: ref.cid, length: ref.length }
+      out[i] = { path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f, role: roles[i]! }
       options.progress?.(++done, files.length)
     }
   }
@@ -235,18 +242,23 @@ export interface DelegateOptions {
   threshold: number
   paths?: readonly string[]
   hashPrefixes?: readonly string[]
+  /** TAP 15 succinct hash bins: 2^bits roles named NAME-HEX (DELEG-SUCCINCT). */
+  succinctBits?: number
   terminating?: boolean
 }
 
 /** Stage a new or changed delegation. @throws {RepoError}, {KeyFileError} */
 export async function delegate (session: Session, name: string, o: DelegateOptions): Promise<Op> {
   if (!isSafeRoleName(name)) throw new RepoError('ERR_ROLE_NAME_UNSAFE', 'unsafe role name (letters, digits, . _ -; not a top role)', { details: { role: String(name).slice(0, 64) } })
-  if ((o.paths === undefined) === (o.hashPrefixes === undefined)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'give exactly one of --paths and --hash-prefixes')
+  if ([o.paths, o.hashPrefixes, o.succinctBits].filter((x) => x !== undefined).length !== 1) throw new RepoError('ERR_DELEGATION_PATTERNS', 'give exactly one of --paths, --hash-prefixes and --succinct')
+  if (o.succinctBits !== undefined && o.terminating === true) throw new RepoError('ERR_DELEGATION_PATTERNS', 'succinct hash bins are never terminating (TAP 15)')
   for (const h of o.hashPrefixes ?? []) if (!/^[0-9a-f]{1,64}$/.test(h)) throw new RepoError('ERR_DELEGATION_PATTERNS', 'a hash prefix is 1-64 lowercase hex characters', { details: { prefix: h.slice(0, 80) } })
   if (o.keyFiles.length === 0) throw new RepoError('ERR_THRESHOLD', 'a delegation needs at least one --key')
   const keys = await publicKeysFrom(o.keyFiles)
   const base = { op: 'delegate' as const, from: o.from ?? 'targets', name, keys: keys.map((k) => k.public), threshold: o.threshold, terminating: o.terminating === true }
-  const op: Op = o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, hashPrefixes: [...o.hashPrefixes!] }
+  const op: Op = o.succinctBits !== undefined
+    ? { ...base, succinctBits: o.succinctBits }
+    : o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, hashPrefixes: [...o.hashPrefixes!] }
   const { staged } = await check(session, [op])
   await append(session, staged, [op])
   return op

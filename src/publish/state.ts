@@ -24,7 +24,8 @@ import { encodeSigned } from '../model/codec.js'
 import { RepoError } from '../model/errors.js'
 import { countValidSignatures, hexToBytes, keyIdOf, publicKeyFromBytes } from '../model/keys.js'
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
-import { makeRoot, makeTargets, type DelegationSpec, type RoleSpec } from '../model/build.js'
+import { makeRoot, makeTargets, type DelegationSpec, type RoleSpec, type SuccinctSpec } from '../model/build.js'
+import { binOfHash, binRole, entriesOf } from '../model/delegations.js'
 import {
   TOP_ROLES, type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RootSigned,
   type TargetInfo, type TargetsEnvelope, type TargetsSigned, type TimestampEnvelope, type TopRoleName
@@ -64,6 +65,35 @@ export interface RoleContent {
   changes: Map<string, TargetInfo | null>
   /** Ordered (DELEG-ORDER); undefined when the object has no `delegations` member. */
   delegations: DelegationSpec[] | undefined
+  /** TAP 15 succinct hash bins instead of a list (DELEG-SUCCINCT). */
+  succinct?: SuccinctSpec
+}
+
+const binSpecs = new WeakMap<SuccinctSpec, readonly DelegationSpec[]>()
+
+/** The delegations of a role's content in search order: its list, or its succinct bins expanded. */
+export function specsOf (c: Pick<RoleContent, 'delegations' | 'succinct'>): readonly DelegationSpec[] {
+  const s = c.succinct
+  if (s === undefined) return c.delegations ?? []
+  let out = binSpecs.get(s)
+  if (out === undefined) {
+    const list: DelegationSpec[] = []
+    for (let i = 0; i < 2 ** s.bitLength; i++) {
+      const r = binRole({ keyids: [], threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix }, i)
+      list.push({ name: r.name, keys: s.keys, threshold: s.threshold, terminating: false, pathHashPrefixes: r.pathHashPrefixes })
+    }
+    out = list
+    binSpecs.set(s, out)
+  }
+  return out
+}
+
+/** The delegations of `c` that match `path` (for succinct bins, the one bin, found from the hash). */
+function matchingSpecs (c: Pick<RoleContent, 'delegations' | 'succinct'>, path: string): readonly DelegationSpec[] {
+  const s = c.succinct
+  if (s === undefined) return (c.delegations ?? []).filter((d) => entryMatches(d, path))
+  const r = binRole({ keyids: [], threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix }, binOfHash(s.bitLength, pathHash(path)))
+  return [{ name: r.name, keys: s.keys, threshold: s.threshold, terminating: false, pathHashPrefixes: r.pathHashPrefixes }]
 }
 
 /** Does a role's content (published map plus staged changes) list `path`? */
@@ -84,6 +114,8 @@ export interface Desired {
   refresh: Set<string>
   /** Roles some op changed (others are known to equal their published content). */
   touched: Set<string>
+  /** The reachable roles, kept until a delegation changes. */
+  reach?: Set<string> | undefined
 }
 
 function rootRolesOf (root: RootSigned): Record<TopRoleName, RoleSpec> {
@@ -97,6 +129,11 @@ function rootRolesOf (root: RootSigned): Record<TopRoleName, RoleSpec> {
 
 function contentOf (t: TargetsSigned): RoleContent {
   let delegations: DelegationSpec[] | undefined
+  const s = t.delegations?.succinct
+  if (s !== undefined) {
+    const keys = s.keyids.map((id) => t.delegations!.keys.get(id)).filter((k): k is PublicKey => k !== undefined)
+    return { base: t.targets, changes: new Map(), delegations: undefined, succinct: { keys, threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix } }
+  }
   if (t.delegations !== undefined) {
     const keys = t.delegations.keys
     delegations = t.delegations.roles.map((r) => specOf(r, keys))
@@ -116,27 +153,25 @@ export function desiredFrom (p: Published): Desired {
   return { maps: p.maps, rootRoles: rootRolesOf(p.root.signed), roles, refresh: new Set(), touched: new Set() }
 }
 
-/** Role names reachable from `targets` through delegations, breadth-first (VALID walk order). */
-export function reachable (roles: ReadonlyMap<string, { delegations?: readonly { name: string }[] | undefined }>): string[] {
+/**
+ * Role names reachable from `targets` through delegations, breadth-first
+ * (VALID walk order). `childrenOf` gives a role's delegated names in order
+ * (default: those of a RoleContent).
+ */
+export function reachable<C> (roles: ReadonlyMap<string, C>, childrenOf: (c: C) => Iterable<{ name: string }> = (c) => specsOf(c as RoleContent)): string[] {
   const order: string[] = []
   const seen = new Set<string>()
   const queue = ['targets']
-  while (queue.length > 0) {
-    const n = queue.shift()!
+  for (let qi = 0; qi < queue.length; qi++) {
+    const n = queue[qi]!
     if (seen.has(n)) continue
     seen.add(n)
     order.push(n)
     const c = roles.get(n)
-    for (const d of c?.delegations ?? []) if (!seen.has(d.name) && roles.has(d.name)) queue.push(d.name)
+    if (c === undefined) continue
+    for (const d of childrenOf(c)) if (!seen.has(d.name) && roles.has(d.name)) queue.push(d.name)
   }
   return order
-}
-
-/** Delegation edges into `name`: [delegator, entry]. */
-export function edgesInto (roles: ReadonlyMap<string, RoleContent>, name: string): Array<[string, DelegationSpec]> {
-  const out: Array<[string, DelegationSpec]> = []
-  for (const [from, c] of roles) for (const d of c.delegations ?? []) if (d.name === name) out.push([from, d])
-  return out
 }
 
 // ---------------------------------------------------------------------------
@@ -156,8 +191,9 @@ export function pathDelegatedTo (roles: ReadonlyMap<string, RoleContent>, role: 
   const queue = ['targets']
   while (queue.length > 0) {
     const n = queue.shift()!
-    for (const d of roles.get(n)?.delegations ?? []) {
-      if (seen.has(d.name) || !roles.has(d.name) || !entryMatches(d, path)) continue
+    const c = roles.get(n)
+    for (const d of c === undefined ? [] : matchingSpecs(c, path)) {
+      if (seen.has(d.name) || !roles.has(d.name)) continue
       if (d.name === role) return true
       seen.add(d.name)
       queue.push(d.name)
@@ -182,7 +218,8 @@ function checkThreshold (threshold: number, keys: readonly PublicKey[], what: st
 
 function roleOrThrow (d: Desired, role: string): RoleContent {
   const c = d.roles.get(role)
-  if (c === undefined || !reachable(d.roles).includes(role)) {
+  d.reach ??= new Set(reachable(d.roles))
+  if (c === undefined || !d.reach.has(role)) {
     throw new RepoError('ERR_ROLE_UNKNOWN', `no role named ${JSON.stringify(role.slice(0, 64))} is delegated`, { details: { role } })
   }
   return c
@@ -230,6 +267,22 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
       const from = roleOrThrow(d, o.from)
       const keys = keysOf(o.keys)
       checkThreshold(o.threshold, keys, `delegation to ${o.name}`)
+      d.reach = undefined
+      if (o.succinctBits !== undefined) {
+        // DELEG-SUCCINCT: o.name is the bins' name prefix; every bin exists.
+        if ((from.delegations?.length ?? 0) > 0) throw new RepoError('ERR_DELEGATION_PATTERNS', `${o.from} already delegates a list of roles: a role delegates a list or succinct bins, not both (delegate the bins from a role of their own)`, { details: { role: o.from } })
+        const bits = o.succinctBits
+        if (!Number.isSafeInteger(bits) || bits < 1 || bits > LIMITS.maxSuccinctBits) throw new RepoError('ERR_DELEGATION_PATTERNS', `--succinct takes 1..${LIMITS.maxSuccinctBits} bits`, { details: { bits } })
+        const spec: SuccinctSpec = { keys, threshold: o.threshold, bitLength: bits, namePrefix: o.name }
+        const last = binRole({ keyids: [], threshold: 1, bitLength: bits, namePrefix: o.name }, 2 ** bits - 1).name
+        if (!isSafeRoleName(last)) throw new RepoError('ERR_ROLE_NAME_UNSAFE', `the bin names (${last}) are not safe role names`, { details: { role: last } })
+        from.succinct = spec
+        from.delegations = undefined
+        d.touched.add(o.from)
+        for (const bin of specsOf(from)) if (!d.roles.has(bin.name)) d.roles.set(bin.name, { base: undefined, changes: new Map(), delegations: undefined })
+        return
+      }
+      if (from.succinct !== undefined) throw new RepoError('ERR_DELEGATION_PATTERNS', `${o.from} delegates succinct bins: a role delegates a list or succinct bins, not both`, { details: { role: o.from } })
       for (const p of o.paths ?? []) if (!isSafeTargetPath(p)) throw new RepoError('ERR_TARGET_PATH_UNSAFE', 'unsafe path pattern', { details: { pattern: String(p).slice(0, 256) } })
       const base = { name: o.name, threshold: o.threshold, terminating: o.terminating, keys }
       const spec = (o.paths !== undefined ? { ...base, paths: [...o.paths] } : { ...base, pathHashPrefixes: [...(o.hashPrefixes ?? [])] }) as DelegationSpec
@@ -247,8 +300,10 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
     }
     case 'undelegate': {
       let found = false
+      d.reach = undefined
       for (const [from, c] of d.roles) {
         if (o.from !== undefined && from !== o.from) continue
+        if (c.succinct?.namePrefix === o.name) { c.succinct = undefined; found = true; d.touched.add(from); continue }
         const before = c.delegations?.length ?? 0
         c.delegations = c.delegations?.filter((e) => e.name !== o.name)
         if ((c.delegations?.length ?? 0) !== before) { found = true; d.touched.add(from) }
@@ -264,6 +319,15 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
         d.rootRoles[o.role as TopRoleName] = { keys, threshold: o.threshold }
         return
       }
+      // Succinct bins share their keys: rotate them by their name prefix.
+      let bins = false
+      for (const [from, c] of d.roles) {
+        if (c.succinct?.namePrefix !== o.role) continue
+        c.succinct = { ...c.succinct, keys, threshold: o.threshold }
+        d.touched.add(from)
+        bins = true
+      }
+      if (bins) return
       roleOrThrow(d, o.role)
       for (const [from, c] of d.roles) {
         if (c.delegations?.some((e) => e.name === o.role) !== true) continue
@@ -286,12 +350,12 @@ export function rootSignedFor (d: Pick<Desired, 'rootRoles'>, expires: string, p
 }
 
 /** The targets object for a role's content, given the root of its (updated) targets map. */
-export function targetsSignedFor (c: Pick<RoleContent, 'delegations'>, targets: CID, expires: string, previousVersion: CID | null): TargetsSigned {
+export function targetsSignedFor (c: Pick<RoleContent, 'delegations' | 'succinct'>, targets: CID, expires: string, previousVersion: CID | null): TargetsSigned {
   return makeTargets({
     expires,
     previousVersion,
     targets,
-    ...(c.delegations !== undefined ? { delegations: c.delegations } : {})
+    ...(c.succinct !== undefined ? { succinct: c.succinct } : c.delegations !== undefined ? { delegations: c.delegations } : {})
   })
 }
 
@@ -338,13 +402,28 @@ export function requirementsFor (view: DagView, role: string): Requirement[] {
   if (role === 'targets' || role === 'snapshot' || role === 'timestamp') {
     return [req(role, r.roles[role].keyids, r.roles[role].threshold, r.keys)]
   }
-  const out: Requirement[] = []
-  for (const [from, t] of view.roles) {
-    for (const e of t.delegations?.roles ?? []) {
-      if (e.name === role) out.push(req(`delegation from ${from}`, e.keyids, e.threshold, t.delegations!.keys))
+  return [...(edgeIndex(view).get(role) ?? [])]
+}
+
+const edgeIndexes = new WeakMap<DagView, Map<string, Requirement[]>>()
+
+/** Every delegation edge of a view, by delegated name (built once per view: succinct bins make many). */
+function edgeIndex (view: DagView): Map<string, Requirement[]> {
+  let index = edgeIndexes.get(view)
+  if (index === undefined) {
+    index = new Map()
+    for (const [from, t] of view.roles) {
+      const dels = t.delegations
+      if (dels === undefined) continue
+      for (const e of entriesOf(dels)) {
+        let l = index.get(e.name)
+        if (l === undefined) index.set(e.name, l = [])
+        l.push(req(`delegation from ${from}`, e.keyids, e.threshold, dels.keys))
+      }
     }
+    edgeIndexes.set(view, index)
   }
-  return out
+  return index
 }
 
 /** Distinct valid signatures per requirement (SIG-THRESHOLD-DISTINCT). */

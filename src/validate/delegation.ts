@@ -17,6 +17,7 @@
  *   `maxGlobSteps` per search): exceeding a bound throws a
  *   ValidationError with that rule as code, it never answers "not found".
  */
+import { binOfHash, binRole } from '../model/delegations.js'
 import { LIMITS } from '../model/config.js'
 import { UsageError, ValidationError } from '../model/errors.js'
 import { sha256, toHex } from '../model/hash.js'
@@ -308,6 +309,13 @@ export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}
     const info = await dag.maps.target(obj.signed.targets, path)
     if (info !== undefined) return { info, role: name, chain: [...chain] }
     const chosen: Frame[] = []
+    const succinct = obj.signed.delegations?.succinct
+    if (succinct !== undefined) {
+      // DELEG-SUCCINCT: exactly one bin matches, found from the path's hash
+      // (the same answer as trying the bins in order, at the cost of one).
+      const bin = binRole(succinct, binOfHash(succinct.bitLength, pathHash(path)))
+      if (matcher.matches(bin)) chosen.push({ name: bin.name, depth: depth + 1, chain: [...chain, bin.name] })
+    }
     for (const entry of obj.signed.delegations?.roles ?? []) { // DELEG-ORDER
       if (!matcher.matches(entry)) continue // BOUND-GLOB
       chosen.push({ name: entry.name, depth: depth + 1, chain: [...chain, entry.name] })

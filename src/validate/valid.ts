@@ -25,6 +25,7 @@
  *   countValidSignatures); each (object, key set) pair is verified once.
  * - A `dag` is returned only when VALID holds.
  */
+import { entriesOf } from '../model/delegations.js'
 import type { CID } from 'multiformats/cid'
 import { LIMITS, type Kind, type Limits } from '../model/config.js'
 import { UsageError, ValidationError } from '../model/errors.js'
@@ -245,7 +246,7 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, dt: Read
     const d = depth.get(name)!
 
     // VALID-DELEG-KEYS: every label's keyids exist and its threshold is reachable.
-    for (const entry of dels.roles) {
+    for (const entry of entriesOf(dels)) {
       for (const id of entry.keyids) {
         if (!dels.keys.has(id)) c.add('VALID-DELEG-KEYS', obj.cid, `${name} delegates ${entry.name} to keyid ${id}, which is not in its delegations.keys`)
       }
@@ -257,7 +258,7 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, dt: Read
     // Decide which children are visited now (bounds), and fetch them concurrently.
     // Child name -> its pending load (a Map: a delegator lists up to maxDelegationsPerRole children).
     const fresh = new Map<string, Promise<Settled<TargetsEnvelope>>>()
-    for (const entry of dels.roles) {
+    for (const entry of entriesOf(dels)) {
       const n = entry.name
       const childCid = dt.get(n)
       if (childCid === undefined || objs.has(n) || fresh.has(n) || tooDeep.has(n)) continue
@@ -266,7 +267,7 @@ async function walkDelegations (loader: Loader, snap: SnapshotEnvelope, dt: Read
       fresh.set(n, settle(loader.load('targets', childCid)))
     }
 
-    for (const entry of dels.roles) {
+    for (const entry of entriesOf(dels)) {
       const n = entry.name
       const childCid = dt.get(n)
       if (childCid === undefined) {

@@ -39,7 +39,7 @@ export const addCommand: Command = {
     ...PASSPHRASE,
     ...KEYS,
     path: { type: 'string', help: 'target path for one FILE, or the prefix for several FILEs and for the files of a FOLDER (default: the folder\'s own name)' },
-    role: { type: 'string', help: 'the role that lists the targets (default targets)' },
+    role: { type: 'string', help: 'the role that lists the targets (default targets), or the name prefix of succinct hash bins: each path goes to its bin' },
     replace: { type: 'boolean', help: 'replace targets that already exist' }
   },
   async run (args, io) {
@@ -55,7 +55,7 @@ export const addCommand: Command = {
       const added = await addFiles(s, files, { role, path: str(args, 'path'), replace: flag(args, 'replace'), progress: bar.update })
       bar.end()
       for (const a of added) io.out(`staged ${a.path} ${a.cid} (${a.length} bytes)`)
-      const result: Record<string, unknown> = { role, added: added.map(({ path, cid, length }) => ({ path, cid, length })) }
+      const result: Record<string, unknown> = { role, added: added.map(({ path, cid, length, role }) => ({ path, cid, length, role })) }
       if (keyFiles.length === 0) return { result }
       const p = await publishNow(s, io, args)
       return { result: { ...result, ...p.result } }
@@ -88,14 +88,15 @@ export const removeCommand: Command = {
 
 export const delegateCommand: Command = {
   name: 'delegate',
-  summary: 'stage a delegation of paths (or hash prefixes) to ROLE, signed by the given public keys',
-  usage: 'delegate [--dir D] ROLE --key PUBKEYFILE... --threshold N (--paths GLOB... | --hash-prefixes HEX...) [--terminating] [--from DELEGATOR]',
+  summary: 'stage a delegation of paths (or hash prefixes, or 2^BITS succinct hash bins named ROLE-HEX) to ROLE, signed by the given public keys',
+  usage: 'delegate [--dir D] ROLE --key PUBKEYFILE... --threshold N (--paths GLOB... | --hash-prefixes HEX... | --succinct BITS) [--terminating] [--from DELEGATOR]',
   options: {
     ...DIR,
     key: { type: 'list', help: 'public (or private) key files of the role\'s signers' },
     threshold: { type: 'string', help: 'signatures needed (default 1)' },
     paths: { type: 'list', help: 'path patterns: * and ? match within one path segment' },
     'hash-prefixes': { type: 'list', help: 'hex prefixes of SHA-256(path)' },
+    succinct: { type: 'string', help: 'TAP 15 hash bins: 2^BITS roles ROLE-000... each for the paths whose SHA-256 starts with its bits (all bins exist, none terminating)' },
     terminating: { type: 'boolean', help: 'paths matched here are not searched elsewhere' },
     from: { type: 'string', help: 'the delegating role (default targets)' }
   },
@@ -105,6 +106,7 @@ export const delegateCommand: Command = {
     if (name === undefined || extra.length > 0) throw new UsageError('ERR_USAGE', 'delegate takes exactly one ROLE')
     const paths = args.options.paths === undefined ? undefined : list(args, 'paths')
     const prefixes = args.options['hash-prefixes'] === undefined ? undefined : list(args, 'hash-prefixes')
+    const succinct = args.options.succinct === undefined ? undefined : int(args, 'succinct', 0, 1, 16)
     return await withSession(args, { lock: true }, async (s) => {
       const op = await delegate(s, name, {
         from: str(args, 'from'),
@@ -112,6 +114,7 @@ export const delegateCommand: Command = {
         threshold: int(args, 'threshold', 1, 1, 256),
         ...(paths !== undefined ? { paths } : {}),
         ...(prefixes !== undefined ? { hashPrefixes: prefixes } : {}),
+        ...(succinct !== undefined ? { succinctBits: succinct } : {}),
         terminating: flag(args, 'terminating')
       })
       io.out(`staged delegation ${op.op === 'delegate' ? op.from : ''} -> ${name}`)
