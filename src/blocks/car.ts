@@ -13,7 +13,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs'
 import type { WriteStream } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
@@ -69,7 +69,7 @@ function chunksOf (input: CarInput): AsyncIterable<Uint8Array> {
  * Every block of a CAR, each already checked against its CID, in file order.
  * Fails on the first problem, having read at most limits.maxBytes bytes.
  */
-async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (roots: CID[]) => void): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
+async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (roots: CID[]) => void): AsyncGenerator<{ cid: CID, bytes: Uint8Array, offset: number }> {
   const source = chunksOf(input)
   let total = 0
   const counted = (async function * () {
@@ -116,6 +116,7 @@ async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (ro
   while (true) {
     let cid: CID
     let bytes: Uint8Array
+    let offset: number
     try {
       if ((await reader.upTo(8)).length === 0) return
       const head = await readBlockHead(reader)
@@ -124,6 +125,7 @@ async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (ro
         throw carError(`block ${head.cid} is ${head.blockLength} bytes, over the cap of ${limits.maxBlockBytes}`, undefined, { limit: 'maxBlockBytes', cid: head.cid.toString() })
       }
       cid = head.cid
+      offset = guarded.pos
       // Copy: the reader's buffer may hold much more than this block.
       bytes = (await reader.exactly(head.blockLength, true)).slice()
     } catch (e) {
@@ -138,8 +140,84 @@ async function * verifiedBlocks (input: CarInput, limits: Resolved, onRoots: (ro
     } catch (cause) {
       throw new BlockError('ERR_CAR_BLOCK', `the CAR holds bytes that do not match block ${cid}`, { cause, details: { cid: cid.toString(), reason: (cause as { code?: string }).code } })
     }
-    yield { cid: key, bytes }
+    yield { cid: key, bytes, offset }
   }
+}
+
+/**
+ * An archive on disk, indexed: every block was checked against its CID
+ * while the index was built, and is read (and checked again) from the file
+ * when asked for. Memory holds the index only (one entry per block), so a
+ * CAR of a million-target repository is read in bounded memory.
+ */
+export class IndexedCarSource implements BlockSource {
+  readonly roots: readonly CID[]
+  readonly #index: Map<string, { offset: number, length: number }>
+  readonly #file: FileHandle
+
+  constructor (roots: CID[], index: Map<string, { offset: number, length: number }>, file: FileHandle) {
+    this.roots = Object.freeze([...roots])
+    this.#index = index
+    this.#file = file
+  }
+
+  /** @throws {BlockError} ERR_BLOCK_NOT_FOUND | ERR_BLOCK_TOO_LARGE | ERR_HASH_MISMATCH (the file changed) | ERR_TRANSPORT | ERR_ABORTED */
+  async get (cid: CID, options: GetOptions = {}): Promise<Uint8Array> {
+    const max = maxBytesOf(options)
+    const key = normalizeCid(cid)
+    throwIfAborted(options.signal, key)
+    const at = this.#index.get(key.toString())
+    if (at === undefined) throw notFound(key)
+    if (at.length > max) throw new BlockError('ERR_BLOCK_TOO_LARGE', `block ${key} is ${at.length} bytes, over ${max}`, { details: { cid: key.toString(), size: at.length, max } })
+    const bytes = new Uint8Array(at.length)
+    try {
+      const { bytesRead } = await this.#file.read(bytes, 0, at.length, at.offset)
+      if (bytesRead !== at.length) throw new Error('short read')
+    } catch (cause) {
+      throw new BlockError('ERR_TRANSPORT', `cannot read block ${key} from the CAR file`, { cause, details: { cid: key.toString() } })
+    }
+    checkBlock(key, bytes, max)
+    return bytes
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return this.#index.has(normalizeCid(cid).toString())
+  }
+
+  get size (): number {
+    return this.#index.size
+  }
+
+  async close (): Promise<void> {
+    await this.#file.close()
+  }
+}
+
+/**
+ * Index a CAR file, checking every block (its limits default to those of a
+ * client update: LIMITS.maxBytesPerUpdate bytes, LIMITS.maxBlocksPerUpdate
+ * blocks). The caller closes the source.
+ *
+ * @throws {BlockError} ERR_CAR (malformed, truncated, over a limit, unreadable) | ERR_CAR_BLOCK | ERR_ABORTED
+ */
+export async function indexCar (path: string, limits: CarLimits = {}): Promise<IndexedCarSource> {
+  const resolved = resolve(limits, LIMITS.maxBytesPerUpdate)
+  let roots: CID[] = []
+  const index = new Map<string, { offset: number, length: number }>()
+  try {
+    for await (const block of verifiedBlocks(path, resolved, (r) => { roots = r })) {
+      index.set(block.cid.toString(), { offset: block.offset, length: block.bytes.byteLength })
+    }
+  } catch (e) {
+    throw wrapReadError(e, resolved.signal)
+  }
+  let file: FileHandle
+  try {
+    file = await open(path, 'r')
+  } catch (cause) {
+    throw carError(`cannot read the CAR file ${path}`, cause, { path })
+  }
+  return new IndexedCarSource(roots, index, file)
 }
 
 /** An archive read into memory: a BlockSource over its (checked) blocks. */

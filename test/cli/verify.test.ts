@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
 import { encodeCar } from '../../src/blocks/car.js'
+import { hashKey, shardCid, slotAt } from '../../src/shard/index.js'
 import { RepoSim, generateHistory } from '../helpers/history.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -104,6 +106,26 @@ describe('dagtuf verify', () => {
     const h = sim.head
     expect(out.violations.map((v: { rule: string, cid: string }) => `${v.rule} ${v.cid}`).sort())
       .toEqual([h.timestamp, h.snapshot, h.root, h.targets].map((e) => `CLIENT-EXPIRES ${e.cid.toString()}`).sort())
+  })
+
+  it('SHARD-PLACEMENT: a signed top-level targets map with a node out of place, which VALID alone never reads, fails verify', async () => {
+    // A one-node map whose only entry sits in a slot its hash does not name.
+    const key = 'app.tgz'
+    const info = await sim.storeContent(new TextEncoder().encode('app'))
+    const wrongSlot = (slotAt(hashKey(key), 0) + 1) % 16
+    const bitmap = new Uint8Array(2)
+    bitmap[wrongSlot >> 3] = 0x80 >> (wrongSlot & 7)
+    const node = dagCbor.encode([bitmap, [[[key, { cid: info.cid, length: info.length }]]]])
+    const root = shardCid(node)
+    sim.store.unsafePut(root, node)
+    const targets = await sim.forgeTargets('targets', (t) => ({ ...t, targets: root }))
+    const snap = await sim.forgeSnapshot({ targets: targets.cid })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const bad = await carOf(sim, ts.cid, 'bad-map.car')
+    const { code, out } = await json('verify', '--car', bad, '--timestamp', ts.cid.toString())
+    expect(code).toBe(1)
+    expect(out.valid).toBe(false)
+    expect(out.violations).toEqual([expect.objectContaining({ rule: 'SHARD-PLACEMENT', cid: targets.cid.toString() })])
   })
 
   it('usage errors exit 2; an unreadable CAR exits 1', async () => {

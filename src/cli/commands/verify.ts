@@ -10,14 +10,17 @@
  *   targets that are not fresh at that time, as CLIENT-EXPIRES violations.
  *
  * `--json` prints `{ valid, violations: [{rule, cid, message}], descends,
- * witness }`: `valid` is VALID alone (time-independent), `violations` lists
+ * witness }`: `valid` is VALID and every node of the top-level targets map
+ * well formed (SHARD-*; VALID itself does not read that map), time-independent, `violations` lists
  * everything that failed, `descends` is null without `--trusted`. Exit 0
  * only when everything asked holds, 1 otherwise, 2 on usage errors. Every
  * block of the CAR is hash-checked while it is read (readCar).
  */
 import { cidArg, str, type Parsed } from '../args.js'
-import type { Command } from '../command.js'
-import { readCar } from '../../blocks/car.js'
+import type { Command, Io } from '../command.js'
+import { indexCar, type IndexedCarSource } from '../../blocks/car.js'
+import { ShardReader, targetsCodec } from '../../shard/index.js'
+import { ruleOfLoadError } from '../../validate/report.js'
 import { UsageError } from '../../model/errors.js'
 import type { Envelope } from '../../model/types.js'
 import { succStar } from '../../relations/index.js'
@@ -81,28 +84,52 @@ export const verifyCommand: Command = {
     const now = nowArg === undefined ? undefined : referenceTime(nowArg)
     if (args.positionals.length > 0) throw new UsageError('ERR_USAGE', `unexpected argument ${JSON.stringify(args.positionals[0]!.slice(0, 64))}`)
 
-    const loader = sourceLoader(await readCar(car))
-    const report = await validateTimestamp(loader, tsCid)
-    const violations: Violation[] = [...report.violations]
-    let descends: boolean | null = null
-    let witness: string[] = []
-    if (trusted !== undefined) {
-      const rel = await succStar(loader, 'timestamp', tsCid, trusted)
-      descends = rel.holds
-      witness = rel.witness
-      const seen = new Set(violations.map((v) => `${v.rule} ${v.cid} ${v.message}`))
-      for (const v of rel.violations) if (!seen.has(`${v.rule} ${v.cid} ${v.message}`)) violations.push(v)
+    // Indexed, not read into memory: a million-target CAR is checked in
+    // bounded memory (the index, and the loader's and readers' caches).
+    const source = await indexCar(car)
+    try {
+      return await verifyFrom(source, tsCid, trusted, now, args, io)
+    } finally {
+      await source.close()
     }
-    const stale = now === undefined ? [] : await expired(loader, tsCid, now)
-    violations.push(...stale)
-
-    const ok = report.valid && descends !== false && stale.length === 0
-    if (args.options.json !== true) {
-      io.out(`valid     ${report.valid ? 'yes' : 'no'}`)
-      if (descends !== null) io.out(`descends  ${descends ? 'yes' : 'no'}`)
-      for (const c of witness) io.out(`witness   ${c}`)
-      for (const v of violations) io.out(`violation ${v.rule} ${v.cid} ${v.message}`)
-    }
-    return { result: { valid: report.valid, violations, descends, witness }, exitCode: ok ? 0 : 1 }
   }
+}
+
+async function verifyFrom (source: IndexedCarSource, tsCid: CID, trusted: CID | undefined, now: string | undefined, args: Parsed, io: Io): Promise<{ result: Record<string, unknown>, exitCode: number }> {
+  const loader = sourceLoader(source)
+  const report = await validateTimestamp(loader, tsCid)
+  const violations: Violation[] = [...report.violations]
+  // VALID does not read the top-level targets map (NOTES 11.2); a verifier
+  // checks every node of it too (SHARD-*).
+  let valid = report.valid
+  if (report.dag !== undefined) {
+    try {
+      await new ShardReader(source, targetsCodec).verify(report.dag.targets.signed.targets)
+    } catch (e) {
+      const rule = ruleOfLoadError(e)
+      if (rule === undefined) throw e
+      valid = false
+      violations.push({ rule, cid: report.dag.targets.cid.toString(), message: `targets map: ${e instanceof Error ? e.message : String(e)}` })
+    }
+  }
+  let descends: boolean | null = null
+  let witness: string[] = []
+  if (trusted !== undefined) {
+    const rel = await succStar(loader, 'timestamp', tsCid, trusted)
+    descends = rel.holds
+    witness = rel.witness
+    const seen = new Set(violations.map((v) => `${v.rule} ${v.cid} ${v.message}`))
+    for (const v of rel.violations) if (!seen.has(`${v.rule} ${v.cid} ${v.message}`)) violations.push(v)
+  }
+  const stale = now === undefined ? [] : await expired(loader, tsCid, now)
+  violations.push(...stale)
+
+  const ok = valid && descends !== false && stale.length === 0
+  if (args.options.json !== true) {
+    io.out(`valid     ${valid ? 'yes' : 'no'}`)
+    if (descends !== null) io.out(`descends  ${descends ? 'yes' : 'no'}`)
+    for (const c of witness) io.out(`witness   ${c}`)
+    for (const v of violations) io.out(`violation ${v.rule} ${v.cid} ${v.message}`)
+  }
+  return { result: { valid, violations, descends, witness }, exitCode: ok ? 0 : 1 }
 }
