@@ -1,6 +1,6 @@
 /**
  * Strict JSON for the files dagtuf keeps on disk: the publisher's state files
- * (config.json, head.json, staged.json, the log, drafts, key files) and the
+ * (config.json, head.json, staged.jsonl, the log, drafts, key files) and the
  * client's state.json. They live where anything can happen to them, so they
  * are read as untrusted input, and only here (ARCHITECTURE: model/ is the
  * only place that turns untrusted bytes into typed objects). Signed metadata

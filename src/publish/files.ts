@@ -11,7 +11,7 @@
  *   head.json     { "format": "dagtuf-head/1", "timestamp", "snapshot", "root",
  *                   "targets", "delegated": { NAME: CID }, "retired": { NAME: CID },
  *                   "published": ISO-8601, "changes": [CHANGE] }
- *   staged.json   { "format": "dagtuf-staged/1", "ops": [OP] }       (see Op)
+ *   staged.jsonl  {"format": "dagtuf-staged/2", "id": ID} then one {"ops": [OP...]} per command (see Op)
  *   log.jsonl     one LogEntry per line, oldest first
  *   drafts/ID.json  see drafts.ts (Draft)
  */
@@ -227,7 +227,7 @@ export function parseLog (bytes: Uint8Array): HeadRecord[] {
 }
 
 // ---------------------------------------------------------------------------
-// staged.json
+// staged.jsonl
 
 /** One staged change. Ops are declarative, so applying them twice is harmless. */
 export type Op =
@@ -349,18 +349,53 @@ export interface Staged {
   readonly ops: readonly Op[]
 }
 
-export function stagedText (s: Staged): string {
-  return JSON.stringify({ format: 'dagtuf-staged/1', id: s.id, ops: s.ops.map(opJson) }) + '\n'
+/**
+ * staged.jsonl: a header line `{"format":"dagtuf-staged/2","id":ID}`, then one
+ * line `{"ops":[OP...]}` per staging command, appended and flushed, so a
+ * command costs what it stages, not what was staged before it.
+ */
+export function stagedHeader (id: string): string {
+  return JSON.stringify({ format: 'dagtuf-staged/2', id }) + '\n'
 }
 
-/** @throws {RepoError} ERR_REPO_CORRUPT */
+/** One batch line of staged.jsonl. */
+export function stagedBatch (ops: readonly Op[]): string {
+  return JSON.stringify({ ops: ops.map(opJson) }) + '\n'
+}
+
+/** The whole file for a staged set (one batch). */
+export function stagedText (s: Staged): string {
+  return stagedHeader(s.id) + (s.ops.length > 0 ? stagedBatch(s.ops) : '')
+}
+
+/** Most staged ops read back (the sum over all batches). */
+export const MAX_STAGED_OPS = 10_000_000
+
+/**
+ * Read staged.jsonl. A last line without its newline is a batch whose
+ * append did not finish (its command failed): it is ignored, and the next
+ * append cuts it off (Repo.appendStaged).
+ *
+ * @throws {RepoError} ERR_REPO_CORRUPT
+ */
 export function parseStaged (bytes: Uint8Array): Staged {
-  const onError = corrupt('staged.json')
-  const f = Fields.of(parseJson(bytes, { maxBytes: 512 * MiB, maxDepth: 6, onError }), 'staged', onError)
-  f.literal('format', 'dagtuf-staged/1')
-  const id = f.str('id', SOURCE_ID)
+  const onError = corrupt('staged.jsonl')
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+  const lines = text.split('\n').slice(0, -1)
+  if (lines.length === 0) throw onError('staged: no header line')
+  const h = Fields.of(parseJson(lines[0]!, { maxBytes: 1024, maxDepth: 2, onError }), 'staged', onError)
+  h.literal('format', 'dagtuf-staged/2')
+  const id = h.str('id', SOURCE_ID)
   if (!id.startsWith('staged-')) throw onError('staged.id: malformed')
-  const ops = f.arr('ops', 10_000_000).map((o, i) => parseOp(o, `staged.ops[${i}]`, onError))
-  f.done()
+  h.done()
+  const ops: Op[] = []
+  for (let i = 1; i < lines.length; i++) {
+    const f = Fields.of(parseJson(lines[i]!, { maxBytes: 512 * MiB, maxDepth: 6, onError }), `staged[${i}]`, onError)
+    for (const [j, o] of f.arr('ops', MAX_STAGED_OPS).entries()) {
+      if (ops.length >= MAX_STAGED_OPS) throw onError(`staged: more than ${MAX_STAGED_OPS} ops`)
+      ops.push(parseOp(o, `staged[${i}].ops[${j}]`, onError))
+    }
+    f.done()
+  }
   return { id, ops }
 }

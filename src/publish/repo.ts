@@ -5,7 +5,7 @@
  *   DIR/keys/        private key files, mode 0600, directory 0700
  *   DIR/config.json  expiry periods (files.ts)
  *   DIR/head.json    the current head: timestamp CID and the CIDs of its DAG
- *   DIR/staged.json  changes staged by add/remove/delegate/rotate
+ *   DIR/staged.jsonl changes staged by add/remove/delegate/rotate (appended per command)
  *   DIR/drafts/      drafts waiting for signatures (drafts.ts)
  *   DIR/log.jsonl    every published head, oldest first
  *   DIR/repo.lock    held by the process that is changing the repository
@@ -24,12 +24,24 @@ import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'
 import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './repo-io.js'
 import {
-  MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedText,
-  type HeadRecord, type RepoConfig, type Staged
+  MiB, defaultConfig, headText, logLine, parseConfig, parseHead, parseLog, parseStaged, stagedBatch, stagedText,
+  type HeadRecord, type Op, type RepoConfig, type Staged
 } from './files.js'
 import { readKeyFile, signerFromKeyFile, type KeyFileInfo } from './keyfile.js'
 
 export const DEFAULT_REPO_DIR = './dagtuf-repo'
+
+/** Whether a staged.jsonl's header names `id` (without parsing the rest). */
+function stagedIdIs (bytes: Uint8Array, id: string): boolean {
+  const end = bytes.indexOf(0x0a)
+  if (end < 0) return false
+  try {
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(0, end))) as { id?: unknown }
+    return h.id === id
+  } catch {
+    return false
+  }
+}
 
 /** A fresh id for a staged set or a draft ("staged-HEX", "draft-HEX"). */
 export function newId (kind: 'staged' | 'draft'): string {
@@ -145,7 +157,7 @@ export class Repo {
    * (a crash came between moving the head and clearing it): it reads as empty.
    */
   async staged (head?: HeadRecord): Promise<Staged> {
-    const bytes = await readCapped(this.path('staged.json'), 512 * MiB)
+    const bytes = await readCapped(this.path('staged.jsonl'), 1024 * MiB)
     if (bytes === undefined) return { id: newId('staged'), ops: [] }
     const s = parseStaged(bytes)
     const h = head ?? await this.head()
@@ -153,9 +165,37 @@ export class Repo {
     return s
   }
 
+  /** Replace the staged set whole (an empty set removes the file). */
   async writeStaged (s: Staged): Promise<void> {
-    if (s.ops.length === 0) await fs.rm(this.path('staged.json'), { force: true })
-    else await writeAtomic(this.path('staged.json'), stagedText(s))
+    if (s.ops.length === 0) await fs.rm(this.path('staged.jsonl'), { force: true })
+    else await writeAtomic(this.path('staged.jsonl'), stagedText(s))
+  }
+
+  /**
+   * Add `ops` to the staged set `s` (as read by `staged()`): one line
+   * appended and flushed. A new set (no file, or a file for another id)
+   * is written whole, atomically. A batch line left unfinished by a crash
+   * is cut off first, so it never runs into the next one.
+   *
+   * @throws {RepoError} ERR_REPO_IO
+   */
+  async appendStaged (s: Staged, ops: readonly Op[]): Promise<Staged> {
+    const next = { id: s.id, ops: [...s.ops, ...ops] }
+    const file = this.path('staged.jsonl')
+    const onDisk = await readCapped(file, 1024 * MiB)
+    if (onDisk === undefined || s.ops.length === 0 || !stagedIdIs(onDisk, s.id)) {
+      await this.writeStaged(next)
+      return next
+    }
+    try {
+      // Cut an unfinished last line (after the last newline).
+      const complete = onDisk.lastIndexOf(0x0a) + 1
+      if (complete < onDisk.byteLength) await fs.truncate(file, complete)
+    } catch (e) {
+      throw new RepoError('ERR_REPO_IO', `could not repair ${file}`, { cause: e, details: { path: file } })
+    }
+    await appendLine(file, stagedBatch(ops).slice(0, -1))
+    return next
   }
 
   /** Every published head, oldest first. The head itself is last even if its log line was lost in a crash. */

@@ -4,7 +4,7 @@
  *
  * Guarantee: every check runs before anything is written. A refused change
  * (missing file, duplicate or unsafe path, unknown role, bad threshold...)
- * leaves head.json, staged.json, drafts, keys and the node untouched. An
+ * leaves head.json, staged.jsonl, drafts, keys and the node untouched. An
  * accepted one writes target content to the node first, flushes it to disk,
  * and writes the staged change last (atomically), so a kill in between only
  * leaves unreferenced blocks, and a power loss cannot keep a staged change
@@ -45,7 +45,7 @@ async function check (session: Session, extra: readonly Op[]): Promise<{ staged:
 
 async function append (session: Session, staged: Staged, ops: readonly Op[]): Promise<Staged> {
   const next = { id: staged.id, ops: [...staged.ops, ...ops] }
-  await session.repo.writeStaged(next)
+  await session.repo.appendStaged(staged, ops)
   return next
 }
 

@@ -20,6 +20,28 @@ beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-publish-more
 afterAll(async () => { await rm(work, { recursive: true, force: true }) })
 
 describe('publisher paths', () => {
+  it('staging appends one line per command to staged.jsonl; a line cut short by a crash is dropped, and the next command repairs the file', async () => {
+    const dir = join(work, 'staged-log')
+    await ok('init', '--dir', dir)
+    const f = async (name: string): Promise<string> => { const p = join(work, name); await writeFile(p, `${name}\n`); return p }
+    await ok('add', '--dir', dir, await f('s1.txt'))
+    const first = await readFile(join(dir, 'staged.jsonl'), 'utf8')
+    await ok('add', '--dir', dir, await f('s2.txt'))
+    const second = await readFile(join(dir, 'staged.jsonl'), 'utf8')
+    // The second command appended; it did not rewrite what was there.
+    expect(second.startsWith(first)).toBe(true)
+    expect(second.split('\n').filter((l) => l !== '')).toHaveLength(3)
+    // A crash in the middle of an append leaves a partial last line.
+    await writeFile(join(dir, 'staged.jsonl'), second + '{"ops":[{"op":"add","ro')
+    await ok('add', '--dir', dir, await f('s3.txt'))
+    const third = await readFile(join(dir, 'staged.jsonl'), 'utf8')
+    expect(third.startsWith(second)).toBe(true)
+    expect(third.split('\n').filter((l) => l !== '')).toHaveLength(4)
+    const p = await ok('publish', '--dir', dir)
+    expect((p.changes as Array<{ kind: string, count?: number }>).find((c) => c.kind === 'targets-added')?.count).toBe(3)
+    await expect(stat(join(dir, 'staged.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('add takes folders: every file under its path inside the folder, prefixed; symbolic links are refused, not followed', async () => {
     const dir = join(work, 'folders')
     await ok('init', '--dir', dir)

@@ -1,6 +1,6 @@
 /**
  * The publisher makes blocks durable before anything names them: `add`
- * flushes the content blocks it wrote before staged.json changes, and
+ * flushes the content blocks it wrote before staged.jsonl changes, and
  * `publish` flushes the new metadata blocks before head.json moves. A flush
  * that fails leaves the head where it was.
  */
@@ -56,7 +56,7 @@ async function recorded (failFlush = false): Promise<{ session: Session, events:
   return { session: { ...base, node: wrapped }, events, flushed }
 }
 
-it('add flushes every content block it wrote before staged.json names them; publish flushes the new blocks before moving the head', async () => {
+it('add flushes every content block it wrote before staged.jsonl names them; publish flushes the new blocks before moving the head', async () => {
   const f = join(work.path, 'big.bin')
   // Over 1 MiB: several UnixFS blocks.
   await writeFile(f, new Uint8Array(2_500_000).map((_, i) => (i * 7) & 0xff))

@@ -1,4 +1,4 @@
-/** The publisher's state files (head.json, staged.json, config.json, the log) read through the strict JSON reader. */
+/** The publisher's state files (head.json, staged.jsonl, config.json, the log) read through the strict JSON reader. */
 import { describe, expect, it } from 'vitest'
 import { RepoError } from '../../src/model/errors.js'
 import { parseConfig, parseHead, parseLog, parseStaged } from '../../src/publish/files.js'
@@ -33,12 +33,20 @@ describe('state files', () => {
     expect(code(() => parseHead(bytes(v)))).toBe('ERR_REPO_CORRUPT')
   })
 
-  it('reads staged ops and refuses bad ones', () => {
-    const ok = { format: 'dagtuf-staged/1', id: 'staged-0123456789ab', ops: [{ op: 'remove', role: 'targets', path: 'a/b' }] }
-    expect(parseStaged(bytes(ok)).ops).toHaveLength(1)
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'remove', role: 'targets', path: '../etc/passwd' }] })))).toBe('ERR_REPO_CORRUPT')
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'explode' }] })))).toBe('ERR_REPO_CORRUPT')
-    expect(code(() => parseStaged(bytes({ ...ok, ops: [{ op: 'rotate', role: 'root', keys: ['00'.repeat(32)], threshold: 1 }] })))).toBe('ERR_REPO_CORRUPT')
+  it('reads staged ops (a header line, then one line per batch) and refuses bad ones', () => {
+    const header = JSON.stringify({ format: 'dagtuf-staged/2', id: 'staged-0123456789ab' }) + '\n'
+    const batch = (ops: unknown[]): string => JSON.stringify({ ops }) + '\n'
+    const one = batch([{ op: 'remove', role: 'targets', path: 'a/b' }])
+    expect(parseStaged(bytes(header + one)).ops).toHaveLength(1)
+    expect(parseStaged(bytes(header + one + one)).ops).toHaveLength(2)
+    expect(parseStaged(bytes(header)).ops).toHaveLength(0)
+    // A batch cut short by a crash (no newline) is ignored: its command never succeeded.
+    expect(parseStaged(bytes(header + one + '{"ops":[{"op":"rem')).ops).toHaveLength(1)
+    expect(code(() => parseStaged(bytes(header + '{"ops":[{"op":"rem\n' + one)))).toBe('ERR_REPO_CORRUPT')
+    expect(code(() => parseStaged(bytes(header + batch([{ op: 'remove', role: 'targets', path: '../etc/passwd' }]))))).toBe('ERR_REPO_CORRUPT')
+    expect(code(() => parseStaged(bytes(header + batch([{ op: 'explode' }]))))).toBe('ERR_REPO_CORRUPT')
+    expect(code(() => parseStaged(bytes(header + batch([{ op: 'rotate', role: 'root', keys: ['00'.repeat(32)], threshold: 1 }]))))).toBe('ERR_REPO_CORRUPT')
+    expect(code(() => parseStaged(bytes(JSON.stringify({ format: 'dagtuf-staged/1', id: 'staged-0123456789ab', ops: [] }) + '\n')))).toBe('ERR_REPO_CORRUPT')
   })
 
   it('reads config durations and refuses nonsense', () => {
