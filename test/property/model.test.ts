@@ -5,14 +5,16 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
-import { cidOf, decodeEnvelope, encodeEnvelope, encodeValue, jsonDepth } from '../../src/model/codec.js'
+import { cidOf, decodeEnvelope, encodeEnvelope, encodeSigned, encodeValue, jsonDepth } from '../../src/model/codec.js'
 import { DagtufError, DecodeError } from '../../src/model/errors.js'
 import { checkBlock, parseCid } from '../../src/model/hash.js'
-import { countValidSignatures, keyIdOf, publicKeyFromBytes, verifyBytes, verifySignature } from '../../src/model/keys.js'
-import { parseSigned } from '../../src/model/schema.js'
+import { countValidSignatures, keyIdOf, publicKeyFromBytes, seedSigner, verifyBytes, verifySignature, type Signer } from '../../src/model/keys.js'
+import { parseSigned, signedToWire } from '../../src/model/schema.js'
+import type { Envelope, Signed } from '../../src/model/types.js'
 import { signEnvelope } from '../../src/model/sign.js'
 import { parseArgs } from '../../src/cli/args.js'
-import { arbAnySpec, arbRootSpec, arbSnapshotSpec, arbTargetsSpec, arbTimestampSpec, hostileBlocks, hostileValues, runs, signWith } from '../helpers/arbitraries.js'
+import { arbAnySpec, arbEdgeTargetsSpec, arbRootSpec, arbSnapshotSpec, arbTargetsSpec, arbTimestampSpec, hostileBlocks, hostileValues, signWith, type Spec } from '../helpers/arbitraries.js'
+import { runCount, propertyRuns as runs } from '../helpers/seed.js'
 import { dec, enc } from '../helpers/model.js'
 
 const KINDS = ['root', 'targets', 'snapshot', 'timestamp'] as const
@@ -38,9 +40,48 @@ describe('model properties', () => {
         const again = encodeEnvelope(back.signed, back.signatures)
         expect(again.cid.equals(env.cid)).toBe(true)
         expect(back.signatures.length).toBe(spec.signers.length)
-        expect(back.signed.expires).toBe(spec.signed.expires)
+        // The decoded object is the object that was built, field for field.
+        expect(back.signed).toEqual(spec.signed)
       }), runs(25))
     }
+  })
+
+  it('ENC-CANONICAL: every object the builders accept round-trips through the strict decoder; what they refuse, they refuse before signing, and the decoder would refuse or misread it', async () => {
+    let accepted = 0
+    let refused = 0
+    await fc.assert(fc.asyncProperty(fc.oneof({ weight: 1, arbitrary: arbAnySpec }, { weight: 2, arbitrary: arbEdgeTargetsSpec as fc.Arbitrary<Spec<Signed>> }), async (spec) => {
+      let calls = 0
+      const signers: Signer[] = spec.signers.map((k) => {
+        const s = seedSigner(k.seed)
+        return { publicKey: s.publicKey, keyid: s.keyid, sign: async (m: Uint8Array) => { calls++; return await s.sign(m) } }
+      })
+      let env: Envelope<Signed> | undefined
+      let err: unknown
+      try { env = await signEnvelope(spec.signed, signers) } catch (e) { err = e }
+      const kind = spec.signed.type
+      if (env !== undefined) {
+        accepted++
+        expect(calls).toBe(signers.length)
+        const back = decodeEnvelope(kind, env.bytes, env.cid)
+        expect(back.signed).toEqual(spec.signed)
+        expect(dec(encodeSigned(back.signed))).toBe(dec(back.signedBytes))
+        return
+      }
+      refused++
+      expect(err).toBeInstanceOf(DecodeError)
+      expect(calls).toBe(0)
+      // The same value written without the encoder's checks: the decoder
+      // refuses it, or reads back a different value. Either way the
+      // encoder was right to refuse.
+      let raw: Uint8Array
+      try { raw = encodeValue({ signatures: [], signed: signedToWire(spec.signed) }) } catch (e) { expect(e).toBeInstanceOf(DecodeError); return }
+      let back: Envelope<Signed>
+      try { back = decodeEnvelope(kind, raw, cidOf(raw)) } catch (e) { expect(e).toBeInstanceOf(DecodeError); return }
+      expect(back.signed).not.toEqual(spec.signed)
+    }), runs(120))
+    // Both branches must stay exercised, or the property says nothing.
+    expect(accepted).toBeGreaterThanOrEqual(runCount(120) / 4)
+    expect(refused).toBeGreaterThanOrEqual(runCount(120) / 40)
   })
 
   it('any single flipped byte is rejected under the original CID; under its own CID it is refused or decodes to a different canonical object', async () => {
