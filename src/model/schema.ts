@@ -481,13 +481,17 @@ export function parseSigned<K extends Signed['type']> (kind: K, v: unknown): Ext
 }
 
 /**
- * Check the `signatures` list: at most one per keyid (SIG-ONE-PER-KEYID).
- * The content of `sig` is judged only when verifying (SIG-MALFORMED).
+ * Check the `signatures` list: at most one per keyid (SIG-ONE-PER-KEYID), in
+ * ascending keyid order (ENC-CANONICAL: the order every encoder writes, so
+ * that an envelope is a function of its signed object and its set of
+ * signatures). The content of `sig` is judged only when verifying
+ * (SIG-MALFORMED).
  * @throws {DecodeError}
  */
 export function parseSignatures (v: unknown): Signature[] {
   const list = arr(v, 'signatures', LIMITS.maxSignatures)
   const seen = new Set<string>()
+  let last = ''
   return list.map((raw, i) => {
     const p = `signatures[${i}]`
     const f = Fields.of(raw, p)
@@ -496,7 +500,9 @@ export function parseSignatures (v: unknown): Signature[] {
     f.done()
     if (!isHex64(keyid)) fail('ERR_SCHEMA', `${p}.keyid`, 'a keyid is 64 lowercase hex characters')
     if (seen.has(keyid)) fail('ERR_DUPLICATE_SIGNATURE', `${p}.keyid`, 'two signatures with one keyid')
+    if (keyid < last) fail('ERR_NON_CANONICAL', `${p}.keyid`, 'signatures are not in ascending keyid order')
     seen.add(keyid)
+    last = keyid
     return Object.freeze({ keyid, sig })
   })
 }

@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { makeTargets } from '../../src/model/build.js'
-import { cidOf, decodeEnvelope, encodeSigned, encodeValue } from '../../src/model/codec.js'
+import { cidOf, decodeEnvelope, encodeEnvelope, encodeSigned, encodeValue } from '../../src/model/codec.js'
 import { DecodeError } from '../../src/model/errors.js'
 import { CODEC_RAW, sha256 } from '../../src/model/hash.js'
 import { generateKeyPair, seedSigner, type Signer } from '../../src/model/keys.js'
@@ -203,5 +203,29 @@ describe('ENC-CANONICAL reserved "/" key in custom', () => {
       expect(e.code).toBe('ERR_SCHEMA')
       expect(signer.calls()).toBe(0)
     }
+  })
+})
+
+describe('ENC-CANONICAL signature order', () => {
+  it('ENC-CANONICAL: an envelope whose signatures are not in ascending keyid order is refused (found by the flipped-byte property, seed 1008950529)', async () => {
+    const signers = [countingSigner(), countingSigner(), countingSigner()]
+    const env = await signEnvelope(targets([['a', {}]]), signers)
+    const ids = env.signatures.map((x) => x.keyid)
+    expect([...ids].sort()).toEqual(ids)
+    const text = dec(env.bytes)
+    const sigs = /^\{"signatures":(\[.*?\]),"signed":/.exec(text)![1]!
+    const list = JSON.parse(sigs) as unknown[]
+    const reordered = text.replace(sigs, JSON.stringify([list[1], list[0], list[2]]))
+    expect(reordered).not.toBe(text)
+    expect((await caught(() => decodeRaw(enc(reordered)))).code).toBe('ERR_NON_CANONICAL')
+    // Same for a keyid changed so that it sorts out of place.
+    const renamed = text.replace(ids[0]!, 'f'.repeat(64))
+    expect((await caught(() => decodeRaw(enc(renamed)))).code).toBe('ERR_NON_CANONICAL')
+    // A duplicate keeps its own code (SIG-ONE-PER-KEYID).
+    const dup = text.replace(sigs, JSON.stringify([list[0], list[0]]))
+    expect((await caught(() => decodeRaw(enc(dup)))).code).toBe('ERR_DUPLICATE_SIGNATURE')
+    // Decoding, then encoding, gives the block back.
+    const back = decodeEnvelope('targets', env.bytes, env.cid)
+    expect(encodeEnvelope(back.signed, back.signatures).cid.equals(env.cid)).toBe(true)
   })
 })
