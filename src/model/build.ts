@@ -1,8 +1,10 @@
 /**
  * Constructors for typed `signed` objects, used by publishers, tests and the
- * demo. They only assemble values; encodeEnvelope/signEnvelope run the strict
- * decoder on the result, so a constructor cannot produce a block a reader
- * would refuse.
+ * demo. They only assemble values; encodeSigned (which signEnvelope calls
+ * before any signer runs) checks the value with the decoder's schema and reads
+ * its bytes back through the strict decoder, so a constructor's output is
+ * either refused with a typed DecodeError before it is signed or becomes a
+ * block every reader accepts.
  */
 import type { CID } from 'multiformats/cid'
 import { SPEC_VERSION } from './config.js'

@@ -13,6 +13,10 @@
  *  7. every field checks out, from `unknown`                   (ENC-SCHEMA...)
  * and keeps the exact bytes of `signed` for signature checks (SIG-DOMAIN).
  * Any failure is a single DecodeError with a stable code and the cause.
+ *
+ * `encodeSigned(signed)`, the bytes signers sign, runs the same checks in the
+ * other direction (schema on the value, then steps 4-7 on its bytes), so a
+ * value the decoder would refuse is refused before anything is signed.
  */
 import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
@@ -83,6 +87,32 @@ function prefixBytes (signatures: readonly Signature[]): Uint8Array {
 }
 
 /**
+ * Steps 4-6 of decodeEnvelope on bytes of any shape: the depth cap on the raw
+ * bytes, the strict dag-json decoder, and the re-encode comparison.
+ */
+function strictValue (bytes: Uint8Array, details: Record<string, unknown>): unknown {
+  if (jsonDepth(bytes, LIMITS.maxDepth) > LIMITS.maxDepth) {
+    throw new DecodeError('ERR_TOO_DEEP', `nesting deeper than ${LIMITS.maxDepth}`, { details })
+  }
+  let value: unknown
+  try {
+    value = dagJson.decode(bytes)
+  } catch (cause) {
+    throw new DecodeError('ERR_DAG_JSON', 'not strict dag-json', { cause, details })
+  }
+  let again: Uint8Array
+  try {
+    again = dagJson.encode(value)
+  } catch (cause) {
+    throw new DecodeError('ERR_NON_CANONICAL', 'decoded value does not re-encode', { cause, details })
+  }
+  if (!equalBytes(again, bytes)) {
+    throw new DecodeError('ERR_NON_CANONICAL', 'not the canonical dag-json encoding of its value', { details })
+  }
+  return value
+}
+
+/**
  * Decode and check a metadata block of `kind` against its CID.
  *
  * @throws {DecodeError} with codes listed in errors.ts
@@ -122,24 +152,7 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
   if (!equalBytes(sha256(bytes), cid.multihash.digest)) {
     throw new DecodeError('ERR_CID_MISMATCH', `bytes do not hash to ${cid}`, { details })
   }
-  if (jsonDepth(bytes, LIMITS.maxDepth) > LIMITS.maxDepth) {
-    throw new DecodeError('ERR_TOO_DEEP', `nesting deeper than ${LIMITS.maxDepth}`, { details })
-  }
-  let value: unknown
-  try {
-    value = dagJson.decode(bytes)
-  } catch (cause) {
-    throw new DecodeError('ERR_DAG_JSON', 'not strict dag-json', { cause, details })
-  }
-  let again: Uint8Array
-  try {
-    again = dagJson.encode(value)
-  } catch (cause) {
-    throw new DecodeError('ERR_NON_CANONICAL', 'decoded value does not re-encode', { cause, details })
-  }
-  if (!equalBytes(again, bytes)) {
-    throw new DecodeError('ERR_NON_CANONICAL', 'not the canonical dag-json encoding of its value', { details })
-  }
+  const value = strictValue(bytes, details)
   if (value === null || typeof value !== 'object' || Array.isArray(value) || CID.asCID(value) !== null || value instanceof Uint8Array) {
     throw new DecodeError('ERR_SCHEMA', 'an envelope is a map', { details })
   }
@@ -150,17 +163,8 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
   if (!Object.hasOwn(env, 'signed') || !Object.hasOwn(env, 'signatures')) {
     throw new DecodeError('ERR_SCHEMA', 'an envelope has signed and signatures', { details })
   }
-  let signatures: Signature[]
-  let signed: SignedOf<K>
-  try {
-    signatures = parseSignatures(env.signatures)
-    signed = parseSigned(kind, env.signed) as SignedOf<K>
-  } catch (e) {
-    if (e instanceof DecodeError) {
-      throw new DecodeError(e.code, e.message, { cause: e.cause, details: { ...e.details, ...details } })
-    }
-    throw e
-  }
+  const signatures = withDetails(details, () => parseSignatures(env.signatures))
+  const signed = withDetails(details, () => parseSigned(kind, env.signed)) as SignedOf<K>
   // The canonical encoding is `{"signatures":[...],"signed":{...}}`: the
   // signed bytes are what follows the prefix, up to the final brace.
   const prefix = prefixBytes(signatures)
@@ -171,9 +175,43 @@ function decodeUnchecked<K extends Kind> (kind: K, bytes: Uint8Array, cidIn: CID
   return Object.freeze({ cid, bytes, signedBytes, signed, signatures: Object.freeze(signatures) })
 }
 
-/** The exact dag-json bytes of a typed `signed` object: what signers sign. */
+/** `{"signatures":[],"signed":` and `}`: the least an envelope adds to its signed bytes. */
+const ENVELOPE_OVERHEAD = '{"signatures":[],"signed":}'.length
+
+/**
+ * The exact dag-json bytes of a typed `signed` object: what signers sign.
+ *
+ * Encoding refuses what decoding would refuse, before anything is signed:
+ * the wire value goes through the same schema checks the decoder runs
+ * (parseSigned, including the `custom` check that refuses "/" keys and key
+ * orders that differ under UTF-8), and the bytes are then read back through
+ * the strict decoder (depth, strict dag-json, re-encode comparison, schema).
+ *
+ * @throws {DecodeError} with the code the decoder would give the block
+ */
 export function encodeSigned (signed: Signed): Uint8Array {
-  return encodeValue(wire(signed))
+  const value = wire(signed)
+  const kind = signed.type
+  const details = { kind, encoding: true }
+  withDetails(details, () => parseSigned(kind, value))
+  const bytes = encodeValue(value)
+  const max = Object.hasOwn(MAX_BLOCK_BYTES, kind) ? MAX_BLOCK_BYTES[kind] : 0
+  if (bytes.byteLength + ENVELOPE_OVERHEAD > max) {
+    throw new DecodeError('ERR_TOO_LARGE', `${kind} object is ${bytes.byteLength} bytes before signatures, a block of its kind is at most ${max}`, { details })
+  }
+  const back = strictValue(bytes, details)
+  withDetails(details, () => parseSigned(kind, back))
+  return bytes
+}
+
+/** Run `f`, adding `details` to a DecodeError it throws. */
+function withDetails<T> (details: Record<string, unknown>, f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof DecodeError) throw new DecodeError(e.code, e.message, { cause: e.cause, details: { ...e.details, ...details } })
+    throw e
+  }
 }
 
 /** The wire value of a typed object; a malformed typed object is refused typed. */

@@ -93,31 +93,62 @@ function arr (v: unknown, path: Path, max: number): unknown[] {
   return v
 }
 
+/**
+ * The entries of a map whose keys are data (keyids, target paths, role
+ * names), in the order the block has them.
+ */
 function mapEntries (v: unknown, path: Path, max: number): Array<[string, unknown]> {
   if (!isMap(v)) fail('ERR_SCHEMA', path, 'expected a map')
   const keys = Object.keys(v)
   if (keys.length > max) fail('ERR_LIMIT', path, `more than ${max} entries`)
-  if (!keyOrdersAgree(keys)) fail('ERR_NON_CANONICAL', path, 'map keys whose UTF-16 and UTF-8 orders differ')
-  return keys.map((k) => [k, v[k]])
+  const ordered = blockOrder(keys)
+  if (!keyOrdersAgree(ordered)) fail('ERR_NON_CANONICAL', path, 'map keys whose UTF-16 and UTF-8 orders differ')
+  return ordered.map((k) => [k, v[k]])
 }
 
-const ASCII = /^[\u0000-\u007f]*$/
+/**
+ * The order a map's keys have in its block. `Object.keys` does not give it:
+ * JavaScript lists integer-like keys ("9", "2024") first, whatever the
+ * block's order. The re-encode comparison of ENC-CANONICAL has already
+ * established that the block's keys are in ascending UTF-16 code-unit order
+ * (the codec writes no other), so sorting by code units recovers the block's
+ * order exactly; for a value about to be encoded it is the order the codec
+ * will write. (Array.prototype.sort without a comparator compares UTF-16
+ * code units; on the nearly sorted lists Object.keys gives it is near-linear.)
+ */
+export function blockOrder (keys: readonly string[]): string[] {
+  return [...keys].sort()
+}
 
 /**
  * ENC-CANONICAL: the shipped codec sorts map keys by UTF-16 code units, the
- * DAG-JSON specification by UTF-8 bytes. The two orders differ only when one
- * key has a character in U+E000-U+FFFF where the other has a supplementary
- * character. Refusing maps where the orders disagree (keys arrive in codec
- * order) makes every accepted block canonical under both readings.
+ * DAG-JSON specification by UTF-8 bytes. True when the keys, given in
+ * ascending UTF-16 order (`blockOrder`), are also strictly ascending in
+ * UTF-8 byte order, checked for every adjacent pair. The two orders differ
+ * only where the first differing code units are a surrogate (half of a
+ * supplementary character, U+10000 and up) and a unit in U+E000-U+FFFF:
+ * UTF-16 puts the surrogate first, UTF-8 the BMP character.
  */
 export function keyOrdersAgree (keys: readonly string[]): boolean {
   for (let i = 1; i < keys.length; i++) {
-    const a = keys[i - 1]!
-    const b = keys[i]!
-    if (ASCII.test(a) && ASCII.test(b)) continue
-    if (Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) >= 0) return false
+    if (!utf8Less(keys[i - 1]!, keys[i]!)) return false
   }
   return true
+}
+
+/**
+ * True when `a` sorts strictly before `b` in UTF-8 byte order (code point
+ * order; a lone surrogate counts as its own code point, as in WTF-8).
+ */
+export function utf8Less (a: string, b: string): boolean {
+  let i = 0
+  while (i < a.length && i < b.length) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x < y
+    i += x > 0xffff ? 2 : 1
+  }
+  return a.length < b.length
 }
 
 /**
@@ -265,29 +296,24 @@ function previous (f: Fields): CID | null {
   return v === null ? null : metaLink(v, f.sub('previous-version'))
 }
 
-/** The nesting depth of a decoded value (links and bytes count as leaves). */
-function depthOf (v: unknown, limit: number, d = 0): number {
-  if (d > limit) return d
-  if (Array.isArray(v)) {
-    let m = d
-    for (const x of v) { m = Math.max(m, depthOf(x, limit, d + 1)); if (m > limit) return m }
-    return m
-  }
-  if (isMap(v)) {
-    let m = d
-    const keys = Object.keys(v)
-    // A map whose key orders disagree counts as too deep to accept.
-    if (!keyOrdersAgree(keys)) return Number.POSITIVE_INFINITY
-    for (const k of keys) { m = Math.max(m, depthOf(v[k], limit, d + 1)); if (m > limit) return m }
-    return m
-  }
-  return d
-}
-
-function custom (v: unknown, path: Path): unknown {
-  const depth = depthOf(v, LIMITS.maxDepth)
-  if (depth === Number.POSITIVE_INFINITY) fail('ERR_NON_CANONICAL', path, 'custom holds map keys whose UTF-16 and UTF-8 orders differ')
-  if (depth > LIMITS.maxDepth) fail('ERR_TOO_DEEP', path, 'custom value nested too deeply')
+/**
+ * ENC-CANONICAL, ENC-SIZE and BOUND-DEPTH for a target's `custom`, the one
+ * open value. The same check runs on a decoded value and on a value about to
+ * be encoded (encodeSigned), so the encoder refuses what the decoder would:
+ * - only IPLD data model kinds as the decoder produces them: null, boolean,
+ *   string, finite number other than -0, bigint outside the safe integer
+ *   range, bytes (Uint8Array), link (CID), list (Array), map (a plain
+ *   object); anything else would be written as something the decoder reads
+ *   back as a different value, or not written at all;
+ * - no map with the key "/" (the link and bytes forms own it: such a map
+ *   cannot be written so that it reads back as the same map);
+ * - map keys in the same order under UTF-16 and UTF-8 (`keyOrdersAgree`);
+ * - nesting within LIMITS.maxDepth, canonical encoding within maxCustomBytes.
+ *
+ * @throws {DecodeError} ERR_SCHEMA, ERR_DAG_JSON, ERR_NON_CANONICAL, ERR_TOO_DEEP or ERR_LIMIT
+ */
+export function checkCustom (v: unknown, path: Path): unknown {
+  customValue(v, path, 0)
   let size: number
   try {
     size = dagJson.encode(v).byteLength
@@ -298,13 +324,48 @@ function custom (v: unknown, path: Path): unknown {
   return v
 }
 
+function customValue (v: unknown, path: Path, depth: number): void {
+  if (depth > LIMITS.maxDepth) fail('ERR_TOO_DEEP', path, 'custom value nested too deeply')
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return
+    case 'number':
+      if (!Number.isFinite(v)) fail('ERR_SCHEMA', path, 'not a dag-json value (NaN or infinite)')
+      if (Object.is(v, -0)) fail('ERR_SCHEMA', path, '-0 is written as 0 and reads back as 0')
+      return
+    case 'bigint':
+      // The decoder makes a bigint only outside the safe range; a smaller
+      // one would read back as a number.
+      if (v >= -BigInt(Number.MAX_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) fail('ERR_SCHEMA', path, 'a bigint in the safe integer range reads back as a number')
+      return
+    case 'object':
+      break
+    default:
+      fail('ERR_SCHEMA', path, `not a dag-json value (${typeof v})`)
+  }
+  if (v === null || v instanceof Uint8Array || CID.asCID(v) !== null) return
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) fail('ERR_SCHEMA', path, 'not a dag-json list')
+    for (let i = 0; i < v.length; i++) customValue(v[i], `${path}[${i}]`, depth + 1)
+    return
+  }
+  const proto = Object.getPrototypeOf(v) as unknown
+  if (proto !== Object.prototype && proto !== null) fail('ERR_SCHEMA', path, 'not a dag-json map (only plain objects)')
+  const map = v as Record<string, unknown>
+  const keys = blockOrder(Object.keys(map))
+  if (Object.hasOwn(map, '/')) fail('ERR_DAG_JSON', path, 'a map with the key "/" (reserved for links and bytes)')
+  if (!keyOrdersAgree(keys)) fail('ERR_NON_CANONICAL', path, 'custom holds map keys whose UTF-16 and UTF-8 orders differ')
+  for (const k of keys) customValue(map[k], `${path}.${k.slice(0, 64)}`, depth + 1)
+}
+
 function targetInfo (v: unknown, path: Path): TargetInfo {
   const f = Fields.of(v, path)
   const length = safeInt(f.req('length'), f.sub('length'), 0)
   const cid = contentLink(f.req('cid'), f.sub('cid'))
   const c = f.opt('custom')
   f.done()
-  return c === undefined ? Object.freeze({ length, cid }) : Object.freeze({ length, cid, custom: custom(c, f.sub('custom')) })
+  return c === undefined ? Object.freeze({ length, cid }) : Object.freeze({ length, cid, custom: checkCustom(c, f.sub('custom')) })
 }
 
 function pathPattern (v: unknown, path: Path): string {
@@ -467,13 +528,17 @@ export function parseSigned<K extends Signed['type']> (kind: K, v: unknown): Ext
 }
 
 /**
- * Check the `signatures` list: at most one per keyid (SIG-ONE-PER-KEYID).
- * The content of `sig` is judged only when verifying (SIG-MALFORMED).
+ * Check the `signatures` list: at most one per keyid (SIG-ONE-PER-KEYID), in
+ * ascending keyid order (ENC-CANONICAL: the order every encoder writes, so
+ * that an envelope is a function of its signed object and its set of
+ * signatures). The content of `sig` is judged only when verifying
+ * (SIG-MALFORMED).
  * @throws {DecodeError}
  */
 export function parseSignatures (v: unknown): Signature[] {
   const list = arr(v, 'signatures', LIMITS.maxSignatures)
   const seen = new Set<string>()
+  let last = ''
   return list.map((raw, i) => {
     const p = `signatures[${i}]`
     const f = Fields.of(raw, p)
@@ -482,7 +547,9 @@ export function parseSignatures (v: unknown): Signature[] {
     f.done()
     if (!isHex64(keyid)) fail('ERR_SCHEMA', `${p}.keyid`, 'a keyid is 64 lowercase hex characters')
     if (seen.has(keyid)) fail('ERR_DUPLICATE_SIGNATURE', `${p}.keyid`, 'two signatures with one keyid')
+    if (keyid < last) fail('ERR_NON_CANONICAL', `${p}.keyid`, 'signatures are not in ascending keyid order')
     seen.add(keyid)
+    last = keyid
     return Object.freeze({ keyid, sig })
   })
 }

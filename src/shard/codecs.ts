@@ -5,7 +5,7 @@
  * object CIDs.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { LIMITS } from '../model/config.js'
 import { DecodeError } from '../model/errors.js'
 import { checkRoleName, checkTargetPath, parseMetaLink, parseTargetInfo, targetInfoToWire } from '../model/schema.js'
@@ -22,13 +22,45 @@ export const targetsCodec: ValueCodec<TargetInfo> = Object.freeze({
   checkKey: checkTargetPath,
   fromWire (wire: unknown, where: string): TargetInfo {
     const info = parseTargetInfo(wire, where)
-    if (info.custom !== undefined && dagCbor.encode(info.custom).byteLength > LIMITS.maxCustomBytes) {
-      throw new DecodeError('ERR_LIMIT', `${where}.custom: larger than ${LIMITS.maxCustomBytes} bytes as dag-cbor`, { details: { path: where } })
+    if (info.custom !== undefined) {
+      if (!wellFormed(info.custom)) {
+        // dag-cbor writes strings as UTF-8: a lone surrogate would read back as U+FFFD.
+        throw new DecodeError('ERR_SCHEMA', `${where}.custom: a string that is not well-formed Unicode (a lone surrogate)`, { details: { path: where } })
+      }
+      let size: number
+      try {
+        size = dagCbor.encode(info.custom).byteLength
+      } catch (cause) {
+        // dag-cbor carries integers within 64 bits only (dag-json has no such limit).
+        throw new DecodeError('ERR_SCHEMA', `${where}.custom: not a dag-cbor value (integers are limited to 64 bits)`, { cause, details: { path: where } })
+      }
+      if (size > LIMITS.maxCustomBytes) {
+        throw new DecodeError('ERR_LIMIT', `${where}.custom: larger than ${LIMITS.maxCustomBytes} bytes as dag-cbor`, { details: { path: where } })
+      }
     }
     return info
   },
   toWire: targetInfoToWire
 })
+
+/** Every string (map keys included) of a decoded custom value is well-formed Unicode. */
+function wellFormed (v: unknown): boolean {
+  const stack: unknown[] = [v]
+  while (stack.length > 0) {
+    const x = stack.pop()
+    if (typeof x === 'string') {
+      if (!x.isWellFormed()) return false
+    } else if (Array.isArray(x)) {
+      stack.push(...x)
+    } else if (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && CID.asCID(x) === null) {
+      for (const [k, y] of Object.entries(x)) {
+        if (!k.isWellFormed()) return false
+        stack.push(y)
+      }
+    }
+  }
+  return true
+}
 
 /** Role name -> CID of a targets object (a CIDv1 dag-json sha2-256). */
 export const roleLinkCodec: ValueCodec<CID> = Object.freeze({

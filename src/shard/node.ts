@@ -133,7 +133,12 @@ export function encodeNode<V> (node: ShardNode<V>, codec: ValueCodec<V>): ShardB
     bitmap[el.slot >> 3] = (bitmap[el.slot >> 3] ?? 0) | (0x80 >> (el.slot & 7))
     data.push(el.link ?? el.bucket.map((e) => [e.key, codec.toWire(e.value)]))
   }
-  const bytes = dagCbor.encode([bitmap, data])
+  let bytes: Uint8Array
+  try {
+    bytes = dagCbor.encode([bitmap, data])
+  } catch (cause) {
+    throw new DecodeError('ERR_SCHEMA', `a ${codec.name} shard node cannot be encoded as dag-cbor`, { cause })
+  }
   if (bytes.byteLength > MAX_NODE_BYTES) {
     throw new DecodeError('ERR_LIMIT', `a ${codec.name} shard node would be ${bytes.byteLength} bytes, over ${MAX_NODE_BYTES}`)
   }

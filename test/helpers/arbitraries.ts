@@ -17,12 +17,8 @@ import { signEnvelope } from '../../src/model/sign.js'
 import { buildRolesMap, buildTargetsMap } from '../../src/shard/index.js'
 import type { Envelope, RootSigned, Signed, SnapshotSigned, TargetInfo, TargetsSigned, TimestampSigned } from '../../src/model/types.js'
 
-/** Fixed seed for reproducible runs; DAGTUF_DEEP scales the number of runs. */
-export const SEED = Number(process.env.DAGTUF_SEED ?? 20261122)
-export const DEEP = process.env.DAGTUF_DEEP !== undefined
-export function runs (n: number): { seed: number, numRuns: number } {
-  return { seed: SEED, numRuns: DEEP ? n * 20 : n }
-}
+// One seed and one DAGTUF_DEEP meaning for every property test: test/helpers/seed.ts.
+export { DEEP, SEED, propertyRuns as runs } from './seed.js'
 
 export const arbKeyPair: fc.Arbitrary<KeyPair> = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((seed) => keyPairFromSeed(seed))
 
@@ -49,9 +45,16 @@ export const arbContentCid: fc.Arbitrary<CID> = fc.tuple(fc.uint8Array({ minLeng
 
 export const arbMetaCid: fc.Arbitrary<CID> = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => cidOf(b))
 
-/** JSON-safe custom data (no floats: dag-json integers only). */
+/** True when a map somewhere inside `v` has the key "/" (reserved for links and bytes: ENC-CANONICAL). */
+export function hasReservedKey (v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasReservedKey)
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array || CID.asCID(v) !== null) return false
+  return Object.hasOwn(v, '/') || Object.values(v).some(hasReservedKey)
+}
+
+/** JSON-safe custom data the builders accept (integers only, no map with the key "/"). */
 export const arbCustom: fc.Arbitrary<unknown> = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v, (_k, x) => typeof x === 'number' ? Math.trunc(x) : x)) as unknown)
-  .filter((v) => v !== null)
+  .filter((v) => v !== null && !hasReservedKey(v))
 
 export const arbTargetInfo: fc.Arbitrary<TargetInfo> = fc.record({
   length: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
@@ -144,6 +147,46 @@ export const arbAnySpec: fc.Arbitrary<Spec<Signed>> = fc.oneof(
 export async function signWith<S extends Signed> (spec: Spec<S>): Promise<Envelope<S>> {
   return signEnvelope(spec.signed, spec.signers.map((k) => seedSigner(k.seed)))
 }
+
+/**
+ * Keys and values at the edges of the codec, for the round-trip property:
+ * integer-like keys (JavaScript lists them first), keys whose UTF-16 and
+ * UTF-8 orders differ (U+FF21 and U+1F642), the reserved "/" (also as a
+ * link or bytes look-alike), lone surrogates, -0, floats, big integers,
+ * bytes and links. Some of what it makes is refused by design.
+ */
+const edgeKeys = ['/', '9', '10', '2024', '0', '-🙂a', '\uff21', '\u{1f642}', 'a\uff21', 'a\u{1f642}', 'é', 'bytes', '__proto__', '\ud800']
+const arbEdgeKey: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...edgeKeys) },
+  { weight: 2, arbitrary: fc.string({ maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.nat({ max: 3000 }).map(String) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 3 }) }
+)
+const arbEdgeLeaf: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constant(null), fc.boolean(), fc.integer(), fc.maxSafeInteger(), fc.constant(-0),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.string({ unit: 'binary', maxLength: 6 }), fc.constantFrom('\ud800', 'x\udc00', 'bafkqaaa', ''),
+  fc.uint8Array({ maxLength: 6 }), arbContentCid,
+  fc.bigInt({ min: 2n ** 53n, max: 2n ** 80n }), fc.bigInt({ min: -(2n ** 80n), max: -(2n ** 53n) })
+)
+export const arbEdgeCustom: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown, list: unknown[], map: Record<string, unknown> }>((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, arbEdgeLeaf, tie('list'), tie('map')),
+  list: fc.array(tie('value'), { maxLength: 3 }),
+  map: fc.dictionary(arbEdgeKey, tie('value'), { maxKeys: 3 })
+})).value
+
+/** Target paths at the edges: integer-like, non-ASCII, U+FF21 next to U+1F642. */
+export const arbEdgePath: fc.Arbitrary<string> = fc.oneof(
+  arbTargetPath,
+  fc.constantFrom('9', '10', '2024', '-🙂a', '\uff21', '\u{1f642}', 'a/\uff21', 'a/\u{1f642}', 'é', '漢'),
+  fc.nat({ max: 100_000 }).map(String)
+)
+
+/** Targets map entries with edge paths and custom values (some refused by design). */
+export const arbEdgeTargetEntries: fc.Arbitrary<Array<readonly [string, TargetInfo]>> = fc.uniqueArray(
+  fc.tuple(arbEdgePath, fc.record({ length: fc.nat({ max: 1000 }), cid: arbContentCid, custom: fc.option(arbEdgeCustom, { nil: undefined }) })),
+  { maxLength: 4, selector: ([p]) => p }
+).map((targets) => targets.map(([p, { length, cid, custom }]) => [p, custom === undefined ? { length, cid } : { length, cid, custom }] as const))
 
 /**
  * Hostile values for every public entry point: wrong types, NaN, huge

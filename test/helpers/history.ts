@@ -49,13 +49,8 @@ import type { Dag } from '../../src/validate/valid.js'
 // ---------------------------------------------------------------------------
 // Seeds and run counts
 
-/** Fixed seed for property tests (override with DAGTUF_SEED); printed by fast-check on failure. */
-export const HISTORY_SEED = Number(process.env.DAGTUF_SEED ?? 4004)
-export const DEEP = process.env.DAGTUF_DEEP !== undefined && process.env.DAGTUF_DEEP !== '' && process.env.DAGTUF_DEEP !== '0'
-/** fast-check parameters: fixed seed, `n` runs (x10 under DAGTUF_DEEP). */
-export function historyRuns (n: number): { seed: number, numRuns: number, endOnFailure: boolean } {
-  return { seed: HISTORY_SEED, numRuns: DEEP ? n * 10 : n, endOnFailure: true }
-}
+// One seed and one DAGTUF_DEEP meaning for every property test: test/helpers/seed.ts.
+export { DEEP, SEED as HISTORY_SEED, propertyRuns as historyRuns } from './seed.js'
 
 // ---------------------------------------------------------------------------
 // PRNG

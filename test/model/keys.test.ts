@@ -9,7 +9,7 @@ import { UsageError } from '../../src/model/errors.js'
 import { toHex } from '../../src/model/hash.js'
 import type { KeyId, PublicKey } from '../../src/model/types.js'
 import { caught } from '../helpers/model.js'
-import { runs } from '../helpers/arbitraries.js'
+import { propertyRuns as runs } from '../helpers/seed.js'
 
 // RFC 8032 section 7.1, tests 1-3 and the SHA(abc) test.
 const RFC8032 = [

@@ -5,8 +5,9 @@
  * ID. Where the forged object is spatially VALID, the test says so, to show
  * that the temporal rule is what stops it.
  *
- * Seeded and reproducible: fast-check prints the seed and the shrunk prefix
- * of any failure; DAGTUF_DEEP=1 runs ten times as many. Expired newest
+ * The seed varies per run (test/helpers/seed.ts): fast-check prints it and
+ * the shrunk prefix of any failure, DAGTUF_SEED replays it, DAGTUF_DEEP=1
+ * runs ten times as many. Expired newest
  * objects (CLIENT-EXPIRES) are a client rule and are tested there.
  */
 import { buildTargetsMap } from '../../src/shard/index.js'
@@ -23,7 +24,8 @@ import type { Envelope, KeyId, PublicKey, RootSigned, Signed } from '../../src/m
 import { succ, succStar, type Relation } from '../../src/relations/index.js'
 import { pathHash } from '../../src/validate/delegation.js'
 import { meetsThreshold, validateSnapshot, validateTimestamp, type ValidReport } from '../../src/validate/valid.js'
-import { Rng, arbOps, arbSeed, buildHistory, dirPatterns, historyRuns, type RepoSim, type Version } from '../helpers/history.js'
+import { Rng, arbOps, arbSeed, buildHistory, dirPatterns, type RepoSim, type Version } from '../helpers/history.js'
+import { propertyRuns } from '../helpers/seed.js'
 import { caught } from '../helpers/model.js'
 
 const RUNS = 5
@@ -61,7 +63,7 @@ function attack (body: (sim: RepoSim, rng: Rng) => Promise<void>, runs = RUNS): 
     await fc.assert(fc.asyncProperty(arbSeed, arbOps(10, 2), async (seed, ops) => {
       const { sim } = await buildHistory(seed, ops)
       await body(sim, new Rng(seed ^ 0xa77ac))
-    }), historyRuns(runs))
+    }), propertyRuns(runs))
   }
 }
 

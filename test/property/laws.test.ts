@@ -1,8 +1,8 @@
 /**
  * The laws of NOTES sections 4, 5 and 8 on generated honest histories
- * (test/helpers/history.ts). Seeded and reproducible: fast-check prints the
- * seed and the shrunk op list of any failure; DAGTUF_SEED changes the seed,
- * DAGTUF_DEEP=1 runs ten times as many histories.
+ * (test/helpers/history.ts). The seed varies per run (test/helpers/seed.ts):
+ * fast-check prints it and the shrunk op list of any failure, DAGTUF_SEED
+ * replays it, DAGTUF_DEEP=1 runs ten times as many histories.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -11,7 +11,8 @@ import type { Kind } from '../../src/model/config.js'
 import { succ, succOpt, succStar } from '../../src/relations/index.js'
 import { findTarget, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidTimestamp, validateTimestamp } from '../../src/validate/valid.js'
-import { arbOps, arbSeed, buildHistory, historyRuns, type RepoSim, type Version } from '../helpers/history.js'
+import { arbOps, arbSeed, buildHistory, type RepoSim, type Version } from '../helpers/history.js'
+import { propertyRuns } from '../helpers/seed.js'
 import { targetMap } from '../helpers/dag.js'
 import type { TargetInfo } from '../../src/model/types.js'
 
@@ -60,7 +61,7 @@ describe('laws on honest histories', () => {
         const dag = await assertValidTimestamp(sim.loader(), v.timestamp.cid)
         expect(dag.timestamp?.cid.equals(v.timestamp.cid)).toBe(true)
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('DELEG-ORDER: a search answer is listed by the role that answered, along a chain whose every edge matches', async () => {
@@ -82,7 +83,7 @@ describe('laws on honest histories', () => {
           expect(edge !== undefined && roleMatchesPath(edge, p)).toBe(true)
         }
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('SUCC-TS-SNAPSHOT, SUCC-STAR: each new timestamp descends from the previous one, with a witness of previous-version links', async () => {
@@ -100,7 +101,7 @@ describe('laws on honest histories', () => {
           expect(s.signed.previousVersion?.toString()).toBe(r.witness[k + 1])
         }
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('SUCC-STAR: <-* is reflexive, transitive and antisymmetric on every chain (exactly "later or equal")', async () => {
@@ -117,7 +118,7 @@ describe('laws on honest histories', () => {
           }
         }
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('SUCC-STAR, SUCC-TS-SNAPSHOT: on timestamps <-* is a preorder whose kernel is "same snapshot"', async () => {
@@ -148,7 +149,7 @@ describe('laws on honest histories', () => {
       const [x, y] = [vs[n - 1]!, vs[n - 2]!]
       expect(x.snapshot.cid.equals(y.snapshot.cid) && !x.timestamp.cid.equals(y.timestamp.cid)).toBe(true)
       expect(rel.get(`${x.index} ${y.index}`) === true && rel.get(`${y.index} ${x.index}`) === true).toBe(true)
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('SUCC-OPT: <-? is exactly "equal (and VALID) or <-", and <- implies <-*', async () => {
@@ -171,7 +172,7 @@ describe('laws on honest histories', () => {
           }
         }
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 
   it('SUCC-STAR: two forks from one parent are unrelated either way, and both descend from the parent', async () => {
@@ -192,6 +193,6 @@ describe('laws on honest histories', () => {
         expect((await succStar(loader, 'timestamp', v.timestamp.cid, parent.timestamp.cid)).holds).toBe(true)
         expect((await succ(loader, 'snapshot', v.snapshot.cid, parent.snapshot.cid)).holds).toBe(true)
       }
-    }), historyRuns(RUNS))
+    }), propertyRuns(RUNS))
   })
 })
