@@ -40,6 +40,13 @@ describe('succinct hash bins', () => {
     for (const a of list) expect(a.role).toBe(binName({ bitLength: 6, namePrefix: 'bins' }, binOfHash(6, pathHash(a.path))))
     const p2 = await ok('publish', '--dir', dir)
     await verifyRepoHead(dir, p1.timestamp as string)
+    // The bins' signer publishes with only her key: --role PREFIX checks it against the bins.
+    const one = join(work, 'one.tar.gz')
+    await writeFile(one, 'one more\n')
+    const signed = await ok('add', '--dir', dir, one, '--path', 'pkgs/one.tar.gz', '--role', 'bins', '--key', key)
+    const p3 = JSON.parse(await readFile(join(dir, 'head.json'), 'utf8')) as { timestamp: string }
+    expect(signed.timestamp).toBe(p3.timestamp)
+    expect(p3.timestamp).not.toBe(p2.timestamp)
     const changed = new Set(list.map((a) => a.role))
     const d1 = p1.delegated as Record<string, string>
     const d2 = p2.delegated as Record<string, string>
