@@ -15,11 +15,13 @@
  *   log.jsonl     one LogEntry per line, oldest first
  *   drafts/ID.json  see drafts.ts (Draft)
  */
-import type { CID } from 'multiformats/cid'
+import * as dagJson from '@ipld/dag-json'
+import { CID } from 'multiformats/cid'
+import { targetsCodec } from '../shard/index.js'
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
 import { isValidExpires } from '../model/schema.js'
 import { LIMITS } from '../model/config.js'
-import { RepoError, type DagtufError } from '../model/errors.js'
+import { DecodeError, RepoError, type DagtufError } from '../model/errors.js'
 import { isAcceptablePublicKey } from '../model/keys.js'
 import { CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, parseCid } from '../model/hash.js'
 import { Fields, entriesOf, parseJson, strOf, type ErrorFactory } from '../model/strictjson.js'
@@ -231,7 +233,7 @@ export function parseLog (bytes: Uint8Array): HeadRecord[] {
 
 /** One staged change. Ops are declarative, so applying them twice is harmless. */
 export type Op =
-  | { readonly op: 'add', readonly role: string, readonly path: string, readonly cid: CID, readonly length: number }
+  | { readonly op: 'add', readonly role: string, readonly path: string, readonly cid: CID, readonly length: number, readonly custom?: unknown }
   | { readonly op: 'remove', readonly role: string, readonly path: string }
   | {
     readonly op: 'delegate'
@@ -272,7 +274,9 @@ function parseOp (raw: unknown, path: string, onError: ErrorFactory): Op {
     case 'add': {
       const p = f.str('path')
       if (!isSafeTargetPath(p)) throw onError(`${path}.path: unsafe target path`)
-      out = { op, role: roleName(f.req('role'), f.sub('role'), onError, ['targets']), path: p, cid: contentCid(f.req('cid'), f.sub('cid'), onError), length: f.int('length', 0, Number.MAX_SAFE_INTEGER) }
+      const base = { op, role: roleName(f.req('role'), f.sub('role'), onError, ['targets']), path: p, cid: contentCid(f.req('cid'), f.sub('cid'), onError), length: f.int('length', 0, Number.MAX_SAFE_INTEGER) } as const
+      // custom travels as dag-json text (it may hold links and bytes), checked like a target's custom.
+      out = f.has('custom_dag_json') ? { ...base, custom: customOf(f.str('custom_dag_json', undefined, 64 * 1024), `${path}.custom_dag_json`, onError) } : base
       break
     }
     case 'remove': {
@@ -333,7 +337,10 @@ function parseOp (raw: unknown, path: string, onError: ErrorFactory): Op {
 
 export function opJson (o: Op): Record<string, unknown> {
   switch (o.op) {
-    case 'add': return { op: o.op, role: o.role, path: o.path, cid: o.cid.toString(), length: o.length }
+    case 'add': {
+      const base = { op: o.op, role: o.role, path: o.path, cid: o.cid.toString(), length: o.length }
+      return o.custom === undefined ? base : { ...base, custom_dag_json: new TextDecoder().decode(dagJson.encode(o.custom)) }
+    }
     case 'delegate': {
       const { hashPrefixes, paths, succinctBits, ...rest } = o
       if (succinctBits !== undefined) return { ...rest, keys: [...o.keys], succinct_bits: succinctBits }
@@ -342,6 +349,37 @@ export function opJson (o: Op): Record<string, unknown> {
     default: return { ...o }
   }
 }
+
+/**
+ * A target's `custom` given as dag-json text (the `add --custom` option and
+ * staged files): decoded by the strict dag-json decoder, then checked exactly
+ * as a reader checks it, so nothing staged can be refused later.
+ */
+export function customOf (text: string, where: string, onError: ErrorFactory): unknown {
+  try {
+    return parseCustom(text)
+  } catch (e) {
+    throw onError(`${where}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/**
+ * A target's `custom` from dag-json text, checked as a reader checks it.
+ *
+ * @throws {DecodeError} ERR_DAG_JSON (not dag-json, or a reserved "/" map) | ERR_SCHEMA | ERR_LIMIT | ERR_NON_CANONICAL | ERR_TOO_DEEP
+ */
+export function parseCustom (text: string): unknown {
+  let value: unknown
+  try {
+    value = dagJson.decode(new TextEncoder().encode(text))
+  } catch (cause) {
+    throw new DecodeError('ERR_DAG_JSON', 'custom: not a dag-json value', { cause })
+  }
+  return targetsCodec.fromWire({ cid: CUSTOM_PROBE, length: 0, custom: value }, 'custom').custom
+}
+
+/** Any content link, to check a custom value through the target schema. */
+const CUSTOM_PROBE = CID.parse('bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku')
 
 export interface Staged {
   /** "staged-HEX", fresh for each set of staged changes. */

@@ -57,6 +57,8 @@ export interface AddOptions {
   /** One file: its target path. Several files: a directory prefix. */
   path?: string
   replace?: boolean
+  /** A `custom` value for every target added (checked with parseCustom from files.ts first). */
+  custom?: unknown
   progress?: Progress
 }
 
@@ -126,7 +128,7 @@ export async function addFiles (session: Session, inputs: readonly string[], opt
         }
       }
       if (ref.length !== sizes[i]) throw new RepoError('ERR_TARGET_FILE', `${f} changed while it was read`, { details: { file: f } })
-      ops[i] = { op: 'add', role: roles[i]!, path: paths[i]!, cid: ref.cid, length: ref.length }
+      ops[i] = { op: 'add', role: roles[i]!, path: paths[i]!, cid: ref.cid, length: ref.length, ...(options.custom !== undefined ? { custom: options.custom } : {}) }
       out[i] = { path: paths[i]!, cid: ref.cid.toString(), length: ref.length, file: f, role: roles[i]! }
       options.progress?.(++done, files.length)
     }

@@ -250,7 +250,7 @@ async function applyOp (d: Desired, o: Op): Promise<void> {
       if (!pathDelegatedTo(d.roles, o.role, o.path)) {
         throw new RepoError('ERR_TARGET_NOT_DELEGATED', `${o.path} is not within the paths delegated to ${o.role}`, { details: { path: o.path, role: o.role } })
       }
-      c.changes.set(o.path, { length: o.length, cid: o.cid })
+      c.changes.set(o.path, o.custom === undefined ? { length: o.length, cid: o.cid } : { length: o.length, cid: o.cid, custom: o.custom })
       d.touched.add(o.role)
       return
     }

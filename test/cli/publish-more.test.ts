@@ -20,6 +20,36 @@ beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-publish-more
 afterAll(async () => { await rm(work, { recursive: true, force: true }) })
 
 describe('publisher paths', () => {
+  it('add --custom records a dag-json value; values a reader would refuse (issue 18: a reserved "/" map) are refused before anything is staged', async () => {
+    const dir = join(work, 'custom')
+    await ok('init', '--dir', dir)
+    const file = join(work, 'custom.bin')
+    await writeFile(file, 'custom\n')
+    const before = await fingerprint(dir)
+    for (const [text, code] of [
+      ['{"/":""}', 'ERR_DAG_JSON'], // issue 18, seed 77: the reserved link form
+      ['{"":{"/":""}}', 'ERR_DAG_JSON'], // seed 123456
+      ['{"a":', 'ERR_DAG_JSON'],
+      [`"${'x'.repeat(17_000)}"`, 'ERR_LIMIT']
+    ] as const) {
+      const r = await cli('add', '--dir', dir, file, '--custom', text)
+      expect(r.errorCode, text.slice(0, 20)).toBe(code)
+    }
+    expect(await fingerprint(dir)).toEqual(before)
+    const custom = '{"arch":"x64","sig":{"/":{"bytes":"AQID"}},"n":9}'
+    await ok('add', '--dir', dir, file, '--custom', custom, '--path', 'c/custom.bin')
+    const p = await ok('publish', '--dir', dir)
+    const node = await openRepoNode(dir)
+    try {
+      const loader = sourceLoader(node)
+      const t = await loader.load('targets', parseCid(p.targets as string))
+      const info = await loader.target(t.signed.targets, 'c/custom.bin')
+      expect(info?.custom).toEqual({ arch: 'x64', sig: new Uint8Array([1, 2, 3]), n: 9 })
+    } finally {
+      await node.close()
+    }
+  })
+
   it('staging appends one line per command to staged.jsonl; a line cut short by a crash is dropped, and the next command repairs the file', async () => {
     const dir = join(work, 'staged-log')
     await ok('init', '--dir', dir)

@@ -13,7 +13,7 @@ import { UsageError } from '../../model/errors.js'
 import { publishStaged, type PublishResult, type Session } from '../../publish/engine.js'
 import { publishHeadIpns } from '../../publish/ipns.js'
 import { addFiles, checkKeyFor, delegate, removePaths, rotate, undelegate } from '../../publish/stage.js'
-import type { Op } from '../../publish/files.js'
+import { parseCustom, type Op } from '../../publish/files.js'
 import { DIR, KDF, PASSPHRASE, expiryOf, logNOf, passphraseOf, progressBar, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 import { checkPassphrase } from '../../publish/keyfile.js'
 
@@ -33,14 +33,15 @@ async function publishNow (s: Session, io: Io, args: Parsed, extraOps: readonly 
 export const addCommand: Command = {
   name: 'add',
   summary: 'stage target files and folders (stored in the node as UnixFS); with --key, also publish signed with that key',
-  usage: 'add [--dir D] FILE|FOLDER... [--path P] [--role R] [--replace] [--key KEYFILE] [--json]',
+  usage: 'add [--dir D] FILE|FOLDER... [--path P] [--role R] [--replace] [--custom DAGJSON] [--key KEYFILE] [--json]',
   options: {
     ...DIR,
     ...PASSPHRASE,
     ...KEYS,
     path: { type: 'string', help: 'target path for one FILE, or the prefix for several FILEs and for the files of a FOLDER (default: the folder\'s own name)' },
     role: { type: 'string', help: 'the role that lists the targets (default targets), or the name prefix of succinct hash bins: each path goes to its bin' },
-    replace: { type: 'boolean', help: 'replace targets that already exist' }
+    replace: { type: 'boolean', help: 'replace targets that already exist' },
+    custom: { type: 'string', help: 'a dag-json value recorded as the targets\' custom metadata (at most 16 KiB)' }
   },
   async run (args, io) {
     io = textIo(io, args)
@@ -49,10 +50,13 @@ export const addCommand: Command = {
     const keyFiles = list(args, 'key')
     const role = str(args, 'role') ?? 'targets'
     const pass = await passphraseOf(args)
+    // Checked before anything is read, imported or staged.
+    const customText = str(args, 'custom')
+    const custom = customText === undefined ? undefined : parseCustom(customText)
     return await withSession(args, { lock: true, keyFiles }, async (s) => {
       for (const k of keyFiles) await checkKeyFor(s, role, k, pass)
       const bar = progressBar(io, args, 'add')
-      const added = await addFiles(s, files, { role, path: str(args, 'path'), replace: flag(args, 'replace'), progress: bar.update })
+      const added = await addFiles(s, files, { role, path: str(args, 'path'), replace: flag(args, 'replace'), progress: bar.update, ...(custom !== undefined ? { custom } : {}) })
       bar.end()
       for (const a of added) io.out(`staged ${a.path} ${a.cid} (${a.length} bytes)`)
       const result: Record<string, unknown> = { role, added: added.map(({ path, cid, length, role }) => ({ path, cid, length, role })) }
