@@ -220,8 +220,13 @@ export class ClassicRepo {
       await writeFile(join(dir, 'metadata', 'root.json'), this.rootJson)
     }
     const version = ++this.version
-    await writeFile(join(dir, 'metadata', 'targets.json'), signed({ _type: 'targets', spec_version: '1.0.31', version, expires, targets: this.targets }, keys.targets))
-    await writeFile(join(dir, 'metadata', 'snapshot.json'), signed({ _type: 'snapshot', spec_version: '1.0.31', version, expires, meta: { 'targets.json': { version } } }, keys.snapshot))
-    await writeFile(join(dir, 'metadata', 'timestamp.json'), signed({ _type: 'timestamp', spec_version: '1.0.31', version, expires, meta: { 'snapshot.json': { version } } }, keys.timestamp))
+    // Lengths in snapshot and timestamp: tuf-js then reads up to them instead
+    // of its defaults (targets.json over 5 MB is refused without one).
+    const targets = signed({ _type: 'targets', spec_version: '1.0.31', version, expires, targets: this.targets }, keys.targets)
+    const snapshot = signed({ _type: 'snapshot', spec_version: '1.0.31', version, expires, meta: { 'targets.json': { version, length: Buffer.byteLength(targets) } } }, keys.snapshot)
+    const timestamp = signed({ _type: 'timestamp', spec_version: '1.0.31', version, expires, meta: { 'snapshot.json': { version, length: Buffer.byteLength(snapshot) } } }, keys.timestamp)
+    await writeFile(join(dir, 'metadata', 'targets.json'), targets)
+    await writeFile(join(dir, 'metadata', 'snapshot.json'), snapshot)
+    await writeFile(join(dir, 'metadata', 'timestamp.json'), timestamp)
   }
 }
