@@ -17,6 +17,7 @@
  * methods ran, so that a patch that stopped applying shows up as 0).
  */
 import '../src/polyfill.js'
+import { peakRssKb } from './peak-rss.js'
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
@@ -104,4 +105,4 @@ if (mode === 'dagtuf' && rest.length === 5) {
   process.exit(2)
 }
 if (mode === 'tufjs-linear') process.stdout.write(`RESULT linear_calls=${linearCalls}\n`)
-process.stdout.write(`RESULT maxrss_kb=${process.resourceUsage().maxRSS}\n`)
+process.stdout.write(`RESULT maxrss_kb=${peakRssKb()}\n`)

@@ -11,12 +11,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize, resolve } from 'node:path'
+import { PEAK_RSS_HOOK } from './peak-rss.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin', 'dagtuf.js')
 export const RUN = join(ROOT, 'dist', 'bench', 'client-run.js')
 /** A preload that prints the peak RSS when a process exits (for the CLI, which prints its own output). */
-export const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stdout.write("RESULT maxrss_kb="+process.resourceUsage().maxRSS+"\\n"))'
+export const MAXRSS_HOOK = PEAK_RSS_HOOK
 
 /** The bytes of target file number `i` (200 bytes). */
 export function content (i: number): string {
@@ -105,7 +106,7 @@ export class RunTimeout extends Error {}
 
 /**
  * Run `node ...args` to completion; wall time is measured from spawn to exit.
- * The child must print `RESULT maxrss_kb=N`. With `timeoutMs`, a child still
+ * The child must print `RESULT maxrss_kb=N` (its own peak RSS: bench/peak-rss.ts). With `timeoutMs`, a child still
  * running then is killed and RunTimeout is thrown.
  */
 export async function run (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<RunResult> {

@@ -27,6 +27,7 @@
  *     this command before the clock) to a new repository, staging only.
  */
 import '../src/polyfill.js'
+import { peakRssKb } from './peak-rss.js'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -185,4 +186,4 @@ else {
   process.stderr.write('usage: scale-pub.js create DIR N SHARED | add-one DIR FILE PATH | bulk N | addfiles DIR N\n')
   process.exit(2)
 }
-out('maxrss_kb', process.resourceUsage().maxRSS)
+out('maxrss_kb', peakRssKb())

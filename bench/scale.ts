@@ -315,6 +315,7 @@ function report (results: SizeResult[], load: { before: string, after: string },
   lines.push(`# npm run bench:scale — ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`)
   lines.push('')
   lines.push(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average before ${load.before}, after ${load.after}; whole run ${secs(wallMs)}.`)
+  lines.push('Peak RSS is each process\'s own high-water mark (VmHWM in /proc/self/status), not getrusage\'s maxRSS, which on Linux carries the parent\'s resident set across fork + exec (bench/peak-rss.ts).')
   lines.push(`The publisher's create and bulk-build processes run with ${BIG_HEAP} (node's default heap cap is about 4 GB); their peak RSS is reported.`)
   lines.push(`Median of ${RUNS} fresh-process runs over loopback HTTP. tuf-js 5.0.1; "tuf-js linear" = tuf-js with the O(n²) spreads in Targets.fromJSON and Targets#toJSON replaced by a linear loop inside the client process (bench/client-run.ts).`)
   const sharedAt = results.filter((r) => r.shared).map((r) => int(r.n))
