@@ -19,116 +19,17 @@
  * and the peak resident set of the client process. Not a test.
  */
 import '../src/polyfill.js'
-import { spawn } from 'node:child_process'
-import { createHash, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, normalize, resolve } from 'node:path'
+import { join } from 'node:path'
 import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
 import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
 import { addFiles } from '../src/publish/stage.js'
+import { BIN, ClassicRepo, MAXRSS_HOOK, RUN, content, countingProxy, median, run, startServe, staticServer } from './common.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const BIN = join(ROOT, 'bin', 'dagtuf.js')
-const RUN = join(ROOT, 'dist', 'bench', 'client-run.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
-const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stdout.write("RESULT maxrss_kb="+process.resourceUsage().maxRSS+"\\n"))'
-
-function content (i: number): string {
-  return `target file number ${i}\n`.padEnd(200, '.') + '\n'
-}
-
-// ---------------------------------------------------------------------------
-// HTTP: a counting proxy and a static file server
-
-interface Counted { url: string, bytes: () => number, reset: () => void, close: () => Promise<void> }
-
-async function listen (server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
-
-async function close (server: Server): Promise<void> {
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-}
-
-/** A pass-through proxy to `upstream` that counts response body bytes. */
-async function countingProxy (upstream: string): Promise<Counted> {
-  let bytes = 0
-  const server = createServer((req, res) => {
-    const fwd = request(upstream + (req.url ?? '/'), { method: req.method, headers: { ...req.headers, host: new URL(upstream).host } }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
-      up.on('data', (c: Buffer) => { bytes += c.length })
-      up.pipe(res)
-    })
-    fwd.on('error', () => { res.writeHead(502); res.end() })
-    req.pipe(fwd)
-  })
-  const url = await listen(server)
-  return { url, bytes: () => bytes, reset: () => { bytes = 0 }, close: async () => { await close(server) } }
-}
-
-/** GET files under `dir` (no listing, no escaping the folder). */
-async function staticServer (dir: string): Promise<{ url: string, close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
-    const file = join(dir, path)
-    if (!file.startsWith(dir + '/')) { res.writeHead(400); res.end(); return }
-    readFile(file).then((body) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length })
-      res.end(body)
-    }, () => { res.writeHead(404); res.end() })
-  })
-  const url = await listen(server)
-  return { url, close: async () => { await close(server) } }
-}
-
-// ---------------------------------------------------------------------------
-// Child processes
-
-interface RunResult { ms: number, maxrssKb: number }
-
-async function run (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
-  const started = process.hrtime.bigint()
-  return await new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    child.on('exit', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6
-      const m = /RESULT maxrss_kb=(\d+)/.exec(out)
-      if (code !== 0 || m === null) reject(new Error(`${args.slice(0, 3).join(' ')} exited ${code}: ${err.slice(0, 2000)}`))
-      else resolvePromise({ ms, maxrssKb: Number(m[1]) })
-    })
-  })
-}
-
-async function startServe (dir: string): Promise<{ url: string, stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (out.includes('\n')) resolvePromise(out.split('\n')[0]!.trim())
-    })
-    child.on('exit', (code) => { reject(new Error(`dagtuf serve exited ${code}`)) })
-  })
-  const exited = new Promise((r) => child.on('exit', r))
-  return { url, stop: async () => { child.kill('SIGTERM'); await exited } }
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 // ---------------------------------------------------------------------------
 // dagtuf
@@ -157,59 +58,11 @@ async function dagtufRepo (work: string, n: number): Promise<{ dir: string, root
   }
 }
 
-// ---------------------------------------------------------------------------
-// Classic TUF metadata, written here
-
-/** OLPC canonical JSON as TUF uses it (keys sorted; our values are ASCII). */
-function canonical (v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v)
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
-  const o = v as Record<string, unknown>
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`
-}
-
-interface ClassicKey { id: string, key: Record<string, unknown>, priv: KeyObject }
-
-function classicKey (): ClassicKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
-  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex')
-  const key = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: pub } }
-  return { id: createHash('sha256').update(canonical(key)).digest('hex'), key, priv: privateKey }
-}
-
-function signed (body: Record<string, unknown>, k: ClassicKey): string {
-  const sig = edSign(null, Buffer.from(canonical(body)), k.priv).toString('hex')
-  return JSON.stringify({ signatures: [{ keyid: k.id, sig }], signed: body })
-}
-
 async function classicRepo (work: string, n: number): Promise<{ dir: string, rootJson: string }> {
-  const dir = join(work, 'classic')
-  await mkdir(join(dir, 'metadata'), { recursive: true })
-  await mkdir(join(dir, 'targets', 'pkg'), { recursive: true })
-  const expires = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 19) + 'Z'
-  const keys = { root: classicKey(), targets: classicKey(), snapshot: classicKey(), timestamp: classicKey() }
-  const root = {
-    _type: 'root',
-    spec_version: '1.0.31',
-    version: 1,
-    expires,
-    consistent_snapshot: false,
-    keys: Object.fromEntries(Object.values(keys).map((k) => [k.id, k.key])),
-    roles: Object.fromEntries(Object.entries(keys).map(([r, k]) => [r, { keyids: [k.id], threshold: 1 }]))
-  }
-  const targets: Record<string, unknown> = {}
-  for (let i = 0; i < n; i++) {
-    const body = Buffer.from(content(i))
-    await writeFile(join(dir, 'targets', 'pkg', `file-${i}.txt`), body)
-    targets[`pkg/file-${i}.txt`] = { length: body.length, hashes: { sha256: createHash('sha256').update(body).digest('hex') } }
-  }
-  const rootJson = signed(root, keys.root)
-  await writeFile(join(dir, 'metadata', '1.root.json'), rootJson)
-  await writeFile(join(dir, 'metadata', 'root.json'), rootJson)
-  await writeFile(join(dir, 'metadata', 'targets.json'), signed({ _type: 'targets', spec_version: '1.0.31', version: 1, expires, targets }, keys.targets))
-  await writeFile(join(dir, 'metadata', 'snapshot.json'), signed({ _type: 'snapshot', spec_version: '1.0.31', version: 1, expires, meta: { 'targets.json': { version: 1 } } }, keys.snapshot))
-  await writeFile(join(dir, 'metadata', 'timestamp.json'), signed({ _type: 'timestamp', spec_version: '1.0.31', version: 1, expires, meta: { 'snapshot.json': { version: 1 } } }, keys.timestamp))
-  return { dir, rootJson }
+  const repo = new ClassicRepo(join(work, 'classic'))
+  for (let i = 0; i < n; i++) await repo.add(`pkg/file-${i}.txt`, content(i), true)
+  await repo.publish()
+  return { dir: repo.dir, rootJson: repo.rootJson }
 }
 
 // ---------------------------------------------------------------------------
