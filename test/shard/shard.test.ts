@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { cidOf } from '../../src/model/codec.js'
 import { BlockError, DecodeError, ValidationError } from '../../src/model/errors.js'
-import { BUCKET, MAX_LEVEL, MAX_NODE_BYTES, ShardBudget, ShardReader, buildMap, hashKey, roleLinkCodec, shardCid, slotAt, updateMap, type ShardBlock, type ValueCodec } from '../../src/shard/index.js'
+import { BUCKET, MAX_LEVEL, MAX_NODE_BYTES, ShardBudget, ShardReader, buildMap, hashKey, roleLinkCodec, shardCid, slotAt, targetsCodec, updateMap, type ShardBlock, type ValueCodec } from '../../src/shard/index.js'
+import { parseTargetInfo } from '../../src/model/schema.js'
 import { runs } from '../helpers/arbitraries.js'
 
 /** Keys: any non-empty string; values: safe integers. */
@@ -155,6 +156,33 @@ describe('sharded map: canonical form and lookups', () => {
     for await (const c of r.diff(next, root)) changes.push(c)
     expect(changes).toEqual([{ key: 'a/77', before: 77, after: -1 }])
     expect(r.budget.blocks).toBeLessThanOrEqual(12)
+  })
+
+  it('property: the targets codec\'s quick path for { cid, length } gives exactly what the general schema gives', async () => {
+    const raw = cidOf(new TextEncoder().encode('x'))
+    const content = CID.createV1(0x55, raw.multihash)
+    const pb = CID.createV1(0x70, raw.multihash)
+    const arbWire = fc.oneof(
+      fc.record({ cid: fc.constantFrom(content, pb, raw, CID.parse('bafkqaaa'), 'x', null), length: fc.oneof(fc.nat(), fc.constantFrom(-1, -0, 1.5, 2 ** 53, NaN), fc.string()) }),
+      fc.record({ cid: fc.constant(content), length: fc.nat(), custom: fc.jsonValue() }),
+      fc.record({ cid: fc.constant(content), length: fc.nat(), extra: fc.nat() }),
+      fc.record({ cid: fc.constant(content) }),
+      fc.anything()
+    )
+    fc.assert(fc.property(arbWire, (w) => {
+      let general: unknown
+      let generalError: string | undefined
+      try { general = parseTargetInfo(w, 'targets["a"]') } catch (e) { generalError = (e as DecodeError).code }
+      let quick: unknown
+      let quickError: string | undefined
+      try { quick = targetsCodec.fromWire(w, 'targets["a"]') } catch (e) { quickError = (e as DecodeError).code }
+      if (generalError !== undefined) expect(quickError).toBe(generalError)
+      else {
+        // Only a custom value can be refused by the codec beyond the schema (dag-cbor's limits).
+        if ((general as { custom?: unknown }).custom === undefined) expect(quickError).toBeUndefined()
+        if (quickError === undefined) expect(quick).toEqual(general)
+      }
+    }), runs(300))
   })
 
   it('role-link maps carry CIDs of targets objects and refuse unsafe role names', async () => {
