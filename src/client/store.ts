@@ -30,7 +30,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, StateError, UsageError } from '../model/errors.js'
-import { CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
+import { CODEC_DAG_CBOR, CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
 import { acquireFileLock, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/durable-fs.js'
 import { slowPoint } from '../util/test-hooks.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
@@ -139,7 +139,8 @@ export class BlockCache {
 function isMetaCidText (name: string): boolean {
   try {
     const c = CID.parse(name)
-    return c.code === CODEC_DAG_JSON
+    // Envelopes (dag-json) and shard nodes (dag-cbor, NOTES 11).
+    return c.code === CODEC_DAG_JSON || c.code === CODEC_DAG_CBOR
   } catch {
     return false
   }

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClientStore } from '../../src/client/store.js'
 import type { StateRecord } from '../../src/client/statefile.js'
+import { CID } from 'multiformats/cid'
 import { cidOf } from '../../src/model/codec.js'
+import { buildTargetsMap, type ShardBlock } from '../../src/shard/index.js'
 import { rejects, tempDir, type TempDir } from '../helpers/client-sim.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -55,15 +57,21 @@ describe('ClientStore', () => {
     expect(await store.blocks.get(c, 3)).toBeUndefined()
   })
 
-  it('retain keeps only the named blocks', async () => {
+  it('retain keeps only the named blocks, shard nodes included (a cache that never dropped them grew with every update)', async () => {
     const store = await open()
     const x = enc('"x"')
     const y = enc('"y"')
+    const content = CID.createV1(0x55, cidOf(x).multihash)
+    const shardA = buildTargetsMap([['a', { length: 1, cid: content }]], () => {})
+    const nodes: ShardBlock[] = []
+    buildTargetsMap([['a', { length: 1, cid: content }]], (b) => { nodes.push(b) })
+    buildTargetsMap([['b', { length: 1, cid: content }]], (b) => { nodes.push(b) })
     await store.blocks.put(cidOf(x), x)
     await store.blocks.put(cidOf(y), y)
+    for (const n of nodes) await store.blocks.put(n.cid, n.bytes)
     await writeFile(join(store.blocks.dir, 'README'), 'not ours')
-    expect(await store.blocks.retain([cidOf(y)])).toBe(1)
-    expect((await readdir(store.blocks.dir)).sort()).toEqual([cidOf(y).toString(), 'README'].sort())
+    expect(await store.blocks.retain([cidOf(y), shardA.root])).toBe(2)
+    expect((await readdir(store.blocks.dir)).sort()).toEqual([cidOf(y).toString(), shardA.root.toString(), 'README'].sort())
   })
 
   it('the lock is exclusive, also within one process, and released', async () => {
