@@ -18,7 +18,7 @@ import type { CID } from 'multiformats/cid'
 import { makeTargets } from '../../src/model/build.js'
 import { cidOf, decodeEnvelope, encodeEnvelope } from '../../src/model/codec.js'
 import { DecodeError } from '../../src/model/errors.js'
-import { keyIdOf, signingMessage, signBytes, toHexSig } from '../../src/model/keys.js'
+import { keyIdOf, seedSigner, signingMessage, signBytes, toHexSig } from '../../src/model/keys.js'
 import { signedToWire } from '../../src/model/schema.js'
 import type { Envelope, KeyId, PublicKey, RootSigned, Signed } from '../../src/model/types.js'
 import { succ, succStar, type Relation } from '../../src/relations/index.js'
@@ -266,6 +266,26 @@ describe('signatures and keys', () => {
     const v = await raiseThreshold(sim, 'targets', rng)
     const short = await sim.dropSignatures(v.targets, (_s, i) => i > 0)
     refused(await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ targets: short.cid })).cid), 'VALID-TARGETS-SIG')
+  }))
+
+  it('VALID-DELEG-SIG: a diamond role signed for one of its edges only is refused', attack(async (sim, rng) => {
+    // n is delegated by targets (n's keys) and by m under a label of its own.
+    const n = freshRole(sim, { keys: 1 + rng.int(3), threshold: 1 })
+    const m = freshRole(sim)
+    const edgeKeys = sim.freshKeys(1 + rng.int(3), 1 + rng.int(3))
+    sim.delegate(m, n, { paths: dirPatterns(n), edgeKeys })
+    await sim.addTarget(n, `${n}/f.txt`)
+    const v = await sim.publish()
+    await isValid(sim, v.snapshot.cid) // the honest object meets both edges
+    const own = sim.keySet(n)
+    const signedBy = new Set(v.delegated.get(n)!.signatures.map((s) => s.keyid))
+    expect(edgeKeys.pairs.filter((p) => signedBy.has(p.keyid)).length).toBeGreaterThanOrEqual(edgeKeys.threshold)
+    const onlyOwn = await sim.forgeTargets(n, (t) => t, sim.signersOf(n, own.pairs.length))
+    const onlyEdge = await sim.forgeTargets(n, (t) => t, edgeKeys.pairs.map((p) => seedSigner(p.seed)))
+    for (const forged of [onlyOwn, onlyEdge]) {
+      const r = await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ delegated: dt(v).set(n, forged.cid) })).cid)
+      expect(rulesOf(r)).toEqual(['VALID-DELEG-SIG'])
+    }
   }))
 
   it('VALID-DELEG-SIG: a delegated role one signature below threshold is refused', attack(async (sim, rng) => {
