@@ -980,15 +980,19 @@ export const arbHistory: fc.Arbitrary<[number, Op[]]> = fc.tuple(arbSeed, fc.one
 
 /**
  * The honest prefixes of the attack tests: 6-20 ops, half of them also
- * with a removal and re-add (`readd`) and a second delegator (`diamond`)
- * spliced in, so attacks start from histories with tombstones and diamonds.
+ * with a removal and re-add (`readd`) and, after it, a second delegator
+ * under a differing label (`diamond`) spliced in, so attacks start from
+ * histories with tombstones and diamonds.
  */
 export const arbAttackPrefix: fc.Arbitrary<[number, Op[]]> = fc.tuple(arbSeed, fc.oneof(
   arbOps(20, 6),
   fc.tuple(arbOps(18, 4), arbReadd, arbDiamond, fc.nat(20), fc.nat(20)).map(([ops, r, d, i, j]) => {
     const out: Op[] = [...ops]
-    out.splice(i % (out.length + 1), 0, r)
-    out.splice(j % (out.length + 1), 0, d)
+    const at = i % (out.length + 1)
+    out.splice(at, 0, r)
+    // After the re-add (so a role exists), with a label that differs: keys of its own or other patterns.
+    const diamond: Op = { ...d, mode: 1 + (d.mode % 2), shape: 1 + 3 * (d.shape >> 1) + (d.shape % 2) }
+    out.splice(at + 1 + (j % (out.length - at)), 0, diamond)
     return out
   })
 ))
