@@ -109,12 +109,18 @@ export interface KeySet {
   readonly threshold: number
 }
 
-/** An outgoing delegation of a targets role; keys and threshold are the child's. */
+/**
+ * An outgoing delegation of a targets role. Its keys and threshold are the
+ * child's own unless `keys` gives the edge a label of its own (a diamond whose
+ * edges differ: the child then signs with enough keys to meet every edge,
+ * VALID-DELEG-SIG).
+ */
 export interface Edge {
   readonly name: string
   readonly paths?: readonly string[]
   readonly hashPrefixes?: readonly string[]
   readonly terminating: boolean
+  readonly keys?: KeySet
 }
 
 interface TargetsRole {
@@ -235,10 +241,32 @@ export class RepoSim {
     return this.#role(role).keys
   }
 
-  /** A threshold of signers for a role's current keys (a random subset), or `count` of them. */
+  /**
+   * A threshold of signers for a role's current keys (a random subset), or
+   * `count` of them. For a delegated role without `count`: a threshold of
+   * every distinct key set its incoming edges (from reachable delegators)
+   * name, so the object meets each edge of a diamond (VALID-DELEG-SIG).
+   */
   signersOf (role: string, count?: number): Signer[] {
     const ks = this.keySet(role)
-    return this.rng.sample(ks.pairs, count ?? ks.threshold).map((p) => seedSigner(p.seed))
+    if (count !== undefined || role === 'targets' || !this.#roles.has(role)) {
+      return this.rng.sample(ks.pairs, count ?? ks.threshold).map((p) => seedSigner(p.seed))
+    }
+    const sets = this.incomingKeySets(role)
+    return uniqueSigners((sets.length > 0 ? sets : [ks]).flatMap((k) => this.rng.sample(k.pairs, k.threshold).map((p) => seedSigner(p.seed))))
+  }
+
+  /** The distinct key sets (labels) of the edges into `role` from reachable delegators. */
+  incomingKeySets (role: string): KeySet[] {
+    const out: KeySet[] = []
+    for (const from of this.reachable()) {
+      for (const e of this.#role(from).edges) {
+        if (e.name !== role) continue
+        const ks = e.keys ?? this.#role(role).keys
+        if (!out.includes(ks)) out.push(ks)
+      }
+    }
+    return out
   }
 
   /**
@@ -384,7 +412,7 @@ export class RepoSim {
    * role not seen before is created with fresh keys (`keys`, `threshold`)
    * and home `home` (default: from's home joined with the name).
    */
-  delegate (from: string, name: string, o: { paths?: readonly string[], hashPrefixes?: readonly string[], terminating?: boolean, keys?: number, threshold?: number, home?: string } = {}): void {
+  delegate (from: string, name: string, o: { paths?: readonly string[], hashPrefixes?: readonly string[], terminating?: boolean, keys?: number, threshold?: number, home?: string, edgeKeys?: KeySet } = {}): void {
     if (name === 'targets' || name === from) throw new Error(`cannot delegate ${name} from ${from}`)
     const f = this.#role(from)
     if (!this.#roles.has(name)) {
@@ -399,9 +427,10 @@ export class RepoSim {
       })
     }
     const home = this.#role(name).home
+    const label = o.edgeKeys !== undefined ? { keys: o.edgeKeys } : {}
     const edge: Edge = o.hashPrefixes !== undefined
-      ? { name, hashPrefixes: [...o.hashPrefixes], terminating: o.terminating ?? false }
-      : { name, paths: [...(o.paths ?? dirPatterns(home))], terminating: o.terminating ?? false }
+      ? { name, hashPrefixes: [...o.hashPrefixes], terminating: o.terminating ?? false, ...label }
+      : { name, paths: [...(o.paths ?? dirPatterns(home))], terminating: o.terminating ?? false, ...label }
     const at = f.edges.findIndex((e) => e.name === name)
     if (at === -1) f.edges.push(edge)
     else f.edges[at] = edge
@@ -439,7 +468,15 @@ export class RepoSim {
     r.dirty = true
     if (role === 'targets') this.#rootDirty = true
     for (const other of this.#roles.values()) {
-      if (other.edges.some((e) => e.name === role)) other.dirty = true
+      if (!other.edges.some((e) => e.name === role)) continue
+      other.dirty = true
+      // An edge with a label of its own rotates too (same size, same threshold, `keep` kept).
+      other.edges = other.edges.map((e) => {
+        if (e.name !== role || e.keys === undefined) return e
+        const kept = e.keys.pairs.slice(0, Math.min(o.keep ?? 0, e.keys.pairs.length - 1))
+        const pairs = [...kept, ...this.freshKeys(e.keys.pairs.length - kept.length, 1).pairs]
+        return { ...e, keys: { pairs, threshold: e.keys.threshold } }
+      })
     }
   }
 
@@ -461,8 +498,8 @@ export class RepoSim {
 
   #targetsSigned (r: TargetsRole): TargetsSigned {
     const delegations: DelegationSpec[] = r.edges.map((e) => {
-      const child = this.#role(e.name)
-      const base = { name: e.name, keys: child.keys.pairs.map((p) => p.publicKey), threshold: child.keys.threshold, terminating: e.terminating }
+      const ks = e.keys ?? this.#role(e.name).keys
+      const base = { name: e.name, keys: ks.pairs.map((p) => p.publicKey), threshold: ks.threshold, terminating: e.terminating }
       return e.hashPrefixes !== undefined
         ? { ...base, pathHashPrefixes: [...e.hashPrefixes] }
         : { ...base, paths: [...(e.paths ?? [])] }
@@ -473,6 +510,11 @@ export class RepoSim {
       targets: buildTargetsMap(r.targets, this.sink).root,
       ...(delegations.length > 0 ? { delegations } : {})
     })
+  }
+
+  #meetsEdges (env: TargetsEnvelope, role: string): boolean {
+    const signed = new Set(env.signatures.map((s) => s.keyid))
+    return this.incomingKeySets(role).every((ks) => ks.pairs.filter((p) => signed.has(p.keyid)).length >= ks.threshold)
   }
 
   /**
@@ -515,6 +557,9 @@ export class RepoSim {
     const objects = new Map<string, TargetsEnvelope>()
     for (const name of reach) {
       const r = this.#role(name)
+      // A role whose last object no longer meets every incoming edge (a new
+      // diamond edge, a re-add under another label) is signed again.
+      if (r.last !== null && name !== 'targets' && !this.#meetsEdges(r.last, name)) r.dirty = true
       if (r.dirty || r.last === null) {
         r.last = await this.sign(this.#targetsSigned(r), this.signersOf(name))
         r.dirty = false
@@ -674,15 +719,24 @@ function edgeAsRole (e: Edge): Parameters<typeof roleMatchesPath>[0] {
 /**
  * One step of a history. Numbers pick among the choices available at that
  * point (modulo their count); a step with nothing to act on does nothing.
+ *
+ * - `diamond` adds a second incoming edge to a role; `mode` chooses its label:
+ *   the role's keys with another threshold, keys of its own, or the same keys
+ *   under other patterns (hash prefixes among them).
+ * - `readd` always re-adds a role: a retired one if there is one, otherwise
+ *   it cuts every edge into a reachable role, publishes (the tombstone) and
+ *   delegates it again, under a label chosen like a diamond's.
+ * - `burst` publishes 2-9 versions in a row, each with a target change: long chains.
  */
 export type Op =
   | { readonly t: 'addTarget', readonly role: number, readonly pick: number }
   | { readonly t: 'removeTarget', readonly role: number, readonly pick: number }
   | { readonly t: 'delegate', readonly from: number, readonly shape: number, readonly terminating: boolean, readonly keys: number, readonly threshold: number }
-  | { readonly t: 'diamond', readonly from: number, readonly to: number, readonly shape: number }
+  | { readonly t: 'diamond', readonly from: number, readonly to: number, readonly shape: number, readonly mode: number, readonly keys: number }
   | { readonly t: 'undelegate', readonly from: number, readonly pick: number }
-  | { readonly t: 'readd', readonly pick: number }
+  | { readonly t: 'readd', readonly pick: number, readonly from: number, readonly shape: number, readonly mode: number, readonly keys: number }
   | { readonly t: 'rotate', readonly role: number, readonly keys: number, readonly threshold: number, readonly keep: number }
+  | { readonly t: 'burst', readonly n: number, readonly pick: number }
   | { readonly t: 'publish' }
   | { readonly t: 'refresh' }
 
@@ -693,6 +747,45 @@ function candidatePaths (home: string, salt: number, hashRole: boolean): string[
   const b = home === '' ? '' : `${home}/`
   if (hashRole) return Array.from({ length: 48 }, (_, i) => `${b}bin/b${salt}-${i}.dat`)
   return [`${b}f${salt}.txt`, `${b}f${salt}.tgz`, `${b}v${salt % 10}/f${salt}.tgz`, `${b}sub/f${salt}.txt`, `${b}sub/deep/f${salt}.bin`]
+}
+
+/**
+ * Delegate `to` from `from` under a label picked by `mode` and `shape`
+ * (the second edge of a diamond, or a re-add): 0 and 4 the role's keys
+ * with another threshold (if it has 2+ keys), 1 keys of the edge's own, 2
+ * the role's keys and threshold under other patterns, 3 the plain label
+ * (role's keys, its directory). Returns a short description.
+ */
+function delegateWithLabel (sim: RepoSim, from: string, to: string, o: { shape: number, mode: number, keys: number }): string {
+  const home = sim.homeOf(to)
+  const patterns = (): { paths?: string[], hashPrefixes?: string[] } => {
+    switch (o.shape % 3) {
+      case 0: return { paths: dirPatterns(home) }
+      case 1: return { paths: [`${home}/*.txt`, `${home}/sub/*`, `${home}/sub/*/*`] }
+      default: return { hashPrefixes: [...new Set([HEX[o.shape % 16]!, HEX[(o.shape >> 4) % 16]!])] }
+    }
+  }
+  const own = sim.keySet(to)
+  switch (o.mode % 5) {
+    case 0:
+    case 4: {
+      // Same keys, another threshold (when there is another to take).
+      const t = own.pairs.length === 1 ? 1 : 1 + ((own.threshold + (o.keys % (own.pairs.length - 1))) % own.pairs.length)
+      sim.delegate(from, to, { paths: dirPatterns(home), edgeKeys: { pairs: own.pairs, threshold: t } })
+      return `threshold ${t}/${own.pairs.length}`
+    }
+    case 1: {
+      const n = 1 + (o.keys % 3)
+      sim.delegate(from, to, { paths: dirPatterns(home), edgeKeys: sim.freshKeys(n, 1 + ((o.keys >> 2) % n)) })
+      return `own keys ${n}`
+    }
+    case 2:
+      sim.delegate(from, to, patterns())
+      return `patterns ${o.shape % 3}`
+    default:
+      sim.delegate(from, to, { paths: dirPatterns(home) })
+      return 'plain'
+  }
 }
 
 /** Apply one op to the simulator; returns what it did (for logs). */
@@ -706,6 +799,14 @@ export async function applyOp (sim: RepoSim, op: Op): Promise<string> {
     case 'refresh':
       await sim.refreshTimestamp()
       return 'refresh'
+    case 'burst': {
+      const n = 2 + (op.n % 8)
+      for (let i = 0; i < n; i++) {
+        await applyOp(sim, (op.pick + i) % 5 === 4 ? { t: 'removeTarget', role: op.pick + i, pick: i } : { t: 'addTarget', role: op.pick + i, pick: (op.pick + 7 * i) & 0xffff })
+        await sim.publish()
+      }
+      return `burst ${n}`
+    }
     case 'addTarget': {
       // Mostly delegated roles, whose paths are constrained by their chains.
       const role = delegatedReach.length > 0 && op.role % 4 !== 0 ? delegatedReach[(op.role >> 2) % delegatedReach.length]! : 'targets'
@@ -744,15 +845,13 @@ export async function applyOp (sim: RepoSim, op: Op): Promise<string> {
       return `delegate ${from} -> ${name} shape ${op.shape % 4}${terminating ? ' terminating' : ''}`
     }
     case 'diamond': {
-      // A second delegator for an existing role, or a re-add of a retired one.
+      // A second delegator for an existing role (a new edge or a new label on one), or a re-add of a retired one.
       const names = sim.delegatedNames()
       const from = reach[op.from % reach.length]!
       const candidates = names.filter((n) => n !== from)
       if (candidates.length === 0) return 'diamond: none'
       const to = candidates[op.to % candidates.length]!
-      const home = sim.homeOf(to)
-      sim.delegate(from, to, { paths: op.shape % 2 === 0 ? dirPatterns(home) : [`${home}/*.txt`, `${home}/sub/*`] })
-      return `diamond ${from} -> ${to}`
+      return `diamond ${from} -> ${to} ${delegateWithLabel(sim, from, to, op)}`
     }
     case 'undelegate': {
       const edges = reach.flatMap((f) => sim.edgesOf(f).map((e) => [f, e.name] as const))
@@ -762,11 +861,33 @@ export async function applyOp (sim: RepoSim, op: Op): Promise<string> {
       return `undelegate ${f} -> ${n}`
     }
     case 'readd': {
-      const retired = sim.retiredNames().filter((n) => !reach.includes(n))
-      if (retired.length === 0) return 'readd: none'
+      let retired = sim.retiredNames().filter((n) => !reach.includes(n))
+      const log: string[] = []
+      if (retired.length === 0) {
+        // Make a tombstone first: a role (a new one if there is none), cut off, published.
+        // A role the head lists (one delegated but never published leaves no tombstone).
+        const listed = delegatedReach.filter((n) => sim.head.delegated.has(n))
+        let victim = listed[op.pick % Math.max(1, listed.length)]
+        if (victim === undefined) {
+          victim = sim.newName()
+          sim.delegate('targets', victim, {})
+          await sim.addTarget(victim, `${victim}/f${op.pick}.txt`)
+          await sim.publish()
+          log.push(`delegate targets -> ${victim}, publish`)
+        }
+        for (const f of ['targets', ...sim.delegatedNames()]) sim.undelegate(f, victim)
+        await sim.publish()
+        log.push(`cut ${victim}, publish`)
+        retired = sim.retiredNames().filter((n) => !sim.reachable().includes(n))
+        if (!retired.includes(victim)) throw new Error(`simulator: ${victim} was cut but not retired`)
+        retired = [victim]
+      }
       const n = retired[op.pick % retired.length]!
-      sim.delegate('targets', n, { paths: dirPatterns(sim.homeOf(n)) })
-      return `readd ${n}`
+      // Half the time from targets (its directory stays allowed), else from any reachable role.
+      const now = sim.reachable()
+      const from = op.from % 2 === 0 ? 'targets' : now[(op.from >> 1) % now.length]!
+      log.push(`readd ${from} -> ${n} ${delegateWithLabel(sim, from, n, op)}`)
+      return log.join('; ')
     }
     case 'rotate': {
       const roles = ['root', 'targets', 'snapshot', 'timestamp', ...delegatedReach]
@@ -786,12 +907,13 @@ export function randomOps (rng: Rng, n: number): Op[] {
     const k = (): number => rng.int(1 << 16)
     if (x < 20) ops.push({ t: 'addTarget', role: k(), pick: k() })
     else if (x < 27) ops.push({ t: 'removeTarget', role: k(), pick: k() })
-    else if (x < 39) ops.push({ t: 'delegate', from: k(), shape: k(), terminating: rng.int(5) === 0, keys: k(), threshold: k() })
-    else if (x < 44) ops.push({ t: 'diamond', from: k(), to: k(), shape: k() })
-    else if (x < 50) ops.push({ t: 'undelegate', from: k(), pick: k() })
-    else if (x < 54) ops.push({ t: 'readd', pick: k() })
-    else if (x < 64) ops.push({ t: 'rotate', role: k(), keys: k(), threshold: k(), keep: k() })
-    else if (x < 67) ops.push({ t: 'refresh' })
+    else if (x < 38) ops.push({ t: 'delegate', from: k(), shape: k(), terminating: rng.int(5) === 0, keys: k(), threshold: k() })
+    else if (x < 44) ops.push({ t: 'diamond', from: k(), to: k(), shape: k(), mode: k(), keys: k() })
+    else if (x < 49) ops.push({ t: 'undelegate', from: k(), pick: k() })
+    else if (x < 53) ops.push({ t: 'readd', pick: k(), from: k(), shape: k(), mode: k(), keys: k() })
+    else if (x < 63) ops.push({ t: 'rotate', role: k(), keys: k(), threshold: k(), keep: k() })
+    else if (x < 65) ops.push({ t: 'burst', n: k(), pick: k() })
+    else if (x < 68) ops.push({ t: 'refresh' })
     else ops.push({ t: 'publish' })
   }
   return ops
@@ -818,14 +940,17 @@ export async function generateHistory (seed: number, steps = 20, opts: Omit<SimO
 
 // fast-check arbitraries over ops (shrinkable: shorter lists, smaller numbers).
 const n16 = fc.nat({ max: 0xffff })
+const arbDiamond = fc.record({ t: fc.constant('diamond' as const), from: n16, to: n16, shape: n16, mode: n16, keys: n16 })
+const arbReadd = fc.record({ t: fc.constant('readd' as const), pick: n16, from: n16, shape: n16, mode: n16, keys: n16 })
 export const arbOp: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ t: fc.constant('addTarget' as const), role: n16, pick: n16 }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('removeTarget' as const), role: n16, pick: n16 }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('removeTarget' as const), role: n16, pick: n16 }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('delegate' as const), from: n16, shape: n16, terminating: fc.boolean(), keys: n16, threshold: n16 }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('diamond' as const), from: n16, to: n16, shape: n16 }) },
+  { weight: 2, arbitrary: arbDiamond },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('undelegate' as const), from: n16, pick: n16 }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('readd' as const), pick: n16 }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('rotate' as const), role: n16, keys: n16, threshold: n16, keep: n16 }) },
+  { weight: 1, arbitrary: arbReadd },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('rotate' as const), role: n16, keys: n16, threshold: n16, keep: n16 }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('burst' as const), n: n16, pick: n16 }) },
   { weight: 1, arbitrary: fc.constant({ t: 'refresh' as const }) },
   { weight: 4, arbitrary: fc.constant({ t: 'publish' as const }) }
 )
@@ -837,3 +962,135 @@ export function arbOps (maxLength = 24, minLength = Math.min(8, maxLength)): fc.
 
 /** A history seed (drives keys and subsets; ops drive the shape). */
 export const arbSeed: fc.Arbitrary<number> = fc.nat({ max: 0x7fffffff })
+
+/**
+ * The histories of the law tests: a seed and an op list, mostly up to 28
+ * ops, one in five a long one (40-64 ops with two bursts: long chains).
+ * test/property/distribution.test.ts asserts what this yields.
+ */
+export const arbHistory: fc.Arbitrary<[number, Op[]]> = fc.tuple(arbSeed, fc.oneof(
+  { weight: 4, arbitrary: arbOps(28) },
+  { weight: 1, arbitrary: fc.tuple(arbOps(60, 36), fc.record({ t: fc.constant('burst' as const), n: n16, pick: n16 }), fc.record({ t: fc.constant('burst' as const), n: n16, pick: n16 }), fc.nat(60), fc.nat(60)).map(([ops, b1, b2, i, j]) => {
+    const out: Op[] = [...ops]
+    out.splice(i % (out.length + 1), 0, b1)
+    out.splice(j % (out.length + 1), 0, b2)
+    return out
+  }) }
+))
+
+/**
+ * The honest prefixes of the attack tests: 6-20 ops, half of them also
+ * with a removal and re-add (`readd`) and, after it, a second delegator
+ * under a differing label (`diamond`) spliced in, so attacks start from
+ * histories with tombstones and diamonds.
+ */
+export const arbAttackPrefix: fc.Arbitrary<[number, Op[]]> = fc.tuple(arbSeed, fc.oneof(
+  arbOps(20, 6),
+  fc.tuple(arbOps(18, 4), arbReadd, arbDiamond, fc.nat(20), fc.nat(20)).map(([ops, r, d, i, j]) => {
+    const out: Op[] = [...ops]
+    const at = i % (out.length + 1)
+    out.splice(at, 0, r)
+    // After the re-add (so a role exists), with a label that differs: keys of its own or other patterns.
+    const diamond: Op = { ...d, mode: 1 + (d.mode % 2), shape: 1 + 3 * (d.shape >> 1) + (d.shape % 2) }
+    out.splice(at + 1 + (j % (out.length - at)), 0, diamond)
+    return out
+  })
+))
+
+// ---------------------------------------------------------------------------
+// What a published history contains (read from the published objects, not from the ops)
+
+/** The features of one honest history, for the distribution test. */
+export interface HistoryFeatures {
+  /** Distinct snapshots (the length of the snapshot chain). */
+  readonly versions: number
+  /** Some name was retired (a tombstone). */
+  readonly removal: boolean
+  /** Some name retired in one version is listed again in a later one. */
+  readonly readd: boolean
+  /** Some version has a role with two incoming edges whose labels differ. */
+  readonly diamondDiffers: boolean
+  /** ... in keys, in threshold, in patterns. */
+  readonly diamondKeys: boolean
+  readonly diamondThreshold: boolean
+  readonly diamondPatterns: boolean
+  /** Role kinds whose keys change between two published versions: root, targets, snapshot, timestamp, delegated. */
+  readonly rotated: ReadonlySet<string>
+  /** A fingerprint of the history's shape that does not depend on key material. */
+  readonly shape: string
+}
+
+/** What `sim`'s published versions contain. */
+export function historyFeatures (sim: RepoSim): HistoryFeatures {
+  const vs = sim.versions
+  const keysText = (ids: readonly string[]): string => [...ids].sort().join(',')
+  const rotated = new Set<string>()
+  let removal = false
+  let readd = false
+  let dKeys = false
+  let dThreshold = false
+  let dPatterns = false
+  const everRetired = new Set<string>()
+  const shape: string[] = []
+  let prevEdges = new Map<string, string>()
+  for (let i = 0; i < vs.length; i++) {
+    const v = vs[i]!
+    if (i > 0) {
+      const a = vs[i - 1]!.root.signed.roles
+      const b = v.root.signed.roles
+      for (const r of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+        if (keysText(a[r].keyids) !== keysText(b[r].keyids)) rotated.add(r)
+      }
+    }
+    for (const n of v.retired.keys()) everRetired.add(n)
+    if (v.retired.size > 0) removal = true
+    for (const n of v.delegated.keys()) if (everRetired.has(n) && !vs[i - 1]?.delegated.has(n)) readd = true
+    // Incoming edges of every delegated role, from the objects this version lists.
+    const into = new Map<string, Array<{ keys: string, threshold: number, patterns: string }>>()
+    const edges = new Map<string, string>()
+    for (const [from, obj] of [['targets', v.targets] as const, ...v.delegated]) {
+      for (const e of obj.signed.delegations?.roles ?? []) {
+        const label = { keys: keysText(e.keyids), threshold: e.threshold, patterns: JSON.stringify(e.paths ?? e.pathHashPrefixes) }
+        let l = into.get(e.name)
+        if (l === undefined) into.set(e.name, l = [])
+        l.push(label)
+        edges.set(`${from}>${e.name}`, label.keys)
+      }
+    }
+    for (const [k, keys] of edges) {
+      const before = prevEdges.get(k)
+      if (before !== undefined && before !== keys) rotated.add('delegated')
+    }
+    prevEdges = edges
+    for (const ls of into.values()) {
+      for (const x of ls) {
+        for (const y of ls) {
+          if (x.keys !== y.keys) dKeys = true
+          else if (x.threshold !== y.threshold) dThreshold = true
+          if (x.patterns !== y.patterns) dPatterns = true
+        }
+      }
+    }
+    // Shape: names, edge patterns and thresholds, key counts, target maps (their content is seed-free), tombstone names.
+    const objShape = (o: TargetsEnvelope): string => `${o.signed.targets.toString()}[${(o.signed.delegations?.roles ?? []).map((e) => `${e.name}:${e.threshold}/${e.keyids.length}:${JSON.stringify(e.paths ?? e.pathHashPrefixes)}${e.terminating ? '!' : ''}`).join(' ')}]`
+    const r = v.root.signed.roles
+    shape.push([
+      `${r.root.threshold}/${r.root.keyids.length} ${r.targets.threshold}/${r.targets.keyids.length} ${r.snapshot.threshold}/${r.snapshot.keyids.length} ${r.timestamp.threshold}/${r.timestamp.keyids.length}`,
+      objShape(v.targets),
+      ...[...v.delegated].map(([n, o]) => `${n}=${objShape(o)}`),
+      `ret ${[...v.retired.keys()].join(',')}`
+    ].join(' | '))
+  }
+  const snaps = new Set(vs.map((v) => v.snapshot.cid.toString()))
+  return {
+    versions: snaps.size,
+    removal,
+    readd,
+    diamondDiffers: dKeys || dThreshold || dPatterns,
+    diamondKeys: dKeys,
+    diamondThreshold: dThreshold,
+    diamondPatterns: dPatterns,
+    rotated,
+    shape: shape.join('\n')
+  }
+}

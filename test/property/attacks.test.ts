@@ -18,13 +18,13 @@ import type { CID } from 'multiformats/cid'
 import { makeTargets } from '../../src/model/build.js'
 import { cidOf, decodeEnvelope, encodeEnvelope } from '../../src/model/codec.js'
 import { DecodeError } from '../../src/model/errors.js'
-import { keyIdOf, signingMessage, signBytes, toHexSig } from '../../src/model/keys.js'
+import { keyIdOf, seedSigner, signingMessage, signBytes, toHexSig } from '../../src/model/keys.js'
 import { signedToWire } from '../../src/model/schema.js'
 import type { Envelope, KeyId, PublicKey, RootSigned, Signed } from '../../src/model/types.js'
 import { succ, succStar, type Relation } from '../../src/relations/index.js'
 import { pathHash } from '../../src/validate/delegation.js'
 import { meetsThreshold, validateSnapshot, validateTimestamp, type ValidReport } from '../../src/validate/valid.js'
-import { Rng, arbOps, arbSeed, buildHistory, dirPatterns, type RepoSim, type Version } from '../helpers/history.js'
+import { Rng, arbAttackPrefix, buildHistory, dirPatterns, type RepoSim, type Version } from '../helpers/history.js'
 import { propertyRuns } from '../helpers/seed.js'
 import { caught } from '../helpers/model.js'
 
@@ -55,12 +55,13 @@ function freshRole (sim: RepoSim, o: { keys?: number, threshold?: number, hashPr
 
 /**
  * The test function of one attack: on each generated run, a random honest
- * prefix (ending with a publish, so nothing is pending), then `body`; `rng`
- * drives the attack's own choices.
+ * prefix (ending with a publish, so nothing is pending; 6-22 ops, half of
+ * them with a removal and re-add and a diamond spliced in: `arbAttackPrefix`),
+ * then `body`; `rng` drives the attack's own choices.
  */
 function attack (body: (sim: RepoSim, rng: Rng) => Promise<void>, runs = RUNS): () => Promise<void> {
   return async () => {
-    await fc.assert(fc.asyncProperty(arbSeed, arbOps(10, 2), async (seed, ops) => {
+    await fc.assert(fc.asyncProperty(arbAttackPrefix, async ([seed, ops]) => {
       const { sim } = await buildHistory(seed, ops)
       await body(sim, new Rng(seed ^ 0xa77ac))
     }), propertyRuns(runs))
@@ -265,6 +266,26 @@ describe('signatures and keys', () => {
     const v = await raiseThreshold(sim, 'targets', rng)
     const short = await sim.dropSignatures(v.targets, (_s, i) => i > 0)
     refused(await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ targets: short.cid })).cid), 'VALID-TARGETS-SIG')
+  }))
+
+  it('VALID-DELEG-SIG: a diamond role signed for one of its edges only is refused', attack(async (sim, rng) => {
+    // n is delegated by targets (n's keys) and by m under a label of its own.
+    const n = freshRole(sim, { keys: 1 + rng.int(3), threshold: 1 })
+    const m = freshRole(sim)
+    const edgeKeys = sim.freshKeys(1 + rng.int(3), 1 + rng.int(3))
+    sim.delegate(m, n, { paths: dirPatterns(n), edgeKeys })
+    await sim.addTarget(n, `${n}/f.txt`)
+    const v = await sim.publish()
+    await isValid(sim, v.snapshot.cid) // the honest object meets both edges
+    const own = sim.keySet(n)
+    const signedBy = new Set(v.delegated.get(n)!.signatures.map((s) => s.keyid))
+    expect(edgeKeys.pairs.filter((p) => signedBy.has(p.keyid)).length).toBeGreaterThanOrEqual(edgeKeys.threshold)
+    const onlyOwn = await sim.forgeTargets(n, (t) => t, sim.signersOf(n, own.pairs.length))
+    const onlyEdge = await sim.forgeTargets(n, (t) => t, edgeKeys.pairs.map((p) => seedSigner(p.seed)))
+    for (const forged of [onlyOwn, onlyEdge]) {
+      const r = await validateSnapshot(sim.loader(), (await sim.forgeSnapshot({ delegated: dt(v).set(n, forged.cid) })).cid)
+      expect(rulesOf(r)).toEqual(['VALID-DELEG-SIG'])
+    }
   }))
 
   it('VALID-DELEG-SIG: a delegated role one signature below threshold is refused', attack(async (sim, rng) => {

@@ -11,7 +11,7 @@ import type { Kind } from '../../src/model/config.js'
 import { succ, succOpt, succStar } from '../../src/relations/index.js'
 import { findTarget, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidTimestamp, validateTimestamp } from '../../src/validate/valid.js'
-import { arbOps, arbSeed, buildHistory, type RepoSim, type Version } from '../helpers/history.js'
+import { arbHistory, arbSeed, buildHistory, type RepoSim, type Version } from '../helpers/history.js'
 import { propertyRuns } from '../helpers/seed.js'
 import { targetMap } from '../helpers/dag.js'
 import type { TargetInfo } from '../../src/model/types.js'
@@ -44,8 +44,9 @@ function chains (sim: RepoSim): Array<{ kind: Exclude<Kind, 'timestamp'>, label:
   ]
 }
 
+/** Generated histories: re-adds, diamonds with differing labels, rotations of every role, long chains (test/property/distribution.test.ts checks the mix). */
 function history (): fc.Arbitrary<[number, Parameters<typeof buildHistory>[1]]> {
-  return fc.tuple(arbSeed, arbOps(28))
+  return arbHistory
 }
 
 describe('laws on honest histories', () => {
