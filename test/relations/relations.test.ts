@@ -329,3 +329,63 @@ describe('<-? and <-*', () => {
     expect(rules(r)).toEqual(['VALID-KIND'])
   })
 })
+
+/**
+ * NOTES 5: every rule has the premises `VALID A` and `VALID B`, so the
+ * relations relate valid objects only. The later object's premise is
+ * checked by every step of a walk (each step's A); the earlier object's
+ * premise (`VALID B`) is the only thing that checks the end of a walk.
+ */
+describe('the premise VALID B: nothing descends from an invalid object', () => {
+  it('SUCC-ROOT-LINK: a root is no successor of a root that is not signed by its own root keys (VALID-ROOT-SELF)', async () => {
+    const b = new DagBuilder()
+    const bad = await b.root({ signers: [] })
+    // Signed by the root key that `bad` names, so SUCC-ROOT-THRESHOLD alone would hold.
+    const next = await b.root({ previousVersion: bad.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'root', next.cid, bad.cid)
+      expect(rules(r)).toEqual(['VALID-ROOT-SELF'])
+      expect(r.violations[0]!.cid).toBe(s(bad))
+      expect(r.witness).toEqual([])
+    }
+    const good = await b.root()
+    expect((await succ(b.loader(), 'root', (await b.root({ previousVersion: good.cid })).cid, good.cid)).holds).toBe(true)
+  })
+
+  it('SUCC-TARGETS-LINK: a targets object is no successor of a block that is not a targets object (VALID-KIND)', async () => {
+    const { b, R1, T1 } = await world()
+    const onRoot = await b.targets('targets', { previousVersion: R1.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'targets', onRoot.cid, R1.cid)
+      expect(rules(r)).toEqual(['VALID-KIND'])
+      expect(r.violations[0]!.cid).toBe(s(R1))
+    }
+    const onT1 = await b.targets('targets', { previousVersion: T1.cid })
+    expect((await succ(b.loader(), 'targets', onT1.cid, T1.cid)).holds).toBe(true)
+  })
+
+  it('SUCC-SNAP-LINK: a snapshot is no successor of a snapshot whose DAG is not VALID (VALID-SNAP-SIG)', async () => {
+    const { b, R1, T1, A1 } = await world()
+    const unsigned = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, signers: [] })
+    const next = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, previousVersion: unsigned.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'snapshot', next.cid, unsigned.cid)
+      expect(rules(r)).toEqual(['VALID-SNAP-SIG'])
+      expect(r.violations[0]!.cid).toBe(s(unsigned))
+    }
+  })
+
+  it('SUCC-TS-SNAPSHOT: a timestamp is no successor of a timestamp that is not VALID, even when its snapshot is (VALID-TS-SIG)', async () => {
+    const { b, S1, S2 } = await world()
+    const forged = await b.timestamp(S1, [b.key('snapshot')])
+    const t2 = await b.timestamp(S2)
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'timestamp', t2.cid, forged.cid)
+      expect(rules(r)).toEqual(['VALID-TS-SIG'])
+      expect(r.violations[0]!.cid).toBe(s(forged))
+      expect(r.witness).toEqual([])
+    }
+    // The same snapshots under a VALID timestamp: the relation holds.
+    expect((await succ(b.loader(), 'timestamp', t2.cid, (await b.timestamp(S1)).cid)).witness).toEqual([s(S2), s(S1)])
+  })
+})
