@@ -389,3 +389,35 @@ describe('the premise VALID B: nothing descends from an invalid object', () => {
     expect((await succ(b.loader(), 'timestamp', t2.cid, (await b.timestamp(S1)).cid)).witness).toEqual([s(S2), s(S1)])
   })
 })
+
+describe('objects of another kind and what a violation says', () => {
+  it('SUCC-ROOT-LINK, SUCC-TARGETS-LINK, SUCC-SNAP-LINK: a step from or to a block of another kind is a VALID-KIND violation, never a crash', async () => {
+    const { b, R1, T1, S1, A1 } = await world()
+    const l = b.loader()
+    // A is not of the kind.
+    expect(rules(await succ(l, 'root', T1.cid, R1.cid))).toEqual(['VALID-KIND'])
+    expect(rules(await succ(l, 'targets', R1.cid, T1.cid))).toEqual(['VALID-KIND'])
+    expect(rules(await succ(l, 'snapshot', T1.cid, S1.cid))).toEqual(['VALID-KIND'])
+    // B is not of the kind, and A names it as its previous-version.
+    const rootOnTargets = await b.root({ previousVersion: T1.cid })
+    const r = await succ(l, 'root', rootOnTargets.cid, T1.cid)
+    expect(rules(r)).toEqual(['VALID-KIND'])
+    expect(r.violations[0]!.cid).toBe(s(T1))
+    const snapOnTargets = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, previousVersion: T1.cid })
+    const rs = await succ(l, 'snapshot', snapOnTargets.cid, T1.cid)
+    expect(rules(rs)).toEqual(['VALID-KIND'])
+    expect(rs.violations[0]!.cid).toBe(s(T1))
+  })
+
+  it('SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD, SUCC-SNAP-ROOT: each violation names the CIDs it is about', async () => {
+    const { b, R1, R2, R3, S1, T2, A2 } = await world()
+    const l = b.loader()
+    const link = await succ(l, 'root', R1.cid, R2.cid)
+    expect(link.violations[0]!.message).toBe(`previous-version is null, not ${s(R2)}`)
+    expect((await succ(l, 'root', R3.cid, R1.cid)).violations[0]!.message).toBe(`previous-version is ${s(R2)}, not ${s(R1)}`)
+    const onlyNew = await b.root({ previousVersion: R1.cid, roles: { root: { keys: [b.key('root-new')] } }, signers: [b.key('root-new')] })
+    expect((await succ(l, 'root', onlyNew.cid, R1.cid)).violations[0]!.message).toBe(`not signed by 1 of the root keys of ${s(R1)}`)
+    const skip = await b.snapshot({ root: R3, targets: T2, delegated: { r: A2 }, previousVersion: S1.cid })
+    expect((await succ(l, 'snapshot', skip.cid, S1.cid)).violations[0]!.message).toBe(`root ${s(R3)} is neither ${s((await l.load('snapshot', S1.cid)).signed.meta.root)} nor its successor`)
+  })
+})
