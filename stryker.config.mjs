@@ -11,9 +11,7 @@ export default {
   mutate: [
     'src/validate/**/*.ts',
     'src/relations/**/*.ts',
-    'src/client/trusted-state.ts',
-    '!src/**/index.ts',
-    'src/relations/index.ts'
+    'src/client/trusted-state.ts'
   ],
   testFiles: [
     'test/validate/*.test.ts',

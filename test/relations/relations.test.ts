@@ -421,3 +421,65 @@ describe('objects of another kind and what a violation says', () => {
     expect((await succ(l, 'snapshot', skip.cid, S1.cid)).violations[0]!.message).toBe(`root ${s(R3)} is neither ${s((await l.load('snapshot', S1.cid)).signed.meta.root)} nor its successor`)
   })
 })
+
+describe('arguments, options and memoization', () => {
+  it('every relation checks its loader, kind, CIDs and options (UsageError ERR_ARGUMENT)', async () => {
+    const { b, S1, S2 } = await world()
+    const l = b.loader()
+    for (const f of [succ, succOpt, succStar]) {
+      for (const bad of [null, {}, { load: 1 }] as never[]) {
+        const e = await caught(() => f(bad, 'snapshot', S2.cid, S1.cid))
+        expect(e).toBeInstanceOf(UsageError)
+        expect(e.code).toBe('ERR_ARGUMENT')
+      }
+      expect((await caught(() => f(l, 'delegated' as never, S2.cid, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 1 as never, S2.cid, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid.toString() as never, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid, null as never))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid, S1.cid, { limits: { maxChainLength: -1 } }))).code).toBe('ERR_ARGUMENT')
+      expect((await f(l, 'snapshot', S2.cid, S1.cid, { limits: { maxChainLength: 5 } })).holds).toBe(true)
+    }
+    for (const m of [1.5, Number.NaN, '3' as never]) {
+      expect((await caught(() => succStar(l, 'snapshot', S2.cid, S1.cid, { maxChain: m }))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => succ(l, 'timestamp', S2.cid, S1.cid, { maxChain: m }))).code).toBe('ERR_ARGUMENT')
+    }
+  })
+
+  it('SUCC-STAR: a walk of exactly maxChain steps holds, one more is BOUND-CHAIN; maxChain 0 allows only A = B', async () => {
+    const { b, S1, S2, S3 } = await world()
+    expect((await succStar(b.loader(), 'snapshot', S3.cid, S1.cid, { maxChain: 2 })).holds).toBe(true)
+    expect(rules(await succStar(b.loader(), 'snapshot', S3.cid, S1.cid, { maxChain: 1 }))).toEqual(['BOUND-CHAIN'])
+    expect((await succStar(b.loader(), 'snapshot', S2.cid, S2.cid, { maxChain: 0 })).holds).toBe(true)
+    expect(rules(await succStar(b.loader(), 'snapshot', S2.cid, S1.cid, { maxChain: 0 }))).toEqual(['BOUND-CHAIN'])
+    const t3 = await b.timestamp(S3)
+    const t1 = await b.timestamp(S1)
+    expect(rules(await succ(b.loader(), 'timestamp', t3.cid, t1.cid, { maxChain: 1 }))).toContain('BOUND-CHAIN')
+  })
+
+  it('SUCC-STAR: a fetch failure is not a verdict: it is not memoized, and the same loader answers once the block is back', async () => {
+    const { b, S1, S2, S3 } = await world()
+    const bytes = await b.store.get(S2.cid)
+    b.store.delete(S2.cid)
+    const l = b.loader()
+    expect(await caught(() => succ(l, 'snapshot', S3.cid, S2.cid))).toBeInstanceOf(BlockError)
+    expect(await caught(() => succStar(l, 'snapshot', S3.cid, S1.cid))).toBeInstanceOf(BlockError)
+    await b.store.put(S2.cid, bytes)
+    expect((await succ(l, 'snapshot', S3.cid, S2.cid)).holds).toBe(true)
+    expect((await succStar(l, 'snapshot', S3.cid, S1.cid)).witness).toEqual([s(S3), s(S2), s(S1)])
+  })
+
+  it('SUCC-OPT: the relations hand out copies: changing one result does not change the next', async () => {
+    const { b, S1, S2 } = await world()
+    const l = b.loader()
+    const first = await succ(l, 'snapshot', S2.cid, S1.cid)
+    first.witness.push('x')
+    first.violations.push({ rule: 'ENC-CID', cid: 'x', message: 'x' })
+    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+    const bad = await b.snapshot({ root: (await l.load('snapshot', S1.cid)).signed.meta.root, targets: (await l.load('snapshot', S1.cid)).signed.meta.targets, signers: [] })
+    const r1 = await succOpt(l, 'snapshot', bad.cid, bad.cid)
+    const said = rules(r1)
+    expect(said).toContain('VALID-SNAP-SIG')
+    r1.violations.length = 0
+    expect(rules(await succOpt(l, 'snapshot', bad.cid, bad.cid))).toEqual(said)
+  })
+})
