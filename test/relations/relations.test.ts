@@ -407,6 +407,18 @@ describe('objects of another kind and what a violation says', () => {
     const rs = await succ(l, 'snapshot', snapOnTargets.cid, T1.cid)
     expect(rules(rs)).toEqual(['VALID-KIND'])
     expect(rs.violations[0]!.cid).toBe(s(T1))
+    // Timestamps: either side of another kind.
+    const t1 = await b.timestamp(S1)
+    for (const [x, y] of [[S1.cid, t1.cid], [t1.cid, S1.cid]] as const) {
+      const rt = await succ(l, 'timestamp', x, y)
+      expect(rules(rt)).toEqual(['VALID-KIND'])
+      expect(rt.witness).toEqual([])
+    }
+    // A snapshot whose targets link is a root: VALID-KIND, and it is no step of the targets.
+    const snapRootAsTargets = await b.snapshot({ root: R1, targets: R1.cid, previousVersion: S1.cid })
+    const rr = await succ(l, 'snapshot', snapRootAsTargets.cid, S1.cid)
+    expect(rules(rr)).toContain('VALID-KIND')
+    expect(rules(rr)).toContain('SUCC-SNAP-TARGETS')
   })
 
   it('SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD, SUCC-SNAP-ROOT: each violation names the CIDs it is about', async () => {
