@@ -329,3 +329,169 @@ describe('<-? and <-*', () => {
     expect(rules(r)).toEqual(['VALID-KIND'])
   })
 })
+
+/**
+ * NOTES 5: every rule has the premises `VALID A` and `VALID B`, so the
+ * relations relate valid objects only. The later object's premise is
+ * checked by every step of a walk (each step's A); the earlier object's
+ * premise (`VALID B`) is the only thing that checks the end of a walk.
+ */
+describe('the premise VALID B: nothing descends from an invalid object', () => {
+  it('SUCC-ROOT-LINK: a root is no successor of a root that is not signed by its own root keys (VALID-ROOT-SELF)', async () => {
+    const b = new DagBuilder()
+    const bad = await b.root({ signers: [] })
+    // Signed by the root key that `bad` names, so SUCC-ROOT-THRESHOLD alone would hold.
+    const next = await b.root({ previousVersion: bad.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'root', next.cid, bad.cid)
+      expect(rules(r)).toEqual(['VALID-ROOT-SELF'])
+      expect(r.violations[0]!.cid).toBe(s(bad))
+      expect(r.witness).toEqual([])
+    }
+    const good = await b.root()
+    expect((await succ(b.loader(), 'root', (await b.root({ previousVersion: good.cid })).cid, good.cid)).holds).toBe(true)
+  })
+
+  it('SUCC-TARGETS-LINK: a targets object is no successor of a block that is not a targets object (VALID-KIND)', async () => {
+    const { b, R1, T1 } = await world()
+    const onRoot = await b.targets('targets', { previousVersion: R1.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'targets', onRoot.cid, R1.cid)
+      expect(rules(r)).toEqual(['VALID-KIND'])
+      expect(r.violations[0]!.cid).toBe(s(R1))
+    }
+    const onT1 = await b.targets('targets', { previousVersion: T1.cid })
+    expect((await succ(b.loader(), 'targets', onT1.cid, T1.cid)).holds).toBe(true)
+  })
+
+  it('SUCC-SNAP-LINK: a snapshot is no successor of a snapshot whose DAG is not VALID (VALID-SNAP-SIG)', async () => {
+    const { b, R1, T1, A1 } = await world()
+    const unsigned = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, signers: [] })
+    const next = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, previousVersion: unsigned.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'snapshot', next.cid, unsigned.cid)
+      expect(rules(r)).toEqual(['VALID-SNAP-SIG'])
+      expect(r.violations[0]!.cid).toBe(s(unsigned))
+    }
+  })
+
+  it('SUCC-TS-SNAPSHOT: a timestamp is no successor of a timestamp that is not VALID, even when its snapshot is (VALID-TS-SIG)', async () => {
+    const { b, S1, S2 } = await world()
+    const forged = await b.timestamp(S1, [b.key('snapshot')])
+    const t2 = await b.timestamp(S2)
+    for (const f of [succ, succOpt, succStar]) {
+      const r = await f(b.loader(), 'timestamp', t2.cid, forged.cid)
+      expect(rules(r)).toEqual(['VALID-TS-SIG'])
+      expect(r.violations[0]!.cid).toBe(s(forged))
+      expect(r.witness).toEqual([])
+    }
+    // The same snapshots under a VALID timestamp: the relation holds.
+    expect((await succ(b.loader(), 'timestamp', t2.cid, (await b.timestamp(S1)).cid)).witness).toEqual([s(S2), s(S1)])
+  })
+})
+
+describe('objects of another kind and what a violation says', () => {
+  it('SUCC-ROOT-LINK, SUCC-TARGETS-LINK, SUCC-SNAP-LINK: a step from or to a block of another kind is a VALID-KIND violation, never a crash', async () => {
+    const { b, R1, T1, S1, A1 } = await world()
+    const l = b.loader()
+    // A is not of the kind.
+    expect(rules(await succ(l, 'root', T1.cid, R1.cid))).toEqual(['VALID-KIND'])
+    expect(rules(await succ(l, 'targets', R1.cid, T1.cid))).toEqual(['VALID-KIND'])
+    expect(rules(await succ(l, 'snapshot', T1.cid, S1.cid))).toEqual(['VALID-KIND'])
+    // B is not of the kind, and A names it as its previous-version.
+    const rootOnTargets = await b.root({ previousVersion: T1.cid })
+    const r = await succ(l, 'root', rootOnTargets.cid, T1.cid)
+    expect(rules(r)).toEqual(['VALID-KIND'])
+    expect(r.violations[0]!.cid).toBe(s(T1))
+    const snapOnTargets = await b.snapshot({ root: R1, targets: T1, delegated: { r: A1 }, previousVersion: T1.cid })
+    const rs = await succ(l, 'snapshot', snapOnTargets.cid, T1.cid)
+    expect(rules(rs)).toEqual(['VALID-KIND'])
+    expect(rs.violations[0]!.cid).toBe(s(T1))
+    // Timestamps: either side of another kind.
+    const t1 = await b.timestamp(S1)
+    for (const [x, y] of [[S1.cid, t1.cid], [t1.cid, S1.cid]] as const) {
+      const rt = await succ(l, 'timestamp', x, y)
+      expect(rules(rt)).toEqual(['VALID-KIND'])
+      expect(rt.witness).toEqual([])
+    }
+    // A snapshot whose targets link is a root: VALID-KIND, and it is no step of the targets.
+    const snapRootAsTargets = await b.snapshot({ root: R1, targets: R1.cid, previousVersion: S1.cid })
+    const rr = await succ(l, 'snapshot', snapRootAsTargets.cid, S1.cid)
+    expect(rules(rr)).toContain('VALID-KIND')
+    expect(rules(rr)).toContain('SUCC-SNAP-TARGETS')
+  })
+
+  it('SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD, SUCC-SNAP-ROOT: each violation names the CIDs it is about', async () => {
+    const { b, R1, R2, R3, S1, T2, A2 } = await world()
+    const l = b.loader()
+    const link = await succ(l, 'root', R1.cid, R2.cid)
+    expect(link.violations[0]!.message).toBe(`previous-version is null, not ${s(R2)}`)
+    expect((await succ(l, 'root', R3.cid, R1.cid)).violations[0]!.message).toBe(`previous-version is ${s(R2)}, not ${s(R1)}`)
+    const onlyNew = await b.root({ previousVersion: R1.cid, roles: { root: { keys: [b.key('root-new')] } }, signers: [b.key('root-new')] })
+    expect((await succ(l, 'root', onlyNew.cid, R1.cid)).violations[0]!.message).toBe(`not signed by 1 of the root keys of ${s(R1)}`)
+    const skip = await b.snapshot({ root: R3, targets: T2, delegated: { r: A2 }, previousVersion: S1.cid })
+    expect((await succ(l, 'snapshot', skip.cid, S1.cid)).violations[0]!.message).toBe(`root ${s(R3)} is neither ${s((await l.load('snapshot', S1.cid)).signed.meta.root)} nor its successor`)
+  })
+})
+
+describe('arguments, options and memoization', () => {
+  it('every relation checks its loader, kind, CIDs and options (UsageError ERR_ARGUMENT)', async () => {
+    const { b, S1, S2 } = await world()
+    const l = b.loader()
+    for (const f of [succ, succOpt, succStar]) {
+      for (const bad of [null, {}, { load: 1 }] as never[]) {
+        const e = await caught(() => f(bad, 'snapshot', S2.cid, S1.cid))
+        expect(e).toBeInstanceOf(UsageError)
+        expect(e.code).toBe('ERR_ARGUMENT')
+      }
+      expect((await caught(() => f(l, 'delegated' as never, S2.cid, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 1 as never, S2.cid, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid.toString() as never, S1.cid))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid, null as never))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => f(l, 'snapshot', S2.cid, S1.cid, { limits: { maxChainLength: -1 } }))).code).toBe('ERR_ARGUMENT')
+      expect((await f(l, 'snapshot', S2.cid, S1.cid, { limits: { maxChainLength: 5 } })).holds).toBe(true)
+    }
+    for (const m of [1.5, Number.NaN, '3' as never]) {
+      expect((await caught(() => succStar(l, 'snapshot', S2.cid, S1.cid, { maxChain: m }))).code).toBe('ERR_ARGUMENT')
+      expect((await caught(() => succ(l, 'timestamp', S2.cid, S1.cid, { maxChain: m }))).code).toBe('ERR_ARGUMENT')
+    }
+  })
+
+  it('SUCC-STAR: a walk of exactly maxChain steps holds, one more is BOUND-CHAIN; maxChain 0 allows only A = B', async () => {
+    const { b, S1, S2, S3 } = await world()
+    expect((await succStar(b.loader(), 'snapshot', S3.cid, S1.cid, { maxChain: 2 })).holds).toBe(true)
+    expect(rules(await succStar(b.loader(), 'snapshot', S3.cid, S1.cid, { maxChain: 1 }))).toEqual(['BOUND-CHAIN'])
+    expect((await succStar(b.loader(), 'snapshot', S2.cid, S2.cid, { maxChain: 0 })).holds).toBe(true)
+    expect(rules(await succStar(b.loader(), 'snapshot', S2.cid, S1.cid, { maxChain: 0 }))).toEqual(['BOUND-CHAIN'])
+    const t3 = await b.timestamp(S3)
+    const t1 = await b.timestamp(S1)
+    expect(rules(await succ(b.loader(), 'timestamp', t3.cid, t1.cid, { maxChain: 1 }))).toContain('BOUND-CHAIN')
+  })
+
+  it('SUCC-STAR: a fetch failure is not a verdict: it is not memoized, and the same loader answers once the block is back', async () => {
+    const { b, S1, S2, S3 } = await world()
+    const bytes = await b.store.get(S2.cid)
+    b.store.delete(S2.cid)
+    const l = b.loader()
+    expect(await caught(() => succ(l, 'snapshot', S3.cid, S2.cid))).toBeInstanceOf(BlockError)
+    expect(await caught(() => succStar(l, 'snapshot', S3.cid, S1.cid))).toBeInstanceOf(BlockError)
+    await b.store.put(S2.cid, bytes)
+    expect((await succ(l, 'snapshot', S3.cid, S2.cid)).holds).toBe(true)
+    expect((await succStar(l, 'snapshot', S3.cid, S1.cid)).witness).toEqual([s(S3), s(S2), s(S1)])
+  })
+
+  it('SUCC-OPT: the relations hand out copies: changing one result does not change the next', async () => {
+    const { b, S1, S2 } = await world()
+    const l = b.loader()
+    const first = await succ(l, 'snapshot', S2.cid, S1.cid)
+    first.witness.push('x')
+    first.violations.push({ rule: 'ENC-CID', cid: 'x', message: 'x' })
+    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+    const bad = await b.snapshot({ root: (await l.load('snapshot', S1.cid)).signed.meta.root, targets: (await l.load('snapshot', S1.cid)).signed.meta.targets, signers: [] })
+    const r1 = await succOpt(l, 'snapshot', bad.cid, bad.cid)
+    const said = rules(r1)
+    expect(said).toContain('VALID-SNAP-SIG')
+    r1.violations.length = 0
+    expect(rules(await succOpt(l, 'snapshot', bad.cid, bad.cid))).toEqual(said)
+  })
+})
