@@ -13,12 +13,15 @@
  *    starts from null (SUCC-SNAP-*).
  * 2. When the keys at hand cannot meet a threshold, nothing is published: the
  *    new objects go to a draft (drafts.ts) and the staged changes are
- *    cleared.
+ *    cleared. The new shard nodes of their targets maps (NOTES 11) are
+ *    written and flushed first (unreferenced blocks until the draft is
+ *    published), since the draft's objects name them and the draft may be
+ *    finalized by another process.
  * 3. Before anything is written, VALID runs on the new DAG (fail-fast) and
  *    the new timestamp must be `<-*` the current head (SUCC-TS-SNAPSHOT).
  *    A failure is RepoError ERR_PUBLISH_INVALID (details.rule = the rule ID)
  *    and leaves the repository as it was.
- * 4. All blocks are written to the node first and flushed to disk (fsync of
+ * 4. All blocks (envelopes and shard nodes) are written to the node first and flushed to disk (fsync of
  *    each block file and its folders); then head.json is replaced
  *    atomically after a compare-and-swap against the head this publish
  *    started from. A publish killed at any point leaves either the old head
