@@ -81,31 +81,89 @@ class Writer<V> {
  * @throws {DecodeError}
  */
 function checked<V> (codec: ValueCodec<V>, key: string, value: V): V {
-  const where = `${codec.name}[${JSON.stringify(key.slice(0, 64))}]`
-  codec.checkKey(key, where)
-  return codec.fromWire(codec.toWire(value), where)
-}
-
-function toEntries<V> (input: Iterable<readonly [string, V]>, codec: ValueCodec<V>): Array<Entry<V>> {
-  const seen = new Set<string>()
-  const out: Array<Entry<V>> = []
-  for (const [key, value] of input) {
-    if (seen.has(key)) throw new DecodeError('ERR_SCHEMA', `${codec.name}: key ${JSON.stringify(key)} given twice`)
-    seen.add(key)
-    out.push({ key, hash: hashKey(key), value: checked(codec, key, value) })
+  try {
+    codec.checkKey(key, codec.name)
+    return codec.fromWire(codec.toWire(value), codec.name)
+  } catch {
+    // Again with the entry's own path in the message (the checks are
+    // deterministic, so they throw the same error): built only on failure,
+    // it is not paid for by a million good entries.
+    const where = `${codec.name}[${JSON.stringify(key.slice(0, 64))}]`
+    codec.checkKey(key, where)
+    return codec.fromWire(codec.toWire(value), where)
   }
-  return out
 }
 
 /**
- * Build the canonical map of `input` bottom-up in one pass: O(n × depth)
- * time, every block written once.
+ * Build the canonical map of `input` bottom-up in one pass. The keys are
+ * hashed into one buffer and sorted by hash; every subtree is then a
+ * contiguous range of that order, so nodes are made by scanning ranges,
+ * without per-level copies (a million entries are mostly hashing, one sort
+ * and encoding). Every block is written once, children before parents.
  *
  * @throws {DecodeError} a key given twice, a key the codec refuses, a node over the size bound
  */
 export function buildMap<V> (input: Iterable<readonly [string, V]>, codec: ValueCodec<V>, sink: BlockSink): BuildResult {
   const w = new Writer(codec, sink)
-  const root = w.write(w.elements(toEntries(input, codec), 0))
+  const keys: string[] = []
+  const values: V[] = []
+  for (const [key, value] of input) {
+    keys.push(key)
+    values.push(checked(codec, key, value))
+  }
+  const n = keys.length
+  const hashes = new Uint8Array(n * 32)
+  const lead = new Float64Array(n) // the first 6 bytes of each hash, for a fast first comparison
+  for (let i = 0; i < n; i++) {
+    const h = hashKey(keys[i]!)
+    const o = i * 32
+    hashes.set(h, o)
+    lead[i] = (h[0]! * 2 ** 40) + (h[1]! * 2 ** 32) + (h[2]! * 2 ** 24) + (h[3]! * 2 ** 16) + (h[4]! * 2 ** 8) + h[5]!
+  }
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  order.sort((a, b) => {
+    const d = lead[a]! - lead[b]!
+    if (d !== 0) return d
+    for (let k = 6; k < 32; k++) {
+      const x = hashes[a * 32 + k]! - hashes[b * 32 + k]!
+      if (x !== 0) return x
+    }
+    return compareKeys(keys[a]!, keys[b]!)
+  })
+  // The same key twice has the same hash: the two are neighbours.
+  for (let k = 1; k < n; k++) {
+    if (keys[order[k]!] === keys[order[k - 1]!]) throw new DecodeError('ERR_SCHEMA', `${codec.name}: key ${JSON.stringify(keys[order[k]!])} given twice`)
+  }
+  const nibble = (k: number, depth: number): number => {
+    const b = hashes[order[k]! * 32 + (depth >> 1)]!
+    return (depth & 1) === 0 ? b >> 4 : b & 0x0f
+  }
+  const entry = (k: number): Entry<V> => {
+    const i = order[k]!
+    return { key: keys[i]!, hash: hashes.subarray(i * 32, i * 32 + 32), value: values[i]! }
+  }
+  /** The elements of the node at `depth` holding the entries in order[lo..hi). */
+  const node = (lo: number, hi: number, depth: number): Array<Element<V>> => {
+    const out: Array<Element<V>> = []
+    for (let k = lo; k < hi;) {
+      const slot = nibble(k, depth)
+      let end = k + 1
+      while (end < hi && nibble(end, depth) === slot) end++
+      const count = end - k
+      if (count <= BUCKET || depth === MAX_LEVEL) {
+        if (count > BUCKET) throw new DecodeError('ERR_LIMIT', `more than ${BUCKET} keys share a whole SHA-256 hash`)
+        const bucket: Array<Entry<V>> = []
+        for (let j = k; j < end; j++) bucket.push(entry(j))
+        out.push({ slot, bucket: bucket.sort(byKey) })
+      } else {
+        out.push({ slot, link: w.write(node(k, end, depth + 1)) })
+      }
+      k = end
+    }
+    return out
+  }
+  const root = w.write(node(0, n, 0))
   return { root, blocks: w.blocks, bytes: w.bytes }
 }
 
