@@ -15,7 +15,7 @@ import { encodeCar } from '../../src/blocks/car.js'
 import { main } from '../../src/cli/main.js'
 import { Updater } from '../../src/client/updater.js'
 import { RepoSim } from '../helpers/history.js'
-import { forgeRoot, refusedUnchanged, stateBytes, tempDir, text, violationRules, type TempDir } from '../helpers/client-sim.js'
+import { forgeRoot, refreshTo, refusedTo, stateBytes, tempDir, text, updaterFor, violationRules, type TempDir } from '../helpers/client-sim.js'
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
@@ -24,21 +24,10 @@ let dir: TempDir
 beforeEach(async () => { dir = await tempDir('dagtuf-floors-') })
 afterEach(async () => { await dir.remove() })
 
-async function client (sim: RepoSim): Promise<Updater> {
-  const up = await Updater.create({ dir: dir.path, source: sim.store, unsafeReferenceTime: sim.now })
-  if ((await up.state().catch(() => null)) === null) await up.init(sim.versions[0]!.root.cid)
-  return up
-}
-
-async function refresh (sim: RepoSim, ts: CID) {
-  return await (await client(sim)).refresh(ts)
-}
-
+const client = async (sim: RepoSim): Promise<Updater> => await updaterFor(sim, dir.path)
+const refresh = async (sim: RepoSim, ts: CID) => await refreshTo(sim, dir.path, ts)
 /** Refused with `code`, state.json byte for byte unchanged. */
-async function refused (sim: RepoSim, ts: CID, code: string) {
-  const up = await client(sim)
-  return await refusedUnchanged(dir.path, async () => await up.refresh(ts), code)
-}
+const refused = async (sim: RepoSim, ts: CID, code: string) => await refusedTo(sim, dir.path, ts, code)
 
 /** A forged snapshot (signed with the head root's snapshot keys) and its timestamp. */
 async function forged (sim: RepoSim, o: Parameters<RepoSim['forgeSnapshot']>[0]): Promise<CID> {

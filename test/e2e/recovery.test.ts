@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { Updater } from '../../src/client/updater.js'
 import { RepoSim } from '../helpers/history.js'
-import { refusedUnchanged, stateBytes, tempDir, text, type TempDir } from '../helpers/client-sim.js'
+import { refreshTo, refusedTo, stateBytes, tempDir, text, updaterFor, type TempDir } from '../helpers/client-sim.js'
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
@@ -21,20 +21,10 @@ let dir: TempDir
 beforeEach(async () => { dir = await tempDir('dagtuf-recovery-') })
 afterEach(async () => { await dir.remove() })
 
-async function client (sim: RepoSim): Promise<Updater> {
-  const up = await Updater.create({ dir: dir.path, source: sim.store, unsafeReferenceTime: sim.now })
-  if ((await up.state().catch(() => null)) === null) await up.init(sim.versions[0]!.root.cid)
-  return up
-}
-
-async function refresh (sim: RepoSim, ts: CID) {
-  return await (await client(sim)).refresh(ts)
-}
-
-async function refused (sim: RepoSim, ts: CID, code: string) {
-  const up = await client(sim)
-  return await refusedUnchanged(dir.path, async () => await up.refresh(ts), code)
-}
+const client = async (sim: RepoSim): Promise<Updater> => await updaterFor(sim, dir.path)
+const refresh = async (sim: RepoSim, ts: CID) => await refreshTo(sim, dir.path, ts)
+/** Refused with `code`, state.json byte for byte unchanged. */
+const refused = async (sim: RepoSim, ts: CID, code: string) => await refusedTo(sim, dir.path, ts, code)
 
 describe('recovery keeps tombstone floors (CLIENT-FLOOR-RETIRED)', () => {
   it('CLIENT-FLOOR-RETIRED: a role removed at v2 and re-added after a timestamp rotation cannot be listed at v1 by the new key holders', async () => {

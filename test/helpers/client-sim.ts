@@ -12,6 +12,7 @@ import { Updater, type UpdaterOptions } from '../../src/client/updater.js'
 import { makeRoot, expiresIn } from '../../src/model/build.js'
 import { seedSigner, type Signer } from '../../src/model/keys.js'
 import type { RootEnvelope, RootSigned } from '../../src/model/types.js'
+import type { CID } from 'multiformats/cid'
 import type { RepoSim } from './history.js'
 
 export interface TempDir { path: string, remove: () => Promise<void> }
@@ -27,6 +28,17 @@ export async function updaterFor (sim: RepoSim, dir: string, opts: Partial<Updat
   const state = await up.state().catch(() => null)
   if (state === null) await up.init(sim.versions[0]!.root.cid)
   return up
+}
+
+/** Refresh a client of `sim` in `dir` (at the sim's clock) to `ts`. */
+export async function refreshTo (sim: RepoSim, dir: string, ts: CID) {
+  return await (await updaterFor(sim, dir)).refresh(ts)
+}
+
+/** A refresh of a client of `sim` in `dir` to `ts`, refused with `code`, state.json byte for byte unchanged. */
+export async function refusedTo (sim: RepoSim, dir: string, ts: CID, code: string): Promise<Error & { code: string, details: Record<string, unknown> }> {
+  const up = await updaterFor(sim, dir)
+  return await refusedUnchanged(dir, async () => await up.refresh(ts), code)
 }
 
 /** The bytes of state.json, or null. */
