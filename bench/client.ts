@@ -26,7 +26,7 @@ import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
 import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
 import { addFiles } from '../src/publish/stage.js'
-import { BIN, ClassicRepo, MAXRSS_HOOK, RUN, content, countingProxy, median, run, startServe, staticServer } from './common.js'
+import { BIN, ClassicRepo, MAXRSS_HOOK, RUN, content, countingProxy, median, run, startServe, staticServer, writeTargetFiles } from './common.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
@@ -36,14 +36,7 @@ const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
 
 async function dagtufRepo (work: string, n: number): Promise<{ dir: string, root: string, timestamp: string }> {
   const dir = join(work, 'dagtuf-repo')
-  const files = join(work, 'files')
-  await mkdir(files, { recursive: true })
-  const paths: string[] = []
-  for (let i = 0; i < n; i++) {
-    const f = join(files, `file-${i}.txt`)
-    await writeFile(f, content(i))
-    paths.push(f)
-  }
+  const paths = await writeTargetFiles(join(work, 'files'), n)
   const init = await initRepo(dir, { rootKeys: 1, rootThreshold: 1 })
   const root = init.head.root.toString()
   await init.repo.close()

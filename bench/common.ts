@@ -24,6 +24,18 @@ export function content (i: number): string {
   return `target file number ${i}\n`.padEnd(200, '.') + '\n'
 }
 
+/** Write target files 0..n-1 into `dir` (created); their paths, in order. */
+export async function writeTargetFiles (dir: string, n: number): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const paths: string[] = []
+  for (let i = 0; i < n; i++) {
+    const f = join(dir, `file-${i}.txt`)
+    await writeFile(f, content(i))
+    paths.push(f)
+  }
+  return paths
+}
+
 export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1

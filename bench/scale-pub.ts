@@ -40,7 +40,7 @@ import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
 import type { Op } from '../src/publish/files.js'
 import { addFiles } from '../src/publish/stage.js'
 import { buildTargetsMap } from '../src/shard/index.js'
-import { content } from './common.js'
+import { content, writeTargetFiles } from './common.js'
 
 function out (key: string, value: string | number): void {
   process.stdout.write(`RESULT ${key}=${value}\n`)
@@ -157,14 +157,7 @@ function bulk (n: number): void {
 }
 
 async function addfiles (dir: string, n: number): Promise<void> {
-  const files = join(dir, 'files')
-  await mkdir(files, { recursive: true })
-  const paths: string[] = []
-  for (let i = 0; i < n; i++) {
-    const f = join(files, `file-${i}.txt`)
-    await writeFile(f, content(i))
-    paths.push(f)
-  }
+  const paths = await writeTargetFiles(join(dir, 'files'), n)
   const repoDir = join(dir, 'repo')
   await (await initRepo(repoDir, { rootKeys: 1, rootThreshold: 1 })).repo.close()
   const session = await openSession(repoDir, { lock: true })

@@ -78,10 +78,7 @@ export function specsOf (c: Pick<RoleContent, 'delegations' | 'succinct'>): read
   let out = binSpecs.get(s)
   if (out === undefined) {
     const list: DelegationSpec[] = []
-    for (let i = 0; i < 2 ** s.bitLength; i++) {
-      const r = binRole({ keyids: [], threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix }, i)
-      list.push({ name: r.name, keys: s.keys, threshold: s.threshold, terminating: false, pathHashPrefixes: r.pathHashPrefixes })
-    }
+    for (let i = 0; i < 2 ** s.bitLength; i++) list.push(binSpec(s, i))
     out = list
     binSpecs.set(s, out)
   }
@@ -92,8 +89,13 @@ export function specsOf (c: Pick<RoleContent, 'delegations' | 'succinct'>): read
 function matchingSpecs (c: Pick<RoleContent, 'delegations' | 'succinct'>, path: string): readonly DelegationSpec[] {
   const s = c.succinct
   if (s === undefined) return (c.delegations ?? []).filter((d) => entryMatches(d, path))
-  const r = binRole({ keyids: [], threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix }, binOfHash(s.bitLength, pathHash(path)))
-  return [{ name: r.name, keys: s.keys, threshold: s.threshold, terminating: false, pathHashPrefixes: r.pathHashPrefixes }]
+  return [binSpec(s, binOfHash(s.bitLength, pathHash(path)))]
+}
+
+/** Bin `i` of succinct bins as a delegation spec (its keys given as public keys). */
+function binSpec (s: SuccinctSpec, i: number): DelegationSpec {
+  const r = binRole({ keyids: [], threshold: s.threshold, bitLength: s.bitLength, namePrefix: s.namePrefix }, i)
+  return { name: r.name, keys: s.keys, threshold: s.threshold, terminating: false, pathHashPrefixes: r.pathHashPrefixes }
 }
 
 /** Does a role's content (published map plus staged changes) list `path`? */

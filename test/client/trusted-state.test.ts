@@ -15,6 +15,19 @@ const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
 const DAY = 86400
 
+/** Role n published at two versions, then removed (a tombstone): the three versions. */
+async function retiredN (seed: number) {
+  const sim = await sim0(seed)
+  sim.delegate('targets', 'n')
+  await sim.addTarget('n', 'n/a.txt')
+  const v1 = await sim.publish()
+  await sim.addTarget('n', 'n/b.txt')
+  await sim.publish()
+  sim.undelegate('targets', 'n')
+  const v3 = await sim.publish()
+  return { sim, v1, v3 }
+}
+
 async function sim0 (seed = 7): Promise<RepoSim> {
   return await RepoSim.create({ seed, topKeys: TOP })
 }
@@ -435,14 +448,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
   })
 
   it('CLIENT-FLOOR-RETIRED: a name retired in the trusted snapshot keeps its tombstone as floor when listed again, unless its keys changed', async () => {
-    const sim = await sim0(31)
-    sim.delegate('targets', 'n')
-    await sim.addTarget('n', 'n/a.txt')
-    const v1 = await sim.publish()
-    await sim.addTarget('n', 'n/b.txt')
-    await sim.publish()
-    sim.undelegate('targets', 'n')
-    const v3 = await sim.publish()
+    const { sim, v1, v3 } = await retiredN(31)
     const trusted = recordOf(v3)
     sim.rotate('timestamp')
     sim.delegate('targets', 'n')
@@ -457,14 +463,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
   })
 
   it('CLIENT-FLOOR-RETIRED: a name retired on both sides keeps its tombstone', async () => {
-    const sim = await sim0(32)
-    sim.delegate('targets', 'n')
-    await sim.addTarget('n', 'n/a.txt')
-    const v1 = await sim.publish()
-    await sim.addTarget('n', 'n/b.txt')
-    await sim.publish()
-    sim.undelegate('targets', 'n')
-    const v3 = await sim.publish()
+    const { sim, v1, v3 } = await retiredN(32)
     sim.rotate('snapshot')
     sim.rotate('timestamp')
     const v4 = await sim.publish()
