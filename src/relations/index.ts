@@ -29,11 +29,12 @@
 import { CID } from 'multiformats/cid'
 import type { Kind } from '../model/config.js'
 import type { RuleId } from '../model/rules.js'
-import { UsageError } from '../model/errors.js'
+import { DecodeError, UsageError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
 import { Collector, ruleOfLoadError, type Violation } from '../validate/report.js'
-import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateSnapshotTop, validateTimestamp, validateTimestampTop, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
+import { LIMITS } from '../model/config.js'
+import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, snapshotTopWithoutMaps, validateSnapshot, validateSnapshotTop, validateTimestamp, validateTimestampTop, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
 
 export type { Violation }
 
@@ -146,7 +147,10 @@ function memo<T> (m: Map<string, Promise<T>>, key: string, compute: () => Promis
   return p
 }
 
-/** VALID of one object of `kind` (NOTES section 5: the premise `VALID X`). */
+/**
+ * VALID of one object of `kind` (NOTES section 5: the premise `VALID X`);
+ * for snapshots and timestamps under the top premise, VALID_top read whole.
+ */
 function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
   return memo(ctx.valid, `${kind} ${cid.toString()}`, async () => {
     switch (kind) {
@@ -165,6 +169,18 @@ function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
       }
     }
   })
+}
+
+/**
+ * The premise `VALID X` as a step checks it. Under the top premise a
+ * snapshot's role maps are not read whole here: the step checks them on
+ * their difference from the predecessor's (`mapStep`), and the walk's far
+ * end, whose maps are the base of that induction, is checked whole
+ * (`validOf`) by the entry points.
+ */
+function stepValidOf (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, cid: CID): Promise<Violation[]> {
+  if (!(ctx.top && kind === 'snapshot')) return validOf(ctx, kind, cid)
+  return memo(ctx.valid, `light ${cid.toString()}`, async () => await snapshotTopWithoutMaps(ctx.loader, cid, ctx.vopts))
 }
 
 /** The envelope, or undefined when it failed to load (already reported by validOf). */
@@ -214,8 +230,8 @@ async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[]): Pr
 /** `A <- B` for roots, targets and snapshots, memoized by CID pair. */
 function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Promise<Relation> {
   return memo(ctx.steps, `${kind} ${a.toString()} ${b.toString()}`, async () => {
-    const out: Violation[] = [...await validOf(ctx, kind, a)]
-    if (!a.equals(b)) out.push(...await validOf(ctx, kind, b))
+    const out: Violation[] = [...await stepValidOf(ctx, kind, a)]
+    if (!a.equals(b)) out.push(...await stepValidOf(ctx, kind, b))
     const A = await envOf(ctx, kind, a)
     const B = await envOf(ctx, kind, b)
     if (A !== undefined && !sameCid(A.signed.previousVersion, b)) {
@@ -251,56 +267,98 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
   const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out)
   if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
 
-  // The role maps were read (and their shards checked) by VALID of both DAGs;
-  // the loader caches them by root CID.
-  const dtA = await ctx.loader.roleMap(ma.delegatedTargets)
-  const retA = await ctx.loader.roleMap(ma.retired)
-  const dtB = await ctx.loader.roleMap(mb.delegatedTargets)
-  const retB = await ctx.loader.roleMap(mb.retired)
-  for (const [n, cidA] of dtA) {
-    const cidB = dtB.get(n)
-    if (cidB !== undefined) {
+  out.push(...await mapStep(ctx, A, B))
+  return out
+}
+
+/** The changes between two role maps, at most LIMITS.maxDelegatedRoles of them. */
+async function changesOf (ctx: Ctx, newer: CID, older: CID): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
+  const out: Array<{ key: string, before?: CID, after?: CID }> = []
+  for await (const ch of ctx.loader.roleDiff(newer, older)) {
+    if (out.length >= 2 * LIMITS.maxDelegatedRoles) {
+      throw new DecodeError('ERR_LIMIT', `role maps ${newer} and ${older} differ in more than ${2 * LIMITS.maxDelegatedRoles} names`, { details: { cid: newer.toString() } })
+    }
+    out.push(ch)
+  }
+  return out
+}
+
+/**
+ * The SUCC-SNAP-* premises on the role maps (NOTES 5.3), computed on their
+ * structural difference: only names whose entry differs are looked at, and
+ * only the map nodes on the paths that differ are read. Equal to the rules
+ * over whole maps when B's maps are disjoint (VALID B), which the step
+ * requires. Under the top premise it also checks what VALID_top A says of
+ * A's maps, given that it holds for B: every node read is checked in place
+ * (the others are B's, at the same place), and VALID-RETIRED-DISJOINT for
+ * the names that changed (the others were disjoint in B).
+ */
+async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>): Promise<Violation[]> {
+  const out: Violation[] = []
+  const a = A.cid
+  const ma = A.signed.meta
+  const mb = B.signed.meta
+  let dt: Array<{ key: string, before?: CID, after?: CID }>
+  let ret: Array<{ key: string, before?: CID, after?: CID }>
+  try {
+    dt = await changesOf(ctx, ma.delegatedTargets, mb.delegatedTargets)
+    ret = await changesOf(ctx, ma.retired, mb.retired)
+  } catch (e) {
+    const rule = ruleOfLoadError(e)
+    if (rule === undefined) throw e
+    return [v(rule, a, `the role maps of ${a} and ${B.cid}: ${e instanceof Error ? e.message : String(e)}`)]
+  }
+  const entry = async (root: CID, name: string): Promise<CID | undefined> => await ctx.loader.roleEntry(root, name)
+
+  for (const { key: n, before, after } of dt) {
+    if (after !== undefined && before !== undefined) {
       // SUCC-SNAP-DELEG: names in both maps step by <-?
-      const r = await targetsOptReason(ctx, cidA, cidB, out)
+      const r = await targetsOptReason(ctx, after, before, out)
       if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
-    } else if (!retB.has(n)) {
-      // SUCC-SNAP-NEW: a new name starts a new chain.
-      const obj = await roleObjectOf(ctx, cidA, out)
-      if (obj === undefined) {
-        // Under a full premise VALID SnapA reported this already; under the top premise it is this rule's to report.
-        out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${cidA}, which is not a targets object`))
-      } else if (obj.signed.previousVersion !== null) {
-        out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${cidA}, whose previous-version is ${obj.signed.previousVersion} instead of null`))
+    } else if (after !== undefined) {
+      // A name new to A.dt: re-added from a tombstone of B, or new.
+      if (ctx.top && await entry(ma.retired, n) !== undefined) c0(out, a, n)
+      const tomb = await entry(mb.retired, n)
+      if (tomb !== undefined) {
+        // SUCC-SNAP-RETIRED: a re-added role continues from its tombstone.
+        const r = await targetsOptReason(ctx, after, tomb, out)
+        if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${tomb}: ${r}`))
+      } else {
+        // SUCC-SNAP-NEW: a new name starts a new chain.
+        const obj = await roleObjectOf(ctx, after, out)
+        if (obj === undefined) {
+          out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${after}, which is not a targets object`))
+        } else if (obj.signed.previousVersion !== null) {
+          out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${after}, whose previous-version is ${obj.signed.previousVersion} instead of null`))
+        }
+      }
+    } else if (before !== undefined) {
+      // SUCC-SNAP-REMOVED: a removed name leaves a tombstone with its last CID.
+      const t = await entry(ma.retired, n)
+      if (t === undefined || !t.equals(before)) {
+        out.push(v('SUCC-SNAP-REMOVED', a, `removed delegated role ${n} must be retired with ${before}, found ${t?.toString() ?? 'no tombstone'}`))
       }
     }
   }
-  // SUCC-SNAP-REMOVED: a removed name leaves a tombstone with its last CID.
-  for (const [n, cidB] of dtB) {
-    if (dtA.has(n)) continue
-    const t = retA.get(n)
-    if (t === undefined || !t.equals(cidB)) {
-      out.push(v('SUCC-SNAP-REMOVED', a, `removed delegated role ${n} must be retired with ${cidB}, found ${t?.toString() ?? 'no tombstone'}`))
-    }
-  }
-  // SUCC-SNAP-RETIRED: tombstones are permanent and genuine; a re-added role continues its chain.
-  for (const [n, cidB] of retB) {
-    const back = dtA.get(n)
-    if (back !== undefined) {
-      const r = await targetsOptReason(ctx, back, cidB, out)
-      if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${cidB}: ${r}`))
-    } else {
-      const t = retA.get(n)
-      if (t === undefined || !t.equals(cidB)) {
-        out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} changed from ${cidB} to ${t?.toString() ?? 'nothing'}`))
+  for (const { key: n, before, after } of ret) {
+    if (after !== undefined && ctx.top && await entry(ma.delegatedTargets, n) !== undefined) c0(out, a, n)
+    if (before !== undefined) {
+      // SUCC-SNAP-RETIRED: tombstones are permanent. A name re-added to A.dt
+      // is checked above, as a name new to A.dt (B's maps are disjoint).
+      if (await entry(ma.delegatedTargets, n) === undefined) {
+        out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} changed from ${before} to ${after?.toString() ?? 'nothing'}`))
       }
-    }
-  }
-  for (const n of retA.keys()) {
-    if (!dtB.has(n) && !retB.has(n)) {
+    } else if (after !== undefined && await entry(mb.delegatedTargets, n) === undefined) {
+      // SUCC-SNAP-RETIRED: no invented tombstones.
       out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} was neither listed nor retired by the previous snapshot`))
     }
   }
   return out
+}
+
+/** VALID-RETIRED-DISJOINT for a name that changed in A's maps. */
+function c0 (out: Violation[], a: CID, n: string): void {
+  out.push(v('VALID-RETIRED-DISJOINT', a, `${n} is both listed and retired`))
 }
 
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
@@ -323,11 +381,29 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
     if (prev.equals(b)) break
     cur = prev
   }
+  const base = await anchor(ctx, kind, b)
+  if (base.length > 0) return result(base, [])
   for (let i = 0; i + 1 < chain.length; i++) {
     const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
     if (!r.holds) return copy(r)
   }
   return result([], chain)
+}
+
+/**
+ * Under the top premise, VALID_top of a snapshot walk's far end, maps read
+ * whole: the base from which each step checks the next snapshot's maps on
+ * their difference (`mapStep`). Nothing to add otherwise.
+ */
+async function anchor (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, b: CID): Promise<Violation[]> {
+  return ctx.top && kind === 'snapshot' ? await validOf(ctx, kind, b) : []
+}
+
+/** One step `A <- B` from an entry point: the step, on its anchor. */
+async function anchoredStep (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Promise<Relation> {
+  const base = await anchor(ctx, kind, b)
+  if (base.length > 0) return result(base, [])
+  return copy(await step(ctx, kind, a, b))
 }
 
 /** Timestamps: `<-`, `<-?` and `<-*` coincide (SUCC-TS-SNAPSHOT). */
@@ -354,7 +430,7 @@ export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: Re
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
   if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
-  return copy(await step(ctx, kind, ca, cb))
+  return await anchoredStep(ctx, kind, ca, cb)
 }
 
 /**
@@ -368,7 +444,7 @@ export async function succOpt (loader: Loader, kind: Kind, a: CID, b: CID, opts:
   const ctx = contextOf(loader, opts)
   if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
   if (ca.equals(cb)) return result(await validOf(ctx, kind, ca), [ca])
-  return copy(await step(ctx, kind, ca, cb))
+  return await anchoredStep(ctx, kind, ca, cb)
 }
 
 /**

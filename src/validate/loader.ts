@@ -31,7 +31,7 @@ import { decodeEnvelope } from '../model/codec.js'
 import { LIMITS, MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, DecodeError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import type { Envelope, SignedOf, TargetInfo } from '../model/types.js'
-import { MAX_NODE_BYTES, ShardBudget, ShardReader, roleLinkCodec, targetsCodec, type Entry } from '../shard/index.js'
+import { MAX_NODE_BYTES, ShardBudget, ShardReader, roleLinkCodec, targetsCodec, type Change, type Entry } from '../shard/index.js'
 
 export interface Loader {
   /**
@@ -50,6 +50,21 @@ export interface Loader {
    * @throws {BlockError} a node could not be fetched (SHARD-MISSING)
    */
   roleMap: (root: CID) => Promise<ReadonlyMap<string, CID>>
+  /**
+   * The entry for `name` in the role map at `root`: fetches only the nodes on
+   * its path.
+   *
+   * @throws as `target`
+   */
+  roleEntry: (root: CID, name: string) => Promise<CID | undefined>
+  /**
+   * The changes from the role map at `older` to the one at `newer`,
+   * descending only where their nodes' CIDs differ (every node read is
+   * checked in place; a shared subtree is not read).
+   *
+   * @throws as `target`
+   */
+  roleDiff: (newer: CID, older: CID) => AsyncIterable<Change<CID>>
   /**
    * The entry for `path` in the targets map whose root is `root`: fetches
    * only the nodes on the path to it.
@@ -95,6 +110,12 @@ export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
         p.catch(() => { if (roleMaps.get(key) === p) roleMaps.delete(key) })
       }
       return await p
+    },
+    async roleEntry (root: CID, name: string): Promise<CID | undefined> {
+      return await roles.get(root, name)
+    },
+    roleDiff (newer: CID, older: CID): AsyncIterable<Change<CID>> {
+      return roles.diff(newer, older)
     },
     async target (root: CID, path: string): Promise<TargetInfo | undefined> {
       return await targets.get(root, path)

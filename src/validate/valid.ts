@@ -342,10 +342,12 @@ interface Top {
  * timestamp `ts`), in fail-fast order. Returns what it read, or undefined
  * when a load failed (the failure is a violation).
  */
-async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: TimestampEnvelope): Promise<Top | undefined> {
+async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: TimestampEnvelope, maps: 'read' | 'skip' = 'read'): Promise<Top | undefined> {
   const snap = await loadOrReport(loader, 'snapshot', snapCid, c, ts === undefined ? 'snapshot' : 'timestamp.snapshot')
   if (snap === undefined) return undefined
   const meta = snap.signed.meta
+  // A first snapshot's retired map is always read (VALID-SNAP-FIRST-RETIRED).
+  const skipMaps = maps === 'skip' && snap.signed.previousVersion !== null
 
   // VALID-SNAP-ROOT first: everything else is judged with this root's keys.
   const root = await loadOrReport(loader, 'root', meta.root, c, 'meta.root')
@@ -364,8 +366,9 @@ async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: Timesta
   if (root !== undefined && !meetsThreshold(snap, root.signed.keys, roles!.snapshot)) {
     c.add('VALID-SNAP-SIG', snap.cid, `snapshot is not signed by ${roles!.snapshot.threshold} of the root's snapshot keys`)
   }
-  const dt = await roleMapOrReport(loader, meta.delegatedTargets, c, 'meta.delegated-targets')
-  const retired = await roleMapOrReport(loader, meta.retired, c, 'meta.retired')
+  const none = new Map<string, CID>()
+  const dt = skipMaps ? none : await roleMapOrReport(loader, meta.delegatedTargets, c, 'meta.delegated-targets')
+  const retired = skipMaps ? none : await roleMapOrReport(loader, meta.retired, c, 'meta.retired')
   if (dt === undefined || retired === undefined) return undefined
   for (const name of retired.keys()) {
     if (dt.has(name)) c.add('VALID-RETIRED-DISJOINT', snap.cid, `${name} is both listed and retired`)
@@ -639,6 +642,23 @@ export async function assertValidSnapshot (loader: Loader, cid: CID, opts: Omit<
  */
 export async function assertValidTimestampTop (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<Dag> {
   return await assertRun(opts, ofTimestamp('top', loader, cid))
+}
+
+/**
+ * The violations of VALID_top of snapshot `cid` other than those of its role
+ * maps (their shards and VALID-RETIRED-DISJOINT), which the caller checks
+ * on the maps' difference from a predecessor whose VALID_top it knows
+ * (the relations `<-ᵗ`, NOTES 5.6). A first snapshot (previous-version null)
+ * has no predecessor: its maps are read whole.
+ *
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ */
+export async function snapshotTopWithoutMaps (loader: Loader, cid: CID, opts: ValidateOptions = {}): Promise<Violation[]> {
+  const r = await run(opts, async (c) => {
+    const top = await walkTop(loader, cid, c, undefined, 'skip')
+    return top === undefined || top.root === undefined ? undefined : dagOf(loader, partsOf({ ...top, root: top.root }))
+  })
+  return r.violations
 }
 
 /**
