@@ -1,0 +1,265 @@
+/**
+ * `npm run bench:catchup` — what an update costs a client that is behind
+ * (issue 9) and one that is cold at PEP 458 scale (issue 8, item 6). Not a
+ * test: it prints a table of measured figures.
+ *
+ * The repositories are built in process, straight from the model's builders
+ * (no CLI, no disk for the repository): a memory block store that counts the
+ * blocks and bytes a client asks for. The client is the real Updater with a
+ * real trusted-state folder in a temporary directory (its cache writes are
+ * durable, as in use).
+ *
+ * Scenarios (each in this process, one after the other; `--quick` shrinks them):
+ *   refresh-only   K publishes that change nothing but the snapshot and
+ *                  timestamp (3 delegated roles): a client at the first
+ *                  catches up to the last.
+ *   one-target     a repository of N targets in the top-level role, then K
+ *                  publishes that each change one target: catch-up.
+ *   bins           2^b succinct hash bins holding M targets: a cold update,
+ *                  one lookup, then K publishes that each change one bin and
+ *                  a catch-up.
+ * Columns: blocks and bytes fetched, the bytes of the objects and nodes that
+ * changed (the lower bound for any client), wall time, and the growth of the
+ * process's peak RSS (VmHWM) during the update.
+ */
+import '../src/polyfill.js'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { MemoryBlockStore } from '../src/blocks/memory.js'
+import type { BlockSource, GetOptions } from '../src/blocks/types.js'
+import { Updater } from '../src/client/updater.js'
+import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp, type RoleSpec } from '../src/model/build.js'
+import { CID as CIDClass } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
+import { keyPairFromSeed, seedSigner, type KeyPair } from '../src/model/keys.js'
+import { signEnvelope } from '../src/model/sign.js'
+import type { Envelope, Signed, TargetInfo } from '../src/model/types.js'
+import { binName, binOfHash } from '../src/model/delegations.js'
+import { ShardReader, buildRolesMap, buildTargetsMap, emptyMap, targetsCodec, updateMap, type ShardBlock } from '../src/shard/index.js'
+import { pathHash } from '../src/validate/delegation.js'
+
+const QUICK = process.argv.includes('--quick')
+const NOW = new Date()
+
+function vmHwmKiB (): number {
+  const m = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))
+  return m === null ? 0 : Number(m[1])
+}
+
+/** A counting source over a memory store. */
+class Counting implements BlockSource {
+  blocks = 0
+  bytes = 0
+  constructor (readonly store: MemoryBlockStore) {}
+  async get (cid: CID, o?: GetOptions): Promise<Uint8Array> {
+    const b = await this.store.get(cid, o)
+    this.blocks++
+    this.bytes += b.length
+    return b
+  }
+
+  reset (): void { this.blocks = 0; this.bytes = 0 }
+}
+
+let seedNo = 1
+function key (): KeyPair {
+  const s = new Uint8Array(32)
+  s[0] = seedNo & 0xff
+  s[1] = (seedNo >> 8) & 0xff
+  s[31] = 0x42
+  seedNo++
+  return keyPairFromSeed(s)
+}
+
+/** A repository built straight from the model (one key a role). */
+class Repo {
+  readonly store = new MemoryBlockStore()
+  /** Bytes written since the last `mark()`: what changed. */
+  written = 0
+  readonly sink = (b: ShardBlock): void => { this.put(b.cid, b.bytes) }
+  readonly keys = { root: key(), targets: key(), snapshot: key(), timestamp: key() }
+  readonly reader = new ShardReader(this.store, targetsCodec)
+  rootCid!: CID
+  targets!: Envelope
+  targetsMap!: CID
+  delegations: Parameters<typeof makeTargets>[0]['delegations'] | undefined
+  succinct: Parameters<typeof makeTargets>[0]['succinct'] | undefined
+  roles = new Map<string, Envelope>()
+  roleMaps = new Map<string, CID>()
+  snapshot: Envelope | null = null
+  timestamp!: Envelope
+
+  readonly #seen = new Set<string>()
+  put (cid: CID, bytes: Uint8Array): void {
+    const k = cid.toString()
+    if (this.#seen.has(k)) return
+    this.#seen.add(k)
+    this.written += bytes.length
+    this.store.unsafePut(cid, bytes)
+  }
+
+  async sign<S extends Signed> (signed: S, k: KeyPair): Promise<Envelope<S>> {
+    const env = await signEnvelope(signed, [seedSigner(k.seed)])
+    this.put(env.cid, env.bytes)
+    return env
+  }
+
+  async init (targets: Iterable<readonly [string, TargetInfo]>): Promise<void> {
+    const spec = (k: KeyPair): RoleSpec => ({ keys: [k.publicKey], threshold: 1 })
+    const root = await this.sign(makeRoot({ expires: expiresIn(NOW, 365 * 86400), roles: { root: spec(this.keys.root), targets: spec(this.keys.targets), snapshot: spec(this.keys.snapshot), timestamp: spec(this.keys.timestamp) } }), this.keys.root)
+    this.rootCid = root.cid
+    this.targetsMap = buildTargetsMap(targets, this.sink).root
+    await this.signTargets(null)
+  }
+
+  async signTargets (prev: CID | null): Promise<void> {
+    this.targets = await this.sign(makeTargets({
+      expires: expiresIn(NOW, 90 * 86400),
+      previousVersion: prev,
+      targets: this.targetsMap,
+      ...(this.delegations !== undefined ? { delegations: this.delegations } : {}),
+      ...(this.succinct !== undefined ? { succinct: this.succinct } : {})
+    }), this.keys.targets)
+  }
+
+  async setRole (name: string, k: KeyPair, entries: Iterable<readonly [string, TargetInfo]> | Map<string, TargetInfo | null>): Promise<void> {
+    const old = this.roles.get(name)
+    let map: CID
+    if (old !== undefined && entries instanceof Map) map = (await updateMap(this.reader, this.roleMaps.get(name)!, entries as Map<string, TargetInfo | null>, this.sink)).root
+    else map = buildTargetsMap(entries as Iterable<readonly [string, TargetInfo]>, this.sink).root
+    this.roleMaps.set(name, map)
+    this.roles.set(name, await this.sign(makeTargets({ expires: expiresIn(NOW, 90 * 86400), previousVersion: old?.cid ?? null, targets: map }), k))
+  }
+
+  async publish (): Promise<CID> {
+    const dt = buildRolesMap([...this.roles].map(([n, e]) => [n, e.cid] as const), this.sink).root
+    const ret = emptyMap()
+    this.sink(ret)
+    this.snapshot = await this.sign(makeSnapshot({ expires: expiresIn(NOW, 7 * 86400), previousVersion: this.snapshot?.cid ?? null, root: this.rootCid, targets: this.targets.cid, delegatedTargets: dt, retired: ret.cid }), this.keys.snapshot)
+    this.timestamp = await this.sign(makeTimestamp({ expires: expiresIn(NOW, 86400), snapshot: this.snapshot.cid }), this.keys.timestamp)
+    return this.timestamp.cid
+  }
+
+  async changeTopTarget (path: string, i: number): Promise<void> {
+    this.targetsMap = (await updateMap(this.reader, this.targetsMap, new Map([[path, info(`changed ${i} ${path}`)]]), this.sink)).root
+    await this.signTargets(this.targets.cid)
+  }
+}
+
+function info (text: string): TargetInfo {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CIDClass.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(bytes))), length: bytes.length }
+}
+
+interface Row { scenario: string, what: string, blocks: number, bytes: number, changed: number, ms: number, rssMiB: number }
+const rows: Row[] = []
+
+async function measure (scenario: string, what: string, changed: number, src: Counting, body: () => Promise<unknown>): Promise<void> {
+  src.reset()
+  global.gc?.()
+  const before = vmHwmKiB()
+  const t0 = performance.now()
+  await body()
+  const ms = performance.now() - t0
+  rows.push({ scenario, what, blocks: src.blocks, bytes: src.bytes, changed, ms, rssMiB: Math.max(0, vmHwmKiB() - before) / 1024 })
+  console.error(`${scenario} / ${what}: ${src.blocks} blocks, ${src.bytes} B (changed ${changed} B), ${ms.toFixed(0)} ms`)
+}
+
+async function client (repo: Repo, src: Counting): Promise<{ up: Updater, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'dagtuf-catchup-'))
+  const up = await Updater.create({ dir, source: src })
+  await up.init(repo.rootCid)
+  return { up, dir }
+}
+
+async function refreshOnly (k: number): Promise<void> {
+  const repo = new Repo()
+  await repo.init([['app.tgz', info('app')]])
+  const roleKeys = new Map(['a', 'b', 'c'].map((n) => [n, key()]))
+  for (const [n, k] of roleKeys) await repo.setRole(n, k, [[`${n}/x`, info(n)]])
+  repo.delegations = [...roleKeys].map(([n, k]) => ({ name: n, keys: [k.publicKey], threshold: 1, terminating: false, paths: [`${n}/*`] }))
+  await repo.signTargets(null)
+  const first = await repo.publish()
+  const src = new Counting(repo.store)
+  const { up, dir } = await client(repo, src)
+  try {
+    await up.refresh(first)
+    repo.written = 0
+    for (let i = 0; i < k; i++) await repo.publish()
+    await measure(`refresh-only K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function oneTarget (n: number, k: number): Promise<void> {
+  const repo = new Repo()
+  await repo.init(Array.from({ length: n }, (_, i) => [`pkg/${i}.tgz`, info(`t${i}`)] as const))
+  const first = await repo.publish()
+  const src = new Counting(repo.store)
+  const { up, dir } = await client(repo, src)
+  try {
+    await measure(`one-target N=${n}`, 'cold update', 0, src, async () => await up.refresh(first))
+    repo.written = 0
+    for (let i = 0; i < k; i++) {
+      await repo.changeTopTarget(`pkg/${(i * 7919) % n}.tgz`, i)
+      await repo.publish()
+    }
+    await measure(`one-target N=${n} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function bins (bits: number, m: number, k: number): Promise<void> {
+  const repo = new Repo()
+  const binKey = key()
+  repo.succinct = { keys: [binKey.publicKey], threshold: 1, bitLength: bits, namePrefix: 'bins' }
+  await repo.init([])
+  const spec = { bitLength: bits, namePrefix: 'bins' }
+  const per = new Map<string, Array<readonly [string, TargetInfo]>>()
+  for (let i = 0; i < (1 << bits); i++) per.set(binName(spec, i), [])
+  for (let i = 0; i < m; i++) {
+    const p = `packages/p${i}/p${i}-1.0.tar.gz`
+    per.get(binName(spec, binOfHash(bits, pathHash(p))))!.push([p, info(p)])
+  }
+  const t0 = performance.now()
+  for (const [name, entries] of per) await repo.setRole(name, binKey, entries)
+  const first = await repo.publish()
+  console.error(`bins 2^${bits}: built ${m} targets in ${(performance.now() - t0).toFixed(0)} ms`)
+  const src = new Counting(repo.store)
+  const { up, dir } = await client(repo, src)
+  try {
+    await measure(`bins 2^${bits}, ${m} targets`, 'cold update', 0, src, async () => await up.refresh(first))
+    await measure(`bins 2^${bits}, ${m} targets`, 'one lookup', 0, src, async () => {
+      const got = await up.getTargetInfo('packages/p7/p7-1.0.tar.gz')
+      if (got === null) throw new Error('lookup failed')
+    })
+    repo.written = 0
+    for (let i = 0; i < k; i++) {
+      const p = `packages/new${i}/new${i}-1.0.tar.gz`
+      const name = binName(spec, binOfHash(bits, pathHash(p)))
+      await repo.setRole(name, binKey, new Map([[p, info(p)]]))
+      await repo.publish()
+    }
+    await measure(`bins 2^${bits} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function main (): Promise<void> {
+  for (const k of QUICK ? [100] : [100, 1000, 10_000]) await refreshOnly(k)
+  await oneTarget(QUICK ? 10_000 : 100_000, QUICK ? 100 : 1000)
+  await bins(QUICK ? 10 : 14, QUICK ? 10_000 : 100_000, QUICK ? 20 : 100)
+  const kb = (b: number): string => (b / 1024).toFixed(1)
+  console.log('| scenario | step | blocks | KiB fetched | KiB changed | ms | peak RSS growth MiB |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)} |`)
+}
+
+await main()
