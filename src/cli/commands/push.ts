@@ -2,7 +2,8 @@
  * `dagtuf push --server URL [--dir D]` — send this repository's head to a
  * head registry (`dagtuf serve --allow-push`): read the server's head
  * (GET /head), export every block a client needs from it to ours
- * (`export --since <server head>`), and PUT the CAR to /head with
+ * (`export --since <server head> --content`: the target files too, unless
+ * --metadata-only), and PUT the CAR to /head with
  * `If-Match: "<server head>"`. The server accepts it only when our head is a
  * VALID successor of its head (NOTES REG-CAS, REG-ACCEPT).
  *
@@ -20,7 +21,7 @@ import { BlockError, RepoError, UsageError } from '../../model/errors.js'
 import { loadCurrent } from '../../publish/engine.js'
 import { exportCar } from '../../publish/export.js'
 import { Repo } from '../../publish/repo.js'
-import { str } from '../args.js'
+import { flag, str } from '../args.js'
 import type { Command } from '../command.js'
 import { DIR, dirOf, textIo } from './publish-common.js'
 
@@ -42,11 +43,12 @@ function serverUrl (text: string | undefined): string {
 export const pushCommand: Command = {
   name: 'push',
   summary: 'push the head to a head registry (dagtuf serve --allow-push) as a successor of the server\'s head',
-  usage: 'push --server URL [--dir D] [--json]',
+  usage: 'push --server URL [--dir D] [--metadata-only] [--json]',
   maxPositionals: 0,
   options: {
     ...DIR,
-    server: { type: 'string', help: 'the registry\'s base URL, e.g. http://127.0.0.1:8080' }
+    server: { type: 'string', help: 'the registry\'s base URL, e.g. http://127.0.0.1:8080' },
+    'metadata-only': { type: 'boolean', help: 'push the TUF metadata only, not the target files\' blocks' }
   },
   async run (args, io) {
     io = textIo(io, args)
@@ -67,7 +69,7 @@ export const pushCommand: Command = {
         throw new RepoError('ERR_NOT_SUCCESSOR', `the server's head ${serverHead} is not in this repository's history`, { details: { server, head: serverHead.toString() } })
       }
       const car = join(work, 'push.car')
-      const exported = await exportCar(node, current.loader, ours, car, { since: serverHead })
+      const exported = await exportCar(node, current.loader, ours, car, { since: serverHead, content: !flag(args, 'metadata-only') })
       const body = await readFile(car)
       let answer: Response
       try {
