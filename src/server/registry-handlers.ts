@@ -22,7 +22,9 @@
  *   413 ERR_BODY_TOO_LARGE      Content-Length over the cap, or the body
  *                               grew past it while streaming (counted as the
  *                               bytes arrive; nothing past the cap is read)
- *   412 ERR_HEAD_MOVED          If-Match is not the current head (ETag: the current one)
+ *   412 ERR_HEAD_MOVED          If-Match is not the current head (ETag: the current one);
+ *                               checked again after waiting for a slot (below)
+ *   503 ERR_BUSY                more pushes waiting for a slot than the queue holds
  *   400 ERR_BAD_CAR             not a CAR, truncated, not exactly one root
  *   400 ERR_BLOCK_HASH          a block whose bytes do not hash to its CID
  *   413 ERR_TOO_MANY_BLOCKS     more blocks than the cap
@@ -36,13 +38,15 @@
  * Authentication is the TUF signatures: a push is accepted from anyone when
  * the new DAG is VALID and descends from the head, so no tokens. Pushes
  * (only they) are rate limited per remote address, a token bucket.
- * Commits are serialized in this process; the store re-checks the head
- * under its own lock, so a publish in another process cannot be lost either.
+ * At most `maxConcurrentPushes` bodies are read and checked at once, the
+ * rest wait before their bodies are read. Commits are serialized in this
+ * process; the store re-checks the head under its own lock, so a publish in
+ * another process cannot be lost either.
  */
 import type { CID } from 'multiformats/cid'
 import { readCar, type CarSource } from '../blocks/car.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
-import { isOurs, normalizeCid, positiveInt } from '../blocks/util.js'
+import { isOurs, nonNegativeInt, normalizeCid, positiveInt } from '../blocks/util.js'
 import { SPEC_VERSION } from '../model/config.js'
 import { DagtufError, UsageError, ValidationError } from '../model/errors.js'
 import { parseCid } from '../model/hash.js'
@@ -82,6 +86,14 @@ export interface RegistryOptions {
   maxBodyBytes?: number
   /** Most blocks in one push (default 100 000). */
   maxBlocks?: number
+  /**
+   * Pushes read and checked at once (default 4); more wait, before their
+   * bodies are read, in a queue of at most `maxQueuedPushes` (default 64;
+   * beyond it 503). Bounds the memory of pushes to about
+   * maxConcurrentPushes x maxBodyBytes.
+   */
+  maxConcurrentPushes?: number
+  maxQueuedPushes?: number
   /** Per remote address; false turns it off (default { burst: 60, perMinute: 60 }). */
   rateLimit?: RateLimit | false
   /** Clock for the rate limit, in ms (default Date.now). */
@@ -172,6 +184,31 @@ class Limiter {
   }
 }
 
+/** At most `size` holders at once; at most `queue` waiting. */
+class Slots {
+  #free: number
+  readonly #waiting: Array<() => void> = []
+  constructor (size: number, readonly queue: number) { this.#free = size }
+
+  /** Resolves with a release function; false when the queue is full. */
+  async acquire (): Promise<(() => void) | false> {
+    if (this.#free > 0) this.#free--
+    else {
+      if (this.#waiting.length >= this.queue) return false
+      await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    }
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      // The slot passes straight to the next waiter, if any.
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#free++
+    }
+  }
+}
+
 /**
  * A body cut off at `max` bytes: it throws on the chunk that crosses the
  * cap, before passing it on, and says so in `over` (the CAR reader wraps
@@ -220,6 +257,7 @@ export function registryHandler (options: RegistryOptions): RegistryHandler {
     positiveInt(rate.perMinute, 1, 'rateLimit.perMinute')
   }
   const limiter = rate === false ? undefined : new Limiter(rate, options.now ?? Date.now)
+  const slots = new Slots(positiveInt(options.maxConcurrentPushes, 4, 'maxConcurrentPushes'), nonNegativeInt(options.maxQueuedPushes, 64, 'maxQueuedPushes'))
   // Commits one at a time in this process.
   let commits: Promise<unknown> = Promise.resolve()
   let rootCache: { head: string, root: string } | undefined
@@ -281,8 +319,21 @@ export function registryHandler (options: RegistryOptions): RegistryHandler {
       throw new PushError(413, 'ERR_BODY_TOO_LARGE', `the body is larger than ${maxBodyBytes} bytes`, { headers: { connection: 'close' }, details: { max: maxBodyBytes } })
     }
     const before = await currentHead()
-    if (before === null) throw new PushError(409, 'ERR_NO_HEAD', 'this repository has no head to replace', { headers: { connection: 'close' } })
+    if (before === null) throw new PushError(409, 'ERR_NO_HEAD', 'this repository has no head to replace')
     if (!before.equals(expected)) throw moved(before)
+    const release = await slots.acquire()
+    if (release === false) throw new PushError(503, 'ERR_BUSY', 'too many pushes are being checked: retry', { headers: { 'retry-after': '1' } })
+    try {
+      return await checkAndCommit(req, expected, signal)
+    } finally {
+      release()
+    }
+  }
+
+  async function checkAndCommit (req: RegistryRequest, expected: CID, signal: AbortSignal | undefined): Promise<GatewayResponse> {
+    // The head may have moved while this push waited for a slot: then its body is never read.
+    const now = await currentHead()
+    if (now === null || !now.equals(expected)) throw moved(now ?? expected)
 
     // Hash-checked while it streams in, within both caps.
     let car: CarSource

@@ -161,6 +161,30 @@ describe('head registry handlers', () => {
     expect(b.json.error.rule).toMatch(/^SUCC-/)
   })
 
+  it('checks a bounded number of pushes at once: others wait unread (then 412 if the head moved meanwhile), or 503 past the queue', async () => {
+    const s = await setup({ maxConcurrentPushes: 1, maxQueuedPushes: 1 })
+    // A push whose body arrives only when we say so.
+    let letGo!: () => void
+    const gate = new Promise<void>((resolve) => { letGo = resolve })
+    const slow = (async function * () {
+      yield s.car1.subarray(0, 10)
+      await gate
+      yield s.car1.subarray(10)
+    })()
+    const first = ask(s.handler, put(s.v0, slow))
+    let pulled = 0
+    const waiting = (async function * () { pulled++; yield s.car1 })()
+    const second = ask(s.handler, put(s.v0, waiting))
+    // The queue (one place) is full: a third is turned away at once.
+    const busy = await refused(s, put(s.v0, s.car1), 503, 'ERR_BUSY')
+    expect(busy.headers['retry-after']).toBe('1')
+    letGo()
+    expect((await first).status).toBe(200)
+    const late = await second
+    expect(late).toMatchObject({ status: 412, json: { error: { code: 'ERR_HEAD_MOVED', head: s.v1.toString() } } })
+    expect(pulled).toBe(0)
+  })
+
   it('pushes are off by default (405), and /config says so', async () => {
     const s = await setup({ pushes: false })
     await refused(s, put(s.v0, s.car1), 405, 'ERR_PUSH_DISABLED')
