@@ -8,6 +8,7 @@
  * PUT|POST /head go to the head registry (registry-handlers.ts), which gets
  * the request body as a stream and the remote address.
  */
+import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -60,6 +61,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   // Aborts block lookups still running when close() gives up waiting.
   const shutdown = new AbortController()
+  // One listener per request in flight: no fixed number is "too many".
+  setMaxListeners(0, shutdown.signal)
 
   const server: Server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
