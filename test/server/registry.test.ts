@@ -15,6 +15,7 @@ import { parseCid } from '../../src/model/hash.js'
 import { openSession, publishStaged } from '../../src/publish/engine.js'
 import { exportCar } from '../../src/publish/export.js'
 import { parseHead, type HeadRecord } from '../../src/publish/files.js'
+import { Repo } from '../../src/publish/repo.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
@@ -248,6 +249,16 @@ describe('head registry over HTTP with real repositories', () => {
     // The streamed body was cut off long before the client's 64 MiB went out.
     const streamed = await putEndless(server.url, head, car, 64 * 1024 * 1024)
     expect(streamed.sent).toBeLessThan(64 * 1024 * 1024)
+    // While a local command holds the repository lock, a VALID push waits its turn: 503, nothing stored.
+    const local = await Repo.open(mirror, { lock: true })
+    try {
+      const busy = await putHead(server.url, head, car)
+      expect(busy).toMatchObject({ status: 503, json: { error: { code: 'ERR_BUSY' } } })
+      expect(busy.headers['retry-after']).toBe('1')
+    } finally {
+      await local.close()
+    }
+    expect(await fingerprint(mirror)).toEqual(before)
     // The honest push still goes through afterwards.
     expect(await putHead(server.url, head, car)).toMatchObject({ status: 200, json: { head: v, previous: head } })
     expect(await verifyRepoHead(mirror, head)).toBe(v)
