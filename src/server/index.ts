@@ -5,7 +5,7 @@ export {
   type GatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse, type GatewayErrorCode
 } from './gateway-handlers.js'
 export {
-  registryHandler, isRegistryRoute, DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT,
+  registryHandler,
   type HeadStore, type RateLimit, type RegistryOptions, type RegistryRequest, type RegistryHandler, type RegistryErrorCode
 } from './registry-handlers.js'
 export { repoHeadStore } from './repo-registry.js'

@@ -19,6 +19,7 @@
  *   415 ERR_UNSUPPORTED_MEDIA_TYPE  the body is not declared as a CAR
  *   428 ERR_PRECONDITION_REQUIRED   no If-Match
  *   400 ERR_BAD_PRECONDITION    If-Match is not one quoted CID
+ *   409 ERR_NO_HEAD             the repository has no head yet (nothing to replace)
  *   413 ERR_BODY_TOO_LARGE      Content-Length over the cap, or the body
  *                               grew past it while streaming (counted as the
  *                               bytes arrive; nothing past the cap is read)
