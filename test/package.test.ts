@@ -54,7 +54,7 @@ describe('the dagtuf package', () => {
       'dagtuf:blocks': blocks,
       'dagtuf:client': client,
       'dagtuf:publish': publish,
-      'dagtuf:server': ['gatewayHandler', 'startServer']
+      'dagtuf:server': ['gatewayHandler', 'registryHandler', 'repoHeadStore', 'startServer']
     })
     // Internal on purpose: the trusted-state machine, byte and hex helpers.
     for (const internal of ['TrustedState', 'MiB', 'toHex', 'jsonDepth']) {

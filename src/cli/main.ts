@@ -8,6 +8,7 @@ import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
 import { demoCommand } from './commands/demo.js'
 import { clientGetCommand, clientInitCommand, clientListCommand, clientUpdateCommand } from './commands/client.js'
+import { pushCommand } from './commands/push.js'
 import { serveCommand } from './commands/serve.js'
 import { verifyCommand } from './commands/verify.js'
 import { exportCommand, headCommand, initCommand, keygenCommand, logCommand, resetCommand, statusCommand } from './commands/repo.js'
@@ -20,7 +21,7 @@ export const COMMANDS: readonly Command[] = [
   // publisher
   initCommand, addCommand, removeCommand, delegateCommand, undelegateCommand, rotateCommand, publishCommand,
   signCommand, draftsCommand, draftExportCommand, draftImportCommand, draftShowCommand,
-  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand,
+  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand, pushCommand,
   // client and server
   clientInitCommand, clientUpdateCommand, clientGetCommand, clientListCommand, serveCommand,
   // researchers

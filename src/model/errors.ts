@@ -122,7 +122,8 @@ export const REPO_CODES = {
   ERR_DRAFT_FORMAT: 'a draft file is malformed',
   ERR_PUBLISH_INVALID: 'the publisher refused its own output (details.rule is the rule of spec/NOTES.md)',
   ERR_NOT_SUCCESSOR: 'a timestamp that does not descend from the one given',
-  ERR_IPNS: 'the IPNS record could not be made'
+  ERR_IPNS: 'the IPNS record could not be made',
+  ERR_PUSH_REFUSED: 'a head registry refused a push (details.status, details.code and details.rule are its answer)'
 } as const
 
 /** StateError codes. */

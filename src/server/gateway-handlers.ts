@@ -8,7 +8,8 @@
  *   GET|HEAD /ipfs/{cid}?format=car   (or Accept: application/vnd.ipld.car)
  *       a CARv1 holding that one block (dag-scope=block)
  *   GET|HEAD /head
- *       the current timestamp CID as text/plain, 404 when there is none
+ *       the current timestamp CID as text/plain (ETag: the CID, quoted), 404
+ *       when there is none
  *   GET|HEAD /ipns/{name}?format=ipns-record   (or Accept: application/vnd.ipfs.ipns-record)
  *       the marshalled signed IPNS record of the server's own name (the
  *       `ipns` option), Content-Type application/vnd.ipfs.ipns-record; 404
@@ -246,6 +247,8 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
     const body = new TextEncoder().encode(`${current.toString()}\n`)
     return response(req.method, 200, {
       'content-type': 'text/plain; charset=utf-8',
+      // What a push names in If-Match (registry-handlers.ts).
+      etag: `"${current.toString()}"`,
       'content-length': body.byteLength,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff'

@@ -4,14 +4,18 @@
  * the GatewayResponse back. What it adds is about sockets only: header size
  * limits (431), request, idle and socket time limits, an abort signal for
  * each request (the client went away, or close() gave up waiting), and a
- * close() that ends every connection.
+ * close() that ends every connection. With `registry`, GET /config and
+ * PUT|POST /head go to the head registry (registry-handlers.ts), which gets
+ * the request body as a stream and the remote address.
  */
+import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
 import { gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
+import { isRegistryRoute, registryHandler, type RegistryOptions } from './registry-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -24,6 +28,8 @@ export interface ServerOptions extends GatewayHandlerOptions {
   idleTimeoutMs?: number
   /** Grace period of close() for responses in flight, in ms (default 2 000). */
   closeGraceMs?: number
+  /** The head registry (GET /config, PUT /head); without it those are the gateway's 404/405. */
+  registry?: RegistryOptions
 }
 
 export interface RunningServer {
@@ -44,6 +50,7 @@ const MAX_HEADER_BYTES = 8 * 1024
  */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   const handler = gatewayHandler(options)
+  const registry = options.registry === undefined ? undefined : registryHandler(options.registry)
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
@@ -54,6 +61,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   // Aborts block lookups still running when close() gives up waiting.
   const shutdown = new AbortController()
+  // One listener per request in flight: no fixed number is "too many".
+  setMaxListeners(0, shutdown.signal)
 
   const server: Server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -70,7 +79,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const onShutdown = (): void => { gone.abort() }
     res.once('close', onClose)
     shutdown.signal.addEventListener('abort', onShutdown, { once: true })
-    handler({ method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }, { signal: gone.signal })
+    const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
+    // A refused body is left unread (not destroyed) so that the refusal can still be sent.
+    const answering = registry !== undefined && isRegistryRoute(request)
+      ? registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
+      : handler(request, { signal: gone.signal })
+    answering
       .then((answer) => {
         res.removeListener('close', onClose)
         shutdown.signal.removeEventListener('abort', onShutdown)

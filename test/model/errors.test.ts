@@ -57,10 +57,24 @@ describe('the error hierarchy', () => {
     for (const [C, codes] of CLASSES) expect(codes.length, C.name).toBeGreaterThan(0)
   })
 
-  it('every ERR_ code written in src/ is a code of some class (or of the gateway\'s HTTP bodies)', () => {
-    const handlers = readFileSync(join(REPO, 'src', 'server', 'gateway-handlers.ts'), 'utf8')
-    const http = new Set(handlers.slice(handlers.indexOf('export type GatewayErrorCode'), handlers.indexOf('export type GatewayHandler')).match(ERR_TOKEN) ?? [])
+  /** The codes of the JSON error bodies of the gateway and the head registry (their `...ErrorCode` types). */
+  function httpCodes (only?: 'registry'): Set<string> {
+    const out = new Set<string>()
+    const files: Array<[string, string, string]> = [
+      ['registry-handlers.ts', 'export type RegistryErrorCode', 'export type RegistryHandler'],
+      ...(only === undefined ? [['gateway-handlers.ts', 'export type GatewayErrorCode', 'export type GatewayHandler'] as [string, string, string]] : [])
+    ]
+    for (const [file, from, to] of files) {
+      const text = readFileSync(join(REPO, 'src', 'server', file), 'utf8')
+      for (const c of text.slice(text.indexOf(from), text.indexOf(to)).match(ERR_TOKEN) ?? []) out.add(c)
+    }
+    return out
+  }
+
+  it('every ERR_ code written in src/ is a code of some class (or of the gateway\'s or the registry\'s HTTP bodies)', () => {
+    const http = httpCodes()
     expect(http.has('ERR_NOT_ACCEPTABLE')).toBe(true)
+    expect(http.has('ERR_PUSH_DISABLED')).toBe(true)
     // Node's own error codes, matched where dagtuf handles them.
     const node = ['ERR_STREAM_DESTROYED']
     const known = new Set([...ALL_CODES, ...http, ...node])
@@ -74,7 +88,8 @@ describe('the error hierarchy', () => {
   it('README and NOTES name only codes that exist, README lists every publisher code, and the NOTES appendix agrees with DECODE_RULES', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
     const notes = readFileSync(join(REPO, 'spec', 'NOTES.md'), 'utf8')
-    const known = new Set(ALL_CODES)
+    // The README also documents the head registry's HTTP answers.
+    const known = new Set([...ALL_CODES, ...httpCodes('registry')])
     const stale = [...new Set([...readme.match(ERR_TOKEN) ?? [], ...notes.match(ERR_TOKEN) ?? []])].filter((c) => !known.has(c))
     expect(stale, `codes in README/NOTES that no class has: ${stale.join(', ')}`).toEqual([])
     // The command-line reference of the README covers every RepoError and KeyFileError code.

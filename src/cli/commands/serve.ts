@@ -7,13 +7,20 @@
  * change, so a publish in another process is seen at once. Runs until
  * SIGINT or SIGTERM, then closes every connection and the node.
  *
+ * GET /config gives the registry's limits; with --allow-push, PUT /head
+ * accepts a new head from anyone whose push is a VALID successor of the
+ * current one (src/server/registry-handlers.ts, NOTES 10.1), rate limited per
+ * client address (--push-rate).
+ *
  * Once listening it prints the URL as its first line on stdout, or with
- * --json its one JSON object `{ url, port, head, ipns?, dir }`, so scripts
+ * --json its one JSON object `{ url, port, head, ipns?, dir, pushes }`, so scripts
  * and tests can wait for it; nothing more goes to stdout after that.
  */
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { startServer } from '../../server/http-server.js'
+import { DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, type RateLimit } from '../../server/registry-handlers.js'
+import { repoHeadStore } from '../../server/repo-registry.js'
 import { IPNS_FILE, readRepoIpns, type RepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
@@ -46,7 +53,18 @@ async function fileKey (path: string): Promise<string | null> {
  *
  * @throws {RepoError} ERR_REPO_NOT_FOUND; {BlockError} ERR_NODE_START; the listen error
  */
-export async function serveRepository (dir: string, options: { host?: string, port?: number } = {}): Promise<RepositoryServer> {
+export interface ServeOptions {
+  host?: string
+  port?: number
+  /** Accept pushes of new heads (PUT /head); off by default: a mirror stays read-only. */
+  allowPush?: boolean
+  maxPushBytes?: number
+  maxPushBlocks?: number
+  /** Pushes per remote address; false for none (default DEFAULT_RATE_LIMIT). */
+  rateLimit?: RateLimit | false
+}
+
+export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
   const repo = await Repo.open(dir)
   try {
     const node = await repo.node()
@@ -70,7 +88,14 @@ export async function serveRepository (dir: string, options: { host?: string, po
       const r = await latestIpns()
       return r === null ? null : { name: r.name, record: r.record }
     }
-    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0 })
+    const registry = {
+      store: repoHeadStore(repo, node, head),
+      pushes: options.allowPush === true,
+      ...(options.maxPushBytes !== undefined ? { maxBodyBytes: options.maxPushBytes } : {}),
+      ...(options.maxPushBlocks !== undefined ? { maxBlocks: options.maxPushBlocks } : {}),
+      ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {})
+    }
+    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry })
     let closing: Promise<void> | undefined
     return {
       url: server.url,
@@ -108,21 +133,33 @@ function untilSignal (): Promise<string> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, and GET /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N]',
+  summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
-    port: { type: 'string', help: 'port (default 0: any free port)' }
+    port: { type: 'string', help: 'port (default 0: any free port)' },
+    'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
+    'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
+    'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
+    'push-rate': { type: 'string', help: `pushes per minute per client address, also the burst; 0 for no limit (default ${DEFAULT_RATE_LIMIT.perMinute})` }
   },
   async run (args, io) {
     const port = int(args, 'port', 0, 0, 65535)
-    const server = await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, { host: str(args, 'host') ?? '127.0.0.1', port })
+    const rate = int(args, 'push-rate', DEFAULT_RATE_LIMIT.perMinute, 0, 1_000_000)
+    const server = await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, {
+      host: str(args, 'host') ?? '127.0.0.1',
+      port,
+      allowPush: flag(args, 'allow-push'),
+      maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
+      maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
+      rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate }
+    })
     let ready: Record<string, unknown>
     try {
       const head = await server.head()
       const ipns = await server.ipnsName()
-      ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir }
+      ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push') }
     } catch (e) {
       await server.close().catch(() => {})
       throw e
@@ -131,7 +168,7 @@ export const serveCommand: Command = {
     if (flag(args, 'json')) io.out(JSON.stringify(ready))
     else {
       io.out(server.url)
-      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /ipfs/{cid}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
+      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
     }
     const sig = await untilSignal()
     let exitCode = 0
