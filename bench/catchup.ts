@@ -102,8 +102,11 @@ class Repo {
     this.store.unsafePut(cid, bytes)
   }
 
+  readonly #signers = new Map<string, ReturnType<typeof seedSigner>>()
   async sign<S extends Signed> (signed: S, k: KeyPair): Promise<Envelope<S>> {
-    const env = await signEnvelope(signed, [seedSigner(k.seed)])
+    let signer = this.#signers.get(k.keyid)
+    if (signer === undefined) this.#signers.set(k.keyid, signer = seedSigner(k.seed))
+    const env = await signEnvelope(signed, [signer])
     this.put(env.cid, env.bytes)
     return env
   }
