@@ -11,36 +11,41 @@
  *   most MAX_DEPTH (checked while parsing, no deeper recursion), objects
  *   with a null prototype; the format uses only objects, strings and `null`,
  *   so a number, boolean or list anywhere is refused by the field checks;
- * - every member known and of the right form: CIDs are CIDv1 dag-json
- *   sha2-256 in their canonical base32 text, role names are ENC-NAME-SAFE,
- *   times are ENC-EXPIRES-shaped;
+ * - every member known and of the right form: CIDs are CIDv1 sha2-256 in
+ *   their canonical base32 text, dag-json for objects and dag-cbor for the
+ *   role map's root (a shard node, NOTES 11); times are ENC-EXPIRES-shaped;
  * - the invariant of NOTES 7.1 that the file itself can show: a trusted
- *   timestamp comes with its snapshot, targets and delegated roles, or none
- *   of them does.
+ *   timestamp comes with its snapshot, targets and role map, or none of
+ *   them does.
  * Every failure is one StateError ERR_STATE_CORRUPT naming the field.
  *
  * Wire form (members in this order, as `serializeState` writes them):
  *
- *   { "format": "dagtuf-client-state/1",
+ *   { "format": "dagtuf-client-state/2",
  *     "root": CID,
  *     "trusted": null | { "timestamp": CID, "snapshot": CID, "targets": CID,
- *                         "delegated": { NAME: CID }, "reference_time": TIME },
+ *                         "roles": CID, "reference_time": TIME },
  *     "written": TIME }
+ *
+ * `roles` is the root of S0's `delegated-targets` map: the trusted delegated
+ * roles are its entries, read (hash-checked) from the block cache when
+ * needed, so the file stays a few hundred bytes at any number of roles.
+ * Format 1 listed every role by name (1.3 MB at 16,384 hash bins); it is not
+ * read.
  *
  * `reference_time` is the fixed reference time of the update that accepted
  * the trusted timestamp (NOTES 8: a search uses it); `written` is when the
  * file was written, for people.
  */
 import { CID } from 'multiformats/cid'
-import { LIMITS } from '../model/config.js'
 import { StateError } from '../model/errors.js'
-import { CODEC_DAG_JSON } from '../model/hash.js'
-import { isSafeRoleName, isValidExpires } from '../model/schema.js'
-import { Fields, entriesOf, parseJson } from '../model/strictjson.js'
+import { CODEC_DAG_CBOR, CODEC_DAG_JSON } from '../model/hash.js'
+import { isValidExpires } from '../model/schema.js'
+import { Fields, parseJson } from '../model/strictjson.js'
 
-export const STATE_FORMAT = 'dagtuf-client-state/1'
-/** Large enough for LIMITS.maxDelegatedRoles names with their CIDs. */
-export const MAX_STATE_BYTES = 32 * 1024 * 1024
+export const STATE_FORMAT = 'dagtuf-client-state/2'
+/** A record names a handful of CIDs (format 2 keeps the role map's root, not its entries). */
+export const MAX_STATE_BYTES = 64 * 1024
 const MAX_DEPTH = 3
 
 /** What the client trusts after at least one update (NOTES 7.1: T0, S0, ...). */
@@ -48,7 +53,11 @@ export interface TrustedSnapshot {
   readonly timestamp: CID
   readonly snapshot: CID
   readonly targets: CID
-  readonly delegated: ReadonlyMap<string, CID>
+  /**
+   * The root of S0's `delegated-targets` map: the delegated roles trusted,
+   * by name, are its entries (NOTES 7.1), read from the cache when needed.
+   */
+  readonly roles: CID
   /** `YYYY-MM-DDTHH:MM:SSZ`: the reference time of the update that accepted it. */
   readonly referenceTime: string
 }
@@ -69,7 +78,7 @@ function corrupt (message: string, cause?: unknown): StateError {
 const CID_TEXT = /^b[a-z2-7]{20,200}$/
 
 /** A metadata CID in canonical text form. */
-function metaCid (v: unknown, path: string): CID {
+function metaCid (v: unknown, path: string, codec: number = CODEC_DAG_JSON, what = 'a dagtuf metadata CID'): CID {
   if (typeof v !== 'string' || !CID_TEXT.test(v)) throw corrupt(`${path}: expected a CID`)
   let cid: CID
   try {
@@ -77,10 +86,15 @@ function metaCid (v: unknown, path: string): CID {
   } catch (cause) {
     throw corrupt(`${path}: not a CID`, cause)
   }
-  if (cid.version !== 1 || cid.code !== CODEC_DAG_JSON || cid.multihash.code !== 0x12 || cid.multihash.digest.byteLength !== 32 || cid.toString() !== v) {
-    throw corrupt(`${path}: not a dagtuf metadata CID`)
+  if (cid.version !== 1 || cid.code !== codec || cid.multihash.code !== 0x12 || cid.multihash.digest.byteLength !== 32 || cid.toString() !== v) {
+    throw corrupt(`${path}: not ${what}`)
   }
   return cid
+}
+
+/** The CID of a shard node (a role map's root: CIDv1 dag-cbor sha2-256, NOTES 11). */
+function shardRootCid (v: unknown, path: string): CID {
+  return metaCid(v, path, CODEC_DAG_CBOR, 'a shard node CID')
 }
 
 function time (v: unknown, path: string): string {
@@ -106,17 +120,12 @@ export function parseState (bytes: Uint8Array): StateRecord {
   const timestamp = metaCid(t.req('timestamp'), 'state.trusted.timestamp')
   const snapshot = metaCid(t.req('snapshot'), 'state.trusted.snapshot')
   const targets = metaCid(t.req('targets'), 'state.trusted.targets')
-  const entries = entriesOf(t.req('delegated'), 'state.trusted.delegated', corrupt, LIMITS.maxDelegatedRoles)
+  const roles = shardRootCid(t.req('roles'), 'state.trusted.roles')
   const referenceTime = time(t.req('reference_time'), 'state.trusted.reference_time')
   t.done()
-  const delegated = new Map<string, CID>()
-  for (const [name, value] of entries.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
-    if (!isSafeRoleName(name)) throw corrupt('state.trusted.delegated: a role name that is not ENC-NAME-SAFE')
-    delegated.set(name, metaCid(value, `state.trusted.delegated.${name}`))
-  }
   return Object.freeze({
     root,
-    trusted: Object.freeze({ timestamp, snapshot, targets, delegated, referenceTime })
+    trusted: Object.freeze({ timestamp, snapshot, targets, roles, referenceTime })
   })
 }
 
@@ -132,7 +141,7 @@ export function serializeState (record: StateRecord, written: Date): Uint8Array 
           timestamp: t.timestamp.toString(),
           snapshot: t.snapshot.toString(),
           targets: t.targets.toString(),
-          delegated: Object.fromEntries([...t.delegated].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([n, c]) => [n, c.toString()])),
+          roles: t.roles.toString(),
           reference_time: t.referenceTime
         },
     written: written.toISOString().slice(0, 19) + 'Z'
@@ -146,8 +155,5 @@ export function sameRecord (a: StateRecord, b: StateRecord): boolean {
   if (a.trusted === null || b.trusted === null) return a.trusted === b.trusted
   const x = a.trusted
   const y = b.trusted
-  if (!x.timestamp.equals(y.timestamp) || !x.snapshot.equals(y.snapshot) || !x.targets.equals(y.targets)) return false
-  if (x.delegated.size !== y.delegated.size) return false
-  for (const [n, c] of x.delegated) if (y.delegated.get(n)?.equals(c) !== true) return false
-  return true
+  return x.timestamp.equals(y.timestamp) && x.snapshot.equals(y.snapshot) && x.targets.equals(y.targets) && x.roles.equals(y.roles)
 }

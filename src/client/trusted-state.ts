@@ -260,6 +260,7 @@ export class TrustedState {
   #rootChain: string[] = []
   #dag: TrustedDag | undefined
   #continuity: Continuity | undefined
+  #changed: string[] = []
   #floors: Floors | undefined
 
   /**
@@ -383,6 +384,7 @@ export class TrustedState {
   async verifyContinuity (): Promise<Continuity> {
     return await this.#step('fresh', 'continuity', async () => {
       this.#continuity = await this.#continuityOf()
+      this.#changed = await changedRoles(this.#loader, this.trusted, this.#dag!)
       return this.#continuity
     })
   }
@@ -533,14 +535,14 @@ export class TrustedState {
       timestamp: dag.timestamp.cid,
       snapshot: dag.snapshot.cid,
       targets: dag.targets.cid,
-      delegated: new Map(dag.roles),
+      roles: dag.snapshot.signed.meta.delegatedTargets,
       referenceTime: this.referenceTime
     }
     const record: StateRecord = { root: dag.root.cid, trusted }
     const out: Accepted = {
       record,
       dag,
-      changed: changedRoles(this.trusted, record),
+      changed: [...this.#changed],
       continuity: this.#continuity!,
       rootChain: this.#rootChain
     }
@@ -562,22 +564,22 @@ export class TrustedState {
   }
 }
 
-/** Role names whose object differs between two records. */
-export function changedRoles (before: StateRecord, after: StateRecord): string[] {
+/**
+ * The roles whose object differs between what `before` trusts and `dag`:
+ * `root`, `timestamp`, `snapshot`, `targets`, then delegated names in
+ * code-unit order. Delegated names come from the difference of the two role
+ * maps (only the nodes that differ are read); after a first update, every
+ * listed name.
+ */
+export async function changedRoles (loader: Loader, before: StateRecord, dag: TrustedDag): Promise<string[]> {
   const out: string[] = []
-  if (!before.root.equals(after.root)) out.push('root')
+  if (!before.root.equals(dag.root.cid)) out.push('root')
   const a = before.trusted
-  const b = after.trusted
-  if (b === null) return out
-  if (a === null || !a.timestamp.equals(b.timestamp)) out.push('timestamp')
-  if (a === null || !a.snapshot.equals(b.snapshot)) out.push('snapshot')
-  if (a === null || !a.targets.equals(b.targets)) out.push('targets')
-  const names = new Set([...(a?.delegated.keys() ?? []), ...b.delegated.keys()])
-  for (const n of [...names].sort()) {
-    const x = a?.delegated.get(n)
-    const y = b.delegated.get(n)
-    if (x === undefined || y === undefined || !x.equals(y)) out.push(n)
-  }
-  return out
+  if (a === null || !a.timestamp.equals(dag.timestamp.cid)) out.push('timestamp')
+  if (a === null || !a.snapshot.equals(dag.snapshot.cid)) out.push('snapshot')
+  if (a === null || !a.targets.equals(dag.targets.cid)) out.push('targets')
+  const names: string[] = []
+  if (a === null) names.push(...dag.roles.keys())
+  else for await (const ch of loader.roleDiff(dag.snapshot.signed.meta.delegatedTargets, a.roles)) names.push(ch.key)
+  return [...out, ...names.sort()]
 }
-

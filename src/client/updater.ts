@@ -422,7 +422,7 @@ export class Updater {
     // What the update that accepted this state checked of it (CLIENT-VALID-TOP).
     const dag = await assertValidTimestampTop(loader, t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
-      dag.roles.size === t0.delegated.size && [...dag.roles].every(([n, c]) => t0.delegated.get(n)?.equals(c) === true)
+      dag.snapshot.signed.meta.delegatedTargets.equals(t0.roles)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
     this.#trusted = { record: state, dag, loader }
     return { record: state, dag, referenceTime: t0.referenceTime }

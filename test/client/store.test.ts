@@ -37,7 +37,7 @@ describe('ClientStore', () => {
 
   it('a damaged state.json is ERR_STATE_CORRUPT, never a partial state', async () => {
     const store = await open()
-    await writeFile(join(store.dir, 'state.json'), '{"format":"dagtuf-client-state/1","root":')
+    await writeFile(join(store.dir, 'state.json'), '{"format":"dagtuf-client-state/2","root":')
     await rejects(store.readState(), 'ERR_STATE_CORRUPT', 'StateError')
   })
 

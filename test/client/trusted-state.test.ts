@@ -40,7 +40,7 @@ function recordOf (v: Version): StateRecord {
       timestamp: v.timestamp.cid,
       snapshot: v.snapshot.cid,
       targets: v.targets.cid,
-      delegated: new Map([...v.delegated].map(([n, e]) => [n, e.cid])),
+      roles: v.snapshot.signed.meta.delegatedTargets,
       referenceTime: referenceTimeOf(v.now)
     }
   }
@@ -501,7 +501,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     await draft.addTarget('m', 'm/a.txt')
     const shown = await draft.publish()
     const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
-    expect([...trusted.trusted!.delegated.keys()]).toEqual(['m'])
+    expect([...(await sim.loader().roleMap(trusted.trusted!.roles)).keys()]).toEqual(['m'])
     await sim.addTarget('targets', 'top2.txt')
     sim.rotate('snapshot')
     sim.rotate('timestamp')
