@@ -256,9 +256,14 @@ async function bins (bits: number, m: number, k: number): Promise<void> {
 }
 
 async function main (): Promise<void> {
-  for (const k of QUICK ? [100] : [100, 1000, 10_000]) await refreshOnly(k)
-  await oneTarget(QUICK ? 10_000 : 100_000, QUICK ? 100 : 1000)
-  await bins(QUICK ? 10 : 14, QUICK ? 10_000 : 100_000, QUICK ? 20 : 100)
+  // --bins-only B: only the hash-bin scenario, with 2^B bins (for profiling).
+  const only = process.argv.indexOf('--bins-only')
+  if (only >= 0) await bins(Number(process.argv[only + 1]), 20_000, 10)
+  else {
+    for (const k of QUICK ? [100] : [100, 1000, 10_000]) await refreshOnly(k)
+    await oneTarget(QUICK ? 10_000 : 100_000, QUICK ? 100 : 1000)
+    await bins(QUICK ? 10 : 14, QUICK ? 10_000 : 100_000, QUICK ? 20 : 100)
+  }
   const kb = (b: number): string => (b / 1024).toFixed(1)
   console.log('| scenario | step | blocks | KiB fetched | KiB changed | ms | peak RSS growth MiB |')
   console.log('|---|---|---|---|---|---|---|')
