@@ -46,14 +46,19 @@ export interface KeySource {
   explicit: () => KeyId[]
 }
 
-/** A key source over signers at hand; every one of them counts as named by the caller. */
-export function signerSource (signers: readonly Signer[]): KeySource {
+/**
+ * A key source over signers at hand. By default every one counts as named by
+ * the caller (refused when no role authorizes it); with `named: false` they
+ * are a pool, each used only where a requirement lists it.
+ */
+export function signerSource (signers: readonly Signer[], options: { named?: boolean } = {}): KeySource {
   const byId = new Map<KeyId, Signer>()
   for (const s of signers) if (!byId.has(s.keyid)) byId.set(s.keyid, s)
+  const named = options.named !== false
   return {
     has: (id) => byId.has(id),
     signer: async (id) => byId.get(id),
-    explicit: () => [...byId.keys()]
+    explicit: () => named ? [...byId.keys()] : []
   }
 }
 
