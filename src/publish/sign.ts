@@ -15,13 +15,16 @@
  *   files of a key ring) that no role of the new DAG authorizes is refused
  *   (KeyFileError ERR_KEY_NOT_AUTHORIZED) before anything is signed. Other
  *   keys of a key ring sign only where a requirement lists them.
+ * - A signer is used only as the key it is: one whose public key does not
+ *   give the keyid it claims is CryptoError ERR_SIGNER, as is one whose
+ *   signature does not verify.
  * - The snapshot and timestamp are made only when every new object meets
  *   its thresholds (they name the signed envelopes); a missing snapshot or
  *   timestamp key is KeyFileError ERR_KEY_MISSING.
  */
 import type { CID } from 'multiformats/cid'
-import { KeyFileError } from '../model/errors.js'
-import type { Signer } from '../model/keys.js'
+import { CryptoError, KeyFileError } from '../model/errors.js'
+import { keyIdOf, type Signer } from '../model/keys.js'
 import { signEnvelope } from '../model/sign.js'
 import type {
   Envelope, KeyId, RootSigned, Signed, SnapshotEnvelope, TargetsSigned, TimestampEnvelope
@@ -74,7 +77,10 @@ export async function signFor<S extends Signed> (keys: readonly Signer[] | KeySo
   const signers: Signer[] = []
   for (const id of [...ids].sort()) {
     const s = await source.signer(id)
-    if (s !== undefined) signers.push(s)
+    if (s === undefined) continue
+    // A signer must be the key it claims: its signature is filed under `id`.
+    if (s.keyid !== id || keyIdOf(s.publicKey) !== id) throw new CryptoError('ERR_SIGNER', `the signer offered for key ${id} holds key ${keyIdOf(s.publicKey)}`, { details: { keyid: id } })
+    signers.push(s)
   }
   return await signEnvelope(signed, signers, existing)
 }
@@ -110,7 +116,7 @@ export type Signing =
  *
  * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED (a named key no role authorizes) | ERR_KEY_MISSING
  *   (snapshot or timestamp key) | what a key source throws (ERR_WRONG_PASSPHRASE...)
- * @throws {CryptoError} ERR_SIGNER when a signer returns a signature that does not verify
+ * @throws {CryptoError} ERR_SIGNER when a signer is not the key it claims or returns a signature that does not verify
  */
 export async function sign (plan: Plan, keys: readonly Signer[] | KeySource): Promise<Signing> {
   const source = sourceOf(keys)
