@@ -19,7 +19,6 @@
  */
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../blocks/memory.js'
-import type { RepoNode } from '../blocks/repo-node.js'
 import { expiresIn } from '../model/build.js'
 import { RepoError, ValidationError } from '../model/errors.js'
 import type { TimestampEnvelope } from '../model/types.js'
@@ -32,12 +31,12 @@ import { saveDraft, type Draft, type DraftObject } from './drafts.js'
 import type { Change, HeadRecord } from './files.js'
 import { newId, type Repo } from './repo.js'
 import type { Block, SignedDag } from './sign.js'
-import { Overlay, type Current, type Requirement } from './state.js'
+import { Overlay, type Current, type NodeBlocks, type Requirement } from './state.js'
 
 /** Where a commit writes. */
 export interface CommitTarget {
   readonly repo: Repo
-  readonly node: RepoNode
+  readonly node: NodeBlocks
   /** The time recorded in the head (`published`) or the draft (`created`). */
   readonly now: Date
 }
@@ -115,7 +114,7 @@ export async function commitDraft (
  *
  * @throws {RepoError} ERR_PUBLISH_INVALID
  */
-async function checkAndWrite (node: RepoNode, blocks: readonly Block[], timestamp: TimestampEnvelope, previous: CID | undefined, current?: Current): Promise<void> {
+async function checkAndWrite (node: NodeBlocks, blocks: readonly Block[], timestamp: TimestampEnvelope, previous: CID | undefined, current?: Current): Promise<void> {
   const mem = current?.pending ?? new MemoryBlockStore()
   for (const b of blocks) if (!(await mem.has(b.cid))) await mem.put(b.cid, b.bytes)
   const loader = current?.loader ?? sourceLoader(new Overlay(mem, node))

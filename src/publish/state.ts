@@ -67,6 +67,9 @@ export class Overlay implements BlockSource {
   }
 }
 
+/** What publishing needs of the repository's node: blocks in, blocks out, made durable. */
+export type NodeBlocks = Pick<RepoNode, 'get' | 'has' | 'put' | 'flush'>
+
 /** The repository's current head, loaded and cross-checked: what a publish starts from. */
 export interface Current {
   /** head.json's exact bytes, for the compare-and-swap. */
@@ -83,7 +86,7 @@ export interface Current {
  * Load the head and its DAG; head.json's CIDs must be the DAG's.
  * @throws {RepoError} ERR_REPO_CORRUPT
  */
-export async function loadCurrent (repo: Repo, node: RepoNode): Promise<Current> {
+export async function loadCurrent (repo: Repo, node: BlockSource): Promise<Current> {
   const headBytes = await repo.headBytes()
   const head = await repo.head()
   const pending = new MemoryBlockStore()
