@@ -4,6 +4,7 @@
  * sign and an in-memory commit that checks what commit.ts checks (VALID of
  * the new DAG, `<-*` from the previous timestamp) before it takes the blocks.
  */
+import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { RoleSpec } from '../../src/model/build.js'
 import { generateKeyPair, seedSigner, type KeyPair, type Signer } from '../../src/model/keys.js'
@@ -12,7 +13,7 @@ import { succStar } from '../../src/relations/index.js'
 import type { Op } from '../../src/publish/files.js'
 import { plan, planGenesis, type Expiry, type Plan } from '../../src/publish/plan.js'
 import { sign, signGenesis, signerSource, type KeySource, type SignedDag, type Signing } from '../../src/publish/sign.js'
-import { loadPublished, type Published } from '../../src/publish/state.js'
+import { loadPublished, type NodeBlocks, type Published } from '../../src/publish/state.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { assertValidTimestamp } from '../../src/validate/valid.js'
 
@@ -25,6 +26,17 @@ export interface TestKey { readonly pair: KeyPair, readonly signer: Signer, read
 export function newKey (): TestKey {
   const pair = generateKeyPair()
   return { pair, signer: seedSigner(pair.seed), pub: pair.publicKey.public }
+}
+
+/** A memory block store standing in for the repository's node; notes which blocks were flushed. */
+export class MemNode extends MemoryBlockStore implements NodeBlocks {
+  readonly flushed = new Set<string>()
+  async flush (cids: Iterable<CID>): Promise<void> {
+    for (const c of cids) {
+      if (!(await this.has(c))) throw new Error(`flush of a block never put: ${c.toString()}`)
+      this.flushed.add(c.toString())
+    }
+  }
 }
 
 export class MemRepo {

@@ -8,9 +8,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { RoleSpec } from '../../src/model/build.js'
 import { TOP_ROLES, type TopRoleName } from '../../src/model/types.js'
 import { commitFirst } from '../../src/publish/commit.js'
@@ -22,19 +20,8 @@ import { signGenesis } from '../../src/publish/sign.js'
 import {
   addFiles, checkKeyFor, delegate, refresh, removePaths, rotate, type StageSession
 } from '../../src/publish/stage.js'
-import { loadCurrent, type NodeBlocks } from '../../src/publish/state.js'
-import { EXPIRY, T0, newKey, type TestKey } from './mem-repo.js'
-
-/** A memory block store that notes which blocks were flushed. */
-class MemNode extends MemoryBlockStore implements NodeBlocks {
-  readonly flushed = new Set<string>()
-  async flush (cids: Iterable<CID>): Promise<void> {
-    for (const c of cids) {
-      if (!(await this.has(c))) throw new Error(`flush of a block never put: ${c.toString()}`)
-      this.flushed.add(c.toString())
-    }
-  }
-}
+import { loadCurrent } from '../../src/publish/state.js'
+import { EXPIRY, MemNode, T0, newKey, type TestKey } from './mem-repo.js'
 
 interface Fixture { dir: string, repo: Repo, node: MemNode, session: StageSession, keys: Record<TopRoleName, TestKey> }
 const open: Fixture[] = []
