@@ -23,11 +23,11 @@ export {
 // The three steps of a publish, for callers that bring their own signers
 // (an HSM, a remote signing session): plan, then sign, then commit.
 export { plan, type Plan, type PlanOptions, type PlannedSigned, type Expiry } from './plan.js'
-export { sign, signerSource, type KeySource, type Signing, type SignedDag } from './sign.js'
+export { sign, signTop, signerSource, type KeySource, type Signing, type SignedDag } from './sign.js'
 export { commit, commitDraft, type CommitTarget, type CommitInfo } from './commit.js'
 export {
   addFiles, removePaths, delegate, undelegate, rotate, refresh, checkKeyFor, publicKeysFrom,
-  type AddOptions, type Added, type DelegateOptions, type RotateOptions, type Progress
+  type AddOptions, type Added, type DelegateOptions, type RotateOptions, type Progress, type StageSession
 } from './stage.js'
 export { readDraft, listDrafts, draftNeeds, type Draft, type DraftObject, type NeedReport } from './drafts.js'
 export { exportCar, type ExportOptions, type ExportResult } from './export.js'

@@ -1,6 +1,7 @@
 /**
  * The publisher's view of a repository: the published DAG (what the head
- * names), the desired content (published content with the staged changes
+ * names; `loadCurrent` loads it with head.json and cross-checks the two),
+ * the desired content (published content with the staged changes
  * applied), and the signing requirements of every object.
  *
  * Guarantees:
