@@ -4,9 +4,7 @@
  * the repository (never from the draft's own `needs`), freshness against the
  * head, and the drafts/ folder.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -14,18 +12,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { RepoError } from '../../src/model/errors.js'
 import { toHexSig } from '../../src/model/keys.js'
 import { withSignatures } from '../../src/model/sign.js'
-import type { RoleSpec } from '../../src/model/build.js'
-import { TOP_ROLES, type Envelope, type TargetsSigned, type TopRoleName } from '../../src/model/types.js'
-import { commitFirst } from '../../src/publish/commit.js'
+import type { Envelope, TargetsSigned } from '../../src/model/types.js'
 import {
   checkFresh, complete, draftNeeds, draftText, listDrafts, mergeSignatures, needsReport, parseDraft, readDraft, saveDraft,
   signDraftObjects, unsignedCopy, type Draft, type DraftObject
 } from '../../src/publish/drafts.js'
-import { configText, type Op } from '../../src/publish/files.js'
-import { planGenesis } from '../../src/publish/plan.js'
+import type { Op } from '../../src/publish/files.js'
 import { Repo, newId } from '../../src/publish/repo.js'
-import { sign, signGenesis } from '../../src/publish/sign.js'
-import { EXPIRY, MemNode, MemRepo, T0, newKey } from './mem-repo.js'
+import { sign } from '../../src/publish/sign.js'
+import { MemRepo, diskRepo, newKey, type DiskRepo } from './mem-repo.js'
 
 const X = CID.createV1(raw.code, await sha256.digest(new Uint8Array([3])))
 const add = (path: string, role = 'targets'): Op => ({ op: 'add', role, path, cid: X, length: 1 })
@@ -150,25 +145,14 @@ describe('collecting signatures', () => {
 })
 
 describe('drafts on disk', () => {
-  const dirs: string[] = []
-  const repos: Repo[] = []
-  afterEach(async () => {
-    for (const r of repos.splice(0)) await r.close()
-    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
-  })
+  const made: DiskRepo[] = []
+  afterEach(async () => { for (const d of made.splice(0)) await d.dispose() })
 
   /** A repository folder whose head says it was published from `source`. */
   async function repoWithSource (source: string): Promise<Repo> {
-    const dir = await mkdtemp(join(tmpdir(), 'dagtuf-drafts-'))
-    dirs.push(dir)
-    const repo = await Repo.create(join(dir, 'repo'), configText())
-    repos.push(repo)
-    const keys = TOP_ROLES.map(() => newKey())
-    const roles = {} as Record<TopRoleName, RoleSpec>
-    TOP_ROLES.forEach((r, i) => { roles[r] = { keys: [keys[i]!.pair.publicKey], threshold: 1 } })
-    const dag = await signGenesis(planGenesis(roles, T0, EXPIRY), keys.map((k) => k.signer))
-    await commitFirst({ repo, node: new MemNode(), now: T0 }, dag, { changes: [], source })
-    return repo
+    const d = await diskRepo(source)
+    made.push(d)
+    return d.repo
   }
 
   it('saves and reads drafts; refuses a malformed id; lists pending drafts oldest first and drops one the head was published from', async () => {

@@ -4,13 +4,18 @@
  * sign and an in-memory commit that checks what commit.ts checks (VALID of
  * the new DAG, `<-*` from the previous timestamp) before it takes the blocks.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { RoleSpec } from '../../src/model/build.js'
 import { generateKeyPair, seedSigner, type KeyPair, type Signer } from '../../src/model/keys.js'
 import { TOP_ROLES, type TopRoleName } from '../../src/model/types.js'
 import { succStar } from '../../src/relations/index.js'
-import type { Op } from '../../src/publish/files.js'
+import { commitFirst } from '../../src/publish/commit.js'
+import { configText, type Op } from '../../src/publish/files.js'
+import { Repo } from '../../src/publish/repo.js'
 import { plan, planGenesis, type Expiry, type Plan } from '../../src/publish/plan.js'
 import { sign, signGenesis, signerSource, type KeySource, type SignedDag, type Signing } from '../../src/publish/sign.js'
 import { loadPublished, type NodeBlocks, type Published } from '../../src/publish/state.js'
@@ -115,4 +120,27 @@ export class MemRepo {
     for (const b of dag.blocks) await this.store.put(b.cid, b.bytes)
     this.published = await loadPublished(sourceLoader(this.store), dag.timestamp.cid)
   }
+}
+
+/** A repository folder (head.json, staged.jsonl, drafts/, keys/) whose node is a MemNode. */
+export interface DiskRepo {
+  readonly dir: string
+  readonly repo: Repo
+  readonly node: MemNode
+  readonly keys: Record<TopRoleName, TestKey>
+  /** Close the repository and remove its folder. */
+  readonly dispose: () => Promise<void>
+}
+
+/** A new repository folder with one key per top role; its first head records `source`. */
+export async function diskRepo (source = ''): Promise<DiskRepo> {
+  const dir = await mkdtemp(join(tmpdir(), 'dagtuf-publish-'))
+  const repo = await Repo.create(join(dir, 'repo'), configText())
+  const node = new MemNode()
+  const keys = {} as Record<TopRoleName, TestKey>
+  const roles = {} as Record<TopRoleName, RoleSpec>
+  for (const r of TOP_ROLES) { keys[r] = newKey(); roles[r] = { keys: [keys[r].pair.publicKey], threshold: 1 } }
+  const dag = await signGenesis(planGenesis(roles, T0, EXPIRY), TOP_ROLES.map((r) => keys[r].signer))
+  await commitFirst({ repo, node, now: T0 }, dag, { changes: [], source })
+  return { dir, repo, node, keys, dispose: async () => { await repo.close(); await rm(dir, { recursive: true, force: true }) } }
 }

@@ -5,40 +5,24 @@
  * were; an accepted one writes (and flushes) content before the staged line
  * that names it, and what it stages is what the next plan publishes.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RoleSpec } from '../../src/model/build.js'
-import { TOP_ROLES, type TopRoleName } from '../../src/model/types.js'
-import { commitFirst } from '../../src/publish/commit.js'
-import { configText } from '../../src/publish/files.js'
 import { writePrivateKeyFile, writePublicKeyFile } from '../../src/publish/keyfile.js'
-import { plan, planGenesis } from '../../src/publish/plan.js'
-import { Repo } from '../../src/publish/repo.js'
-import { signGenesis } from '../../src/publish/sign.js'
+import { plan } from '../../src/publish/plan.js'
 import {
   addFiles, checkKeyFor, delegate, refresh, removePaths, rotate, type StageSession
 } from '../../src/publish/stage.js'
 import { loadCurrent } from '../../src/publish/state.js'
-import { EXPIRY, MemNode, T0, newKey, type TestKey } from './mem-repo.js'
+import { EXPIRY, T0, diskRepo, newKey, type DiskRepo, type TestKey } from './mem-repo.js'
 
-interface Fixture { dir: string, repo: Repo, node: MemNode, session: StageSession, keys: Record<TopRoleName, TestKey> }
+type Fixture = DiskRepo & { session: StageSession }
 const open: Fixture[] = []
-afterEach(async () => {
-  for (const f of open.splice(0)) { await f.repo.close(); await rm(f.dir, { recursive: true, force: true }) }
-})
+afterEach(async () => { for (const f of open.splice(0)) await f.dispose() })
 
 async function fixture (): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'dagtuf-stage-'))
-  const repo = await Repo.create(join(dir, 'repo'), configText())
-  const node = new MemNode()
-  const keys = {} as Record<TopRoleName, TestKey>
-  const roles = {} as Record<TopRoleName, RoleSpec>
-  for (const r of TOP_ROLES) { keys[r] = newKey(); roles[r] = { keys: [keys[r].pair.publicKey], threshold: 1 } }
-  const dag = await signGenesis(planGenesis(roles, T0, EXPIRY), TOP_ROLES.map((r) => keys[r].signer))
-  await commitFirst({ repo, node, now: T0 }, dag, { changes: [], source: '' })
-  const f = { dir, repo, node, session: { repo, node }, keys }
+  const d = await diskRepo()
+  const f = { ...d, session: { repo: d.repo, node: d.node } }
   open.push(f)
   return f
 }
