@@ -81,7 +81,7 @@ export async function publishStaged (session: Session, extraOps: readonly Op[] =
   const current = await loadCurrent(session.repo, session.node)
   const staged = await session.repo.staged(current.head)
   // extraOps: one-off changes of this publish only (e.g. --refresh), never staged.
-  const p = await plan(current.published, [...staged.ops, ...extraOps], { now: session.now, expiry: session.expiry, source: session.node })
+  const p = await plan(current.published, [...staged.ops, ...extraOps], { now: session.now, expiry: session.expiry, source: session.node, pending: current.pending })
   const signing = await sign(p, session.keys)
   if (signing.kind === 'draft') {
     const draft = await commitDraft(session, current, { objects: signing.objects, needs: signing.needs, changes: p.changes }, p.shardBlocks)

@@ -72,6 +72,12 @@ export interface PlanOptions {
   readonly expiry: Expiry
   /** Reads the published targets maps' shard nodes (the repository node, or a memory store in tests). */
   readonly source: BlockSource
+  /**
+   * Where the new shard nodes are kept in memory (default: a store of the
+   * plan's own). Giving `Current.pending` lets commit's VALID read them
+   * without copying and hashing them again.
+   */
+  readonly pending?: MemoryBlockStore
 }
 
 const expiryOf = (name: string): ExpiryRole => name === 'targets' ? 'targets' : 'delegated'
@@ -89,7 +95,7 @@ export async function plan (published: Published, ops: readonly Op[], options: P
 
   // The new targets maps: only the shard paths to changed entries are
   // rewritten (NOTES 11). New shard nodes stay in memory (in the plan).
-  const mem = new MemoryBlockStore()
+  const mem = options.pending ?? new MemoryBlockStore()
   const shardBlocks: ShardBlock[] = []
   const sink = (b: ShardBlock): void => { mem.unsafePut(b.cid, b.bytes); shardBlocks.push(b) }
   const reader = new ShardReader(new Overlay(mem, options.source), targetsCodec)
