@@ -14,7 +14,10 @@
  *   3. verifyRootChain()   CLIENT-ROOT-CHAIN: R <-* R0, every step checked
  *                          (VALID-ROOT-*, SUCC-ROOT-LINK, SUCC-ROOT-THRESHOLD),
  *                          at most maxRootSteps steps (BOUND-ROOT-STEPS)
- *   4. verifyValid()       VALID T, fail-fast (VALID-*, BOUND-DELEGATION*)
+ *   4. verifyValid()       VALID_top T, fail-fast (CLIENT-VALID-TOP: the
+ *                          timestamp, snapshot, root, top-level targets and
+ *                          role maps; the delegated roles are judged by the
+ *                          searches that visit them)
  *   5. verifyFresh()       CLIENT-EXPIRES for R, T, S and the top-level targets
  *   6. verifyContinuity()  when T0 exists: CLIENT-TS-DESCENDS (T <-* T0) if
  *                          R kept the snapshot and timestamp key sets of
@@ -49,10 +52,10 @@ import type { Envelope, KeyId, PublicKey, RoleKeys, RootEnvelope, SignedOf, Snap
 import { succStar, type Relation, type RelationOptions } from '../relations/index.js'
 import type { Loader } from '../validate/loader.js'
 import { ruleOfLoadError, type Violation } from '../validate/report.js'
-import { assertValidSnapshot, assertValidTimestamp, meetsThreshold, resolveLimits, type Dag, type LimitOverrides, type ResolvedLimits } from '../validate/valid.js'
+import { assertValidSnapshotTop, assertValidTimestamp, assertValidTimestampTop, meetsThreshold, resolveLimits, type Dag, type LimitOverrides, type ResolvedLimits } from '../validate/valid.js'
 import type { StateRecord, TrustedSnapshot } from './statefile.js'
 
-/** A DAG accepted by an update: VALID, with its timestamp. */
+/** A DAG accepted by an update: its top VALID (CLIENT-VALID-TOP), with its timestamp. */
 export type TrustedDag = Dag & { readonly timestamp: TimestampEnvelope }
 
 /** How the candidate relates to what was trusted (step 6). */
@@ -146,32 +149,8 @@ export interface Edges {
   readonly out: ReadonlyMap<string, readonly string[]>
   /** N -> its authorization: the set of (keyids, threshold) over all edges into N, as one string. */
   readonly authorization: ReadonlyMap<string, string>
-}
-
-/**
- * The edges of a VALID DAG (NOTES 1 and CLIENT-FLOOR). In a VALID DAG every
- * listed name is reachable (VALID-DELEG-REACHABLE), so the delegators are
- * `targets` and the listed names.
- */
-export function edgesOf (dag: Dag): Edges {
-  const listed = dag.roles
-  const out = new Map<string, string[]>()
-  const labels = new Map<string, Set<string>>()
-  const objs: Array<[string, TargetsEnvelope]> = [['targets', dag.targets], ...dag.delegated]
-  for (const [from, obj] of objs) {
-    const children: string[] = []
-    for (const e of obj.signed.delegations === undefined ? [] : entriesOf(obj.signed.delegations)) {
-      if (!listed.has(e.name)) continue
-      children.push(e.name)
-      let set = labels.get(e.name)
-      if (set === undefined) labels.set(e.name, set = new Set())
-      set.add(labelKey(e))
-    }
-    out.set(from, children)
-  }
-  const authorization = new Map<string, string>()
-  for (const [n, set] of labels) authorization.set(n, [...set].sort().join('|'))
-  return { out, authorization }
+  /** N -> every label of an edge into N (for `targets`: the root's targets role). */
+  readonly labels: ReadonlyMap<string, Label[]>
 }
 
 /** One label under which a DAG authorizes a role: the (keyids, threshold) and the keys they name. */
@@ -181,24 +160,59 @@ export interface Label {
 }
 
 /**
- * Every label of every role of a VALID DAG: `targets` under the root's
- * targets role, each listed delegated name under every edge into it.
+ * The edges of a DAG whose top is VALID (NOTES 1 and CLIENT-FLOOR): from
+ * `targets`, breadth-first through listed names, every entry `D -> N` of a
+ * reached delegator D whose N is listed. A listed object that does not
+ * decode delegates nothing (its own use fails when a search visits it).
+ * Loads every reached object: used under recovery only.
+ *
+ * @throws {ValidationError} BOUND-DELEGATIONS past `maxDelegationsVisited` delegators
+ * @throws {BlockError} when an object cannot be fetched
  */
-export function labelsOf (dag: Dag): Map<string, Label[]> {
-  const out = new Map<string, Label[]>([['targets', [{ keys: dag.root.signed.keys, role: dag.root.signed.roles.targets }]]])
+export async function edgesOf (dag: Dag, limits: ResolvedLimits = resolveLimits(undefined)): Promise<Edges> {
   const listed = dag.roles
-  const objs: TargetsEnvelope[] = [dag.targets, ...dag.delegated.values()]
-  for (const obj of objs) {
-    const d = obj.signed.delegations
-    if (d === undefined) continue
-    for (const e of entriesOf(d)) {
-      if (!listed.has(e.name)) continue
-      let l = out.get(e.name)
-      if (l === undefined) out.set(e.name, l = [])
-      l.push({ keys: d.keys, role: e })
+  const out = new Map<string, string[]>()
+  const sets = new Map<string, Set<string>>()
+  const labels = new Map<string, Label[]>([['targets', [{ keys: dag.root.signed.keys, role: dag.root.signed.roles.targets }]]])
+  const queue: string[] = ['targets']
+  const seen = new Set<string>(queue)
+  for (let qi = 0; qi < queue.length; qi++) {
+    const from = queue[qi]!
+    if (qi >= limits.maxDelegationsVisited) {
+      throw new ValidationError('BOUND-DELEGATIONS', `the delegation graph of ${dag.snapshot.cid} has more than ${limits.maxDelegationsVisited} reachable roles`, { details: { cid: dag.snapshot.cid.toString() } })
     }
+    let obj: TargetsEnvelope
+    if (from === 'targets') obj = dag.targets
+    else {
+      try {
+        obj = await dag.role(from)
+      } catch (e) {
+        if (ruleOfLoadError(e) === undefined || (e instanceof ValidationError && WORK_BOUNDS.has(e.code))) throw e
+        out.set(from, [])
+        continue
+      }
+    }
+    const children: string[] = []
+    const d = obj.signed.delegations
+    for (const e of d === undefined ? [] : entriesOf(d)) {
+      if (!listed.has(e.name)) continue
+      children.push(e.name)
+      let set = sets.get(e.name)
+      if (set === undefined) sets.set(e.name, set = new Set())
+      set.add(labelKey(e))
+      let l = labels.get(e.name)
+      if (l === undefined) labels.set(e.name, l = [])
+      l.push({ keys: d!.keys, role: e })
+      if (!seen.has(e.name)) {
+        seen.add(e.name)
+        queue.push(e.name)
+      }
+    }
+    out.set(from, children)
   }
-  return out
+  const authorization = new Map<string, string>()
+  for (const [n, set] of sets) authorization.set(n, [...set].sort().join('|'))
+  return { out, authorization, labels }
 }
 
 type Phase = 'new' | 'loaded' | 'rootChain' | 'valid' | 'fresh' | 'continuity' | 'failed'
@@ -334,13 +348,13 @@ export class TrustedState {
   }
 
   /**
-   * Step 4: VALID T, fail-fast.
+   * Step 4: VALID_top T, fail-fast (CLIENT-VALID-TOP).
    *
    * @throws {ValidationError} the first VALID-* (or ENC-*, BOUND-*) rule violated
    */
   async verifyValid (): Promise<TrustedDag> {
     return await this.#step('rootChain', 'valid', async () => {
-      const dag = await assertValidTimestamp(this.#loader, this.#timestamp!.cid, this.#validOpts)
+      const dag = await assertValidTimestampTop(this.#loader, this.#timestamp!.cid, this.#validOpts)
       if (dag.timestamp === undefined || !dag.root.cid.equals(this.#root!.cid) || !dag.snapshot.cid.equals(this.#snapshot!.cid)) {
         // assertValidTimestamp walks the same links; anything else is a bug.
         throw new Error('VALID returned a DAG other than the candidate')
@@ -386,9 +400,9 @@ export class TrustedState {
     const roles = dag.root.signed.roles
     const same = sameKeySet(roles.snapshot, rt.signed.roles.snapshot) && sameKeySet(roles.timestamp, rt.signed.roles.timestamp)
     if (same) {
-      // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <-.
+      // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <- (VALID_top premises, NOTES 5.6).
       if (dag.snapshot.cid.equals(t0.snapshot)) return 'descends'
-      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, this.#relOpts)
+      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, { ...this.#relOpts, premise: 'top' })
       if (!rel.holds) throw chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
       return 'descends'
     }
@@ -400,12 +414,19 @@ export class TrustedState {
 
   async #checkFloors (t0: TrustedSnapshot): Promise<Floors> {
     const dag = this.#dag!
-    const old = await assertValidSnapshot(this.#loader, t0.snapshot, this.#validOpts)
-    // The role maps of both snapshots, as VALID read them from their shards.
+    // S0 was accepted with its top VALID (CLIENT-VALID-TOP); it still is.
+    const old = await assertValidSnapshotTop(this.#loader, t0.snapshot, this.#validOpts)
+    // The role maps of both snapshots, as VALID_top read them from their shards.
     const m0 = { delegatedTargets: old.roles, retired: old.retired }
     const m = { delegatedTargets: dag.roles, retired: dag.retired }
-    const labelsNow = labelsOf(dag)
-    const labelsThen = labelsOf(old)
+    // Under recovery the new DAG must be VALID as a whole: the floors are
+    // judged by every label it gives each role (CLIENT-FLOOR), so every edge
+    // must be one its delegator signed for.
+    const full = await assertValidTimestamp(this.#loader, dag.timestamp.cid, this.#validOpts)
+    const edgesNow = await edgesOf(full, this.#limits)
+    const edgesThen = await edgesOf(old, this.#limits)
+    const labelsNow = edgesNow.labels
+    const labelsThen = edgesThen.labels
     const kept: string[] = []
     const dropped: string[] = []
     const overtaken: string[] = []
@@ -461,7 +482,7 @@ export class TrustedState {
     // CLIENT-FLOOR-RETIRED: a name with a floor may vanish only when every
     // delegation that listed it in S0 came from a released role.
     const into = new Map<string, string[]>()
-    for (const [from, children] of edgesOf(old).out) {
+    for (const [from, children] of edgesThen.out) {
       for (const c of children) {
         let l = into.get(c)
         if (l === undefined) into.set(c, l = [])

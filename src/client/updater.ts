@@ -68,7 +68,7 @@ import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
-import { assertValidTimestamp, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
+import { assertValidTimestampTop, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
@@ -352,10 +352,10 @@ export class Updater {
 
       // Step 7. The blocks first, durably, then the state that names them.
       const dag = accepted.dag
-      // The envelopes, and the shard nodes this update read (the role maps
-      // and the delegated targets maps VALID walked).
+      // The envelopes this update read (the top of the DAG, and any delegated
+      // object a relation or a recovery loaded), and the shard nodes it read.
       const shards = [...loader.shards.values()]
-      const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.delegated.values()]
+      const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.loadedRoles.values()]
       for (const b of [...keep, ...shards.filter((s) => s.fetched)]) {
         await this.#store.blocks.put(b.cid, b.bytes)
         await slowPoint()
@@ -363,7 +363,7 @@ export class Updater {
       await this.#store.writeState(accepted.record)
       await slowPoint()
       this.#trusted = { record: accepted.record, dag, loader }
-      for (const s of shards) this.#storedShards.add(s.cid.toString())
+      for (const s of [...keep, ...shards]) this.#storedShards.add(s.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
@@ -371,7 +371,8 @@ export class Updater {
         await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
       }
       // What the old state needed and the new one does not: best effort.
-      await this.#store.blocks.retain([...keep, ...shards].map((e) => e.cid))
+      // Every listed role's object stays, read or not: a later search may need it.
+      await this.#store.blocks.retain([...keep.map((e) => e.cid), ...dag.roles.values(), ...shards.map((e) => e.cid)])
 
       const stats: ClientLoaderStats = loader.stats
       const out: RefreshResult = {
@@ -418,9 +419,10 @@ export class Updater {
     const mine = this.#trusted
     if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
     const loader = this.#loader()
-    const dag = await assertValidTimestamp(loader, t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
+    // What the update that accepted this state checked of it (CLIENT-VALID-TOP).
+    const dag = await assertValidTimestampTop(loader, t0.timestamp, this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) as TrustedDag
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
-      dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
+      dag.roles.size === t0.delegated.size && [...dag.roles].every(([n, c]) => t0.delegated.get(n)?.equals(c) === true)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
     this.#trusted = { record: state, dag, loader }
     return { record: state, dag, referenceTime: t0.referenceTime }
@@ -433,8 +435,16 @@ export class Updater {
    * later fetch.
    */
   async #keepShards (): Promise<void> {
-    const loader = this.#trusted?.loader
-    if (loader === undefined) return
+    const trusted = this.#trusted
+    if (trusted === undefined) return
+    const loader = trusted.loader
+    // Delegated objects the searches loaded (lazily, CLIENT-VALID-TOP).
+    for (const env of trusted.dag.loadedRoles.values()) {
+      const key = env.cid.toString()
+      if (this.#storedShards.has(key)) continue
+      this.#storedShards.add(key)
+      await this.#store.blocks.put(env.cid, env.bytes).catch(() => {})
+    }
     for (const s of loader.shards.values()) {
       const key = s.cid.toString()
       if (!s.fetched || this.#storedShards.has(key)) continue
@@ -472,7 +482,10 @@ export class Updater {
   async listTargets (): Promise<TargetResult[]> {
     const { dag, referenceTime } = await this.#usable()
     const paths = new Set<string>()
-    for (const obj of [dag.targets, ...dag.delegated.values()]) {
+    // Every path some listed role names; the search below judges each role it
+    // visits, so an object that fails its edge ends the listing with its rule.
+    for (const name of ['targets', ...dag.roles.keys()]) {
+      const obj = name === 'targets' ? dag.targets : await dag.role(name)
       for await (const e of dag.maps.targetEntries(obj.signed.targets)) paths.add(e.key)
     }
     await this.#keepShards()

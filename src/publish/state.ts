@@ -36,13 +36,13 @@ import {
 } from '../model/types.js'
 import type { ShardReader } from '../shard/index.js'
 import { sourceLoader, type Loader } from '../validate/loader.js'
-import type { Dag } from '../validate/valid.js'
+import { dagOf, type FullDag } from '../validate/valid.js'
 import { globMatch, pathHash } from '../validate/delegation.js'
 import type { Change, HeadRecord, Op } from './files.js'
 import type { Repo } from './repo.js'
 
 /** The objects of one published DAG (a VALID Dag with its timestamp; `retired` holds its tombstones). */
-export type Published = Dag & {
+export type Published = FullDag & {
   readonly timestamp: TimestampEnvelope
 }
 
@@ -56,7 +56,7 @@ export async function loadPublished (loader: Loader, ts: CID): Promise<Published
   const retired = await loader.roleMap(snapshot.signed.meta.retired)
   const delegated = new Map<string, TargetsEnvelope>()
   for (const [name, cid] of roles) delegated.set(name, await loader.load('targets', cid))
-  return { timestamp, snapshot, root, targets, delegated, roles, retired, maps: loader }
+  return { ...dagOf(loader, { snapshot, root, targets, roles, retired }, delegated), timestamp }
 }
 
 /** A block source that sees `mem` before `base` (blocks of a new DAG before they are written). */

@@ -8,6 +8,9 @@
  *   snapshots (SUCC-SNAP-*), timestamps (SUCC-TS-SNAPSHOT); each premise
  *   `VALID X` is VALID of X's kind (the whole DAG for snapshots and
  *   timestamps, VALID-ROOT-* for a root, decoding for a targets object).
+ *   With `premise: 'top'` a snapshot's or timestamp's premise is VALID_top
+ *   (NOTES 5.6: the relations `<-ᵗ` a client update checks); the other
+ *   premises are the same.
  * - `succOpt` is SUCC-OPT: equal CIDs with VALID A, or `A <- B`.
  * - `succStar` is SUCC-STAR: it walks `previous-version` links from A,
  *   at most `maxChain` steps (BOUND-CHAIN, default LIMITS.maxChainLength),
@@ -29,8 +32,8 @@ import type { RuleId } from '../model/rules.js'
 import { UsageError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
-import { Collector, type Violation } from '../validate/report.js'
-import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateTimestamp, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
+import { Collector, ruleOfLoadError, type Violation } from '../validate/report.js'
+import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, validateSnapshot, validateSnapshotTop, validateTimestamp, validateTimestampTop, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
 
 export type { Violation }
 
@@ -46,6 +49,12 @@ export interface RelationOptions {
   maxChain?: number
   /** Overrides of LIMITS for the VALID checks the relations make. */
   limits?: LimitOverrides
+  /**
+   * The premise `VALID X` for snapshots and timestamps: the whole DAG
+   * (`'full'`, the default, NOTES 5) or its top (`'top'`, the relations
+   * `<-ᵗ` a client update checks, NOTES 5.6 and CLIENT-VALID-TOP).
+   */
+  premise?: 'full' | 'top'
 }
 
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
@@ -59,23 +68,29 @@ const LINK_RULE: Readonly<Record<Exclude<Kind, 'timestamp'>, RuleId>> = Object.f
 
 interface Ctx {
   readonly loader: Loader
+  readonly top: boolean
   readonly vopts: ValidateOptions
   readonly valid: Map<string, Promise<Violation[]>>
   readonly steps: Map<string, Promise<Relation>>
 }
 
 const contexts = new WeakMap<Loader, Ctx>()
+const topContexts = new WeakMap<Loader, Ctx>()
 
 function contextOf (loader: Loader, opts: RelationOptions): Ctx {
   if (loader === null || typeof loader !== 'object' || typeof loader.load !== 'function') {
     throw new UsageError('ERR_ARGUMENT', 'expected a Loader')
   }
+  const premise = opts.premise ?? 'full'
+  if (premise !== 'full' && premise !== 'top') throw new UsageError('ERR_ARGUMENT', "premise: expected 'full' or 'top'")
+  const top = premise === 'top'
   if (opts.limits !== undefined) {
     resolveLimits(opts.limits) // checks the overrides
-    return { loader, vopts: { limits: opts.limits }, valid: new Map(), steps: new Map() }
+    return { loader, top, vopts: { limits: opts.limits }, valid: new Map(), steps: new Map() }
   }
-  let ctx = contexts.get(loader)
-  if (ctx === undefined) contexts.set(loader, ctx = { loader, vopts: {}, valid: new Map(), steps: new Map() })
+  const m = top ? topContexts : contexts
+  let ctx = m.get(loader)
+  if (ctx === undefined) m.set(loader, ctx = { loader, top, vopts: {}, valid: new Map(), steps: new Map() })
   return ctx
 }
 
@@ -135,8 +150,8 @@ function memo<T> (m: Map<string, Promise<T>>, key: string, compute: () => Promis
 function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
   return memo(ctx.valid, `${kind} ${cid.toString()}`, async () => {
     switch (kind) {
-      case 'timestamp': return (await validateTimestamp(ctx.loader, cid, ctx.vopts)).violations
-      case 'snapshot': return (await validateSnapshot(ctx.loader, cid, ctx.vopts)).violations
+      case 'timestamp': return (await (ctx.top ? validateTimestampTop : validateTimestamp)(ctx.loader, cid, ctx.vopts)).violations
+      case 'snapshot': return (await (ctx.top ? validateSnapshotTop : validateSnapshot)(ctx.loader, cid, ctx.vopts)).violations
       case 'root': {
         const c = new Collector()
         const env = await loadOrReport(ctx.loader, 'root', cid, c, 'root')
@@ -161,18 +176,36 @@ async function envOf<K extends Kind> (ctx: Ctx, kind: K, cid: CID): Promise<Enve
   }
 }
 
+/**
+ * A delegated object read by a snapshot step: undefined when it could not
+ * be read for a reason that is a verdict (the data, or a work bound such as
+ * BOUND-BLOCKS), which is added to `out` under its own rule so that a bound
+ * is reported as a bound (BOUND-REPORTED); a failure to fetch propagates.
+ */
+async function roleObjectOf (ctx: Ctx, cid: CID, out: Violation[]): Promise<Envelope<SignedOf<'targets'>> | undefined> {
+  try {
+    return await ctx.loader.load('targets', cid)
+  } catch (e) {
+    const rule = ruleOfLoadError(e)
+    if (rule === undefined) throw e
+    out.push(v(rule, cid, `targets ${cid}: ${e instanceof Error ? e.message : String(e)}`))
+    return undefined
+  }
+}
+
 function sameCid (a: CID | null, b: CID): boolean {
   return a !== null && a.equals(b)
 }
 
 /**
- * `TargetsA <-? TargetsB` inside a snapshot step, where A is in SnapA's DAG
- * (so VALID A, which for targets is decoding, is part of VALID SnapA) and
- * only B's CID is needed (NOTES 5.2). Returns why it fails, or null.
+ * `TargetsA <-? TargetsB` inside a snapshot step, where A is listed in
+ * SnapA (NOTES 5.2 and 5.3): equal CIDs, or A decodes (VALID A for a
+ * targets object) and names B. Only B's CID is needed. Returns why it
+ * fails, or null.
  */
-async function targetsOptReason (ctx: Ctx, a: CID, b: CID): Promise<string | null> {
+async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[]): Promise<string | null> {
   if (a.equals(b)) return null
-  const A = await envOf(ctx, 'targets', a)
+  const A = await roleObjectOf(ctx, a, out)
   if (A === undefined) return `${a} is not a targets object`
   if (sameCid(A.signed.previousVersion, b)) return null
   return `${a} has previous-version ${A.signed.previousVersion?.toString() ?? 'null'}, not ${b}`
@@ -202,7 +235,7 @@ function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Prom
   })
 }
 
-/** The SUCC-SNAP-* premises other than VALID and the link (NOTES 5.3). Both DAGs are VALID here. */
+/** The SUCC-SNAP-* premises other than VALID and the link (NOTES 5.3). Both DAGs are VALID (or VALID_top) here. */
 async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>): Promise<Violation[]> {
   const out: Violation[] = []
   const a = A.cid
@@ -215,7 +248,7 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
     if (!r.holds) out.push(v('SUCC-SNAP-ROOT', a, `root ${ma.root} is neither ${mb.root} nor its successor`), ...r.violations)
   }
   // SUCC-SNAP-TARGETS: A.targets <-? B.targets
-  const tr = await targetsOptReason(ctx, ma.targets, mb.targets)
+  const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out)
   if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
 
   // The role maps were read (and their shards checked) by VALID of both DAGs;
@@ -228,12 +261,15 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
     const cidB = dtB.get(n)
     if (cidB !== undefined) {
       // SUCC-SNAP-DELEG: names in both maps step by <-?
-      const r = await targetsOptReason(ctx, cidA, cidB)
+      const r = await targetsOptReason(ctx, cidA, cidB, out)
       if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
     } else if (!retB.has(n)) {
       // SUCC-SNAP-NEW: a new name starts a new chain.
-      const obj = await envOf(ctx, 'targets', cidA)
-      if (obj !== undefined && obj.signed.previousVersion !== null) {
+      const obj = await roleObjectOf(ctx, cidA, out)
+      if (obj === undefined) {
+        // Under a full premise VALID SnapA reported this already; under the top premise it is this rule's to report.
+        out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${cidA}, which is not a targets object`))
+      } else if (obj.signed.previousVersion !== null) {
         out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${cidA}, whose previous-version is ${obj.signed.previousVersion} instead of null`))
       }
     }
@@ -250,7 +286,7 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
   for (const [n, cidB] of retB) {
     const back = dtA.get(n)
     if (back !== undefined) {
-      const r = await targetsOptReason(ctx, back, cidB)
+      const r = await targetsOptReason(ctx, back, cidB, out)
       if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${cidB}: ${r}`))
     } else {
       const t = retA.get(n)

@@ -16,12 +16,18 @@
  *   BOUND-DELEGATIONS, BOUND-DELEGATION-DEPTH and BOUND-GLOB (one budget of
  *   `maxGlobSteps` per search): exceeding a bound throws a
  *   ValidationError with that rule as code, it never answers "not found".
+ * - `findTarget` judges each delegated role when it visits it
+ *   (CLIENT-VALID-TOP): the delegator's entry (VALID-DELEG-KEYS), the
+ *   listing (VALID-DELEG-LISTED), the object's decoding (ENC-*, VALID-KIND)
+ *   and its signatures under the edge followed (VALID-DELEG-SIG). A role the
+ *   search does not visit is never read.
  */
 import { binOfHash, binRole } from '../model/delegations.js'
 import { LIMITS } from '../model/config.js'
 import { UsageError, ValidationError } from '../model/errors.js'
 import { sha256, toHex } from '../model/hash.js'
-import type { DelegatedRole, TargetInfo, TargetsEnvelope } from '../model/types.js'
+import type { DelegatedRole, KeyId, PublicKey, TargetInfo, TargetsEnvelope } from '../model/types.js'
+import { meetsThreshold } from './threshold.js'
 import type { Dag, LimitOverrides } from './valid.js'
 
 const utf8 = new TextEncoder()
@@ -265,19 +271,51 @@ function referenceTime (now: Date | string): string {
   return d.toISOString().slice(0, 19) + 'Z'
 }
 
+/** The edge a search followed into a role: the delegator, its keys and the entry. */
+interface Via {
+  readonly from: TargetsEnvelope
+  readonly fromName: string
+  readonly keys: ReadonlyMap<KeyId, PublicKey>
+  readonly entry: DelegatedRole
+}
+
 /**
- * Search a VALID DAG for `path` (NOTES section 8).
+ * The object of the delegated role the search reaches through `via`,
+ * judged under that edge (CLIENT-VALID-TOP, NOTES 8): the entry's keys
+ * (VALID-DELEG-KEYS), the listing (VALID-DELEG-LISTED), the decoding, and a
+ * threshold of the entry's keys (VALID-DELEG-SIG).
+ */
+async function visit (dag: Dag, name: string, via: Via): Promise<TargetsEnvelope> {
+  const { entry, keys, from, fromName } = via
+  for (const id of entry.keyids) {
+    if (!keys.has(id)) {
+      throw new ValidationError('VALID-DELEG-KEYS', `${fromName} delegates ${name} to keyid ${id}, which is not in its delegations.keys`, { details: { cid: from.cid.toString(), role: name } })
+    }
+  }
+  if (!(entry.threshold >= 1 && entry.threshold <= entry.keyids.length)) {
+    throw new ValidationError('VALID-DELEG-KEYS', `${fromName} delegates ${name} with threshold ${entry.threshold} over ${entry.keyids.length} keyids`, { details: { cid: from.cid.toString(), role: name } })
+  }
+  const obj = await dag.role(name)
+  if (!meetsThreshold(obj, keys, entry)) {
+    throw new ValidationError('VALID-DELEG-SIG', `${name} is not signed by ${entry.threshold} of the keys ${fromName} assigns to it`, { details: { cid: obj.cid.toString(), role: name, delegator: fromName } })
+  }
+  return obj
+}
+
+/**
+ * Search a DAG whose top is VALID for `path` (NOTES section 8).
  *
  * Roles are tried in preorder, each role's own targets first, then its
  * matching delegations in listed order (DELEG-ORDER); a matching terminating
  * entry drops every pending alternative after the entries chosen up to it
- * (DELEG-TERMINATING); a role is visited once (DELEG-VISITED).
+ * (DELEG-TERMINATING); a role is visited once (DELEG-VISITED), and judged
+ * under the edge that reached it when it is (CLIENT-VALID-TOP).
  *
  * @returns the entry and the role that answered, or null when no role does
- * @throws {BlockError} a shard node on the path could not be fetched (SHARD-MISSING)
+ * @throws {BlockError} a shard node or a role's object on the path could not be fetched (SHARD-MISSING)
  * @throws {ValidationError} BOUND-DELEGATIONS | BOUND-DELEGATION-DEPTH |
- *   BOUND-GLOB when a bound is exceeded; VALID-DELEG-LISTED when an edge names a role missing
- *   from the DAG (impossible in a VALID DAG); CLIENT-EXPIRES with `now`
+ *   BOUND-GLOB when a bound is exceeded; VALID-DELEG-KEYS | VALID-DELEG-LISTED |
+ *   VALID-DELEG-SIG | ENC-* | VALID-KIND for a visited role that fails its edge; CLIENT-EXPIRES with `now`
  */
 export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Promise<Found | null> {
   if (typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'findTarget: path must be a string')
@@ -285,11 +323,11 @@ export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}
   const ref = opts.now === undefined ? undefined : referenceTime(opts.now)
   const matcher = new PathMatcher(path, opts.budget ?? new GlobBudget(limits.maxGlobSteps, `search for ${JSON.stringify(path.slice(0, 64))}`))
 
-  interface Frame { readonly name: string, readonly depth: number, readonly chain: readonly string[] }
+  interface Frame { readonly name: string, readonly depth: number, readonly chain: readonly string[], readonly via?: Via }
   let stack: Frame[] = [{ name: 'targets', depth: 0, chain: ['targets'] }]
   const visited = new Set<string>()
   while (stack.length > 0) {
-    const { name, depth, chain } = stack.pop()!
+    const { name, depth, chain, via } = stack.pop()!
     if (visited.has(name)) continue // DELEG-VISITED
     if (visited.size >= limits.maxDelegationsVisited) {
       throw new ValidationError('BOUND-DELEGATIONS', `search for ${JSON.stringify(path.slice(0, 64))} visited ${visited.size} roles`, { details: { max: limits.maxDelegationsVisited } })
@@ -298,10 +336,7 @@ export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}
       throw new ValidationError('BOUND-DELEGATION-DEPTH', `role ${name} is at delegation depth ${depth}`, { details: { role: name, max: limits.maxDelegationDepth } })
     }
     visited.add(name)
-    const obj: TargetsEnvelope | undefined = name === 'targets' ? dag.targets : dag.delegated.get(name)
-    if (obj === undefined) {
-      throw new ValidationError('VALID-DELEG-LISTED', `role ${name} is delegated but not in the snapshot`, { details: { role: name } })
-    }
+    const obj: TargetsEnvelope = via === undefined ? dag.targets : await visit(dag, name, via)
     if (ref !== undefined && !(obj.signed.expires > ref)) {
       throw new ValidationError('CLIENT-EXPIRES', `role ${name} expired at ${obj.signed.expires}`, { details: { cid: obj.cid.toString(), role: name, expires: obj.signed.expires } })
     }
@@ -309,16 +344,17 @@ export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}
     const info = await dag.maps.target(obj.signed.targets, path)
     if (info !== undefined) return { info, role: name, chain: [...chain] }
     const chosen: Frame[] = []
-    const succinct = obj.signed.delegations?.succinct
+    const dels = obj.signed.delegations
+    const succinct = dels?.succinct
     if (succinct !== undefined) {
       // DELEG-SUCCINCT: exactly one bin matches, found from the path's hash
       // (the same answer as trying the bins in order, at the cost of one).
       const bin = binRole(succinct, binOfHash(succinct.bitLength, pathHash(path)))
-      if (matcher.matches(bin)) chosen.push({ name: bin.name, depth: depth + 1, chain: [...chain, bin.name] })
+      if (matcher.matches(bin)) chosen.push({ name: bin.name, depth: depth + 1, chain: [...chain, bin.name], via: { from: obj, fromName: name, keys: dels!.keys, entry: bin } })
     }
-    for (const entry of obj.signed.delegations?.roles ?? []) { // DELEG-ORDER
+    for (const entry of dels?.roles ?? []) { // DELEG-ORDER
       if (!matcher.matches(entry)) continue // BOUND-GLOB
-      chosen.push({ name: entry.name, depth: depth + 1, chain: [...chain, entry.name] })
+      chosen.push({ name: entry.name, depth: depth + 1, chain: [...chain, entry.name], via: { from: obj, fromName: name, keys: dels!.keys, entry } })
       if (entry.terminating) { // DELEG-TERMINATING
         stack = []
         break

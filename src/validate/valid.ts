@@ -36,27 +36,49 @@ import {
   type SignedOf, type SnapshotEnvelope, type TargetsEnvelope, type TimestampEnvelope
 } from '../model/types.js'
 import { GlobBudget, PathMatcher } from './delegation.js'
+import { meetsThreshold } from './threshold.js'
+export { meetsThreshold }
 import type { Loader } from './loader.js'
 import { Collector, Stop, ruleOfLoadError, violationError, type Violation } from './report.js'
 
 export type { Violation }
 
 /**
- * The objects of a VALID DAG. `delegated` holds the object of every entry of
- * `delegated-targets`; `roles` and `retired` are the snapshot's two role maps
- * read from their shards. The targets maps stay in their shards (read them
- * through the loader).
+ * The objects of a DAG whose top is VALID (`VALID_top`, NOTES 4.1): the
+ * timestamp, snapshot, root and top-level targets, checked; `roles` and
+ * `retired` are the snapshot's two role maps read from their shards. The
+ * objects of the delegated roles are loaded on demand by `role`, decoded but
+ * not judged: who may sign one depends on the edge a search follows into it
+ * (CLIENT-VALID-TOP, NOTES 8). The targets maps stay in their shards (read
+ * them through `maps`).
  */
 export interface Dag {
   timestamp?: TimestampEnvelope
   snapshot: SnapshotEnvelope
   root: RootEnvelope
   targets: TargetsEnvelope
-  delegated: ReadonlyMap<string, TargetsEnvelope>
   roles: ReadonlyMap<string, CID>
   retired: ReadonlyMap<string, CID>
   /** The targets maps of this DAG, read through the loader that validated it. */
   maps: Pick<Loader, 'target' | 'targetEntries'>
+  /**
+   * The object listed for delegated role `name`, decoded (ENC-*, VALID-KIND)
+   * through the loader that read this DAG; memoized.
+   *
+   * @throws {ValidationError} VALID-DELEG-LISTED when `name` is not listed; the decoder's rule (ENC-*, VALID-KIND) or BOUND-BLOCKS/BYTES
+   * @throws {BlockError} when the block cannot be fetched (not a verdict)
+   */
+  role: (name: string) => Promise<TargetsEnvelope>
+  /** The delegated objects `role` has loaded so far, by name. */
+  readonly loadedRoles: ReadonlyMap<string, TargetsEnvelope>
+}
+
+/**
+ * A DAG that is VALID as a whole (NOTES 4): `delegated` holds the object of
+ * every entry of `delegated-targets`, each checked under every edge into it.
+ */
+export interface FullDag extends Dag {
+  delegated: ReadonlyMap<string, TargetsEnvelope>
 }
 
 /**
@@ -74,11 +96,11 @@ export async function roleMapOrReport (loader: Loader, root: CID, c: Collector, 
   }
 }
 
-export interface ValidReport {
+export interface ValidReport<D extends Dag = FullDag> {
   valid: boolean
   violations: Violation[]
   /** Present exactly when `valid`. */
-  dag?: Dag
+  dag?: D
 }
 
 /**
@@ -109,41 +131,6 @@ export function resolveLimits (overrides: LimitOverrides | undefined): ResolvedL
     }
   }
   return { ...LIMITS, ...overrides }
-}
-
-// ---------------------------------------------------------------------------
-// Signatures
-
-/** Verified counts per envelope and authorized key set (pure, so cached forever). */
-const sigCounts = new WeakMap<object, Map<string, number>>()
-
-/**
- * SIG-THRESHOLD-DISTINCT: whether `env` carries valid signatures from at
- * least `role.threshold` distinct keys among `role.keyids` resolved in
- * `keys`. Keyids missing from `keys` authorize nothing (their absence is
- * reported by VALID-ROOT-ROLES / VALID-DELEG-KEYS). Malformed signatures
- * count as none (SIG-MALFORMED).
- */
-export function meetsThreshold (env: Envelope, keys: ReadonlyMap<KeyId, PublicKey>, role: RoleKeys): boolean {
-  const authorized = new Map<KeyId, PublicKey>()
-  for (const id of role.keyids) {
-    const k = keys.get(id)
-    if (k !== undefined) authorized.set(id, k)
-  }
-  // A decoded keys map holds each key under its own keyid (SIG-KEYID), so
-  // the public keys name the set.
-  const label = [...authorized.values()].map((k) => k.public).sort().join(',')
-  let counts = sigCounts.get(env)
-  if (counts === undefined) {
-    counts = new Map()
-    sigCounts.set(env, counts)
-  }
-  let n = counts.get(label)
-  if (n === undefined) {
-    n = countValidSignatures(env.signedBytes, env.signatures, authorized)
-    counts.set(label, n)
-  }
-  return n >= role.threshold
 }
 
 // ---------------------------------------------------------------------------
@@ -340,7 +327,22 @@ function pathAllowed (path: string, role: string, into: ReadonlyMap<string, Edge
   return false
 }
 
-async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits: ResolvedLimits, ts?: TimestampEnvelope): Promise<Dag | undefined> {
+/** What the top of VALID read: everything but the delegated roles. */
+interface Top {
+  readonly snap: SnapshotEnvelope
+  /** Undefined (with a violation) when meta.root failed to load. */
+  readonly root: RootEnvelope | undefined
+  readonly targets: TargetsEnvelope
+  readonly dt: ReadonlyMap<string, CID>
+  readonly retired: ReadonlyMap<string, CID>
+}
+
+/**
+ * The rules of VALID_top (NOTES 4.1) for the snapshot `snapCid` (and its
+ * timestamp `ts`), in fail-fast order. Returns what it read, or undefined
+ * when a load failed (the failure is a violation).
+ */
+async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: TimestampEnvelope): Promise<Top | undefined> {
   const snap = await loadOrReport(loader, 'snapshot', snapCid, c, ts === undefined ? 'snapshot' : 'timestamp.snapshot')
   if (snap === undefined) return undefined
   const meta = snap.signed.meta
@@ -378,6 +380,72 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
   if (root !== undefined && !meetsThreshold(targets, root.signed.keys, roles!.targets)) {
     c.add('VALID-TARGETS-SIG', targets.cid, `targets is not signed by ${roles!.targets.threshold} of the root's targets keys`)
   }
+  return { snap, root, targets, dt, retired }
+}
+
+/** The parts of a Dag (NOTES 4.1) other than its loading methods. */
+export interface DagParts {
+  snapshot: SnapshotEnvelope
+  root: RootEnvelope
+  targets: TargetsEnvelope
+  roles: ReadonlyMap<string, CID>
+  retired: ReadonlyMap<string, CID>
+}
+
+/**
+ * A Dag over `parts` whose delegated objects `loader` loads on demand (or,
+ * with `delegated`, a FullDag whose objects are those). It checks nothing:
+ * callers build one from what VALID or VALID_top checked, or from what they
+ * published themselves.
+ */
+export function dagOf (loader: Pick<Loader, 'load' | 'target' | 'targetEntries'>, parts: DagParts): Dag
+export function dagOf (loader: Pick<Loader, 'load' | 'target' | 'targetEntries'>, parts: DagParts, delegated: ReadonlyMap<string, TargetsEnvelope>): FullDag
+export function dagOf (loader: Pick<Loader, 'load' | 'target' | 'targetEntries'>, parts: DagParts, delegated?: ReadonlyMap<string, TargetsEnvelope>): Dag {
+  const { snapshot, roles } = parts
+  const loaded = new Map<string, TargetsEnvelope>(delegated ?? [])
+  const pending = new Map<string, Promise<TargetsEnvelope>>()
+  const dag: Dag = {
+    ...parts,
+    maps: loader,
+    loadedRoles: loaded,
+    role: async (name: string): Promise<TargetsEnvelope> => {
+      const have = loaded.get(name)
+      if (have !== undefined) return have
+      let p = pending.get(name)
+      if (p === undefined) {
+        p = (async () => {
+          const cid = roles.get(name)
+          if (cid === undefined) {
+            throw new ValidationError('VALID-DELEG-LISTED', `role ${name} is delegated but not listed in the snapshot's delegated-targets`, { details: { cid: snapshot.cid.toString(), role: name } })
+          }
+          try {
+            const env = await loader.load('targets', cid)
+            loaded.set(name, env)
+            return env
+          } catch (e) {
+            const rule = ruleOfLoadError(e)
+            if (rule === undefined || e instanceof ValidationError) throw e
+            throw new ValidationError(rule, `delegated-targets.${name} ${cid}: ${messageOf(e)}`, { cause: e, details: { cid: cid.toString(), role: name, reason: (e as { code?: string }).code } })
+          }
+        })()
+        pending.set(name, p)
+        const pp = p
+        p.catch(() => { if (pending.get(name) === pp) pending.delete(name) })
+      }
+      return await p
+    }
+  }
+  return delegated === undefined ? dag : { ...dag, delegated } as FullDag
+}
+
+function partsOf (top: Top & { root: RootEnvelope }): DagParts {
+  return { snapshot: top.snap, root: top.root, targets: top.targets, roles: top.dt, retired: top.retired }
+}
+
+async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits: ResolvedLimits, ts?: TimestampEnvelope): Promise<FullDag | undefined> {
+  const top = await walkTop(loader, snapCid, c, ts)
+  if (top === undefined) return undefined
+  const { snap, root, targets, dt } = top
 
   const { objs, into, complete } = await walkDelegations(loader, snap, dt, targets, c, limits)
   if (complete) {
@@ -429,16 +497,37 @@ async function walkSnapshot (loader: Loader, snapCid: CID, c: Collector, limits:
   if (!c.ok || root === undefined) return undefined
   const delegated = new Map<string, TargetsEnvelope>()
   for (const name of dt.keys()) delegated.set(name, objs.get(name)!)
-  return { snapshot: snap, root, targets, delegated, roles: dt, retired, maps: loader }
+  return dagOf(loader, partsOf({ ...top, root }), delegated)
 }
 
 // ---------------------------------------------------------------------------
 // Entry points
 
-async function run (opts: ValidateOptions, body: (c: Collector, limits: ResolvedLimits) => Promise<Dag | undefined>): Promise<ValidReport & { cause?: unknown }> {
+/** How much of VALID to check: all of it (NOTES 4), or its top (NOTES 4.1). */
+type Scope = 'full' | 'top'
+type DagOf<S extends Scope> = S extends 'full' ? FullDag : Dag
+
+async function walkScope<S extends Scope> (scope: S, loader: Loader, snapCid: CID, c: Collector, limits: ResolvedLimits, ts?: TimestampEnvelope): Promise<DagOf<S> | undefined> {
+  if (scope === 'full') return await walkSnapshot(loader, snapCid, c, limits, ts) as DagOf<S> | undefined
+  const top = await walkTop(loader, snapCid, c, ts)
+  if (top === undefined || !c.ok || top.root === undefined) return undefined
+  return dagOf(loader, partsOf({ ...top, root: top.root })) as DagOf<S>
+}
+
+/** The body of VALID (or VALID_top) of a timestamp's DAG. */
+function ofTimestamp<S extends Scope> (scope: S, loader: Loader, cid: CID) {
+  return async (c: Collector, limits: ResolvedLimits): Promise<DagOf<S> | undefined> => {
+    const ts = await loadOrReport(loader, 'timestamp', cid, c, 'timestamp')
+    if (ts === undefined) return undefined
+    const dag = await walkScope(scope, loader, ts.signed.snapshot, c, limits, ts)
+    return dag === undefined ? undefined : { ...dag, timestamp: ts }
+  }
+}
+
+async function run<D extends Dag> (opts: ValidateOptions, body: (c: Collector, limits: ResolvedLimits) => Promise<D | undefined>): Promise<ValidReport<D> & { cause?: unknown }> {
   const c = new Collector(opts.failFast === true)
   const limits = resolveLimits(opts.limits)
-  let dag: Dag | undefined
+  let dag: D | undefined
   let cause: unknown
   try {
     dag = await body(c, limits)
@@ -451,24 +540,31 @@ async function run (opts: ValidateOptions, body: (c: Collector, limits: Resolved
 }
 
 /** Per-loader caches of complete reports (default limits, report mode): VALID is pure. */
-const reportCache = new WeakMap<Loader, Map<string, Promise<ValidReport>>>()
+const reportCache = new WeakMap<Loader, Map<string, Promise<ValidReport<Dag>>>>()
 
-function cached (loader: Loader, key: string, opts: ValidateOptions, compute: () => Promise<ValidReport>): Promise<ValidReport> {
+function cached<D extends Dag> (loader: Loader, key: string, opts: ValidateOptions, compute: () => Promise<ValidReport<D>>): Promise<ValidReport<D>> {
   if (opts.failFast === true || opts.limits !== undefined) return compute()
   let m = reportCache.get(loader)
   if (m === undefined) reportCache.set(loader, m = new Map())
-  let p = m.get(key)
+  let p = m.get(key) as Promise<ValidReport<D>> | undefined
   if (p === undefined) {
-    p = compute()
-    m.set(key, p)
+    const q = compute()
+    p = q
+    m.set(key, q)
     const mm = m
-    p.catch(() => { if (mm.get(key) === p) mm.delete(key) })
+    q.catch(() => { if (mm.get(key) === q) mm.delete(key) })
   }
   return p.then((r) => r.dag === undefined ? { valid: r.valid, violations: [...r.violations] } : { valid: r.valid, violations: [...r.violations], dag: r.dag })
 }
 
-function strip (r: ValidReport & { cause?: unknown }): ValidReport {
+function strip<D extends Dag> (r: ValidReport<D> & { cause?: unknown }): ValidReport<D> {
   return r.dag === undefined ? { valid: r.valid, violations: r.violations } : { valid: r.valid, violations: r.violations, dag: r.dag }
+}
+
+async function assertRun<D extends Dag> (opts: Omit<ValidateOptions, 'failFast'>, body: (c: Collector, limits: ResolvedLimits) => Promise<D | undefined>): Promise<D> {
+  const r = await run({ ...opts, failFast: true }, body)
+  if (r.valid && r.dag !== undefined) return r.dag
+  throw violationError(r.violations[0]!, r.cause)
 }
 
 /**
@@ -478,12 +574,7 @@ function strip (r: ValidReport & { cause?: unknown }): ValidReport {
  * @throws {UsageError} for malformed options
  */
 export async function validateTimestamp (loader: Loader, cid: CID, opts: ValidateOptions = {}): Promise<ValidReport> {
-  return await cached(loader, `timestamp ${cid.toString()}`, opts, async () => strip(await run(opts, async (c, limits) => {
-    const ts = await loadOrReport(loader, 'timestamp', cid, c, 'timestamp')
-    if (ts === undefined) return undefined
-    const dag = await walkSnapshot(loader, ts.signed.snapshot, c, limits, ts)
-    return dag === undefined ? undefined : { ...dag, timestamp: ts }
-  })))
+  return await cached(loader, `timestamp ${cid.toString()}`, opts, async () => strip(await run(opts, ofTimestamp('full', loader, cid))))
 }
 
 /**
@@ -493,25 +584,39 @@ export async function validateTimestamp (loader: Loader, cid: CID, opts: Validat
  * @throws {UsageError} for malformed options
  */
 export async function validateSnapshot (loader: Loader, cid: CID, opts: ValidateOptions = {}): Promise<ValidReport> {
-  return await cached(loader, `snapshot ${cid.toString()}`, opts, async () => strip(await run(opts, async (c, limits) => await walkSnapshot(loader, cid, c, limits))))
+  return await cached(loader, `snapshot ${cid.toString()}`, opts, async () => strip(await run(opts, async (c, limits) => await walkScope('full', loader, cid, c, limits))))
 }
 
 /**
- * Fail-fast VALID of a timestamp's DAG, for clients.
+ * VALID_top of the DAG of timestamp `cid` (NOTES 4.1): the timestamp,
+ * snapshot, root, top-level targets and role maps; not the delegated roles.
+ *
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ * @throws {UsageError} for malformed options
+ */
+export async function validateTimestampTop (loader: Loader, cid: CID, opts: ValidateOptions = {}): Promise<ValidReport<Dag>> {
+  return await cached(loader, `top timestamp ${cid.toString()}`, opts, async () => strip(await run(opts, ofTimestamp('top', loader, cid))))
+}
+
+/**
+ * VALID_top of the DAG of snapshot `cid`: VALID_top but VALID-TS-SIG.
+ *
+ * @throws {BlockError} when a block cannot be fetched (not a verdict)
+ * @throws {UsageError} for malformed options
+ */
+export async function validateSnapshotTop (loader: Loader, cid: CID, opts: ValidateOptions = {}): Promise<ValidReport<Dag>> {
+  return await cached(loader, `top snapshot ${cid.toString()}`, opts, async () => strip(await run(opts, async (c, limits) => await walkScope('top', loader, cid, c, limits))))
+}
+
+/**
+ * Fail-fast VALID of a timestamp's DAG (publishers, verifiers, client recovery).
  *
  * @returns the DAG when VALID holds
  * @throws {ValidationError} code = the first rule violated, details.cid = the object at fault
  * @throws {BlockError} when a block cannot be fetched
  */
-export async function assertValidTimestamp (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<Dag> {
-  const r = await run({ ...opts, failFast: true }, async (c, limits) => {
-    const ts = await loadOrReport(loader, 'timestamp', cid, c, 'timestamp')
-    if (ts === undefined) return undefined
-    const dag = await walkSnapshot(loader, ts.signed.snapshot, c, limits, ts)
-    return dag === undefined ? undefined : { ...dag, timestamp: ts }
-  })
-  if (r.valid && r.dag !== undefined) return r.dag
-  throw violationError(r.violations[0]!, r.cause)
+export async function assertValidTimestamp (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<FullDag> {
+  return await assertRun(opts, ofTimestamp('full', loader, cid))
 }
 
 /**
@@ -520,8 +625,28 @@ export async function assertValidTimestamp (loader: Loader, cid: CID, opts: Omit
  * @throws {ValidationError} code = the first rule violated
  * @throws {BlockError} when a block cannot be fetched
  */
-export async function assertValidSnapshot (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<Dag> {
-  const r = await run({ ...opts, failFast: true }, async (c, limits) => await walkSnapshot(loader, cid, c, limits))
-  if (r.valid && r.dag !== undefined) return r.dag
-  throw violationError(r.violations[0]!, r.cause)
+export async function assertValidSnapshot (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<FullDag> {
+  return await assertRun(opts, async (c, limits) => await walkScope('full', loader, cid, c, limits))
+}
+
+/**
+ * Fail-fast VALID_top of a timestamp's DAG: what a client update checks
+ * (CLIENT-VALID-TOP); the delegated roles are checked by the searches that
+ * visit them.
+ *
+ * @throws {ValidationError} code = the first rule violated, details.cid = the object at fault
+ * @throws {BlockError} when a block cannot be fetched
+ */
+export async function assertValidTimestampTop (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<Dag> {
+  return await assertRun(opts, ofTimestamp('top', loader, cid))
+}
+
+/**
+ * Fail-fast VALID_top of a snapshot's DAG.
+ *
+ * @throws {ValidationError} code = the first rule violated
+ * @throws {BlockError} when a block cannot be fetched
+ */
+export async function assertValidSnapshotTop (loader: Loader, cid: CID, opts: Omit<ValidateOptions, 'failFast'> = {}): Promise<Dag> {
+  return await assertRun(opts, async (c, limits) => await walkScope('top', loader, cid, c, limits))
 }

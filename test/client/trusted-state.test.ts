@@ -435,7 +435,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     sim.delegate('b', 'a', { paths: ['x/*'] })
     await sim.addTarget('b', 'x/1.txt')
     const v1 = await sim.publish()
-    const edges = edgesOf(RepoSim.dagOf(v1, sim.loader()))
+    const edges = await edgesOf(RepoSim.dagOf(v1, sim.loader()))
     expect(edges.out.get('b')).toEqual(['a'])
     // Two edges into a (from targets and from b) with the same keys and threshold: one pair.
     expect(edges.authorization.get('a')?.split('|')).toHaveLength(1)

@@ -15,6 +15,7 @@ import { cidOf, encodeSigned, encodeValue } from '../../src/model/codec.js'
 import { BlockError } from '../../src/model/errors.js'
 import { signedToWire } from '../../src/model/schema.js'
 import { RepoSim, type SimOptions } from '../helpers/history.js'
+import { validateTimestamp } from '../../src/validate/valid.js'
 import { forgeRoot, later, makeRoot, rejects, refusedUnchanged, seedSigner, stateBytes, tempDir, text, violationRules, type TempDir } from '../helpers/client-sim.js'
 
 /** Copy a client folder (state and cache) to another. */
@@ -49,6 +50,25 @@ async function setup (seed = 11, topKeys: SimOptions['topKeys'] = TOP) {
   return { sim, v1 }
 }
 
+/**
+ * CLIENT-VALID-TOP: a DAG whose top is VALID but whose delegated role `role`
+ * is not. The DAG is not VALID (what a publisher, `dagtuf verify` and a
+ * head registry check: `code` among its violations); a client update checks
+ * only the top, so it is accepted; every search that visits `role` is refused
+ * with `code`, writing nothing; the other targets still resolve.
+ */
+async function refusedAtUse (sim: RepoSim, ts: CID, path: string, code: string, opts: Partial<UpdaterOptions> = {}): Promise<Updater> {
+  const full = await validateTimestamp(sim.loader(), ts)
+  expect(full.violations.map((v) => v.rule)).toContain(code)
+  const up = await client(sim, opts)
+  await up.refresh(ts)
+  await refusedUnchanged(dir.path, async () => await up.getTargetInfo(path), code)
+  // A fresh process (the DAG read back from the cache) refuses the same way.
+  await refusedUnchanged(dir.path, async () => await (await client(sim, opts)).getTargetInfo(path), code)
+  expect((await up.getTargetInfo('app.tgz'))?.role).toBe('targets')
+  return up
+}
+
 /** Refused with `code`, state.json untouched. */
 async function refused (sim: RepoSim, ts: CID, code: string, opts: Partial<UpdaterOptions> = {}) {
   const up = await client(sim, opts)
@@ -80,12 +100,12 @@ describe('arbitrary installation', () => {
     await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-TARGETS-SIG')
   })
 
-  it('a delegated role signed by a key its delegator did not name (VALID-DELEG-SIG)', async () => {
+  it('a delegated role signed by a key its delegator did not name (VALID-DELEG-SIG, CLIENT-VALID-TOP: refused when a search visits it)', async () => {
     const { sim } = await setup()
     const attacker = sim.freshKeys(1, 1).pairs.map((p) => seedSigner(p.seed))
     const d1 = await sim.forgeTargets('d1', (t) => t, attacker)
     const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', d1.cid]]) })
-    await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-SIG')
+    await refusedAtUse(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'd1/plugin.tgz', 'VALID-DELEG-SIG')
   })
 
   it('a new root not signed by the trusted root keys (CLIENT-ROOT-CHAIN, SUCC-ROOT-THRESHOLD)', async () => {
@@ -138,14 +158,15 @@ describe('endless data', () => {
     await sim.addTarget('targets', 'more.txt')
     await sim.addTarget('d1', 'd1/more.txt')
     const v2 = await sim.publish()
-    // T, S, targets and d1 are new, and two shard nodes: the snapshot's
-    // delegated-targets map (d1's CID changed) and d1's targets map, which
-    // VALID-DELEG-PATHS reads. Six fetches; the root and the (unchanged)
-    // retired map come from the cache, and the top-level targets map is
-    // not read at all.
-    await refused(sim, v2.timestamp.cid, 'BOUND-BLOCKS', { limits: { maxBlocksPerUpdate: 5 } })
-    const r = await (await client(sim, { limits: { maxBlocksPerUpdate: 6 } })).refresh(v2.timestamp.cid)
-    expect(r.fetched.blocks).toBe(6)
+    // T, S, targets and d1 are new, and one shard node: the snapshot's
+    // delegated-targets map (d1's CID changed). d1 is read by the <-* step
+    // (SUCC-SNAP-DELEG: its previous-version); its targets map is not read
+    // (CLIENT-VALID-TOP: only a search does). Five fetches; the root and the
+    // (unchanged) retired map come from the cache, and the top-level targets
+    // map is not read at all.
+    await refused(sim, v2.timestamp.cid, 'BOUND-BLOCKS', { limits: { maxBlocksPerUpdate: 4 } })
+    const r = await (await client(sim, { limits: { maxBlocksPerUpdate: 5 } })).refresh(v2.timestamp.cid)
+    expect(r.fetched.blocks).toBe(5)
   })
 
   it('BOUND-BYTES: one update fetches at most maxBytesPerUpdate bytes', async () => {
@@ -213,19 +234,26 @@ describe('endless data', () => {
     await refused(sim, sim.head.timestamp.cid, 'BOUND-CHAIN', { limits: { maxChainLength: 4 } })
   })
 
-  it('BOUND-DELEGATIONS: a DAG with more roles than one walk may visit is refused', async () => {
+  it('BOUND-DELEGATIONS: a search that would visit more roles than allowed is refused (the update, which visits none, is not)', async () => {
     const { sim } = await setup()
-    for (let i = 0; i < 4; i++) sim.delegate('targets', `w${i}`)
+    for (let i = 0; i < 4; i++) sim.delegate('targets', `w${i}`, { paths: ['w/*'] })
     const v2 = await sim.publish()
-    await refused(sim, v2.timestamp.cid, 'BOUND-DELEGATIONS', { limits: { maxDelegationsVisited: 3 } })
+    const up = await client(sim, { limits: { maxDelegationsVisited: 3 } })
+    await up.refresh(v2.timestamp.cid)
+    await refusedUnchanged(dir.path, async () => await up.getTargetInfo('w/nowhere.tgz'), 'BOUND-DELEGATIONS')
+    // The publisher's check walks every role: VALID reports the bound too.
+    expect((await validateTimestamp(sim.loader(), v2.timestamp.cid, { limits: { maxDelegationsVisited: 3 } })).violations.map((v) => v.rule)).toContain('BOUND-DELEGATIONS')
   })
 
-  it('BOUND-DELEGATION-DEPTH: a delegation chain deeper than allowed is refused', async () => {
+  it('BOUND-DELEGATION-DEPTH: a search deeper than allowed is refused', async () => {
     const { sim } = await setup()
-    sim.delegate('d1', 'd2')
-    sim.delegate('d2', 'd3')
+    sim.delegate('d1', 'd2', { paths: ['d1/*'] })
+    sim.delegate('d2', 'd3', { paths: ['d1/*'] })
     const v2 = await sim.publish()
-    await refused(sim, v2.timestamp.cid, 'BOUND-DELEGATION-DEPTH', { limits: { maxDelegationDepth: 2 } })
+    const up = await client(sim, { limits: { maxDelegationDepth: 2 } })
+    await up.refresh(v2.timestamp.cid)
+    await refusedUnchanged(dir.path, async () => await up.getTargetInfo('d1/nowhere.tgz'), 'BOUND-DELEGATION-DEPTH')
+    expect((await up.getTargetInfo('d1/plugin.tgz'))?.role).toBe('d1')
   })
 
   it('CLIENT-TARGET-CONTENT: content longer than its signed length stops at the length, and no file is left', async () => {
@@ -244,19 +272,33 @@ describe('endless data', () => {
 })
 
 describe('extraneous dependencies', () => {
-  it('a delegated role listing a path outside its delegation (VALID-DELEG-PATHS)', async () => {
+  it('a delegated role listing a path outside its delegation (VALID-DELEG-PATHS: not VALID; CLIENT-VALID-TOP: a search never returns it)', async () => {
     const { sim } = await setup()
     const evil = await sim.storeContent(text('not yours'))
-    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, targets: new Map([...t.targets, ['app.tgz', evil]]) }))
+    const d1 = await sim.forgeTargets('d1', (t) => ({ ...t, targets: new Map([...t.targets, ['app.tgz', evil], ['elsewhere/x.tgz', evil]]) }))
     const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', d1.cid]]) })
-    await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-PATHS')
+    const ts = (await sim.forgeTimestamp(snap.cid)).cid
+    expect((await validateTimestamp(sim.loader(), ts)).violations.map((v) => v.rule)).toContain('VALID-DELEG-PATHS')
+    const up = await client(sim)
+    await up.refresh(ts)
+    const app = await up.getTargetInfo('app.tgz')
+    expect(app?.role).toBe('targets')
+    expect(app?.cid.equals(evil.cid)).toBe(false)
+    expect(await up.getTargetInfo('elsewhere/x.tgz')).toBeNull()
+    expect((await up.listTargets()).map((t) => t.path)).not.toContain('elsewhere/x.tgz')
   })
 
-  it('a snapshot listing a role no delegation authorizes (VALID-DELEG-REACHABLE)', async () => {
+  it('a snapshot listing a role no delegation authorizes (VALID-DELEG-REACHABLE: not VALID; CLIENT-VALID-TOP: never used)', async () => {
     const { sim } = await setup()
-    const ghost = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null }))
+    const evil = await sim.storeContent(text('ghost'))
+    const ghost = await sim.forgeTargets('d1', (t) => ({ ...t, previousVersion: null, targets: new Map([['ghost/x.tgz', evil]]) }))
     const snap = await sim.forgeSnapshot({ delegated: new Map([...RepoSim.roles(sim.head), ['ghost', ghost.cid]]) })
-    await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-REACHABLE')
+    const ts = (await sim.forgeTimestamp(snap.cid)).cid
+    expect((await validateTimestamp(sim.loader(), ts)).violations.map((v) => v.rule)).toContain('VALID-DELEG-REACHABLE')
+    const up = await client(sim)
+    await up.refresh(ts)
+    expect(await up.getTargetInfo('ghost/x.tgz')).toBeNull()
+    expect((await up.getTargetInfo('d1/plugin.tgz'))?.role).toBe('d1')
   })
 })
 
@@ -394,7 +436,14 @@ describe('mix-and-match', () => {
     await (await client(sim)).refresh((await sim.publish()).timestamp.cid)
     const dt = RepoSim.roles(sim.head)
     const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', dt.get('d2')!], ['d2', dt.get('d2')!]]) })
-    await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-SIG')
+    const ts = (await sim.forgeTimestamp(snap.cid)).cid
+    // A client that trusts d1's chain refuses the swap at update: d2's object does not continue it.
+    const e = await refused(sim, ts, 'CLIENT-TS-DESCENDS')
+    expect(violationRules(e)).toContain('SUCC-SNAP-DELEG')
+    // A client that has never seen d1 accepts the top and refuses the swapped role when a search visits it.
+    await dir.remove()
+    dir = await tempDir('dagtuf-attack-')
+    await refusedAtUse(sim, ts, 'd1/plugin.tgz', 'VALID-DELEG-SIG')
   })
 
   it('a snapshot pointing at a timestamp block where its root should be (VALID-KIND)', async () => {
@@ -511,9 +560,11 @@ describe('key compromise below threshold', () => {
     sim.delegate('targets', 'd1', { keys: 2, threshold: 2 })
     await sim.addTarget('d1', 'd1/x.tgz')
     await (await client(sim)).refresh((await sim.publish()).timestamp.cid)
+    await sim.addTarget('targets', 'app.tgz')
+    await (await client(sim)).refresh((await sim.publish()).timestamp.cid)
     const d1 = await sim.forgeTargets('d1', (x) => x, sim.signersOf('d1', 1))
     const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', d1.cid]]) })
-    await refused(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'VALID-DELEG-SIG')
+    await refusedAtUse(sim, (await sim.forgeTimestamp(snap.cid)).cid, 'd1/x.tgz', 'VALID-DELEG-SIG')
   })
 
   it('one key signing twice under its keyid does not count twice (SIG-ONE-PER-KEYID)', async () => {

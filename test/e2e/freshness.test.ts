@@ -165,7 +165,8 @@ describe('dagtuf client get / list on a stale state', () => {
     const unsafe = await dagtuf('client', 'get', '--dir', client, 'app.tgz', '-o', out, '--car', old, '--unsafe-allow-expired')
     expect(unsafe.code).toBe(0)
     expect(await readFile(out, 'utf8')).toBe('app v1')
-    expect((await dagtuf('client', 'list', '--dir', client, '--unsafe-allow-expired')).code).toBe(0)
+    // A listing reads every role's object; an update fetched only the top (CLIENT-VALID-TOP), so it needs a source.
+    expect((await dagtuf('client', 'list', '--dir', client, '--car', old, '--unsafe-allow-expired')).code).toBe(0)
     expect((await dagtuf('client', 'update', '--dir', client, '--car', old, '--unsafe-allow-expired')).code).toBe(2) // not an update option
     const help = await dagtuf('client', 'get', '--help')
     expect(help.out.join('\n')).toMatch(/--unsafe-allow-expired\s+UNSAFE/)
@@ -179,6 +180,6 @@ describe('dagtuf client get / list on a stale state', () => {
     expect(updated.code).toBe(0)
     expect(JSON.parse(updated.out[0]!)).toMatchObject({ length: 6, update: { timestamp: v2.timestamp.cid.toString(), continuity: 'descends' } })
     expect(await readFile(out, 'utf8')).toBe('app v2')
-    expect((await dagtuf('client', 'list', '--dir', client)).code).toBe(0)
+    expect((await dagtuf('client', 'list', '--dir', client, '--car', fresh)).code).toBe(0)
   })
 })

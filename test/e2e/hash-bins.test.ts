@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRepoNode } from '../../src/blocks/repo-node.js'
 import { Updater } from '../../src/client/updater.js'
+import type { BlockSource, GetOptions } from '../../src/blocks/types.js'
+import type { CID } from 'multiformats/cid'
 import { binName, binOfHash } from '../../src/model/delegations.js'
 import { pathHash } from '../../src/validate/delegation.js'
 import { ok, verifyRepoHead } from '../cli/publish-helpers.js'
@@ -20,7 +22,7 @@ beforeAll(async () => { work = await mkdtemp(join(tmpdir(), 'dagtuf-bins-')) })
 afterAll(async () => { await rm(work, { recursive: true, force: true }) })
 
 describe('succinct hash bins', () => {
-  it('DELEG-SUCCINCT: publish 2^6 bins, add a folder into them, update a client and fetch from a bin', async () => {
+  it('DELEG-SUCCINCT, CLIENT-VALID-TOP: publish 2^6 bins, add a folder into them, update a client (reading no bin) and fetch from a bin (reading one)', async () => {
     const dir = join(work, 'repo')
     await ok('init', '--dir', dir)
     const key = join(dir, 'keys', 'bins.json')
@@ -56,13 +58,19 @@ describe('succinct hash bins', () => {
     const node = await openRepoNode(dir)
     try {
       const client = join(work, 'client')
-      const up = await Updater.create({ dir: client, source: node })
-      const head = JSON.parse(await readFile(join(dir, 'head.json'), 'utf8')) as { root: string, timestamp: string }
+      const asked: string[] = []
+      const counting: BlockSource = { get: async (cid: CID, o?: GetOptions) => { asked.push(cid.toString()); return await node.get(cid, o) } }
+      const up = await Updater.create({ dir: client, source: counting })
+      const head = JSON.parse(await readFile(join(dir, 'head.json'), 'utf8')) as { root: string, timestamp: string, delegated: Record<string, string> }
       // The first root, handed out of band (the repository's root never rotated here).
       await up.init(head.root)
       await up.refresh(head.timestamp)
+      // CLIENT-VALID-TOP: the update reads no bin; the search reads the one bin it visits.
+      const binCids = new Set(Object.values(head.delegated))
+      expect(asked.filter((c) => binCids.has(c))).toEqual([])
       const path = 'pkgs/pkg-7.tar.gz'
       const info = (await up.getTargetInfo(path))!
+      expect(asked.filter((c) => binCids.has(c))).toEqual([head.delegated[info.role]])
       expect(info.role).toBe(binName({ bitLength: 6, namePrefix: 'bins' }, binOfHash(6, pathHash(path))))
       expect(info.chain).toEqual(['targets', info.role])
       const got = await up.downloadTarget(info, join(work, 'pkg-7.tar.gz'))

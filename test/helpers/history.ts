@@ -43,8 +43,8 @@ import type {
   Envelope, RootEnvelope, Signed, SnapshotEnvelope, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope
 } from '../../src/model/types.js'
 import { roleMatchesPath } from '../../src/validate/delegation.js'
-import { sourceLoader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
-import type { Dag } from '../../src/validate/valid.js'
+import { sourceLoader, type Loader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
+import { dagOf, type FullDag } from '../../src/validate/valid.js'
 
 // ---------------------------------------------------------------------------
 // Seeds and run counts
@@ -668,9 +668,9 @@ export class RepoSim {
     return new Map([...v.delegated].map(([n, e]) => [n, e.cid]))
   }
 
-  /** A version as the Dag VALID would return for it, read through `maps`. */
-  static dagOf (v: Version, maps: Dag['maps']): Dag & { timestamp: TimestampEnvelope } {
-    return { ...v, roles: RepoSim.roles(v), retired: v.retired, maps }
+  /** A version as the FullDag VALID would return for it, read through `loader`. */
+  static dagOf (v: Version, loader: Pick<Loader, 'load' | 'target' | 'targetEntries'>): FullDag & { timestamp: TimestampEnvelope } {
+    return { ...dagOf(loader, { snapshot: v.snapshot, root: v.root, targets: v.targets, roles: RepoSim.roles(v), retired: v.retired }, v.delegated), timestamp: v.timestamp }
   }
 
   /** Re-encode an envelope keeping only the signatures `keep` selects (no re-signing), and store it. */

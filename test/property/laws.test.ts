@@ -105,6 +105,27 @@ describe('laws on honest histories', () => {
     }), propertyRuns(RUNS))
   })
 
+  it('CLIENT-VALID-TOP: on honest histories the client\'s <-*ᵗ (VALID_top premises) agrees with <-* on every pair of timestamps, both ways, with the same witness', async () => {
+    await fc.assert(fc.asyncProperty(history(), async ([seed, ops]) => {
+      const { sim } = await buildHistory(seed, ops)
+      const full = sim.loader()
+      const top = sim.loader()
+      const vs = sim.versions
+      for (let i = 0; i < vs.length; i++) {
+        for (let j = 0; j < vs.length; j++) {
+          const a = vs[i]!.timestamp.cid
+          const b = vs[j]!.timestamp.cid
+          const f = await succStar(full, 'timestamp', a, b)
+          const t = await succStar(top, 'timestamp', a, b, { premise: 'top' })
+          expect(t.holds).toBe(f.holds)
+          expect(t.witness).toEqual(f.witness)
+          // Histories are linear: later-or-equal exactly.
+          expect(f.holds).toBe(i >= j || vs[i]!.snapshot.cid.equals(vs[j]!.snapshot.cid))
+        }
+      }
+    }), propertyRuns(RUNS))
+  })
+
   it('SUCC-STAR: <-* is reflexive, transitive and antisymmetric on every chain (exactly "later or equal")', async () => {
     await fc.assert(fc.asyncProperty(history(), async ([seed, ops]) => {
       const { sim } = await buildHistory(seed, ops)

@@ -11,7 +11,7 @@ import { LIMITS } from '../../src/model/config.js'
 import { ValidationError } from '../../src/model/errors.js'
 import type { TargetsEnvelope } from '../../src/model/types.js'
 import { findTarget, globMatch, GlobBudget } from '../../src/validate/delegation.js'
-import { assertValidSnapshot, validateSnapshot, type Dag } from '../../src/validate/valid.js'
+import { assertValidSnapshot, dagOf, validateSnapshot, type Dag } from '../../src/validate/valid.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { HISTORY_SEED, historyRuns } from '../helpers/history.js'
 import { caught } from '../helpers/model.js'
@@ -26,7 +26,7 @@ async function hostile () {
   const evil = await b.targets('evil', { targets: Array.from({ length: 50 }, (_, i) => hostilePath(i)) })
   const top = await b.targets('targets', { delegations: [b.deleg('evil', HOSTILE_PATTERNS)] })
   const snap = await b.snapshot({ root, targets: top, delegated: { evil } })
-  const dag: Dag = { root, snapshot: snap, targets: top, delegated: new Map([['evil', evil]]), roles: new Map([['evil', evil.cid]]), retired: new Map(), maps: b.loader() }
+  const dag: Dag = dagOf(b.loader(), { root, snapshot: snap, targets: top, roles: new Map([['evil', evil.cid]]), retired: new Map() }, new Map([['evil', evil]]))
   return { b, snap, evil, dag }
 }
 

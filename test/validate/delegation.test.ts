@@ -4,17 +4,17 @@ import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../src/model/errors.js'
 import type { TargetsEnvelope } from '../../src/model/types.js'
 import { findTarget, globMatch, pathHash, roleMatchesPath } from '../../src/validate/delegation.js'
-import { validateSnapshot, type Dag } from '../../src/validate/valid.js'
+import { assertValidSnapshotTop, dagOf as fullDag, validateSnapshot, validateSnapshotTop, type Dag } from '../../src/validate/valid.js'
 import { DagBuilder, targetMap } from '../helpers/dag.js'
 import { HISTORY_SEED, historyRuns } from '../helpers/history.js'
 import { caught } from '../helpers/model.js'
 
-/** A Dag over hand-made objects (findTarget reads only targets, delegated and the targets maps). */
+/** A FullDag over hand-made objects (findTarget reads the targets, the role objects and the targets maps). */
 async function dagOf (b: DagBuilder, top: TargetsEnvelope, delegated: Record<string, TargetsEnvelope>): Promise<Dag> {
   const root = await b.root()
   const snapshot = await b.snapshot({ root, targets: top, delegated })
   const roles = new Map(Object.entries(delegated).map(([n, e]) => [n, e.cid]))
-  return { root, snapshot, targets: top, delegated: new Map(Object.entries(delegated)), roles, retired: new Map(), maps: b.loader() }
+  return fullDag(b.loader(), { root, snapshot, targets: top, roles, retired: new Map() }, new Map(Object.entries(delegated)))
 }
 
 describe('DELEG-GLOB', () => {
@@ -238,5 +238,49 @@ describe('findTarget', () => {
     expect(e.details.cid).toBe(old.cid.toString())
     // A role the search does not visit does not matter.
     expect((await findTarget(dag, 'q/x', { now: '2028-01-01T00:00:00Z' }))).toBeNull()
+  })
+})
+
+describe('CLIENT-VALID-TOP: the search judges each role it visits, and reads no other', () => {
+  /** A snapshot with good (honest), bad (signed by a stranger), gone (delegated, not listed), odd (a root listed as targets) and wide (threshold 2 over one key). */
+  async function mixed () {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const good = await b.targets('good', { targets: ['good/x'] })
+    const bad = await b.targets('bad', { targets: ['bad/x'], signers: [b.key('stranger')] })
+    const wide = await b.targets('wide', { targets: ['wide/x'] })
+    const top = await b.targets('targets', {
+      delegations: [
+        b.deleg('good', ['good/*']), b.deleg('bad', ['bad/*']), b.deleg('gone', ['gone/*']),
+        b.deleg('odd', ['odd/*']), b.deleg('wide', ['wide/*'], { threshold: 2 })
+      ]
+    })
+    const snap = await b.snapshot({ root, targets: top, delegated: { good, bad, odd: root.cid, wide } })
+    return { b, snap }
+  }
+
+  it('CLIENT-VALID-TOP: a DAG whose delegated roles break VALID has a VALID top; each search that visits a broken role fails with its rule, the others answer', async () => {
+    const { b, snap } = await mixed()
+    const full = await validateSnapshot(b.loader(), snap.cid)
+    expect(new Set(full.violations.map((v) => v.rule))).toEqual(new Set(['VALID-DELEG-SIG', 'VALID-DELEG-LISTED', 'VALID-KIND', 'VALID-DELEG-KEYS']))
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    expect((await findTarget(dag, 'good/x'))?.role).toBe('good')
+    // Only the role the search visited was read.
+    expect([...dag.loadedRoles.keys()]).toEqual(['good'])
+    expect((await caught(async () => await findTarget(dag, 'bad/x'))).code).toBe('VALID-DELEG-SIG')
+    expect((await caught(async () => await findTarget(dag, 'gone/x'))).code).toBe('VALID-DELEG-LISTED')
+    expect((await caught(async () => await findTarget(dag, 'odd/x'))).code).toBe('VALID-KIND')
+    expect((await caught(async () => await findTarget(dag, 'wide/x'))).code).toBe('VALID-DELEG-KEYS')
+    // A path no edge matches visits nothing and is not found.
+    expect(await findTarget(dag, 'elsewhere/x')).toBeNull()
+  })
+
+  it('CLIENT-VALID-TOP: VALID_top still refuses what the top breaks (the top-level targets signed by a stranger)', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const top = await b.targets('targets', { signers: [b.key('stranger')] })
+    const snap = await b.snapshot({ root, targets: top })
+    expect((await caught(async () => await assertValidSnapshotTop(b.loader(), snap.cid))).code).toBe('VALID-TARGETS-SIG')
+    expect((await validateSnapshotTop(b.loader(), snap.cid)).violations.map((v) => v.rule)).toEqual(['VALID-TARGETS-SIG'])
   })
 })
