@@ -69,20 +69,22 @@ function sourceOf (keys: readonly Signer[] | KeySource): KeySource {
   return Array.isArray(keys) ? signerSource(keys as readonly Signer[]) : keys as KeySource
 }
 
-/** Sign `signed` with every key of `keys` that one of `reqs` lists (keeping `existing` signatures). */
-export async function signFor<S extends Signed> (keys: readonly Signer[] | KeySource, signed: S, reqs: readonly Requirement[], existing: readonly Envelope<S>['signatures'][number][] = []): Promise<Envelope<S>> {
-  const source = sourceOf(keys)
+/**
+ * Sign `signed` with every key of `keys` that one of `reqs` lists.
+ * @throws {CryptoError} ERR_SIGNER
+ */
+async function signFor<S extends Signed> (keys: KeySource, signed: S, reqs: readonly Requirement[]): Promise<Envelope<S>> {
   const ids = new Set<KeyId>()
-  for (const r of reqs) for (const id of r.keyids) if (source.has(id)) ids.add(id)
+  for (const r of reqs) for (const id of r.keyids) if (keys.has(id)) ids.add(id)
   const signers: Signer[] = []
   for (const id of [...ids].sort()) {
-    const s = await source.signer(id)
+    const s = await keys.signer(id)
     if (s === undefined) continue
     // A signer must be the key it claims: its signature is filed under `id`.
     if (s.keyid !== id || keyIdOf(s.publicKey) !== id) throw new CryptoError('ERR_SIGNER', `the signer offered for key ${id} holds key ${keyIdOf(s.publicKey)}`, { details: { keyid: id } })
     signers.push(s)
   }
-  return await signEnvelope(signed, signers, existing)
+  return await signEnvelope(signed, signers)
 }
 
 /** A complete new DAG: every block to write and what the new head names. */
