@@ -25,9 +25,10 @@ describe('the dagtuf package', () => {
     const names = JSON.parse(stdout) as Record<string, string[]>
     const client = ['Updater', 'verifyIpnsRecord']
     const publish = [
-      'DEFAULT_REPO_DIR', 'addFiles', 'checkKeyFor', 'delegate', 'draftNeeds', 'exportCar', 'initRepo', 'listDrafts', 'loadCurrent',
-      'openSession', 'publicKeysFrom', 'publishHeadIpns', 'publishStaged', 'readDraft', 'readKeyFile', 'readPassphrase', 'readRepoIpns',
-      'refresh', 'removePaths', 'rotate', 'signerFromKeyFile', 'tryFinalizeDraft', 'undelegate', 'writePrivateKeyFile', 'writePublicKeyFile'
+      'DEFAULT_REPO_DIR', 'addFiles', 'checkKeyFor', 'commit', 'commitDraft', 'delegate', 'draftNeeds', 'exportCar',
+      'initRepo', 'listDrafts', 'loadCurrent', 'openSession', 'plan', 'publicKeysFrom', 'publishHeadIpns', 'publishStaged',
+      'readDraft', 'readKeyFile', 'readPassphrase', 'readRepoIpns', 'refresh', 'removePaths', 'rotate', 'sign', 'signTop',
+      'signerFromKeyFile', 'signerSource', 'tryFinalizeDraft', 'undelegate', 'writePrivateKeyFile', 'writePublicKeyFile'
     ]
     const blocks = [
       'CarSource', 'GatewaySource', 'MemoryBlockStore', 'addContent', 'canFetchIpnsRecords', 'encodeCar', 'fetchHead', 'fetchIpnsRecord',

@@ -24,8 +24,13 @@
  *   refuse; a signature that does not verify is dropped on merge.
  * - `needs` is advisory (it tells an offline signer what to sign and who is
  *   still missing); the repository recomputes the requirements from its own
- *   state before finalizing, so an edited `needs` changes nothing there.
+ *   state before finalizing (`draftNeeds`), so an edited `needs` changes
+ *   nothing there.
+ * - A draft is finalized only while each of its objects still continues the
+ *   published object of its role (`checkFresh`, ERR_DRAFT_STALE).
  */
+import * as fs from 'node:fs/promises'
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { cidOf, decodeEnvelope, encodeEnvelope } from '../model/codec.js'
 import { LIMITS } from '../model/config.js'
@@ -36,7 +41,10 @@ import { addSignatures } from '../model/sign.js'
 import type { Envelope, KeyId, PublicKey, RootSigned, Signature, TargetsSigned } from '../model/types.js'
 import { SOURCE_ID, metaCid, type Change } from './files.js'
 import { Fields, entriesOf, parseJson, type ErrorFactory } from '../model/strictjson.js'
-import { tally, type Requirement } from './state.js'
+import { viewOf } from './plan.js'
+import type { Repo } from './repo.js'
+import { readCapped, writeAtomic } from './repo-io.js'
+import { requirementsFor, tally, type Published, type Requirement } from './state.js'
 
 export type DraftObject = Envelope<RootSigned> | Envelope<TargetsSigned>
 
@@ -248,4 +256,71 @@ function encodeWith (env: DraftObject, sigs: readonly Signature[]): DraftObject 
 /** The same objects without any signature (signatures are then merged back only if they verify). */
 export function unsignedCopy (objects: ReadonlyMap<string, DraftObject>): Map<string, DraftObject> {
   return new Map([...objects].map(([role, env]) => [role, encodeWith(env, [])]))
+}
+
+// ---------------------------------------------------------------------------
+// Drafts and the published state.
+
+/**
+ * Check that draft objects still continue the current head's chains.
+ * @throws {RepoError} ERR_DRAFT_STALE
+ */
+export function checkFresh (published: Published, objects: ReadonlyMap<string, DraftObject>): void {
+  for (const [role, env] of objects) {
+    const prev = env.signed.previousVersion
+    const expected = role === 'root'
+      ? published.root.cid
+      : role === 'targets' ? published.targets.cid : published.delegated.get(role)?.cid ?? published.retired.get(role) ?? null
+    const ok = prev === null ? expected === null : expected !== null && prev.equals(expected)
+    if (!ok) throw new RepoError('ERR_DRAFT_STALE', `the draft's ${role} object no longer continues the published ${role} (the head moved)`, { details: { role } })
+  }
+}
+
+/** The requirements of each draft object, recomputed from the repository's own state. */
+export function draftNeeds (published: Published, objects: ReadonlyMap<string, DraftObject>): Map<string, Requirement[]> {
+  const view = viewOf(published, objects)
+  const out = new Map<string, Requirement[]>()
+  for (const role of objects.keys()) out.set(role, requirementsFor(view, role))
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Drafts on disk (DIR/drafts/ID.json).
+
+const draftFile = (repo: Repo, id: string): string => join(repo.draftsDir, `${id}.json`)
+
+/** Read drafts/ID.json. @throws {RepoError} ERR_DRAFT_NOT_FOUND | ERR_DRAFT_FORMAT */
+export async function readDraft (repo: Repo, id: string): Promise<Draft> {
+  if (!/^draft-[0-9a-f]{8,32}$/.test(id)) throw new RepoError('ERR_DRAFT_NOT_FOUND', `no draft ${JSON.stringify(id.slice(0, 64))}`, { details: { draft: id.slice(0, 64) } })
+  const bytes = await readCapped(draftFile(repo, id), MAX_DRAFT_BYTES)
+  if (bytes === undefined) throw new RepoError('ERR_DRAFT_NOT_FOUND', `no draft ${id}`, { details: { draft: id } })
+  return parseDraft(bytes, `drafts/${id}.json`)
+}
+
+/**
+ * Every pending draft. A draft the head says it was published from (a crash
+ * came between moving the head and deleting the draft) is removed here.
+ */
+export async function listDrafts (repo: Repo): Promise<Draft[]> {
+  let names: string[]
+  try { names = await fs.readdir(repo.draftsDir) } catch { return [] }
+  const head = await repo.head()
+  const out: Draft[] = []
+  for (const n of names.sort()) {
+    const m = /^(draft-[0-9a-f]{8,32})\.json$/.exec(n)
+    if (m === null) continue
+    if (m[1] === head.source) { await fs.rm(join(repo.draftsDir, n), { force: true }).catch(() => {}); continue }
+    out.push(await readDraft(repo, m[1]!))
+  }
+  return out.sort((a, b) => a.created < b.created ? -1 : a.created > b.created ? 1 : 0)
+}
+
+/** Write drafts/ID.json atomically. */
+export async function saveDraft (repo: Repo, draft: Draft): Promise<void> {
+  await writeAtomic(draftFile(repo, draft.id), draftText(draft))
+}
+
+/** Remove drafts/ID.json (once published). */
+export async function removeDraft (repo: Repo, id: string): Promise<void> {
+  await fs.rm(draftFile(repo, id), { force: true })
 }

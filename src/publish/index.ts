@@ -8,16 +8,28 @@
  *   const session = await openSession('repo')
  *   await addFiles(session, ['dist/app.tar.gz'])
  *   const result = await publishStaged(session)
+ *
+ * `publishStaged` runs the three steps of a publish; they are exported too:
+ *
+ *   const current = await loadCurrent(session.repo, session.node)
+ *   const p = await plan(current.published, ops, { now, expiry, source: session.node })
+ *   const s = await sign(p, [hsmSigner])          // envelopes, or a draft
+ *   if (s.kind === 'signed') await commit(session, current, s.dag, { changes: p.changes, source: '' })
  */
 export {
-  initRepo, openSession, publishStaged, tryFinalizeDraft, readDraft, listDrafts, draftNeeds, loadCurrent,
+  initRepo, openSession, publishStaged, tryFinalizeDraft, loadCurrent,
   type InitOptions, type InitResult, type Session, type SessionOptions, type PublishResult, type Current, type Requirement
 } from './engine.js'
+// The three steps of a publish, for callers that bring their own signers
+// (an HSM, a remote signing session): plan, then sign, then commit.
+export { plan, type Plan, type PlanOptions, type PlannedSigned, type Expiry } from './plan.js'
+export { sign, signTop, signerSource, type KeySource, type Signing, type SignedDag } from './sign.js'
+export { commit, commitDraft, type CommitTarget, type CommitInfo } from './commit.js'
 export {
   addFiles, removePaths, delegate, undelegate, rotate, refresh, checkKeyFor, publicKeysFrom,
-  type AddOptions, type Added, type DelegateOptions, type RotateOptions, type Progress
+  type AddOptions, type Added, type DelegateOptions, type RotateOptions, type Progress, type StageSession
 } from './stage.js'
-export type { Draft, DraftObject } from './drafts.js'
+export { readDraft, listDrafts, draftNeeds, type Draft, type DraftObject, type NeedReport } from './drafts.js'
 export { exportCar, type ExportOptions, type ExportResult } from './export.js'
 export { publishHeadIpns, readRepoIpns, type IpnsResult, type RepoIpns } from './ipns.js'
 export {

@@ -22,10 +22,10 @@ import { generateKeyPair, keyIdOf, type KeyPair } from '../model/keys.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
 import { TOP_ROLES, type PublicKey } from '../model/types.js'
-import { loadCurrent, type Session } from './engine.js'
 import type { Op, Staged } from './files.js'
 import { readKeyFile, signerFromKeyFile, writePrivateKeyFile } from './keyfile.js'
-import { applyOps, desiredFrom, hasTarget, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired } from './state.js'
+import type { Repo } from './repo.js'
+import { applyOps, desiredFrom, hasTarget, loadCurrent, requirementsFor, rootSignedFor, targetsSignedFor, type DagView, type Desired, type NodeBlocks } from './state.js'
 import type { SuccinctSpec } from '../model/build.js'
 import { binName, binOfHash } from '../model/delegations.js'
 import { pathHash } from '../validate/delegation.js'
@@ -33,8 +33,14 @@ import { emptyMap } from '../shard/index.js'
 
 export type Progress = (done: number, total: number) => void
 
+/** What staging works with: the repository (staged.jsonl, head.json, keys/) and its node's blocks. */
+export interface StageSession {
+  readonly repo: Repo
+  readonly node: NodeBlocks
+}
+
 /** The desired state after the staged changes and `extra`. @throws {RepoError} */
-async function check (session: Session, extra: readonly Op[]): Promise<{ staged: Staged, desired: Desired }> {
+async function check (session: StageSession, extra: readonly Op[]): Promise<{ staged: Staged, desired: Desired }> {
   const current = await loadCurrent(session.repo, session.node)
   const staged = await session.repo.staged(current.head)
   const desired = desiredFrom(current.published)
@@ -43,7 +49,7 @@ async function check (session: Session, extra: readonly Op[]): Promise<{ staged:
   return { staged, desired }
 }
 
-async function append (session: Session, staged: Staged, ops: readonly Op[]): Promise<Staged> {
+async function append (session: StageSession, staged: Staged, ops: readonly Op[]): Promise<Staged> {
   const next = { id: staged.id, ops: [...staged.ops, ...ops] }
   await session.repo.appendStaged(staged, ops)
   return next
@@ -71,7 +77,7 @@ export interface Added { path: string, cid: string, length: number, file: string
  *   ERR_TARGET_DUPLICATE (two files for one path) | ERR_TARGET_PATH_UNSAFE |
  *   ERR_TARGET_EXISTS (without replace) | ERR_ROLE_UNKNOWN | ERR_TARGET_NOT_DELEGATED
  */
-export async function addFiles (session: Session, inputs: readonly string[], options: AddOptions = {}): Promise<Added[]> {
+export async function addFiles (session: StageSession, inputs: readonly string[], options: AddOptions = {}): Promise<Added[]> {
   const role = options.role ?? 'targets'
   if (inputs.length === 0) throw new RepoError('ERR_TARGET_FILE', 'no file given')
   const { files, paths, sizes } = await expandInputs(inputs, options.path)
@@ -218,7 +224,7 @@ async function statFile (f: string): Promise<Stats> {
 }
 
 /** Stage removals. @throws {RepoError} ERR_TARGET_NOT_FOUND | ERR_ROLE_UNKNOWN | ERR_TARGET_PATH_UNSAFE | ERR_TARGET_DUPLICATE */
-export async function removePaths (session: Session, paths: readonly string[], role = 'targets'): Promise<void> {
+export async function removePaths (session: StageSession, paths: readonly string[], role = 'targets'): Promise<void> {
   if (paths.length === 0) throw new RepoError('ERR_TARGET_NOT_FOUND', 'no path given')
   const seen = new Set<string>()
   for (const p of paths) {
@@ -250,7 +256,7 @@ export interface DelegateOptions {
 }
 
 /** Stage a new or changed delegation. @throws {RepoError}, {KeyFileError} */
-export async function delegate (session: Session, name: string, o: DelegateOptions): Promise<Op> {
+export async function delegate (session: StageSession, name: string, o: DelegateOptions): Promise<Op> {
   if (!isSafeRoleName(name)) throw new RepoError('ERR_ROLE_NAME_UNSAFE', 'unsafe role name (letters, digits, . _ -; not a top role)', { details: { role: String(name).slice(0, 64) } })
   if ([o.paths, o.hashPrefixes, o.succinctBits].filter((x) => x !== undefined).length !== 1) throw new RepoError('ERR_DELEGATION_PATTERNS', 'give exactly one of --paths, --hash-prefixes and --succinct')
   if (o.succinctBits !== undefined && o.terminating === true) throw new RepoError('ERR_DELEGATION_PATTERNS', 'succinct hash bins are never terminating (TAP 15)')
@@ -267,7 +273,7 @@ export async function delegate (session: Session, name: string, o: DelegateOptio
 }
 
 /** Stage the removal of a delegation. @throws {RepoError} ERR_ROLE_UNKNOWN */
-export async function undelegate (session: Session, name: string, from?: string): Promise<void> {
+export async function undelegate (session: StageSession, name: string, from?: string): Promise<void> {
   const op: Op = from === undefined ? { op: 'undelegate', name } : { op: 'undelegate', name, from }
   const { staged } = await check(session, [op])
   await append(session, staged, [op])
@@ -289,7 +295,7 @@ export interface RotateOptions {
  *
  * @throws {RepoError} ERR_ROLE_UNKNOWN | ERR_THRESHOLD; {KeyFileError}
  */
-export async function rotate (session: Session, role: string, o: RotateOptions): Promise<{ keys: Array<{ keyid: string, file?: string }>, threshold: number }> {
+export async function rotate (session: StageSession, role: string, o: RotateOptions): Promise<{ keys: Array<{ keyid: string, file?: string }>, threshold: number }> {
   if ((o.generate === undefined) === (o.keyFiles === undefined || o.keyFiles.length === 0)) {
     throw new RepoError('ERR_THRESHOLD', 'give either --keys N (make new keys here) or --key PUBKEYFILE... (keys held elsewhere)')
   }
@@ -322,7 +328,7 @@ export async function rotate (session: Session, role: string, o: RotateOptions):
 }
 
 /** Stage a re-signing of `role` with a fresh expiry. @throws {RepoError} ERR_ROLE_UNKNOWN */
-export async function refresh (session: Session, role: string): Promise<void> {
+export async function refresh (session: StageSession, role: string): Promise<void> {
   const op: Op = { op: 'refresh', role }
   const { staged } = await check(session, [op])
   await append(session, staged, [op])
@@ -334,7 +340,7 @@ export async function refresh (session: Session, role: string): Promise<void> {
  *
  * @throws {KeyFileError} ERR_KEY_MISSING | ERR_KEY_FORMAT | ERR_WRONG_PASSPHRASE | ERR_KEY_NOT_AUTHORIZED
  */
-export async function checkKeyFor (session: Session, role: string, file: string, passphrase: string | undefined): Promise<void> {
+export async function checkKeyFor (session: StageSession, role: string, file: string, passphrase: string | undefined): Promise<void> {
   const info = await readKeyFile(file)
   await signerFromKeyFile(info, passphrase)
   const { desired } = await check(session, [])

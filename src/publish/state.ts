@@ -1,6 +1,7 @@
 /**
  * The publisher's view of a repository: the published DAG (what the head
- * names), the desired content (published content with the staged changes
+ * names; `loadCurrent` loads it with head.json and cross-checks the two),
+ * the desired content (published content with the staged changes
  * applied), and the signing requirements of every object.
  *
  * Guarantees:
@@ -19,6 +20,9 @@
  *   (VALID-DELEG-SIG, diamonds included).
  */
 import type { CID } from 'multiformats/cid'
+import { MemoryBlockStore } from '../blocks/memory.js'
+import type { RepoNode } from '../blocks/repo-node.js'
+import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { LIMITS } from '../model/config.js'
 import { encodeSigned } from '../model/codec.js'
 import { RepoError } from '../model/errors.js'
@@ -31,10 +35,11 @@ import {
   type TargetInfo, type TargetsEnvelope, type TargetsSigned, type TimestampEnvelope, type TopRoleName
 } from '../model/types.js'
 import type { ShardReader } from '../shard/index.js'
-import type { Loader } from '../validate/loader.js'
+import { sourceLoader, type Loader } from '../validate/loader.js'
 import { dagOf, type FullDag } from '../validate/valid.js'
 import { globMatch, pathHash } from '../validate/delegation.js'
-import type { Change, Op } from './files.js'
+import type { Change, HeadRecord, Op } from './files.js'
+import type { Repo } from './repo.js'
 
 /** The objects of one published DAG (a VALID Dag with its timestamp; `retired` holds its tombstones). */
 export type Published = FullDag & {
@@ -52,6 +57,53 @@ export async function loadPublished (loader: Loader, ts: CID): Promise<Published
   const delegated = new Map<string, TargetsEnvelope>()
   for (const [name, cid] of roles) delegated.set(name, await loader.load('targets', cid))
   return { ...dagOf(loader, { snapshot, root, targets, roles, retired }, delegated), timestamp }
+}
+
+/** A block source that sees `mem` before `base` (blocks of a new DAG before they are written). */
+export class Overlay implements BlockSource {
+  constructor (readonly mem: MemoryBlockStore, readonly base: BlockSource) {}
+  async get (cid: CID, options?: GetOptions): Promise<Uint8Array> {
+    if (await this.mem.has(cid)) return await this.mem.get(cid, options)
+    return await this.base.get(cid, options)
+  }
+}
+
+/** What publishing needs of the repository's node: blocks in, blocks out, made durable. */
+export type NodeBlocks = Pick<RepoNode, 'get' | 'has' | 'put' | 'flush'>
+
+/** The repository's current head, loaded and cross-checked: what a publish starts from. */
+export interface Current {
+  /** head.json's exact bytes, for the compare-and-swap. */
+  readonly headBytes: Uint8Array | undefined
+  readonly head: HeadRecord
+  readonly published: Published
+  /** Caching loader over the node and `pending`; VALID of the new DAG reuses what it decoded. */
+  readonly loader: Loader
+  /** Blocks of the new DAG, visible to `loader` before they are written. */
+  readonly pending: MemoryBlockStore
+}
+
+/**
+ * Load the head and its DAG; head.json's CIDs must be the DAG's.
+ * @throws {RepoError} ERR_REPO_CORRUPT
+ */
+export async function loadCurrent (repo: Repo, node: BlockSource): Promise<Current> {
+  const headBytes = await repo.headBytes()
+  const head = await repo.head()
+  const pending = new MemoryBlockStore()
+  const loader = sourceLoader(new Overlay(pending, node))
+  let published: Published
+  try {
+    published = await loadPublished(loader, head.timestamp)
+  } catch (cause) {
+    throw new RepoError('ERR_REPO_CORRUPT', 'the head\'s DAG cannot be loaded from the node', { cause, details: { file: 'head.json', timestamp: head.timestamp.toString() } })
+  }
+  const s = published.snapshot
+  const same = s.cid.equals(head.snapshot) && s.signed.meta.root.equals(head.root) && s.signed.meta.targets.equals(head.targets) &&
+    head.delegated.size === published.roles.size &&
+    [...published.roles].every(([n, c]) => head.delegated.get(n)?.equals(c) === true)
+  if (!same) throw new RepoError('ERR_REPO_CORRUPT', 'head.json does not match the DAG of its timestamp', { details: { file: 'head.json' } })
+  return { headBytes, head, published, loader, pending }
 }
 
 /**

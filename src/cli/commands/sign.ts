@@ -15,10 +15,11 @@ import type { Command } from '../command.js'
 import { KeyFileError, RepoError, UsageError } from '../../model/errors.js'
 import { blockAsJson } from '../../model/codec.js'
 import type { Signer } from '../../model/keys.js'
+import { loadCurrent, tryFinalizeDraft, type PublishResult, type Session } from '../../publish/engine.js'
 import {
-  checkFresh, draftNeeds, listDrafts, loadCurrent, readDraft, saveDraft, tryFinalizeDraft, type PublishResult, type Session
-} from '../../publish/engine.js'
-import { draftText, mergeSignatures, needsReport, parseDraft, signDraftObjects, unsignedCopy, type Draft } from '../../publish/drafts.js'
+  checkFresh, draftNeeds, draftText, listDrafts, mergeSignatures, needsReport, parseDraft, readDraft, saveDraft, signDraftObjects,
+  unsignedCopy, type Draft
+} from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { DIR, PASSPHRASE, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
