@@ -404,7 +404,9 @@ export class TrustedState {
     if (same) {
       // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <- (VALID_top premises, NOTES 5.6).
       if (dag.snapshot.cid.equals(t0.snapshot)) return 'descends'
-      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, { ...this.#relOpts, premise: 'top' })
+      // S0's VALID_top was checked when it was accepted: its maps are the
+      // base from which each step checks the next on their difference.
+      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, { ...this.#relOpts, premise: 'top', established: t0.snapshot })
       if (!rel.holds) throw chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
       return 'descends'
     }

@@ -56,6 +56,12 @@ export interface RelationOptions {
    * `<-ᵗ` a client update checks, NOTES 5.6 and CLIENT-VALID-TOP).
    */
   premise?: 'full' | 'top'
+  /**
+   * A snapshot whose VALID_top the caller established before (a client's
+   * trusted snapshot, checked when it was accepted): as the far end of a
+   * walk under the top premise its role maps are not read whole again.
+   */
+  established?: CID
 }
 
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
@@ -362,7 +368,7 @@ function c0 (out: Violation[], a: CID, n: string): void {
 }
 
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
-async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number): Promise<Relation> {
+async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
   if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
   const chain: CID[] = [a]
   let cur = a
@@ -381,7 +387,7 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
     if (prev.equals(b)) break
     cur = prev
   }
-  const base = await anchor(ctx, kind, b)
+  const base = await anchor(ctx, kind, b, established)
   if (base.length > 0) return result(base, [])
   for (let i = 0; i + 1 < chain.length; i++) {
     const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
@@ -395,8 +401,9 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
  * whole: the base from which each step checks the next snapshot's maps on
  * their difference (`mapStep`). Nothing to add otherwise.
  */
-async function anchor (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, b: CID): Promise<Violation[]> {
-  return ctx.top && kind === 'snapshot' ? await validOf(ctx, kind, b) : []
+async function anchor (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, b: CID, established?: CID): Promise<Violation[]> {
+  if (!ctx.top || kind !== 'snapshot' || established?.equals(b) === true) return []
+  return await validOf(ctx, kind, b)
 }
 
 /** One step `A <- B` from an entry point: the step, on its anchor. */
@@ -459,5 +466,7 @@ export async function succStar (loader: Loader, kind: Kind, a: CID, b: CID, opts
   const ctx = contextOf(loader, opts)
   const maxChain = maxChainOf(opts)
   if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain)
-  return await star(ctx, kind, ca, cb, maxChain)
+  const established = opts.established === undefined ? undefined : CID.asCID(opts.established)
+  if (established === null) throw new UsageError('ERR_ARGUMENT', 'established: expected a CID')
+  return await star(ctx, kind, ca, cb, maxChain, established)
 }

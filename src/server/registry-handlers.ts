@@ -367,7 +367,9 @@ export function registryHandler (options: RegistryOptions): RegistryHandler {
     }
     let rel
     try {
-      rel = await succStar(loader, 'timestamp', timestamp, expected)
+      // The new DAG passed full VALID above and the current head did when it
+      // was accepted; the chain between needs the top premises (NOTES 5.6).
+      rel = await succStar(loader, 'timestamp', timestamp, expected, { premise: 'top' })
     } catch (e) {
       throw checkFailure(e, 'ERR_NOT_SUCCESSOR', 'the new timestamp does not descend from the head')
     }

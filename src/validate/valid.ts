@@ -37,6 +37,10 @@ import {
 } from '../model/types.js'
 import { GlobBudget, PathMatcher } from './delegation.js'
 import { meetsThreshold } from './threshold.js'
+import { emptyMap } from '../shard/index.js'
+
+/** The root of the empty role map (canonical, so the same for every empty map). */
+const EMPTY_MAP_ROOT = emptyMap().cid
 export { meetsThreshold }
 import type { Loader } from './loader.js'
 import { Collector, Stop, ruleOfLoadError, violationError, type Violation } from './report.js'
@@ -346,8 +350,7 @@ async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: Timesta
   const snap = await loadOrReport(loader, 'snapshot', snapCid, c, ts === undefined ? 'snapshot' : 'timestamp.snapshot')
   if (snap === undefined) return undefined
   const meta = snap.signed.meta
-  // A first snapshot's retired map is always read (VALID-SNAP-FIRST-RETIRED).
-  const skipMaps = maps === 'skip' && snap.signed.previousVersion !== null
+  const skipMaps = maps === 'skip'
 
   // VALID-SNAP-ROOT first: everything else is judged with this root's keys.
   const root = await loadOrReport(loader, 'root', meta.root, c, 'meta.root')
@@ -368,9 +371,12 @@ async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: Timesta
   }
   const none = new Map<string, CID>()
   const dt = skipMaps ? none : await roleMapOrReport(loader, meta.delegatedTargets, c, 'meta.delegated-targets')
-  const retired = skipMaps ? none : await roleMapOrReport(loader, meta.retired, c, 'meta.retired')
+  // Skipping the maps, a first snapshot's retired map is still read unless it
+  // is the empty map's (canonical, so unique) root: VALID-SNAP-FIRST-RETIRED.
+  const firstRetired = snap.signed.previousVersion === null && !meta.retired.equals(EMPTY_MAP_ROOT)
+  const retired = skipMaps && !firstRetired ? none : await roleMapOrReport(loader, meta.retired, c, 'meta.retired')
   if (dt === undefined || retired === undefined) return undefined
-  for (const name of retired.keys()) {
+  for (const name of skipMaps ? [] : retired.keys()) {
     if (dt.has(name)) c.add('VALID-RETIRED-DISJOINT', snap.cid, `${name} is both listed and retired`)
   }
   // A first snapshot has no predecessor whose roles it could have retired.
@@ -648,8 +654,9 @@ export async function assertValidTimestampTop (loader: Loader, cid: CID, opts: O
  * The violations of VALID_top of snapshot `cid` other than those of its role
  * maps (their shards and VALID-RETIRED-DISJOINT), which the caller checks
  * on the maps' difference from a predecessor whose VALID_top it knows
- * (the relations `<-ᵗ`, NOTES 5.6). A first snapshot (previous-version null)
- * has no predecessor: its maps are read whole.
+ * (the relations `<-ᵗ`, NOTES 5.6). For a first snapshot (previous-version
+ * null) VALID-SNAP-FIRST-RETIRED is still checked: its retired map must be
+ * the empty map, whose root is unique (canonical), else it is read.
  *
  * @throws {BlockError} when a block cannot be fetched (not a verdict)
  */

@@ -495,3 +495,47 @@ describe('arguments, options and memoization', () => {
     expect(rules(await succOpt(l, 'snapshot', bad.cid, bad.cid))).toEqual(said)
   })
 })
+
+describe('the client\'s relations (premise top)', () => {
+  /** 64 delegated roles; S1 changes one of them. */
+  async function wide () {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const names = Array.from({ length: 64 }, (_, i) => `r${String(i).padStart(2, '0')}`)
+    const objs: Record<string, TargetsEnvelope> = {}
+    for (const n of names) objs[n] = await b.targets(n, { targets: [`${n}/x`] })
+    const top = await b.targets('targets', { delegations: names.map((n) => b.deleg(n, [`${n}/*`])) })
+    const s0 = await b.snapshot({ root, targets: top, delegated: objs })
+    const r5 = await b.targets('r05', { targets: ['r05/x', 'r05/y'], previousVersion: objs.r05!.cid })
+    const s1 = await b.snapshot({ root, targets: top, delegated: { ...objs, r05: r5 }, previousVersion: s0.cid })
+    // A successor that lists a name both as a role and as a tombstone (VALID-RETIRED-DISJOINT).
+    const s2 = await b.snapshot({ root, targets: top, delegated: { ...objs, r05: r5 }, retired: { r05: objs.r05! }, previousVersion: s1.cid })
+    return { b, s0, s1, s2 }
+  }
+
+  it('CLIENT-VALID-TOP: a step reads only the role-map nodes that differ, and an established far end is not read again', async () => {
+    const { b, s0, s1 } = await wide()
+    const full = b.loader()
+    expect((await succStar(full, 'snapshot', s1.cid, s0.cid)).holds).toBe(true)
+    const top = b.loader()
+    expect((await succStar(top, 'snapshot', s1.cid, s0.cid, { premise: 'top' })).holds).toBe(true)
+    const established = b.loader()
+    const r = await succStar(established, 'snapshot', s1.cid, s0.cid, { premise: 'top', established: s0.cid })
+    expect(r.holds).toBe(true)
+    expect(r.witness).toEqual([s1.cid.toString(), s0.cid.toString()])
+    // Full VALID reads every object and map; the top premise reads S0's maps whole once;
+    // established, only the snapshots, root, targets, r05's new object and the differing nodes.
+    expect(top.stats.blocks).toBeLessThan(full.stats.blocks)
+    expect(established.stats.blocks).toBeLessThan(top.stats.blocks)
+    expect(established.stats.blocks).toBeLessThanOrEqual(2 + 2 + 1 + 2 * 3)
+  })
+
+  it('CLIENT-VALID-TOP: VALID_top of the newer snapshot is checked on the difference: a name listed and retired is refused by both premises', async () => {
+    const { b, s1, s2 } = await wide()
+    const full = await succ(b.loader(), 'snapshot', s2.cid, s1.cid)
+    expect(full.violations.map((x) => x.rule)).toContain('VALID-RETIRED-DISJOINT')
+    const top = await succStar(b.loader(), 'snapshot', s2.cid, s1.cid, { premise: 'top', established: s1.cid })
+    expect(top.holds).toBe(false)
+    expect(top.violations.map((x) => x.rule)).toContain('VALID-RETIRED-DISJOINT')
+  })
+})
