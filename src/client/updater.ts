@@ -194,8 +194,6 @@ export class Updater {
   readonly #timeoutMs: number | undefined
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag, loader: ClientLoader } | undefined
-  /** Shard nodes already written to the local cache by this process. */
-  readonly #storedShards = new Set<string>()
 
   private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
@@ -350,20 +348,19 @@ export class Updater {
       await ts.verifyContinuity()
       const accepted = ts.accepted()
 
-      // Step 7. The blocks first, durably, then the state that names them.
+      // Step 7. The blocks first, durably, then the state that names them:
+      // the envelopes, and the shard nodes this update read (the role maps
+      // and the delegated targets maps VALID walked; the loader held those it
+      // fetched until now), fsynced as one batch.
       const dag = accepted.dag
-      // The envelopes, and the shard nodes this update read (the role maps
-      // and the delegated targets maps VALID walked).
-      const shards = [...loader.shards.values()]
       const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.delegated.values()]
-      for (const b of [...keep, ...shards.filter((s) => s.fetched)]) {
-        await this.#store.blocks.put(b.cid, b.bytes)
-        await slowPoint()
-      }
+      loader.writeShards()
+      await loader.settleShards()
+      await this.#store.blocks.putMany(keep, loader.shards)
+      await slowPoint()
       await this.#store.writeState(accepted.record)
       await slowPoint()
       this.#trusted = { record: accepted.record, dag, loader }
-      for (const s of shards) this.#storedShards.add(s.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
@@ -371,7 +368,7 @@ export class Updater {
         await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
       }
       // What the old state needed and the new one does not: best effort.
-      await this.#store.blocks.retain([...keep, ...shards].map((e) => e.cid))
+      await this.#store.blocks.retain([...keep.map((e) => e.cid), ...loader.shards])
 
       const stats: ClientLoaderStats = loader.stats
       const out: RefreshResult = {
@@ -422,25 +419,19 @@ export class Updater {
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
       dag.delegated.size === t0.delegated.size && [...dag.delegated].every(([n, e]) => t0.delegated.get(n)?.equals(e.cid) === true)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
+    loader.writeShards()
     this.#trusted = { record: state, dag, loader }
     return { record: state, dag, referenceTime: t0.referenceTime }
   }
 
   /**
-   * Keep the shard nodes lookups fetched in the local cache, so the next
-   * lookup on the same path needs no source. Best effort: the nodes are
-   * hash-checked whenever they are read back, and a failed write only costs a
-   * later fetch.
+   * Wait until the shard nodes lookups fetched are in the local cache (the
+   * loader writes them as they arrive), so the next lookup on the same path
+   * needs no source. Best effort: the nodes are hash-checked whenever they
+   * are read back, and a failed write only costs a later fetch.
    */
   async #keepShards (): Promise<void> {
-    const loader = this.#trusted?.loader
-    if (loader === undefined) return
-    for (const s of loader.shards.values()) {
-      const key = s.cid.toString()
-      if (!s.fetched || this.#storedShards.has(key)) continue
-      this.#storedShards.add(key)
-      await this.#store.blocks.put(s.cid, s.bytes).catch(() => {})
-    }
+    await this.#trusted?.loader.settleShards().catch(() => {})
   }
 
   /**
