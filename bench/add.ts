@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BIN, MAXRSS_HOOK, ROOT, content } from './common.js'
+import { BIN, MAXRSS_HOOK, ROOT, content, resultsFile } from './common.js'
 
 const SIZES = (process.env.BENCH_ADD_SIZES ?? '10000,100000').split(',').map(Number)
 const PER_FOLDER = 1000
@@ -83,6 +83,6 @@ const text = [
   ''
 ].join('\n')
 console.log('\n' + text)
-const file = join(ROOT, 'bench', 'results', `add-${startedAt.toISOString().slice(0, 10)}.md`)
+const file = resultsFile('add', startedAt)
 await writeFile(file, text)
 log(`written to ${file}`)
