@@ -7,7 +7,7 @@
  * Why not the global fetch by default: a client process makes a handful of
  * small GETs, and loading undici for them cost more than the rest of a cold
  * update (about 30 ms and 30 MB of peak RSS per process, measured in
- * bench/results/scale-2026-11-29b.md). The node:http(s) path below has the
+ * bench/results/client-cost-2026-11-29.md). The node:http(s) path below has the
  * same bounds: one time limit per attempt covering the request and the body,
  * the caller's signal, at most MAX_REDIRECTS redirects (http and https only),
  * no content decoding (no Accept-Encoding is sent), and the body read under
