@@ -5,6 +5,7 @@
  * `dagtuf serve` as a child, and classic TUF metadata written here for
  * tuf-js (canonical JSON, ed25519 via node:crypto). Not a test.
  */
+import { existsSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { createHash, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -242,4 +243,15 @@ export class ClassicRepo {
     await writeFile(join(dir, 'metadata', 'snapshot.json'), snapshot)
     await writeFile(join(dir, 'metadata', 'timestamp.json'), timestamp)
   }
+}
+
+/**
+ * Where a benchmark writes its results: bench/results/<name>-<date>.md, or
+ * <name>-<date>-<HHMM>.md when a run of the same day is already there (a
+ * second run must not overwrite the first's figures).
+ */
+export function resultsFile (name: string, startedAt: Date): string {
+  const iso = startedAt.toISOString()
+  const day = join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}.md`)
+  return existsSync(day) ? join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}.md`) : day
 }

@@ -43,7 +43,7 @@ import { join } from 'node:path'
 import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
 import {
-  BIN, ClassicRepo, MAXRSS_HOOK, ROOT, RUN, RunTimeout, content, countingProxy, median, run, startServe, staticServer, type Counted
+  BIN, ClassicRepo, MAXRSS_HOOK, ROOT, RUN, RunTimeout, content, countingProxy, median, resultsFile, run, startServe, staticServer, type Counted
 } from './common.js'
 
 const PUB = join(ROOT, 'dist', 'bench', 'scale-pub.js')
@@ -423,7 +423,7 @@ const after = loadavg().map((x) => x.toFixed(2)).join(' ')
 let text = report(results, { before, after }, startedAt, performance.now() - t0)
 if (failures.length > 0) text += `\n## Failures\n\n${failures.join('\n')}\n`
 console.log('\n' + text)
-const file = join(ROOT, 'bench', 'results', `scale-${startedAt.toISOString().slice(0, 10)}.md`)
+const file = resultsFile('scale', startedAt)
 await mkdir(join(file, '..'), { recursive: true })
 await writeFile(file, text)
 log(`written to ${file}`)

@@ -1,8 +1,17 @@
 /**
  * A lean trustless-gateway client: blocks by HTTP from any gateway that
  * speaks the IPFS Trustless Gateway protocol (`dagtuf serve`, or a public
- * gateway such as https://trustless-gateway.link), using only fetch and
- * multiformats.
+ * gateway such as https://trustless-gateway.link), using only node:http(s)
+ * (or a `fetch` given as an option) and multiformats.
+ *
+ * Why not the global fetch by default: a client process makes a handful of
+ * small GETs, and loading undici for them cost more than the rest of a cold
+ * update (about 30 ms and 30 MB of peak RSS per process, measured in
+ * bench/results/client-cost-2026-11-29.md). The node:http(s) path below has the
+ * same bounds: one time limit per attempt covering the request and the body,
+ * the caller's signal, at most MAX_REDIRECTS redirects (http and https only),
+ * no content decoding (no Accept-Encoding is sent), and the body read under
+ * its cap and torn down as soon as the cap is passed.
  *
  * The gateway is not trusted: each body is read under a size cap (the
  * announced Content-Length is checked first, then every chunk is counted)
@@ -25,6 +34,91 @@ import type { BlockSource, GetOptions } from './types.js'
 
 type Fetch = typeof globalThis.fetch
 
+/** Redirects followed by one attempt of the node:http(s) transport (fetch's own limit is 20). */
+export const MAX_REDIRECTS = 5
+
+/** What one GET attempt gives back, whichever transport made it. */
+interface HttpAnswer {
+  status: number
+  /** The Content-Length header as sent, or null. */
+  contentLength: string | null
+  body: AsyncIterable<Uint8Array>
+  /** Drop the rest of the body (and the connection, for node:http). */
+  cancel: () => void
+}
+
+/** One GET (redirects followed); rejects on network errors and on `signal`. */
+type Transport = (url: string, accept: string, signal: AbortSignal) => Promise<HttpAnswer>
+
+function fetchTransport (f: Fetch): Transport {
+  return async (url, accept, signal) => {
+    const res = await f(url, { method: 'GET', headers: { accept }, redirect: 'follow', signal })
+    const body = res.body
+    return {
+      status: res.status,
+      contentLength: res.headers.get('content-length'),
+      body: body === null ? [] as unknown as AsyncIterable<Uint8Array> : body as unknown as AsyncIterable<Uint8Array>,
+      cancel: () => { body?.cancel().catch(() => {}) }
+    }
+  }
+}
+
+type NodeHttp = typeof import('node:http')
+/** node:http and node:https, loaded on first use (https only for https URLs). */
+const nodeModules: { http?: Promise<NodeHttp>, https?: Promise<typeof import('node:https')> } = {}
+/** Keep-alive agents: free sockets are unref'd by node, so they never hold a process open. */
+const agents: { http?: import('node:http').Agent, https?: import('node:https').Agent } = {}
+
+async function nodeGet (url: URL, accept: string, signal: AbortSignal): Promise<import('node:http').IncomingMessage> {
+  let get: NodeHttp['get']
+  let agent: import('node:http').Agent
+  if (url.protocol === 'https:') {
+    const https = await (nodeModules.https ??= import('node:https'))
+    agent = agents.https ??= new https.Agent({ keepAlive: true })
+    get = https.get
+  } else {
+    const http = await (nodeModules.http ??= import('node:http'))
+    agent = agents.http ??= new http.Agent({ keepAlive: true })
+    get = http.get
+  }
+  return await new Promise((resolve, reject) => {
+    const req = get(url, { agent, headers: { accept }, signal }, resolve)
+    req.on('error', reject)
+  })
+}
+
+const REDIRECT = new Set([301, 302, 303, 307, 308])
+
+/** GET over node:http(s), following at most MAX_REDIRECTS redirects to http(s) URLs. */
+const nodeTransport: Transport = async (url, accept, signal) => {
+  let current = new URL(url)
+  for (let hop = 0; ; hop++) {
+    const res = await nodeGet(current, accept, signal)
+    const location = res.headers.location
+    if (REDIRECT.has(res.statusCode ?? 0) && location !== undefined) {
+      res.destroy()
+      if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`)
+      const next = new URL(location, current)
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new Error(`redirect to a ${next.protocol} URL refused`)
+      current = next
+      continue
+    }
+    // The body stops with the caller's signal or the attempt's time limit.
+    const onAbort = (): void => { res.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
+    if (signal.aborted) onAbort()
+    else {
+      signal.addEventListener('abort', onAbort, { once: true })
+      res.once('close', () => { signal.removeEventListener('abort', onAbort) })
+    }
+    return {
+      status: res.statusCode ?? 0,
+      contentLength: res.headers['content-length'] ?? null,
+      body: res,
+      cancel: () => { res.destroy() }
+    }
+  }
+}
+
 export interface GatewayOptions {
   /** Time limit of one attempt (request and body), in ms (default 30 000). */
   timeoutMs?: number
@@ -32,20 +126,23 @@ export interface GatewayOptions {
   retries?: number
   /** First backoff delay in ms, doubled each retry, plus jitter (default 250). */
   backoffMs?: number
-  /** A fetch implementation (default: the global fetch). */
+  /**
+   * A fetch implementation to use instead of node:http(s) (default: none;
+   * pass `globalThis.fetch` for undici, e.g. to go through its proxy settings).
+   */
   fetch?: Fetch
 }
 
-interface Resolved { timeoutMs: number, retries: number, backoffMs: number, fetch: Fetch }
+interface Resolved { timeoutMs: number, retries: number, backoffMs: number, get: Transport }
 
 function resolveOptions (options: GatewayOptions): Resolved {
-  const f = options.fetch ?? globalThis.fetch
-  if (typeof f !== 'function') throw new UsageError('ERR_ARGUMENT', 'fetch: no fetch implementation available')
+  const f = options.fetch
+  if (f !== undefined && typeof f !== 'function') throw new UsageError('ERR_ARGUMENT', 'fetch: expected a function')
   return {
     timeoutMs: positiveInt(options.timeoutMs, 30_000, 'timeoutMs'),
     retries: nonNegativeInt(options.retries, 2, 'retries'),
     backoffMs: nonNegativeInt(options.backoffMs, 250, 'backoffMs'),
-    fetch: f
+    get: f === undefined ? nodeTransport : fetchTransport(f)
   }
 }
 
@@ -84,17 +181,17 @@ async function request (opts: Resolved, url: string, accept: string, maxBytes: n
     throwIfAborted(signal)
     const d = deadline(opts.timeoutMs, signal)
     try {
-      const res = await opts.fetch(url, { method: 'GET', headers: { accept }, redirect: 'follow', signal: d.signal })
+      const res = await opts.get(url, accept, d.signal)
       if (res.status === 200) {
-        const announced = res.headers.get('content-length')
+        const announced = res.contentLength
         if (announced !== null && /^\d+$/.test(announced) && Number(announced) > maxBytes) {
-          await res.body?.cancel().catch(() => {})
+          res.cancel()
           throw tooLarge(what, Number(announced), maxBytes)
         }
-        const body = res.body === null ? new Uint8Array(0) : await readCapped(res.body as unknown as AsyncIterable<Uint8Array>, maxBytes, what)
+        const body = await readCapped(res.body, maxBytes, what)
         return { status: 200, body }
       }
-      await res.body?.cancel().catch(() => {})
+      res.cancel()
       if (res.status >= 500) {
         last = new BlockError('ERR_TRANSPORT', `${url} answered ${res.status}`, { details: { status: res.status, url } })
         continue

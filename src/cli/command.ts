@@ -1,6 +1,7 @@
 /**
  * The shape of a `dagtuf` sub-command. Each command lives in its own module
- * under src/cli/commands/ and is listed once in src/cli/main.ts.
+ * under src/cli/commands/ and is listed once in src/cli/main.ts (COMMAND_TABLE,
+ * which loads a command's module only when that command runs).
  *
  * Output contract: with `--json` a command prints exactly one JSON object on
  * stdout (its result, or `{ "error": { code, name, message, ... } }`);

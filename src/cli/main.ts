@@ -6,34 +6,60 @@
  */
 import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
-import { demoCommand } from './commands/demo.js'
-import { clientGetCommand, clientInitCommand, clientListCommand, clientUpdateCommand } from './commands/client.js'
-import { pushCommand } from './commands/push.js'
-import { serveCommand } from './commands/serve.js'
-import { verifyCommand } from './commands/verify.js'
-import { exportCommand, headCommand, initCommand, keygenCommand, logCommand, resetCommand, statusCommand } from './commands/repo.js'
-import { draftExportCommand, draftImportCommand, draftShowCommand, draftsCommand, signCommand } from './commands/sign.js'
-import { addCommand, delegateCommand, publishCommand, removeCommand, rotateCommand, undelegateCommand } from './commands/targets.js'
 import { DagtufError, UsageError } from '../model/errors.js'
 
-export const COMMANDS: readonly Command[] = [
-  demoCommand,
+type Entry = readonly [name: string, load: () => Promise<Command>]
+
+/**
+ * Every command, in the order `dagtuf --help` lists them, and where it lives.
+ * A command's module is loaded only when that command runs: a cold
+ * `dagtuf client get --gateway URL` loads neither the publisher, nor libp2p,
+ * nor the CAR reader (about 0.1 s of start-up; test/cli/commands.test.ts
+ * checks this table against the modules' exports).
+ */
+export const COMMAND_TABLE: readonly Entry[] = [
+  ['demo', async () => (await import('./commands/demo.js')).demoCommand],
   // publisher
-  initCommand, addCommand, removeCommand, delegateCommand, undelegateCommand, rotateCommand, publishCommand,
-  signCommand, draftsCommand, draftExportCommand, draftImportCommand, draftShowCommand,
-  statusCommand, logCommand, headCommand, exportCommand, keygenCommand, resetCommand, pushCommand,
+  ['init', async () => (await import('./commands/repo.js')).initCommand],
+  ['add', async () => (await import('./commands/targets.js')).addCommand],
+  ['remove', async () => (await import('./commands/targets.js')).removeCommand],
+  ['delegate', async () => (await import('./commands/targets.js')).delegateCommand],
+  ['undelegate', async () => (await import('./commands/targets.js')).undelegateCommand],
+  ['rotate', async () => (await import('./commands/targets.js')).rotateCommand],
+  ['publish', async () => (await import('./commands/targets.js')).publishCommand],
+  ['sign', async () => (await import('./commands/sign.js')).signCommand],
+  ['drafts', async () => (await import('./commands/sign.js')).draftsCommand],
+  ['draft export', async () => (await import('./commands/sign.js')).draftExportCommand],
+  ['draft import', async () => (await import('./commands/sign.js')).draftImportCommand],
+  ['draft show', async () => (await import('./commands/sign.js')).draftShowCommand],
+  ['status', async () => (await import('./commands/repo.js')).statusCommand],
+  ['log', async () => (await import('./commands/repo.js')).logCommand],
+  ['head', async () => (await import('./commands/repo.js')).headCommand],
+  ['export', async () => (await import('./commands/repo.js')).exportCommand],
+  ['keygen', async () => (await import('./commands/repo.js')).keygenCommand],
+  ['reset', async () => (await import('./commands/repo.js')).resetCommand],
+  ['push', async () => (await import('./commands/push.js')).pushCommand],
   // client and server
-  clientInitCommand, clientUpdateCommand, clientGetCommand, clientListCommand, serveCommand,
+  ['client init', async () => (await import('./commands/client.js')).clientInitCommand],
+  ['client update', async () => (await import('./commands/client.js')).clientUpdateCommand],
+  ['client get', async () => (await import('./commands/client.js')).clientGetCommand],
+  ['client list', async () => (await import('./commands/client.js')).clientListCommand],
+  ['serve', async () => (await import('./commands/serve.js')).serveCommand],
   // researchers
-  verifyCommand
+  ['verify', async () => (await import('./commands/verify.js')).verifyCommand]
 ]
+
+/** Every command, loaded (for the help listing). */
+export async function loadCommands (): Promise<Command[]> {
+  return await Promise.all(COMMAND_TABLE.map(async ([, load]) => await load()))
+}
 
 const GLOBAL: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean', help: 'print exactly one JSON object on stdout' },
   help: { type: 'boolean', help: 'show this help' }
 }
 
-function helpText (): string {
+function helpText (commands: readonly Command[]): string {
   const lines = [
     'dagtuf — The Update Framework over IPFS/IPLD',
     '',
@@ -41,8 +67,8 @@ function helpText (): string {
     '',
     'Commands:'
   ]
-  const w = Math.max(...COMMANDS.map((c) => c.name.length))
-  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(w)}  ${c.summary}`)
+  const w = Math.max(...commands.map((c) => c.name.length))
+  for (const c of commands) lines.push(`  ${c.name.padEnd(w)}  ${c.summary}`)
   lines.push('', 'Every command accepts --json to print one JSON object.')
   return lines.join('\n')
 }
@@ -71,15 +97,17 @@ export async function main (argv: readonly string[], io: Io = defaultIo()): Prom
     const lead = argv[0] === '--json' ? [...argv.slice(1), '--json'] : argv
     const [name, ...rest] = lead
     if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name === '--json' && rest.length === 0)) {
-      if (json) io.out(JSON.stringify({ commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, usage: c.usage })) }))
-      else io.out(helpText())
+      const commands = await loadCommands()
+      if (json) io.out(JSON.stringify({ commands: commands.map((c) => ({ name: c.name, summary: c.summary, usage: c.usage })) }))
+      else io.out(helpText(commands))
       return 0
     }
     if (name === '--version') { io.out('dagtuf 0.1.0'); return 0 }
     // Two-word commands ("client update") are registered as "client update".
-    const two = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === `${name} ${rest[0]}`)
-    const command = two ?? COMMANDS.find((c) => c.name === name)
-    if (command === undefined) throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name.slice(0, 64))} (dagtuf --help lists them)`)
+    const two = rest[0] === undefined ? undefined : COMMAND_TABLE.find(([n]) => n === `${name} ${rest[0]}`)
+    const entry = two ?? COMMAND_TABLE.find(([n]) => n === name)
+    if (entry === undefined) throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name.slice(0, 64))} (dagtuf --help lists them)`)
+    const command = await entry[1]()
     const sub = two !== undefined ? rest.slice(1) : rest
     const parsed = parseArgs(sub, { ...command.options, ...GLOBAL })
     if (parsed.options.help === true) { io.out(commandHelp(command)); return 0 }

@@ -10,7 +10,17 @@
  *   cache hits are free (NOTES 9); exceeding them is a ValidationError with
  *   the rule as code (from src/validate's sourceLoader);
  * - each CID and kind is decoded once per loader; VALID and the relations
- *   memoize on the loader object, so one loader serves one update.
+ *   memoize on the loader object, so one loader serves one update;
+ * - shard nodes fetched from the source are held in memory (within the
+ *   update's BOUND-BYTES) until the caller vouches for them with
+ *   `writeShards` (an update whose checks all passed, or the DAG of the
+ *   trusted state): a refused update leaves nothing in the cache, so a
+ *   hostile source cannot fill the disk through updates it knows will fail.
+ *   From then on the loader writes them to the cache (BlockCache.write, no
+ *   fsync) as they arrive and keeps only their CIDs, so reading a map of any
+ *   size holds no more of it than the shard readers' bounded caches;
+ *   `settleShards` waits for those writes (an update then fsyncs them with
+ *   its blocks).
  */
 import type { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
@@ -38,10 +48,23 @@ export interface ClientLoaderStats {
 export interface ClientLoader extends Loader {
   readonly stats: ClientLoaderStats
   /**
-   * Shard nodes this loader read, by CID string (`fetched`: from the source,
-   * not the cache): an update stores them and keeps them in the cache.
+   * The CIDs (as strings) of the shard nodes this loader read, from the cache
+   * or the source: an update keeps them in the cache (BlockCache.retain).
    */
-  readonly shards: ReadonlyMap<string, { cid: CID, bytes: Uint8Array, fetched: boolean }>
+  readonly shards: ReadonlySet<string>
+  /**
+   * Write the shard nodes fetched so far to the cache, and from now on each
+   * one as it arrives (see the module comment). Without a cache, nothing.
+   */
+  writeShards: () => void
+  /**
+   * Wait until every shard node fetched so far is written to the cache
+   * (after `writeShards`; before it, nothing is written).
+   *
+   * @returns the CIDs (strings) written since the last call
+   * @throws {StateError} ERR_STATE_IO the first write that failed since the last call
+   */
+  settleShards: () => Promise<string[]>
 }
 
 /** A LoaderSource that has nothing: for working from the cache alone. */
@@ -65,21 +88,53 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
     get bytes () { return remote.stats.bytes },
     get cacheHits () { return cacheHits }
   }
-  const shards = new Map<string, { cid: CID, bytes: Uint8Array, fetched: boolean }>()
+  const shards = new Set<string>()
+  // Write-through of fetched shard nodes: pending writes, what they wrote, the first failure.
+  const writes = new Set<Promise<void>>()
+  let written: string[] = []
+  let failed: { e: unknown } | undefined
+  /** Fetched nodes not written yet (before writeShards); null once writing. */
+  let held: Map<string, { cid: CID, bytes: Uint8Array }> | null = new Map()
+  const write = (key: string, cid: CID, bytes: Uint8Array): void => {
+    if (cache === undefined) return
+    const w = cache.write(cid, bytes).then(() => { written.push(key) }, (e: unknown) => { failed ??= { e } })
+    writes.add(w)
+    void w.finally(() => writes.delete(w))
+  }
   const fetchShard = async (cid: CID): Promise<Uint8Array> => {
+    const key = cid.toString()
     const cached = await cache?.get(cid, MAX_NODE_BYTES)
     if (cached !== undefined) {
       cacheHits++
-      shards.set(cid.toString(), { cid, bytes: cached, fetched: false })
+      shards.add(key)
       return cached
     }
     const bytes = await remote.fetchShard(cid)
-    shards.set(cid.toString(), { cid, bytes, fetched: true })
+    if (!shards.has(key)) {
+      if (held !== null) held.set(key, { cid, bytes })
+      else write(key, cid, bytes)
+    }
+    shards.add(key)
     return bytes
   }
   return {
     stats,
     shards,
+    writeShards (): void {
+      if (held === null) return
+      const pending = held
+      held = null
+      for (const [key, { cid, bytes }] of pending) write(key, cid, bytes)
+    },
+    async settleShards (): Promise<string[]> {
+      while (writes.size > 0) await Promise.all([...writes])
+      const out = written
+      written = []
+      const f = failed
+      failed = undefined
+      if (f !== undefined) throw f.e
+      return out
+    },
     ...mapMethods(fetchShard),
     async load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
       const key = `${kind} ${cid.toString()}`

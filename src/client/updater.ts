@@ -192,10 +192,10 @@ export class Updater {
   readonly #limits: ResolvedLimits
   readonly #signal: AbortSignal | undefined
   readonly #timeoutMs: number | undefined
+  /** Envelopes known to be in the cache (so a search stores a loaded role once). */
+  readonly #storedRoles = new Set<string>()
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag, loader: ClientLoader } | undefined
-  /** Shard nodes already written to the local cache by this process. */
-  readonly #storedShards = new Set<string>()
 
   private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
@@ -350,20 +350,22 @@ export class Updater {
       await ts.verifyContinuity()
       const accepted = ts.accepted()
 
-      // Step 7. The blocks first, durably, then the state that names them.
+      // Step 7. The blocks first, durably, then the state that names them:
+      // the envelopes, and the shard nodes this update read (the role maps
+      // and the delegated targets maps VALID walked; the loader held those it
+      // fetched until now), fsynced as one batch.
       const dag = accepted.dag
       // The envelopes this update read (the top of the DAG, and any delegated
       // object a relation or a recovery loaded), and the shard nodes it read.
-      const shards = [...loader.shards.values()]
       const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.loadedRoles.values()]
-      for (const b of [...keep, ...shards.filter((s) => s.fetched)]) {
-        await this.#store.blocks.put(b.cid, b.bytes)
-        await slowPoint()
-      }
+      loader.writeShards()
+      await loader.settleShards()
+      await this.#store.blocks.putMany(keep, loader.shards)
+      await slowPoint()
       await this.#store.writeState(accepted.record)
       await slowPoint()
       this.#trusted = { record: accepted.record, dag, loader }
-      for (const s of [...keep, ...shards]) this.#storedShards.add(s.cid.toString())
+      for (const e of keep) this.#storedRoles.add(e.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
@@ -372,7 +374,7 @@ export class Updater {
       }
       // What the old state needed and the new one does not: best effort.
       // Every listed role's object stays, read or not: a later search may need it.
-      await this.#store.blocks.retain([...keep.map((e) => e.cid), ...dag.roles.values(), ...shards.map((e) => e.cid)])
+      await this.#store.blocks.retain([...keep.map((e) => e.cid), ...dag.roles.values(), ...loader.shards])
 
       const stats: ClientLoaderStats = loader.stats
       const out: RefreshResult = {
@@ -424,33 +426,26 @@ export class Updater {
     const same = dag.snapshot.cid.equals(t0.snapshot) && dag.root.cid.equals(state.root) && dag.targets.cid.equals(t0.targets) &&
       dag.snapshot.signed.meta.delegatedTargets.equals(t0.roles)
     if (!same) throw new StateError('ERR_STATE_CORRUPT', `state.json does not match the DAG of its own timestamp ${t0.timestamp}`, { details: { cid: t0.timestamp.toString() } })
+    loader.writeShards()
     this.#trusted = { record: state, dag, loader }
     return { record: state, dag, referenceTime: t0.referenceTime }
   }
 
   /**
-   * Keep the shard nodes lookups fetched in the local cache, so the next
-   * lookup on the same path needs no source. Best effort: the nodes are
-   * hash-checked whenever they are read back, and a failed write only costs a
-   * later fetch.
+   * Wait until the shard nodes lookups fetched are in the local cache (the
+   * loader writes them as they arrive), so the next lookup on the same path
+   * needs no source. Best effort: the nodes are hash-checked whenever they
+   * are read back, and a failed write only costs a later fetch.
    */
   async #keepShards (): Promise<void> {
     const trusted = this.#trusted
     if (trusted === undefined) return
-    const loader = trusted.loader
+    await trusted.loader.settleShards().catch(() => {})
     // Delegated objects the searches loaded (lazily, CLIENT-VALID-TOP).
-    for (const env of trusted.dag.loadedRoles.values()) {
-      const key = env.cid.toString()
-      if (this.#storedShards.has(key)) continue
-      this.#storedShards.add(key)
-      await this.#store.blocks.put(env.cid, env.bytes).catch(() => {})
-    }
-    for (const s of loader.shards.values()) {
-      const key = s.cid.toString()
-      if (!s.fetched || this.#storedShards.has(key)) continue
-      this.#storedShards.add(key)
-      await this.#store.blocks.put(s.cid, s.bytes).catch(() => {})
-    }
+    const fresh = [...trusted.dag.loadedRoles.values()].filter((e) => !this.#storedRoles.has(e.cid.toString()))
+    if (fresh.length === 0) return
+    for (const e of fresh) this.#storedRoles.add(e.cid.toString())
+    await this.#store.blocks.putMany(fresh).catch(() => {})
   }
 
   /**

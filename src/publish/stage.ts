@@ -124,7 +124,7 @@ export async function addFiles (session: StageSession, inputs: readonly string[]
       let ref
       if (sizes[i]! <= SINGLE_LEAF_MAX) {
         // One chunk: read it whole (no streaming buffers), one raw block.
-        ref = await addContent(store, await readTargetFile(f))
+        ref = await addContent(store, await readTargetFile(f, sizes[i]!))
       } else {
         const h = await fs.open(f, 'r')
         try {
@@ -155,10 +155,29 @@ async function * streamOf (h: fs.FileHandle): AsyncGenerator<Uint8Array> {
   }
 }
 
-async function readTargetFile (f: string): Promise<Uint8Array> {
+/**
+ * The bytes of the file `f`, whose size was `size` when the folder was
+ * walked: a read of up to `size + 1` bytes (no fstat: the size is known),
+ * so a file that grew comes back longer, one that shrank shorter, and the
+ * caller's length check refuses either.
+ */
+async function readTargetFile (f: string, size: number): Promise<Uint8Array> {
   try {
-    const b = await fs.readFile(f)
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+    const h = await fs.open(f, 'r')
+    try {
+      const buf = new Uint8Array(size + 1)
+      let n = 0
+      // A local regular file answers one read in full up to its end (so one
+      // read, usually); a short read below `size` (a network file system) reads on.
+      do {
+        const { bytesRead } = await h.read(buf, n, buf.byteLength - n, null)
+        if (bytesRead === 0) break
+        n += bytesRead
+      } while (n < size)
+      return buf.subarray(0, n)
+    } finally {
+      await h.close()
+    }
   } catch (cause) {
     throw new RepoError('ERR_TARGET_FILE', `cannot read ${f}`, { cause, details: { file: f } })
   }

@@ -13,7 +13,9 @@
  *   temporary file `.<name>.<random>.tmp` in the same directory, created
  *   with O_EXCL, fsynced, renamed over the target; then the directory is
  *   fsynced so the rename itself is durable (CLIENT-STATE-ATOMIC). On
- *   failure the temporary file is removed (best effort).
+ *   failure the temporary file is removed (best effort). The `sync` option
+ *   lets a batch of writes fsync their directory once (or not at all, for
+ *   hash-checked caches).
  * - `fsyncDir` makes a directory's entries (a rename, a new file) durable;
  *   platforms that cannot fsync a directory are tolerated (the rename is
  *   atomic anyway).
@@ -78,6 +80,15 @@ export interface WriteAtomicOptions {
   beforeSync?: () => Promise<void>
   /** Builds the error thrown when the file system refuses (default: its own error). */
   onError?: (cause: unknown) => Error
+  /**
+   * What is made durable (default 'all'): 'file' skips the directory's
+   * fsync, for a caller that writes several files and then fsyncs their
+   * directory once; 'none' skips both fsyncs (the rename is still atomic:
+   * readers see the old file or the whole new one, but after a power loss
+   * the new one may be empty or missing), for caches that check what they
+   * read back.
+   */
+  sync?: 'all' | 'file' | 'none'
 }
 
 /**
@@ -86,7 +97,7 @@ export interface WriteAtomicOptions {
  * @throws what `options.onError` builds from the file system's error
  */
 export async function writeFileAtomic (path: string, bytes: Uint8Array | string, options: WriteAtomicOptions = {}): Promise<void> {
-  const { mode = 0o644, beforeSync, onError } = options
+  const { mode = 0o644, beforeSync, onError, sync = 'all' } = options
   const dir = dirname(path)
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   try {
@@ -94,12 +105,12 @@ export async function writeFileAtomic (path: string, bytes: Uint8Array | string,
     try {
       await h.writeFile(bytes)
       await beforeSync?.()
-      await h.sync()
+      if (sync !== 'none') await h.sync()
     } finally {
       await h.close()
     }
     await fs.rename(tmp, path)
-    await fsyncDir(dir)
+    if (sync === 'all') await fsyncDir(dir)
   } catch (e) {
     await fs.rm(tmp, { force: true }).catch(() => {})
     throw onError === undefined ? e : onError(e)

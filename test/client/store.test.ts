@@ -74,6 +74,28 @@ describe('ClientStore', () => {
     expect((await readdir(store.blocks.dir)).sort()).toEqual([cidOf(y).toString(), shardA.root.toString(), 'README'].sort())
   })
 
+  it('putMany stores a batch (new and damaged blocks written, intact ones kept), refuses a bad block before writing any, and needs the files it is asked to sync', async () => {
+    const store = await open()
+    const blocks = ['{"n":1}', '{"n":2}', '{"n":3}'].map((t) => { const bytes = enc(t); return { cid: cidOf(bytes), bytes } })
+    const [a, b, c] = blocks as [typeof blocks[0], typeof blocks[0], typeof blocks[0]]
+    await store.blocks.put(a.cid, a.bytes)
+    await writeFile(join(store.blocks.dir, b.cid.toString()), enc('{"n":9}'))
+    expect(await store.blocks.putMany([a, b, c, c])).toBe(2)
+    for (const x of blocks) expect(await store.blocks.get(x.cid)).toEqual(x.bytes)
+    expect((await readdir(store.blocks.dir)).filter((n) => n.startsWith('.'))).toEqual([])
+
+    const d = { cid: cidOf(enc('{"n":4}')), bytes: enc('{"n":4}') }
+    await rejects(store.blocks.putMany([d, { cid: a.cid, bytes: enc('{"n":5}') }]), 'ERR_HASH_MISMATCH', 'BlockError')
+    expect(await store.blocks.has(d.cid)).toBe(false)
+
+    // write(): cached without an fsync, hash-checked like the rest; putMany can then sync it.
+    await store.blocks.write(d.cid, d.bytes)
+    expect(await store.blocks.get(d.cid)).toEqual(d.bytes)
+    await rejects(store.blocks.write(d.cid, enc('{"n":5}')), 'ERR_HASH_MISMATCH', 'BlockError')
+    expect(await store.blocks.putMany([], [d.cid, a.cid.toString()])).toBe(0)
+    await rejects(store.blocks.putMany([], [cidOf(enc('"absent"'))]), 'ERR_STATE_IO', 'StateError')
+  })
+
   it('the lock is exclusive, also within one process, and released', async () => {
     const store = await open()
     const release = await store.lock()

@@ -5,8 +5,9 @@
  * next update (in a new process) succeeds from whichever it is.
  *
  * DAGTUF_TEST_SLOW_MS makes the child announce and pause at each of its
- * slow points (after loading, after VALID, after each cached block, inside
- * the atomic write, after the state write), so kills land inside the update
+ * slow points (after loading, after VALID, before the fsync of each new
+ * cached block, after the blocks' batch, inside the atomic write of the
+ * state, after the state write), so kills land inside the update
  * and not only while node starts.
  */
 import { spawn } from 'node:child_process'
@@ -97,10 +98,12 @@ it(`CLIENT-STATE-ATOMIC: ${KILLS} SIGKILLs during client update leave the old or
   const log: string[] = []
   const jobs: Array<() => Promise<void>> = []
   for (let i = 0; i < KILLS; i++) {
-    // Spread kills over start-up and each of the update's eleven slow points,
-    // with more around the state write (points 10 and 11).
+    // Spread kills over start-up and each of the update's eight slow points
+    // (loaded, VALID, before the fsync of each of the three new cached blocks,
+    // after the batch's directory fsync, before the state's fsync, after its
+    // rename), with more around the state write (points 7 and 8).
     const r = random()
-    const at = i % 5 === 0 ? 0 : r < 0.3 ? 10 + Math.floor(random() * 2) : 1 + Math.floor(random() * 11)
+    const at = i % 5 === 0 ? 0 : r < 0.3 ? 7 + Math.floor(random() * 2) : 1 + Math.floor(random() * 8)
     const extraMs = at === 0 ? Math.floor(random() * 2500) : Math.floor(random() * SLOW_MS)
     jobs.push(async () => {
       const dir = join(work.path, `kill-${i}`)

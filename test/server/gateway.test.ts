@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readCar } from '../../src/blocks/car.js'
 import { openRepoNode } from '../../src/blocks/repo-node.js'
-import { GatewaySource, fetchHead } from '../../src/blocks/gateway-source.js'
+import { GatewaySource, MAX_REDIRECTS, fetchHead } from '../../src/blocks/gateway-source.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { addContent, readContentBytes } from '../../src/blocks/unixfs.js'
 import { startServer } from '../../src/server/http-server.js'
@@ -246,6 +246,46 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
     const ac = new AbortController()
     setTimeout(() => { ac.abort() }, 100)
     await rejectsWith(new GatewaySource(silent.url, { timeoutMs: 10_000 }).get(a.cid, { signal: ac.signal }), 'ERR_ABORTED')
+  })
+
+  it('node:http transport: follows at most MAX_REDIRECTS http(s) redirects, stops a stalled body, and a given fetch replaces it', async () => {
+    const a = rawBlock('redirected bytes')
+    // /ipfs/... -> /hop/1 -> ... -> /hop/K -> the block.
+    const chain = (hops: number): ReturnType<typeof testServer> => testServer((req, res) => {
+      const m = /^\/hop\/(\d+)$/.exec(req.url ?? '')
+      const at = m === null ? 0 : Number(m[1])
+      if (at < hops) { res.writeHead(at % 2 === 0 ? 302 : 308, { location: `/hop/${at + 1}` }); res.end(); return }
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
+      res.end(Buffer.from(a.bytes))
+    })
+    const ok = await helper(chain(MAX_REDIRECTS))
+    expect(await new GatewaySource(ok.url, { retries: 0 }).get(a.cid)).toEqual(a.bytes)
+    expect(ok.requests()).toBe(MAX_REDIRECTS + 1)
+    const tooMany = await helper(chain(MAX_REDIRECTS + 1))
+    await rejectsWith(new GatewaySource(tooMany.url, { retries: 0 }).get(a.cid), 'ERR_TRANSPORT')
+    expect(tooMany.requests()).toBe(MAX_REDIRECTS + 1)
+    const elsewhere = await helper(testServer((_req, res) => { res.writeHead(302, { location: 'file:///etc/passwd' }); res.end() }))
+    await rejectsWith(new GatewaySource(elsewhere.url, { retries: 0 }).get(a.cid), 'ERR_TRANSPORT')
+
+    // Headers and a first chunk, then nothing: the attempt's time limit covers the body.
+    const stalled = await helper(testServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
+      res.write(Buffer.from(a.bytes.subarray(0, 4)))
+    }))
+    await rejectsWith(new GatewaySource(stalled.url, { timeoutMs: 300, retries: 0 }).get(a.cid), 'ERR_TIMEOUT')
+    const ac = new AbortController()
+    setTimeout(() => { ac.abort() }, 100)
+    await rejectsWith(new GatewaySource(stalled.url, { timeoutMs: 10_000, retries: 0 }).get(a.cid, { signal: ac.signal }), 'ERR_ABORTED')
+
+    // An explicit fetch is used instead of node:http (and sees the Accept header).
+    const seen: string[] = []
+    const counting: typeof fetch = async (input, init) => {
+      seen.push(`${String(input)} ${new Headers(init?.headers).get('accept') ?? ''}`)
+      return await fetch(input, init)
+    }
+    expect(await new GatewaySource(ok.url, { fetch: counting }).get(a.cid)).toEqual(a.bytes)
+    expect(seen).toEqual([`${ok.url}/ipfs/${a.cid}?format=raw application/vnd.ipld.raw`])
+    expect(() => new GatewaySource(ok.url, { fetch: 'no' as unknown as typeof fetch })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
   })
 
   it('the server reports a corrupted store as 502 and a slow source as 504', async () => {

@@ -14,19 +14,20 @@
  *                       --gateway URL (GET /ipns/NAME?format=ipns-record) and
  *                       verified against the key in the name (src/client/ipns.ts)
  *
+ * Only the gateway client is loaded up front: the CAR reader, libp2p and the
+ * repository code are imported by the branch that opens them (the publisher's
+ * Repo alone was about 0.1 s of a cold `client get --gateway`).
+ *
  * None of them is trusted: every block is hash-checked by the source and
  * again by the client, and a head is only a candidate for the checks of
  * NOTES 7.2.
  */
 import type { CID } from 'multiformats/cid'
-import { readCar } from '../../blocks/car.js'
 import { GatewaySource, fetchHead } from '../../blocks/gateway-source.js'
-import { openPeerSource } from '../../blocks/peer-source.js'
 import { canFetchIpnsRecords, type BlockSource } from '../../blocks/types.js'
 import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
 import { BlockError, UsageError } from '../../model/errors.js'
 import { parseIpnsName } from '../../model/ipns.js'
-import { Repo } from '../../publish/repo.js'
 import { int, str, type OptionSpec, type Parsed } from '../args.js'
 
 export const SOURCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -93,16 +94,19 @@ export async function openSource (args: Parsed, required: boolean): Promise<Open
       return { source, head, label: value, close: async () => {} }
     }
     case 'car': {
+      const { readCar } = await import('../../blocks/car.js')
       const car = await readCar(value)
       const root = car.roots[0]
       const head: HeadSource | undefined = root === undefined ? undefined : async () => root
       return { source: car, head, label: value, close: async () => {} }
     }
     case 'peer': {
+      const { openPeerSource } = await import('../../blocks/peer-source.js')
       const peer = await openPeerSource(value, { timeoutMs, dialTimeoutMs: Math.min(timeoutMs, 10_000) })
       return { source: peer, head: undefined, label: value, close: async () => { await peer.close() } }
     }
     default: {
+      const { Repo } = await import('../../publish/repo.js')
       const repo = await Repo.open(value)
       try {
         const node = await repo.node()
