@@ -68,7 +68,7 @@ import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
-import { assertValidTimestampTop, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
+import { assertValidTimestampTop, dagOf, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
@@ -364,7 +364,13 @@ export class Updater {
       await slowPoint()
       await this.#store.writeState(accepted.record)
       await slowPoint()
-      this.#trusted = { record: accepted.record, dag, loader }
+      // Searches get a loader of their own (with the Updater's signal, not this
+      // refresh): the update's loader holds every block the update read, a
+      // catch-up's skipped snapshots included, which nothing needs any more.
+      const searchLoader = this.#loader()
+      searchLoader.writeShards()
+      const parts = { snapshot: dag.snapshot, root: dag.root, targets: dag.targets, roles: dag.roles, retired: dag.retired }
+      this.#trusted = { record: accepted.record, dag: { ...dagOf(searchLoader, parts), timestamp: dag.timestamp }, loader: searchLoader }
       for (const e of keep) this.#storedRoles.add(e.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
