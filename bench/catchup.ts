@@ -9,7 +9,8 @@
  * real trusted-state folder in a temporary directory (its cache writes are
  * durable, as in use).
  *
- * Scenarios (each in this process, one after the other; `--quick` shrinks them):
+ * Scenarios (each in this process, one after the other; `--quick` shrinks them;
+ * `--refresh-only K` and `--bins-only B` run one):
  *   refresh-only   K publishes that change nothing but the snapshot and
  *                  timestamp (3 delegated roles): a client at the first
  *                  catches up to the last.
@@ -258,7 +259,9 @@ async function bins (bits: number, m: number, k: number): Promise<void> {
 async function main (): Promise<void> {
   // --bins-only B: only the hash-bin scenario, with 2^B bins (for profiling).
   const only = process.argv.indexOf('--bins-only')
+  const refreshK = process.argv.indexOf('--refresh-only')
   if (only >= 0) await bins(Number(process.argv[only + 1]), 20_000, 10)
+  else if (refreshK >= 0) await refreshOnly(Number(process.argv[refreshK + 1]))
   else {
     for (const k of QUICK ? [100] : [100, 1000, 10_000]) await refreshOnly(k)
     await oneTarget(QUICK ? 10_000 : 100_000, QUICK ? 100 : 1000)

@@ -136,6 +136,10 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
       return out
     },
     ...mapMethods(fetchShard),
+    forget (cid: CID): void {
+      for (const kind of Object.keys(MAX_BLOCK_BYTES)) decoded.delete(`${kind} ${cid.toString()}`)
+      remote.forget?.(cid)
+    },
     async load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
       const key = `${kind} ${cid.toString()}`
       let p = decoded.get(key)

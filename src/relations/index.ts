@@ -204,9 +204,11 @@ async function envOf<K extends Kind> (ctx: Ctx, kind: K, cid: CID): Promise<Enve
  * BOUND-BLOCKS), which is added to `out` under its own rule so that a bound
  * is reported as a bound (BOUND-REPORTED); a failure to fetch propagates.
  */
-async function roleObjectOf (ctx: Ctx, cid: CID, out: Violation[]): Promise<Envelope<SignedOf<'targets'>> | undefined> {
+async function roleObjectOf (ctx: Ctx, cid: CID, out: Violation[], read?: CID[]): Promise<Envelope<SignedOf<'targets'>> | undefined> {
   try {
-    return await ctx.loader.load('targets', cid)
+    const env = await ctx.loader.load('targets', cid)
+    read?.push(cid)
+    return env
   } catch (e) {
     const rule = ruleOfLoadError(e)
     if (rule === undefined) throw e
@@ -225,16 +227,17 @@ function sameCid (a: CID | null, b: CID): boolean {
  * targets object) and names B. Only B's CID is needed. Returns why it
  * fails, or null.
  */
-async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[]): Promise<string | null> {
+async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[], read?: CID[]): Promise<string | null> {
   if (a.equals(b)) return null
-  const A = await roleObjectOf(ctx, a, out)
+  const A = await roleObjectOf(ctx, a, out, read)
   if (A === undefined) return `${a} is not a targets object`
   if (sameCid(A.signed.previousVersion, b)) return null
   return `${a} has previous-version ${A.signed.previousVersion?.toString() ?? 'null'}, not ${b}`
 }
 
 /** `A <- B` for roots, targets and snapshots, memoized by CID pair. */
-function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Promise<Relation> {
+/** `read`, when given, collects the delegated objects a snapshot step loaded (for `forget`). */
+function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?: CID[]): Promise<Relation> {
   return memo(ctx.steps, `${kind} ${a.toString()} ${b.toString()}`, async () => {
     const out: Violation[] = [...await stepValidOf(ctx, kind, a)]
     if (!a.equals(b)) out.push(...await stepValidOf(ctx, kind, b))
@@ -251,14 +254,14 @@ function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID): Prom
       }
     }
     if (kind === 'snapshot' && A !== undefined && B !== undefined) {
-      out.push(...await snapshotPremises(ctx, A as Envelope<SignedOf<'snapshot'>>, B as Envelope<SignedOf<'snapshot'>>))
+      out.push(...await snapshotPremises(ctx, A as Envelope<SignedOf<'snapshot'>>, B as Envelope<SignedOf<'snapshot'>>, read))
     }
     return result(out, [a, b])
   })
 }
 
 /** The SUCC-SNAP-* premises other than VALID and the link (NOTES 5.3). Both DAGs are VALID (or VALID_top) here. */
-async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>): Promise<Violation[]> {
+async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: CID[]): Promise<Violation[]> {
   const out: Violation[] = []
   const a = A.cid
   const ma = A.signed.meta
@@ -270,10 +273,10 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
     if (!r.holds) out.push(v('SUCC-SNAP-ROOT', a, `root ${ma.root} is neither ${mb.root} nor its successor`), ...r.violations)
   }
   // SUCC-SNAP-TARGETS: A.targets <-? B.targets
-  const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out)
+  const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out, read)
   if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
 
-  out.push(...await mapStep(ctx, A, B))
+  out.push(...await mapStep(ctx, A, B, read))
   return out
 }
 
@@ -299,7 +302,7 @@ async function changesOf (ctx: Ctx, newer: CID, older: CID): Promise<Array<{ key
  * (the others are B's, at the same place), and VALID-RETIRED-DISJOINT for
  * the names that changed (the others were disjoint in B).
  */
-async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>): Promise<Violation[]> {
+async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: CID[]): Promise<Violation[]> {
   const out: Violation[] = []
   const a = A.cid
   const ma = A.signed.meta
@@ -319,7 +322,7 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
   for (const { key: n, before, after } of dt) {
     if (after !== undefined && before !== undefined) {
       // SUCC-SNAP-DELEG: names in both maps step by <-?
-      const r = await targetsOptReason(ctx, after, before, out)
+      const r = await targetsOptReason(ctx, after, before, out, read)
       if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
     } else if (after !== undefined) {
       // A name new to A.dt: re-added from a tombstone of B, or new.
@@ -327,11 +330,11 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
       const tomb = await entry(mb.retired, n)
       if (tomb !== undefined) {
         // SUCC-SNAP-RETIRED: a re-added role continues from its tombstone.
-        const r = await targetsOptReason(ctx, after, tomb, out)
+        const r = await targetsOptReason(ctx, after, tomb, out, read)
         if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${tomb}: ${r}`))
       } else {
         // SUCC-SNAP-NEW: a new name starts a new chain.
-        const obj = await roleObjectOf(ctx, after, out)
+        const obj = await roleObjectOf(ctx, after, out, read)
         if (obj === undefined) {
           out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${after}, which is not a targets object`))
         } else if (obj.signed.previousVersion !== null) {
@@ -370,6 +373,7 @@ function c0 (out: Violation[], a: CID, n: string): void {
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
 async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
   if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
+  if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, established)
   const chain: CID[] = [a]
   let cur = a
   for (;;) {
@@ -394,6 +398,46 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
     if (!r.holds) return copy(r)
   }
   return result([], chain)
+}
+
+/**
+ * `<-*ᵗ` on snapshots in one pass and in memory independent of the chain's
+ * length: each step is checked as the walk reaches it (a top-premise step
+ * is light: one snapshot, its signature and the maps' difference), then the
+ * newer snapshot and the role objects the step read are dropped from the
+ * loader (`forget`), the walk's start excepted. The far end is checked last
+ * (`anchor`). Same verdict as the two-pass walk; when a chain both breaks a
+ * step and misses B, the step is what is reported.
+ */
+async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
+  const chain: string[] = [a.toString()]
+  let cur = a
+  for (;;) {
+    if (chain.length - 1 >= maxChain) {
+      return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
+    }
+    const c = new Collector()
+    const env = await loadOrReport(ctx.loader, 'snapshot', cur, c, `snapshot on the chain from ${a}`)
+    if (env === undefined) return result(c.violations, [])
+    const prev = env.signed.previousVersion
+    if (prev === null) {
+      return result([v('SUCC-SNAP-LINK', cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
+    }
+    const read: CID[] = []
+    const r = await step(ctx, 'snapshot', cur, prev, read)
+    if (!r.holds) return copy(r)
+    chain.push(prev.toString())
+    if (!cur.equals(a)) {
+      ctx.loader.forget!(cur)
+      for (const x of read) ctx.loader.forget!(x)
+      ctx.steps.delete(`snapshot ${cur.toString()} ${prev.toString()}`)
+    }
+    if (prev.equals(b)) break
+    cur = prev
+  }
+  const base = await anchor(ctx, 'snapshot', b, established)
+  if (base.length > 0) return result(base, [])
+  return { holds: true, violations: [], witness: chain }
 }
 
 /**

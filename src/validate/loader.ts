@@ -43,6 +43,13 @@ export interface Loader {
    */
   load: <K extends Kind>(kind: K, cid: CID) => Promise<Envelope<SignedOf<K>>>
   /**
+   * Drop what this loader holds for the envelope `cid` (its bytes and
+   * decoded objects), so that a long walk keeps in memory only what it still
+   * needs. A later `load` of it fetches (and counts) it again. Optional: a
+   * loader without it keeps everything for its life.
+   */
+  forget?: (cid: CID) => void
+  /**
    * The role-name map (a snapshot's `delegated-targets` or `retired`) whose
    * root is `root`, read whole (at most LIMITS.maxDelegatedRoles entries).
    *
@@ -251,6 +258,11 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
   const loader: SourceLoader = {
     stats,
     fetchShard,
+    forget (cid: CID): void {
+      const key = cid.toString()
+      blocks.delete(key)
+      for (const kind of Object.keys(MAX_BLOCK_BYTES)) decoded.delete(`${kind} ${key}`)
+    },
     ...mapMethods(fetchShard),
     async load<K extends Kind> (kind: K, cidIn: CID): Promise<Envelope<SignedOf<K>>> {
       const cid = CID.asCID(cidIn)

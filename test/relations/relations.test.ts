@@ -539,3 +539,33 @@ describe('the client\'s relations (premise top)', () => {
     expect(top.violations.map((x) => x.rule)).toContain('VALID-RETIRED-DISJOINT')
   })
 })
+
+describe('memory of a long walk', () => {
+  it('SUCC-STAR: under the top premise a snapshot walk keeps only what it still needs: the skipped snapshots are dropped from the loader, the start is kept', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const top = await b.targets('targets')
+    const chain: CID[] = []
+    let prev: CID | null = null
+    for (let i = 0; i < 30; i++) {
+      const s = await b.snapshot({ root, targets: top, previousVersion: prev })
+      chain.push(s.cid)
+      prev = s.cid
+    }
+    const loader = b.loader()
+    const r = await succStar(loader, 'snapshot', chain[29]!, chain[0]!, { premise: 'top', established: chain[0]! })
+    expect(r.holds).toBe(true)
+    expect(r.witness).toEqual([...chain].reverse().map(String))
+    const fetched = loader.stats.blocks
+    await loader.load('snapshot', chain[29]!) // the walk's start: still held
+    expect(loader.stats.blocks).toBe(fetched)
+    await loader.load('snapshot', chain[15]!) // skipped: fetched again
+    expect(loader.stats.blocks).toBe(fetched + 1)
+    // The full premise walks in two passes and keeps everything.
+    const full = b.loader()
+    expect((await succStar(full, 'snapshot', chain[29]!, chain[0]!)).holds).toBe(true)
+    const before = full.stats.blocks
+    await full.load('snapshot', chain[15]!)
+    expect(full.stats.blocks).toBe(before)
+  })
+})
