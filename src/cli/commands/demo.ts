@@ -83,7 +83,7 @@ export const demoCommand: Command = {
     const say = (n: number, title: string): void => { out(''); out(`${n}. ${title}`) }
     const showRefresh = (r: RefreshResult): void => {
       out(`   timestamp ${r.timestamp}`)
-      out(`   checked   CLIENT-ROOT-CHAIN, VALID (signatures, delegations), CLIENT-EXPIRES, ${r.continuity === 'first' ? 'first update (nothing to descend from)' : 'CLIENT-TS-DESCENDS'}`)
+      out(`   checked   CLIENT-ROOT-CHAIN, CLIENT-VALID-TOP (timestamp, snapshot, root, targets signatures; role maps), CLIENT-EXPIRES, ${r.continuity === 'first' ? 'first update (nothing to descend from)' : 'CLIENT-TS-DESCENDS'}`)
       out(`   changed   ${r.changed.length === 0 ? 'nothing' : r.changed.join(', ')}; fetched ${r.fetched.blocks} blocks (${r.fetched.bytes} bytes), ${r.fetched.cacheHits} from the local cache`)
     }
     /** An attack that must be refused: prints the rule and checks that state.json did not change. */
