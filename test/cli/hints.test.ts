@@ -120,7 +120,7 @@ describe('cli: printed hints run as printed', () => {
     expect((await dagtuf('head', '--dir', dir)).code).toBe(0)
   })
 
-  it('no trusted state in the client --dir: the printed client init runs with the root CID and a gateway URL filled in', async () => {
+  it('no trusted state in the client --dir, then no update yet: the printed client init and client update run with the root CID and a gateway URL filled in', async () => {
     const repo = join(work, 'served')
     const init = await ok('init', '--dir', repo)
     const server = await serveRepository(repo, { host: '127.0.0.1', port: 0 })
@@ -132,7 +132,13 @@ describe('cli: printed hints run as printed', () => {
       const hint = hintOf(list.err, /ERR_STATE_MISSING/)
       const trust = await dagtuf(...fill(hint, { CID: init.root as string, URL: server.url }))
       expect(trust.code, trust.err.join('\n')).toBe(0)
-      expect((await dagtuf('client', 'update', '--dir', dir, '--gateway', server.url)).code).toBe(0)
+      // Trusted but never updated: the printed update command.
+      const early = await dagtuf('client', 'list', '--dir', dir)
+      expect(early.code).toBe(1)
+      expect(early.err.join('\n')).toMatch(/ERR_STATE_NO_UPDATE/)
+      const update = await dagtuf(...fill(hintOf(early.err, /ERR_STATE_NO_UPDATE/), { URL: server.url }))
+      expect(update.code, update.err.join('\n')).toBe(0)
+      expect((await dagtuf('client', 'list', '--dir', dir)).code).toBe(0)
     } finally {
       await server.close()
     }

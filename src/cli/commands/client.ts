@@ -69,6 +69,11 @@ async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater,
     return await withOpenedUpdater(args, required, fn)
   } catch (e) {
     if (created) await rm(dirOf(args), { recursive: true, force: true }).catch(() => {})
+    // The library's message names `dagtuf client update` without the folder: say how to run it here.
+    if (e instanceof StateError && e.code === 'ERR_STATE_NO_UPDATE') {
+      const dir = dirOf(args)
+      throw new StateError('ERR_STATE_NO_UPDATE', `${dir} trusts a root but has no update yet (update it first with: ${dagtufCommand('client', 'update', '--dir', dir, '--gateway', 'URL')})`, { cause: e, ...(e.details !== undefined ? { details: e.details } : {}) })
+    }
     throw e
   }
 }
