@@ -1,24 +1,16 @@
 /**
- * Runtime shims that must load before any Helia/libp2p import.
+ * Runtime shims that must load before any Helia/libp2p import, for programs
+ * that load Helia or libp2p themselves.
  *
  * Helia 7 calls `Promise.withResolvers`, which Node 20 lacks (it arrived in
- * Node 22). Every entry point (bin/dagtuf.js, vitest setupFiles, benches)
- * imports this module first.
+ * Node 22). dagtuf's own modules install it before they load Helia or libp2p
+ * (src/blocks/helia-runtime.ts), so importing this module first is no longer
+ * needed to use dagtuf; the entry points (bin/dagtuf.js, vitest setupFiles,
+ * benches) still import it, and `dagtuf/polyfill` stays for programs that use
+ * Helia or libp2p next to dagtuf.
  */
-interface Resolvers<T> {
-  promise: Promise<T>
-  resolve: (value: T | PromiseLike<T>) => void
-  reject: (reason?: unknown) => void
-}
+import { installPromiseWithResolvers } from './util/promise-with-resolvers.js'
 
-const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
-if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T> (): Resolvers<T> {
-    let resolve!: (value: T | PromiseLike<T>) => void
-    let reject!: (reason?: unknown) => void
-    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
+installPromiseWithResolvers()
 
 export {}

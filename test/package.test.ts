@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { BIN, ROOT, ensureBuilt } from './helpers/build.js'
 
 describe('the dagtuf package', () => {
@@ -60,6 +63,33 @@ describe('the dagtuf package', () => {
     // Internal on purpose: the trusted-state machine, byte and hex helpers.
     for (const internal of ['TrustedState', 'MiB', 'toHex', 'jsonDepth']) {
       expect(Object.values(names).some((list) => list.includes(internal)), internal).toBe(false)
+    }
+  })
+
+  it('works when imported plainly, without dagtuf/polyfill, on a runtime without Promise.withResolvers (Node 20): an embedded node listens and closes', async () => {
+    await ensureBuilt()
+    const dir = await mkdtemp(join(tmpdir(), 'dagtuf-plain-'))
+    try {
+      // The child removes the method first, so the check means the same on Node 22+, which has it.
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `
+        delete Promise.withResolvers
+        const seen = {}
+        const { openRepoNode } = await import('dagtuf/blocks')
+        // Importing installs nothing; opening a node (which loads Helia and libp2p) does.
+        seen.afterImport = typeof Promise.withResolvers
+        const node = await openRepoNode(${JSON.stringify(join(dir, 'repo'))}, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+        seen.addresses = node.multiaddrs().length
+        await node.close()
+        seen.afterClose = typeof Promise.withResolvers
+        const r = Promise.withResolvers()
+        r.resolve(42)
+        seen.resolved = await r.promise
+        console.log(JSON.stringify(seen))
+      `], { cwd: ROOT, timeout: 60_000 })
+      expect(JSON.parse(stdout)).toEqual({ afterImport: 'undefined', addresses: expect.any(Number), afterClose: 'function', resolved: 42 })
+      expect((JSON.parse(stdout) as { addresses: number }).addresses).toBeGreaterThan(0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 

@@ -21,6 +21,9 @@
  * timeouts and 5xx answers are retried with exponential backoff and jitter;
  * 404/410 is ERR_BLOCK_NOT_FOUND; other answers are ERR_TRANSPORT with
  * details.status. The caller's AbortSignal stops everything (ERR_ABORTED).
+ * A network failure is ERR_TRANSPORT in plain words (`could not connect to
+ * http://127.0.0.1:1 (connection refused)`), its code in details.network and
+ * the original error as the cause.
  *
  * It also fetches a name's signed IPNS record (GET /ipns/{name}?format=ipns-record,
  * at most 10 KiB), unverified: src/client/ipns.ts checks it.
@@ -167,6 +170,48 @@ export function normalizeBaseUrl (baseUrl: string | URL): string {
 
 interface Answer { status: number, body?: Uint8Array }
 
+/** Network error codes (node:net, node:dns) in plain words: [words, whether the connection was never made]. */
+const NETWORK_ERRORS: Readonly<Record<string, readonly [string, boolean]>> = {
+  ECONNREFUSED: ['connection refused', true],
+  ENOTFOUND: ['host not found', true],
+  EAI_AGAIN: ['host name lookup failed for now', true],
+  ETIMEDOUT: ['connection timed out', true],
+  EHOSTUNREACH: ['host unreachable', true],
+  ENETUNREACH: ['network unreachable', true],
+  ECONNRESET: ['connection reset by the gateway', false],
+  EPIPE: ['connection closed by the gateway', false],
+  // undici's (the fetch option's) own codes
+  UND_ERR_CONNECT_TIMEOUT: ['connection timed out', true],
+  UND_ERR_SOCKET: ['connection closed by the gateway', false]
+}
+
+/** The first network error code along `e`'s cause chain (fetch wraps it; a dual-stack dial may give an AggregateError). */
+function networkCode (e: unknown): string | undefined {
+  for (let x: unknown = e, i = 0; x !== null && typeof x === 'object' && i < 5; i++) {
+    const code = (x as { code?: unknown }).code
+    if (typeof code === 'string' && Object.hasOwn(NETWORK_ERRORS, code)) return code
+    const inner = (x as { errors?: unknown }).errors
+    if (Array.isArray(inner)) {
+      for (const y of inner) { const c = networkCode(y); if (c !== undefined) return c }
+    }
+    x = (x as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/**
+ * ERR_TRANSPORT for a failed attempt, saying what failed in plain words when
+ * the cause is a known network error: `could not connect to
+ * http://127.0.0.1:1 (connection refused)`. The cause is kept.
+ */
+function networkError (url: string, e: unknown): BlockError {
+  const code = networkCode(e)
+  if (code === undefined) return new BlockError('ERR_TRANSPORT', `request to ${url} failed`, { cause: e, details: { url } })
+  const [words, noConnection] = NETWORK_ERRORS[code]!
+  const message = noConnection ? `could not connect to ${new URL(url).origin} (${words})` : `request to ${url} failed (${words})`
+  return new BlockError('ERR_TRANSPORT', message, { cause: e, details: { url, network: code } })
+}
+
 /**
  * GET `url` with retries. Returns a 200 body (read under `maxBytes`) or a
  * non-retryable status; throws when the retries are exhausted.
@@ -202,7 +247,7 @@ async function request (opts: Resolved, url: string, accept: string, maxBytes: n
       if (signal?.aborted === true) throw aborted(typeof what === 'string' ? undefined : what, e)
       last = d.timedOut()
         ? timedOut(typeof what === 'string' ? undefined : what, opts.timeoutMs, e)
-        : new BlockError('ERR_TRANSPORT', `request to ${url} failed`, { cause: e, details: { url } })
+        : networkError(url, e)
     } finally {
       d.clear()
     }

@@ -6,6 +6,7 @@
  * public bootstrap peers, a DHT and HTTP gateways.
  */
 import type { withLibp2pLight } from '@helia/libp2p'
+import { installPromiseWithResolvers } from '../util/promise-with-resolvers.js'
 
 /** The `name` of an error from a dependency ('' when it has none). */
 export function errorName (e: unknown): string {
@@ -15,12 +16,16 @@ export function errorName (e: unknown): string {
 /**
  * Helia and libp2p take about a second to import; commands that never open
  * a node (help, verify, keygen, most of the client) should not pay for it.
+ * Both loaders first install the Promise.withResolvers shim Helia and libp2p
+ * need on Node 20 (src/util/promise-with-resolvers.ts).
  */
 export async function loadHelia (): Promise<typeof import('helia')> {
+  installPromiseWithResolvers()
   return import('helia')
 }
 
 export async function loadNetworking () {
+  installPromiseWithResolvers()
   const [lp, bs, id, nz, tc, ym] = await Promise.all([
     import('@helia/libp2p'), import('@helia/bitswap'), import('@libp2p/identify'),
     import('@libp2p/noise'), import('@libp2p/tcp'), import('@libp2p/yamux')

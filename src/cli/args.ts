@@ -1,11 +1,13 @@
 /**
  * A small, strict command-line parser: `--flag value`, `--flag=value`,
  * boolean switches, repeated options and positionals. Unknown flags, missing
- * values and bad numbers are UsageErrors (ERR_USAGE), never crashes.
+ * values and bad numbers are UsageErrors (ERR_USAGE), never crashes; an
+ * unknown flag close to a known one gets a "did you mean".
  */
 import type { CID } from 'multiformats/cid'
 import { UsageError } from '../model/errors.js'
 import { parseCid } from '../model/hash.js'
+import { didYouMean } from './suggest.js'
 
 export interface OptionSpec {
   /** 'string' takes a value; 'boolean' is a switch; 'list' may repeat or take several values. */
@@ -45,7 +47,7 @@ export function parseArgs (argv: readonly string[], spec: Readonly<Record<string
     currentList = undefined
     const eq = a.indexOf('=')
     const name = eq === -1 ? a.slice(2) : a.slice(2, eq)
-    if (!Object.hasOwn(spec, name)) throw new UsageError('ERR_USAGE', `unknown option --${name.slice(0, 64)}`)
+    if (!Object.hasOwn(spec, name)) throw new UsageError('ERR_USAGE', `unknown option --${name.slice(0, 64)}${didYouMean(name, Object.keys(spec), '--')}`)
     const s = spec[name]!
     if (s.type === 'boolean') {
       if (eq !== -1) throw new UsageError('ERR_USAGE', `--${name} takes no value`)

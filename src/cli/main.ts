@@ -7,6 +7,7 @@
 import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
 import { DagtufError, UsageError } from '../model/errors.js'
+import { didYouMean } from './suggest.js'
 
 type Entry = readonly [name: string, load: () => Promise<Command>]
 
@@ -89,14 +90,53 @@ export function defaultIo (): Io {
   }
 }
 
-/** Run the CLI; returns the exit code. Never throws. */
+/** The groups of two-word commands ("client", "draft"), each with its subcommand words in table order. */
+function groups (): Map<string, string[]> {
+  const m = new Map<string, string[]>()
+  for (const [n] of COMMAND_TABLE) {
+    const sp = n.indexOf(' ')
+    if (sp === -1) continue
+    const g = n.slice(0, sp)
+    m.set(g, [...(m.get(g) ?? []), n.slice(sp + 1)])
+  }
+  return m
+}
+
+/** What may come first on the command line: each command's first word, and `help`. */
+function firstWords (): string[] {
+  return [...new Set(COMMAND_TABLE.map(([n]) => n.split(' ')[0]!)), 'help']
+}
+
+/** The help of a group: its subcommands only (their modules alone are loaded). */
+async function groupHelp (group: string, json: boolean): Promise<string> {
+  const commands = await Promise.all(COMMAND_TABLE.filter(([n]) => n.startsWith(`${group} `)).map(async ([, load]) => await load()))
+  if (json) return JSON.stringify({ commands: commands.map((c) => ({ name: c.name, summary: c.summary, usage: c.usage })) })
+  const lines = [`Usage: dagtuf ${group} <subcommand> [options]   (dagtuf ${group} <subcommand> --help for details)`, '', 'Subcommands:']
+  const w = Math.max(...commands.map((c) => c.name.length))
+  for (const c of commands) lines.push(`  ${c.name.padEnd(w)}  ${c.summary}`)
+  return lines.join('\n')
+}
+
+const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' || a === 'help'
+
+/**
+ * Run the CLI; returns the exit code. Never throws. No arguments at all, or a
+ * group without its subcommand (`dagtuf draft`), is a usage error: the usage
+ * goes to stderr and the exit code is 2. A mistyped command or option gets a
+ * "did you mean" (src/cli/suggest.ts).
+ */
 export async function main (argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   const json = argv.includes('--json')
   try {
     // `dagtuf --json [command ...]` is `dagtuf [command ...] --json`.
     const lead = argv[0] === '--json' ? [...argv.slice(1), '--json'] : argv
-    const [name, ...rest] = lead
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help' || (name === '--json' && rest.length === 0)) {
+    // `dagtuf help COMMAND...` is `dagtuf COMMAND... --help`.
+    const [name, ...rest] = lead[0] === 'help' && lead.length > 1 && lead[1] !== '--json' ? [...lead.slice(1), '--help'] : lead
+    if (name === undefined) {
+      io.err(helpText(await loadCommands()))
+      return 2
+    }
+    if (isHelp(name) || (name === '--json' && rest.length === 0)) {
       const commands = await loadCommands()
       if (json) io.out(JSON.stringify({ commands: commands.map((c) => ({ name: c.name, summary: c.summary, usage: c.usage })) }))
       else io.out(helpText(commands))
@@ -104,11 +144,30 @@ export async function main (argv: readonly string[], io: Io = defaultIo()): Prom
     }
     if (name === '--version') { io.out('dagtuf 0.1.0'); return 0 }
     // Two-word commands ("client update") are registered as "client update".
-    const two = rest[0] === undefined ? undefined : COMMAND_TABLE.find(([n]) => n === `${name} ${rest[0]}`)
-    const entry = two ?? COMMAND_TABLE.find(([n]) => n === name)
-    if (entry === undefined) throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name.slice(0, 64))} (dagtuf --help lists them)`)
+    const subs = groups().get(name)
+    let entry: Entry | undefined
+    let sub: string[]
+    if (subs !== undefined) {
+      const word = rest[0]
+      if (word === undefined || word.startsWith('-') || isHelp(word)) {
+        if (isHelp(word) || rest.includes('--help') || rest.includes('-h')) { io.out(await groupHelp(name, json)); return 0 }
+        if (json) throw new UsageError('ERR_USAGE', `dagtuf ${name} needs a subcommand: ${subs.join(', ')}`)
+        io.err(await groupHelp(name, false))
+        return 2
+      }
+      entry = COMMAND_TABLE.find(([n]) => n === `${name} ${word}`)
+      if (entry === undefined) {
+        throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(`${name} ${word}`.slice(0, 64))}${didYouMean(word, subs, `${name} `)} (dagtuf ${name} --help lists them)`)
+      }
+      sub = rest.slice(1)
+    } else {
+      entry = COMMAND_TABLE.find(([n]) => n === name)
+      if (entry === undefined) {
+        throw new UsageError('ERR_USAGE', `unknown ${name.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(name.slice(0, 64))}${name.startsWith('--') ? didYouMean(name.slice(2), [...Object.keys(GLOBAL), 'version'], '--') : didYouMean(name, firstWords())} (dagtuf --help lists the commands)`)
+      }
+      sub = rest
+    }
     const command = await entry[1]()
-    const sub = two !== undefined ? rest.slice(1) : rest
     const parsed = parseArgs(sub, { ...command.options, ...GLOBAL })
     if (parsed.options.help === true) { io.out(commandHelp(command)); return 0 }
     if (command.maxPositionals !== undefined && parsed.positionals.length > command.maxPositionals) {

@@ -20,6 +20,7 @@ import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { openRepoNode, type RepoNode } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
+import { dagtufCommand } from '../util/shell.js'
 import type { KeyId } from '../model/types.js'
 import type { Signer } from '../model/keys.js'
 import { acquireLock, appendLine, ensureDir, exists, notAFileOrMissing, readCapped, writeAtomic } from './repo-io.js'
@@ -71,7 +72,7 @@ export class Repo {
     const repo = new Repo(resolve(dir))
     await notAFileOrMissing(repo.dir, 'ERR_REPO_NOT_FOUND')
     if (!await exists(repo.path('config.json')) || !await exists(repo.path('head.json'))) {
-      throw new RepoError('ERR_REPO_NOT_FOUND', `no dagtuf repository in ${repo.dir} (run dagtuf init first)`, { details: { dir: repo.dir } })
+      throw new RepoError('ERR_REPO_NOT_FOUND', `no dagtuf repository in ${repo.dir} (create one with: ${dagtufCommand('init', '--dir', repo.dir)})`, { details: { dir: repo.dir } })
     }
     if (options.lock === true) repo.#release = await acquireLock(repo.path('repo.lock'))
     return repo

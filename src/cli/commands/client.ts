@@ -27,6 +27,7 @@ import { STATE_FILE } from '../../client/store.js'
 import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
+import { dagtufCommand } from '../../util/shell.js'
 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
 
@@ -56,7 +57,7 @@ function say (io: Io, args: Parsed, line: string): void {
 async function requireState (dir: string): Promise<void> {
   const st = await stat(join(dir, STATE_FILE)).catch(() => null)
   if (st === null || !st.isFile()) {
-    throw new StateError('ERR_STATE_MISSING', `no trusted root in ${dir}: run dagtuf client init first`, { details: { dir } })
+    throw new StateError('ERR_STATE_MISSING', `no trusted root in ${dir} (trust one first with: ${dagtufCommand('client', 'init', '--dir', dir, '--root', 'CID', '--gateway', 'URL')})`, { details: { dir } })
   }
 }
 
@@ -68,6 +69,11 @@ async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater,
     return await withOpenedUpdater(args, required, fn)
   } catch (e) {
     if (created) await rm(dirOf(args), { recursive: true, force: true }).catch(() => {})
+    // The library's message names `dagtuf client update` without the folder: say how to run it here.
+    if (e instanceof StateError && e.code === 'ERR_STATE_NO_UPDATE') {
+      const dir = dirOf(args)
+      throw new StateError('ERR_STATE_NO_UPDATE', `${dir} trusts a root but has no update yet (update it first with: ${dagtufCommand('client', 'update', '--dir', dir, '--gateway', 'URL')})`, { cause: e, ...(e.details !== undefined ? { details: e.details } : {}) })
+    }
     throw e
   }
 }

@@ -12,6 +12,7 @@ import { parseDuration, EXPIRY_ROLES, type ExpiryRole, type HeadRecord } from '.
 import type { NeedReport } from '../../publish/drafts.js'
 import { readPassphrase } from '../../publish/keyfile.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
+import { dagtufCommand } from '../../util/shell.js'
 
 export const DIR: Readonly<Record<string, OptionSpec>> = {
   dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` }
@@ -59,6 +60,16 @@ export function dirOf (args: Parsed): string {
   const dir = str(args, 'dir')
   if (dir === '') throw new UsageError('ERR_USAGE', '--dir is empty (give a folder, e.g. --dir .)')
   return dir ?? DEFAULT_REPO_DIR
+}
+
+/**
+ * A follow-up command to print as a hint: `dagtuf WORDS... --dir D`, with
+ * `--passphrase-file F` when this command was given one, quoted for the
+ * shell, so that it runs as printed from the same folder (issue 14).
+ */
+export function repoHint (args: Parsed, ...words: string[]): string {
+  const pass = str(args, 'passphrase-file')
+  return dagtufCommand(...words, '--dir', dirOf(args), ...(pass !== undefined ? ['--passphrase-file', pass] : []))
 }
 
 export async function passphraseOf (args: Parsed): Promise<string | undefined> {
@@ -140,8 +151,8 @@ export function publishJson (r: PublishResult): Record<string, unknown> {
   return { draft: r.draft.id, needs: r.needs.map(needJson) }
 }
 
-/** Human lines for a publish result. */
-export function publishLines (r: PublishResult): string[] {
+/** Human lines for a publish result; `args` are the command's (its --dir goes into the sign hint). */
+export function publishLines (r: PublishResult, args: Parsed): string[] {
   if (r.kind === 'published') {
     const lines = [`published timestamp ${r.head.timestamp.toString()}`, `  snapshot ${r.head.snapshot.toString()}`, `  root     ${r.head.root.toString()}`, `  targets  ${r.head.targets.toString()}`]
     for (const [n, c] of r.head.delegated) lines.push(`  ${n} ${c.toString()}`)
@@ -149,7 +160,7 @@ export function publishLines (r: PublishResult): string[] {
   }
   const lines = [r.kind === 'draft' ? `signatures missing: kept as draft ${r.draft.id}` : `draft ${r.draft.id} still waits for signatures`]
   for (const n of r.needs) lines.push(`  ${n.role} (${n.label}): ${n.have} of ${n.threshold}; may sign: ${n.missing.map((k) => k.slice(0, 16)).join(', ')}`)
-  lines.push(`sign with: dagtuf sign --draft ${r.draft.id} --key KEYFILE`)
+  lines.push(`sign with: ${repoHint(args, 'sign', '--draft', r.draft.id, '--key', 'KEYFILE')}`)
   return lines
 }
 

@@ -14,7 +14,7 @@ import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../
 import { exists } from '../../publish/repo-io.js'
 import { Repo } from '../../publish/repo.js'
 import { draftNeeds, listDrafts, needsReport } from '../../publish/drafts.js'
-import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, needsJson, passphraseOf, progressBar, textIo, withSession } from './publish-common.js'
+import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, needsJson, passphraseOf, progressBar, repoHint, textIo, withSession } from './publish-common.js'
 import { opJson } from '../../publish/files.js'
 
 export const initCommand: Command = {
@@ -129,8 +129,8 @@ export const statusCommand: Command = {
       io.out(`  key ${r.padEnd(10)} ${v.threshold} of ${v.keyids.length}, ${v.available} here`)
     }
     const staged = result.staged as unknown[]
-    io.out(staged.length === 0 ? 'nothing staged' : `${staged.length} staged change(s) (dagtuf publish)`)
-    for (const d of result.drafts as Array<{ id: string, roles: string[] }>) io.out(`draft ${d.id}: ${d.roles.join(', ')} (dagtuf drafts)`)
+    io.out(staged.length === 0 ? 'nothing staged' : `${staged.length} staged change(s) (publish with: ${repoHint(args, 'publish')})`)
+    for (const d of result.drafts as Array<{ id: string, roles: string[] }>) io.out(`draft ${d.id}: ${d.roles.join(', ')} (list with: ${repoHint(args, 'drafts')})`)
     return { result }
   }
 }
@@ -152,7 +152,7 @@ export const headCommand: Command = {
         // The record may point to an older head: publish without --ipns leaves it.
         const current = ipns.value === `/ipfs/${h.timestamp.toString()}`
         ipnsJson = { name: ipns.name, value: ipns.value, sequence: ipns.sequence, validity: ipns.validity, current }
-        io.out(`ipns ${ipns.name}${current ? '' : ` (still points to ${ipns.value}: publish --ipns to move it)`}`)
+        io.out(`ipns ${ipns.name}${current ? '' : ` (still points to ${ipns.value}: move it with: ${repoHint(args, 'publish', '--ipns')})`}`)
       }
       return { result: { ...headJsonOf(h), published: h.published, ...(ipnsJson === undefined ? {} : { ipns: ipnsJson }) } }
     } finally {

@@ -103,7 +103,7 @@ export const signCommand: Command = {
       await saveDraft(s.repo, next)
       const r = await tryFinalizeDraft(s, next)
       for (const x of signed) io.out(`signed ${x.role} with ${x.keyid.slice(0, 16)}`)
-      for (const l of publishLines(r)) io.out(l)
+      for (const l of publishLines(r, args)) io.out(l)
       return { result: resultOf(r, signed) }
     })
   }
@@ -205,7 +205,7 @@ export const draftImportCommand: Command = {
       await saveDraft(s.repo, next)
       const r = await tryFinalizeDraft(s, next)
       io.out(`imported ${added.length} signature(s)`)
-      for (const l of publishLines(r)) io.out(l)
+      for (const l of publishLines(r, args)) io.out(l)
       return { result: { ...resultOf(r, added), imported: added.length } }
     })
   }

@@ -25,7 +25,7 @@ async function publishNow (s: Session, io: Io, args: Parsed, extraOps: readonly 
   if (flag(args, 'ipns') && r.kind === 'published') {
     ipns = { ...await publishHeadIpns(s.node, r.head.timestamp, s.expiry.timestamp * 1000) }
   }
-  for (const l of publishLines(r)) io.out(l)
+  for (const l of publishLines(r, args)) io.out(l)
   if (ipns !== undefined) io.out(`ipns ${String(ipns.name)} -> ${String(ipns.value)}`)
   return { result: { ...publishJson(r), ...(ipns !== undefined ? { ipns } : {}) }, published: r }
 }
