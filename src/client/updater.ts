@@ -68,6 +68,7 @@ import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
 import { ruleOfLoadError } from '../validate/report.js'
+import { dagtufCommand } from '../util/shell.js'
 import { assertValidTimestampTop, dagOf, resolveLimits, rootViolations, type ResolvedLimits } from '../validate/valid.js'
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
@@ -415,7 +416,7 @@ export class Updater {
     const now = referenceTimeOf(this.#now ?? new Date())
     const { dag, referenceTime: accepted } = await this.#trustedDag()
     const referenceTime = this.#unsafeAllowExpired ? accepted : now
-    assertFresh(dag, referenceTime, this.#unsafeAllowExpired ? '' : ': the trusted state is stale; update it (refresh, dagtuf client update) before using it')
+    assertFresh(dag, referenceTime, this.#unsafeAllowExpired ? '' : `: the trusted state is stale; update it (refresh, or ${dagtufCommand('client', 'update', '--dir', this.dir, '--gateway', 'URL')}) before using it`)
     return { dag, referenceTime }
   }
 
@@ -423,7 +424,7 @@ export class Updater {
   async #trustedDag (): Promise<{ record: StateRecord, dag: TrustedDag, referenceTime: string }> {
     const state = await this.state()
     const t0 = state.trusted
-    if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (dagtuf client update) first`, { details: { dir: this.dir } })
+    if (t0 === null) throw new StateError('ERR_STATE_NO_UPDATE', `${this.dir} trusts a root but has no update yet: run refresh (or ${dagtufCommand('client', 'update', '--dir', this.dir, '--gateway', 'URL')}) first`, { details: { dir: this.dir } })
     const mine = this.#trusted
     if (mine !== undefined && mine.dag.timestamp.cid.equals(t0.timestamp)) return { ...mine, referenceTime: t0.referenceTime }
     const loader = this.#loader()
