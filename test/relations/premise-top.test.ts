@@ -1,0 +1,165 @@
+/**
+ * The relations a client checks, `<-ᵗ` (NOTES 5.6, `premise: 'top'`): the
+ * premise `VALID X` of a snapshot or timestamp is VALID_top X, and a
+ * snapshot step checks the role maps on their difference from the
+ * predecessor (`mapStep`), the walk's far end being read whole.
+ */
+import { describe, expect, it } from 'vitest'
+import type { CID } from 'multiformats/cid'
+import { succ, succOpt, succStar, type Relation } from '../../src/relations/index.js'
+import { DagBuilder } from '../helpers/dag.js'
+
+const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
+const s = (c: { cid: CID } | CID): string => ('cid' in c ? c.cid : c).toString()
+const top = { premise: 'top' } as const
+
+/**
+ * S1 lists r = A1; S2 lists r = A2, which names A1 but is signed by a key
+ * the delegation does not name: S2's DAG is not VALID (VALID-DELEG-SIG) but
+ * its top is.
+ */
+async function world () {
+  const b = new DagBuilder()
+  const R = await b.root()
+  const withR = [b.deleg('r', ['r/*'])]
+  const T1 = await b.targets('targets', { delegations: withR })
+  const T2 = await b.targets('targets', { delegations: withR, previousVersion: T1.cid })
+  const A1 = await b.targets('r', { targets: ['r/1'] })
+  const A2 = await b.targets('r', { targets: ['r/2'], previousVersion: A1.cid, signers: [b.key('mallory')] })
+  const S1 = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 } })
+  const S2 = await b.snapshot({ root: R, targets: T2, delegated: { r: A2 }, previousVersion: S1.cid })
+  return { b, R, T1, T2, A1, A2, S1, S2 }
+}
+
+describe('premise top (NOTES 5.6)', () => {
+  it('CLIENT-VALID-TOP: a snapshot whose delegated role is badly signed relates under the top premise only', async () => {
+    const { b, A2, S1, S2 } = await world()
+    // Each premise on a fresh loader, then both orders on one loader: the
+    // memo of one premise must not answer for the other.
+    for (const f of [succ, succOpt, succStar]) {
+      const full = await f(b.loader(), 'snapshot', S2.cid, S1.cid)
+      expect(rules(full)).toEqual(['VALID-DELEG-SIG'])
+      expect(full.violations[0]!.cid).toBe(s(A2))
+      expect(await f(b.loader(), 'snapshot', S2.cid, S1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+
+      const l = b.loader()
+      expect(rules(await f(l, 'snapshot', S2.cid, S1.cid))).toEqual(['VALID-DELEG-SIG'])
+      expect((await f(l, 'snapshot', S2.cid, S1.cid, top)).holds).toBe(true)
+      expect(rules(await f(l, 'snapshot', S2.cid, S1.cid))).toEqual(['VALID-DELEG-SIG'])
+      const m = b.loader()
+      expect((await f(m, 'snapshot', S2.cid, S1.cid, top)).holds).toBe(true)
+      expect(rules(await f(m, 'snapshot', S2.cid, S1.cid))).toEqual(['VALID-DELEG-SIG'])
+    }
+    // Reflexivity: the top of S2 is VALID, S2 itself is not.
+    expect(rules(await succOpt(b.loader(), 'snapshot', S2.cid, S2.cid))).toEqual(['VALID-DELEG-SIG'])
+    expect(await succOpt(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)] })
+    expect(await succStar(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)] })
+  })
+
+  it('CLIENT-VALID-TOP: timestamps of such snapshots relate under the top premise only; VALID-TS-SIG is still checked', async () => {
+    const { b, S1, S2 } = await world()
+    const t1 = await b.timestamp(S1)
+    const t2 = await b.timestamp(S2)
+    for (const f of [succ, succOpt, succStar]) {
+      const l = b.loader()
+      // Under the full premise T2 is not VALID, nor is the snapshot step.
+      const full = ['VALID-DELEG-SIG', 'SUCC-TS-SNAPSHOT']
+      expect(rules(await f(l, 'timestamp', t2.cid, t1.cid))).toEqual(full)
+      expect(await f(l, 'timestamp', t2.cid, t1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+      expect(rules(await f(l, 'timestamp', t2.cid, t1.cid))).toEqual(full)
+    }
+    // The timestamp's own signature is part of VALID_top.
+    const forged = await b.timestamp(S2, [b.key('snapshot')])
+    for (const [x, y] of [[forged, t1], [t2, await b.timestamp(S1, [b.key('snapshot')])]]) {
+      const r = await succStar(b.loader(), 'timestamp', x!.cid, y!.cid, top)
+      expect(rules(r)).toEqual(['VALID-TS-SIG'])
+      expect(r.violations[0]!.cid).not.toBe(s(t1))
+      expect(r.violations[0]!.cid).not.toBe(s(t2))
+    }
+  })
+
+  it('VALID-RETIRED-DISJOINT: under the top premise a step refuses a name re-added to delegated-targets while its tombstone stays', async () => {
+    const { b, R, T1, A1, S1 } = await world()
+    // S1 lists r; Sx retires it; Sy lists r again but keeps the tombstone.
+    const Sx = await b.snapshot({ root: R, targets: T1, retired: { r: A1 }, previousVersion: S1.cid })
+    const Sy = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, retired: { r: A1 }, previousVersion: Sx.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      // Under the top premise the step reads only what changed in the maps.
+      const r = await f(b.loader(), 'snapshot', Sy.cid, Sx.cid, top)
+      expect(rules(r)).toEqual(['VALID-RETIRED-DISJOINT'])
+      expect(r.violations[0]!.cid).toBe(s(Sy))
+      // VALID Sx fails too (T1 delegates r, which Sx does not list).
+      expect(rules(await f(b.loader(), 'snapshot', Sy.cid, Sx.cid))).toContain('VALID-RETIRED-DISJOINT')
+    }
+    // The same re-add without the tombstone is a legal step.
+    const ok = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, previousVersion: Sx.cid })
+    expect((await succ(b.loader(), 'snapshot', ok.cid, Sx.cid, top)).holds).toBe(true)
+  })
+
+  it('VALID-RETIRED-DISJOINT: under the top premise a step refuses a new tombstone for a name that stays listed', async () => {
+    const { b, R, T1, A1, S1 } = await world()
+    const Sy = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, retired: { r: A1 }, previousVersion: S1.cid })
+    for (const opts of [{}, top]) {
+      for (const f of [succ, succOpt, succStar]) {
+        const r = await f(b.loader(), 'snapshot', Sy.cid, S1.cid, opts)
+        expect(rules(r)).toEqual(['VALID-RETIRED-DISJOINT'])
+        expect(r.violations[0]!.cid).toBe(s(Sy))
+      }
+    }
+  })
+
+  it('VALID-RETIRED-DISJOINT: under the top premise the far end of a walk has its maps read whole', async () => {
+    const { b, R, T1, A1, S1 } = await world()
+    // B is not a first snapshot (whose maps are always read) and breaks
+    // VALID-RETIRED-DISJOINT; its successor A changes nothing.
+    const B = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, retired: { r: A1 }, previousVersion: S1.cid })
+    const A = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, retired: { r: A1 }, previousVersion: B.cid })
+    const A2 = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, retired: { r: A1 }, previousVersion: A.cid })
+    for (const opts of [{}, top]) {
+      for (const f of [succ, succOpt, succStar]) {
+        const r = await f(b.loader(), 'snapshot', A.cid, B.cid, opts)
+        expect(rules(r)).toContain('VALID-RETIRED-DISJOINT')
+        expect(r.violations.map((v) => v.cid)).toContain(s(B))
+        expect(r.holds).toBe(false)
+      }
+      const r = await succStar(b.loader(), 'snapshot', A2.cid, B.cid, opts)
+      expect(r.holds).toBe(false)
+      expect(rules(r)).toContain('VALID-RETIRED-DISJOINT')
+    }
+    // Under the top premise the walk checks its far end first.
+    const w = await succStar(b.loader(), 'snapshot', A2.cid, B.cid, top)
+    expect(w.violations.map((v) => v.cid)).toEqual([s(B)])
+    // A timestamp walk anchors on its far end's snapshot the same way.
+    const r = await succStar(b.loader(), 'timestamp', (await b.timestamp(A)).cid, (await b.timestamp(B)).cid, top)
+    expect(r.holds).toBe(false)
+    expect(r.violations.map((v) => v.rule)).toContain('VALID-RETIRED-DISJOINT')
+  })
+
+  it('SUCC-SNAP-LINK: under the top premise a step still checks the tops of both snapshots (VALID-SNAP-SIG)', async () => {
+    const { b, R, T1, T2, A1, S1 } = await world()
+    const unsigned = await b.snapshot({ root: R, targets: T2, delegated: { r: A1 }, previousVersion: S1.cid, signers: [] })
+    const r = await succ(b.loader(), 'snapshot', unsigned.cid, S1.cid, top)
+    expect(rules(r)).toEqual(['VALID-SNAP-SIG'])
+    expect(r.violations[0]!.cid).toBe(s(unsigned))
+    const first = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, signers: [] })
+    const next = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, previousVersion: first.cid })
+    const q = await succ(b.loader(), 'snapshot', next.cid, first.cid, top)
+    expect(rules(q)).toEqual(['VALID-SNAP-SIG'])
+    expect(q.violations[0]!.cid).toBe(s(first))
+  })
+
+  it('every relation refuses a premise other than full or top (UsageError ERR_ARGUMENT)', async () => {
+    const { b, S1 } = await world()
+    for (const f of [succ, succOpt, succStar]) {
+      await expect(f(b.loader(), 'snapshot', S1.cid, S1.cid, { premise: 'none' as 'top' })).rejects.toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    }
+  })
+
+  it('CLIENT-VALID-TOP: with limit overrides (a context of their own) the premise is honoured too', async () => {
+    const { b, S1, S2 } = await world()
+    const limits = { maxChainLength: 4 }
+    const l = b.loader()
+    expect(rules(await succ(l, 'snapshot', S2.cid, S1.cid, { limits }))).toEqual(['VALID-DELEG-SIG'])
+    expect((await succ(l, 'snapshot', S2.cid, S1.cid, { limits, premise: 'top' })).holds).toBe(true)
+  })
+})
