@@ -6,8 +6,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
+import { makeSnapshot } from '../../src/model/build.js'
 import { succ, succOpt, succStar, type Relation } from '../../src/relations/index.js'
-import { DagBuilder } from '../helpers/dag.js'
+import { DagBuilder, EXPIRES } from '../helpers/dag.js'
+import { caught } from '../helpers/model.js'
 
 const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
 const s = (c: { cid: CID } | CID): string => ('cid' in c ? c.cid : c).toString()
@@ -161,5 +163,35 @@ describe('premise top (NOTES 5.6)', () => {
     const l = b.loader()
     expect(rules(await succ(l, 'snapshot', S2.cid, S1.cid, { limits }))).toEqual(['VALID-DELEG-SIG'])
     expect((await succ(l, 'snapshot', S2.cid, S1.cid, { limits, premise: 'top' })).holds).toBe(true)
+  })
+
+  it('BOUND-DELEGATIONS: limit overrides reach the premise VALID X (full), which VALID_top does not walk', async () => {
+    const { b, R, T2, A1, S1 } = await world()
+    const A2 = await b.targets('r', { targets: ['r/2'], previousVersion: A1.cid })
+    const S2 = await b.snapshot({ root: R, targets: T2, delegated: { r: A2 }, previousVersion: S1.cid })
+    const limits = { maxDelegationsVisited: 1 }
+    expect((await succ(b.loader(), 'snapshot', S2.cid, S1.cid)).holds).toBe(true)
+    const r = await succ(b.loader(), 'snapshot', S2.cid, S1.cid, { limits })
+    expect(r.holds).toBe(false)
+    expect(rules(r)).toContain('BOUND-DELEGATIONS')
+    expect((await succ(b.loader(), 'snapshot', S2.cid, S1.cid, { limits, premise: 'top' })).holds).toBe(true)
+  })
+
+  it('SUCC-SNAP-LINK: under the top premise a role map that is not a map is a violation of the step; a missing map node propagates', async () => {
+    const { b, R, T2, A1, S1 } = await world()
+    const s1 = S1.signed.meta
+    const sign = async (delegatedTargets: CID) => await b.sign(makeSnapshot({ expires: EXPIRES, previousVersion: S1.cid, root: R.cid, targets: T2.cid, delegatedTargets, retired: s1.retired }), [b.key('snapshot')])
+    // The delegated-targets link names a targets map (entries of another kind), not a role map.
+    const bad = await sign(A1.signed.targets)
+    const r = await succ(b.loader(), 'snapshot', bad.cid, S1.cid, top)
+    expect(r.holds).toBe(false)
+    expect(r.violations.map((v) => v.cid)).toEqual([s(bad)])
+    expect(r.violations[0]!.rule).toMatch(/^(SHARD|ENC)-/)
+    // A map node that cannot be fetched says nothing about the data.
+    const elsewhere = new DagBuilder()
+    const unstored = (await elsewhere.snapshot({ root: R, targets: T2, delegated: { r: A1, x: A1 } })).signed.meta.delegatedTargets
+    const gone = await sign(unstored)
+    const e = await caught(async () => await succ(b.loader(), 'snapshot', gone.cid, S1.cid, top))
+    expect(e).toMatchObject({ name: 'BlockError' })
   })
 })
