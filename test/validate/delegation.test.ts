@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../src/model/errors.js'
-import type { TargetsEnvelope } from '../../src/model/types.js'
+import type { TargetsEnvelope, TargetsSigned } from '../../src/model/types.js'
 import { findTarget, globMatch, pathHash, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidSnapshotTop, dagOf as fullDag, validateSnapshot, validateSnapshotTop, type Dag } from '../../src/validate/valid.js'
 import { DagBuilder, targetMap } from '../helpers/dag.js'
@@ -273,6 +273,29 @@ describe('CLIENT-VALID-TOP: the search judges each role it visits, and reads no 
     expect((await caught(async () => await findTarget(dag, 'wide/x'))).code).toBe('VALID-DELEG-KEYS')
     // A path no edge matches visits nothing and is not found.
     expect(await findTarget(dag, 'elsewhere/x')).toBeNull()
+  })
+
+  it('VALID-DELEG-KEYS: the search refuses an edge whose keyid is missing from the delegator\'s keys, before reading the role; errors name the delegator or the object', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const r = await b.targets('r', { targets: ['r/x'] })
+    const t = b.targetsSigned({ delegations: [b.deleg('r', ['r/*'])] })
+    const d = t.delegations!
+    const ghostly: TargetsSigned = { ...t, delegations: { ...d, roles: [{ ...d.roles[0]!, keyids: [...d.roles[0]!.keyids, b.key('ghost').keyid] }] } }
+    const top = await b.sign(ghostly, [b.key('targets')])
+    const snap = await b.snapshot({ root, targets: top, delegated: { r } })
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    const e = await caught(async () => await findTarget(dag, 'r/x'))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e).toMatchObject({ code: 'VALID-DELEG-KEYS', details: { cid: top.cid.toString(), role: 'r' } })
+    expect(dag.loadedRoles.size).toBe(0)
+    // Each refusal names where the fault is: the delegator for its entry, the object for its signatures.
+    const { b: b2, snap: snap2 } = await mixed()
+    const dag2 = await assertValidSnapshotTop(b2.loader(), snap2.cid)
+    const wide = await caught(async () => await findTarget(dag2, 'wide/x'))
+    expect(wide).toMatchObject({ code: 'VALID-DELEG-KEYS', details: { cid: dag2.targets.cid.toString(), role: 'wide' } })
+    const bad = await caught(async () => await findTarget(dag2, 'bad/x'))
+    expect(bad).toMatchObject({ code: 'VALID-DELEG-SIG', details: { cid: dag2.roles.get('bad')!.toString(), role: 'bad', delegator: 'targets' } })
   })
 
   it('CLIENT-VALID-TOP: VALID_top still refuses what the top breaks (the top-level targets signed by a stranger)', async () => {
