@@ -194,4 +194,21 @@ describe('premise top (NOTES 5.6)', () => {
     const e = await caught(async () => await succ(b.loader(), 'snapshot', gone.cid, S1.cid, top))
     expect(e).toMatchObject({ name: 'BlockError' })
   })
+
+  it('SUCC-ROOT-LINK, SUCC-TARGETS-LINK: roots and targets objects keep their premises under the top premise', async () => {
+    const { b, T1, T2 } = await world()
+    const R1 = await b.root()
+    const R2 = await b.root({ previousVersion: R1.cid })
+    const bad = await b.root({ signers: [] })
+    const afterBad = await b.root({ previousVersion: bad.cid })
+    const onRoot = await b.targets('targets', { previousVersion: R1.cid })
+    for (const f of [succ, succOpt, succStar]) {
+      expect(await f(b.loader(), 'root', R2.cid, R1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(R2), s(R1)] })
+      expect(await f(b.loader(), 'targets', T2.cid, T1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(T2), s(T1)] })
+      const r = await f(b.loader(), 'root', afterBad.cid, bad.cid, top)
+      expect(rules(r)).toEqual(['VALID-ROOT-SELF'])
+      expect(r.violations[0]!.cid).toBe(s(bad))
+      expect(rules(await f(b.loader(), 'targets', onRoot.cid, R1.cid, top))).toEqual(['VALID-KIND'])
+    }
+  })
 })
