@@ -576,6 +576,9 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['b', 'a'], threshold: 1 })).toBe(true)
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 2 })).toBe(false)
     expect(sameKeySet({ keyids: ['a'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 1 })).toBe(false)
+    // Same size, other keys; and a keyid listed twice is one key.
+    expect(sameKeySet({ keyids: ['a', 'c'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 1 })).toBe(false)
+    expect(sameKeySet({ keyids: ['a', 'a'], threshold: 1 }, { keyids: ['a'], threshold: 1 })).toBe(true)
   })
 
   it('a timestamp for the trusted snapshot signed anew is accepted without a walk', async () => {
@@ -586,3 +589,48 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, recordOf(v), ts.cid)).continuity).toBe('descends')
   })
 })
+
+describe('what a refusal says (details.cid, details.violations, the bound that ran out)', () => {
+  it('CLIENT-TS-DESCENDS: the error names the candidate timestamp and carries the relation\'s violations, the first also in the message', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    await sim.addTarget('d1', 'd1/b.txt')
+    const v2 = await sim.publish()
+    const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', v1.delegated.get('d1')!.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v2), ts.cid), 'CLIENT-TS-DESCENDS', 'ValidationError')
+    expect(e.details.cid).toBe(ts.cid.toString())
+    const vs = e.details.violations as Array<{ rule: string, cid: string, message: string }>
+    expect(vs.map((v) => v.rule)).toEqual(['SUCC-SNAP-DELEG'])
+    expect(vs[0]!.cid).toBe(snap.cid.toString())
+    expect(e.message).toContain(`(SUCC-SNAP-DELEG at ${snap.cid.toString()}: `)
+    expect(e.message).toContain(vs[0]!.message)
+  })
+
+  it('BOUND-CHAIN: a walk that ran out of steps is reported as the bound, naming the check it interrupted', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 4; i++) await sim.publish()
+    const e = await rejects(update(sim, recordOf(v0), sim.head.timestamp.cid, sim.now, { maxChainLength: 3 }), 'BOUND-CHAIN', 'ValidationError')
+    expect(e.details).toMatchObject({ check: 'CLIENT-TS-DESCENDS', cid: sim.head.snapshot.cid.toString() })
+    expect(e.details.violations).toBeUndefined()
+  })
+
+  it('BOUND-ROOT-STEPS and CLIENT-ROOT-CHAIN: the error names the candidate root', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 3; i++) {
+      sim.rotate('root')
+      await sim.publish()
+    }
+    const head = sim.head
+    const e = await rejects(update(sim, recordOf(v0), head.timestamp.cid, sim.now, { maxRootSteps: 2 }), 'BOUND-ROOT-STEPS', 'ValidationError')
+    expect(e.details).toEqual({ cid: head.root.cid.toString(), max: 2 })
+    const back = await rejects(update(sim, recordOf(head), v0.timestamp.cid), 'CLIENT-ROOT-CHAIN', 'ValidationError')
+    expect(back.details.cid).toBe(v0.root.cid.toString())
+    expect(violationRules(back).length).toBeGreaterThan(0)
+  })
+})
+
