@@ -183,3 +183,35 @@ describe('the Dag of VALID_top loads delegated objects on demand', () => {
     expect(await caught(async () => await tight.role('q'))).toMatchObject({ name: 'ValidationError', code: 'BOUND-BLOCKS' })
   })
 })
+
+describe('the per-loader report cache', () => {
+  it('VALID-DELEG-SIG: fail-fast reports and reports under limit overrides are not cached as the complete report', async () => {
+    const b = new DagBuilder()
+    const R = await b.root()
+    const x = await b.targets('x', { signers: [b.key('mallory')] })
+    const y = await b.targets('y', { signers: [b.key('mallory')] })
+    const T = await b.targets('targets', { delegations: [b.deleg('x', ['x/*']), b.deleg('y', ['y/*'])] })
+    const S = await b.snapshot({ root: R, targets: T, delegated: { x, y } })
+    const ts = await b.timestamp(S)
+    const all = ['VALID-DELEG-SIG', 'VALID-DELEG-SIG']
+    for (const f of [validateTimestamp, validateSnapshot]) {
+      const cid = f === validateTimestamp ? ts.cid : S.cid
+      const l = b.loader()
+      expect(rules(await f(l, cid, { failFast: true }))).toEqual(['VALID-DELEG-SIG'])
+      expect(rules(await f(l, cid))).toEqual(all)
+      const m = b.loader()
+      expect(rules(await f(m, cid, { limits: { maxDelegationsVisited: 1 } }))).toEqual(['BOUND-DELEGATIONS'])
+      expect(rules(await f(m, cid))).toEqual(all)
+      expect(rules(await f(m, cid, { limits: { maxDelegationsVisited: 1 } }))).toEqual(['BOUND-DELEGATIONS'])
+    }
+    // The cached report is handed out as a copy.
+    const l = b.loader()
+    const first = await validateTimestamp(l, ts.cid)
+    first.violations.length = 0
+    expect(rules(await validateTimestamp(l, ts.cid))).toEqual(all)
+    const top = await validateTimestampTop(l, ts.cid)
+    expect(top.valid).toBe(true)
+    expect((await validateTimestampTop(l, ts.cid)).dag).toBe(top.dag)
+  })
+})
+
