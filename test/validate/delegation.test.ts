@@ -5,7 +5,9 @@ import { ValidationError } from '../../src/model/errors.js'
 import type { TargetsEnvelope, TargetsSigned } from '../../src/model/types.js'
 import { findTarget, globMatch, pathHash, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidSnapshotTop, dagOf as fullDag, validateSnapshot, validateSnapshotTop, type Dag } from '../../src/validate/valid.js'
-import { DagBuilder, targetMap } from '../helpers/dag.js'
+import { DagBuilder, EXPIRES, info, targetMap } from '../helpers/dag.js'
+import { makeTargets } from '../../src/model/build.js'
+import { binName, binOfHash } from '../../src/model/delegations.js'
 import { HISTORY_SEED, historyRuns } from '../helpers/history.js'
 import { caught } from '../helpers/model.js'
 
@@ -296,6 +298,52 @@ describe('CLIENT-VALID-TOP: the search judges each role it visits, and reads no 
     expect(wide).toMatchObject({ code: 'VALID-DELEG-KEYS', details: { cid: dag2.targets.cid.toString(), role: 'wide' } })
     const bad = await caught(async () => await findTarget(dag2, 'bad/x'))
     expect(bad).toMatchObject({ code: 'VALID-DELEG-SIG', details: { cid: dag2.roles.get('bad')!.toString(), role: 'bad', delegator: 'targets' } })
+  })
+
+  it('DELEG-SUCCINCT: the search visits the one bin of the path\'s hash, judged under the bins\' keys, and reads no other bin', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const bins = b.key('bins')
+    const spec = { keys: [bins.publicKey], threshold: 1, bitLength: 4, namePrefix: 'bin' }
+    const top = await b.sign(makeTargets({ expires: EXPIRES, targets: b.targetsSigned().targets, succinct: spec }), [b.key('targets')])
+    const succinct = top.signed.delegations!.succinct!
+    const binOf = (path: string): string => binName(succinct, binOfHash(succinct.bitLength, pathHash(path)))
+    const paths = ['a.txt', 'b.txt', 'c.txt', 'd.txt'].filter((p, i, all) => all.findIndex((q) => binOf(q) === binOf(p)) === i)
+    expect(paths.length).toBeGreaterThan(1)
+    const [p1, p2] = paths as [string, string]
+    const objects: Record<string, TargetsEnvelope> = {
+      [binOf(p1)]: await b.targets('bins', { targets: [p1] }),
+      // The second path's bin is signed by a stranger.
+      [binOf(p2)]: await b.targets('bins', { targets: [p2], signers: [b.key('stranger')] })
+    }
+    const snap = await b.snapshot({ root, targets: top, delegated: objects })
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    const found = await findTarget(dag, p1)
+    expect(found).toMatchObject({ role: binOf(p1), chain: ['targets', binOf(p1)] })
+    expect(found!.info).toEqual(info(p1))
+    expect([...dag.loadedRoles.keys()]).toEqual([binOf(p1)])
+    const e = await caught(async () => await findTarget(dag, p2))
+    expect(e).toMatchObject({ code: 'VALID-DELEG-SIG', details: { role: binOf(p2), delegator: 'targets' } })
+    // A path of a bin that is not listed: VALID-DELEG-LISTED, not "not found".
+    const unlisted = ['e.txt', 'f.txt', 'g.txt', 'h.txt', 'i.txt', 'j.txt'].find((p) => ![binOf(p1), binOf(p2)].includes(binOf(p)))!
+    expect(await caught(async () => await findTarget(dag, unlisted))).toMatchObject({ code: 'VALID-DELEG-LISTED' })
+  })
+
+  it('findTarget checks its arguments (UsageError ERR_ARGUMENT) and CLIENT-EXPIRES names the role and its expiry', async () => {
+    const b = new DagBuilder()
+    const old = await b.targets('old', { targets: ['p/x'], expires: '2027-01-01T00:00:00Z' })
+    const top = await b.targets('targets', { delegations: [b.deleg('old', ['p/*'])] })
+    const dag = await dagOf(b, top, { old })
+    expect(await caught(async () => await findTarget(dag, 'p/x', { now: 'not a date' }))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    expect(await caught(async () => await findTarget(dag, 'p/x', { now: new Date(NaN) }))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    expect(await caught(async () => await findTarget(dag, 7 as unknown as string))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    const e = await caught(async () => await findTarget(dag, 'p/x', { now: new Date('2027-06-01T00:00:00Z') }))
+    expect(e).toMatchObject({ code: 'CLIENT-EXPIRES', details: { cid: old.cid.toString(), role: 'old', expires: '2027-01-01T00:00:00Z' } })
+    // The top-level targets is judged too (its freshness, not only the roles it delegates to).
+    const stale = await b.targets('targets', { targets: ['t'], expires: '2026-01-01T00:00:00Z' })
+    const dag2 = await dagOf(b, stale, {})
+    expect(await caught(async () => await findTarget(dag2, 't', { now: '2026-06-01T00:00:00Z' }))).toMatchObject({ code: 'CLIENT-EXPIRES', details: { role: 'targets' } })
+    expect((await findTarget(dag2, 't'))?.role).toBe('targets')
   })
 
   it('CLIENT-VALID-TOP: VALID_top still refuses what the top breaks (the top-level targets signed by a stranger)', async () => {
