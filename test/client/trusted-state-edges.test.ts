@@ -79,4 +79,23 @@ describe('edgesOf', () => {
     // The default limits read the whole graph.
     expect([...(await edgesOf(dag)).out.keys()]).toEqual(['targets', 'a', 'c'])
   })
+
+  it('CLIENT-FLOOR: a role\'s authorization is a set: labels compare as sorted keyid sets and are listed sorted', async () => {
+    const b = new DagBuilder()
+    const R = await b.root()
+    const [kx, ky] = [b.key('x'), b.key('y')]
+    const C = await b.targets('c', { signers: [kx, ky] })
+    // a -> c and b -> c name the same keys in another order: one label. d -> c has a threshold of 2, listed
+    // first in the walk, and sorts after the threshold-1 label.
+    const D = await b.targets('d', { delegations: [b.deleg('c', ['c/*'], { keys: [kx, ky], threshold: 2 })] })
+    const A = await b.targets('a', { delegations: [b.deleg('c', ['c/*'], { keys: [ky, kx] })] })
+    const B = await b.targets('b', { delegations: [b.deleg('c', ['c/*'], { keys: [kx, ky] })] })
+    const T = await b.targets('targets', { delegations: [b.deleg('d', ['*']), b.deleg('a', ['*']), b.deleg('b', ['*'])] })
+    const S = await b.snapshot({ root: R, targets: T, delegated: { a: A, b: B, c: C, d: D } })
+    const e = await edgesOf(await topDag(b, S))
+    const ids = [kx.keyid, ky.keyid].sort().join(',')
+    expect(e.authorization.get('c')).toBe(`1:${ids}|2:${ids}`)
+    expect(e.labels.get('c')!.map((l) => l.role.threshold)).toEqual([2, 1, 1])
+  })
 })
+

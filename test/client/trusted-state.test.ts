@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
-import { TrustedState, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
+import { TrustedState, changedRoles, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
-import { RepoSim, type Version } from '../helpers/history.js'
+import { RepoSim, rawCid, type Version } from '../helpers/history.js'
 import { forgeRoot, later, rejects, seedSigner, violationRules } from '../helpers/client-sim.js'
 
 const ONE = { keys: 1, threshold: 1 }
@@ -128,7 +128,23 @@ describe('TrustedState: the order of NOTES 7.2', () => {
     const v2 = await sim.publish()
     const broken: StateRecord = { ...recordOf(v1), root: v2.root.cid }
     const v3 = await sim.publish()
-    await rejects(update(sim, broken, v3.timestamp.cid), 'ERR_STATE_CORRUPT', 'StateError')
+    const e = await rejects(update(sim, broken, v3.timestamp.cid), 'ERR_STATE_CORRUPT', 'StateError')
+    expect(e.details).toEqual({ cid: v1.snapshot.cid.toString() })
+  })
+
+  it('the constructor checks the trusted record and the loader (UsageError ERR_ARGUMENT)', async () => {
+    const sim = await sim0()
+    const loader = clientLoader(undefined, sim.store)
+    const good = rootOnly(sim.head)
+    const bad: unknown[] = [null, undefined, 'state', {}, { trusted: null }]
+    for (const trusted of bad) {
+      expect(() => new TrustedState(trusted as StateRecord, { loader, now: sim.now })).toThrow(expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' }))
+    }
+    for (const options of [undefined, {}, { loader: {} }, { loader: { load: 'no' } }]) {
+      expect(() => new TrustedState(good, { ...(options as object), now: sim.now } as never)).toThrow(expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' }))
+    }
+    expect(() => new TrustedState(good, undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
+    expect(new TrustedState(good, { loader, now: sim.now }).phase).toBe('new')
   })
 })
 
@@ -631,6 +647,47 @@ describe('what a refusal says (details.cid, details.violations, the bound that r
     const back = await rejects(update(sim, recordOf(head), v0.timestamp.cid), 'CLIENT-ROOT-CHAIN', 'ValidationError')
     expect(back.details.cid).toBe(v0.root.cid.toString())
     expect(violationRules(back).length).toBeGreaterThan(0)
+  })
+})
+
+/** Distinct CIDs for changedRoles (it compares CIDs only). */
+const sim0Cids: CID[] = Array.from({ length: 10 }, (_, i) => rawCid(new Uint8Array([i])))
+
+describe('what an accepted update says', () => {
+  it('CLIENT-ROOT-CHAIN: an unchanged root is a chain of R0 alone; floors are reported only under recovery', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    const a = await update(sim, recordOf(v0), v1.timestamp.cid)
+    expect(a.continuity).toBe('descends')
+    expect(a.rootChain).toEqual([v0.root.cid.toString()])
+    expect('floors' in a).toBe(false)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    const r = await update(sim, recordOf(v1), v2.timestamp.cid)
+    expect(r.continuity).toBe('recovered')
+    expect('floors' in r).toBe(true)
+  })
+
+  it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
+    const c = (n: number): CID => sim0Cids[n]!
+    const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
+      root: c(root),
+      trusted: t === null ? null : { timestamp: c(t[0]), snapshot: c(t[1]), targets: c(t[2]), delegated: new Map(Object.entries(t[3]).map(([n, i]) => [n, c(i)])), referenceTime: '2026-01-01T00:00:00Z' }
+    })
+    const base = rec(0, [1, 2, 3, { b: 4, a: 5, keep: 6 }])
+    expect(changedRoles(base, base)).toEqual([])
+    expect(changedRoles(base, rec(7, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['root'])
+    expect(changedRoles(base, rec(0, [8, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['timestamp'])
+    expect(changedRoles(base, rec(0, [1, 8, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['snapshot'])
+    expect(changedRoles(base, rec(0, [1, 2, 8, { b: 4, a: 5, keep: 6 }]))).toEqual(['targets'])
+    // z added, b changed, a removed: sorted by name.
+    expect(changedRoles(base, rec(0, [1, 2, 3, { z: 9, b: 8, keep: 6 }]))).toEqual(['a', 'b', 'z'])
+    // From a root-only state everything is new; to a root-only state only the root can change.
+    expect(changedRoles(rec(0, null), base)).toEqual(['timestamp', 'snapshot', 'targets', 'a', 'b', 'keep'])
+    expect(changedRoles(base, rec(7, null))).toEqual(['root'])
   })
 })
 
