@@ -671,6 +671,23 @@ describe('what an accepted update says', () => {
     expect('floors' in r).toBe(true)
   })
 
+  it('CLIENT-FLOOR: under recovery the new DAG is VALID as a whole within the update\'s limits (BOUND-GLOB)', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    // VALID_top does no path matching; the whole VALID of recovery does, within maxGlobSteps.
+    await rejects(update(sim, recordOf(v1), v2.timestamp.cid, sim.now, { maxGlobSteps: 1 }), 'BOUND-GLOB', 'ValidationError')
+    expect((await update(sim, recordOf(v1), v2.timestamp.cid, sim.now, { maxGlobSteps: 1000 })).continuity).toBe('recovered')
+    // Without recovery the same limit is never reached.
+    await sim.addTarget('d1', 'd1/b.txt')
+    const v3 = await sim.publish()
+    expect((await update(sim, recordOf(v2), v3.timestamp.cid, sim.now, { maxGlobSteps: 1 })).continuity).toBe('descends')
+  })
+
   it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
     const c = (n: number): CID => sim0Cids[n]!
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
