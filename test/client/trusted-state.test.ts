@@ -688,6 +688,28 @@ describe('what an accepted update says', () => {
     expect((await update(sim, recordOf(v2), v3.timestamp.cid, sim.now, { maxGlobSteps: 1 })).continuity).toBe('descends')
   })
 
+  it('CLIENT-FLOOR-RETIRED: a name a stolen snapshot key listed with no delegator in the trusted DAG may vanish after rotation (no lock-out)', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    // With the snapshot and timestamp keys, list a role u that nothing delegates (VALID_top does not
+    // look at reachability, and u's object starts a chain, so the client accepts it).
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const ts = await sim.forgeTimestamp(forged.cid)
+    const trusted = (await update(sim, recordOf(v1), ts.cid)).record
+    expect(trusted.trusted!.delegated.has('u')).toBe(true)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    // Nothing in the trusted DAG delegated u: its floor speaks for no one and is dropped.
+    const a = await update(sim, trusted, v2.timestamp.cid)
+    expect(a.continuity).toBe('recovered')
+    expect(a.floors).toEqual({ kept: ['targets'], dropped: ['u'], overtaken: [] })
+  })
+
   it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
     const c = (n: number): CID => sim0Cids[n]!
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
