@@ -710,6 +710,19 @@ describe('what an accepted update says', () => {
     expect(a.floors).toEqual({ kept: ['targets'], dropped: ['u'], overtaken: [] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a tombstone of the trusted snapshot never vanishes under recovery', async () => {
+    const { sim, v3 } = await retiredN(37)
+    const trusted = recordOf(v3)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    // The new snapshot and timestamp keys drop n's tombstone.
+    const dropped = await sim.forgeSnapshot({ retired: new Map() })
+    const e = await rejects(update(sim, trusted, (await sim.forgeTimestamp(dropped.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toEqual({ cid: dropped.cid.toString(), role: 'n' })
+    expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets', 'n'], dropped: [], overtaken: [] })
+  })
+
   it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
     const c = (n: number): CID => sim0Cids[n]!
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
