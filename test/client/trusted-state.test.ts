@@ -723,6 +723,46 @@ describe('what an accepted update says', () => {
     expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets', 'n'], dropped: [], overtaken: [] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a cycle of vanishing names does not release itself, even when its other delegator was released', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'a', { paths: ['x/*'] })
+    sim.delegate('a', 'b', { paths: ['x/*'] })
+    sim.delegate('b', 'a', { paths: ['x/*'] })
+    sim.delegate('targets', 'z', { paths: ['z/*'] })
+    await sim.addTarget('b', 'x/1.txt')
+    await sim.addTarget('z', 'z/1.txt')
+    const v1 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.rotate('targets')
+    sim.undelegate('targets', 'a')
+    await sim.publish()
+    // The new keys drop every name but z, leaving no tombstones: targets (new keys) is released,
+    // but a and b each have a delegator that is only absent, not released.
+    const onlyZ = new Map([['z', v1.delegated.get('z')!.cid]])
+    const gone = await sim.forgeSnapshot({ delegated: onlyZ, retired: new Map() })
+    const e = await rejects(update(sim, recordOf(v1), (await sim.forgeTimestamp(gone.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(['a', 'b']).toContain(e.details.role)
+  })
+
+  it('CLIENT-FLOOR-RETIRED: floors dropped for new keys and names that vanish are reported together, sorted', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    sim.delegate('targets', 'z', { paths: ['z/*'] })
+    await sim.addTarget('z', 'z/1.txt')
+    const v1 = await sim.publish()
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(forged.cid)).cid)).record
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.rotate('z')
+    const v2 = await sim.publish()
+    // z is dropped in the walk over floors (new keys), u afterwards (it vanished): sorted in the report.
+    expect((await update(sim, trusted, v2.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: ['u', 'z'], overtaken: [] })
+  })
+
   it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
     const c = (n: number): CID => sim0Cids[n]!
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
