@@ -763,6 +763,30 @@ describe('what an accepted update says', () => {
     expect((await update(sim, trusted, v2.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: ['u', 'z'], overtaken: [] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a tombstone other than the floor must be signed under every label the trusted DAG gave the role (diamond)', async () => {
+    const sim = await sim0()
+    const k1 = sim.freshKeys(1, 1)
+    const k2 = sim.freshKeys(1, 1)
+    sim.delegate('targets', 'a', { paths: ['n/*'] })
+    sim.delegate('targets', 'n', { paths: ['n/*'], edgeKeys: k1 })
+    sim.delegate('a', 'n', { paths: ['n/*'], edgeKeys: k2 })
+    await sim.addTarget('n', 'n/1.txt')
+    const v1 = await sim.publish()
+    const signer = (k: typeof k1) => seedSigner(k.pairs[0]!.seed)
+    const one = await sim.forgeTargets('n', (t) => t, [signer(k1)])
+    const both = await sim.forgeTargets('n', (t) => ({ ...t, expires: sim.expires('snapshot') }), [signer(k1), signer(k2)])
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.undelegate('targets', 'n')
+    sim.undelegate('a', 'n')
+    await sim.publish()
+    const retiring = async (p: { cid: CID }) => (await sim.forgeTimestamp((await sim.forgeSnapshot({ retired: new Map([['n', p.cid]]) })).cid)).cid
+    const e = await rejects(update(sim, recordOf(v1), await retiring(one)), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toMatchObject({ cid: one.cid.toString(), role: 'n' })
+    const a = await update(sim, recordOf(v1), await retiring(both))
+    expect(a.floors).toEqual({ kept: ['targets', 'a', 'n'], dropped: [], overtaken: [] })
+  })
+
   it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
     const c = (n: number): CID => sim0Cids[n]!
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
