@@ -588,6 +588,32 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
   })
 
+  it('BOUND-CHAIN: a floor walk that runs out of steps is reported as the bound, never settled by overtaking', async () => {
+    const sim = await sim0(41)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/0.txt')
+    await sim.publish()
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    // The client was shown a draft x of n (previous-version: v1's object A).
+    const x = await sim.forgeTargets('n', (t) => ({ ...t, targets: new Map() }))
+    const shown = await sim.forgeSnapshot({ delegated: new Map([['n', x.cid]]) })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(shown.cid)).cid)).record
+    for (const f of ['n/b.txt', 'n/c.txt']) {
+      await sim.addTarget('n', f)
+      await sim.publish()
+    }
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    // The honest head C <- B <- A overtakes x; but looking for x from C, three steps reach
+    // A's predecessor, so with maxChainLength 3 the walk runs out before it ends.
+    expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
+    const e = await rejects(update(sim, trusted, v4.timestamp.cid, sim.now, { maxChainLength: 3 }), 'BOUND-CHAIN', 'ValidationError')
+    expect(e.details).toMatchObject({ check: 'CLIENT-FLOOR' })
+    expect((await update(sim, trusted, v4.timestamp.cid, sim.now, { maxChainLength: 4 })).floors?.overtaken).toEqual(['n'])
+  })
+
   it('sameKeySet compares keyid sets and thresholds', () => {
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['b', 'a'], threshold: 1 })).toBe(true)
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 2 })).toBe(false)
