@@ -213,6 +213,7 @@ describe('findTarget', () => {
     const e = await caught(() => findTarget(dag, 'x', { limits: { maxDelegationsVisited: 4 } }))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('BOUND-DELEGATIONS')
+    expect(e.details).toEqual({ max: 4 })
   })
 
   it('BOUND-DELEGATION-DEPTH: a search that would visit a role deeper than the bound fails', async () => {
@@ -226,6 +227,7 @@ describe('findTarget', () => {
     const e = await caught(() => findTarget(dag, 'x', { limits: { maxDelegationDepth: 2 } }))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('BOUND-DELEGATION-DEPTH')
+    expect(e.details).toEqual({ role: 'd2', max: 2 })
   })
 
   it('with a reference time, a visited role that is not fresh ends the search with an error', async () => {
@@ -327,6 +329,9 @@ describe('CLIENT-VALID-TOP: the search judges each role it visits, and reads no 
     // A path of a bin that is not listed: VALID-DELEG-LISTED, not "not found".
     const unlisted = ['e.txt', 'f.txt', 'g.txt', 'h.txt', 'i.txt', 'j.txt'].find((p) => ![binOf(p1), binOf(p2)].includes(binOf(p)))!
     expect(await caught(async () => await findTarget(dag, unlisted))).toMatchObject({ code: 'VALID-DELEG-LISTED' })
+    // A bin is one delegation below the delegator (BOUND-DELEGATION-DEPTH).
+    expect(await caught(async () => await findTarget(dag, p1, { limits: { maxDelegationDepth: 0 } }))).toMatchObject({ code: 'BOUND-DELEGATION-DEPTH', details: { role: binOf(p1), max: 0 } })
+    expect((await findTarget(dag, p1, { limits: { maxDelegationDepth: 1 } }))?.role).toBe(binOf(p1))
   })
 
   it('findTarget checks its arguments (UsageError ERR_ARGUMENT) and CLIENT-EXPIRES names the role and its expiry', async () => {
