@@ -211,4 +211,20 @@ describe('premise top (NOTES 5.6)', () => {
       expect(rules(await f(b.loader(), 'targets', onRoot.cid, R1.cid, top))).toEqual(['VALID-KIND'])
     }
   })
+
+  it('SUCC-SNAP-NEW: a new role listed at a block of another kind is a violation, never a crash; a new role\'s object that cannot be fetched propagates', async () => {
+    const { b, R, T2, A1, S1 } = await world()
+    const odd = await b.snapshot({ root: R, targets: T2, delegated: { r: A1, n: R.cid as CID }, previousVersion: S1.cid })
+    for (const f of [succ, succStar]) {
+      const r = await f(b.loader(), 'snapshot', odd.cid, S1.cid, top)
+      expect(rules(r)).toEqual(['VALID-KIND', 'SUCC-SNAP-NEW'])
+      expect(r.violations.map((v) => v.cid)).toEqual([s(R), s(odd)])
+    }
+    const N = await b.targets('n', { targets: ['n/1'] })
+    const withN = await b.snapshot({ root: R, targets: T2, delegated: { r: A1, n: N }, previousVersion: S1.cid })
+    expect((await succ(b.loader(), 'snapshot', withN.cid, S1.cid, top)).holds).toBe(true)
+    b.store.delete(N.cid)
+    expect(await caught(async () => await succ(b.loader(), 'snapshot', withN.cid, S1.cid, top))).toMatchObject({ name: 'BlockError' })
+  })
 })
+
