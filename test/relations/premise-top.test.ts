@@ -143,6 +143,11 @@ describe('premise top (NOTES 5.6)', () => {
     const r = await succ(b.loader(), 'snapshot', unsigned.cid, S1.cid, top)
     expect(rules(r)).toEqual(['VALID-SNAP-SIG'])
     expect(r.violations[0]!.cid).toBe(s(unsigned))
+    // In the middle of a walk too (each snapshot's top is judged on its own).
+    const after = await b.snapshot({ root: R, targets: T2, delegated: { r: A1 }, previousVersion: unsigned.cid })
+    const w = await succStar(b.loader(), 'snapshot', after.cid, S1.cid, top)
+    expect(rules(w)).toEqual(['VALID-SNAP-SIG'])
+    expect(w.violations[0]!.cid).toBe(s(unsigned))
     const first = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, signers: [] })
     const next = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 }, previousVersion: first.cid })
     const q = await succ(b.loader(), 'snapshot', next.cid, first.cid, top)
