@@ -215,3 +215,31 @@ describe('the per-loader report cache', () => {
   })
 })
 
+describe('what a report holds', () => {
+  it('VALID-KIND: snapshotTopWithoutMaps of a block that is not a snapshot is a violation, never a crash', async () => {
+    const { b, R, T } = await world()
+    const v = await snapshotTopWithoutMaps(b.loader(), T.cid)
+    expect(v.map((x) => x.rule)).toEqual(['VALID-KIND'])
+    expect(v[0]!.cid).toBe(s(T))
+    const badRoot = await b.root({ signers: [] })
+    const S = await b.snapshot({ root: badRoot, targets: T, previousVersion: R.cid })
+    expect((await snapshotTopWithoutMaps(b.loader(), S.cid)).map((x) => x.rule)).toEqual(['VALID-ROOT-SELF', 'VALID-SNAP-ROOT'])
+  })
+
+  it('CLIENT-VALID-TOP: a report carries a dag exactly when it is valid; a full DAG has every delegated object loaded', async () => {
+    const { b, ts, S, qObj } = await world()
+    for (const opts of [{}, { failFast: true }, { limits: { maxGlobSteps: 1_000_000 } }]) {
+      const bad = await validateTimestamp(b.loader(), ts.cid, opts)
+      expect(Object.keys(bad).sort()).toEqual(['valid', 'violations'])
+      expect(Object.keys(await validateSnapshot(b.loader(), S.cid, opts)).sort()).toEqual(['valid', 'violations'])
+      expect(Object.keys(await validateTimestampTop(b.loader(), ts.cid, opts)).sort()).toEqual(['dag', 'valid', 'violations'])
+    }
+    const R = await b.root()
+    const T = await b.targets('targets', { delegations: [b.deleg('q', ['q/*'])] })
+    const good = await b.snapshot({ root: R, targets: T, delegated: { q: qObj } })
+    const full = (await validateSnapshot(b.loader(), good.cid)).dag!
+    expect([...full.loadedRoles.keys()]).toEqual(['q'])
+    expect(await full.role('q')).toBe(full.delegated.get('q'))
+  })
+})
+
