@@ -529,6 +529,30 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect(a.floors).toEqual({ kept: [], dropped: ['m'], overtaken: ['targets'] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a name may vanish when its only delegator is itself a name allowed to vanish', async () => {
+    const sim = await sim0(34)
+    await sim.addTarget('targets', 'top.txt')
+    const v1 = await sim.publish()
+    // The abandoned draft delegates m, and m delegates k.
+    const draft = sim.fork(99)
+    draft.delegate('targets', 'm')
+    draft.delegate('m', 'k')
+    await draft.addTarget('m', 'm/a.txt')
+    await draft.addTarget('k', 'm/k/a.txt')
+    const shown = await draft.publish()
+    const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
+    expect([...trusted.trusted!.delegated.keys()]).toEqual(['k', 'm'])
+    for (const f of ['top2.txt', 'top3.txt']) await sim.addTarget('targets', f)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    await sim.addTarget('targets', 'top4.txt')
+    const v3 = await sim.publish()
+    // targets is overtaken (released), so m may vanish, and so may k, whose only delegator was m.
+    const a = await update(sim, trusted, v3.timestamp.cid)
+    expect(a.floors).toEqual({ kept: [], dropped: ['k', 'm'], overtaken: ['targets'] })
+  })
+
   it('CLIENT-FLOOR-OVERTAKE: a draft sibling never overtakes a published floor', async () => {
     const sim = await sim0(35)
     sim.delegate('targets', 'n')
