@@ -2,6 +2,22 @@
 // Mutates the rule logic (VALID, the successor relations and the client's
 // TrustedState) and runs only the tests that speak about it, one process at a time.
 // The score and what was covered are recorded in README.md ("Mutation testing").
+//
+// A whole run takes hours on a shared 2-core machine: run one file (or a line
+// range) at a time, e.g. `nice npm run mutate -- --mutate src/validate/threshold.ts`.
+// Each target gets its own incremental file and reports (named after the
+// file, or file and lines), so one target's run neither drops nor reuses
+// another's verdicts.
+
+/** The `--mutate` argument of this run, if any, as a file-name-safe tag. */
+function targetTag () {
+  const i = process.argv.indexOf('--mutate')
+  const m = i >= 0 ? process.argv[i + 1] : undefined
+  if (m === undefined || m.includes(',')) return 'all'
+  return m.replace(/^src\//, '').replace(/\.ts/, '').replace(/[^A-Za-z0-9-]+/g, '-')
+}
+const tag = targetTag()
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
@@ -13,6 +29,11 @@ export default {
     'src/relations/**/*.ts',
     'src/client/trusted-state.ts'
   ],
+  // perTest coverage: each mutant runs only the tests that reach it. The
+  // client's e2e tests are here for TrustedState and the relations (floors,
+  // recovery, attacks); the search's e2e tests (freshness, hash-bins,
+  // terminating) are not: test/validate/delegation.test.ts reaches the same
+  // code for a fraction of the cost.
   testFiles: [
     'test/validate/*.test.ts',
     'test/relations/*.test.ts',
@@ -30,10 +51,10 @@ export default {
   concurrency: 1,
   timeoutMS: 30000,
   incremental: true,
-  incrementalFile: 'reports/stryker-incremental.json',
+  incrementalFile: `reports/stryker-incremental-${tag}.json`,
   tempDirName: '.stryker-tmp',
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/index.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `reports/mutation/${tag}/index.html` },
+  jsonReporter: { fileName: `reports/mutation/${tag}/mutation.json` },
   thresholds: { high: 90, low: 80, break: null }
 }

@@ -499,8 +499,12 @@ export class TrustedState {
       const known = memo.get(n)
       if (known !== undefined) return known
       memo.set(n, false) // a cycle of absent names supports itself: not released
-      const from = m0.delegatedTargets.has(n) ? into.get(n) ?? [] : []
-      const ok = from.length > 0 && from.every((d) => released.has(d) || (absentSet.has(d) && mayVanish(d)))
+      // A tombstone of S0 never vanishes; a name S0 lists may, when every
+      // delegator it had in S0 was released (none: a listing VALID_top let
+      // through that no delegation vouched for).
+      const listedThen = m0.delegatedTargets.has(n)
+      const from = listedThen ? into.get(n) ?? [] : []
+      const ok = listedThen && from.every((d) => released.has(d) || (absentSet.has(d) && mayVanish(d)))
       memo.set(n, ok)
       return ok
     }

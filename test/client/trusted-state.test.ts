@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
-import { TrustedState, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
+import { TrustedState, changedRoles, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
-import { RepoSim, type Version } from '../helpers/history.js'
+import { RepoSim, rawCid, type Version } from '../helpers/history.js'
 import { forgeRoot, later, rejects, seedSigner, violationRules } from '../helpers/client-sim.js'
 
 const ONE = { keys: 1, threshold: 1 }
@@ -128,7 +128,23 @@ describe('TrustedState: the order of NOTES 7.2', () => {
     const v2 = await sim.publish()
     const broken: StateRecord = { ...recordOf(v1), root: v2.root.cid }
     const v3 = await sim.publish()
-    await rejects(update(sim, broken, v3.timestamp.cid), 'ERR_STATE_CORRUPT', 'StateError')
+    const e = await rejects(update(sim, broken, v3.timestamp.cid), 'ERR_STATE_CORRUPT', 'StateError')
+    expect(e.details).toEqual({ cid: v1.snapshot.cid.toString() })
+  })
+
+  it('the constructor checks the trusted record and the loader (UsageError ERR_ARGUMENT)', async () => {
+    const sim = await sim0()
+    const loader = clientLoader(undefined, sim.store)
+    const good = rootOnly(sim.head)
+    const bad: unknown[] = [null, undefined, 'state', {}, { trusted: null }]
+    for (const trusted of bad) {
+      expect(() => new TrustedState(trusted as StateRecord, { loader, now: sim.now })).toThrow(expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' }))
+    }
+    for (const options of [undefined, {}, { loader: {} }, { loader: { load: 'no' } }]) {
+      expect(() => new TrustedState(good, { ...(options as object), now: sim.now } as never)).toThrow(expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' }))
+    }
+    expect(() => new TrustedState(good, undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }))
+    expect(new TrustedState(good, { loader, now: sim.now }).phase).toBe('new')
   })
 })
 
@@ -513,6 +529,30 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect(a.floors).toEqual({ kept: [], dropped: ['m'], overtaken: ['targets'] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a name may vanish when its only delegator is itself a name allowed to vanish', async () => {
+    const sim = await sim0(34)
+    await sim.addTarget('targets', 'top.txt')
+    const v1 = await sim.publish()
+    // The abandoned draft delegates m, and m delegates k.
+    const draft = sim.fork(99)
+    draft.delegate('targets', 'm')
+    draft.delegate('m', 'k')
+    await draft.addTarget('m', 'm/a.txt')
+    await draft.addTarget('k', 'm/k/a.txt')
+    const shown = await draft.publish()
+    const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
+    expect([...trusted.trusted!.delegated.keys()]).toEqual(['k', 'm'])
+    for (const f of ['top2.txt', 'top3.txt']) await sim.addTarget('targets', f)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    await sim.addTarget('targets', 'top4.txt')
+    const v3 = await sim.publish()
+    // targets is overtaken (released), so m may vanish, and so may k, whose only delegator was m.
+    const a = await update(sim, trusted, v3.timestamp.cid)
+    expect(a.floors).toEqual({ kept: [], dropped: ['k', 'm'], overtaken: ['targets'] })
+  })
+
   it('CLIENT-FLOOR-OVERTAKE: a draft sibling never overtakes a published floor', async () => {
     const sim = await sim0(35)
     sim.delegate('targets', 'n')
@@ -572,10 +612,39 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
   })
 
+  it('BOUND-CHAIN: a floor walk that runs out of steps is reported as the bound, never settled by overtaking', async () => {
+    const sim = await sim0(41)
+    sim.delegate('targets', 'n')
+    await sim.addTarget('n', 'n/0.txt')
+    await sim.publish()
+    await sim.addTarget('n', 'n/a.txt')
+    const v1 = await sim.publish()
+    // The client was shown a draft x of n (previous-version: v1's object A).
+    const x = await sim.forgeTargets('n', (t) => ({ ...t, targets: new Map() }))
+    const shown = await sim.forgeSnapshot({ delegated: new Map([['n', x.cid]]) })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(shown.cid)).cid)).record
+    for (const f of ['n/b.txt', 'n/c.txt']) {
+      await sim.addTarget('n', f)
+      await sim.publish()
+    }
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    // The honest head C <- B <- A overtakes x; but looking for x from C, three steps reach
+    // A's predecessor, so with maxChainLength 3 the walk runs out before it ends.
+    expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
+    const e = await rejects(update(sim, trusted, v4.timestamp.cid, sim.now, { maxChainLength: 3 }), 'BOUND-CHAIN', 'ValidationError')
+    expect(e.details).toMatchObject({ check: 'CLIENT-FLOOR' })
+    expect((await update(sim, trusted, v4.timestamp.cid, sim.now, { maxChainLength: 4 })).floors?.overtaken).toEqual(['n'])
+  })
+
   it('sameKeySet compares keyid sets and thresholds', () => {
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['b', 'a'], threshold: 1 })).toBe(true)
     expect(sameKeySet({ keyids: ['a', 'b'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 2 })).toBe(false)
     expect(sameKeySet({ keyids: ['a'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 1 })).toBe(false)
+    // Same size, other keys; and a keyid listed twice is one key.
+    expect(sameKeySet({ keyids: ['a', 'c'], threshold: 1 }, { keyids: ['a', 'b'], threshold: 1 })).toBe(false)
+    expect(sameKeySet({ keyids: ['a', 'a'], threshold: 1 }, { keyids: ['a'], threshold: 1 })).toBe(true)
   })
 
   it('a timestamp for the trusted snapshot signed anew is accepted without a walk', async () => {
@@ -586,3 +655,205 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, recordOf(v), ts.cid)).continuity).toBe('descends')
   })
 })
+
+describe('what a refusal says (details.cid, details.violations, the bound that ran out)', () => {
+  it('CLIENT-TS-DESCENDS: the error names the candidate timestamp and carries the relation\'s violations, the first also in the message', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    await sim.addTarget('d1', 'd1/b.txt')
+    const v2 = await sim.publish()
+    const snap = await sim.forgeSnapshot({ delegated: new Map([['d1', v1.delegated.get('d1')!.cid]]) })
+    const ts = await sim.forgeTimestamp(snap.cid)
+    const e = await rejects(update(sim, recordOf(v2), ts.cid), 'CLIENT-TS-DESCENDS', 'ValidationError')
+    expect(e.details.cid).toBe(ts.cid.toString())
+    const vs = e.details.violations as Array<{ rule: string, cid: string, message: string }>
+    expect(vs.map((v) => v.rule)).toEqual(['SUCC-SNAP-DELEG'])
+    expect(vs[0]!.cid).toBe(snap.cid.toString())
+    expect(e.message).toContain(`(SUCC-SNAP-DELEG at ${snap.cid.toString()}: `)
+    expect(e.message).toContain(vs[0]!.message)
+  })
+
+  it('BOUND-CHAIN: a walk that ran out of steps is reported as the bound, naming the check it interrupted', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 4; i++) await sim.publish()
+    const e = await rejects(update(sim, recordOf(v0), sim.head.timestamp.cid, sim.now, { maxChainLength: 3 }), 'BOUND-CHAIN', 'ValidationError')
+    expect(e.details).toMatchObject({ check: 'CLIENT-TS-DESCENDS', cid: sim.head.snapshot.cid.toString() })
+    expect(e.details.violations).toBeUndefined()
+  })
+
+  it('BOUND-ROOT-STEPS and CLIENT-ROOT-CHAIN: the error names the candidate root', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    for (let i = 0; i < 3; i++) {
+      sim.rotate('root')
+      await sim.publish()
+    }
+    const head = sim.head
+    const e = await rejects(update(sim, recordOf(v0), head.timestamp.cid, sim.now, { maxRootSteps: 2 }), 'BOUND-ROOT-STEPS', 'ValidationError')
+    expect(e.details).toEqual({ cid: head.root.cid.toString(), max: 2 })
+    const back = await rejects(update(sim, recordOf(head), v0.timestamp.cid), 'CLIENT-ROOT-CHAIN', 'ValidationError')
+    expect(back.details.cid).toBe(v0.root.cid.toString())
+    expect(violationRules(back).length).toBeGreaterThan(0)
+  })
+})
+
+/** Distinct CIDs for changedRoles (it compares CIDs only). */
+const sim0Cids: CID[] = Array.from({ length: 10 }, (_, i) => rawCid(new Uint8Array([i])))
+
+describe('what an accepted update says', () => {
+  it('CLIENT-ROOT-CHAIN: an unchanged root is a chain of R0 alone; floors are reported only under recovery', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    const a = await update(sim, recordOf(v0), v1.timestamp.cid)
+    expect(a.continuity).toBe('descends')
+    expect(a.rootChain).toEqual([v0.root.cid.toString()])
+    expect('floors' in a).toBe(false)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    const r = await update(sim, recordOf(v1), v2.timestamp.cid)
+    expect(r.continuity).toBe('recovered')
+    expect('floors' in r).toBe(true)
+  })
+
+  it('CLIENT-FLOOR: under recovery the new DAG is VALID as a whole within the update\'s limits (BOUND-GLOB)', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'd1')
+    await sim.addTarget('d1', 'd1/a.txt')
+    const v1 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    // VALID_top does no path matching; the whole VALID of recovery does, within maxGlobSteps.
+    await rejects(update(sim, recordOf(v1), v2.timestamp.cid, sim.now, { maxGlobSteps: 1 }), 'BOUND-GLOB', 'ValidationError')
+    expect((await update(sim, recordOf(v1), v2.timestamp.cid, sim.now, { maxGlobSteps: 1000 })).continuity).toBe('recovered')
+    // Without recovery the same limit is never reached.
+    await sim.addTarget('d1', 'd1/b.txt')
+    const v3 = await sim.publish()
+    expect((await update(sim, recordOf(v2), v3.timestamp.cid, sim.now, { maxGlobSteps: 1 })).continuity).toBe('descends')
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a name a stolen snapshot key listed with no delegator in the trusted DAG may vanish after rotation (no lock-out)', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    // With the snapshot and timestamp keys, list a role u that nothing delegates (VALID_top does not
+    // look at reachability, and u's object starts a chain, so the client accepts it).
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const ts = await sim.forgeTimestamp(forged.cid)
+    const trusted = (await update(sim, recordOf(v1), ts.cid)).record
+    expect(trusted.trusted!.delegated.has('u')).toBe(true)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v2 = await sim.publish()
+    // Nothing in the trusted DAG delegated u: its floor speaks for no one and is dropped.
+    const a = await update(sim, trusted, v2.timestamp.cid)
+    expect(a.continuity).toBe('recovered')
+    expect(a.floors).toEqual({ kept: ['targets'], dropped: ['u'], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a tombstone of the trusted snapshot never vanishes under recovery', async () => {
+    const { sim, v3 } = await retiredN(37)
+    const trusted = recordOf(v3)
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v4 = await sim.publish()
+    // The new snapshot and timestamp keys drop n's tombstone.
+    const dropped = await sim.forgeSnapshot({ retired: new Map() })
+    const e = await rejects(update(sim, trusted, (await sim.forgeTimestamp(dropped.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toEqual({ cid: dropped.cid.toString(), role: 'n' })
+    expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets', 'n'], dropped: [], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a cycle of vanishing names does not release itself, even when its other delegator was released', async () => {
+    const sim = await sim0()
+    sim.delegate('targets', 'a', { paths: ['x/*'] })
+    sim.delegate('a', 'b', { paths: ['x/*'] })
+    sim.delegate('b', 'a', { paths: ['x/*'] })
+    sim.delegate('targets', 'z', { paths: ['z/*'] })
+    await sim.addTarget('b', 'x/1.txt')
+    await sim.addTarget('z', 'z/1.txt')
+    const v1 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.rotate('targets')
+    sim.undelegate('targets', 'a')
+    await sim.publish()
+    // The new keys drop every name but z, leaving no tombstones: targets (new keys) is released,
+    // but a and b each have a delegator that is only absent, not released.
+    const onlyZ = new Map([['z', v1.delegated.get('z')!.cid]])
+    const gone = await sim.forgeSnapshot({ delegated: onlyZ, retired: new Map() })
+    const e = await rejects(update(sim, recordOf(v1), (await sim.forgeTimestamp(gone.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(['a', 'b']).toContain(e.details.role)
+  })
+
+  it('CLIENT-FLOOR-RETIRED: floors dropped for new keys and names that vanish are reported together, sorted', async () => {
+    const sim = await sim0()
+    const v0 = sim.head
+    sim.delegate('targets', 'z', { paths: ['z/*'] })
+    await sim.addTarget('z', 'z/1.txt')
+    const v1 = await sim.publish()
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(forged.cid)).cid)).record
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.rotate('z')
+    const v2 = await sim.publish()
+    // z is dropped in the walk over floors (new keys), u afterwards (it vanished): sorted in the report.
+    expect((await update(sim, trusted, v2.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: ['u', 'z'], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a tombstone other than the floor must be signed under every label the trusted DAG gave the role (diamond)', async () => {
+    const sim = await sim0()
+    const k1 = sim.freshKeys(1, 1)
+    const k2 = sim.freshKeys(1, 1)
+    sim.delegate('targets', 'a', { paths: ['n/*'] })
+    sim.delegate('targets', 'n', { paths: ['n/*'], edgeKeys: k1 })
+    sim.delegate('a', 'n', { paths: ['n/*'], edgeKeys: k2 })
+    await sim.addTarget('n', 'n/1.txt')
+    const v1 = await sim.publish()
+    const signer = (k: typeof k1) => seedSigner(k.pairs[0]!.seed)
+    const one = await sim.forgeTargets('n', (t) => t, [signer(k1)])
+    const both = await sim.forgeTargets('n', (t) => ({ ...t, expires: sim.expires('snapshot') }), [signer(k1), signer(k2)])
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    sim.undelegate('targets', 'n')
+    sim.undelegate('a', 'n')
+    await sim.publish()
+    const retiring = async (p: { cid: CID }) => (await sim.forgeTimestamp((await sim.forgeSnapshot({ retired: new Map([['n', p.cid]]) })).cid)).cid
+    const e = await rejects(update(sim, recordOf(v1), await retiring(one)), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toMatchObject({ cid: one.cid.toString(), role: 'n' })
+    const a = await update(sim, recordOf(v1), await retiring(both))
+    expect(a.floors).toEqual({ kept: ['targets', 'a', 'n'], dropped: [], overtaken: [] })
+  })
+
+  it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
+    const c = (n: number): CID => sim0Cids[n]!
+    const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
+      root: c(root),
+      trusted: t === null ? null : { timestamp: c(t[0]), snapshot: c(t[1]), targets: c(t[2]), delegated: new Map(Object.entries(t[3]).map(([n, i]) => [n, c(i)])), referenceTime: '2026-01-01T00:00:00Z' }
+    })
+    const base = rec(0, [1, 2, 3, { b: 4, a: 5, keep: 6 }])
+    expect(changedRoles(base, base)).toEqual([])
+    expect(changedRoles(base, rec(7, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['root'])
+    expect(changedRoles(base, rec(0, [8, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['timestamp'])
+    expect(changedRoles(base, rec(0, [1, 8, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['snapshot'])
+    expect(changedRoles(base, rec(0, [1, 2, 8, { b: 4, a: 5, keep: 6 }]))).toEqual(['targets'])
+    // z added, b changed, a removed: sorted by name.
+    expect(changedRoles(base, rec(0, [1, 2, 3, { z: 9, b: 8, keep: 6 }]))).toEqual(['a', 'b', 'z'])
+    // From a root-only state everything is new; to a root-only state only the root can change.
+    expect(changedRoles(rec(0, null), base)).toEqual(['timestamp', 'snapshot', 'targets', 'a', 'b', 'keep'])
+    expect(changedRoles(base, rec(7, null))).toEqual(['root'])
+  })
+})
+

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../src/model/errors.js'
-import type { TargetsEnvelope } from '../../src/model/types.js'
+import type { TargetsEnvelope, TargetsSigned } from '../../src/model/types.js'
 import { findTarget, globMatch, pathHash, roleMatchesPath } from '../../src/validate/delegation.js'
 import { assertValidSnapshotTop, dagOf as fullDag, validateSnapshot, validateSnapshotTop, type Dag } from '../../src/validate/valid.js'
-import { DagBuilder, targetMap } from '../helpers/dag.js'
+import { DagBuilder, EXPIRES, info, targetMap } from '../helpers/dag.js'
+import { makeTargets } from '../../src/model/build.js'
+import { binName, binOfHash } from '../../src/model/delegations.js'
 import { HISTORY_SEED, historyRuns } from '../helpers/history.js'
 import { caught } from '../helpers/model.js'
 
@@ -211,6 +213,7 @@ describe('findTarget', () => {
     const e = await caught(() => findTarget(dag, 'x', { limits: { maxDelegationsVisited: 4 } }))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('BOUND-DELEGATIONS')
+    expect(e.details).toEqual({ max: 4 })
   })
 
   it('BOUND-DELEGATION-DEPTH: a search that would visit a role deeper than the bound fails', async () => {
@@ -224,6 +227,7 @@ describe('findTarget', () => {
     const e = await caught(() => findTarget(dag, 'x', { limits: { maxDelegationDepth: 2 } }))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('BOUND-DELEGATION-DEPTH')
+    expect(e.details).toEqual({ role: 'd2', max: 2 })
   })
 
   it('with a reference time, a visited role that is not fresh ends the search with an error', async () => {
@@ -273,6 +277,78 @@ describe('CLIENT-VALID-TOP: the search judges each role it visits, and reads no 
     expect((await caught(async () => await findTarget(dag, 'wide/x'))).code).toBe('VALID-DELEG-KEYS')
     // A path no edge matches visits nothing and is not found.
     expect(await findTarget(dag, 'elsewhere/x')).toBeNull()
+  })
+
+  it('VALID-DELEG-KEYS: the search refuses an edge whose keyid is missing from the delegator\'s keys, before reading the role; errors name the delegator or the object', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const r = await b.targets('r', { targets: ['r/x'] })
+    const t = b.targetsSigned({ delegations: [b.deleg('r', ['r/*'])] })
+    const d = t.delegations!
+    const ghostly: TargetsSigned = { ...t, delegations: { ...d, roles: [{ ...d.roles[0]!, keyids: [...d.roles[0]!.keyids, b.key('ghost').keyid] }] } }
+    const top = await b.sign(ghostly, [b.key('targets')])
+    const snap = await b.snapshot({ root, targets: top, delegated: { r } })
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    const e = await caught(async () => await findTarget(dag, 'r/x'))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e).toMatchObject({ code: 'VALID-DELEG-KEYS', details: { cid: top.cid.toString(), role: 'r' } })
+    expect(dag.loadedRoles.size).toBe(0)
+    // Each refusal names where the fault is: the delegator for its entry, the object for its signatures.
+    const { b: b2, snap: snap2 } = await mixed()
+    const dag2 = await assertValidSnapshotTop(b2.loader(), snap2.cid)
+    const wide = await caught(async () => await findTarget(dag2, 'wide/x'))
+    expect(wide).toMatchObject({ code: 'VALID-DELEG-KEYS', details: { cid: dag2.targets.cid.toString(), role: 'wide' } })
+    const bad = await caught(async () => await findTarget(dag2, 'bad/x'))
+    expect(bad).toMatchObject({ code: 'VALID-DELEG-SIG', details: { cid: dag2.roles.get('bad')!.toString(), role: 'bad', delegator: 'targets' } })
+  })
+
+  it('DELEG-SUCCINCT: the search visits the one bin of the path\'s hash, judged under the bins\' keys, and reads no other bin', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const bins = b.key('bins')
+    const spec = { keys: [bins.publicKey], threshold: 1, bitLength: 4, namePrefix: 'bin' }
+    const top = await b.sign(makeTargets({ expires: EXPIRES, targets: b.targetsSigned().targets, succinct: spec }), [b.key('targets')])
+    const succinct = top.signed.delegations!.succinct!
+    const binOf = (path: string): string => binName(succinct, binOfHash(succinct.bitLength, pathHash(path)))
+    const paths = ['a.txt', 'b.txt', 'c.txt', 'd.txt'].filter((p, i, all) => all.findIndex((q) => binOf(q) === binOf(p)) === i)
+    expect(paths.length).toBeGreaterThan(1)
+    const [p1, p2] = paths as [string, string]
+    const objects: Record<string, TargetsEnvelope> = {
+      [binOf(p1)]: await b.targets('bins', { targets: [p1] }),
+      // The second path's bin is signed by a stranger.
+      [binOf(p2)]: await b.targets('bins', { targets: [p2], signers: [b.key('stranger')] })
+    }
+    const snap = await b.snapshot({ root, targets: top, delegated: objects })
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    const found = await findTarget(dag, p1)
+    expect(found).toMatchObject({ role: binOf(p1), chain: ['targets', binOf(p1)] })
+    expect(found!.info).toEqual(info(p1))
+    expect([...dag.loadedRoles.keys()]).toEqual([binOf(p1)])
+    const e = await caught(async () => await findTarget(dag, p2))
+    expect(e).toMatchObject({ code: 'VALID-DELEG-SIG', details: { role: binOf(p2), delegator: 'targets' } })
+    // A path of a bin that is not listed: VALID-DELEG-LISTED, not "not found".
+    const unlisted = ['e.txt', 'f.txt', 'g.txt', 'h.txt', 'i.txt', 'j.txt'].find((p) => ![binOf(p1), binOf(p2)].includes(binOf(p)))!
+    expect(await caught(async () => await findTarget(dag, unlisted))).toMatchObject({ code: 'VALID-DELEG-LISTED' })
+    // A bin is one delegation below the delegator (BOUND-DELEGATION-DEPTH).
+    expect(await caught(async () => await findTarget(dag, p1, { limits: { maxDelegationDepth: 0 } }))).toMatchObject({ code: 'BOUND-DELEGATION-DEPTH', details: { role: binOf(p1), max: 0 } })
+    expect((await findTarget(dag, p1, { limits: { maxDelegationDepth: 1 } }))?.role).toBe(binOf(p1))
+  })
+
+  it('findTarget checks its arguments (UsageError ERR_ARGUMENT) and CLIENT-EXPIRES names the role and its expiry', async () => {
+    const b = new DagBuilder()
+    const old = await b.targets('old', { targets: ['p/x'], expires: '2027-01-01T00:00:00Z' })
+    const top = await b.targets('targets', { delegations: [b.deleg('old', ['p/*'])] })
+    const dag = await dagOf(b, top, { old })
+    expect(await caught(async () => await findTarget(dag, 'p/x', { now: 'not a date' }))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    expect(await caught(async () => await findTarget(dag, 'p/x', { now: new Date(NaN) }))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    expect(await caught(async () => await findTarget(dag, 7 as unknown as string))).toMatchObject({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    const e = await caught(async () => await findTarget(dag, 'p/x', { now: new Date('2027-06-01T00:00:00Z') }))
+    expect(e).toMatchObject({ code: 'CLIENT-EXPIRES', details: { cid: old.cid.toString(), role: 'old', expires: '2027-01-01T00:00:00Z' } })
+    // The top-level targets is judged too (its freshness, not only the roles it delegates to).
+    const stale = await b.targets('targets', { targets: ['t'], expires: '2026-01-01T00:00:00Z' })
+    const dag2 = await dagOf(b, stale, {})
+    expect(await caught(async () => await findTarget(dag2, 't', { now: '2026-06-01T00:00:00Z' }))).toMatchObject({ code: 'CLIENT-EXPIRES', details: { role: 'targets' } })
+    expect((await findTarget(dag2, 't'))?.role).toBe('targets')
   })
 
   it('CLIENT-VALID-TOP: VALID_top still refuses what the top breaks (the top-level targets signed by a stranger)', async () => {
