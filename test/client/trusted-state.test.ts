@@ -5,7 +5,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
-import { TrustedState, changedRoles, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides } from '../../src/client/trusted-state.js'
+import { TrustedState, changedRoles, edgesOf, isFresh, referenceTimeOf, sameKeySet, type LimitOverrides, type TrustedDag } from '../../src/client/trusted-state.js'
+import { MemoryBlockStore } from '../../src/blocks/memory.js'
+import { cidOf } from '../../src/model/codec.js'
+import { buildRolesMap, type ShardBlock } from '../../src/shard/index.js'
+import { sourceLoader } from '../../src/validate/loader.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
 import { RepoSim, rawCid, type Version } from '../helpers/history.js'
@@ -541,7 +545,7 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     await draft.addTarget('k', 'm/k/a.txt')
     const shown = await draft.publish()
     const trusted = (await update(sim, recordOf(v1), shown.timestamp.cid)).record
-    expect([...trusted.trusted!.delegated.keys()]).toEqual(['k', 'm'])
+    expect([...(await sim.loader().roleMap(trusted.trusted!.roles)).keys()]).toEqual(['k', 'm'])
     for (const f of ['top2.txt', 'top3.txt']) await sim.addTarget('targets', f)
     sim.rotate('snapshot')
     sim.rotate('timestamp')
@@ -750,7 +754,7 @@ describe('what an accepted update says', () => {
     const forged = await sim.forgeSnapshot({ delegated: listed })
     const ts = await sim.forgeTimestamp(forged.cid)
     const trusted = (await update(sim, recordOf(v1), ts.cid)).record
-    expect(trusted.trusted!.delegated.has('u')).toBe(true)
+    expect((await sim.loader().roleMap(trusted.trusted!.roles)).has('u')).toBe(true)
     sim.rotate('snapshot')
     sim.rotate('timestamp')
     const v2 = await sim.publish()
@@ -837,23 +841,36 @@ describe('what an accepted update says', () => {
     expect(a.floors).toEqual({ kept: ['targets', 'a', 'n'], dropped: [], overtaken: [] })
   })
 
-  it('changedRoles lists the roles whose object differs, delegated names sorted, added and removed ones included', () => {
+  it('changedRoles lists the roles whose object differs, delegated names sorted (from the role maps\' difference), added and removed ones included', async () => {
     const c = (n: number): CID => sim0Cids[n]!
+    const store = new MemoryBlockStore()
+    const sink = (x: ShardBlock): void => { store.unsafePut(x.cid, x.bytes) }
+    // Role maps link targets objects: dag-json CIDs.
+    const obj = (n: number): CID => cidOf(new Uint8Array([n]))
+    const map = (roles: Record<string, number>): CID => buildRolesMap(Object.entries(roles).map(([n, i]) => [n, obj(i)] as const), sink).root
+    const loader = sourceLoader(store)
     const rec = (root: number, t: [number, number, number, Record<string, number>] | null): StateRecord => ({
       root: c(root),
-      trusted: t === null ? null : { timestamp: c(t[0]), snapshot: c(t[1]), targets: c(t[2]), delegated: new Map(Object.entries(t[3]).map(([n, i]) => [n, c(i)])), referenceTime: '2026-01-01T00:00:00Z' }
+      trusted: t === null ? null : { timestamp: c(t[0]), snapshot: c(t[1]), targets: c(t[2]), roles: map(t[3]), referenceTime: '2026-01-01T00:00:00Z' }
     })
+    // The parts of an accepted DAG changedRoles reads.
+    const dag = (root: number, t: [number, number, number, Record<string, number>]): TrustedDag => ({
+      root: { cid: c(root) },
+      timestamp: { cid: c(t[0]) },
+      snapshot: { cid: c(t[1]), signed: { meta: { delegatedTargets: map(t[3]) } } },
+      targets: { cid: c(t[2]) },
+      roles: new Map(Object.entries(t[3]).map(([n, i]) => [n, obj(i)]))
+    }) as unknown as TrustedDag
     const base = rec(0, [1, 2, 3, { b: 4, a: 5, keep: 6 }])
-    expect(changedRoles(base, base)).toEqual([])
-    expect(changedRoles(base, rec(7, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['root'])
-    expect(changedRoles(base, rec(0, [8, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['timestamp'])
-    expect(changedRoles(base, rec(0, [1, 8, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['snapshot'])
-    expect(changedRoles(base, rec(0, [1, 2, 8, { b: 4, a: 5, keep: 6 }]))).toEqual(['targets'])
+    expect(await changedRoles(loader, base, dag(0, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual([])
+    expect(await changedRoles(loader, base, dag(7, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['root'])
+    expect(await changedRoles(loader, base, dag(0, [8, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['timestamp'])
+    expect(await changedRoles(loader, base, dag(0, [1, 8, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['snapshot'])
+    expect(await changedRoles(loader, base, dag(0, [1, 2, 8, { b: 4, a: 5, keep: 6 }]))).toEqual(['targets'])
     // z added, b changed, a removed: sorted by name.
-    expect(changedRoles(base, rec(0, [1, 2, 3, { z: 9, b: 8, keep: 6 }]))).toEqual(['a', 'b', 'z'])
-    // From a root-only state everything is new; to a root-only state only the root can change.
-    expect(changedRoles(rec(0, null), base)).toEqual(['timestamp', 'snapshot', 'targets', 'a', 'b', 'keep'])
-    expect(changedRoles(base, rec(7, null))).toEqual(['root'])
+    expect(await changedRoles(loader, base, dag(0, [1, 2, 3, { z: 9, b: 8, keep: 6 }]))).toEqual(['a', 'b', 'z'])
+    // From a root-only state everything is new.
+    expect(await changedRoles(loader, rec(0, null), dag(0, [1, 2, 3, { b: 4, a: 5, keep: 6 }]))).toEqual(['timestamp', 'snapshot', 'targets', 'a', 'b', 'keep'])
   })
 })
 
