@@ -105,14 +105,21 @@ describe('laws on honest histories', () => {
     }), propertyRuns(RUNS))
   })
 
-  it('CLIENT-VALID-TOP: on honest histories the client\'s <-*ᵗ (VALID_top premises) agrees with <-* on every pair of timestamps, both ways, with the same witness', async () => {
+  it('CLIENT-VALID-TOP: on honest histories the client\'s <-*ᵗ (VALID_top premises) agrees with <-* on pairs of timestamps (near ones both ways, every one against the first), with the same witness', async () => {
     await fc.assert(fc.asyncProperty(history(), async ([seed, ops]) => {
       const { sim } = await buildHistory(seed, ops)
       const full = sim.loader()
       const top = sim.loader()
       const vs = sim.versions
+      // Every pair near the diagonal, both ways, and every version against the
+      // first (the longest walks): a one-pass top walk forgets what it read,
+      // so all pairs would cost a walk each.
+      const pairs: Array<[number, number]> = []
       for (let i = 0; i < vs.length; i++) {
-        for (let j = 0; j < vs.length; j++) {
+        for (let j = 0; j < vs.length; j++) if (Math.abs(i - j) <= 3 || i === 0 || j === 0) pairs.push([i, j])
+      }
+      for (const [i, j] of pairs) {
+        {
           const a = vs[i]!.timestamp.cid
           const b = vs[j]!.timestamp.cid
           const f = await succStar(full, 'timestamp', a, b)
