@@ -18,8 +18,9 @@
  * Everything else: 400 for a bad CID or parameter, 404 for an unknown block
  * and for every other path (no listing, no path resolution), 405 for other
  * methods on these paths, 406 when no supported format was asked for, 413
- * for a request with a body, 414 for a long URL (431 for large headers comes
- * from the adapter). Error bodies are JSON: { "error": { "code", "message" } }.
+ * for a request with a body, 414 for a long URL (431 for headers over 8 KiB,
+ * and 431 ERR_TOO_MANY_HEADERS for more than 64 header fields, come from the
+ * adapter). Error bodies are JSON: { "error": { "code", "message" } }.
  *
  * The gateway is as trustless as its clients: it serves only what its
  * BlockSource returns, which is hash-checked there, and clients check again.
@@ -72,7 +73,7 @@ export interface GatewayResponse {
 export type GatewayErrorCode =
   | 'ERR_BAD_CID' | 'ERR_BAD_FORMAT' | 'ERR_BAD_NAME' | 'ERR_BAD_PARAMETER' | 'ERR_BAD_REQUEST' | 'ERR_BAD_SCOPE'
   | 'ERR_BODY_NOT_ALLOWED' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_NAME_NOT_FOUND'
-  | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG'
+  | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG' | 'ERR_TOO_MANY_HEADERS'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 

@@ -14,7 +14,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
-import { gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
+import { errorResponse, gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
 import { isRegistryRoute, registryHandler, type RegistryOptions } from './registry-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
@@ -41,6 +41,8 @@ export interface RunningServer {
 }
 
 const MAX_HEADER_BYTES = 8 * 1024
+/** Request header fields at most; more is 431 (node itself would only drop the excess). */
+const MAX_HEADERS = 64
 
 /**
  * Start the gateway. Resolves once it listens.
@@ -79,6 +81,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const onShutdown = (): void => { gone.abort() }
     res.once('close', onClose)
     shutdown.signal.addEventListener('abort', onShutdown, { once: true })
+    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
+      // Refused here with a JSON body: node's own maxHeadersCount answers a
+      // bare 400. What node parses is bounded by maxHeaderSize (8 KiB).
+      const answer = errorResponse(req.method ?? 'GET', 431, 'ERR_TOO_MANY_HEADERS', `more than ${MAX_HEADERS} request header fields`)
+      res.removeListener('close', onClose)
+      shutdown.signal.removeEventListener('abort', onShutdown)
+      res.writeHead(answer.status, { ...answer.headers, connection: 'close' })
+      res.end(answer.body)
+      return
+    }
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     // A refused body is left unread (not destroyed) so that the refusal can still be sent.
     const answering = registry !== undefined && isRegistryRoute(request)
@@ -96,7 +108,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   })
   // Inactive sockets (slow readers, half-open connections) are dropped.
   server.setTimeout(Math.max(requestTimeoutMs, blockTimeoutMs) + 5_000, (socket: Socket) => { socket.destroy() })
-  server.maxHeadersCount = 64
+  // Counted in the request handler (MAX_HEADERS, 431); the bytes are capped by maxHeaderSize.
+  server.maxHeadersCount = 0
 
   await new Promise<void>((resolve, reject) => {
     // Address in use, not ours, or a host that does not resolve: typed, not a crash.

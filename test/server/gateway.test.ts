@@ -115,7 +115,7 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
     expect(JSON.parse(headPath.body.toString())).toEqual({ error: { code: 'ERR_NO_HEAD', message: expect.any(String) } })
   })
 
-  it('error statuses: 400, 404, 405, 406, 413, 414, 431, with JSON bodies', async () => {
+  it('error statuses: 400, 404, 405, 406, 413, 414, 431 (large headers, and more than 64 header fields), with JSON bodies', async () => {
     const store = new MemoryBlockStore()
     const a = rawBlock('x')
     await store.put(a.cid, a.bytes)
@@ -138,7 +138,10 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
       [`${server.url}/head`, { method: 'PUT' }, 405, 'ERR_METHOD_NOT_ALLOWED'],
       [`${block}?format=raw`, { method: 'GET', body: 'payload', headers: { 'content-length': '7' } }, 413, 'ERR_BODY_NOT_ALLOWED'],
       [`${block}?format=raw&pad=${'a'.repeat(3000)}`, {}, 414, 'ERR_URI_TOO_LONG'],
-      [`${block}?format=raw`, { headers: { 'x-big': 'b'.repeat(10_000) } }, 431, null]
+      [`${block}?format=raw`, { headers: { 'x-big': 'b'.repeat(10_000) } }, 431, null],
+      // 100 small header fields: node alone would keep 64 and drop the rest silently.
+      [`${block}?format=raw`, { headers: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-h${i}`, 'v'])) }, 431, 'ERR_TOO_MANY_HEADERS'],
+      [`${block}?format=raw`, { headers: { accept: 'application/vnd.ipld.raw', ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`x-h${i}`, 'v'])) } }, 200, null]
     ]
     for (const [url, init, status, code] of cases) {
       const res = await httpRequest(url, init)
