@@ -371,22 +371,32 @@ function c0 (out: Violation[], a: CID, n: string): void {
 }
 
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
+/**
+ * One link back on a walk from `a` towards `b`: the `previous-version` of
+ * `cur` (`steps` links already taken), or the relation that fails here
+ * (BOUND-CHAIN, a load verdict, or a chain that ends without reaching b).
+ */
+async function linkBack (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, cur: CID, steps: number, maxChain: number): Promise<CID | Relation> {
+  if (steps >= maxChain) {
+    return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
+  }
+  const c = new Collector()
+  const env = await loadOrReport(ctx.loader, kind, cur, c, `${kind} on the chain from ${a}`)
+  if (env === undefined) return result(c.violations, [])
+  const prev = env.signed.previousVersion
+  if (prev === null) {
+    return result([v(LINK_RULE[kind], cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
+  }
+  return prev
+}
+
 async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
   if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
   if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, established)
   const chain: CID[] = [a]
-  let cur = a
-  for (;;) {
-    if (chain.length - 1 >= maxChain) {
-      return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
-    }
-    const c = new Collector()
-    const env = await loadOrReport(ctx.loader, kind, cur, c, `${kind} on the chain from ${a}`)
-    if (env === undefined) return result(c.violations, [])
-    const prev = env.signed.previousVersion
-    if (prev === null) {
-      return result([v(LINK_RULE[kind], cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
-    }
+  for (let cur = a; ;) {
+    const prev = await linkBack(ctx, kind, a, b, cur, chain.length - 1, maxChain)
+    if ('holds' in prev) return prev
     chain.push(prev)
     if (prev.equals(b)) break
     cur = prev
@@ -411,18 +421,9 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
  */
 async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
   const chain: string[] = [a.toString()]
-  let cur = a
-  for (;;) {
-    if (chain.length - 1 >= maxChain) {
-      return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
-    }
-    const c = new Collector()
-    const env = await loadOrReport(ctx.loader, 'snapshot', cur, c, `snapshot on the chain from ${a}`)
-    if (env === undefined) return result(c.violations, [])
-    const prev = env.signed.previousVersion
-    if (prev === null) {
-      return result([v('SUCC-SNAP-LINK', cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
-    }
+  for (let cur = a; ;) {
+    const prev = await linkBack(ctx, 'snapshot', a, b, cur, chain.length - 1, maxChain)
+    if ('holds' in prev) return prev
     const read: CID[] = []
     const r = await step(ctx, 'snapshot', cur, prev, read)
     if (!r.holds) return copy(r)
