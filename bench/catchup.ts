@@ -19,7 +19,9 @@
  *   bins           2^b succinct hash bins holding M targets: a cold update,
  *                  one lookup, then K publishes that each change one bin and
  *                  a catch-up.
- * Columns: blocks and bytes fetched, the bytes of the objects and nodes that
+ * Columns: blocks and bytes fetched, rounds of requests (a round starts when
+ * a request is made while none is outstanding: the sequential round trips a
+ * network would charge; `--latency MS` delays each request), the bytes of the objects and nodes that
  * changed (the lower bound for any client), wall time, and the growth of the
  * process's peak RSS (VmHWM) during the update.
  */
@@ -38,12 +40,15 @@ import * as Digest from 'multiformats/hashes/digest'
 import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../src/model/keys.js'
 import { signEnvelope } from '../src/model/sign.js'
-import type { Envelope, Signed, TargetInfo } from '../src/model/types.js'
+import type { Envelope, Signed, SnapshotSigned, TargetInfo } from '../src/model/types.js'
 import { binName, binOfHash } from '../src/model/delegations.js'
 import { ShardReader, buildRolesMap, buildTargetsMap, emptyMap, targetsCodec, updateMap, type ShardBlock } from '../src/shard/index.js'
 import { pathHash } from '../src/validate/delegation.js'
 
 const QUICK = process.argv.includes('--quick')
+const latencyAt = process.argv.indexOf('--latency')
+/** Delay of each request (--latency MS): a stand-in for a network's round trip. */
+const LATENCY_MS = latencyAt >= 0 ? Number(process.argv[latencyAt + 1]) : 0
 const NOW = new Date()
 
 function vmHwmKiB (): number {
@@ -55,15 +60,27 @@ function vmHwmKiB (): number {
 class Counting implements BlockSource {
   blocks = 0
   bytes = 0
-  constructor (readonly store: MemoryBlockStore) {}
+  /** Rounds of requests: a round starts when a request is made while none is outstanding. */
+  rounds = 0
+  #outstanding = 0
+  constructor (readonly store: MemoryBlockStore, readonly latencyMs = LATENCY_MS) {}
   async get (cid: CID, o?: GetOptions): Promise<Uint8Array> {
-    const b = await this.store.get(cid, o)
-    this.blocks++
-    this.bytes += b.length
-    return b
+    if (this.#outstanding === 0) this.rounds++
+    this.#outstanding++
+    try {
+      // The network's delay (--latency MS), or at least one turn of the event loop,
+      // so that requests made together overlap as they would on a wire.
+      await new Promise((resolve) => this.latencyMs > 0 ? setTimeout(resolve, this.latencyMs) : setImmediate(resolve))
+      const b = await this.store.get(cid, o)
+      this.blocks++
+      this.bytes += b.length
+      return b
+    } finally {
+      this.#outstanding--
+    }
   }
 
-  reset (): void { this.blocks = 0; this.bytes = 0 }
+  reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0 }
 }
 
 let seedNo = 1
@@ -91,7 +108,7 @@ class Repo {
   succinct: Parameters<typeof makeTargets>[0]['succinct'] | undefined
   roles = new Map<string, Envelope>()
   roleMaps = new Map<string, CID>()
-  snapshot: Envelope | null = null
+  snapshot: Envelope<SnapshotSigned> | null = null
   timestamp!: Envelope
 
   readonly #seen = new Set<string>()
@@ -143,7 +160,7 @@ class Repo {
     const dt = buildRolesMap([...this.roles].map(([n, e]) => [n, e.cid] as const), this.sink).root
     const ret = emptyMap()
     this.sink(ret)
-    this.snapshot = await this.sign(makeSnapshot({ expires: expiresIn(NOW, 7 * 86400), previousVersion: this.snapshot?.cid ?? null, root: this.rootCid, targets: this.targets.cid, delegatedTargets: dt, retired: ret.cid }), this.keys.snapshot)
+    this.snapshot = await this.sign(makeSnapshot({ expires: expiresIn(NOW, 7 * 86400), previous: this.snapshot ?? null, root: this.rootCid, targets: this.targets.cid, delegatedTargets: dt, retired: ret.cid }), this.keys.snapshot)
     this.timestamp = await this.sign(makeTimestamp({ expires: expiresIn(NOW, 86400), snapshot: this.snapshot.cid }), this.keys.timestamp)
     return this.timestamp.cid
   }
@@ -159,7 +176,7 @@ function info (text: string): TargetInfo {
   return { cid: CIDClass.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(bytes))), length: bytes.length }
 }
 
-interface Row { scenario: string, what: string, blocks: number, bytes: number, changed: number, ms: number, rssMiB: number }
+interface Row { scenario: string, what: string, blocks: number, rounds: number, bytes: number, changed: number, ms: number, rssMiB: number }
 const rows: Row[] = []
 
 async function measure (scenario: string, what: string, changed: number, src: Counting, body: () => Promise<unknown>): Promise<void> {
@@ -169,8 +186,8 @@ async function measure (scenario: string, what: string, changed: number, src: Co
   const t0 = performance.now()
   await body()
   const ms = performance.now() - t0
-  rows.push({ scenario, what, blocks: src.blocks, bytes: src.bytes, changed, ms, rssMiB: Math.max(0, vmHwmKiB() - before) / 1024 })
-  console.error(`${scenario} / ${what}: ${src.blocks} blocks, ${src.bytes} B (changed ${changed} B), ${ms.toFixed(0)} ms`)
+  rows.push({ scenario, what, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms, rssMiB: Math.max(0, vmHwmKiB() - before) / 1024 })
+  console.error(`${scenario} / ${what}: ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B (changed ${changed} B), ${ms.toFixed(0)} ms`)
 }
 
 async function client (repo: Repo, src: Counting): Promise<{ up: Updater, dir: string }> {
@@ -268,9 +285,10 @@ async function main (): Promise<void> {
     await bins(QUICK ? 10 : 14, QUICK ? 10_000 : 100_000, QUICK ? 20 : 100)
   }
   const kb = (b: number): string => (b / 1024).toFixed(1)
-  console.log('| scenario | step | blocks | KiB fetched | KiB changed | ms | peak RSS growth MiB |')
-  console.log('|---|---|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)} |`)
+  console.log(`request latency: ${LATENCY_MS > 0 ? `${LATENCY_MS} ms` : 'none (one event-loop turn)'}`)
+  console.log('| scenario | step | blocks | rounds | KiB fetched | KiB changed | ms | peak RSS growth MiB |')
+  console.log('|---|---|---|---|---|---|---|---|')
+  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${r.rounds} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)} |`)
 }
 
 await main()

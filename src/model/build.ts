@@ -10,6 +10,7 @@ import type { CID } from 'multiformats/cid'
 import { SPEC_VERSION } from './config.js'
 import { UsageError } from './errors.js'
 import { keyIdOf } from './keys.js'
+import { successorPlace } from './ladder.js'
 import type {
   DelegatedRole, KeyId, PublicKey, RoleKeys, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TopRoleName
 } from './types.js'
@@ -92,18 +93,35 @@ export function makeTargets (o: {
 
 export function makeSnapshot (o: {
   expires: string
-  previousVersion?: CID | null
+  /**
+   * The snapshot this one replaces (its CID and signed object), or null/absent
+   * for the first of a chain: previous-version, height and skips follow from it
+   * (SUCC-SNAP-LINK, SUCC-SNAP-HEIGHT, SUCC-SNAP-SKIPS).
+   */
+  previous?: { cid: CID, signed: SnapshotSigned } | null
   root: CID
   targets: CID
   /** Roots of the sharded role maps (src/shard: buildRolesMap). */
   delegatedTargets: CID
   retired: CID
+  /**
+   * For building deliberately wrong objects (tests, attack suites): these
+   * replace what `previous` implies.
+   */
+  override?: { previousVersion?: CID | null, height?: number, skips?: readonly CID[] }
 }): SnapshotSigned {
+  const p = o.previous ?? null
+  const ov = o.override ?? {}
+  const place = ov.height !== undefined && ov.skips !== undefined
+    ? { height: ov.height, skips: ov.skips }
+    : successorPlace(p === null ? null : { cid: p.cid, height: p.signed.height, previousVersion: p.signed.previousVersion, skips: p.signed.skips })
   return {
     type: 'snapshot',
     specVersion: SPEC_VERSION,
     expires: o.expires,
-    previousVersion: o.previousVersion ?? null,
+    previousVersion: ov.previousVersion !== undefined ? ov.previousVersion : (p?.cid ?? null),
+    height: ov.height ?? place.height,
+    skips: Object.freeze([...(ov.skips ?? place.skips)]),
     meta: {
       root: o.root,
       targets: o.targets,

@@ -18,6 +18,7 @@ import { LIMITS, SPEC_VERSION } from './config.js'
 import { DecodeError, type DecodeCode } from './errors.js'
 import { CODEC_DAG_CBOR, CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256 } from './hash.js'
 import { isAcceptablePublicKey, isHex64, keyIdOf } from './keys.js'
+import { MAX_SKIPS } from './ladder.js'
 import type {
   DelegatedRole, Delegations, KeyId, PublicKey, RoleKeys, RootSigned, Signature, Signed, SnapshotSigned,
   SuccinctRoles, TargetInfo, TargetsSigned, TimestampSigned, TopRoleName
@@ -464,9 +465,13 @@ function snapshotSigned (f: Fields): SnapshotSigned {
     retired: shardLink(m.req('retired'), m.sub('retired'))
   })
   m.done()
+  const height = safeInt(f.req('height'), f.sub('height'), 1)
+  const skips = arr(f.req('skips'), f.sub('skips'), MAX_SKIPS).map((l, i) => metaLink(l, `${f.sub('skips')}[${i}]`))
   return {
     type: 'snapshot',
     ...versioned(f),
+    height,
+    skips: Object.freeze(skips),
     meta
   }
 }
@@ -599,6 +604,8 @@ export function signedToWire (s: Signed): Record<string, unknown> {
       return {
         ...common,
         'previous-version': s.previousVersion,
+        height: s.height,
+        skips: [...s.skips],
         meta: {
           root: s.meta.root,
           targets: s.meta.targets,

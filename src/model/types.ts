@@ -133,6 +133,10 @@ export interface SnapshotMeta {
 
 export interface SnapshotSigned extends Versioned {
   readonly type: 'snapshot'
+  /** Snapshots before this one on its chain, plus one (VALID-SNAP-HEIGHT, SUCC-SNAP-HEIGHT). */
+  readonly height: number
+  /** Links to the ancestors at the heights `ladder(height)`, highest first (SUCC-SNAP-SKIPS, src/model/ladder.ts). */
+  readonly skips: readonly CID[]
   readonly meta: SnapshotMeta
 }
 

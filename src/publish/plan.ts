@@ -218,7 +218,7 @@ export function planTop (published: Published, objects: ReadonlyMap<string, Enve
   const targets = envOf('targets')
   const snapshot = makeSnapshot({
     expires: expiresIn(now, expiry.snapshot),
-    previousVersion: published.snapshot.cid,
+    previous: published.snapshot,
     root: root.cid,
     targets: targets.cid,
     delegatedTargets: buildRolesMap([...delegated].map(([n, e]) => [n, e.cid] as const), roleSink).root,
@@ -262,5 +262,5 @@ export function planGenesis (rootRoles: Parameters<typeof rootSignedFor>[0]['roo
 
 /** The first snapshot, over the signed first root and targets. */
 export function genesisSnapshot (g: GenesisPlan, root: CID, targets: CID): SnapshotSigned {
-  return makeSnapshot({ expires: expiresIn(g.now, g.expiry.snapshot), previousVersion: null, root, targets, delegatedTargets: g.empty.cid, retired: g.empty.cid })
+  return makeSnapshot({ expires: expiresIn(g.now, g.expiry.snapshot), previous: null, root, targets, delegatedTargets: g.empty.cid, retired: g.empty.cid })
 }

@@ -34,6 +34,8 @@ import type { Envelope, SignedOf } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
 import { Collector, ruleOfLoadError, type Violation } from '../validate/report.js'
 import { LIMITS } from '../model/config.js'
+import { ladder, rung, type ChainPlace } from '../model/ladder.js'
+import { ChainPrefetch } from './prefetch.js'
 import { checkRoot, loadOrReport, meetsThreshold, resolveLimits, snapshotTopWithoutMaps, validateSnapshot, validateSnapshotTop, validateTimestamp, validateTimestampTop, type LimitOverrides, type ValidateOptions } from '../validate/valid.js'
 
 export type { Violation }
@@ -62,6 +64,12 @@ export interface RelationOptions {
    * walk under the top premise its role maps are not read whole again.
    */
   established?: CID
+  /**
+   * Fetch a lagging snapshot chain ahead through its skips (NOTES 5.5,
+   * *Work*). Default true; false fetches one snapshot at a time, as the walk
+   * reaches it (the same relation; for comparison and measurement).
+   */
+  fetchAhead?: boolean
 }
 
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
@@ -221,6 +229,10 @@ function sameCid (a: CID | null, b: CID): boolean {
   return a !== null && a.equals(b)
 }
 
+function placeOf (e: Envelope<SignedOf<'snapshot'>>): ChainPlace {
+  return { cid: e.cid, height: e.signed.height, previousVersion: e.signed.previousVersion, skips: e.signed.skips }
+}
+
 /**
  * `TargetsA <-? TargetsB` inside a snapshot step, where A is listed in
  * SnapA (NOTES 5.2 and 5.3): equal CIDs, or A decodes (VALID A for a
@@ -266,6 +278,21 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
   const a = A.cid
   const ma = A.signed.meta
   const mb = B.signed.meta
+
+  // SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS: A's place on the chain follows from
+  // B's (judged only when A names B: otherwise SUCC-SNAP-LINK says it all).
+  if (!sameCid(A.signed.previousVersion, B.cid)) {
+    // nothing more to say about the place
+  } else if (A.signed.height !== B.signed.height + 1) {
+    out.push(v('SUCC-SNAP-HEIGHT', a, `height ${A.signed.height} does not follow ${B.cid} at height ${B.signed.height}`))
+  } else {
+    const want = ladder(A.signed.height).map((g) => rung(placeOf(B), g))
+    const bad = want.findIndex((w, i) => w === undefined || !sameCid(A.signed.skips[i] ?? null, w))
+    if (bad >= 0 || A.signed.skips.length !== want.length) {
+      const i = bad >= 0 ? bad : want.length
+      out.push(v('SUCC-SNAP-SKIPS', a, `skip ${i} is ${A.signed.skips[i]?.toString() ?? 'missing'}, not the ancestor ${want[i]?.toString() ?? '(none)'} that ${B.cid} names at height ${ladder(A.signed.height)[i] ?? '?'}`))
+    }
+  }
 
   // SUCC-SNAP-ROOT: A.root <-? B.root
   if (!ma.root.equals(mb.root)) {
@@ -370,19 +397,27 @@ function c0 (out: Violation[], a: CID, n: string): void {
   out.push(v('VALID-RETIRED-DISJOINT', a, `${n} is both listed and retired`))
 }
 
-/** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
 /**
  * One link back on a walk from `a` towards `b`: the `previous-version` of
  * `cur` (`steps` links already taken), or the relation that fails here
- * (BOUND-CHAIN, a load verdict, or a chain that ends without reaching b).
+ * (BOUND-CHAIN, a load verdict, a chain that ends without reaching b, or, on
+ * snapshots, one that reaches b's height elsewhere: NOTES 5.5, *Heights*).
+ * `walk` hears of each snapshot passed (its prefetcher).
  */
-async function linkBack (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, cur: CID, steps: number, maxChain: number): Promise<CID | Relation> {
+async function linkBack (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, cur: CID, steps: number, maxChain: number, walk?: Walk): Promise<CID | Relation> {
   if (steps >= maxChain) {
     return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}`)], [])
   }
   const c = new Collector()
   const env = await loadOrReport(ctx.loader, kind, cur, c, `${kind} on the chain from ${a}`)
   if (env === undefined) return result(c.violations, [])
+  if (walk !== undefined && kind === 'snapshot') {
+    const h = (env as Envelope<SignedOf<'snapshot'>>).signed.height
+    walk.prefetch?.passed(h)
+    if (h <= walk.floor) {
+      return result([v('SUCC-SNAP-LINK', cur, `the chain from ${a} reaches height ${h} at ${cur}, not at ${b} (height ${walk.floor})`)], [])
+    }
+  }
   const prev = env.signed.previousVersion
   if (prev === null) {
     return result([v(LINK_RULE[kind], cur, `the previous-version chain from ${a} ends at ${cur} without reaching ${b}`)], [])
@@ -390,52 +425,140 @@ async function linkBack (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: 
   return prev
 }
 
-async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
-  if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
-  if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, established)
-  const chain: CID[] = [a]
-  for (let cur = a; ;) {
-    const prev = await linkBack(ctx, kind, a, b, cur, chain.length - 1, maxChain)
-    if ('holds' in prev) return prev
-    chain.push(prev)
-    if (prev.equals(b)) break
-    cur = prev
-  }
-  const base = await anchor(ctx, kind, b, established)
-  if (base.length > 0) return result(base, [])
-  for (let i = 0; i + 1 < chain.length; i++) {
-    const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
-    if (!r.holds) return copy(r)
-  }
-  return result([], chain)
+/** A snapshot walk's far end height and its fetching ahead. */
+interface Walk {
+  readonly floor: number
+  readonly prefetch?: ChainPrefetch
 }
+
+/**
+ * Before walking from snapshot `a` to `b`: the relation's verdict when the
+ * heights alone settle it (NOTES 5.5, *Heights*), else the walk's floor and a
+ * prefetcher. Undefined when either end does not load (the walk reports that).
+ */
+async function snapshotWalk (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead: boolean): Promise<Walk | Relation | undefined> {
+  const A = await envOf(ctx, 'snapshot', a)
+  const B = await envOf(ctx, 'snapshot', b)
+  if (A === undefined || B === undefined) return undefined
+  const ha = A.signed.height
+  const hb = B.signed.height
+  if (ha <= hb) {
+    return result([v('SUCC-SNAP-LINK', a, `${a} at height ${ha} cannot descend from ${b} at height ${hb}: its previous-version chain cannot lead there`)], [])
+  }
+  if (ha - hb > maxChain) {
+    return result([v('BOUND-CHAIN', a, `${b} is not within ${maxChain} previous-version steps of ${a}: their heights differ by ${ha - hb}`)], [])
+  }
+  return { floor: hb, prefetch: fetchAhead && ha - hb > 1 ? new ChainPrefetch(ctx.loader, A.signed, hb) : undefined }
+}
+
+/** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
+async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID, fetchAhead = true): Promise<Relation> {
+  if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
+  let walk: Walk | undefined
+  if (kind === 'snapshot') {
+    const w = await snapshotWalk(ctx, a, b, maxChain, fetchAhead)
+    if (w !== undefined && 'holds' in w) return w
+    walk = w
+  }
+  try {
+    if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, established, walk)
+    const chain: CID[] = [a]
+    for (let cur = a; ;) {
+      const prev = await linkBack(ctx, kind, a, b, cur, chain.length - 1, maxChain, walk)
+      if ('holds' in prev) return prev
+      chain.push(prev)
+      if (prev.equals(b)) break
+      cur = prev
+    }
+    walk?.prefetch?.stop()
+    const base = await anchor(ctx, kind, b, established)
+    if (base.length > 0) return result(base, [])
+    for (let i = 0; i + 1 < chain.length; i++) {
+      const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
+      if (!r.holds) return copy(r)
+    }
+    return result([], chain)
+  } finally {
+    walk?.prefetch?.stop()
+  }
+}
+
+/** Steps of a one-pass snapshot walk checked at once, at most. */
+const STEP_CONCURRENCY = 64
 
 /**
  * `<-*ᵗ` on snapshots in one pass and in memory independent of the chain's
  * length: each step is checked as the walk reaches it (a top-premise step
- * is light: one snapshot, its signature and the maps' difference), then the
+ * is light: one snapshot, its signature and the maps' difference), up to
+ * STEP_CONCURRENCY steps at once, and settled in chain order; then the
  * newer snapshot and the role objects the step read are dropped from the
  * loader (`forget`), the walk's start excepted. The far end is checked last
  * (`anchor`). Same verdict as the two-pass walk; when a chain both breaks a
- * step and misses B, the step is what is reported.
+ * step and misses B, the step is what is reported (the first broken step in
+ * chain order, whatever order the checks finish in).
  */
-async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID): Promise<Relation> {
+async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID, walk?: Walk): Promise<Relation> {
   const chain: string[] = [a.toString()]
-  for (let cur = a; ;) {
-    const prev = await linkBack(ctx, 'snapshot', a, b, cur, chain.length - 1, maxChain)
-    if ('holds' in prev) return prev
-    const read: CID[] = []
-    const r = await step(ctx, 'snapshot', cur, prev, read)
+  const queue: Array<{ cur: CID, prev: CID, read: CID[], p: Promise<Relation> }> = []
+  /** Settle the oldest queued step: its failure, or undefined after dropping what it read. */
+  const settle = async (): Promise<Relation | undefined> => {
+    const s = queue.shift()!
+    const r = await s.p
     if (!r.holds) return copy(r)
+    if (!s.cur.equals(a)) {
+      ctx.loader.forget!(s.cur)
+      for (const x of s.read) ctx.loader.forget!(x)
+      ctx.steps.delete(`snapshot ${s.cur.toString()} ${s.prev.toString()}`)
+    }
+    return undefined
+  }
+  /** Settle every queued step in order: the first failure, if any (the rest are awaited, not reported). */
+  const drain = async (): Promise<Relation | undefined> => {
+    try {
+      while (queue.length > 0) {
+        const f = await settle()
+        if (f !== undefined) return f
+      }
+      return undefined
+    } finally {
+      await Promise.allSettled(queue.map((q) => q.p))
+    }
+  }
+  for (let cur = a; ;) {
+    let prev: CID | Relation
+    try {
+      prev = await linkBack(ctx, 'snapshot', a, b, cur, chain.length - 1, maxChain, walk)
+    } catch (e) {
+      // A step already queued may hold the verdict that comes first in chain order.
+      const f = await drain()
+      if (f !== undefined) return f
+      throw e
+    }
+    if ('holds' in prev) return (await drain()) ?? prev
+    const read: CID[] = []
+    const p = step(ctx, 'snapshot', cur, prev, read)
+    p.catch(() => {}) // awaited in order by settle; never unhandled meanwhile
+    queue.push({ cur, prev, read, p })
     chain.push(prev.toString())
-    if (!cur.equals(a)) {
-      ctx.loader.forget!(cur)
-      for (const x of read) ctx.loader.forget!(x)
-      ctx.steps.delete(`snapshot ${cur.toString()} ${prev.toString()}`)
+    if (queue.length >= STEP_CONCURRENCY) {
+      let f: Relation | undefined
+      try {
+        f = await settle()
+      } catch (e) {
+        await Promise.allSettled(queue.map((q) => q.p))
+        throw e
+      }
+      if (f !== undefined) {
+        await Promise.allSettled(queue.map((q) => q.p))
+        return f
+      }
     }
     if (prev.equals(b)) break
     cur = prev
   }
+  const f = await drain()
+  if (f !== undefined) return f
+  walk?.prefetch?.stop()
   const base = await anchor(ctx, 'snapshot', b, established)
   if (base.length > 0) return result(base, [])
   return { holds: true, violations: [], witness: chain }
@@ -459,13 +582,13 @@ async function anchoredStep (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID,
 }
 
 /** Timestamps: `<-`, `<-?` and `<-*` coincide (SUCC-TS-SNAPSHOT). */
-async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number): Promise<Relation> {
+async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead = true): Promise<Relation> {
   const out: Violation[] = [...await validOf(ctx, 'timestamp', a)]
   if (!a.equals(b)) out.push(...await validOf(ctx, 'timestamp', b))
   const A = await envOf(ctx, 'timestamp', a)
   const B = await envOf(ctx, 'timestamp', b)
   if (A === undefined || B === undefined) return result(out, [])
-  const inner = await star(ctx, 'snapshot', A.signed.snapshot, B.signed.snapshot, maxChain)
+  const inner = await star(ctx, 'snapshot', A.signed.snapshot, B.signed.snapshot, maxChain, undefined, fetchAhead)
   if (!inner.holds) {
     out.push(v('SUCC-TS-SNAPSHOT', a, `snapshot ${A.signed.snapshot} does not descend from ${B.signed.snapshot}`), ...inner.violations)
   }
@@ -510,8 +633,10 @@ export async function succStar (loader: Loader, kind: Kind, a: CID, b: CID, opts
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
   const maxChain = maxChainOf(opts)
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain)
+  const fetchAhead = opts.fetchAhead ?? true
+  if (typeof fetchAhead !== 'boolean') throw new UsageError('ERR_ARGUMENT', 'fetchAhead: expected a boolean')
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain, fetchAhead)
   const established = opts.established === undefined ? undefined : CID.asCID(opts.established)
   if (established === null) throw new UsageError('ERR_ARGUMENT', 'established: expected a CID')
-  return await star(ctx, kind, ca, cb, maxChain, established)
+  return await star(ctx, kind, ca, cb, maxChain, established, fetchAhead)
 }

@@ -13,10 +13,11 @@
  *   second time with ERR_KIND;
  * - each fetch asks the source for at most the kind's block cap
  *   (BOUND-BLOCK-SIZE) and at most what is left of the byte budget;
- * - at most FETCH_CONCURRENCY fetches are outstanding at once, so what
- *   block sources may buffer before their hash checks is bounded by
- *   FETCH_CONCURRENCY x the largest kind cap, whatever the DAG's shape (a
- *   VALID walk asks for every child of a delegator at once);
+ * - at most FETCH_CONCURRENCY fetches are outstanding at once, and what they
+ *   may return (each one's cap) sums to at most FETCH_BYTES_IN_FLIGHT, so
+ *   what block sources may buffer before their hash checks is bounded
+ *   whatever the DAG's shape (a VALID walk asks for every child of a
+ *   delegator at once; a catch-up fetches ahead);
  * - at most `maxBlocks` blocks (BOUND-BLOCKS) and `maxBytes` bytes
  *   (BOUND-BYTES) are fetched over the loader's life; cache hits are free.
  *   Exceeding either throws ValidationError with the rule as code.
@@ -160,23 +161,52 @@ export type SourceLoader = Loader & {
 }
 
 /** Fetches one loader keeps outstanding at most; the rest wait their turn. */
-export const FETCH_CONCURRENCY = 8
+export const FETCH_CONCURRENCY = 256
 
-/** A counting semaphore: `run(f)` starts f once fewer than `max` are running. */
+/**
+ * Bytes one loader lets its outstanding fetches promise at most: each fetch
+ * reserves the most its source may hand back (the kind's cap, or what is left
+ * of the byte budget), so what sources may buffer before their hash checks
+ * is bounded whatever the DAG's shape. 64 MiB is 512 snapshots or 64 targets
+ * objects or shard nodes at their caps: enough in flight for a catch-up to
+ * fetch ahead (NOTES 5.5, *Work*), bounded against a hostile source.
+ */
+export const FETCH_BYTES_IN_FLIGHT = 64 * 1024 * 1024
+
+/**
+ * A semaphore over a count and a weight: `run(w, f)` starts f once fewer than
+ * `max` are running and `w` more fits under `weight`; waiters start in order.
+ */
 class Slots {
-  #free: number
-  readonly #waiting: Array<() => void> = []
-  constructor (max: number) { this.#free = max }
+  #running = 0
+  #weight = 0
+  readonly #waiting: Array<{ w: number, go: () => void }> = []
+  constructor (readonly max: number, readonly weight: number) {}
 
-  async run<T> (f: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--
-    else await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+  #fits (w: number): boolean {
+    return this.#running < this.max && this.#weight + w <= this.weight
+  }
+
+  async run<T> (w: number, f: () => Promise<T>): Promise<T> {
+    const need = Math.min(w, this.weight)
+    if (this.#waiting.length > 0 || !this.#fits(need)) {
+      await new Promise<void>((resolve) => { this.#waiting.push({ w: need, go: resolve }) })
+    } else {
+      this.#running++
+      this.#weight += need
+    }
     try {
       return await f()
     } finally {
-      const next = this.#waiting.shift()
-      if (next !== undefined) next()
-      else this.#free++
+      this.#running--
+      this.#weight -= need
+      // Start waiters in order while the first fits (it holds its place: no starving a large one).
+      while (this.#waiting.length > 0 && this.#fits(this.#waiting[0]!.w)) {
+        const next = this.#waiting.shift()!
+        this.#running++
+        this.#weight += next.w
+        next.go()
+      }
     }
   }
 }
@@ -205,10 +235,11 @@ export function sourceLoader (source: LoaderSource, opts: LoaderOptions = {}): S
   /** Block bytes by CID; decoded envelopes by kind and CID. */
   const blocks = new Map<string, Promise<Uint8Array>>()
   const decoded = new Map<string, Promise<Envelope>>()
-  const slots = new Slots(FETCH_CONCURRENCY)
+  const slots = new Slots(FETCH_CONCURRENCY, FETCH_BYTES_IN_FLIGHT)
 
   async function fetch (kind: Kind | 'shard', cid: CID, key: string): Promise<Uint8Array> {
-    return await slots.run(async () => await fetchNow(kind, cid, key))
+    const kindCap = kind === 'shard' ? MAX_NODE_BYTES : MAX_BLOCK_BYTES[kind]
+    return await slots.run(Math.min(kindCap, Math.max(0, maxBytes - stats.bytes)), async () => await fetchNow(kind, cid, key))
   }
 
   async function fetchNow (kind: Kind | 'shard', cid: CID, key: string): Promise<Uint8Array> {

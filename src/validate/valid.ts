@@ -37,6 +37,7 @@ import {
 } from '../model/types.js'
 import { GlobBudget, PathMatcher } from './delegation.js'
 import { meetsThreshold } from './threshold.js'
+import { ladder } from '../model/ladder.js'
 import { emptyMap } from '../shard/index.js'
 
 /** The root of the empty role map (canonical, so the same for every empty map). */
@@ -368,6 +369,13 @@ async function walkTop (loader: Loader, snapCid: CID, c: Collector, ts?: Timesta
   }
   if (root !== undefined && !meetsThreshold(snap, root.signed.keys, roles!.snapshot)) {
     c.add('VALID-SNAP-SIG', snap.cid, `snapshot is not signed by ${roles!.snapshot.threshold} of the root's snapshot keys`)
+  }
+  // VALID-SNAP-HEIGHT: the base of the chain's heights and the length of its skips.
+  const sh = snap.signed
+  if ((sh.height === 1) !== (sh.previousVersion === null)) {
+    c.add('VALID-SNAP-HEIGHT', snap.cid, sh.previousVersion === null ? `a first snapshot (previous-version null) has height ${sh.height}, not 1` : 'a snapshot with a previous-version has height 1')
+  } else if (sh.skips.length !== ladder(sh.height).length) {
+    c.add('VALID-SNAP-HEIGHT', snap.cid, `a snapshot at height ${sh.height} has ${ladder(sh.height).length} skips, not ${sh.skips.length}`)
   }
   const none = new Map<string, CID>()
   const dt = skipMaps ? none : await roleMapOrReport(loader, meta.delegatedTargets, c, 'meta.delegated-targets')

@@ -2,6 +2,7 @@
  * TrustedState: the fixed order of NOTES 7.2 and each CLIENT-* rule, over
  * the repository simulator's block store (no files, no network).
  */
+import { successorPlace } from '../../src/model/ladder.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
@@ -235,7 +236,8 @@ describe('CLIENT-EXPIRES', () => {
   it('CLIENT-EXPIRES: the snapshot must be fresh', async () => {
     const sim = await sim0()
     const v = sim.head
-    const snap = await sim.sign({ ...v.snapshot.signed, expires: past, previousVersion: v.snapshot.cid }, sim.publishedSignersOf('snapshot'))
+    const s0 = v.snapshot.signed
+    const snap = await sim.sign({ ...s0, expires: past, previousVersion: v.snapshot.cid, ...successorPlace({ ...s0, cid: v.snapshot.cid }) }, sim.publishedSignersOf('snapshot'))
     const ts = await sim.forgeTimestamp(snap.cid)
     const e = await rejects(update(sim, recordOf(v), ts.cid), 'CLIENT-EXPIRES')
     expect(e.details).toMatchObject({ role: 'snapshot', cid: snap.cid.toString() })

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import type { BlockSource, GetOptions } from '../../src/blocks/types.js'
 import { Updater } from '../../src/client/updater.js'
+import { ladder } from '../../src/model/ladder.js'
 import { RepoSim } from '../helpers/history.js'
 import { refusedTo, rejects, stateBytes, tempDir, updaterFor, violationRules, type TempDir } from '../helpers/client-sim.js'
 
@@ -107,5 +108,78 @@ describe('catch-up', () => {
     expect(violationRules(e)).toContain('SUCC-SNAP-RETIRED')
     expect(e.details.violations).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'SUCC-SNAP-RETIRED', cid: bad.cid.toString() })]))
     expect((await (await updaterFor(sim, dir.path)).refresh(sim.head.timestamp.cid)).continuity).toBe('descends')
+  })
+
+  it('SUCC-SNAP-SKIPS: a skip link to a snapshot that is not an ancestor, under ten snapshots of a forged chain, is refused at the snapshot holding it; state unchanged; the honest head accepted after', async () => {
+    const { sim } = await fifty()
+    for (let i = 0; i < 12; i++) { await sim.addTarget('targets', `t${i}.tgz`); await sim.publish() }
+    // A fork at the height of the next snapshot's first skip, then a snapshot whose skip names the fork.
+    const heights = (c: CID): number => sim.versions.find((v) => v.snapshot.cid.equals(c))!.snapshot.signed.height
+    const head = sim.head.snapshot
+    const h = head.signed.height + 1
+    const want = await sim.forgeSnapshot()
+    expect(want.signed.skips.length).toBeGreaterThan(0)
+    const target = want.signed.skips[0]!
+    const fork = await sim.forgeSnapshot({ previousVersion: (sim.versions.find((v) => v.snapshot.signed.height === heights(target) - 1))!.snapshot.cid, targets: sim.versions[2]!.targets.cid })
+    expect(fork.signed.height).toBe(heights(target))
+    expect(fork.cid.equals(target)).toBe(false)
+    const bad = await sim.forgeSnapshot({ place: { skips: [fork.cid, ...want.signed.skips.slice(1)] } })
+    expect(bad.signed.height).toBe(h)
+    let prev = bad
+    for (let i = 0; i < 10; i++) prev = await sim.forgeSnapshot({ previousVersion: prev.cid })
+    const before = await stateBytes(dir.path)
+    const e = await refusedTo(sim, dir.path, (await sim.forgeTimestamp(prev.cid)).cid, 'CLIENT-TS-DESCENDS')
+    expect(e.details.violations).toEqual([expect.objectContaining({ rule: 'SUCC-SNAP-SKIPS', cid: bad.cid.toString() })])
+    expect(await stateBytes(dir.path)).toBe(before)
+    expect((await (await updaterFor(sim, dir.path)).refresh(sim.head.timestamp.cid)).continuity).toBe('descends')
+  })
+
+  it('SUCC-SNAP-HEIGHT: a forged head whose heights skip a step is refused there; BOUND-CHAIN: one too far above the trusted snapshot is refused from the heights alone; state unchanged; the honest head accepted after', async () => {
+    const { sim } = await fifty()
+    for (let i = 0; i < 6; i++) { await sim.addTarget('targets', `t${i}.tgz`); await sim.publish() }
+    const H = sim.head.snapshot.signed.height + 2
+    const jump = await sim.forgeSnapshot({ place: { height: H, skips: ladder(H).map(() => sim.head.snapshot.cid) } })
+    let prev = jump
+    for (let i = 0; i < 3; i++) prev = await sim.forgeSnapshot({ previousVersion: prev.cid })
+    const before = await stateBytes(dir.path)
+    const e = await refusedTo(sim, dir.path, (await sim.forgeTimestamp(prev.cid)).cid, 'CLIENT-TS-DESCENDS')
+    expect(e.details.violations).toEqual([expect.objectContaining({ rule: 'SUCC-SNAP-HEIGHT', cid: jump.cid.toString() })])
+    expect(await stateBytes(dir.path)).toBe(before)
+
+    // Six snapshots ahead, with a chain bound of five: refused before any intermediate snapshot is fetched.
+    const src = recording(sim)
+    const up = await Updater.create({ dir: dir.path, source: src, unsafeReferenceTime: sim.now, limits: { maxChainLength: 5 } })
+    const b = await rejects(up.refresh(sim.head.timestamp.cid), 'BOUND-CHAIN')
+    const middle = new Set(sim.versions.slice(-6, -1).map((v) => v.snapshot.cid.toString()))
+    expect(src.asked.filter((c) => middle.has(c))).toEqual([])
+    expect(b.code).toBe('BOUND-CHAIN')
+    expect(await stateBytes(dir.path)).toBe(before)
+    expect((await (await updaterFor(sim, dir.path)).refresh(sim.head.timestamp.cid)).continuity).toBe('descends')
+  })
+
+  it('SUCC-STAR: 200 snapshots behind, the Updater fetches the chain ahead through the skips: about log2 K rounds of requests, not K', async () => {
+    const sim = await RepoSim.create({ seed: 12, topKeys: TOP })
+    await sim.addTarget('targets', 'app.tgz')
+    const v1 = await sim.publish()
+    await (await updaterFor(sim, dir.path)).refresh(v1.timestamp.cid)
+    for (let i = 0; i < 200; i++) { await sim.addTarget('targets', `t${i}.tgz`); await sim.publish() }
+    let outstanding = 0
+    let rounds = 0
+    const src: BlockSource = {
+      get: async (cid: CID, o?: GetOptions) => {
+        if (outstanding === 0) rounds++
+        outstanding++
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          return await sim.store.get(cid, o)
+        } finally { outstanding-- }
+      }
+    }
+    const up = await Updater.create({ dir: dir.path, source: src, unsafeReferenceTime: sim.now })
+    const r = await up.refresh(sim.head.timestamp.cid)
+    expect(r.continuity).toBe('descends')
+    // 200 snapshots and 200 targets objects; a round of requests each would be 400.
+    expect(rounds).toBeLessThanOrEqual(2 * Math.log2(200) + 10)
+    expect((await up.getTargetInfo('t199.tgz'))?.role).toBe('targets')
   })
 })

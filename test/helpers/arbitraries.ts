@@ -125,7 +125,8 @@ export const arbSnapshotSpec: fc.Arbitrary<Spec<SnapshotSigned>> = fc.record({
 }).map((r) => ({
   signed: makeSnapshot({
     expires: r.expires,
-    previousVersion: r.prev,
+    // A first snapshot, or one claiming a predecessor at height 1 (no skips): well formed alone.
+    ...(r.prev === null ? { previous: null } : { override: { previousVersion: r.prev, height: 2, skips: [] } }),
     root: r.root,
     targets: r.targets,
     delegatedTargets: buildRolesMap(r.delegated, () => {}).root,

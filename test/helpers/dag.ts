@@ -13,10 +13,11 @@
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { encodeEnvelope } from '../../src/model/codec.js'
+import { ladder, rung } from '../../src/model/ladder.js'
 import { makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec } from '../../src/model/build.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
-import type { Envelope, RootEnvelope, RootSigned, Signed, SnapshotEnvelope, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope } from '../../src/model/types.js'
+import type { Envelope, RootEnvelope, RootSigned, Signed, SnapshotEnvelope, SnapshotSigned, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope } from '../../src/model/types.js'
 import { buildRolesMap, buildTargetsMap, type ShardBlock } from '../../src/shard/index.js'
 import { sourceLoader, type Loader, type SourceLoader } from '../../src/validate/loader.js'
 import { rawCid } from './history.js'
@@ -58,7 +59,36 @@ export class DagBuilder {
 
   /** Sign with the given key pairs (none: unsigned) and store. */
   async sign<S extends Signed> (signed: S, keys: readonly KeyPair[]): Promise<Envelope<S>> {
-    return await this.put(keys.length === 0 ? encodeEnvelope(signed, []) : await signEnvelope(signed, keys.map((k) => seedSigner(k.seed))))
+    const env = await this.put(keys.length === 0 ? encodeEnvelope(signed, []) : await signEnvelope(signed, keys.map((k) => seedSigner(k.seed))))
+    if (signed.type === 'snapshot') this.#snapshots.set(env.cid.toString(), signed as SnapshotSigned)
+    return env
+  }
+
+  #withPlace (p: ReturnType<DagBuilder['previousOf']>, place?: { height?: number, skips?: readonly CID[] }): ReturnType<DagBuilder['previousOf']> {
+    if (place === undefined) return p
+    if (p.previous === undefined || p.previous === null) return { ...p, override: { ...p.override, ...place } }
+    const prev = p.previous
+    return { ...p, override: { previousVersion: prev.cid, ...place } }
+  }
+
+  /** Snapshots signed here, by CID: a successor's height and skips follow from them. */
+  readonly #snapshots = new Map<string, SnapshotSigned>()
+
+  /**
+   * What `makeSnapshot` needs to succeed the snapshot `cid`: the snapshot itself
+   * when it was signed here, else (a CID made up by a test) a previous-version
+   * link with height 2 and no skips, which is well formed on its own.
+   */
+  previousOf (cid: CID | null): Pick<Parameters<typeof makeSnapshot>[0], 'previous' | 'override'> {
+    if (cid === null) return { previous: null }
+    const signed = this.#snapshots.get(cid.toString())
+    if (signed === undefined) return { override: { previousVersion: cid, height: 2, skips: [] } }
+    // A predecessor with a malformed place (a tampered chain): succeed it as
+    // well as it allows, a rung it lacks replaced by its own CID.
+    const place = { cid, height: signed.height, previousVersion: signed.previousVersion, skips: signed.skips }
+    const h = Number.isSafeInteger(signed.height) && signed.height >= 1 ? signed.height + 1 : 2
+    const skips = ladder(h).map((g) => rung(place, g) ?? cid)
+    return { previous: { cid, signed }, override: { previousVersion: cid, height: h, skips } }
   }
 
   /** A delegation entry for `name`, keyed by the role's own key unless `keys` is given. */
@@ -99,11 +129,13 @@ export class DagBuilder {
     retired?: Record<string, TargetsEnvelope | CID>
     previousVersion?: CID | null
     signers?: readonly KeyPair[]
+    /** Replaces the height or skips that the predecessor implies (for tampered chains). */
+    place?: { height?: number, skips?: readonly CID[] }
   }): Promise<SnapshotEnvelope> {
     const c = (x: Envelope | CID): CID => ('cid' in x && 'signed' in x) ? x.cid : x as CID
     return await this.sign(makeSnapshot({
       expires: EXPIRES,
-      previousVersion: o.previousVersion ?? null,
+      ...this.#withPlace(this.previousOf(o.previousVersion ?? null), o.place),
       root: c(o.root),
       targets: c(o.targets),
       delegatedTargets: buildRolesMap(Object.entries(o.delegated ?? {}).map(([n, x]) => [n, c(x)] as const), this.sink).root,

@@ -40,8 +40,9 @@ import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair, type Signer } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
 import type {
-  Envelope, RootEnvelope, Signed, SnapshotEnvelope, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope
+  Envelope, RootEnvelope, Signed, SnapshotEnvelope, SnapshotSigned, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope
 } from '../../src/model/types.js'
+import { ladder, rung } from '../../src/model/ladder.js'
 import { roleMatchesPath } from '../../src/validate/delegation.js'
 import { sourceLoader, type Loader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
 import { dagOf, type FullDag } from '../../src/validate/valid.js'
@@ -493,7 +494,24 @@ export class RepoSim {
 
   /** Sign any object with the given signers and store the block. */
   async sign<S extends Signed> (signed: S, signers: readonly Signer[]): Promise<Envelope<S>> {
-    return await this.put(await signEnvelope(signed, uniqueSigners(signers)))
+    const env = await this.put(await signEnvelope(signed, uniqueSigners(signers)))
+    if (signed.type === 'snapshot') this.#snapshots.set(env.cid.toString(), signed as SnapshotSigned)
+    return env
+  }
+
+  /** Snapshots signed here, by CID: a successor's height and skips follow from them. */
+  readonly #snapshots = new Map<string, SnapshotSigned>()
+
+  /** `makeSnapshot`'s predecessor fields for `cid` (see DagBuilder.previousOf). */
+  previousOf (cid: CID | null): Pick<Parameters<typeof makeSnapshot>[0], 'previous' | 'override'> {
+    if (cid === null) return { previous: null }
+    const signed = this.#snapshots.get(cid.toString())
+    if (signed === undefined) return { override: { previousVersion: cid, height: 2, skips: [] } }
+    // A predecessor with a malformed place (a forged chain): succeed it as
+    // well as it allows, a rung it lacks replaced by its own CID.
+    const place = { cid, height: signed.height, previousVersion: signed.previousVersion, skips: signed.skips }
+    const h = Number.isSafeInteger(signed.height) && signed.height >= 1 ? signed.height + 1 : 2
+    return { previous: { cid, signed }, override: { previousVersion: cid, height: h, skips: ladder(h).map((g) => rung(place, g) ?? cid) } }
   }
 
   #targetsSigned (r: TargetsRole): TargetsSigned {
@@ -581,7 +599,7 @@ export class RepoSim {
 
     const snapshot = await this.sign(makeSnapshot({
       expires: this.expires('snapshot'),
-      previousVersion: prevSnap?.cid ?? null,
+      previous: prevSnap === null ? null : { cid: prevSnap.cid, signed: prevSnap.signed },
       root: root.cid,
       targets: targets.cid,
       delegatedTargets: buildRolesMap([...delegated].map(([n, e]) => [n, e.cid] as const), this.sink).root,
@@ -626,12 +644,16 @@ export class RepoSim {
     delegated?: ReadonlyMap<string, CID>
     retired?: ReadonlyMap<string, CID>
     signers?: readonly Signer[]
+    /** Replaces the height or skips its predecessor implies (SUCC-SNAP-HEIGHT, SUCC-SNAP-SKIPS attacks). */
+    place?: { height?: number, skips?: readonly CID[] }
   } = {}): Promise<SnapshotEnvelope> {
     const h = this.head
     const m = h.snapshot.signed.meta
+    const prev = this.previousOf(o.previousVersion === undefined ? h.snapshot.cid : o.previousVersion)
+    const prevCid = prev.previous?.cid ?? prev.override?.previousVersion ?? null
     return await this.sign(makeSnapshot({
       expires: this.expires('snapshot'),
-      previousVersion: o.previousVersion === undefined ? h.snapshot.cid : o.previousVersion,
+      ...(o.place === undefined ? prev : { ...prev, override: { ...prev.override, previousVersion: prevCid, ...o.place } }),
       root: o.root ?? m.root,
       targets: o.targets ?? m.targets,
       delegatedTargets: o.delegated === undefined ? m.delegatedTargets : buildRolesMap(o.delegated, this.sink).root,

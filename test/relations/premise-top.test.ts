@@ -185,7 +185,7 @@ describe('premise top (NOTES 5.6)', () => {
   it('SUCC-SNAP-LINK: under the top premise a role map that is not a map is a violation of the step; a missing map node propagates', async () => {
     const { b, R, T2, A1, S1 } = await world()
     const s1 = S1.signed.meta
-    const sign = async (delegatedTargets: CID) => await b.sign(makeSnapshot({ expires: EXPIRES, previousVersion: S1.cid, root: R.cid, targets: T2.cid, delegatedTargets, retired: s1.retired }), [b.key('snapshot')])
+    const sign = async (delegatedTargets: CID) => await b.sign(makeSnapshot({ expires: EXPIRES, previous: S1, root: R.cid, targets: T2.cid, delegatedTargets, retired: s1.retired }), [b.key('snapshot')])
     // The delegated-targets link names a targets map (entries of another kind), not a role map.
     const bad = await sign(A1.signed.targets)
     const r = await succ(b.loader(), 'snapshot', bad.cid, S1.cid, top)

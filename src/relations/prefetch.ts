@@ -1,0 +1,145 @@
+/**
+ * Fetching ahead along a snapshot chain (NOTES 5.5, *Work*): a walk from a
+ * snapshot at height n down to one at height f learns, from each snapshot
+ * it holds, the CIDs its skips claim for ancestors at heights spread over
+ * every power-of-two distance (SUCC-SNAP-SKIPS), and fetches those in
+ * parallel, highest first, so the K snapshots of a catch-up arrive in about
+ * log2 K rounds instead of K sequential ones.
+ *
+ * Guarantees:
+ * - it only warms the loader: what it fetches is loaded (and so decoded,
+ *   hash-checked and counted against BOUND-BLOCKS/BOUND-BYTES) exactly as the
+ *   walk would load it; nothing it learns is trusted. The walk follows
+ *   `previous-version` and checks every step, and a lying skip is refused by
+ *   SUCC-SNAP-SKIPS when the walk reaches the snapshot that holds it;
+ * - it fetches only heights strictly between f and the walk's position, each
+ *   height at most once (the first CID heard for it), so a lying chain costs
+ *   at most one block per height the walk would cross anyway;
+ * - at most `window` snapshots are fetched ahead of the walk and not yet
+ *   passed by it (memory independent of K), at most `concurrency` at once;
+ * - its failures are swallowed: the walk loads the same CID and reports
+ *   what is wrong under its own rule.
+ */
+import type { CID } from 'multiformats/cid'
+import { ladder } from '../model/ladder.js'
+import type { Loader } from '../validate/loader.js'
+
+/** Snapshots fetched ahead of a walk and not yet passed by it, at most. */
+export const PREFETCH_WINDOW = 4096
+/** Prefetches outstanding at once, at most (the loader bounds its own fetches too). */
+export const PREFETCH_CONCURRENCY = 128
+
+/** A max-heap of heights. */
+class Heap {
+  readonly #a: number[] = []
+  get size (): number { return this.#a.length }
+  push (x: number): void {
+    const a = this.#a
+    a.push(x)
+    for (let i = a.length - 1; i > 0;) {
+      const p = (i - 1) >> 1
+      if (a[p]! >= a[i]!) break;
+      [a[p], a[i]] = [a[i]!, a[p]!]
+      i = p
+    }
+  }
+
+  peek (): number | undefined { return this.#a[0] }
+  pop (): number | undefined {
+    const a = this.#a
+    const top = a[0]
+    const last = a.pop()
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last
+      for (let i = 0; ;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < a.length && a[l]! > a[m]!) m = l
+        if (r < a.length && a[r]! > a[m]!) m = r
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+export class ChainPrefetch {
+  readonly #loader: Loader
+  readonly #floor: number
+  readonly #window: number
+  readonly #concurrency: number
+  /** The first CID heard for each height not yet fetched (at most window x 53 entries). */
+  readonly #known = new Map<number, CID>()
+  readonly #todo = new Heap()
+  /** Heights whose fetch started and that the walk has not passed yet. */
+  readonly #ahead = new Set<number>()
+  #inflight = 0
+  /** The walk holds every height >= below. */
+  #below: number
+  #stopped = false
+  /** Prefetches started (for tests and benchmarks). */
+  started = 0
+
+  /**
+   * @param top the walk's start: its CID, height, previous-version and skips (as claimed)
+   * @param floor the height of the walk's far end: nothing at or below it is fetched
+   */
+  constructor (loader: Loader, top: { height: number, previousVersion: CID | null, skips: readonly CID[] }, floor: number, opts: { window?: number, concurrency?: number } = {}) {
+    this.#loader = loader
+    this.#floor = floor
+    this.#window = opts.window ?? PREFETCH_WINDOW
+    this.#concurrency = opts.concurrency ?? PREFETCH_CONCURRENCY
+    this.#below = top.height
+    this.#learn(top.height, top.previousVersion, top.skips)
+    this.#pump()
+  }
+
+  /** The walk now holds the snapshot at `height` (and everything above it). */
+  passed (height: number): void {
+    while (this.#below > height) {
+      this.#below--
+      this.#ahead.delete(this.#below)
+    }
+    this.#pump()
+  }
+
+  /** Start nothing more (the walk ended). */
+  stop (): void {
+    this.#stopped = true
+  }
+
+  #learn (height: number, previous: CID | null, skips: readonly CID[]): void {
+    if (!Number.isSafeInteger(height) || height < 1) return
+    const heights = ladder(height)
+    if (previous !== null) this.#hear(height - 1, previous)
+    for (let i = 0; i < heights.length && i < skips.length; i++) this.#hear(heights[i]!, skips[i]!)
+  }
+
+  #hear (h: number, cid: CID): void {
+    if (h <= this.#floor || h >= this.#below || this.#known.has(h) || this.#ahead.has(h)) return
+    this.#known.set(h, cid)
+    this.#todo.push(h)
+  }
+
+  #pump (): void {
+    while (!this.#stopped && this.#inflight < this.#concurrency && this.#ahead.size < this.#window && this.#todo.size > 0) {
+      const h = this.#todo.pop()!
+      const cid = this.#known.get(h)!
+      this.#known.delete(h)
+      if (h >= this.#below) continue // the walk got there first
+      this.#ahead.add(h)
+      this.#inflight++
+      this.started++
+      this.#loader.load('snapshot', cid).then((env) => {
+        // What it claims is only a hint, and only read when it claims the height it was heard at.
+        if (env.signed.height === h) this.#learn(h, env.signed.previousVersion, env.signed.skips)
+      }, () => {}).finally(() => {
+        this.#inflight--
+        this.#pump()
+      })
+    }
+  }
+}
