@@ -26,7 +26,12 @@
  * process's peak RSS (VmHWM) during the update.
  */
 import '../src/polyfill.js'
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,6 +51,8 @@ import { ShardReader, buildRolesMap, buildTargetsMap, emptyMap, targetsCodec, up
 import { pathHash } from '../src/validate/delegation.js'
 
 const QUICK = process.argv.includes('--quick')
+/** --process: each catch-up runs in a fresh client process over loopback HTTP (its own peak RSS). */
+const PROCESS = process.argv.includes('--process')
 const latencyAt = process.argv.indexOf('--latency')
 /** Delay of each request (--latency MS): a stand-in for a network's round trip. */
 const LATENCY_MS = latencyAt >= 0 ? Number(process.argv[latencyAt + 1]) : 0
@@ -176,8 +183,38 @@ function info (text: string): TargetInfo {
   return { cid: CIDClass.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(bytes))), length: bytes.length }
 }
 
-interface Row { scenario: string, what: string, blocks: number, rounds: number, bytes: number, changed: number, ms: number, rssMiB: number }
+interface Row { scenario: string, what: string, blocks: number, rounds: number, bytes: number, changed: number, ms: number, rssMiB: number, total?: boolean }
 const rows: Row[] = []
+
+/**
+ * A catch-up in a fresh process: the repository's blocks served over loopback
+ * HTTP as a trustless gateway (`/ipfs/CID?format=raw`) from this process, the
+ * client (bench/catchup-client.ts) refreshing its state folder to `head`.
+ * Blocks, bytes and rounds are counted here as requests arrive.
+ */
+async function measureProcess (scenario: string, what: string, changed: number, src: Counting, dir: string, head: CID): Promise<void> {
+  src.reset()
+  const server = createServer((req, res) => {
+    const m = /^\/ipfs\/([a-z0-9]+)\?format=raw$/.exec(req.url ?? '')
+    if (m === null) { res.statusCode = 404; res.end(); return }
+    src.get(CIDClass.parse(m[1]!)).then((bytes) => {
+      res.setHeader('content-type', 'application/vnd.ipld.raw')
+      res.end(bytes)
+    }, () => { res.statusCode = 404; res.end() })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const script = fileURLToPath(new URL('./catchup-client.js', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, [script, dir, url, head.toString()], { maxBuffer: 1 << 20 })
+    const out = JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number, vmHwmMiB: number }
+    rows.push({ scenario, what, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
+    console.error(`${scenario} / ${what} (own process): ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
 
 async function measure (scenario: string, what: string, changed: number, src: Counting, body: () => Promise<unknown>): Promise<void> {
   src.reset()
@@ -211,7 +248,8 @@ async function refreshOnly (k: number): Promise<void> {
     await up.refresh(first)
     repo.written = 0
     for (let i = 0; i < k; i++) await repo.publish()
-    await measure(`refresh-only K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+    if (PROCESS) await measureProcess(`refresh-only K=${k}`, 'catch-up', repo.written, src, dir, repo.timestamp.cid)
+    else await measure(`refresh-only K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -230,7 +268,8 @@ async function oneTarget (n: number, k: number): Promise<void> {
       await repo.changeTopTarget(`pkg/${(i * 7919) % n}.tgz`, i)
       await repo.publish()
     }
-    await measure(`one-target N=${n} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+    if (PROCESS) await measureProcess(`one-target N=${n} K=${k}`, 'catch-up', repo.written, src, dir, repo.timestamp.cid)
+    else await measure(`one-target N=${n} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -286,9 +325,10 @@ async function main (): Promise<void> {
   }
   const kb = (b: number): string => (b / 1024).toFixed(1)
   console.log(`request latency: ${LATENCY_MS > 0 ? `${LATENCY_MS} ms` : 'none (one event-loop turn)'}`)
-  console.log('| scenario | step | blocks | rounds | KiB fetched | KiB changed | ms | peak RSS growth MiB |')
+  console.log(PROCESS ? 'catch-ups in a fresh client process over loopback HTTP: peak RSS is that process\'s whole' : 'in process: peak RSS is the growth of this process (which holds the repository)')
+  console.log('| scenario | step | blocks | rounds | KiB fetched | KiB changed | ms | peak RSS MiB |')
   console.log('|---|---|---|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${r.rounds} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)} |`)
+  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${r.rounds} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)}${r.total === true ? '' : ' (growth)'} |`)
 }
 
 await main()

@@ -28,7 +28,7 @@ import { MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, isVerdict } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import { MAX_NODE_BYTES } from '../shard/index.js'
-import { mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
+import { cidKey, mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
 import type { BlockCache } from './store.js'
 
 export interface ClientLoaderOptions {
@@ -137,11 +137,17 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
     },
     ...mapMethods(fetchShard),
     forget (cid: CID): void {
-      for (const kind of Object.keys(MAX_BLOCK_BYTES)) decoded.delete(`${kind} ${cid.toString()}`)
+      const key = cidKey(cid)
+      for (const kind of Object.keys(MAX_BLOCK_BYTES)) decoded.delete(`${kind} ${key}`)
       remote.forget?.(cid)
     },
+    async prefetch (kind: Kind, cid: CID): Promise<Uint8Array | undefined> {
+      if (decoded.has(`${kind} ${cidKey(cid)}`)) return undefined
+      const cached = await cache?.get(cid, MAX_BLOCK_BYTES[kind]).catch(() => undefined)
+      return cached ?? await remote.prefetch?.(kind, cid)
+    },
     async load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
-      const key = `${kind} ${cid.toString()}`
+      const key = `${kind} ${cidKey(cid)}`
       let p = decoded.get(key)
       if (p === undefined) {
         p = (async () => {

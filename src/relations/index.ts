@@ -31,7 +31,7 @@ import type { Kind } from '../model/config.js'
 import type { RuleId } from '../model/rules.js'
 import { DecodeError, UsageError } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
-import type { Loader } from '../validate/loader.js'
+import { cidKey, type Loader } from '../validate/loader.js'
 import { Collector, ruleOfLoadError, type Violation } from '../validate/report.js'
 import { LIMITS } from '../model/config.js'
 import { ladder, rung, type ChainPlace } from '../model/ladder.js'
@@ -143,7 +143,7 @@ function dedupe (vs: readonly Violation[]): Violation[] {
 function result (violations: readonly Violation[], witness: readonly CID[]): Relation {
   const vs = dedupe(violations)
   return vs.length === 0
-    ? { holds: true, violations: [], witness: witness.map((c) => c.toString()) }
+    ? { holds: true, violations: [], witness: witness.map(cidKey) }
     : { holds: false, violations: vs, witness: [] }
 }
 
@@ -166,7 +166,7 @@ function memo<T> (m: Map<string, Promise<T>>, key: string, compute: () => Promis
  * for snapshots and timestamps under the top premise, VALID_top read whole.
  */
 function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
-  return memo(ctx.valid, `${kind} ${cid.toString()}`, async () => {
+  return memo(ctx.valid, `${kind} ${cidKey(cid)}`, async () => {
     switch (kind) {
       case 'timestamp': return (await (ctx.top ? validateTimestampTop : validateTimestamp)(ctx.loader, cid, ctx.vopts)).violations
       case 'snapshot': return (await (ctx.top ? validateSnapshotTop : validateSnapshot)(ctx.loader, cid, ctx.vopts)).violations
@@ -194,7 +194,7 @@ function validOf (ctx: Ctx, kind: Kind, cid: CID): Promise<Violation[]> {
  */
 function stepValidOf (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, cid: CID): Promise<Violation[]> {
   if (!(ctx.top && kind === 'snapshot')) return validOf(ctx, kind, cid)
-  return memo(ctx.valid, `light ${cid.toString()}`, async () => await snapshotTopWithoutMaps(ctx.loader, cid, ctx.vopts))
+  return memo(ctx.valid, `light ${cidKey(cid)}`, async () => await snapshotTopWithoutMaps(ctx.loader, cid, ctx.vopts))
 }
 
 /** The envelope, or undefined when it failed to load (already reported by validOf). */
@@ -250,7 +250,7 @@ async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[], rea
 /** `A <- B` for roots, targets and snapshots, memoized by CID pair. */
 /** `read`, when given, collects the delegated objects a snapshot step loaded (for `forget`). */
 function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?: CID[]): Promise<Relation> {
-  return memo(ctx.steps, `${kind} ${a.toString()} ${b.toString()}`, async () => {
+  return memo(ctx.steps, `${kind} ${cidKey(a)} ${cidKey(b)}`, async () => {
     const out: Violation[] = [...await stepValidOf(ctx, kind, a)]
     if (!a.equals(b)) out.push(...await stepValidOf(ctx, kind, b))
     const A = await envOf(ctx, kind, a)
@@ -498,7 +498,7 @@ const STEP_CONCURRENCY = 64
  * chain order, whatever order the checks finish in).
  */
 async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID, walk?: Walk): Promise<Relation> {
-  const chain: string[] = [a.toString()]
+  const chain: string[] = [cidKey(a)]
   const queue: Array<{ cur: CID, prev: CID, read: CID[], p: Promise<Relation> }> = []
   /** Settle the oldest queued step: its failure, or undefined after dropping what it read. */
   const settle = async (): Promise<Relation | undefined> => {
@@ -508,7 +508,8 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, esta
     if (!s.cur.equals(a)) {
       ctx.loader.forget!(s.cur)
       for (const x of s.read) ctx.loader.forget!(x)
-      ctx.steps.delete(`snapshot ${s.cur.toString()} ${s.prev.toString()}`)
+      ctx.steps.delete(`snapshot ${cidKey(s.cur)} ${cidKey(s.prev)}`)
+      ctx.valid.delete(`light ${cidKey(s.cur)}`)
     }
     return undefined
   }
@@ -539,7 +540,7 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, esta
     const p = step(ctx, 'snapshot', cur, prev, read)
     p.catch(() => {}) // awaited in order by settle; never unhandled meanwhile
     queue.push({ cur, prev, read, p })
-    chain.push(prev.toString())
+    chain.push(cidKey(prev))
     if (queue.length >= STEP_CONCURRENCY) {
       let f: Relation | undefined
       try {

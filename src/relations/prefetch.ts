@@ -7,27 +7,55 @@
  * log2 K rounds instead of K sequential ones.
  *
  * Guarantees:
- * - it only warms the loader: what it fetches is loaded (and so decoded,
- *   hash-checked and counted against BOUND-BLOCKS/BOUND-BYTES) exactly as the
- *   walk would load it; nothing it learns is trusted. The walk follows
+ * - it only warms the loader: what it fetches is fetched as the walk would
+ *   fetch it (counted against BOUND-BLOCKS/BOUND-BYTES; with `Loader.prefetch`
+ *   as bytes only, decoded and hash-checked when the walk loads them), and
+ *   what it reads there (height, previous-version, skips, found by a scan of
+ *   the bytes) is a hint; nothing it learns is trusted. The walk follows
  *   `previous-version` and checks every step, and a lying skip is refused by
  *   SUCC-SNAP-SKIPS when the walk reaches the snapshot that holds it;
  * - it fetches only heights strictly between f and the walk's position, each
  *   height at most once (the first CID heard for it), so a lying chain costs
  *   at most one block per height the walk would cross anyway;
  * - at most `window` snapshots are fetched ahead of the walk and not yet
- *   passed by it (memory independent of K), at most `concurrency` at once;
+ *   passed by it (memory independent of K: with `Loader.prefetch` each is
+ *   held as its bytes, about 1 KiB), at most `concurrency` at once;
  * - its failures are swallowed: the walk loads the same CID and reports
  *   what is wrong under its own rule.
  */
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { ladder } from '../model/ladder.js'
 import type { Loader } from '../validate/loader.js'
 
+const HEIGHT = /"height":(\d{1,16})[,}]/
+const PREVIOUS = /"previous-version":\{"\/":"([a-z2-7]{1,200})"\}/
+const SKIPS = /"skips":\[((?:\{"\/":"[a-z2-7]{1,200}"\},?){0,52})\]/
+const LINK = /\{"\/":"([a-z2-7]{1,200})"\}/g
+
+/**
+ * What a snapshot block claims of its place, read from its dag-json bytes
+ * without decoding them (a hint: undefined or partial when the bytes are not
+ * the canonical snapshot they should be; the walk decodes and checks them).
+ */
+export function placeHint (bytes: Uint8Array): { height: number, previousVersion: CID | null, skips: CID[] } | undefined {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
+    const h = HEIGHT.exec(text)
+    if (h === null) return undefined
+    const height = Number(h[1])
+    const p = PREVIOUS.exec(text)
+    const sk = SKIPS.exec(text)
+    const skips = sk === null ? [] : [...sk[1]!.matchAll(LINK)].map((m) => CID.parse(m[1]!))
+    return { height, previousVersion: p === null ? null : CID.parse(p[1]!), skips }
+  } catch {
+    return undefined
+  }
+}
+
 /** Snapshots fetched ahead of a walk and not yet passed by it, at most. */
-export const PREFETCH_WINDOW = 4096
+export const PREFETCH_WINDOW = 16384
 /** Prefetches outstanding at once, at most (the loader bounds its own fetches too). */
-export const PREFETCH_CONCURRENCY = 128
+export const PREFETCH_CONCURRENCY = 512
 
 /** A max-heap of heights. */
 class Heap {
@@ -103,7 +131,9 @@ export class ChainPrefetch {
       this.#below--
       this.#ahead.delete(this.#below)
     }
-    this.#pump()
+    // Refill in batches: when fetches are under way, or once the walk has used
+    // half the window (one round for many blocks, not one block a round).
+    if (this.#inflight > 0 || this.#ahead.size <= this.#window / 2) this.#pump()
   }
 
   /** Start nothing more (the walk ended). */
@@ -133,9 +163,12 @@ export class ChainPrefetch {
       this.#ahead.add(h)
       this.#inflight++
       this.started++
-      this.#loader.load('snapshot', cid).then((env) => {
+      const hint = this.#loader.prefetch !== undefined
+        ? this.#loader.prefetch('snapshot', cid).then((bytes) => bytes === undefined ? undefined : placeHint(bytes))
+        : this.#loader.load('snapshot', cid).then((env) => env.signed)
+      hint.then((place) => {
         // What it claims is only a hint, and only read when it claims the height it was heard at.
-        if (env.signed.height === h) this.#learn(h, env.signed.previousVersion, env.signed.skips)
+        if (place !== undefined && place.height === h) this.#learn(h, place.previousVersion, place.skips)
       }, () => {}).finally(() => {
         this.#inflight--
         this.#pump()

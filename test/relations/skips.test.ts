@@ -14,6 +14,7 @@ import { sourceLoader, type LoaderSource } from '../../src/validate/loader.js'
 import { validateSnapshot, validateSnapshotTop } from '../../src/validate/valid.js'
 import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
 import { DagBuilder } from '../helpers/dag.js'
+import { placeHint } from '../../src/relations/prefetch.js'
 import { DEEP, propertyRuns } from '../helpers/seed.js'
 
 const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
@@ -180,6 +181,15 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
 })
 
 describe('fetching ahead (NOTES 5.5, Work)', () => {
+  it('SUCC-SNAP-SKIPS: the hint read from a block\'s bytes is its claimed place, and nothing (never a throw) for bytes that are not a snapshot', async () => {
+    const { S } = await chain(9)
+    // Height 8: ladder [6, 4].
+    expect(placeHint(S[7]!.bytes)).toEqual({ height: 8, previousVersion: S[6]!.cid, skips: [S[5]!.cid, S[3]!.cid] })
+    expect(placeHint(S[0]!.bytes)).toEqual({ height: 1, previousVersion: null, skips: [] })
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => { placeHint(bytes) }), propertyRuns(200))
+    expect(placeHint(new TextEncoder().encode('{"height":5,"previous-version":{"/":"bnotacid"}}'))).toBeUndefined()
+  })
+
   it('SUCC-STAR: a client 300 snapshots behind fetches them in few rounds, with the same witness as one at a time', async () => {
     const { b, S } = await chain(301)
     const ahead = roundCounting(b)
