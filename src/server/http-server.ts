@@ -17,6 +17,7 @@ import { BlockError, UsageError } from '../model/errors.js'
 import { errorResponse, gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
+import { isOpenApiRoute, openApiHandler } from './openapi.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -96,7 +97,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     }
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     // A refused body is left unread (not destroyed) so that the refusal can still be sent.
-    const answering = options.sessions !== undefined && isSessionRoute(request)
+    const answering = isOpenApiRoute(request)
+      ? openApiHandler(request)
+      : options.sessions !== undefined && isSessionRoute(request)
       ? options.sessions({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
       : registry !== undefined && isRegistryRoute(request)
       ? registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
