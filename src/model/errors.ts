@@ -130,7 +130,9 @@ export const REPO_CODES = {
   ERR_PUBLISH_INVALID: 'the publisher refused its own output (details.rule is the rule of spec/NOTES.md)',
   ERR_NOT_SUCCESSOR: 'a timestamp that does not descend from the one given',
   ERR_IPNS: 'the IPNS record could not be made',
-  ERR_PUSH_REFUSED: 'a head registry refused a push (details.status, details.code and details.rule are its answer)'
+  ERR_PUSH_REFUSED: 'a head registry refused a push (details.status, details.code and details.rule are its answer)',
+  ERR_REMOTE_REFUSED: 'a signing service refused a request (details.status, details.serverCode and details.rule are its answer)',
+  ERR_REMOTE_ANSWER: 'a signing service answered something that is not what was asked (malformed, or an object to sign that is not one)'
 } as const
 
 /** StateError codes. */
