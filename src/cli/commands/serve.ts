@@ -12,6 +12,13 @@
  * current one (src/server/registry-handlers.ts, NOTES 10.1), rate limited per
  * client address (--push-rate).
  *
+ * With --sessions, the /drafts routes take proposals and signatures and
+ * publish a draft once its thresholds are met (src/server/session-handlers.ts,
+ * src/publish/sessions.ts, NOTES 10.2); with --online-keys the snapshot and
+ * timestamp are re-signed before they expire (src/publish/online.ts). Either
+ * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
+ * GET /openapi.json describes every route.
+ *
  * Once listening it prints the URL as its first line on stdout, or with
  * --json its one JSON object `{ url, port, head, ipns?, dir, pushes }`, so scripts
  * and tests can wait for it; nothing more goes to stdout after that.
