@@ -215,6 +215,17 @@ describe('signing sessions over HTTP', () => {
     expect(signed.json.finalized).toBe(true)
     await verifyRepoHead(dir, head.timestamp)
     expect((await call(server.url, 'GET', `/drafts/${q.json.id}`)).json).toMatchObject({ state: 'published', timestamp: (await ok('head', '--dir', dir)).timestamp })
+    // Two drafts over one head: once one is published the other is stale, and refused (409) with nothing stored.
+    const a = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })
+    const b = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })
+    expect((await call(server.url, 'POST', `/drafts/${a.json.id as string}/signatures`, { signatures: [await sigFor(offline.targets, a.json, 'targets')] })).json.published).toBe(true)
+    expect((await call(server.url, 'GET', `/drafts/${b.json.id as string}`)).json.state).toBe('stale')
+    const unchanged = await fingerprint(dir)
+    const stale = await call(server.url, 'POST', `/drafts/${b.json.id as string}/signatures`, { signatures: [await sigFor(offline.targets, b.json, 'targets')] })
+    expect([stale.status, stale.json.error.code]).toEqual([409, 'ERR_DRAFT_STALE'])
+    expect(await fingerprint(dir)).toEqual(unchanged)
+    expect((await call(server.url, 'DELETE', `/drafts/${b.json.id as string}`)).status).toBe(200)
+
     // And the CLI refuses, through that step, a key the draft does not wait for.
     const r = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })
     const wrong = await dagtuf('sign', '--dir', dir, '--draft', r.json.id, '--key', join(work.path, 'vault', 'new-root'))
