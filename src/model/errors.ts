@@ -92,7 +92,8 @@ export const KEY_FILE_CODES = {
   ERR_WRONG_PASSPHRASE: 'the passphrase does not open the encrypted key',
   ERR_PASSPHRASE_REQUIRED: 'the key is encrypted and no passphrase was given',
   ERR_KEY_NOT_AUTHORIZED: 'the key is not one the role (or draft) accepts',
-  ERR_KEY_NOT_ONLINE: 'a root or targets key where only the online (snapshot, timestamp) keys may be'
+  ERR_KEY_NOT_ONLINE: 'a root or targets key where only the online (snapshot, timestamp) keys may be',
+  ERR_PKCS11: 'a PKCS#11 token could not be used (details.reason: binding, module, token, pin or key)'
 } as const
 
 /** RepoError codes. */

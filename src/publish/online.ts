@@ -22,6 +22,7 @@
  * - The clock and the timer are injected (tests run the schedule without waiting).
  */
 import { expiresIn } from '../model/build.js'
+import type { Signer } from '../model/keys.js'
 import { KeyFileError } from '../model/errors.js'
 import { commit } from './commit.js'
 import { sessionFor, type Session } from './engine.js'
@@ -35,6 +36,8 @@ import { loadCurrent } from './state.js'
 export interface ResignerOptions {
   readonly repo: Repo
   readonly passphrase?: string
+  /** Keys held elsewhere (a PKCS#11 token), used next to the key folder's. */
+  readonly signers?: readonly Signer[]
   /** Re-sign when this fraction of an object's period is left (0 < margin < 1, default 0.5). */
   readonly margin?: number
   readonly now?: () => Date
@@ -46,14 +49,14 @@ export interface ResignerOptions {
  * ONLINE-KEYS-ONLY: refuse a key folder holding a root or targets key of the head's root.
  * @throws {KeyFileError} ERR_KEY_NOT_ONLINE
  */
-export async function assertOnlineKeysOnly (repo: Repo): Promise<void> {
+export async function assertOnlineKeysOnly (repo: Repo, others: readonly Signer[] = []): Promise<void> {
   const node = await repo.node()
   const current = await loadCurrent(repo, node)
   const root = current.published.root.signed
   const files = await repo.keyFiles()
   for (const role of ['root', 'targets'] as const) {
     for (const id of root.roles[role].keyids) {
-      const f = files.get(id)
+      const f = files.get(id) ?? (others.some((o) => o.keyid === id) ? { path: `the token key ${id.slice(0, 16)}` } : undefined)
       if (f !== undefined) {
         throw new KeyFileError('ERR_KEY_NOT_ONLINE', `${f.path} is a ${role} key: a service holds only the snapshot and timestamp keys; move it offline (ONLINE-KEYS-ONLY)`, { details: { rule: 'ONLINE-KEYS-ONLY', role, keyid: id, path: f.path } })
       }
@@ -67,6 +70,7 @@ export class OnlineResigner {
   readonly #now: () => Date
   readonly #log: (line: string) => void
   readonly #passphrase: string | undefined
+  readonly #signers: readonly Signer[]
   #session: Session | undefined
 
   constructor (options: ResignerOptions) {
@@ -76,10 +80,15 @@ export class OnlineResigner {
     this.#now = options.now ?? (() => new Date())
     this.#log = options.log ?? (() => {})
     this.#passphrase = options.passphrase
+    this.#signers = options.signers ?? []
   }
 
   async #sessionNow (): Promise<Session> {
-    this.#session ??= await sessionFor(this.repo, { passphrase: this.#passphrase })
+    if (this.#session === undefined) {
+      const s = await sessionFor(this.repo, { passphrase: this.#passphrase })
+      for (const signer of this.#signers) s.keys.addSigner(signer)
+      this.#session = s
+    }
     return { ...this.#session, now: this.#now() }
   }
 

@@ -38,7 +38,7 @@
  */
 import { encodeSigned } from '../model/codec.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
-import { signingMessage } from '../model/keys.js'
+import { signingMessage, type Signer } from '../model/keys.js'
 import type { KeyId } from '../model/types.js'
 import { acquireLock } from './repo-io.js'
 import { commitDraft } from './commit.js'
@@ -65,6 +65,8 @@ export interface SessionStoreOptions {
   readonly repo: Repo
   /** Passphrase of the online keys' files, when they are encrypted. */
   readonly passphrase?: string
+  /** Keys held elsewhere (a PKCS#11 token), used next to the key folder's. */
+  readonly signers?: readonly Signer[]
   /** A draft older than this (seconds after `created`) takes no signatures and is removed. */
   readonly ttlSeconds?: number
   readonly maxDrafts?: number
@@ -134,6 +136,7 @@ export class SigningSessions {
   readonly maxDrafts: number
   readonly #now: () => Date
   readonly #passphrase: string | undefined
+  readonly #signers: readonly Signer[]
   #session: Session | undefined
 
   constructor (options: SessionStoreOptions) {
@@ -142,11 +145,16 @@ export class SigningSessions {
     this.maxDrafts = options.maxDrafts ?? DEFAULT_MAX_DRAFTS
     this.#now = options.now ?? (() => new Date())
     this.#passphrase = options.passphrase
+    this.#signers = options.signers ?? []
   }
 
   /** The publishing session, at this moment (keys indexed once; decrypted keys kept). */
   async #sessionNow (): Promise<Session> {
-    this.#session ??= await sessionFor(this.repo, { passphrase: this.#passphrase })
+    if (this.#session === undefined) {
+      const s = await sessionFor(this.repo, { passphrase: this.#passphrase })
+      for (const signer of this.#signers) s.keys.addSigner(signer)
+      this.#session = s
+    }
     return { ...this.#session, now: this.#now() }
   }
 

@@ -30,8 +30,8 @@ import { opJson } from '../../publish/files.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { Repo } from '../../publish/repo.js'
 import { list, str } from '../args.js'
-import type { Command } from '../command.js'
-import { PASSPHRASE, passphraseOf, textIo } from './publish-common.js'
+import type { Command, Io } from '../command.js'
+import { PASSPHRASE, PKCS11, passphraseOf, pkcs11Of, textIo } from './publish-common.js'
 
 /** Largest answer read from a service. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -195,37 +195,47 @@ export const remoteStatusCommand: Command = {
 export const remoteSignCommand: Command = {
   name: 'remote sign',
   summary: 'sign a signing service\'s draft with your keys (what each key is waited for) and send the signatures',
-  usage: 'remote sign --server URL --draft ID --key KEYFILE... [--passphrase-file F]',
+  usage: 'remote sign --server URL --draft ID (--key KEYFILE... | --pkcs11-module M [--pkcs11-key LABEL...]) [--passphrase-file F]',
   maxPositionals: 0,
-  options: { ...SERVER, ...DRAFT, ...PASSPHRASE, key: { type: 'list', help: 'private key files to sign with' } },
+  options: { ...SERVER, ...DRAFT, ...PASSPHRASE, key: { type: 'list', help: 'private key files to sign with' }, ...PKCS11 },
   async run (args, io) {
     io = textIo(io, args)
     const server = serverOf(str(args, 'server'))
     const id = draftOf(str(args, 'draft'))
     const keyFiles = list(args, 'key')
-    if (keyFiles.length === 0) throw new UsageError('ERR_USAGE', 'remote sign needs --key KEYFILE')
+    if (keyFiles.length === 0 && str(args, 'pkcs11-module') === undefined) throw new UsageError('ERR_USAGE', 'remote sign needs --key KEYFILE (or --pkcs11-module)')
     const pass = await passphraseOf(args)
     const signers: Signer[] = []
     for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
-    const view = await call(server, 'GET', `/drafts/${id}`)
-    if (view.state !== 'pending') throw new RepoError('ERR_REMOTE_REFUSED', `draft ${id} is ${String(view.state)}: it takes no signatures`, { details: { server, state: String(view.state) } })
-    const needs = Array.isArray(view.needs) ? view.needs as Array<Record<string, any>> : []
-    const objects = Array.isArray(view.objects) ? view.objects as Array<Record<string, any>> : []
-    const signatures: Array<{ role: string, keyid: string, sig: string }> = []
-    for (const o of objects) {
-      const role = String(o.role)
-      const waited = new Set(needs.filter((n) => n.role === role).flatMap((n) => Array.isArray(n.missing) ? n.missing as string[] : []))
-      const mine = signers.filter((s) => waited.has(s.keyid))
-      if (mine.length === 0) continue
-      const message = checkedMessage(role, o.message, server)
-      for (const s of mine) signatures.push({ role, keyid: s.keyid, sig: toHexSig(await s.sign(message)) })
+    const token = await pkcs11Of(args)
+    try {
+      signers.push(...token?.signers ?? [])
+      return await remoteSign(server, id, signers, io)
+    } finally {
+      token?.close()
     }
-    if (signatures.length === 0) throw new RepoError('ERR_REMOTE_REFUSED', `draft ${id} waits for none of these keys`, { details: { server, keyids: signers.map((s) => s.keyid) } })
-    const r = await call(server, 'POST', `/drafts/${id}/signatures`, { signatures })
-    for (const s of signatures) io.out(`signed ${s.role} with ${s.keyid.slice(0, 16)}`)
-    for (const l of viewLines((r.draft ?? {}) as Record<string, any>)) io.out(l)
-    return { result: { server, signed: signatures.map(({ role, keyid }) => ({ role, keyid })), published: r.published === true, draft: r.draft } }
   }
+}
+
+async function remoteSign (server: string, id: string, signers: readonly Signer[], io: Io): Promise<{ result: Record<string, unknown> }> {
+  const view = await call(server, 'GET', `/drafts/${id}`)
+  if (view.state !== 'pending') throw new RepoError('ERR_REMOTE_REFUSED', `draft ${id} is ${String(view.state)}: it takes no signatures`, { details: { server, state: String(view.state) } })
+  const needs = Array.isArray(view.needs) ? view.needs as Array<Record<string, any>> : []
+  const objects = Array.isArray(view.objects) ? view.objects as Array<Record<string, any>> : []
+  const signatures: Array<{ role: string, keyid: string, sig: string }> = []
+  for (const o of objects) {
+    const role = String(o.role)
+    const waited = new Set(needs.filter((n) => n.role === role).flatMap((n) => Array.isArray(n.missing) ? n.missing as string[] : []))
+    const mine = signers.filter((s) => waited.has(s.keyid))
+    if (mine.length === 0) continue
+    const message = checkedMessage(role, o.message, server)
+    for (const s of mine) signatures.push({ role, keyid: s.keyid, sig: toHexSig(await s.sign(message)) })
+  }
+  if (signatures.length === 0) throw new RepoError('ERR_REMOTE_REFUSED', `draft ${id} waits for none of these keys`, { details: { server, keyids: signers.map((s) => s.keyid) } })
+  const r = await call(server, 'POST', `/drafts/${id}/signatures`, { signatures })
+  for (const s of signatures) io.out(`signed ${s.role} with ${s.keyid.slice(0, 16)}`)
+  for (const l of viewLines((r.draft ?? {}) as Record<string, any>)) io.out(l)
+  return { result: { server, signed: signatures.map(({ role, keyid }) => ({ role, keyid })), published: r.published === true, draft: r.draft } }
 }
 
 export const remoteWithdrawCommand: Command = {

@@ -37,9 +37,11 @@ import { readPassphrase } from '../../publish/keyfile.js'
 import { IPNS_FILE, readRepoIpns, type RepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
-import { flag, int, str } from '../args.js'
+import { flag, int, str, type Parsed } from '../args.js'
+import type { Signer } from '../../model/keys.js'
+import { PKCS11, pkcs11Of } from './publish-common.js'
 import { UsageError } from '../../model/errors.js'
-import type { Command } from '../command.js'
+import type { Command, Io } from '../command.js'
 
 export interface RepositoryServer {
   readonly url: string
@@ -90,6 +92,8 @@ export interface ServeOptions {
   now?: () => Date
   /** Where the service logs what it does on its own (re-signs, drafts published at start). */
   log?: (line: string) => void
+  /** Online keys held on a PKCS#11 token (the caller closes them after the server). */
+  signers?: readonly Signer[]
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
@@ -128,16 +132,16 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     let resigner: { stop: () => void } | undefined
     if (options.sessions === true || options.onlineKeys === true) {
       // ONLINE-KEYS-ONLY: a service never holds the root or targets keys.
-      await assertOnlineKeysOnly(repo)
+      await assertOnlineKeysOnly(repo, options.signers)
     }
     if (options.sessions === true) {
-      const store = new SigningSessions({ repo, passphrase: options.passphrase, ttlSeconds: options.draftTtlSeconds, ...(options.now !== undefined ? { now: options.now } : {}) })
+      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, ...(options.now !== undefined ? { now: options.now } : {}) })
       for (const r of await store.resume()) log(`draft ${r.id} published at start: timestamp ${r.timestamp}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
     const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...(sessions !== undefined ? { sessions } : {}) })
     if (options.onlineKeys === true) {
-      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
+      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
     let closing: Promise<void> | undefined
     return {
@@ -192,49 +196,71 @@ export const serveCommand: Command = {
     sessions: { type: 'boolean', help: 'signing sessions: POST /drafts, GET /drafts[/ID], POST /drafts/ID/signatures, DELETE /drafts/ID (needs the snapshot and timestamp keys, refuses root and targets keys)' },
     'draft-ttl': { type: 'string', help: 'with --sessions: how long a draft takes signatures, e.g. 7d (default 7d)' },
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
-    'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' }
+    'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
+    ...PKCS11
   },
   async run (args, io) {
     const port = int(args, 'port', 0, 0, 65535)
     const rate = int(args, 'push-rate', DEFAULT_RATE_LIMIT.perMinute, 0, 1_000_000)
-    const server = await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, {
-      host: str(args, 'host') ?? '127.0.0.1',
-      port,
-      allowPush: flag(args, 'allow-push'),
-      maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
-      maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
-      rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate },
-      sessions: flag(args, 'sessions'),
-      onlineKeys: flag(args, 'online-keys'),
-      ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
-      ...(flag(args, 'sessions') || flag(args, 'online-keys') ? { passphrase: await readPassphrase(str(args, 'passphrase-file')) } : {}),
-      log: (line) => { io.err(`dagtuf serve: ${line}`) }
-    })
-    let ready: Record<string, unknown>
+    // Online keys on a token (--pkcs11-*): open for as long as the server runs.
+    const token = await pkcs11Of(args)
+    let server: RepositoryServer
     try {
-      const head = await server.head()
-      const ipns = await server.ipnsName()
-      ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push'), sessions: flag(args, 'sessions'), onlineKeys: flag(args, 'online-keys') }
+      server = await serveWith(args, io, port, rate, token?.signers)
     } catch (e) {
-      await server.close().catch(() => {})
+      token?.close()
       throw e
     }
-    // The command's one JSON object is printed now, while it runs; main prints nothing at exit.
-    if (flag(args, 'json')) io.out(JSON.stringify(ready))
-    else {
-      io.out(server.url)
-      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${flag(args, 'sessions') ? ', /drafts' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
-    }
-    const sig = await untilSignal()
-    let exitCode = 0
     try {
-      await server.close()
-      io.err(`dagtuf serve: stopped (${sig})`)
-    } catch (e) {
-      // stdout already carries this command's one object: report on stderr only.
-      io.err(`dagtuf serve: stopped (${sig}), but closing failed: ${e instanceof Error ? e.message : String(e)}`)
-      exitCode = 1
+      return await runServer(args, io, server)
+    } finally {
+      token?.close()
     }
-    return { result: ready, exitCode, printed: true }
   }
+}
+
+async function serveWith (args: Parsed, io: Io, port: number, rate: number, signers: readonly Signer[] | undefined): Promise<RepositoryServer> {
+  return await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, {
+    host: str(args, 'host') ?? '127.0.0.1',
+    port,
+    allowPush: flag(args, 'allow-push'),
+    maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
+    maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
+    rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate },
+    sessions: flag(args, 'sessions'),
+    onlineKeys: flag(args, 'online-keys'),
+    ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
+    ...(flag(args, 'sessions') || flag(args, 'online-keys') ? { passphrase: await readPassphrase(str(args, 'passphrase-file')) } : {}),
+    log: (line) => { io.err(`dagtuf serve: ${line}`) },
+    ...(signers !== undefined ? { signers } : {})
+  })
+}
+
+async function runServer (args: Parsed, io: Io, server: RepositoryServer): Promise<{ result: Record<string, unknown>, exitCode: number, printed: boolean }> {
+  let ready: Record<string, unknown>
+  try {
+    const head = await server.head()
+    const ipns = await server.ipnsName()
+    ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push'), sessions: flag(args, 'sessions'), onlineKeys: flag(args, 'online-keys') }
+  } catch (e) {
+    await server.close().catch(() => {})
+    throw e
+  }
+  // The command's one JSON object is printed now, while it runs; main prints nothing at exit.
+  if (flag(args, 'json')) io.out(JSON.stringify(ready))
+  else {
+    io.out(server.url)
+    io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${flag(args, 'sessions') ? ', /drafts' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
+  }
+  const sig = await untilSignal()
+  let exitCode = 0
+  try {
+    await server.close()
+    io.err(`dagtuf serve: stopped (${sig})`)
+  } catch (e) {
+    // stdout already carries this command's one object: report on stderr only.
+    io.err(`dagtuf serve: stopped (${sig}), but closing failed: ${e instanceof Error ? e.message : String(e)}`)
+    exitCode = 1
+  }
+  return { result: ready, exitCode, printed: true }
 }
