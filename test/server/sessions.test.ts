@@ -11,6 +11,8 @@ import { main } from '../../src/cli/main.js'
 import { serveRepository, type RepositoryServer } from '../../src/cli/commands/serve.js'
 import { signingMessage, toHexSig, type Signer } from '../../src/model/keys.js'
 import { readKeyFile, signerFromKeyFile } from '../../src/publish/keyfile.js'
+import { Repo } from '../../src/publish/repo.js'
+import { SigningSessions } from '../../src/publish/sessions.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { fingerprint, verifyRepoHead } from '../cli/publish-helpers.js'
 import { httpRequest } from './http-helpers.js'
@@ -231,6 +233,53 @@ describe('signing sessions over HTTP', () => {
     const wrong = await dagtuf('sign', '--dir', dir, '--draft', r.json.id, '--key', join(work.path, 'vault', 'new-root'))
     expect(wrong.json.error.code).toBe('ERR_KEY_NOT_AUTHORIZED')
     expect((await call(server.url, 'DELETE', `/drafts/${r.json.id}`)).status).toBe(200)
+  }, 60_000)
+})
+
+describe('concurrency and limits', () => {
+  it('two keyholders posting at the same moment are both taken, one at a time, and the draft is published once', async () => {
+    const dir = await copyOfBase('concurrent')
+    const server = await serveRepository(dir, { sessions: true })
+    try {
+      const before = await ok('head', '--dir', dir)
+      const p = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'rotate', role: 'root', keys: [newRootPub], threshold: 1 }] })
+      const [a, b] = await Promise.all([
+        call(server.url, 'POST', `/drafts/${p.json.id as string}/signatures`, { signatures: [await sigFor(offline.root, p.json, 'root')] }),
+        call(server.url, 'POST', `/drafts/${p.json.id as string}/signatures`, { signatures: [await sigFor(newRoot, p.json, 'root')] })
+      ])
+      expect([a.status, b.status]).toEqual([200, 200])
+      expect([a.json.published, b.json.published].sort()).toEqual([false, true])
+      await verifyRepoHead(dir, before.timestamp)
+      expect((await ok('head', '--dir', dir)).root).not.toBe(before.root)
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
+
+  it('proposals and signatures are rate limited per address (429, Retry-After), and the pending drafts are capped (ERR_DRAFT_LIMIT)', async () => {
+    const dir = await copyOfBase('limits')
+    const server = await serveRepository(dir, { sessions: true, sessionRateLimit: { burst: 1, perMinute: 1 } })
+    try {
+      expect((await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })).status).toBe(201)
+      const before = await fingerprint(dir)
+      const limited = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })
+      expect([limited.status, limited.json.error.code]).toEqual([429, 'ERR_RATE_LIMITED'])
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
+      expect(await fingerprint(dir)).toEqual(before)
+      // Reads are not limited.
+      expect((await call(server.url, 'GET', '/drafts')).status).toBe(200)
+    } finally {
+      await server.close()
+    }
+    const repo = await Repo.open(dir)
+    try {
+      const sessions = new SigningSessions({ repo, maxDrafts: 1 })
+      const before = await fingerprint(dir)
+      await expect(sessions.propose([{ op: 'refresh', role: 'targets' }])).rejects.toMatchObject({ code: 'ERR_DRAFT_LIMIT' })
+      expect(await fingerprint(dir)).toEqual(before)
+    } finally {
+      await repo.close()
+    }
   }, 60_000)
 })
 
