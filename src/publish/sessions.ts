@@ -37,7 +37,7 @@
  *   (ERR_DRAFT_EMPTY).
  */
 import { encodeSigned } from '../model/codec.js'
-import { KeyFileError, RepoError } from '../model/errors.js'
+import { DagtufError, KeyFileError, RepoError } from '../model/errors.js'
 import { signingMessage, type Signer } from '../model/keys.js'
 import type { KeyId } from '../model/types.js'
 import { acquireLock } from './repo-io.js'
@@ -103,6 +103,15 @@ export interface DraftView {
 }
 
 const ID = /^draft-[0-9a-f]{8,32}$/
+
+/** What adding signatures did. */
+export interface SignResult {
+  readonly view: DraftView
+  readonly added: number
+  readonly published: boolean
+  /** Every threshold met and the signatures stored, but the publish failed (tried again at start). */
+  readonly publishError?: { code: string, message: string, rule?: string }
+}
 
 /** The changes of one service process, one at a time per repository. */
 const chains = new WeakMap<Repo, Promise<unknown>>()
@@ -268,7 +277,7 @@ export class SigningSessions {
    *   ERR_DRAFT_MISMATCH | ERR_DRAFT_SIGNATURE | ERR_DRAFT_SIGNED | ERR_PUBLISH_INVALID | ERR_HEAD_MOVED | ERR_REPO_LOCKED
    * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED | ERR_KEY_MISSING; {CryptoError} ERR_SIG_FORMAT
    */
-  async sign (id: string, offered: readonly OfferedSignature[]): Promise<{ view: DraftView, added: number, published: boolean }> {
+  async sign (id: string, offered: readonly OfferedSignature[]): Promise<SignResult> {
     if (!ID.test(id)) throw notFound(id)
     return await this.#locked(async () => {
       const published = await this.#publishedAs(id)
@@ -286,7 +295,15 @@ export class SigningSessions {
       const next: Draft = { ...draft, objects, needs }
       await saveDraft(this.repo, next)
       if (!complete(objects, needs)) return { view: await this.#view(next), added: offered.length, published: false }
-      const r = await tryFinalizeDraft(s, next)
+      let r
+      try {
+        r = await tryFinalizeDraft(s, next)
+      } catch (e) {
+        // The signatures are stored: say why the publish failed rather than refuse them.
+        if (!(e instanceof DagtufError)) throw e
+        const rule = (e.details as { rule?: unknown } | undefined)?.rule
+        return { view: await this.#view(next), added: offered.length, published: false, publishError: { code: e.code, message: e.message, ...(typeof rule === 'string' ? { rule } : {}) } }
+      }
       if (r.kind !== 'published') return { view: await this.#view(next), added: offered.length, published: false }
       return { view: SigningSessions.#publishedView(id, r.head), added: offered.length, published: true }
     })
@@ -314,17 +331,23 @@ export class SigningSessions {
    * fresh draft whose thresholds are met (a service stopped between its last
    * signature and its head). Returns what was published.
    */
-  async resume (): Promise<Array<{ id: string, timestamp: string }>> {
+  async resume (): Promise<Array<{ id: string, timestamp: string } | { id: string, error: string }>> {
     return await this.#locked(async () => {
       await this.#sweep()
-      const out: Array<{ id: string, timestamp: string }> = []
+      const out: Array<{ id: string, timestamp: string } | { id: string, error: string }> = []
       const s = await this.#sessionNow()
       for (const d of await listDrafts(this.repo)) {
         const current = await loadCurrent(this.repo, s.node)
         try { checkFresh(current.published, d.objects) } catch { continue }
         if (!complete(d.objects, draftNeeds(current.published, d.objects))) continue
-        const r = await tryFinalizeDraft(await this.#sessionNow(), d)
-        if (r.kind === 'published') out.push({ id: d.id, timestamp: r.head.timestamp.toString() })
+        try {
+          const r = await tryFinalizeDraft(await this.#sessionNow(), d)
+          if (r.kind === 'published') out.push({ id: d.id, timestamp: r.head.timestamp.toString() })
+        } catch (e) {
+          // One draft that cannot be published does not keep the service from starting.
+          if (!(e instanceof DagtufError)) throw e
+          out.push({ id: d.id, error: `${e.code}: ${e.message}` })
+        }
       }
       return out
     })

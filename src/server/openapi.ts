@@ -66,7 +66,7 @@ export const OPENAPI = {
       post: {
         summary: 'Add signatures (SESS-SIG-KEY, SESS-SIG-BYTES, SESS-SIG-ONCE); the draft is published once every threshold is met (SESS-ONCE)',
         requestBody: { required: true, ...json({ type: 'object', required: ['signatures'], additionalProperties: false, properties: { signatures: { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/Signature' } } } }) },
-        responses: { 200: json({ type: 'object', properties: { draft: { $ref: '#/components/schemas/DraftView' }, added: { type: 'integer' }, published: { type: 'boolean' } } }), ...errors(400, 403, 404, 405, 409, 410, 413, 415, 422, 429, 503) }
+        responses: { 200: json({ type: 'object', properties: { draft: { $ref: '#/components/schemas/DraftView' }, added: { type: 'integer' }, published: { type: 'boolean' }, publishError: { type: 'object', description: 'stored, every threshold met, but the publish failed (tried again at start)', properties: { code: { type: 'string' }, message: { type: 'string' }, rule: { type: 'string' } } } } }), ...errors(400, 403, 404, 405, 409, 410, 413, 415, 422, 429, 503) }
       }
     },
     '/openapi.json': {

@@ -9,7 +9,9 @@
  *   GET    /drafts                    200 { "drafts": [DraftView...] }
  *   GET    /drafts/ID                 200 DraftView (also once published: state, timestamp)
  *   POST   /drafts/ID/signatures      { "signatures": [{ "role", "keyid", "sig" }] }
- *       200  { "draft": DraftView, "added": n, "published": bool }
+ *       200  { "draft": DraftView, "added": n, "published": bool, "publishError"? }
+ *            (publishError: the signatures were stored, every threshold is met,
+ *            but publishing failed: { code, message, rule? }; retried at start)
  *   DELETE /drafts/ID                 200 { "id", "state": "withdrawn" }
  *
  * A DraftView (src/publish/sessions.ts) gives, per object, the exact bytes
@@ -41,7 +43,7 @@
  * the authentication. Changes are rate limited per remote address and the
  * number of pending drafts is capped.
  */
-import { DagtufError, ValidationError } from '../model/errors.js'
+import { BlockError, DagtufError, ValidationError } from '../model/errors.js'
 import { Fields, parseJson } from '../model/strictjson.js'
 import type { OfferedSignature } from '../publish/drafts.js'
 import { parseOpList } from '../publish/files.js'
@@ -120,8 +122,9 @@ function fromError (e: unknown): HttpError {
   if (e instanceof HttpError) return e
   if (e instanceof ValidationError) return new HttpError(422, 'ERR_PUBLISH_INVALID', e.message, { rule: e.code })
   if (e instanceof DagtufError) {
-    const status = STATUS[e.code]
-    if (status !== undefined) {
+    // Unlisted codes: the repository's own faults are 500, anything else a refusal of this input (422); the code is kept.
+    const status = STATUS[e.code] ?? (e instanceof BlockError || e.code === 'ERR_REPO_CORRUPT' || e.code === 'ERR_REPO_IO' ? 500 : 422)
+    {
       const d = (e.details ?? {}) as Record<string, unknown>
       const rule = typeof d.rule === 'string' ? d.rule : undefined
       const details: Record<string, unknown> = {}
@@ -218,7 +221,7 @@ export function sessionHandler (options: SessionHandlerOptions): RegistryHandler
       limit(req)
       const offered = parseSignatures(parseBody(await readBody(req, max), max))
       const r = await sessions.sign(id, offered)
-      return json(m, 200, { draft: r.view, added: r.added, published: r.published })
+      return json(m, 200, { draft: r.view, added: r.added, published: r.published, ...(r.publishError !== undefined ? { publishError: r.publishError } : {}) })
     }
     throw new HttpError(404, 'ERR_NOT_FOUND', 'no such route')
   }

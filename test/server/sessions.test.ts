@@ -283,6 +283,40 @@ describe('concurrency and limits', () => {
   }, 60_000)
 })
 
+describe('a publish that fails after the last signature', () => {
+  it('SESS-ONCE: the signature is kept and the answer says why (publishError); the restarted service publishes the draft', async () => {
+    const dir = await copyOfBase('publish-error')
+    let server = await serveRepository(dir, { sessions: true })
+    const p = await call(server.url, 'POST', '/drafts', { ops: [{ op: 'refresh', role: 'targets' }] })
+    await server.close()
+    // The service loses its timestamp key.
+    const tsKey = await keyIn(join(dir, 'keys'), 'timestamp-')
+    await rename(tsKey, `${tsKey}.away`)
+    server = await serveRepository(dir, { sessions: true })
+    try {
+      const before = await ok('head', '--dir', dir)
+      const r = await call(server.url, 'POST', `/drafts/${p.json.id as string}/signatures`, { signatures: [await sigFor(offline.targets, p.json, 'targets')] })
+      expect(r.status).toBe(200)
+      expect(r.json).toMatchObject({ added: 1, published: false, publishError: { code: 'ERR_KEY_MISSING' } })
+      expect((await ok('head', '--dir', dir)).timestamp).toBe(before.timestamp)
+      expect(r.json.draft.objects[0].signatures).toEqual([offline.targets.keyid])
+    } finally {
+      await server.close()
+    }
+    await rename(`${tsKey}.away`, tsKey)
+    const lines: string[] = []
+    server = await serveRepository(dir, { sessions: true, log: (l) => lines.push(l) })
+    try {
+      const head = await ok('head', '--dir', dir)
+      expect((await call(server.url, 'GET', `/drafts/${p.json.id as string}`)).json).toEqual({ id: p.json.id, state: 'published', timestamp: head.timestamp })
+      expect(lines).toEqual([`draft ${p.json.id as string} published at start: timestamp ${head.timestamp as string}`])
+      await verifyRepoHead(dir)
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
+})
+
 describe('drafts expire', () => {
   it('SESS-ONCE: a draft past its time to live takes no signature (410) and is removed', async () => {
     const dir = await copyOfBase('expiry')

@@ -136,7 +136,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     }
     if (options.sessions === true) {
       const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, ...(options.now !== undefined ? { now: options.now } : {}) })
-      for (const r of await store.resume()) log(`draft ${r.id} published at start: timestamp ${r.timestamp}`)
+      for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
     const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...(sessions !== undefined ? { sessions } : {}) })
