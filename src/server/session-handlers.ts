@@ -114,7 +114,8 @@ const STATUS: Readonly<Record<string, number>> = {
   ERR_DELEGATION_SELF: 422,
   ERR_REPO_LOCKED: 503,
   ERR_DRAFT_LIMIT: 503,
-  ERR_KEY_MISSING: 503
+  ERR_KEY_MISSING: 503,
+  ERR_DRAFT_FORMAT: 500
 }
 
 /** A library error as an HTTP refusal (its code kept); anything unexpected is 500 ERR_INTERNAL. */
