@@ -40,6 +40,11 @@ export const COMMAND_TABLE: readonly Entry[] = [
   ['keygen', async () => (await import('./commands/repo.js')).keygenCommand],
   ['reset', async () => (await import('./commands/repo.js')).resetCommand],
   ['push', async () => (await import('./commands/push.js')).pushCommand],
+  ['remote propose', async () => (await import('./commands/remote.js')).remoteProposeCommand],
+  ['remote drafts', async () => (await import('./commands/remote.js')).remoteDraftsCommand],
+  ['remote status', async () => (await import('./commands/remote.js')).remoteStatusCommand],
+  ['remote sign', async () => (await import('./commands/remote.js')).remoteSignCommand],
+  ['remote withdraw', async () => (await import('./commands/remote.js')).remoteWithdrawCommand],
   // client and server
   ['client init', async () => (await import('./commands/client.js')).clientInitCommand],
   ['client update', async () => (await import('./commands/client.js')).clientUpdateCommand],

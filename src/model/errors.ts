@@ -91,7 +91,9 @@ export const KEY_FILE_CODES = {
   ERR_KEY_PERMISSIONS: 'a private key file readable by group or others',
   ERR_WRONG_PASSPHRASE: 'the passphrase does not open the encrypted key',
   ERR_PASSPHRASE_REQUIRED: 'the key is encrypted and no passphrase was given',
-  ERR_KEY_NOT_AUTHORIZED: 'the key is not one the role (or draft) accepts'
+  ERR_KEY_NOT_AUTHORIZED: 'the key is not one the role (or draft) accepts',
+  ERR_KEY_NOT_ONLINE: 'a root or targets key where only the online (snapshot, timestamp) keys may be',
+  ERR_PKCS11: 'a PKCS#11 token could not be used (details.reason: binding, module, token, pin or key)'
 } as const
 
 /** RepoError codes. */
@@ -120,10 +122,18 @@ export const REPO_CODES = {
   ERR_DRAFT_STALE: 'the draft was made over another head',
   ERR_DRAFT_MISMATCH: 'the draft does not match what it claims to be',
   ERR_DRAFT_FORMAT: 'a draft file is malformed',
+  ERR_DRAFT_SIGNATURE: 'a signature offered for a draft does not verify over the exact bytes of its object',
+  ERR_DRAFT_SIGNED: 'the key has already signed that object of the draft',
+  ERR_DRAFT_PUBLISHED: 'the draft was already published (details.timestamp): nothing more is taken for it',
+  ERR_DRAFT_EXPIRED: 'the draft is older than the service keeps drafts',
+  ERR_DRAFT_EMPTY: 'the proposal changes nothing that needs a signature',
+  ERR_DRAFT_LIMIT: 'the service already holds as many pending drafts as it keeps',
   ERR_PUBLISH_INVALID: 'the publisher refused its own output (details.rule is the rule of spec/NOTES.md)',
   ERR_NOT_SUCCESSOR: 'a timestamp that does not descend from the one given',
   ERR_IPNS: 'the IPNS record could not be made',
-  ERR_PUSH_REFUSED: 'a head registry refused a push (details.status, details.code and details.rule are its answer)'
+  ERR_PUSH_REFUSED: 'a head registry refused a push (details.status, details.code and details.rule are its answer)',
+  ERR_REMOTE_REFUSED: 'a signing service refused a request (details.status, details.serverCode and details.rule are its answer)',
+  ERR_REMOTE_ANSWER: 'a signing service answered something that is not what was asked (malformed, or an object to sign that is not one)'
 } as const
 
 /** StateError codes. */

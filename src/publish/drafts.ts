@@ -34,10 +34,9 @@ import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { cidOf, decodeEnvelope, encodeEnvelope } from '../model/codec.js'
 import { LIMITS } from '../model/config.js'
-import { RepoError, type DagtufError } from '../model/errors.js'
-import { isAcceptablePublicKey, isHex64, verifySignature, type Signer } from '../model/keys.js'
+import { CryptoError, KeyFileError, RepoError, type DagtufError } from '../model/errors.js'
+import { isAcceptablePublicKey, isHex128, isHex64, signingMessage, toHexSig, verifySignature, type Signer } from '../model/keys.js'
 import { isSafeRoleName, isValidExpires } from '../model/schema.js'
-import { addSignatures } from '../model/sign.js'
 import type { Envelope, KeyId, PublicKey, RootSigned, Signature, TargetsSigned } from '../model/types.js'
 import { SOURCE_ID, metaCid, type Change } from './files.js'
 import { Fields, entriesOf, parseJson, type ErrorFactory } from '../model/strictjson.js'
@@ -185,34 +184,102 @@ export function complete (objects: ReadonlyMap<string, DraftObject>, needs: Read
   return needsReport(objects, needs).every((n) => n.have >= n.threshold)
 }
 
+/** A signature offered for one object of a draft (a signing session's POST, or made by a key at hand). */
+export interface OfferedSignature {
+  readonly role: string
+  readonly keyid: KeyId
+  /** 128 hex characters: the ed25519 signature of `signingMessage(object.signedBytes)`. */
+  readonly sig: string
+}
+
+/** The public key of `keyid` if a requirement of `reqs` lists it. */
+function listedKey (reqs: readonly Requirement[], keyid: KeyId): PublicKey | undefined {
+  for (const r of reqs) { const k = r.keys.get(keyid); if (k !== undefined) return k }
+  return undefined
+}
+
+/** Whether `env` already carries a signature by `keyid` that verifies. */
+function hasValidSig (env: DraftObject, keyid: KeyId, key: PublicKey): boolean {
+  return env.signatures.some((s) => s.keyid === keyid && verifySignature(key, env.signedBytes, s.sig))
+}
+
+/**
+ * The one step that adds signatures to a draft's objects, whoever made them
+ * (`dagtuf sign --draft`, `--draft-file`, and the signing sessions of
+ * `dagtuf serve`). All or nothing: every offered signature is checked
+ * before any is added, and the first that fails is thrown.
+ *
+ * - SESS-SIG-KEY: the signature's key is listed by a requirement of that
+ *   object in `needs` (the repository recomputes them from its own state,
+ *   `draftNeeds`, before calling this);
+ * - SESS-SIG-BYTES: it verifies over that object's exact signed bytes (with
+ *   the signature domain) — a signature over anything else fails here;
+ * - SESS-SIG-ONCE: the key has not signed that object already (a signature
+ *   under its keyid that does not verify is replaced), nor twice in `offered`.
+ *
+ * @throws {RepoError} ERR_DRAFT_MISMATCH (no such role in the draft) | ERR_DRAFT_SIGNATURE | ERR_DRAFT_SIGNED
+ * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED
+ * @throws {CryptoError} ERR_SIG_FORMAT (not 128 lowercase hex characters)
+ */
+export function applySignatures (
+  objects: ReadonlyMap<string, DraftObject>,
+  needs: ReadonlyMap<string, readonly Requirement[]>,
+  offered: readonly OfferedSignature[]
+): Map<string, DraftObject> {
+  const byRole = new Map<string, Signature[]>()
+  for (const o of offered) {
+    const env = objects.get(o.role)
+    if (env === undefined) throw new RepoError('ERR_DRAFT_MISMATCH', `the draft has no ${JSON.stringify(String(o.role).slice(0, 64))} object to sign`, { details: { role: String(o.role).slice(0, 64) } })
+    const key = listedKey(needs.get(o.role) ?? [], o.keyid)
+    if (key === undefined) {
+      throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${String(o.keyid).slice(0, 64)} is not one the draft's ${o.role} object waits for (SESS-SIG-KEY)`, { details: { rule: 'SESS-SIG-KEY', role: o.role, keyid: String(o.keyid).slice(0, 64) } })
+    }
+    if (!isHex128(o.sig)) throw new CryptoError('ERR_SIG_FORMAT', 'a signature is 128 lowercase hex characters', { details: { role: o.role, keyid: o.keyid } })
+    if (!verifySignature(key, env.signedBytes, o.sig)) {
+      throw new RepoError('ERR_DRAFT_SIGNATURE', `the signature by ${o.keyid} does not verify over the exact bytes of the draft's ${o.role} object (SESS-SIG-BYTES)`, { details: { rule: 'SESS-SIG-BYTES', role: o.role, keyid: o.keyid } })
+    }
+    const list = byRole.get(o.role) ?? []
+    if (hasValidSig(env, o.keyid, key) || list.some((s) => s.keyid === o.keyid)) {
+      throw new RepoError('ERR_DRAFT_SIGNED', `key ${o.keyid} has already signed the draft's ${o.role} object (SESS-SIG-ONCE)`, { details: { rule: 'SESS-SIG-ONCE', role: o.role, keyid: o.keyid } })
+    }
+    list.push({ keyid: o.keyid, sig: o.sig })
+    byRole.set(o.role, list)
+  }
+  const out = new Map(objects)
+  for (const [role, sigs] of byRole) {
+    const env = objects.get(role)!
+    // A stale signature under one of these keyids (it did not verify) is replaced.
+    const kept = env.signatures.filter((s) => !sigs.some((n) => n.keyid === s.keyid))
+    out.set(role, encodeWith(env, [...kept, ...sigs]))
+  }
+  return out
+}
+
 /**
  * Sign every object of the draft for which `signer` is one of the keys a
- * requirement lists and has not signed yet. Returns the new objects and the
- * roles signed (empty when the key is authorized but everything it could
- * sign already carries its signature).
+ * requirement lists and has not signed yet, through `applySignatures`.
+ * Returns the new objects and the roles signed (empty when the key is
+ * authorized but everything it could sign already carries its signature).
  *
- * @throws {KeyFileError} ERR_KEY_NOT_AUTHORIZED when no requirement lists the key
+ * @throws {CryptoError} ERR_SIGNER when the signer returns a signature that does not verify
  */
 export async function signDraftObjects (
   objects: ReadonlyMap<string, DraftObject>,
   needs: ReadonlyMap<string, readonly Requirement[]>,
   signer: Signer
 ): Promise<{ objects: Map<string, DraftObject>, signed: string[], authorized: boolean }> {
-  const out = new Map(objects)
-  const signed: string[] = []
+  const offered: OfferedSignature[] = []
   let authorized = false
   for (const [role, env] of objects) {
-    const reqs = needs.get(role) ?? []
-    if (!reqs.some((r) => r.keys.has(signer.keyid))) continue
+    const key = listedKey(needs.get(role) ?? [], signer.keyid)
+    if (key === undefined) continue
     authorized = true
-    if (env.signatures.some((s) => s.keyid === signer.keyid && verifySignature(signer.publicKey, env.signedBytes, s.sig))) continue
-    // A stale signature under this keyid (not verifying) is replaced.
-    const kept = env.signatures.filter((s) => s.keyid !== signer.keyid)
-    const base = kept.length === env.signatures.length ? env : encodeWith(env, kept)
-    out.set(role, await addSignatures<RootSigned | TargetsSigned>(base, [signer]) as DraftObject)
-    signed.push(role)
+    if (hasValidSig(env, signer.keyid, key)) continue
+    const sig = toHexSig(await signer.sign(signingMessage(env.signedBytes)))
+    if (!verifySignature(key, env.signedBytes, sig)) throw new CryptoError('ERR_SIGNER', `signer ${signer.keyid} returned a signature that does not verify`, { details: { keyid: signer.keyid } })
+    offered.push({ role, keyid: signer.keyid, sig })
   }
-  return { objects: out, signed, authorized }
+  return { objects: applySignatures(objects, needs, offered), signed: offered.map((o) => o.role), authorized }
 }
 
 /**

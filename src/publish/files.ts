@@ -335,6 +335,17 @@ function parseOp (raw: unknown, path: string, onError: ErrorFactory): Op {
   return out
 }
 
+/**
+ * A list of operations given as JSON (a signing session's proposal, in the
+ * staged-file form of each op: see `opJson`), read as strictly as staged.jsonl.
+ *
+ * @throws what `onError` makes
+ */
+export function parseOpList (v: unknown, where: string, onError: ErrorFactory, max = 100_000): Op[] {
+  if (!Array.isArray(v) || v.length > max) throw onError(`${where}: expected a list of at most ${max} operations`)
+  return v.map((o, i) => parseOp(o, `${where}[${i}]`, onError))
+}
+
 export function opJson (o: Op): Record<string, unknown> {
   switch (o.op) {
     case 'add': {

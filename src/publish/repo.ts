@@ -272,7 +272,12 @@ export class KeyRing {
     return info
   }
 
-  has (keyid: KeyId): boolean { return this.#files.has(keyid) }
+  /** Add a signer held elsewhere (a PKCS#11 token), used like a key file of the folder. */
+  addSigner (signer: Signer): void {
+    if (!this.#signers.has(signer.keyid)) this.#signers.set(signer.keyid, signer)
+  }
+
+  has (keyid: KeyId): boolean { return this.#files.has(keyid) || this.#signers.has(keyid) }
 
   /** keyids given explicitly with --key. */
   explicit (): KeyId[] { return [...this.#explicit] }

@@ -15,7 +15,9 @@ import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
 import { errorResponse, gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
-import { isRegistryRoute, registryHandler, type RegistryOptions } from './registry-handlers.js'
+import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
+import { isSessionRoute } from './session-handlers.js'
+import { isOpenApiRoute, openApiHandler } from './openapi.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -30,6 +32,8 @@ export interface ServerOptions extends GatewayHandlerOptions {
   closeGraceMs?: number
   /** The head registry (GET /config, PUT /head); without it those are the gateway's 404/405. */
   registry?: RegistryOptions
+  /** Signing sessions, the /drafts routes (session-handlers.ts). */
+  sessions?: RegistryHandler
 }
 
 export interface RunningServer {
@@ -93,7 +97,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     }
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     // A refused body is left unread (not destroyed) so that the refusal can still be sent.
-    const answering = registry !== undefined && isRegistryRoute(request)
+    const answering = isOpenApiRoute(request)
+      ? openApiHandler(request)
+      : options.sessions !== undefined && isSessionRoute(request)
+      ? options.sessions({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
+      : registry !== undefined && isRegistryRoute(request)
       ? registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
       : handler(request, { signal: gone.signal })
     answering

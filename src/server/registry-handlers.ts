@@ -163,7 +163,7 @@ class Overlay implements BlockSource {
 }
 
 /** Token buckets per remote address. */
-class Limiter {
+export class Limiter {
   readonly #buckets = new Map<string, { tokens: number, at: number }>()
   constructor (readonly limit: RateLimit, readonly now: () => number) {}
 

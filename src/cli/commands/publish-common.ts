@@ -4,7 +4,9 @@
  * shapes of a publish result.
  */
 import type { OptionSpec, Parsed } from '../args.js'
-import { flag, str } from '../args.js'
+import { readFile } from 'node:fs/promises'
+import { flag, list, str } from '../args.js'
+import { openPkcs11, type Pkcs11Keys } from '../../publish/pkcs11.js'
 import type { Io } from '../command.js'
 import { UsageError } from '../../model/errors.js'
 import { openSession, type PublishResult, type Session, type SessionOptions } from '../../publish/engine.js'
@@ -20,6 +22,35 @@ export const DIR: Readonly<Record<string, OptionSpec>> = {
 
 export const PASSPHRASE: Readonly<Record<string, OptionSpec>> = {
   'passphrase-file': { type: 'string', help: 'read the key passphrase from this file (else DAGTUF_PASSPHRASE)' }
+}
+
+export const PKCS11: Readonly<Record<string, OptionSpec>> = {
+  'pkcs11-module': { type: 'string', help: 'sign with Ed25519 keys on a PKCS#11 token: the module, e.g. /usr/lib/softhsm/libsofthsm2.so' },
+  'pkcs11-token': { type: 'string', help: 'the token\'s label (default: the only token)' },
+  'pkcs11-pin-file': { type: 'string', help: 'read the token\'s user PIN from this file (else DAGTUF_PKCS11_PIN)' },
+  'pkcs11-key': { type: 'list', help: 'the keys to use, by label (default: every Ed25519 key of the token)' }
+}
+
+/**
+ * The PKCS#11 keys named by --pkcs11-*, or undefined without --pkcs11-module.
+ * The caller closes them.
+ *
+ * @throws {UsageError} ERR_USAGE (no PIN) | {KeyFileError} ERR_PKCS11
+ */
+export async function pkcs11Of (args: Parsed): Promise<Pkcs11Keys | undefined> {
+  const module = str(args, 'pkcs11-module')
+  if (module === undefined) {
+    for (const o of ['pkcs11-token', 'pkcs11-pin-file', 'pkcs11-key']) if (args.options[o] !== undefined) throw new UsageError('ERR_USAGE', `--${o} needs --pkcs11-module`)
+    return undefined
+  }
+  const file = str(args, 'pkcs11-pin-file')
+  let pin: string | undefined
+  if (file !== undefined) {
+    try { pin = (await readFile(file, 'utf8')).replace(/\r?\n$/, '') } catch (cause) { throw new UsageError('ERR_USAGE', `--pkcs11-pin-file: cannot read ${file}`, { cause }) }
+  } else pin = process.env.DAGTUF_PKCS11_PIN
+  if (pin === undefined || pin === '') throw new UsageError('ERR_USAGE', '--pkcs11-module needs the user PIN: --pkcs11-pin-file F or DAGTUF_PKCS11_PIN')
+  const labels = list(args, 'pkcs11-key')
+  return await openPkcs11({ module, pin, ...(str(args, 'pkcs11-token') !== undefined ? { token: str(args, 'pkcs11-token') } : {}), ...(labels.length > 0 ? { labels } : {}) })
 }
 
 export const KDF: Readonly<Record<string, OptionSpec>> = {

@@ -12,6 +12,13 @@
  * current one (src/server/registry-handlers.ts, NOTES 10.1), rate limited per
  * client address (--push-rate).
  *
+ * With --sessions, the /drafts routes take proposals and signatures and
+ * publish a draft once its thresholds are met (src/server/session-handlers.ts,
+ * src/publish/sessions.ts, NOTES 10.2); with --online-keys the snapshot and
+ * timestamp are re-signed before they expire (src/publish/online.ts). Either
+ * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
+ * GET /openapi.json describes every route.
+ *
  * Once listening it prints the URL as its first line on stdout, or with
  * --json its one JSON object `{ url, port, head, ipns?, dir, pushes }`, so scripts
  * and tests can wait for it; nothing more goes to stdout after that.
@@ -21,11 +28,20 @@ import type { CID } from 'multiformats/cid'
 import { startServer } from '../../server/http-server.js'
 import { DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, type RateLimit } from '../../server/registry-handlers.js'
 import { repoHeadStore } from '../../server/repo-registry.js'
+import { sessionHandler } from '../../server/session-handlers.js'
+import type { RegistryHandler } from '../../server/registry-handlers.js'
+import { SigningSessions } from '../../publish/sessions.js'
+import { OnlineResigner, assertOnlineKeysOnly } from '../../publish/online.js'
+import { parseDuration } from '../../publish/files.js'
+import { readPassphrase } from '../../publish/keyfile.js'
 import { IPNS_FILE, readRepoIpns, type RepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
-import { flag, int, str } from '../args.js'
-import type { Command } from '../command.js'
+import { flag, int, str, type Parsed } from '../args.js'
+import type { Signer } from '../../model/keys.js'
+import { PKCS11, pkcs11Of } from './publish-common.js'
+import { UsageError } from '../../model/errors.js'
+import type { Command, Io } from '../command.js'
 
 export interface RepositoryServer {
   readonly url: string
@@ -62,6 +78,22 @@ export interface ServeOptions {
   maxPushBlocks?: number
   /** Pushes per remote address; false for none (default DEFAULT_RATE_LIMIT). */
   rateLimit?: RateLimit | false
+  /** Signing sessions, the /drafts routes (NOTES 10.2): off by default. */
+  sessions?: boolean
+  /** Drafts older than this many seconds take no signatures and are removed (default 7 days). */
+  draftTtlSeconds?: number
+  /** Re-sign snapshot and timestamp before they expire (NOTES 10.2): off by default. */
+  onlineKeys?: boolean
+  /** Passphrase of encrypted online key files. */
+  passphrase?: string
+  /** Proposals, signatures and withdrawals per remote address; false for none. */
+  sessionRateLimit?: RateLimit | false
+  /** The clock of sessions and re-signing (tests). */
+  now?: () => Date
+  /** Where the service logs what it does on its own (re-signs, drafts published at start). */
+  log?: (line: string) => void
+  /** Online keys held on a PKCS#11 token (the caller closes them after the server). */
+  signers?: readonly Signer[]
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
@@ -95,7 +127,22 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxPushBlocks !== undefined ? { maxBlocks: options.maxPushBlocks } : {}),
       ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {})
     }
-    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry })
+    const log = options.log ?? (() => {})
+    let sessions: RegistryHandler | undefined
+    let resigner: { stop: () => void } | undefined
+    if (options.sessions === true || options.onlineKeys === true) {
+      // ONLINE-KEYS-ONLY: a service never holds the root or targets keys.
+      await assertOnlineKeysOnly(repo, options.signers)
+    }
+    if (options.sessions === true) {
+      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, ...(options.now !== undefined ? { now: options.now } : {}) })
+      for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
+      sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
+    }
+    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...(sessions !== undefined ? { sessions } : {}) })
+    if (options.onlineKeys === true) {
+      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
+    }
     let closing: Promise<void> | undefined
     return {
       url: server.url,
@@ -105,6 +152,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ipnsName: async () => (await latestIpns())?.name ?? null,
       close: async () => {
         closing ??= (async () => {
+          resigner?.stop()
           try { await server.close() } finally { await repo.close() }
         })()
         await closing
@@ -115,6 +163,8 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     throw e
   }
 }
+
+const usage = (message: string): UsageError => new UsageError('ERR_USAGE', message)
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal (): Promise<string> {
@@ -134,7 +184,7 @@ function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
@@ -142,44 +192,75 @@ export const serveCommand: Command = {
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
     'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
-    'push-rate': { type: 'string', help: `pushes per minute per client address, also the burst; 0 for no limit (default ${DEFAULT_RATE_LIMIT.perMinute})` }
+    'push-rate': { type: 'string', help: `pushes per minute per client address, also the burst; 0 for no limit (default ${DEFAULT_RATE_LIMIT.perMinute})` },
+    sessions: { type: 'boolean', help: 'signing sessions: POST /drafts, GET /drafts[/ID], POST /drafts/ID/signatures, DELETE /drafts/ID (needs the snapshot and timestamp keys, refuses root and targets keys)' },
+    'draft-ttl': { type: 'string', help: 'with --sessions: how long a draft takes signatures, e.g. 7d (default 7d)' },
+    'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
+    'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
+    ...PKCS11
   },
   async run (args, io) {
     const port = int(args, 'port', 0, 0, 65535)
     const rate = int(args, 'push-rate', DEFAULT_RATE_LIMIT.perMinute, 0, 1_000_000)
-    const server = await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, {
-      host: str(args, 'host') ?? '127.0.0.1',
-      port,
-      allowPush: flag(args, 'allow-push'),
-      maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
-      maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
-      rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate }
-    })
-    let ready: Record<string, unknown>
+    // Online keys on a token (--pkcs11-*): open for as long as the server runs.
+    const token = await pkcs11Of(args)
+    let server: RepositoryServer
     try {
-      const head = await server.head()
-      const ipns = await server.ipnsName()
-      ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push') }
+      server = await serveWith(args, io, port, rate, token?.signers)
     } catch (e) {
-      await server.close().catch(() => {})
+      token?.close()
       throw e
     }
-    // The command's one JSON object is printed now, while it runs; main prints nothing at exit.
-    if (flag(args, 'json')) io.out(JSON.stringify(ready))
-    else {
-      io.out(server.url)
-      io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
-    }
-    const sig = await untilSignal()
-    let exitCode = 0
     try {
-      await server.close()
-      io.err(`dagtuf serve: stopped (${sig})`)
-    } catch (e) {
-      // stdout already carries this command's one object: report on stderr only.
-      io.err(`dagtuf serve: stopped (${sig}), but closing failed: ${e instanceof Error ? e.message : String(e)}`)
-      exitCode = 1
+      return await runServer(args, io, server)
+    } finally {
+      token?.close()
     }
-    return { result: ready, exitCode, printed: true }
   }
+}
+
+async function serveWith (args: Parsed, io: Io, port: number, rate: number, signers: readonly Signer[] | undefined): Promise<RepositoryServer> {
+  return await serveRepository(str(args, 'dir') ?? DEFAULT_REPO_DIR, {
+    host: str(args, 'host') ?? '127.0.0.1',
+    port,
+    allowPush: flag(args, 'allow-push'),
+    maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
+    maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
+    rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate },
+    sessions: flag(args, 'sessions'),
+    onlineKeys: flag(args, 'online-keys'),
+    ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
+    ...(flag(args, 'sessions') || flag(args, 'online-keys') ? { passphrase: await readPassphrase(str(args, 'passphrase-file')) } : {}),
+    log: (line) => { io.err(`dagtuf serve: ${line}`) },
+    ...(signers !== undefined ? { signers } : {})
+  })
+}
+
+async function runServer (args: Parsed, io: Io, server: RepositoryServer): Promise<{ result: Record<string, unknown>, exitCode: number, printed: boolean }> {
+  let ready: Record<string, unknown>
+  try {
+    const head = await server.head()
+    const ipns = await server.ipnsName()
+    ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push'), sessions: flag(args, 'sessions'), onlineKeys: flag(args, 'online-keys') }
+  } catch (e) {
+    await server.close().catch(() => {})
+    throw e
+  }
+  // The command's one JSON object is printed now, while it runs; main prints nothing at exit.
+  if (flag(args, 'json')) io.out(JSON.stringify(ready))
+  else {
+    io.out(server.url)
+    io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${flag(args, 'sessions') ? ', /drafts' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
+  }
+  const sig = await untilSignal()
+  let exitCode = 0
+  try {
+    await server.close()
+    io.err(`dagtuf serve: stopped (${sig})`)
+  } catch (e) {
+    // stdout already carries this command's one object: report on stderr only.
+    io.err(`dagtuf serve: stopped (${sig}), but closing failed: ${e instanceof Error ? e.message : String(e)}`)
+    exitCode = 1
+  }
+  return { result: ready, exitCode, printed: true }
 }

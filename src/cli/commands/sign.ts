@@ -10,7 +10,8 @@
  * Whenever every threshold is met, the draft is finalized and published.
  */
 import * as fs from 'node:fs/promises'
-import { list, str } from '../args.js'
+import { list, str, type Parsed } from '../args.js'
+import type { Io } from '../command.js'
 import type { Command } from '../command.js'
 import { KeyFileError, RepoError, UsageError } from '../../model/errors.js'
 import { blockAsJson } from '../../model/codec.js'
@@ -22,7 +23,7 @@ import {
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
-import { DIR, PASSPHRASE, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
+import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 
 async function readDraftFile (file: string): Promise<Draft> {
   let bytes: Uint8Array
@@ -49,64 +50,76 @@ function resultOf (r: PublishResult, signed: Array<{ role: string, keyid: string
 export const signCommand: Command = {
   name: 'sign',
   summary: 'add signatures to a draft; when every threshold is met, publish it',
-  usage: 'sign [--dir D] [--draft ID] --key KEYFILE...   |   sign --draft-file F --key KEYFILE [-o|--out F2]',
+  usage: 'sign [--dir D] [--draft ID] (--key KEYFILE... | --pkcs11-module M ...)   |   sign --draft-file F --key KEYFILE [-o|--out F2]',
   options: {
     ...DIR,
     ...PASSPHRASE,
     draft: { type: 'string', help: 'the draft id (default: the only pending draft)' },
     'draft-file': { type: 'string', help: 'sign an exported draft file instead (no repository needed)' },
     out: { type: 'string', help: 'with --draft-file: where to write the signed draft (default: in place)' },
-    key: { type: 'list', help: 'private key files to sign with' }
+    key: { type: 'list', help: 'private key files to sign with' },
+    ...PKCS11
   },
   async run (args, io) {
     io = textIo(io, args)
     const keyFiles = list(args, 'key')
-    if (keyFiles.length === 0) throw new UsageError('ERR_USAGE', 'sign needs --key KEYFILE')
+    if (keyFiles.length === 0 && str(args, 'pkcs11-module') === undefined) throw new UsageError('ERR_USAGE', 'sign needs --key KEYFILE (or --pkcs11-module)')
     const pass = await passphraseOf(args)
-    // Every key is read and decrypted before anything is signed or written.
+    // Every key is read and decrypted (the token opened) before anything is signed or written.
     const signers: Signer[] = []
     for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
-    const file = str(args, 'draft-file')
-    const { out: outArg } = outOf(args)
-    if (file !== undefined) {
-      let draft = await readDraftFile(file)
-      const signed: Array<{ role: string, keyid: string }> = []
-      let objects = draft.objects
-      for (const sg of signers) {
-        const r = await signDraftObjects(objects, draft.needs, sg)
-        if (!r.authorized) throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${sg.keyid} is not one this draft waits for`, { details: { keyid: sg.keyid } })
-        objects = r.objects
-        for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
-      }
-      draft = { ...draft, objects }
-      const out = outArg ?? file
-      await writeAtomic(out, draftText(draft))
-      const needs = needsReport(draft.objects, draft.needs).filter((n) => n.have < n.threshold)
-      io.out(`signed ${signed.map((x) => x.role).join(', ') || 'nothing new'}; wrote ${out}`)
-      for (const n of needs) io.out(`  still missing: ${n.role} (${n.label}) ${n.have} of ${n.threshold}`)
-      return { result: { draft: draft.id, file: out, signed, needs: needsJson(needs) } }
+    const token = await pkcs11Of(args)
+    try {
+      signers.push(...token?.signers ?? [])
+      return await signWith(args, io, signers)
+    } finally {
+      token?.close()
     }
-    return await withSession(args, { lock: true }, async (s) => {
-      const draft = await pickDraft(s, str(args, 'draft'))
-      const current = await loadCurrent(s.repo, s.node)
-      checkFresh(current.published, draft.objects)
-      const needs = draftNeeds(current.published, draft.objects)
-      let objects = draft.objects
-      const signed: Array<{ role: string, keyid: string }> = []
-      for (const sg of signers) {
-        const r = await signDraftObjects(objects, needs, sg)
-        if (!r.authorized) throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${sg.keyid} is not one draft ${draft.id} waits for`, { details: { keyid: sg.keyid, draft: draft.id } })
-        objects = r.objects
-        for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
-      }
-      const next: Draft = { ...draft, objects, needs }
-      await saveDraft(s.repo, next)
-      const r = await tryFinalizeDraft(s, next)
-      for (const x of signed) io.out(`signed ${x.role} with ${x.keyid.slice(0, 16)}`)
-      for (const l of publishLines(r, args)) io.out(l)
-      return { result: resultOf(r, signed) }
-    })
   }
+}
+
+/** Sign a draft (in the repository, or an exported file) with `signers`, each through the one signing step (drafts.ts applySignatures). */
+async function signWith (args: Parsed, io: Io, signers: readonly Signer[]): Promise<{ result: Record<string, unknown> }> {
+  const file = str(args, 'draft-file')
+  const { out: outArg } = outOf(args)
+  if (file !== undefined) {
+    let draft = await readDraftFile(file)
+    const signed: Array<{ role: string, keyid: string }> = []
+    let objects = draft.objects
+    for (const sg of signers) {
+      const r = await signDraftObjects(objects, draft.needs, sg)
+      if (!r.authorized) throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${sg.keyid} is not one this draft waits for`, { details: { keyid: sg.keyid } })
+      objects = r.objects
+      for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
+    }
+    draft = { ...draft, objects }
+    const out = outArg ?? file
+    await writeAtomic(out, draftText(draft))
+    const needs = needsReport(draft.objects, draft.needs).filter((n) => n.have < n.threshold)
+    io.out(`signed ${signed.map((x) => x.role).join(', ') || 'nothing new'}; wrote ${out}`)
+    for (const n of needs) io.out(`  still missing: ${n.role} (${n.label}) ${n.have} of ${n.threshold}`)
+    return { result: { draft: draft.id, file: out, signed, needs: needsJson(needs) } }
+  }
+  return await withSession(args, { lock: true }, async (s) => {
+    const draft = await pickDraft(s, str(args, 'draft'))
+    const current = await loadCurrent(s.repo, s.node)
+    checkFresh(current.published, draft.objects)
+    const needs = draftNeeds(current.published, draft.objects)
+    let objects = draft.objects
+    const signed: Array<{ role: string, keyid: string }> = []
+    for (const sg of signers) {
+      const r = await signDraftObjects(objects, needs, sg)
+      if (!r.authorized) throw new KeyFileError('ERR_KEY_NOT_AUTHORIZED', `key ${sg.keyid} is not one draft ${draft.id} waits for`, { details: { keyid: sg.keyid, draft: draft.id } })
+      objects = r.objects
+      for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
+    }
+    const next: Draft = { ...draft, objects, needs }
+    await saveDraft(s.repo, next)
+    const r = await tryFinalizeDraft(s, next)
+    for (const x of signed) io.out(`signed ${x.role} with ${x.keyid.slice(0, 16)}`)
+    for (const l of publishLines(r, args)) io.out(l)
+    return { result: resultOf(r, signed) }
+  })
 }
 
 /**

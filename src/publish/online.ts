@@ -1,0 +1,159 @@
+/**
+ * Online re-signing (`dagtuf serve --online-keys`, NOTES 10.2): the service
+ * keeps the repository fresh by re-signing the snapshot and the timestamp
+ * before they expire, on a schedule it computes from the head and the
+ * expiry periods of config.json, with no cron.
+ *
+ * Schedule: the head's timestamp is re-signed once `margin` (default 1/2)
+ * of the timestamp period is left before it expires, and likewise for the
+ * snapshot; both are made anew at each re-sign (a snapshot is always
+ * followed by its timestamp). After each re-sign the next one is computed
+ * from the new head, and from whatever head another publisher moved to.
+ *
+ * Guarantees:
+ * - ONLINE-KEYS-ONLY: the service refuses to run (KeyFileError
+ *   ERR_KEY_NOT_ONLINE) while its key folder holds a private key that the
+ *   head's root lists for the root or targets role.
+ * - A re-sign is a publish of no change (plan with no operation, `sign` with
+ *   the service's keys, `commit`: VALID, `<-*`, blocks flushed, head CAS),
+ *   under the repository lock; staged changes are not published by it. When
+ *   the head needs an object only offline keys can sign (a role whose keys
+ *   were rotated), nothing is written and the reason is logged.
+ * - The clock and the timer are injected (tests run the schedule without waiting).
+ */
+import { expiresIn } from '../model/build.js'
+import type { Signer } from '../model/keys.js'
+import { KeyFileError } from '../model/errors.js'
+import { commit } from './commit.js'
+import { sessionFor, type Session } from './engine.js'
+import type { HeadRecord } from './files.js'
+import { plan } from './plan.js'
+import type { Repo } from './repo.js'
+import { withRepoLock } from './sessions.js'
+import { sign } from './sign.js'
+import { loadCurrent } from './state.js'
+
+export interface ResignerOptions {
+  readonly repo: Repo
+  readonly passphrase?: string
+  /** Keys held elsewhere (a PKCS#11 token), used next to the key folder's. */
+  readonly signers?: readonly Signer[]
+  /** Re-sign when this fraction of an object's period is left (0 < margin < 1, default 0.5). */
+  readonly margin?: number
+  readonly now?: () => Date
+  /** One line per re-sign, and per failure. */
+  readonly log?: (line: string) => void
+}
+
+/**
+ * ONLINE-KEYS-ONLY: refuse a key folder holding a root or targets key of the head's root.
+ * @throws {KeyFileError} ERR_KEY_NOT_ONLINE
+ */
+export async function assertOnlineKeysOnly (repo: Repo, others: readonly Signer[] = []): Promise<void> {
+  const node = await repo.node()
+  const current = await loadCurrent(repo, node)
+  const root = current.published.root.signed
+  const files = await repo.keyFiles()
+  for (const role of ['root', 'targets'] as const) {
+    for (const id of root.roles[role].keyids) {
+      const f = files.get(id) ?? (others.some((o) => o.keyid === id) ? { path: `the token key ${id.slice(0, 16)}` } : undefined)
+      if (f !== undefined) {
+        throw new KeyFileError('ERR_KEY_NOT_ONLINE', `${f.path} is a ${role} key: a service holds only the snapshot and timestamp keys; move it offline (ONLINE-KEYS-ONLY)`, { details: { rule: 'ONLINE-KEYS-ONLY', role, keyid: id, path: f.path } })
+      }
+    }
+  }
+}
+
+export class OnlineResigner {
+  readonly repo: Repo
+  readonly margin: number
+  readonly #now: () => Date
+  readonly #log: (line: string) => void
+  readonly #passphrase: string | undefined
+  readonly #signers: readonly Signer[]
+  #session: Session | undefined
+
+  constructor (options: ResignerOptions) {
+    this.repo = options.repo
+    this.margin = options.margin ?? 0.5
+    if (!(this.margin > 0 && this.margin < 1)) throw new RangeError('margin: expected 0 < margin < 1')
+    this.#now = options.now ?? (() => new Date())
+    this.#log = options.log ?? (() => {})
+    this.#passphrase = options.passphrase
+    this.#signers = options.signers ?? []
+  }
+
+  async #sessionNow (): Promise<Session> {
+    if (this.#session === undefined) {
+      const s = await sessionFor(this.repo, { passphrase: this.#passphrase })
+      for (const signer of this.#signers) s.keys.addSigner(signer)
+      this.#session = s
+    }
+    return { ...this.#session, now: this.#now() }
+  }
+
+  /** When the head needs its next re-sign. */
+  async due (): Promise<Date> {
+    const s = await this.#sessionNow()
+    const current = await loadCurrent(this.repo, s.node)
+    const ts = current.published.timestamp.signed.expires
+    const snap = current.published.snapshot.signed.expires
+    const at = Math.min(
+      Date.parse(ts) - this.margin * s.expiry.timestamp * 1000,
+      Date.parse(snap) - this.margin * s.expiry.snapshot * 1000
+    )
+    return new Date(at)
+  }
+
+  /**
+   * Re-sign now if it is due (checked again under the lock). Returns the new
+   * head, or undefined when nothing was due or nothing could be signed.
+   *
+   * @throws what publishing throws (ERR_KEY_MISSING, ERR_PUBLISH_INVALID, ERR_REPO_LOCKED...)
+   */
+  async tick (): Promise<HeadRecord | undefined> {
+    return await withRepoLock(this.repo, async () => {
+      const due = await this.due()
+      const s = await this.#sessionNow()
+      if (s.now.getTime() < due.getTime()) return undefined
+      const current = await loadCurrent(this.repo, s.node)
+      const p = await plan(current.published, [], { now: s.now, expiry: s.expiry, source: s.node, pending: current.pending })
+      if (p.objects.size > 0) {
+        this.#log(`online re-sign skipped: ${[...p.objects.keys()].join(', ')} must be re-signed by offline keys first`)
+        return undefined
+      }
+      const signing = await sign(p, s.keys)
+      if (signing.kind !== 'signed') return undefined
+      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '' })
+      this.#log(`online re-sign at ${expiresIn(s.now, 0)}: timestamp ${head.timestamp} (expires ${signing.dag.timestamp.signed.expires}), snapshot expires ${signing.dag.snapshot.signed.expires}`)
+      return head
+    })
+  }
+
+  /**
+   * Run the schedule with real timers until `stop()`: wait until due, tick,
+   * again. A failure is logged and tried again a minute later.
+   */
+  start (): { stop: () => void } {
+    let timer: NodeJS.Timeout | undefined
+    let stopped = false
+    const MAX_WAIT = 6 * 3600 * 1000
+    const loop = async (): Promise<void> => {
+      if (stopped) return
+      let wait: number
+      try {
+        await this.tick()
+        wait = (await this.due()).getTime() - this.#now().getTime()
+      } catch (e) {
+        this.#log(`online re-sign failed: ${e instanceof Error ? e.message : String(e)}; trying again in 60 s`)
+        wait = 60_000
+      }
+      if (stopped) return
+      // Woken at least every few hours, so a head moved by someone else or a clock jump is seen.
+      timer = setTimeout(() => { void loop() }, Math.min(MAX_WAIT, Math.max(1_000, wait)))
+      timer.unref?.()
+    }
+    void loop()
+    return { stop: () => { stopped = true; if (timer !== undefined) clearTimeout(timer) } }
+  }
+}
