@@ -32,7 +32,7 @@ import type { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { parseCid } from '../model/hash.js'
 import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
-import { encodeCar } from '../blocks/car.js'
+import * as dagCbor from '@ipld/dag-cbor'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
 import { UsageError, type BlockCode } from '../model/errors.js'
@@ -74,6 +74,8 @@ export type GatewayErrorCode =
   | 'ERR_BAD_CID' | 'ERR_BAD_FORMAT' | 'ERR_BAD_NAME' | 'ERR_BAD_PARAMETER' | 'ERR_BAD_REQUEST' | 'ERR_BAD_SCOPE'
   | 'ERR_BODY_NOT_ALLOWED' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_NAME_NOT_FOUND'
   | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG' | 'ERR_TOO_MANY_HEADERS'
+  // From the adapter: connections, pipelining or block bodies over their caps (503).
+  | 'ERR_BUSY'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 
@@ -166,6 +168,37 @@ function wantsIpnsRecord (req: GatewayRequest, params: URLSearchParams): boolean
   return false
 }
 
+/** An unsigned LEB128 varint, as CAR lengths are written. */
+function uvarint (n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return out
+}
+
+/**
+ * A CARv1 of the one block `cid` (roots: [cid]), built in one go: the
+ * header's length, the header, the section's length, the CID, the block.
+ * (encodeCar's streaming writer, async and copying its chunks twice, is
+ * more than one block needs.)
+ */
+export function carOfOne (cid: CID, bytes: Uint8Array): Uint8Array {
+  const header = dagCbor.encode({ version: 1, roots: [cid] })
+  const id = cid.bytes
+  const headerLength = uvarint(header.byteLength)
+  const sectionLength = uvarint(id.byteLength + bytes.byteLength)
+  const out = new Uint8Array(headerLength.length + header.byteLength + sectionLength.length + id.byteLength + bytes.byteLength)
+  let at = 0
+  for (const part of [headerLength, header, sectionLength, id, bytes]) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
 /**
  * The gateway's handler over `options`.
  *
@@ -227,7 +260,7 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
       d.clear()
     }
 
-    const body = format === 'raw' ? bytes : await encodeCar([cid], [{ cid, bytes }])
+    const body = format === 'raw' ? bytes : carOfOne(cid, bytes)
     return response(req.method, 200, {
       ...common,
       'content-type': format === 'raw' ? RAW : CAR_CONTENT_TYPE,

@@ -7,14 +7,32 @@
  * close() that ends every connection. With `registry`, GET /config and
  * PUT|POST /head go to the head registry (registry-handlers.ts), which gets
  * the request body as a stream and the remote address.
+ *
+ * What bounds the memory a client can make it hold (flow.ts for the details):
+ * - at most `maxConnections` connections. The ones beyond are answered, to
+ *   their first request, 503 ERR_BUSY (JSON body, Retry-After: 1,
+ *   Connection: close) and closed; past twice the cap (plus 64) node closes
+ *   new connections at once, without an answer.
+ * - at most `maxInFlight` requests per connection are looked up or written
+ *   at once; pipelined requests beyond wait, unread past what node already
+ *   parsed (the socket is paused), and start only as earlier responses
+ *   finish. More than MAX_QUEUED waiting on one connection closes it.
+ * - block bodies held at once: `maxHeldBlocks` slots and `maxHeldBytes`
+ *   (BodyPool); a request that waits for a slot longer than
+ *   `queueTimeoutMs` is answered 503 ERR_BUSY.
+ * - bodies are written in 64 KiB chunks as the socket drains, and a
+ *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
+ *   that stopped reading) is destroyed, which frees what it held.
+ * `stats()` counts all of it (tests and the bench read it).
  */
 import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
-import { errorResponse, gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
+import { errorResponse, gatewayHandler, type GatewayHandlerOptions, type GatewayResponse } from './gateway-handlers.js'
+import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryOptions } from './registry-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
@@ -30,6 +48,41 @@ export interface ServerOptions extends GatewayHandlerOptions {
   closeGraceMs?: number
   /** The head registry (GET /config, PUT /head); without it those are the gateway's 404/405. */
   registry?: RegistryOptions
+  /** Connections at once (default 256); beyond, 503 ERR_BUSY and close. */
+  maxConnections?: number
+  /** Requests looked up or written at once per connection (default 2); pipelined ones beyond wait. */
+  maxInFlight?: number
+  /** A connection whose socket takes no bytes for this many ms is destroyed (default 10 000). */
+  writeTimeoutMs?: number
+  /** Block bodies (lookups and responses) held at once (default 64). */
+  maxHeldBlocks?: number
+  /** No new block lookup starts while the bodies held add up to this (default 64 MiB). */
+  maxHeldBytes?: number
+  /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
+  queueTimeoutMs?: number
+}
+
+/** What the server holds and has refused, for tests, the bench and operators. */
+export interface ServerStats extends PoolStats {
+  /** Open connections, and the most open at once. */
+  connections: number
+  peakConnections: number
+  /** Connections answered 503 ERR_BUSY for being over maxConnections. */
+  refusedConnections: number
+  /** Connections closed for pipelining more than MAX_QUEUED requests. */
+  pipelineOverflows: number
+  /** Connections cut by the write-inactivity timeout. */
+  writeTimeouts: number
+  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot. */
+  busyRequests: number
+  /** Most requests started (looked up or written) at once on one connection. */
+  peakInFlightPerConnection: number
+  /** Most requests waiting on one connection. */
+  peakQueuedPerConnection: number
+  /** Most body bytes held for one connection at once. */
+  peakHeldPerConnection: number
+  /** Most bytes node buffered for one response (res.writableLength: its own, plus its socket's once attached), sampled after each write. */
+  peakBufferedPerResponse: number
 }
 
 export interface RunningServer {
@@ -38,11 +91,24 @@ export interface RunningServer {
   port: number
   /** Stop listening, end every connection (idle ones at once). Idempotent. */
   close: () => Promise<void>
+  stats: () => ServerStats
 }
 
 const MAX_HEADER_BYTES = 8 * 1024
 /** Request header fields at most; more is 431 (node itself would only drop the excess). */
 const MAX_HEADERS = 64
+/** Requests waiting on one connection (pipelined, not started) beyond which it is closed. */
+export const MAX_QUEUED = 64
+
+/** Per connection: requests started and waiting, body bytes held. */
+interface Conn {
+  active: number
+  readonly queue: Array<() => void>
+  paused: boolean
+  held: number
+  /** Over the connection cap, or closed for pipelining too much: no more requests are started. */
+  refused: boolean
+}
 
 /**
  * Start the gateway. Resolves once it listens.
@@ -60,11 +126,117 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 15_000, 'requestTimeoutMs')
   const idleTimeoutMs = positiveInt(options.idleTimeoutMs, 5_000, 'idleTimeoutMs')
   const closeGraceMs = positiveInt(options.closeGraceMs, 2_000, 'closeGraceMs')
+  const maxConnections = positiveInt(options.maxConnections, 256, 'maxConnections')
+  const maxInFlight = positiveInt(options.maxInFlight, 2, 'maxInFlight')
+  const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
+  const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
+  const pool = new BodyPool(
+    positiveInt(options.maxHeldBlocks, 64, 'maxHeldBlocks'),
+    positiveInt(options.maxHeldBytes, 64 * 1024 * 1024, 'maxHeldBytes')
+  )
 
   // Aborts block lookups still running when close() gives up waiting.
   const shutdown = new AbortController()
   // One listener per request in flight: no fixed number is "too many".
   setMaxListeners(0, shutdown.signal)
+
+  const counts = {
+    connections: 0,
+    peakConnections: 0,
+    refusedConnections: 0,
+    pipelineOverflows: 0,
+    writeTimeouts: 0,
+    busyRequests: 0,
+    peakInFlightPerConnection: 0,
+    peakQueuedPerConnection: 0,
+    peakHeldPerConnection: 0,
+    peakBufferedPerResponse: 0
+  }
+  const conns = new WeakMap<Socket, Conn>()
+  const connOf = (socket: Socket): Conn => {
+    let conn = conns.get(socket)
+    if (conn === undefined) {
+      conn = { active: 0, queue: [], paused: false, held: 0, refused: false }
+      conns.set(socket, conn)
+    }
+    return conn
+  }
+
+  /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
+  const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
+    if (res.destroyed) return
+    const parts = answer.body === undefined ? [] : [answer.body]
+    if (lease !== undefined) {
+      const bytes = parts.reduce((n, part) => n + part.byteLength, 0)
+      lease.hold(bytes)
+      conn.held += bytes
+      if (conn.held > counts.peakHeldPerConnection) counts.peakHeldPerConnection = conn.held
+      res.once('close', () => { conn.held -= bytes })
+    }
+    res.writeHead(answer.status, answer.headers)
+    await writeBody(res, parts, writeTimeoutMs, {
+      buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
+      stalled: () => { counts.writeTimeouts++ }
+    })
+  }
+
+  const busy = (method: string, message: string): GatewayResponse =>
+    errorResponse(method, 503, 'ERR_BUSY', message, { 'retry-after': '1', connection: 'close' })
+
+  /** Answer one request (its turn on the connection has come). */
+  const handle = (req: IncomingMessage, res: ServerResponse, conn: Conn): void => {
+    // The lookup stops when the client goes away or on close().
+    const gone = new AbortController()
+    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
+    const onShutdown = (): void => { gone.abort() }
+    res.once('close', onClose)
+    shutdown.signal.addEventListener('abort', onShutdown, { once: true })
+    const settle = (): void => {
+      res.removeListener('close', onClose)
+      shutdown.signal.removeEventListener('abort', onShutdown)
+    }
+    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
+      // Refused here with a JSON body: node's own maxHeadersCount answers a
+      // bare 400. What node parses is bounded by maxHeaderSize (8 KiB).
+      settle()
+      const answer = errorResponse(req.method ?? 'GET', 431, 'ERR_TOO_MANY_HEADERS', `more than ${MAX_HEADERS} request header fields`)
+      void send(res, { ...answer, headers: { ...answer.headers, connection: 'close' } }, conn)
+      return
+    }
+    const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
+    const answering = (async (): Promise<void> => {
+      if (registry !== undefined && isRegistryRoute(request)) {
+        // A refused body is left unread (not destroyed) so that the refusal can still be sent.
+        const answer = await registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
+      // A block lookup (every /ipfs/ request that gets that far) holds a
+      // slot of the pool until its response is written or abandoned.
+      let lease: Lease | undefined
+      if (request.url.startsWith('/ipfs/')) {
+        const got = await pool.acquire(queueTimeoutMs, gone.signal)
+        if (got === null) {
+          settle()
+          if (gone.signal.aborted) { res.destroy(); return }
+          counts.busyRequests++
+          await send(res, busy(request.method, 'too many blocks are being served: retry'), conn)
+          return
+        }
+        lease = got
+        res.once('close', () => { got.release() })
+      }
+      try {
+        const answer = await handler(request, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn, lease)
+      } finally {
+        lease?.release()
+      }
+    })()
+    answering.catch(() => { res.destroy() })
+  }
 
   const server: Server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -75,37 +247,71 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   }, (req, res) => {
     res.on('error', () => { res.destroy() })
     req.on('error', () => { res.destroy() })
-    // The lookup stops when the client goes away or on close().
-    const gone = new AbortController()
-    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
-    const onShutdown = (): void => { gone.abort() }
-    res.once('close', onClose)
-    shutdown.signal.addEventListener('abort', onShutdown, { once: true })
-    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
-      // Refused here with a JSON body: node's own maxHeadersCount answers a
-      // bare 400. What node parses is bounded by maxHeaderSize (8 KiB).
-      const answer = errorResponse(req.method ?? 'GET', 431, 'ERR_TOO_MANY_HEADERS', `more than ${MAX_HEADERS} request header fields`)
-      res.removeListener('close', onClose)
-      shutdown.signal.removeEventListener('abort', onShutdown)
-      res.writeHead(answer.status, { ...answer.headers, connection: 'close' })
-      res.end(answer.body)
+    const socket = req.socket
+    const conn = connOf(socket)
+    if (conn.refused || socket.destroyed) {
+      res.destroy()
       return
     }
-    const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
-    // A refused body is left unread (not destroyed) so that the refusal can still be sent.
-    const answering = registry !== undefined && isRegistryRoute(request)
-      ? registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
-      : handler(request, { signal: gone.signal })
-    answering
-      .then((answer) => {
-        res.removeListener('close', onClose)
-        shutdown.signal.removeEventListener('abort', onShutdown)
-        if (res.destroyed) return
-        res.writeHead(answer.status, answer.headers)
-        res.end(answer.body)
+    if (overCap.has(socket)) {
+      // Over the connection cap: one clean refusal, then the connection closes.
+      conn.refused = true
+      counts.refusedConnections++
+      void send(res, busy(req.method ?? 'GET', `more than ${maxConnections} connections: retry`), conn)
+      return
+    }
+    const start = (): void => {
+      conn.active++
+      if (conn.active > counts.peakInFlightPerConnection) counts.peakInFlightPerConnection = conn.active
+      res.once('close', () => {
+        conn.active--
+        const next = conn.queue.shift()
+        if (next !== undefined) next()
+        else if (conn.paused) {
+          conn.paused = false
+          socket.resume()
+        }
       })
-      .catch(() => { res.destroy() })
+      handle(req, res, conn)
+    }
+    if (conn.active < maxInFlight && conn.queue.length === 0) {
+      start()
+      return
+    }
+    if (conn.queue.length >= MAX_QUEUED) {
+      // Pipelining far ahead of what it reads: not served any further.
+      conn.refused = true
+      counts.pipelineOverflows++
+      socket.destroy()
+      return
+    }
+    conn.queue.push(start)
+    if (conn.queue.length > counts.peakQueuedPerConnection) counts.peakQueuedPerConnection = conn.queue.length
+    if (!conn.paused) {
+      // Read no further requests until the ones waiting have started.
+      conn.paused = true
+      socket.pause()
+    }
   })
+
+  const overCap = new WeakSet<Socket>()
+  server.on('connection', (socket: Socket) => {
+    counts.connections++
+    if (counts.connections > counts.peakConnections) counts.peakConnections = counts.connections
+    if (counts.connections > maxConnections) overCap.add(socket)
+    const conn = connOf(socket)
+    // node resumes a socket it paused itself once its responses drain; ours
+    // stays paused while requests wait on it.
+    socket.on('resume', () => { if (conn.paused) socket.pause() })
+    socket.once('close', () => {
+      counts.connections--
+      conn.queue.length = 0
+    })
+  })
+  // Past this, node closes new connections at once (no answer): a bound on
+  // the refusals in progress too.
+  server.maxConnections = 2 * maxConnections + 64
+
   // Inactive sockets (slow readers, half-open connections) are dropped.
   server.setTimeout(Math.max(requestTimeoutMs, blockTimeoutMs) + 5_000, (socket: Socket) => { socket.destroy() })
   // Counted in the request handler (MAX_HEADERS, 431); the bytes are capped by maxHeaderSize.
@@ -141,5 +347,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return closing
   }
 
-  return { url: `http://${hostInUrl}:${address.port}`, port: address.port, close }
+  return {
+    url: `http://${hostInUrl}:${address.port}`,
+    port: address.port,
+    close,
+    stats: () => ({ ...counts, ...pool.stats() })
+  }
 }
