@@ -20,7 +20,7 @@
  * - block bodies held at once: `maxHeldBlocks` slots and `maxHeldBytes`
  *   (BodyPool); a request that waits for a slot longer than
  *   `queueTimeoutMs` is answered 503 ERR_BUSY.
- * - bodies are written in 64 KiB chunks as the socket drains, and a
+ * - bodies are written in 256 KiB chunks as the socket drains, and a
  *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
  *   that stopped reading) is destroyed, which frees what it held.
  * `stats()` counts all of it (tests and the bench read it).
@@ -54,9 +54,9 @@ export interface ServerOptions extends GatewayHandlerOptions {
   maxInFlight?: number
   /** A connection whose socket takes no bytes for this many ms is destroyed (default 10 000). */
   writeTimeoutMs?: number
-  /** Block bodies (lookups and responses) held at once (default 64). */
+  /** Block bodies (lookups and responses) held at once (default 32). */
   maxHeldBlocks?: number
-  /** No new block lookup starts while the bodies held add up to this (default 64 MiB). */
+  /** No new block lookup starts while the bodies held add up to this (default 32 MiB). */
   maxHeldBytes?: number
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
@@ -131,8 +131,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
   const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
   const pool = new BodyPool(
-    positiveInt(options.maxHeldBlocks, 64, 'maxHeldBlocks'),
-    positiveInt(options.maxHeldBytes, 64 * 1024 * 1024, 'maxHeldBytes')
+    positiveInt(options.maxHeldBlocks, 32, 'maxHeldBlocks'),
+    positiveInt(options.maxHeldBytes, 32 * 1024 * 1024, 'maxHeldBytes')
   )
 
   // Aborts block lookups still running when close() gives up waiting.

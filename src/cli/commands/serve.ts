@@ -155,8 +155,8 @@ export const serveCommand: Command = {
     'max-connections': { type: 'string', help: 'connections at once; beyond, 503 ERR_BUSY and close (default 256)' },
     'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 2)' },
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
-    'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 64)' },
-    'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 64)' },
+    'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 32)' },
+    'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 32)' },
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
     'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
@@ -175,8 +175,8 @@ export const serveCommand: Command = {
       maxConnections: int(args, 'max-connections', 256, 1, 100_000),
       maxInFlight: int(args, 'max-in-flight', 2, 1, 1_000),
       writeTimeoutMs: int(args, 'write-timeout', 10_000, 100, 3_600_000),
-      maxHeldBlocks: int(args, 'max-held-blocks', 64, 1, 100_000),
-      maxHeldBytes: int(args, 'max-held-mib', 64, 1, 1_000_000) * 1024 * 1024
+      maxHeldBlocks: int(args, 'max-held-blocks', 32, 1, 100_000),
+      maxHeldBytes: int(args, 'max-held-mib', 32, 1, 1_000_000) * 1024 * 1024
     })
     let ready: Record<string, unknown>
     try {
