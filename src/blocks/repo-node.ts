@@ -35,7 +35,7 @@ import { NextToLast } from 'blockstore-fs/sharding'
 import { FsDatastore } from 'datastore-fs'
 import { NotFoundError } from 'interface-store'
 import { LIMITS, MAX_ANY_BLOCK_BYTES } from '../model/config.js'
-import { BlockError, UsageError } from '../model/errors.js'
+import { BlockError, UsageError, diskFull } from '../model/errors.js'
 import { checkBlock } from '../model/hash.js'
 import { fsyncDir, fsyncFile, isCode, writeFileAtomic } from '../util/durable-fs.js'
 import { errorName, libp2pOptions, loadHelia, loadNetworking } from './helia-runtime.js'
@@ -129,7 +129,8 @@ class HeliaRepoNode implements RepoNode {
       await mkdir(shard, { recursive: true })
       this.#shardDirs.add(shard)
     }
-    await writeFileAtomic(join(shard, file), bytes, { sync: 'none' })
+    const path = join(shard, file)
+    await writeFileAtomic(path, bytes, { sync: 'none', onError: (e) => diskFull(e, path) ?? (e as Error) })
   }
 
   async has (cid: CID, options: { signal?: AbortSignal } = {}): Promise<boolean> {
@@ -166,7 +167,7 @@ class HeliaRepoNode implements RepoNode {
         } catch (e) {
           queue.length = 0 // the other workers stop too
           if (isCode(e, 'ENOENT')) throw notFound(key, e)
-          throw new BlockError('ERR_TRANSPORT', `could not make block ${key} durable`, { cause: e, details: { cid: key.toString(), path } })
+          throw diskFull(e, path) ?? new BlockError('ERR_TRANSPORT', `could not make block ${key} durable`, { cause: e, details: { cid: key.toString(), path } })
         }
       }
     }
@@ -280,7 +281,8 @@ function storageError (e: unknown, cid: CID, signal: AbortSignal | undefined): u
   if (isOurs(e)) return e
   if (signal?.aborted === true || errorName(e) === 'AbortError') return aborted(cid, e)
   if (e instanceof NotFoundError || errorName(e) === 'NotFoundError') return notFound(cid, e)
-  return new BlockError('ERR_TRANSPORT', `block store failed on ${cid}`, { cause: e, details: { cid: cid.toString() } })
+  // A full disk is named as such (and where), not as a transport failure.
+  return diskFull(e) ?? new BlockError('ERR_TRANSPORT', `block store failed on ${cid}`, { cause: e, details: { cid: cid.toString() } })
 }
 
 function checkListen (listen: unknown): string[] | undefined {
