@@ -19,7 +19,11 @@
  *   finish. More than MAX_QUEUED waiting on one connection closes it.
  * - block bodies held at once: `maxHeldBlocks` slots and `maxHeldBytes`
  *   (BodyPool); a request that waits for a slot longer than
- *   `queueTimeoutMs` is answered 503 ERR_BUSY.
+ *   `queueTimeoutMs` is answered 503 ERR_BUSY. Blocks served before and
+ *   known to be small (at most SMALL_BLOCK bytes; sizes of the last
+ *   SIZE_MEMO CIDs are kept) go through a pool of their own (SMALL_SLOTS
+ *   slots, so at most SMALL_SLOTS x SMALL_BLOCK bytes), so that large
+ *   transfers, or readers that stopped reading, do not make them wait.
  * - bodies are written in 256 KiB chunks as the socket drains, and a
  *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
  *   that stopped reading) is destroyed, which frees what it held.
@@ -83,6 +87,8 @@ export interface ServerStats extends PoolStats {
   peakHeldPerConnection: number
   /** Most bytes node buffered for one response (res.writableLength: its own, plus its socket's once attached), sampled after each write. */
   peakBufferedPerResponse: number
+  /** The pool of blocks known to be small (the fields above are the main pool's). */
+  small: PoolStats
 }
 
 export interface RunningServer {
@@ -99,6 +105,12 @@ const MAX_HEADER_BYTES = 8 * 1024
 const MAX_HEADERS = 64
 /** Requests waiting on one connection (pipelined, not started) beyond which it is closed. */
 export const MAX_QUEUED = 64
+
+/** Blocks up to this size, once known, take the small pool. */
+export const SMALL_BLOCK = 64 * 1024
+const SMALL_SLOTS = 64
+/** CIDs whose block size is remembered. */
+const SIZE_MEMO = 16_384
 
 /** Per connection: requests started and waiting, body bytes held. */
 interface Conn {
@@ -134,6 +146,14 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     positiveInt(options.maxHeldBlocks, 32, 'maxHeldBlocks'),
     positiveInt(options.maxHeldBytes, 32 * 1024 * 1024, 'maxHeldBytes')
   )
+  const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
+  // Block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
+  const sizes = new Map<string, number>()
+  const remember = (id: string, size: number): void => {
+    if (sizes.has(id)) return
+    if (sizes.size >= SIZE_MEMO) sizes.delete(sizes.keys().next().value as string)
+    sizes.set(id, size)
+  }
 
   // Aborts block lookups still running when close() gives up waiting.
   const shutdown = new AbortController()
@@ -215,8 +235,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       // A block lookup (every /ipfs/ request that gets that far) holds a
       // slot of the pool until its response is written or abandoned.
       let lease: Lease | undefined
-      if (request.url.startsWith('/ipfs/')) {
-        const got = await pool.acquire(queueTimeoutMs, gone.signal)
+      const id = /^\/ipfs\/([^/?#]+)/.exec(request.url)?.[1]
+      if (id !== undefined) {
+        const known = sizes.get(id)
+        const got = await (known !== undefined && known <= SMALL_BLOCK ? smallPool : pool).acquire(queueTimeoutMs, gone.signal)
         if (got === null) {
           settle()
           if (gone.signal.aborted) { res.destroy(); return }
@@ -230,6 +252,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       try {
         const answer = await handler(request, { signal: gone.signal })
         settle()
+        if (id !== undefined && answer.status === 200) {
+          const length = Number(answer.headers['content-length'])
+          if (Number.isSafeInteger(length)) remember(id, length)
+        }
         await send(res, answer, conn, lease)
       } finally {
         lease?.release()
@@ -351,6 +377,6 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     url: `http://${hostInUrl}:${address.port}`,
     port: address.port,
     close,
-    stats: () => ({ ...counts, ...pool.stats() })
+    stats: () => ({ ...counts, ...pool.stats(), small: smallPool.stats() })
   }
 }

@@ -12,7 +12,7 @@ import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { BodyPool, CHUNK } from '../../src/server/flow.js'
 import { carOfOne } from '../../src/server/gateway-handlers.js'
-import { MAX_QUEUED, startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
+import { MAX_QUEUED, SMALL_BLOCK, startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
 import { httpRequest } from './http-helpers.js'
 
@@ -198,6 +198,41 @@ describe('serve under load: caps and backpressure (issue 16)', () => {
     release?.()
     expect((await first).status).toBe(200)
     expect(server.stats()).toMatchObject({ busyRequests: 1, slotsInUse: 0, bytesHeld: 0 })
+  })
+
+  it('a block known to be small takes a pool of its own: it is served while the main pool is full, and the memory bound holds', async () => {
+    const small = rawBlock('small and already served once')
+    const big = pseudoRandomBytes(SMALL_BLOCK + 1, 9)
+    const bigCid = cidOf(big)
+    let release: (() => void) | undefined
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let bigLookups = 0
+    const source: BlockSource = {
+      get: async (cid) => {
+        if (cid.equals(small.cid)) return small.bytes
+        bigLookups++
+        await gate
+        return big
+      }
+    }
+    const server = await serve(source, { maxHeldBlocks: 1, queueTimeoutMs: 50 })
+    // First time: its size is unknown, so it goes through the main pool.
+    expect((await httpRequest(`${server.url}/ipfs/${small.cid}?format=raw`)).status).toBe(200)
+    const pending = httpRequest(`${server.url}/ipfs/${bigCid}?format=raw`)
+    await expect.poll(() => bigLookups).toBe(1)
+    expect(server.stats().slotsInUse).toBe(1)
+    // The main pool is full (another unknown block gets 503), the small one is still served.
+    expect((await httpRequest(`${server.url}/ipfs/${rawBlock('unknown').cid}?format=raw`)).status).toBe(503)
+    const again = await httpRequest(`${server.url}/ipfs/${small.cid}?format=raw`)
+    expect(again.status).toBe(200)
+    expect(new Uint8Array(again.body)).toEqual(small.bytes)
+    expect(server.stats().small.peakBytesHeld).toBe(small.bytes.byteLength)
+    release?.()
+    expect((await pending).status).toBe(200)
+    // Served once, the large block is known to be large: it still takes the main pool.
+    expect((await httpRequest(`${server.url}/ipfs/${bigCid}?format=raw`)).status).toBe(200)
+    expect(server.stats().small.peakBytesHeld).toBe(small.bytes.byteLength)
+    expect(server.stats().peakBytesHeld).toBe(big.byteLength)
   })
 
   it('BodyPool: slots and bytes bound what is held; waiters get slots first come first served; a wait ends at its limit or signal', async () => {
