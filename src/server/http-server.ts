@@ -54,13 +54,13 @@ export interface ServerOptions extends GatewayHandlerOptions {
   registry?: RegistryOptions
   /** Connections at once (default 256); beyond, 503 ERR_BUSY and close. */
   maxConnections?: number
-  /** Requests looked up or written at once per connection (default 2); pipelined ones beyond wait. */
+  /** Requests looked up or written at once per connection (default 1); pipelined ones beyond wait. */
   maxInFlight?: number
   /** A connection whose socket takes no bytes for this many ms is destroyed (default 10 000). */
   writeTimeoutMs?: number
-  /** Block bodies (lookups and responses) held at once (default 32). */
+  /** Block bodies (lookups and responses) held at once (default 16). */
   maxHeldBlocks?: number
-  /** No new block lookup starts while the bodies held add up to this (default 32 MiB). */
+  /** No new block lookup starts while the bodies held add up to this (default 16 MiB). */
   maxHeldBytes?: number
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
@@ -139,12 +139,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const idleTimeoutMs = positiveInt(options.idleTimeoutMs, 5_000, 'idleTimeoutMs')
   const closeGraceMs = positiveInt(options.closeGraceMs, 2_000, 'closeGraceMs')
   const maxConnections = positiveInt(options.maxConnections, 256, 'maxConnections')
-  const maxInFlight = positiveInt(options.maxInFlight, 2, 'maxInFlight')
+  const maxInFlight = positiveInt(options.maxInFlight, 1, 'maxInFlight')
   const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
   const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
   const pool = new BodyPool(
-    positiveInt(options.maxHeldBlocks, 32, 'maxHeldBlocks'),
-    positiveInt(options.maxHeldBytes, 32 * 1024 * 1024, 'maxHeldBytes')
+    positiveInt(options.maxHeldBlocks, 16, 'maxHeldBlocks'),
+    positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
   )
   const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
   // Block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).

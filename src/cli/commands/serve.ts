@@ -153,10 +153,10 @@ export const serveCommand: Command = {
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
     port: { type: 'string', help: 'port (default 0: any free port)' },
     'max-connections': { type: 'string', help: 'connections at once; beyond, 503 ERR_BUSY and close (default 256)' },
-    'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 2)' },
+    'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 1)' },
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
-    'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 32)' },
-    'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 32)' },
+    'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 16)' },
+    'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 16)' },
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
     'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
@@ -173,10 +173,10 @@ export const serveCommand: Command = {
       maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
       rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate },
       maxConnections: int(args, 'max-connections', 256, 1, 100_000),
-      maxInFlight: int(args, 'max-in-flight', 2, 1, 1_000),
+      maxInFlight: int(args, 'max-in-flight', 1, 1, 1_000),
       writeTimeoutMs: int(args, 'write-timeout', 10_000, 100, 3_600_000),
-      maxHeldBlocks: int(args, 'max-held-blocks', 32, 1, 100_000),
-      maxHeldBytes: int(args, 'max-held-mib', 32, 1, 1_000_000) * 1024 * 1024
+      maxHeldBlocks: int(args, 'max-held-blocks', 16, 1, 100_000),
+      maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024
     })
     let ready: Record<string, unknown>
     try {
