@@ -6,6 +6,7 @@
  * Bytes and counts are asserted (the server's own counters), never times.
  */
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeCar, readCar } from '../../src/blocks/car.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
@@ -15,6 +16,9 @@ import { carOfOne } from '../../src/server/gateway-handlers.js'
 import { MAX_QUEUED, SMALL_BLOCK, startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
 import { httpRequest } from './http-helpers.js'
+import { serveRepository } from '../../src/cli/commands/serve.js'
+import { tempDir } from '../helpers/client-sim.js'
+import { makeRepo } from '../helpers/repo.js'
 
 const MiB = 1024 * 1024
 
@@ -233,6 +237,22 @@ describe('serve under load: caps and backpressure (issue 16)', () => {
     expect((await httpRequest(`${server.url}/ipfs/${bigCid}?format=raw`)).status).toBe(200)
     expect(server.stats().small.peakBytesHeld).toBe(small.bytes.byteLength)
     expect(server.stats().peakBytesHeld).toBe(big.byteLength)
+  })
+
+  it('serveRepository (dagtuf serve) passes its limits to the server: --max-connections 1 refuses a second connection', async () => {
+    const work = await tempDir('dagtuf-serve-limits-')
+    cleanups.push(work.remove)
+    const repo = await makeRepo(join(work.path, 'repo'), work.path, { 'a.txt': 'A\n' })
+    const server = await serveRepository(repo.dir, { maxConnections: 1 })
+    cleanups.push(server.close)
+    const first = await rawConnection(server.url)
+    cleanups.push(async () => { first.socket.destroy() })
+    first.socket.write(get('/head'))
+    await expect.poll(() => statuses(first.received())).toEqual([200])
+    const second = await rawConnection(server.url)
+    second.socket.write(get('/head'))
+    await second.closed
+    expect(statuses(second.received())).toEqual([503])
   })
 
   it('BodyPool: slots and bytes bound what is held; waiters get slots first come first served; a wait ends at its limit or signal', async () => {
