@@ -67,6 +67,12 @@ export interface GatewayResponse {
   readonly headers: Readonly<Record<string, string | number>>
   /** Absent for HEAD and 304 (content-length still says how long the GET body is). */
   readonly body?: Uint8Array
+  /**
+   * The same body in parts, when it is made of some (a CAR: its few header
+   * bytes, then the block itself): http-server.ts writes them one after the
+   * other, and `body` joins them only if it is read.
+   */
+  readonly parts?: readonly Uint8Array[]
 }
 
 /** Codes of the JSON error bodies (an HTTP vocabulary, apart from DagtufError codes). */
@@ -180,21 +186,28 @@ function uvarint (n: number): number[] {
 }
 
 /**
- * A CARv1 of the one block `cid` (roots: [cid]), built in one go: the
- * header's length, the header, the section's length, the CID, the block.
- * (encodeCar's streaming writer, async and copying its chunks twice, is
- * more than one block needs.)
+ * The bytes of a CARv1 of the one block `cid` (roots: [cid]) that come before
+ * the block's own: the header's length, the header, the section's length and
+ * the CID. Followed by the block, that is the CAR (encodeCar writes the same
+ * bytes through its streaming writer, which copies the block).
  */
-export function carOfOne (cid: CID, bytes: Uint8Array): Uint8Array {
+export function carPrefix (cid: CID, blockBytes: number): Uint8Array {
   const header = dagCbor.encode({ version: 1, roots: [cid] })
   const id = cid.bytes
-  const headerLength = uvarint(header.byteLength)
-  const sectionLength = uvarint(id.byteLength + bytes.byteLength)
-  const out = new Uint8Array(headerLength.length + header.byteLength + sectionLength.length + id.byteLength + bytes.byteLength)
+  return concatParts([new Uint8Array(uvarint(header.byteLength)), header, new Uint8Array(uvarint(id.byteLength + blockBytes)), id])
+}
+
+/** A CARv1 of the one block `cid`, in one buffer. */
+export function carOfOne (cid: CID, bytes: Uint8Array): Uint8Array {
+  return concatParts([carPrefix(cid, bytes.byteLength), bytes])
+}
+
+function concatParts (parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
   let at = 0
-  for (const part of [headerLength, header, sectionLength, id, bytes]) {
+  for (const part of parts) {
     out.set(part, at)
-    at += part.length
+    at += part.byteLength
   }
   return out
 }
@@ -260,14 +273,27 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
       d.clear()
     }
 
-    const body = format === 'raw' ? bytes : carOfOne(cid, bytes)
-    return response(req.method, 200, {
+    const parts = format === 'raw' ? [bytes] : [carPrefix(cid, bytes.byteLength), bytes]
+    const headers = {
       ...common,
       'content-type': format === 'raw' ? RAW : CAR_CONTENT_TYPE,
-      'content-length': body.byteLength,
+      'content-length': parts.reduce((n, part) => n + part.byteLength, 0),
       'content-disposition': `attachment; filename="${id}.${format === 'raw' ? 'bin' : 'car'}"`,
       'accept-ranges': 'none'
-    }, body)
+    }
+    if (req.method === 'HEAD') return { status: 200, headers }
+    if (parts.length === 1) return { status: 200, headers, body: bytes }
+    // The block is not copied behind the CAR header unless `body` is read.
+    let joined: Uint8Array | undefined
+    return {
+      status: 200,
+      headers,
+      parts,
+      get body (): Uint8Array {
+        joined ??= concatParts(parts)
+        return joined
+      }
+    }
   }
 
   async function currentHead (req: GatewayRequest): Promise<GatewayResponse> {

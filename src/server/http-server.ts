@@ -185,7 +185,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
   const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
     if (res.destroyed) return
-    const parts = answer.body === undefined ? [] : [answer.body]
+    // `parts` first: reading `body` of a response in parts would join them.
+    const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
     if (lease !== undefined) {
       const bytes = parts.reduce((n, part) => n + part.byteLength, 0)
       lease.hold(bytes)

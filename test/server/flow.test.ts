@@ -12,7 +12,7 @@ import { encodeCar, readCar } from '../../src/blocks/car.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { BodyPool, CHUNK } from '../../src/server/flow.js'
-import { carOfOne } from '../../src/server/gateway-handlers.js'
+import { carOfOne, carPrefix, gatewayHandler } from '../../src/server/gateway-handlers.js'
 import { MAX_QUEUED, SMALL_BLOCK, startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
 import { httpRequest } from './http-helpers.js'
@@ -302,6 +302,15 @@ describe('serve under load: caps and backpressure (issue 16)', () => {
     const cid = cidOf(bytes)
     await store.put(cid, bytes)
     expect(carOfOne(cid, bytes)).toEqual(await encodeCar([cid], [{ cid, bytes }]))
+    // The handler gives it in parts, the block itself not copied; `body` joins them when read.
+    const stored = await store.get(cid)
+    const source: BlockSource = { get: async () => stored }
+    const answer = await gatewayHandler({ source, head: async () => null })({ method: 'GET', url: `/ipfs/${cid}?format=car`, headers: {} })
+    expect(answer.parts).toHaveLength(2)
+    expect(answer.parts![1]).toBe(stored)
+    expect(answer.parts![0]).toEqual(carPrefix(cid, bytes.byteLength))
+    expect(answer.body).toEqual(carOfOne(cid, bytes))
+    expect(answer.headers['content-length']).toBe(carOfOne(cid, bytes).byteLength)
     const server = await serve(store)
     const res = await httpRequest(`${server.url}/ipfs/${cid}?format=car`)
     expect(res.status).toBe(200)
