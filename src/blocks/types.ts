@@ -60,7 +60,8 @@ export interface BlockStore extends BlockSource {
    * Store `bytes` under `cid` after checking that they hash to it (and are at
    * most MAX_ANY_BLOCK_BYTES long).
    *
-   * @throws {BlockError} ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TRANSPORT | ERR_ABORTED
+   * @throws {BlockError} ERR_HASH_MISMATCH | ERR_BLOCK_TOO_LARGE | ERR_UNSUPPORTED_HASH | ERR_TRANSPORT | ERR_ABORTED;
+   *   {DiskFullError} ERR_DISK_FULL when a store on disk is full
    */
   put: (cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }) => Promise<void>
   /** Whether the store holds `cid` (without fetching it from anywhere). */

@@ -1,12 +1,12 @@
 /**
  * `dagtuf` command-line entry point. Parses the sub-command, runs it, and
  * maps every failure to a stable code and exit status: 0 success, 1 a check
- * failed or an operation was refused, 2 usage error, 3 unexpected internal
- * error (a bug: please report it).
+ * failed or an operation was refused (ERR_DISK_FULL too), 2 usage error, 3
+ * unexpected internal error (a bug: please report it).
  */
 import { parseArgs, type OptionSpec } from './args.js'
 import type { Command, Io } from './command.js'
-import { DagtufError, UsageError } from '../model/errors.js'
+import { DagtufError, UsageError, diskFull } from '../model/errors.js'
 import { didYouMean } from './suggest.js'
 
 type Entry = readonly [name: string, load: () => Promise<Command>]
@@ -187,6 +187,10 @@ export async function main (argv: readonly string[], io: Io = defaultIo()): Prom
 }
 
 function reportError (e: unknown, json: boolean, io: Io): number {
+  // A full disk is ERR_DISK_FULL (exit 1) whichever layer it surfaced in,
+  // wrapped (ERR_TRANSPORT, ERR_STATE_IO...) or not (it was exit 3).
+  const full = diskFull(e)
+  if (full !== undefined && full !== e) return reportError(full, json, io)
   if (e instanceof DagtufError) {
     if (json) io.out(JSON.stringify({ error: e.toJSON() }))
     else io.err(`dagtuf: ${e.code}: ${e.message}`)

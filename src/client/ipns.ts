@@ -35,7 +35,7 @@
 import * as fs from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { BlockError, StateError } from '../model/errors.js'
+import { BlockError, StateError, diskFull } from '../model/errors.js'
 import { CODEC_DAG_JSON, HASH_SHA2_256, equalBytes, toHex } from '../model/hash.js'
 import { MAX_IPNS_RECORD_BYTES, type IpnsName } from '../model/ipns.js'
 import { verifyBytes } from '../model/keys.js'
@@ -285,7 +285,7 @@ export async function raiseIpnsFloor (dir: string, floors: ReadonlyMap<string, I
   for (const [n, f] of next) names[n] = { sequence: f.sequence.toString(), timestamp: f.timestamp }
   const path = join(dir, IPNS_STATE_FILE)
   await writeFileAtomic(path, JSON.stringify({ format: IPNS_STATE_FORMAT, names }, null, 2) + '\n', {
-    onError: (cause) => new StateError('ERR_STATE_IO', `could not write ${path}`, { cause, details: { path } })
+    onError: (cause) => diskFull(cause, path) ?? new StateError('ERR_STATE_IO', `could not write ${path}`, { cause, details: { path } })
   })
 }
 

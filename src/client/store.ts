@@ -35,7 +35,7 @@ import * as fs from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
-import { BlockError, StateError, UsageError } from '../model/errors.js'
+import { BlockError, DiskFullError, StateError, UsageError, diskFull } from '../model/errors.js'
 import { CODEC_DAG_CBOR, CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
 import { acquireFileLock, fsyncDir, fsyncFile, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/durable-fs.js'
 import { slowPoint } from '../util/test-hooks.js'
@@ -45,8 +45,9 @@ export const STATE_FILE = 'state.json'
 export const LOCK_FILE = 'lock'
 export const BLOCKS_DIR = 'blocks'
 
-function io (what: string, path: string, cause: unknown): StateError {
-  return new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
+/** ERR_DISK_FULL for a full disk, ERR_STATE_IO for any other refusal. */
+function io (what: string, path: string, cause: unknown): StateError | DiskFullError {
+  return diskFull(cause, path) ?? new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
 }
 
 /**

@@ -63,7 +63,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { readContent } from '../blocks/unixfs.js'
 import { canFetchIpnsRecords, type BlockSource } from '../blocks/types.js'
-import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
+import { BlockError, StateError, UsageError, ValidationError, isVerdict, diskFull } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
@@ -535,7 +535,9 @@ export class Updater {
     let done = false
     try {
       try {
-        await readContent(this.#source, info.cid, info.length, async (chunk) => { await h.write(chunk) }, this.#signal === undefined ? {} : { signal: this.#signal })
+        await readContent(this.#source, info.cid, info.length, async (chunk) => {
+          try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
+        }, this.#signal === undefined ? {} : { signal: this.#signal })
       } catch (e) {
         // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
         if (e instanceof BlockError && isVerdict(e)) {
@@ -552,7 +554,7 @@ export class Updater {
         done = true
         await fs.rename(tmp, dest)
       } catch (e) {
-        throw new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
+        throw diskFull(e, dest) ?? new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
       }
       await fsyncDir(dir)
       return { path: dest, cid: info.cid.toString(), length: info.length }

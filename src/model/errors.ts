@@ -18,6 +18,8 @@
  * - RepoError        publisher repository state and operations
  * - StateError       client trusted state
  * - UsageError       command-line arguments and API misuse by the caller
+ * - DiskFullError    the file system is full (ENOSPC) or over quota (EDQUOT),
+ *                    whatever was being written (`diskFull` builds one)
  *
  * `isVerdict(e)` says whether an error is a verdict on content-addressed
  * data (keep it: fetching the same CID again cannot change it) or a failure
@@ -157,6 +159,11 @@ export const USAGE_CODES = {
   ERR_IPNS_NAME: 'not an IPNS name dagtuf can use (an Ed25519 key)'
 } as const
 
+/** DiskFullError codes. */
+export const DISK_CODES = {
+  ERR_DISK_FULL: 'the file system is full (ENOSPC) or the quota is used up (EDQUOT) where dagtuf was writing (details.path)'
+} as const
+
 export type DecodeCode = keyof typeof DECODE_CODES
 export type CryptoCode = keyof typeof CRYPTO_CODES
 export type BlockCode = keyof typeof BLOCK_CODES
@@ -164,7 +171,8 @@ export type KeyFileCode = keyof typeof KEY_FILE_CODES
 export type RepoCode = keyof typeof REPO_CODES
 export type StateCode = keyof typeof STATE_CODES
 export type UsageCode = keyof typeof USAGE_CODES
-export type DagtufCode = DecodeCode | CryptoCode | RuleId | BlockCode | KeyFileCode | RepoCode | StateCode | UsageCode
+export type DiskCode = keyof typeof DISK_CODES
+export type DagtufCode = DecodeCode | CryptoCode | RuleId | BlockCode | KeyFileCode | RepoCode | StateCode | UsageCode | DiskCode
 
 /**
  * BlockError codes that are verdicts on content-addressed bytes: the bytes
@@ -249,6 +257,42 @@ export class StateError extends DagtufError<StateCode> {
 /** Command-line arguments and API misuse by the caller. Codes: USAGE_CODES. */
 export class UsageError extends DagtufError<UsageCode> {
   override readonly name = 'UsageError'
+}
+
+/**
+ * A full disk, wherever it happened (a block, a state file, a lock, an
+ * output file). Code ERR_DISK_FULL; `details.path` is the file being written.
+ */
+export class DiskFullError extends DagtufError<DiskCode> {
+  override readonly name = 'DiskFullError'
+}
+
+/** The errno codes of a full disk. */
+const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT'])
+
+/**
+ * A DiskFullError for `e` when `e`, or an error in its `cause` chain, is a
+ * file system error ENOSPC or EDQUOT; undefined otherwise. `path` names the
+ * file being written (default: the first details.path of a dagtuf error on
+ * the way down the chain, else the system error's own path).
+ */
+export function diskFull (e: unknown, path?: string): DiskFullError | undefined {
+  let at: unknown = e
+  // The outermost path named on the way down (a wrapper's details.path).
+  let named = path
+  for (let depth = 0; depth < 8 && typeof at === 'object' && at !== null; depth++) {
+    if (at instanceof DiskFullError) return at
+    if (named === undefined && at instanceof DagtufError && typeof at.details.path === 'string') named = at.details.path
+    const errno = (at as { code?: unknown }).code
+    if (typeof errno === 'string' && DISK_FULL_ERRNOS.has(errno)) {
+      const own = (at as { path?: unknown }).path
+      const where = named ?? (typeof own === 'string' ? own : undefined)
+      const message = `no space left on the device${where === undefined ? '' : ` writing ${where}`} (${errno}): free some space and run the command again`
+      return new DiskFullError('ERR_DISK_FULL', message, { cause: e, details: where === undefined ? { errno } : { path: where, errno } })
+    }
+    at = (at as { cause?: unknown }).cause
+  }
+  return undefined
 }
 
 /** True when `e` is any dagtuf error. */

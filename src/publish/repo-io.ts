@@ -11,7 +11,7 @@
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { RepoError } from '../model/errors.js'
+import { RepoError, diskFull } from '../model/errors.js'
 import { acquireFileLock, fsyncDir, isCode, readFileCapped, writeFileAtomic } from '../util/durable-fs.js'
 
 export { isCode }
@@ -19,12 +19,12 @@ export { isCode }
 /**
  * Replace `path` with `bytes` atomically and durably.
  *
- * @throws {RepoError} ERR_REPO_IO when the file system refuses
+ * @throws {RepoError} ERR_REPO_IO when the file system refuses; {DiskFullError} ERR_DISK_FULL when it is full
  */
 export async function writeAtomic (path: string, bytes: Uint8Array | string, mode = 0o644): Promise<void> {
   await writeFileAtomic(path, bytes, {
     mode,
-    onError: (cause) => new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause, details: { path } })
+    onError: (cause) => diskFull(cause, path) ?? new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause, details: { path } })
   })
 }
 
@@ -39,15 +39,19 @@ export async function writeNew (path: string, bytes: Uint8Array | string, mode =
     h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode)
   } catch (e) {
     if (isCode(e, 'EEXIST')) throw new RepoError('ERR_FILE_EXISTS', `${path} already exists`, { details: { path } })
-    throw new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
+    throw diskFull(e, path) ?? new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause: e, details: { path } })
   }
   try {
     await h.writeFile(bytes)
     await h.chmod(mode)
     await h.sync()
-  } finally {
-    await h.close()
+  } catch (e) {
+    // Not left half written: the file did not exist before this call.
+    await h.close().catch(() => {})
+    await fs.rm(path, { force: true }).catch(() => {})
+    throw diskFull(e, path) ?? new RepoError('ERR_REPO_IO', `could not write ${path}`, { cause: e, details: { path } })
   }
+  await h.close()
   await fsyncDir(dirname(path))
 }
 
@@ -62,7 +66,7 @@ export async function appendLine (path: string, line: string): Promise<void> {
       await h.close()
     }
   } catch (e) {
-    throw new RepoError('ERR_REPO_IO', `could not append to ${path}`, { cause: e, details: { path } })
+    throw diskFull(e, path) ?? new RepoError('ERR_REPO_IO', `could not append to ${path}`, { cause: e, details: { path } })
   }
 }
 
@@ -110,7 +114,7 @@ export async function ensureDir (path: string, mode = 0o755): Promise<void> {
     await mkdirs(resolve(path), mode)
   } catch (e) {
     const code = (e as { code?: unknown } | null)?.code
-    throw new RepoError('ERR_REPO_IO', `could not create the folder ${path}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e, details: { path } })
+    throw diskFull(e, path) ?? new RepoError('ERR_REPO_IO', `could not create the folder ${path}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e, details: { path } })
   }
 }
 
@@ -149,7 +153,7 @@ export async function exists (path: string): Promise<boolean> {
  * interrupted publish never blocks the next one; when several processes find
  * the same stale lock, only one of them gets it.
  *
- * @throws {RepoError} ERR_REPO_LOCKED when a live process (or this one) holds it, ERR_REPO_IO
+ * @throws {RepoError} ERR_REPO_LOCKED when a live process (or this one) holds it, ERR_REPO_IO; {DiskFullError} ERR_DISK_FULL
  */
 export async function acquireLock (path: string, options: { beforeTakeover?: () => Promise<void> } = {}): Promise<() => Promise<void>> {
   return await acquireFileLock(path, {
@@ -157,6 +161,6 @@ export async function acquireLock (path: string, options: { beforeTakeover?: () 
     locked: (pid) => pid === undefined
       ? new RepoError('ERR_REPO_LOCKED', `could not take the repository lock ${path}`, { details: { path } })
       : new RepoError('ERR_REPO_LOCKED', `the repository is in use by process ${pid}`, { details: { path, pid } }),
-    io: (cause) => new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause, details: { path } })
+    io: (cause) => diskFull(cause, path) ?? new RepoError('ERR_REPO_IO', `could not create ${path}`, { cause, details: { path } })
   })
 }

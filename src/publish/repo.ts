@@ -66,12 +66,18 @@ export class Repo {
    * Open an existing repository. With `lock`, take the repository lock
    * (commands that change anything).
    *
-   * @throws {RepoError} ERR_REPO_NOT_FOUND | ERR_REPO_LOCKED | ERR_REPO_CORRUPT
+   * @throws {RepoError} ERR_REPO_NOT_FOUND | ERR_REPO_LOCKED | ERR_REPO_CORRUPT (head.json missing where config.json is)
    */
   static async open (dir: string, options: { lock?: boolean } = {}): Promise<Repo> {
     const repo = new Repo(resolve(dir))
     await notAFileOrMissing(repo.dir, 'ERR_REPO_NOT_FOUND')
-    if (!await exists(repo.path('config.json')) || !await exists(repo.path('head.json'))) {
+    const hasConfig = await exists(repo.path('config.json'))
+    if (hasConfig && !await exists(repo.path('head.json'))) {
+      // A repository (its config is there) that lost its head: not "run init".
+      const log = await exists(repo.path('log.jsonl')) ? `; ${repo.path('log.jsonl')} lists every head published (the last line is the latest)` : ''
+      throw new RepoError('ERR_REPO_CORRUPT', `${repo.path('head.json')} is missing from the repository in ${repo.dir}: restore it from a backup${log}`, { details: { dir: repo.dir, file: 'head.json' } })
+    }
+    if (!hasConfig || !await exists(repo.path('head.json'))) {
       throw new RepoError('ERR_REPO_NOT_FOUND', `no dagtuf repository in ${repo.dir} (create one with: ${dagtufCommand('init', '--dir', repo.dir)})`, { details: { dir: repo.dir } })
     }
     if (options.lock === true) repo.#release = await acquireLock(repo.path('repo.lock'))

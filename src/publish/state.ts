@@ -25,7 +25,7 @@ import type { RepoNode } from '../blocks/repo-node.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { LIMITS } from '../model/config.js'
 import { encodeSigned } from '../model/codec.js'
-import { RepoError } from '../model/errors.js'
+import { DagtufError, RepoError } from '../model/errors.js'
 import { countValidSignatures, hexToBytes, keyIdOf, publicKeyFromBytes } from '../model/keys.js'
 import { isSafeRoleName, isSafeTargetPath } from '../model/schema.js'
 import { makeRoot, makeTargets, type DelegationSpec, type RoleSpec, type SuccinctSpec } from '../model/build.js'
@@ -83,9 +83,35 @@ export interface Current {
   readonly pending: MemoryBlockStore
 }
 
+/** The first dagtuf error in `e`'s cause chain that names a block (details.cid). */
+function faultyBlock (e: unknown): DagtufError | undefined {
+  let at: unknown = e
+  for (let depth = 0; depth < 8 && at instanceof Error; depth++) {
+    if (at instanceof DagtufError && typeof at.details.cid === 'string') return at
+    at = at.cause
+  }
+  return undefined
+}
+
+/** Which block failed and how, with what to do about it. */
+function blockAtFault (e: unknown): string {
+  const b = faultyBlock(e)
+  if (b === undefined) return e instanceof Error ? e.message : String(e)
+  const cid = String(b.details.cid)
+  const restore = 'restore it from a backup or a mirror of this repository (`dagtuf export --car FILE` there writes a CAR that `dagtuf verify --car FILE --timestamp CID` checks)'
+  if (b.code === 'ERR_HASH_MISMATCH') return `block ${cid} is corrupted (its bytes in blocks/ do not hash to its CID): ${restore}`
+  if (b.code === 'ERR_BLOCK_NOT_FOUND') return `block ${cid} is missing from blocks/: ${restore}`
+  return `block ${cid}: ${b.code}: ${b.message}`
+}
+
+function blockDetails (e: unknown): { block?: string, reason?: string } {
+  const b = faultyBlock(e)
+  return b === undefined ? {} : { block: String(b.details.cid), reason: b.code }
+}
+
 /**
  * Load the head and its DAG; head.json's CIDs must be the DAG's.
- * @throws {RepoError} ERR_REPO_CORRUPT
+ * @throws {RepoError} ERR_REPO_CORRUPT (a block of the DAG corrupted or missing: details.block, details.reason)
  */
 export async function loadCurrent (repo: Repo, node: BlockSource): Promise<Current> {
   const headBytes = await repo.headBytes()
@@ -96,7 +122,10 @@ export async function loadCurrent (repo: Repo, node: BlockSource): Promise<Curre
   try {
     published = await loadPublished(loader, head.timestamp)
   } catch (cause) {
-    throw new RepoError('ERR_REPO_CORRUPT', 'the head\'s DAG cannot be loaded from the node', { cause, details: { file: 'head.json', timestamp: head.timestamp.toString() } })
+    throw new RepoError('ERR_REPO_CORRUPT', `the head's DAG cannot be loaded from the node: ${blockAtFault(cause)}`, {
+      cause,
+      details: { file: 'head.json', timestamp: head.timestamp.toString(), ...blockDetails(cause) }
+    })
   }
   const s = published.snapshot
   const same = s.cid.equals(head.snapshot) && s.signed.meta.root.equals(head.root) && s.signed.meta.targets.equals(head.targets) &&

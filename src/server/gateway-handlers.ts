@@ -32,7 +32,7 @@ import type { CID } from 'multiformats/cid'
 import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { parseCid } from '../model/hash.js'
 import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
-import { encodeCar } from '../blocks/car.js'
+import * as dagCbor from '@ipld/dag-cbor'
 import { deadline, normalizeCid, positiveInt } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
 import { UsageError, type BlockCode } from '../model/errors.js'
@@ -67,6 +67,12 @@ export interface GatewayResponse {
   readonly headers: Readonly<Record<string, string | number>>
   /** Absent for HEAD and 304 (content-length still says how long the GET body is). */
   readonly body?: Uint8Array
+  /**
+   * The same body in parts, when it is made of some (a CAR: its few header
+   * bytes, then the block itself): http-server.ts writes them one after the
+   * other, and `body` joins them only if it is read.
+   */
+  readonly parts?: readonly Uint8Array[]
 }
 
 /** Codes of the JSON error bodies (an HTTP vocabulary, apart from DagtufError codes). */
@@ -74,6 +80,8 @@ export type GatewayErrorCode =
   | 'ERR_BAD_CID' | 'ERR_BAD_FORMAT' | 'ERR_BAD_NAME' | 'ERR_BAD_PARAMETER' | 'ERR_BAD_REQUEST' | 'ERR_BAD_SCOPE'
   | 'ERR_BODY_NOT_ALLOWED' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_NAME_NOT_FOUND'
   | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG' | 'ERR_TOO_MANY_HEADERS'
+  // From the adapter: connections, pipelining or block bodies over their caps (503).
+  | 'ERR_BUSY'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 
@@ -166,6 +174,44 @@ function wantsIpnsRecord (req: GatewayRequest, params: URLSearchParams): boolean
   return false
 }
 
+/** An unsigned LEB128 varint, as CAR lengths are written. */
+function uvarint (n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return out
+}
+
+/**
+ * The bytes of a CARv1 of the one block `cid` (roots: [cid]) that come before
+ * the block's own: the header's length, the header, the section's length and
+ * the CID. Followed by the block, that is the CAR (encodeCar writes the same
+ * bytes through its streaming writer, which copies the block).
+ */
+export function carPrefix (cid: CID, blockBytes: number): Uint8Array {
+  const header = dagCbor.encode({ version: 1, roots: [cid] })
+  const id = cid.bytes
+  return concatParts([new Uint8Array(uvarint(header.byteLength)), header, new Uint8Array(uvarint(id.byteLength + blockBytes)), id])
+}
+
+/** A CARv1 of the one block `cid`, in one buffer. */
+export function carOfOne (cid: CID, bytes: Uint8Array): Uint8Array {
+  return concatParts([carPrefix(cid, bytes.byteLength), bytes])
+}
+
+function concatParts (parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
+
 /**
  * The gateway's handler over `options`.
  *
@@ -227,14 +273,27 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
       d.clear()
     }
 
-    const body = format === 'raw' ? bytes : await encodeCar([cid], [{ cid, bytes }])
-    return response(req.method, 200, {
+    const parts = format === 'raw' ? [bytes] : [carPrefix(cid, bytes.byteLength), bytes]
+    const headers = {
       ...common,
       'content-type': format === 'raw' ? RAW : CAR_CONTENT_TYPE,
-      'content-length': body.byteLength,
+      'content-length': parts.reduce((n, part) => n + part.byteLength, 0),
       'content-disposition': `attachment; filename="${id}.${format === 'raw' ? 'bin' : 'car'}"`,
       'accept-ranges': 'none'
-    }, body)
+    }
+    if (req.method === 'HEAD') return { status: 200, headers }
+    if (parts.length === 1) return { status: 200, headers, body: bytes }
+    // The block is not copied behind the CAR header unless `body` is read.
+    let joined: Uint8Array | undefined
+    return {
+      status: 200,
+      headers,
+      parts,
+      get body (): Uint8Array {
+        joined ??= concatParts(parts)
+        return joined
+      }
+    }
   }
 
   async function currentHead (req: GatewayRequest): Promise<GatewayResponse> {

@@ -7,14 +7,36 @@
  * close() that ends every connection. With `registry`, GET /config and
  * PUT|POST /head go to the head registry (registry-handlers.ts), which gets
  * the request body as a stream and the remote address.
+ *
+ * What bounds the memory a client can make it hold (flow.ts for the details):
+ * - at most `maxConnections` connections. The ones beyond are answered, to
+ *   their first request, 503 ERR_BUSY (JSON body, Retry-After: 1,
+ *   Connection: close) and closed; past twice the cap (plus 64) node closes
+ *   new connections at once, without an answer.
+ * - at most `maxInFlight` requests per connection are looked up or written
+ *   at once; pipelined requests beyond wait, unread past what node already
+ *   parsed (the socket is paused), and start only as earlier responses
+ *   finish. More than MAX_QUEUED waiting on one connection closes it.
+ * - block bodies held at once: `maxHeldBlocks` slots and `maxHeldBytes`
+ *   (BodyPool); a request that waits for a slot longer than
+ *   `queueTimeoutMs` is answered 503 ERR_BUSY. Blocks served before and
+ *   known to be small (at most SMALL_BLOCK bytes; sizes of the last
+ *   SIZE_MEMO CIDs are kept) go through a pool of their own (SMALL_SLOTS
+ *   slots, so at most SMALL_SLOTS x SMALL_BLOCK bytes), so that large
+ *   transfers, or readers that stopped reading, do not make them wait.
+ * - bodies are written in 256 KiB chunks as the socket drains, and a
+ *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
+ *   that stopped reading) is destroyed, which frees what it held.
+ * `stats()` counts all of it (tests and the bench read it).
  */
 import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
-import { errorResponse, gatewayHandler, type GatewayHandlerOptions } from './gateway-handlers.js'
+import { errorResponse, gatewayHandler, type GatewayHandlerOptions, type GatewayResponse } from './gateway-handlers.js'
+import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
 import { isOpenApiRoute, openApiHandler } from './openapi.js'
@@ -34,6 +56,43 @@ export interface ServerOptions extends GatewayHandlerOptions {
   registry?: RegistryOptions
   /** Signing sessions, the /drafts routes (session-handlers.ts). */
   sessions?: RegistryHandler
+  /** Connections at once (default 256); beyond, 503 ERR_BUSY and close. */
+  maxConnections?: number
+  /** Requests looked up or written at once per connection (default 1); pipelined ones beyond wait. */
+  maxInFlight?: number
+  /** A connection whose socket takes no bytes for this many ms is destroyed (default 10 000). */
+  writeTimeoutMs?: number
+  /** Block bodies (lookups and responses) held at once (default 16). */
+  maxHeldBlocks?: number
+  /** No new block lookup starts while the bodies held add up to this (default 16 MiB). */
+  maxHeldBytes?: number
+  /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
+  queueTimeoutMs?: number
+}
+
+/** What the server holds and has refused, for tests, the bench and operators. */
+export interface ServerStats extends PoolStats {
+  /** Open connections, and the most open at once. */
+  connections: number
+  peakConnections: number
+  /** Connections answered 503 ERR_BUSY for being over maxConnections. */
+  refusedConnections: number
+  /** Connections closed for pipelining more than MAX_QUEUED requests. */
+  pipelineOverflows: number
+  /** Connections cut by the write-inactivity timeout. */
+  writeTimeouts: number
+  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot. */
+  busyRequests: number
+  /** Most requests started (looked up or written) at once on one connection. */
+  peakInFlightPerConnection: number
+  /** Most requests waiting on one connection. */
+  peakQueuedPerConnection: number
+  /** Most body bytes held for one connection at once. */
+  peakHeldPerConnection: number
+  /** Most bytes node buffered for one response (res.writableLength: its own, plus its socket's once attached), sampled after each write. */
+  peakBufferedPerResponse: number
+  /** The pool of blocks known to be small (the fields above are the main pool's). */
+  small: PoolStats
 }
 
 export interface RunningServer {
@@ -42,11 +101,30 @@ export interface RunningServer {
   port: number
   /** Stop listening, end every connection (idle ones at once). Idempotent. */
   close: () => Promise<void>
+  stats: () => ServerStats
 }
 
 const MAX_HEADER_BYTES = 8 * 1024
 /** Request header fields at most; more is 431 (node itself would only drop the excess). */
 const MAX_HEADERS = 64
+/** Requests waiting on one connection (pipelined, not started) beyond which it is closed. */
+export const MAX_QUEUED = 64
+
+/** Blocks up to this size, once known, take the small pool. */
+export const SMALL_BLOCK = 64 * 1024
+const SMALL_SLOTS = 64
+/** CIDs whose block size is remembered. */
+const SIZE_MEMO = 16_384
+
+/** Per connection: requests started and waiting, body bytes held. */
+interface Conn {
+  active: number
+  readonly queue: Array<() => void>
+  paused: boolean
+  held: number
+  /** Over the connection cap, or closed for pipelining too much: no more requests are started. */
+  refused: boolean
+}
 
 /**
  * Start the gateway. Resolves once it listens.
@@ -64,11 +142,138 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 15_000, 'requestTimeoutMs')
   const idleTimeoutMs = positiveInt(options.idleTimeoutMs, 5_000, 'idleTimeoutMs')
   const closeGraceMs = positiveInt(options.closeGraceMs, 2_000, 'closeGraceMs')
+  const maxConnections = positiveInt(options.maxConnections, 256, 'maxConnections')
+  const maxInFlight = positiveInt(options.maxInFlight, 1, 'maxInFlight')
+  const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
+  const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
+  const pool = new BodyPool(
+    positiveInt(options.maxHeldBlocks, 16, 'maxHeldBlocks'),
+    positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
+  )
+  const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
+  // Block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
+  const sizes = new Map<string, number>()
+  const remember = (id: string, size: number): void => {
+    if (sizes.has(id)) return
+    if (sizes.size >= SIZE_MEMO) sizes.delete(sizes.keys().next().value as string)
+    sizes.set(id, size)
+  }
 
   // Aborts block lookups still running when close() gives up waiting.
   const shutdown = new AbortController()
   // One listener per request in flight: no fixed number is "too many".
   setMaxListeners(0, shutdown.signal)
+
+  const counts = {
+    connections: 0,
+    peakConnections: 0,
+    refusedConnections: 0,
+    pipelineOverflows: 0,
+    writeTimeouts: 0,
+    busyRequests: 0,
+    peakInFlightPerConnection: 0,
+    peakQueuedPerConnection: 0,
+    peakHeldPerConnection: 0,
+    peakBufferedPerResponse: 0
+  }
+  const conns = new WeakMap<Socket, Conn>()
+  const connOf = (socket: Socket): Conn => {
+    let conn = conns.get(socket)
+    if (conn === undefined) {
+      conn = { active: 0, queue: [], paused: false, held: 0, refused: false }
+      conns.set(socket, conn)
+    }
+    return conn
+  }
+
+  /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
+  const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
+    if (res.destroyed) return
+    // `parts` first: reading `body` of a response in parts would join them.
+    const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
+    if (lease !== undefined) {
+      const bytes = parts.reduce((n, part) => n + part.byteLength, 0)
+      lease.hold(bytes)
+      conn.held += bytes
+      if (conn.held > counts.peakHeldPerConnection) counts.peakHeldPerConnection = conn.held
+      res.once('close', () => { conn.held -= bytes })
+    }
+    res.writeHead(answer.status, answer.headers)
+    await writeBody(res, parts, writeTimeoutMs, {
+      buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
+      stalled: () => { counts.writeTimeouts++ }
+    })
+  }
+
+  const busy = (method: string, message: string): GatewayResponse =>
+    errorResponse(method, 503, 'ERR_BUSY', message, { 'retry-after': '1', connection: 'close' })
+
+  /** Answer one request (its turn on the connection has come). */
+  const handle = (req: IncomingMessage, res: ServerResponse, conn: Conn): void => {
+    // The lookup stops when the client goes away or on close().
+    const gone = new AbortController()
+    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
+    const onShutdown = (): void => { gone.abort() }
+    res.once('close', onClose)
+    shutdown.signal.addEventListener('abort', onShutdown, { once: true })
+    const settle = (): void => {
+      res.removeListener('close', onClose)
+      shutdown.signal.removeEventListener('abort', onShutdown)
+    }
+    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
+      // Refused here with a JSON body: node's own maxHeadersCount answers a
+      // bare 400. What node parses is bounded by maxHeaderSize (8 KiB).
+      settle()
+      const answer = errorResponse(req.method ?? 'GET', 431, 'ERR_TOO_MANY_HEADERS', `more than ${MAX_HEADERS} request header fields`)
+      void send(res, { ...answer, headers: { ...answer.headers, connection: 'close' } }, conn)
+      return
+    }
+    const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
+    const answering = (async (): Promise<void> => {
+      const sessions = options.sessions
+      if (isOpenApiRoute(request) || (sessions !== undefined && isSessionRoute(request)) || (registry !== undefined && isRegistryRoute(request))) {
+        // A refused body is left unread (not destroyed) so that the refusal can still be sent.
+        const withBody = { ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }
+        const answer = isOpenApiRoute(request)
+          ? await openApiHandler(request)
+          : sessions !== undefined && isSessionRoute(request)
+            ? await sessions(withBody, { signal: gone.signal })
+            : await registry!(withBody, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
+      // A block lookup (every /ipfs/ request that gets that far) holds a
+      // slot of the pool until its response is written or abandoned.
+      let lease: Lease | undefined
+      const id = /^\/ipfs\/([^/?#]+)/.exec(request.url)?.[1]
+      if (id !== undefined) {
+        const known = sizes.get(id)
+        const got = await (known !== undefined && known <= SMALL_BLOCK ? smallPool : pool).acquire(queueTimeoutMs, gone.signal)
+        if (got === null) {
+          settle()
+          if (gone.signal.aborted) { res.destroy(); return }
+          counts.busyRequests++
+          await send(res, busy(request.method, 'too many blocks are being served: retry'), conn)
+          return
+        }
+        lease = got
+        res.once('close', () => { got.release() })
+      }
+      try {
+        const answer = await handler(request, { signal: gone.signal })
+        settle()
+        if (id !== undefined && answer.status === 200) {
+          const length = Number(answer.headers['content-length'])
+          if (Number.isSafeInteger(length)) remember(id, length)
+        }
+        await send(res, answer, conn, lease)
+      } finally {
+        lease?.release()
+      }
+    })()
+    answering.catch(() => { res.destroy() })
+  }
 
   const server: Server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -79,41 +284,71 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   }, (req, res) => {
     res.on('error', () => { res.destroy() })
     req.on('error', () => { res.destroy() })
-    // The lookup stops when the client goes away or on close().
-    const gone = new AbortController()
-    const onClose = (): void => { if (!res.writableFinished) gone.abort() }
-    const onShutdown = (): void => { gone.abort() }
-    res.once('close', onClose)
-    shutdown.signal.addEventListener('abort', onShutdown, { once: true })
-    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
-      // Refused here with a JSON body: node's own maxHeadersCount answers a
-      // bare 400. What node parses is bounded by maxHeaderSize (8 KiB).
-      const answer = errorResponse(req.method ?? 'GET', 431, 'ERR_TOO_MANY_HEADERS', `more than ${MAX_HEADERS} request header fields`)
-      res.removeListener('close', onClose)
-      shutdown.signal.removeEventListener('abort', onShutdown)
-      res.writeHead(answer.status, { ...answer.headers, connection: 'close' })
-      res.end(answer.body)
+    const socket = req.socket
+    const conn = connOf(socket)
+    if (conn.refused || socket.destroyed) {
+      res.destroy()
       return
     }
-    const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
-    // A refused body is left unread (not destroyed) so that the refusal can still be sent.
-    const answering = isOpenApiRoute(request)
-      ? openApiHandler(request)
-      : options.sessions !== undefined && isSessionRoute(request)
-      ? options.sessions({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
-      : registry !== undefined && isRegistryRoute(request)
-      ? registry({ ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }, { signal: gone.signal })
-      : handler(request, { signal: gone.signal })
-    answering
-      .then((answer) => {
-        res.removeListener('close', onClose)
-        shutdown.signal.removeEventListener('abort', onShutdown)
-        if (res.destroyed) return
-        res.writeHead(answer.status, answer.headers)
-        res.end(answer.body)
+    if (overCap.has(socket)) {
+      // Over the connection cap: one clean refusal, then the connection closes.
+      conn.refused = true
+      counts.refusedConnections++
+      void send(res, busy(req.method ?? 'GET', `more than ${maxConnections} connections: retry`), conn)
+      return
+    }
+    const start = (): void => {
+      conn.active++
+      if (conn.active > counts.peakInFlightPerConnection) counts.peakInFlightPerConnection = conn.active
+      res.once('close', () => {
+        conn.active--
+        const next = conn.queue.shift()
+        if (next !== undefined) next()
+        else if (conn.paused) {
+          conn.paused = false
+          socket.resume()
+        }
       })
-      .catch(() => { res.destroy() })
+      handle(req, res, conn)
+    }
+    if (conn.active < maxInFlight && conn.queue.length === 0) {
+      start()
+      return
+    }
+    if (conn.queue.length >= MAX_QUEUED) {
+      // Pipelining far ahead of what it reads: not served any further.
+      conn.refused = true
+      counts.pipelineOverflows++
+      socket.destroy()
+      return
+    }
+    conn.queue.push(start)
+    if (conn.queue.length > counts.peakQueuedPerConnection) counts.peakQueuedPerConnection = conn.queue.length
+    if (!conn.paused) {
+      // Read no further requests until the ones waiting have started.
+      conn.paused = true
+      socket.pause()
+    }
   })
+
+  const overCap = new WeakSet<Socket>()
+  server.on('connection', (socket: Socket) => {
+    counts.connections++
+    if (counts.connections > counts.peakConnections) counts.peakConnections = counts.connections
+    if (counts.connections > maxConnections) overCap.add(socket)
+    const conn = connOf(socket)
+    // node resumes a socket it paused itself once its responses drain; ours
+    // stays paused while requests wait on it.
+    socket.on('resume', () => { if (conn.paused) socket.pause() })
+    socket.once('close', () => {
+      counts.connections--
+      conn.queue.length = 0
+    })
+  })
+  // Past this, node closes new connections at once (no answer): a bound on
+  // the refusals in progress too.
+  server.maxConnections = 2 * maxConnections + 64
+
   // Inactive sockets (slow readers, half-open connections) are dropped.
   server.setTimeout(Math.max(requestTimeoutMs, blockTimeoutMs) + 5_000, (socket: Socket) => { socket.destroy() })
   // Counted in the request handler (MAX_HEADERS, 431); the bytes are capped by maxHeaderSize.
@@ -149,5 +384,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return closing
   }
 
-  return { url: `http://${hostInUrl}:${address.port}`, port: address.port, close }
+  return {
+    url: `http://${hostInUrl}:${address.port}`,
+    port: address.port,
+    close,
+    stats: () => ({ ...counts, ...pool.stats(), small: smallPool.stats() })
+  }
 }

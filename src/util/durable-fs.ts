@@ -25,7 +25,9 @@
  *   checking the size on the open handle before reading anything.
  * - `acquireFileLock` is an exclusive lock between processes (the client's
  *   folder lock and the publisher's repository lock): one holder at a time,
- *   a dead holder's lock taken over by exactly one process.
+ *   a dead holder's lock taken over by exactly one process. The lock file
+ *   appears with its content or not at all: a failed write (a full disk)
+ *   leaves no empty lock.
  */
 import { randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
@@ -206,8 +208,33 @@ function ownerAlive (text: string): boolean {
   return pid === process.pid ? heldTokens.has(text) : isProcessAlive(pid)
 }
 
-/** Create `path` with O_EXCL holding `token`; false when it exists already. */
+/** File systems without hard links answer link() with one of these. */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']
+
+/**
+ * Create `path` holding `token`, only if it does not exist; false when it
+ * does. The token is written to a temporary file first and hard-linked to
+ * `path` (link() fails with EEXIST like O_EXCL), so `path` appears with its
+ * whole content or not at all: a full disk (or any failed write) leaves no
+ * empty lock behind, only a temporary file that is removed. Where hard links
+ * are not supported, `path` is created with O_EXCL and written, and removed
+ * again when the write fails.
+ */
 async function createExclusive (path: string, token: string): Promise<boolean> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    await writeNewFile(tmp, token)
+    try {
+      await fs.link(tmp, path)
+      return true
+    } catch (e) {
+      if (isCode(e, 'EEXIST')) return false
+      if (!NO_HARD_LINKS.some((code) => isCode(e, code))) throw e
+    }
+  } finally {
+    await fs.rm(tmp, { force: true }).catch(() => {})
+  }
+  // No hard links here: O_EXCL, and no empty file left when the write fails.
   let h: fs.FileHandle
   try {
     h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
@@ -217,10 +244,26 @@ async function createExclusive (path: string, token: string): Promise<boolean> {
   }
   try {
     await h.writeFile(token)
-  } finally {
-    await h.close()
+  } catch (e) {
+    await h.close().catch(() => {})
+    await fs.rm(path, { force: true }).catch(() => {})
+    throw e
   }
+  await h.close()
   return true
+}
+
+/** Write a new file (O_EXCL, mode 0600); on failure nothing is left of it. */
+async function writeNewFile (path: string, text: string): Promise<void> {
+  const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+  try {
+    await h.writeFile(text)
+  } catch (e) {
+    await h.close().catch(() => {})
+    await fs.rm(path, { force: true }).catch(() => {})
+    throw e
+  }
+  await h.close()
 }
 
 /** Remove `path` only if it still holds `text` (best effort). */
@@ -262,8 +305,9 @@ async function takeOverStale (path: string, stale: string): Promise<void> {
 }
 
 /**
- * An exclusive lock between processes: the file `path`, created with O_EXCL,
- * holding `PID RANDOM` (a token unique to this lock). A lock whose owner no
+ * An exclusive lock between processes: the file `path`, created only if
+ * absent and whole (createExclusive: a hard link of a written temporary file,
+ * so never empty), holding `PID RANDOM` (a token unique to this lock). A lock whose owner no
  * longer exists (killed mid-operation) is taken over, safely against other
  * processes doing the same at the same time (see takeOverStale); a live owner,
  * or a lock this process holds already, makes the call fail. The returned

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import {
   BLOCK_CODES, BLOCK_VERDICTS, BlockError, CRYPTO_CODES, CryptoError, DECODE_CODES, DagtufError, DecodeError, KEY_FILE_CODES,
-  KeyFileError, REPO_CODES, RepoError, STATE_CODES, StateError, USAGE_CODES, UsageError, ValidationError, isDagtufError, isVerdict
+  KeyFileError, REPO_CODES, RepoError, STATE_CODES, StateError, USAGE_CODES, UsageError, ValidationError, isDagtufError, isVerdict,
+  DISK_CODES, DiskFullError
 } from '../../src/model/errors.js'
 import { RULE_IDS } from '../../src/model/rules.js'
 import { DECODE_RULES } from '../../src/validate/report.js'
@@ -20,7 +21,8 @@ const CLASSES = [
   [KeyFileError, Object.keys(KEY_FILE_CODES)],
   [RepoError, Object.keys(REPO_CODES)],
   [StateError, Object.keys(STATE_CODES)],
-  [UsageError, Object.keys(USAGE_CODES)]
+  [UsageError, Object.keys(USAGE_CODES)],
+  [DiskFullError, Object.keys(DISK_CODES)]
 ] as const
 
 const ALL_CODES = CLASSES.flatMap(([, codes]) => codes as readonly string[])

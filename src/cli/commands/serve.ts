@@ -94,6 +94,12 @@ export interface ServeOptions {
   log?: (line: string) => void
   /** Online keys held on a PKCS#11 token (the caller closes them after the server). */
   signers?: readonly Signer[]
+  /** Load limits of the HTTP server (http-server.ts; defaults there). */
+  maxConnections?: number
+  maxInFlight?: number
+  writeTimeoutMs?: number
+  maxHeldBlocks?: number
+  maxHeldBytes?: number
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
@@ -127,6 +133,13 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxPushBlocks !== undefined ? { maxBlocks: options.maxPushBlocks } : {}),
       ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {})
     }
+    const limits = {
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
+      ...(options.maxHeldBlocks !== undefined ? { maxHeldBlocks: options.maxHeldBlocks } : {}),
+      ...(options.maxHeldBytes !== undefined ? { maxHeldBytes: options.maxHeldBytes } : {})
+    }
     const log = options.log ?? (() => {})
     let sessions: RegistryHandler | undefined
     let resigner: { stop: () => void } | undefined
@@ -139,7 +152,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
-    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...(sessions !== undefined ? { sessions } : {}) })
+    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
     if (options.onlineKeys === true) {
       resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
@@ -184,11 +197,16 @@ function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
     port: { type: 'string', help: 'port (default 0: any free port)' },
+    'max-connections': { type: 'string', help: 'connections at once; beyond, 503 ERR_BUSY and close (default 256)' },
+    'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 1)' },
+    'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
+    'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 16)' },
+    'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 16)' },
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
     'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
@@ -227,6 +245,11 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     maxPushBytes: int(args, 'max-push-bytes', DEFAULT_MAX_BODY_BYTES, 1, 999_999_999),
     maxPushBlocks: int(args, 'max-push-blocks', DEFAULT_MAX_BLOCKS, 1, 10_000_000),
     rateLimit: rate === 0 ? false : { burst: rate, perMinute: rate },
+    maxConnections: int(args, 'max-connections', 256, 1, 100_000),
+    maxInFlight: int(args, 'max-in-flight', 1, 1, 1_000),
+    writeTimeoutMs: int(args, 'write-timeout', 10_000, 100, 3_600_000),
+    maxHeldBlocks: int(args, 'max-held-blocks', 16, 1, 100_000),
+    maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024,
     sessions: flag(args, 'sessions'),
     onlineKeys: flag(args, 'online-keys'),
     ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
