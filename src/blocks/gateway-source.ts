@@ -69,7 +69,14 @@ function fetchTransport (f: Fetch): Transport {
 type NodeHttp = typeof import('node:http')
 /** node:http and node:https, loaded on first use (https only for https URLs). */
 const nodeModules: { http?: Promise<NodeHttp>, https?: Promise<typeof import('node:https')> } = {}
-/** Keep-alive agents: free sockets are unref'd by node, so they never hold a process open. */
+/**
+ * Keep-alive agents: free sockets are unref'd by node, so they never hold a
+ * process open. At most GATEWAY_SOCKETS connections per gateway: a catch-up
+ * asks for hundreds of blocks at once (NOTES 5.5), and a gateway caps the
+ * connections it takes (`dagtuf serve`: 256 by default, then 503); the
+ * requests beyond wait their turn in the agent.
+ */
+export const GATEWAY_SOCKETS = 64
 const agents: { http?: import('node:http').Agent, https?: import('node:https').Agent } = {}
 
 async function nodeGet (url: URL, accept: string, signal: AbortSignal): Promise<import('node:http').IncomingMessage> {
@@ -77,11 +84,11 @@ async function nodeGet (url: URL, accept: string, signal: AbortSignal): Promise<
   let agent: import('node:http').Agent
   if (url.protocol === 'https:') {
     const https = await (nodeModules.https ??= import('node:https'))
-    agent = agents.https ??= new https.Agent({ keepAlive: true })
+    agent = agents.https ??= new https.Agent({ keepAlive: true, maxSockets: GATEWAY_SOCKETS })
     get = https.get
   } else {
     const http = await (nodeModules.http ??= import('node:http'))
-    agent = agents.http ??= new http.Agent({ keepAlive: true })
+    agent = agents.http ??= new http.Agent({ keepAlive: true, maxSockets: GATEWAY_SOCKETS })
     get = http.get
   }
   return await new Promise((resolve, reject) => {
