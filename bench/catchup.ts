@@ -10,7 +10,7 @@
  * durable, as in use).
  *
  * Scenarios (each in this process, one after the other; `--quick` shrinks them;
- * `--refresh-only K` and `--bins-only B` run one):
+ * `--refresh-only K`, `--one-target-only N K` and `--bins-only B` run one):
  *   refresh-only   K publishes that change nothing but the snapshot and
  *                  timestamp (3 delegated roles): a client at the first
  *                  catches up to the last.
@@ -316,8 +316,11 @@ async function main (): Promise<void> {
   // --bins-only B: only the hash-bin scenario, with 2^B bins (for profiling).
   const only = process.argv.indexOf('--bins-only')
   const refreshK = process.argv.indexOf('--refresh-only')
+  // --one-target-only N K: only the one-target scenario.
+  const oneT = process.argv.indexOf('--one-target-only')
   if (only >= 0) await bins(Number(process.argv[only + 1]), 20_000, 10)
   else if (refreshK >= 0) await refreshOnly(Number(process.argv[refreshK + 1]))
+  else if (oneT >= 0) await oneTarget(Number(process.argv[oneT + 1]), Number(process.argv[oneT + 2]))
   else {
     for (const k of QUICK ? [100] : [100, 1000, 10_000]) await refreshOnly(k)
     await oneTarget(QUICK ? 10_000 : 100_000, QUICK ? 100 : 1000)

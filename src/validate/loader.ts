@@ -105,6 +105,11 @@ export function cidKey (cid: CID): string {
   return s
 }
 
+/** Nodes of one level of a role map read level by level, at most (a map of the largest allowed size, 100,000 names, has about 9,000 nodes in all). */
+const ROLE_MAP_LEVEL_WIDTH = 65_536
+/** Nodes of a level asked for together. */
+const ROLE_MAP_CHUNK = 128
+
 /** Fetches the bytes of a shard node, within the caller's caps and budget. */
 export type ShardFetch = (cid: CID) => Promise<Uint8Array>
 
@@ -126,9 +131,33 @@ export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
       if (p === undefined) {
         p = (async () => {
           const out = new Map<string, CID>()
-          for await (const e of roles.entries(root)) {
+          const add = (e: Entry<CID>): void => {
             if (out.size >= LIMITS.maxDelegatedRoles) throw new DecodeError('ERR_LIMIT', `a role map has more than ${LIMITS.maxDelegatedRoles} entries`, { details: { cid: key } })
             out.set(e.key, e.value)
+          }
+          // Level by level, each level's nodes asked for at once (the loader
+          // bounds what is in flight): a map of 16,384 names is a few rounds
+          // of requests, not one per node. Every node is checked in place.
+          let level: Array<{ cid: CID, path: number[] }> = [{ cid: root, path: [] }]
+          for (let depth = 0; level.length > 0; depth++) {
+            if (level.length > ROLE_MAP_LEVEL_WIDTH) {
+              // No map within the entry bound has a level this wide (SHARD-COLLAPSE keeps nodes full).
+              throw new DecodeError('ERR_LIMIT', `a role map has more than ${ROLE_MAP_LEVEL_WIDTH} nodes at depth ${depth}`, { details: { cid: key } })
+            }
+            const next: Array<{ cid: CID, path: number[] }> = []
+            // In chunks, so that what is held decoded at once stays bounded
+            // (the loader keeps at most 64 nodes in flight anyway).
+            for (let at = 0; at < level.length; at += ROLE_MAP_CHUNK) {
+              const chunk = level.slice(at, at + ROLE_MAP_CHUNK)
+              const nodes = await Promise.all(chunk.map(async ({ cid, path }) => await roles.node(cid, depth, path)))
+              nodes.forEach((node, i) => {
+                for (const el of node.elements) {
+                  if (el.bucket !== undefined) for (const e of el.bucket) add(e)
+                  else next.push({ cid: el.link, path: [...chunk[i]!.path, el.slot] })
+                }
+              })
+            }
+            level = next
           }
           // Names in code-unit order (the order format 1 listed them in),
           // not hash order: walks and reports stay in a stable, readable order.
