@@ -19,9 +19,9 @@
  *   bins           2^b succinct hash bins holding M targets: a cold update,
  *                  one lookup, then K publishes that each change one bin and
  *                  a catch-up.
- * Columns: blocks and bytes fetched, rounds of requests (a round starts when
- * a request is made while none is outstanding: the sequential round trips a
- * network would charge; `--latency MS` delays each request), the bytes of the objects and nodes that
+ * Columns: blocks and bytes fetched, rounds (sequential round trips, an upper
+ * bound: a request made after one of depth d completed has depth d + 1;
+ * `--latency MS` delays each request as a network would), the bytes of the objects and nodes that
  * changed (the lower bound for any client), wall time, and the growth of the
  * process's peak RSS (VmHWM) during the update.
  */
@@ -67,13 +67,17 @@ function vmHwmKiB (): number {
 class Counting implements BlockSource {
   blocks = 0
   bytes = 0
-  /** Rounds of requests: a round starts when a request is made while none is outstanding. */
+  /**
+   * Sequential round trips, an upper bound: each request's depth is one more
+   * than the deepest request that had completed when it was made (whatever
+   * it waited for came back at that depth or before); `rounds` is the
+   * deepest. A walk that fetches one block at a time scores one per block.
+   */
   rounds = 0
-  #outstanding = 0
+  #completed = 0
   constructor (readonly store: MemoryBlockStore, readonly latencyMs = LATENCY_MS) {}
   async get (cid: CID, o?: GetOptions): Promise<Uint8Array> {
-    if (this.#outstanding === 0) this.rounds++
-    this.#outstanding++
+    const depth = this.#completed + 1
     try {
       // The network's delay (--latency MS), or at least one turn of the event loop,
       // so that requests made together overlap as they would on a wire.
@@ -83,11 +87,12 @@ class Counting implements BlockSource {
       this.bytes += b.length
       return b
     } finally {
-      this.#outstanding--
+      this.#completed = Math.max(this.#completed, depth)
+      this.rounds = Math.max(this.rounds, depth)
     }
   }
 
-  reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0 }
+  reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0; this.#completed = 0 }
 }
 
 let seedNo = 1

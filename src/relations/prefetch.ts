@@ -31,13 +31,14 @@ const HEIGHT = /"height":(\d{1,16})[,}]/
 const PREVIOUS = /"previous-version":\{"\/":"([a-z2-7]{1,200})"\}/
 const SKIPS = /"skips":\[((?:\{"\/":"[a-z2-7]{1,200}"\},?){0,52})\]/
 const LINK = /\{"\/":"([a-z2-7]{1,200})"\}/g
+const TARGETS = /"root":\{"\/":"[a-z2-7]{1,200}"\},"targets":\{"\/":"([a-z2-7]{1,200})"\}\}/
 
 /**
  * What a snapshot block claims of its place, read from its dag-json bytes
  * without decoding them (a hint: undefined or partial when the bytes are not
  * the canonical snapshot they should be; the walk decodes and checks them).
  */
-export function placeHint (bytes: Uint8Array): { height: number, previousVersion: CID | null, skips: CID[] } | undefined {
+export function placeHint (bytes: Uint8Array): { height: number, previousVersion: CID | null, skips: CID[], targets?: CID } | undefined {
   try {
     const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
     const h = HEIGHT.exec(text)
@@ -46,7 +47,9 @@ export function placeHint (bytes: Uint8Array): { height: number, previousVersion
     const p = PREVIOUS.exec(text)
     const sk = SKIPS.exec(text)
     const skips = sk === null ? [] : [...sk[1]!.matchAll(LINK)].map((m) => CID.parse(m[1]!))
-    return { height, previousVersion: p === null ? null : CID.parse(p[1]!), skips }
+    const t = TARGETS.exec(text)
+    const place = { height, previousVersion: p === null ? null : CID.parse(p[1]!), skips }
+    return t === null ? place : { ...place, targets: CID.parse(t[1]!) }
   } catch {
     return undefined
   }
@@ -168,7 +171,13 @@ export class ChainPrefetch {
         : this.#loader.load('snapshot', cid).then((env) => env.signed)
       hint.then((place) => {
         // What it claims is only a hint, and only read when it claims the height it was heard at.
-        if (place !== undefined && place.height === h) this.#learn(h, place.previousVersion, place.skips)
+        if (place !== undefined && place.height === h) {
+          this.#learn(h, place.previousVersion, place.skips)
+          // The top-level targets object it lists: its step reads it when it
+          // changed (a CID fetched before is not fetched again).
+          const t = 'targets' in place ? place.targets : undefined
+          if (t !== undefined && this.#loader.prefetch !== undefined) void this.#loader.prefetch('targets', t)
+        }
       }, () => {}).finally(() => {
         this.#inflight--
         this.#pump()

@@ -163,16 +163,19 @@ describe('catch-up', () => {
     const v1 = await sim.publish()
     await (await updaterFor(sim, dir.path)).refresh(v1.timestamp.cid)
     for (let i = 0; i < 200; i++) { await sim.addTarget('targets', `t${i}.tgz`); await sim.publish() }
-    let outstanding = 0
+    // Sequential round trips, an upper bound: a request made after one of depth d came back has depth d + 1.
+    let completed = 0
     let rounds = 0
     const src: BlockSource = {
       get: async (cid: CID, o?: GetOptions) => {
-        if (outstanding === 0) rounds++
-        outstanding++
+        const depth = completed + 1
         try {
           await new Promise((resolve) => setTimeout(resolve, 1))
           return await sim.store.get(cid, o)
-        } finally { outstanding-- }
+        } finally {
+          completed = Math.max(completed, depth)
+          rounds = Math.max(rounds, depth)
+        }
       }
     }
     const up = await Updater.create({ dir: dir.path, source: src, unsafeReferenceTime: sim.now })

@@ -36,24 +36,25 @@ async function chain (n: number, b = new DagBuilder()): Promise<{ b: DagBuilder,
 }
 
 /**
- * A source over the builder's store that counts rounds: a round starts when
- * a request is made while none is outstanding. Each answer waits a timer
- * tick, as a network would, so requests made together share a round.
+ * A source over the builder's store that counts sequential round trips, an
+ * upper bound: a request made after one of depth d came back has depth d + 1
+ * (whatever it waited for came back by then). Each answer waits a timer
+ * tick, as a network would.
  */
 function roundCounting (b: DagBuilder): LoaderSource & { rounds: number, requests: number } {
-  let outstanding = 0
+  let completed = 0
   const s = {
     rounds: 0,
     requests: 0,
     async get (cid: CID, o?: { signal?: AbortSignal, maxBytes?: number }): Promise<Uint8Array> {
-      if (outstanding === 0) s.rounds++
-      outstanding++
+      const depth = completed + 1
       s.requests++
       try {
         await new Promise((resolve) => setTimeout(resolve, 1))
         return await b.store.get(cid, o)
       } finally {
-        outstanding--
+        completed = Math.max(completed, depth)
+        s.rounds = Math.max(s.rounds, depth)
       }
     }
   }
@@ -182,10 +183,10 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
 
 describe('fetching ahead (NOTES 5.5, Work)', () => {
   it('SUCC-SNAP-SKIPS: the hint read from a block\'s bytes is its claimed place, and nothing (never a throw) for bytes that are not a snapshot', async () => {
-    const { S } = await chain(9)
+    const { S, T } = await chain(9)
     // Height 8: ladder [6, 4].
-    expect(placeHint(S[7]!.bytes)).toEqual({ height: 8, previousVersion: S[6]!.cid, skips: [S[5]!.cid, S[3]!.cid] })
-    expect(placeHint(S[0]!.bytes)).toEqual({ height: 1, previousVersion: null, skips: [] })
+    expect(placeHint(S[7]!.bytes)).toEqual({ height: 8, previousVersion: S[6]!.cid, skips: [S[5]!.cid, S[3]!.cid], targets: T.cid })
+    expect(placeHint(S[0]!.bytes)).toEqual({ height: 1, previousVersion: null, skips: [], targets: T.cid })
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => { placeHint(bytes) }), propertyRuns(200))
     expect(placeHint(new TextEncoder().encode('{"height":5,"previous-version":{"/":"bnotacid"}}'))).toBeUndefined()
   })

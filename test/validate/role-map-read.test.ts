@@ -20,19 +20,22 @@ function mapOf (n: number): { store: MemoryBlockStore, root: CID, names: Map<str
   return { store, root, names, nodes }
 }
 
-/** Counts rounds: a request made while none is outstanding starts one. */
+/** Counts sequential round trips (upper bound): a request made after one of depth d came back has depth d + 1. */
 function rounds (store: MemoryBlockStore): LoaderSource & { rounds: number, requests: number } {
-  let outstanding = 0
+  let completed = 0
   const s = {
     rounds: 0,
     requests: 0,
     async get (cid: CID, o?: { maxBytes?: number }): Promise<Uint8Array> {
-      if (outstanding++ === 0) s.rounds++
+      const depth = completed + 1
       s.requests++
       try {
         await new Promise((resolve) => setTimeout(resolve, 1))
         return await store.get(cid, o)
-      } finally { outstanding-- }
+      } finally {
+        completed = Math.max(completed, depth)
+        s.rounds = Math.max(s.rounds, depth)
+      }
     }
   }
   return s
