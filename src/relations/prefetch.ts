@@ -130,10 +130,15 @@ export class ChainPrefetch {
 
   /** The walk now holds the snapshot at `height` (and everything above it). */
   passed (height: number): void {
-    while (this.#below > height) {
-      this.#below--
-      this.#ahead.delete(this.#below)
+    if (!(height < this.#below)) return
+    // Heights are claims: a snapshot may claim one far below the last. Free
+    // the window's heights at or above it, in as many steps as the window holds.
+    if (this.#below - height > this.#ahead.size) {
+      for (const h of [...this.#ahead]) if (h >= height) this.#ahead.delete(h)
+    } else {
+      for (let h = height; h < this.#below; h++) this.#ahead.delete(h)
     }
+    this.#below = height
     // Refill in batches: when fetches are under way, or once the walk has used
     // half the window (one round for many blocks, not one block a round).
     if (this.#inflight > 0 || this.#ahead.size <= this.#window / 2) this.#pump()

@@ -191,6 +191,22 @@ describe('fetching ahead (NOTES 5.5, Work)', () => {
     expect(placeHint(new TextEncoder().encode('{"height":5,"previous-version":{"/":"bnotacid"}}'))).toBeUndefined()
   })
 
+  it('SUCC-SNAP-HEIGHT: heights are claims: a walk whose snapshots claim heights 2^50 apart ends at once, refused', async () => {
+    const { b, R, T, S } = await chain(2)
+    const far = 2 ** 50
+    const filler = (h: number): CID[] => ladder(h).map(() => S[0]!.cid)
+    // The far end claims height 2^50 (its predecessor is unknown to the walk).
+    const B = await b.snapshot({ root: R, targets: T, previousVersion: S[1]!.cid, place: { height: far, skips: filler(far) } })
+    const B1 = await b.snapshot({ root: R, targets: T, previousVersion: B.cid })
+    const low = await b.snapshot({ root: R, targets: T, previousVersion: B1.cid, place: { height: 5, skips: filler(5) } })
+    const A = await b.snapshot({ root: R, targets: T, previousVersion: low.cid, place: { height: far + 3, skips: filler(far + 3) } })
+    for (const fetchAhead of [true, false]) {
+      const r = await succStar(b.loader(), 'snapshot', A.cid, B.cid, { ...top, fetchAhead })
+      expect(r.holds).toBe(false)
+      expect(r.violations[0]!.rule).toMatch(/^SUCC-SNAP-(HEIGHT|LINK|SKIPS)$/)
+    }
+  })
+
   it('SUCC-STAR: a client 300 snapshots behind fetches them in few rounds, with the same witness as one at a time', async () => {
     const { b, S } = await chain(301)
     const ahead = roundCounting(b)
