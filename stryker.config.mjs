@@ -8,6 +8,10 @@
 // Each target gets its own incremental file and reports (named after the
 // file, or file and lines), so one target's run neither drops nor reuses
 // another's verdicts.
+//
+// The tests run under vitest.stryker.config.ts: cheapest files first (a mutant
+// stops at its first failing test), no dist/ build, and every property at
+// most DAGTUF_PROPERTY_RUNS (default 2) cases on DAGTUF_SEED (default 4004).
 
 /** The `--mutate` argument of this run, if any, as a file-name-safe tag. */
 function targetTag () {
@@ -23,7 +27,7 @@ export default {
   packageManager: 'npm',
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
-  vitest: { configFile: 'vitest.config.ts', related: false },
+  vitest: { configFile: 'vitest.stryker.config.ts', related: false },
   mutate: [
     'src/validate/**/*.ts',
     'src/relations/**/*.ts',
@@ -49,7 +53,10 @@ export default {
   // Static mutants (module-level constants) would need every test per mutant.
   ignoreStatic: true,
   concurrency: 1,
-  timeoutMS: 30000,
+  // A timeout costs this much on top of 1.5 x the tests' dry-run time, and a
+  // restart of the test runner; infinite-loop mutants are common in the glob
+  // matching.
+  timeoutMS: 15000,
   incremental: true,
   incrementalFile: `reports/stryker-incremental-${tag}.json`,
   tempDirName: '.stryker-tmp',
