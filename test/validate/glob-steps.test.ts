@@ -73,6 +73,10 @@ describe('BOUND-GLOB: steps', () => {
     expect(steps('*ab*cd*', 'xabyycdz')).toEqual([true, 25])
     // A middle piece is never tried where the pieces after it no longer fit.
     expect(steps('*ab*cd*', 'xxabcd')).toEqual([true, 22]) // 13 + 1, "ab" placed 1, tried at 0 (1), 1 (1), 2 (2); "cd" placed 1, at 4 (2)
+    // A middle piece may not overlap the last one, though it would fit there.
+    expect(globMatch('*ab*b', 'xab')).toBe(false)
+    expect(globMatch('*ab*b', 'xabb')).toBe(true)
+    expect(globMatch('a*bc*c', 'abc')).toBe(false)
     expect(steps('*ab*cd*', 'xxxxcd')).toEqual([false, 18]) // 13 + 1, "ab" placed 1, tried at 0, 1, 2 only ("cd" needs the last 2)
   })
 
@@ -103,6 +107,10 @@ describe('BOUND-GLOB: steps', () => {
     expect(b.used).toBe(19 + 3 + 1 + 3) // a pattern not from metadata: prepared at a charge
     expect(m.matches(pathsRole([]))).toBe(false)
     expect(b.used).toBe(26)
+    // An empty list matches nothing, and costs nothing (the path is not even prepared).
+    const fresh = new GlobBudget(Infinity)
+    expect(new PathMatcher('abc', fresh).matches(pathsRole(Object.freeze([])))).toBe(false)
+    expect(fresh.used).toBe(0)
   })
 
   it('BOUND-GLOB / DELEG-HASH-PREFIX: one step per hash prefix tried, for PathMatcher and roleMatchesPath alike', () => {
@@ -129,11 +137,15 @@ describe('BOUND-GLOB: steps', () => {
   })
 
   it('GlobBudget and the matchers refuse bad arguments with UsageError ERR_ARGUMENT; BOUND-GLOB names what ran out', () => {
-    for (const bad of [-1, Number.NaN, '5' as never]) expect(() => new GlobBudget(bad)).toThrow(UsageError)
+    const usage = expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' })
+    for (const bad of [-1, Number.NaN, '5' as never]) {
+      expect(() => new GlobBudget(bad)).toThrow(UsageError)
+      expect(() => new GlobBudget(bad)).toThrow(usage)
+    }
     expect(new GlobBudget(0).max).toBe(0)
-    expect(() => globMatch(1 as never, 'a')).toThrow(UsageError)
-    expect(() => globMatch('a', undefined as never)).toThrow(UsageError)
-    expect(() => new PathMatcher(3 as never, new GlobBudget(1))).toThrow(UsageError)
+    expect(() => globMatch(1 as never, 'a')).toThrow(usage)
+    expect(() => globMatch('a', undefined as never)).toThrow(usage)
+    expect(() => new PathMatcher(3 as never, new GlobBudget(1))).toThrow(usage)
     expect(() => new GlobBudget(1, 'the search').charge(2)).toThrow(/^the search took more than 1 glob steps$/)
     expect(() => new GlobBudget(1).charge(2)).toThrow(/^matching took more than 1 glob steps$/)
   })
