@@ -22,6 +22,16 @@ function targetTag () {
 }
 const tag = targetTag()
 
+// The vitest config's sequencer runs the test files named after the mutated
+// file first (test/validate/loader.test.ts for src/validate/loader.ts): they
+// are the ones that usually kill, and a mutant stops at its first failure.
+// Stryker's test runner processes inherit this.
+{
+  const i = process.argv.indexOf('--mutate')
+  const m = i >= 0 ? process.argv[i + 1] : undefined
+  if (m !== undefined && process.env.DAGTUF_MUTATE_TARGET === undefined) process.env.DAGTUF_MUTATE_TARGET = m
+}
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',

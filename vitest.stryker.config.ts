@@ -3,9 +3,11 @@
  * `npm test`. Each mutant reruns every test that reached it in the dry run,
  * so what matters here is the cost of one mutant:
  *
- * - Test files run cheapest first (unit tests, then the e2e files, then the
- *   property files): Stryker stops a mutant at its first failing test
- *   (bail), and vitest's own order runs the slowest files first.
+ * - Test files run in the order most likely to kill cheaply: those named
+ *   after the mutated file (DAGTUF_MUTATE_TARGET, set by stryker.config.mjs
+ *   from --mutate), then unit tests, then the e2e files, then the property
+ *   files: Stryker stops a mutant at its first failing test (bail), and
+ *   vitest's own order runs the slowest files first.
  * - No globalSetup: it builds dist/ for the CLI tests (about 20 s), which
  *   none of the files Stryker runs needs, and it ran again whenever Stryker
  *   restarted a test runner after a timeout.
@@ -20,8 +22,21 @@
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
+/**
+ * The stems of the source files being mutated (`npm run mutate -- --mutate
+ * src/validate/loader.ts:10-20` gives `loader`; an `index.ts` gives its
+ * folder's name): test files whose name contains one run first.
+ */
+const stems = (process.env.DAGTUF_MUTATE_TARGET ?? '').split(',').map((m) => {
+  const parts = m.replace(/:.*$/, '').replace(/\.ts$/, '').split('/')
+  const last = parts.pop() ?? ''
+  return last === 'index' ? (parts.pop() ?? '') : last
+}).filter((s) => s !== '')
+
 /** Where a test file runs: lower first; ties by path. */
 function rank (path: string): number {
+  const file = path.slice(path.lastIndexOf('/test/'))
+  if (stems.some((s) => file.includes(s))) return -1
   if (path.includes('/test/property/')) return 3
   if (path.includes('/test/e2e/')) return 2
   if (path.endsWith('/bound-glob.test.ts')) return 1 // one test of about 4 s

@@ -150,7 +150,7 @@ describe('sourceLoader: caches, budgets and what the source is asked', () => {
     const loader = sourceLoader(src)
     const first = await loader.load('root', root.cid)
     await loader.load('targets', top.cid)
-    loader.forget(root.cid)
+    loader.forget!(root.cid)
     const again = await loader.load('root', root.cid)
     expect(again).not.toBe(first)
     expect(again.cid.equals(root.cid)).toBe(true)
