@@ -249,13 +249,14 @@ describe('sourceLoader: caches, budgets and what the source is asked', () => {
 
   it('limit options must be non-negative safe integers', () => {
     const src = { get: async () => new Uint8Array() }
+    const usage = expect.objectContaining({ name: 'UsageError', code: 'ERR_ARGUMENT' })
     for (const bad of [-1, 1.5, Number.NaN, Infinity, '3' as never]) {
-      expect(() => sourceLoader(src, { maxBlocks: bad })).toThrow(UsageError)
-      expect(() => sourceLoader(src, { maxBytes: bad })).toThrow(UsageError)
+      expect(() => sourceLoader(src, { maxBlocks: bad })).toThrow(usage)
+      expect(() => sourceLoader(src, { maxBytes: bad })).toThrow(usage)
     }
     expect(() => sourceLoader(src, { maxBlocks: 0, maxBytes: 0 })).not.toThrow()
-    expect(() => sourceLoader(null as never)).toThrow(UsageError)
-    expect(() => sourceLoader({ get: 'no' } as never)).toThrow(UsageError)
+    expect(() => sourceLoader(null as never)).toThrow(usage)
+    expect(() => sourceLoader({ get: 'no' } as never)).toThrow(usage)
   })
 
   it('roleMap reads a role map whole, names in code-unit order, and caches it by root', async () => {
@@ -276,5 +277,66 @@ describe('sourceLoader: caches, budgets and what the source is asked', () => {
     expect(src.calls.length).toBe(fetched)
     expect((await loader.roleEntry(snap.signed.meta.delegatedTargets, 'mid'))?.equals(roles.mid!.cid)).toBe(true)
     expect(await loader.roleEntry(snap.signed.meta.delegatedTargets, 'nope')).toBeUndefined()
+  })
+})
+
+describe('sourceLoader: edges (survivors of the 2026-11-30 mutation run)', () => {
+  it('an aborted signal stops loading before the source is asked, even a source that ignores signals', async () => {
+    const { b, root } = await objects()
+    const deaf = spy({ get: async (cid: CID) => await b.store.get(cid) })
+    const ac = new AbortController()
+    ac.abort(new Error('stop'))
+    const e = await caught(() => sourceLoader(deaf, { signal: ac.signal }).load('root', root.cid))
+    expect(e).toBeInstanceOf(BlockError)
+    expect(e.code).toBe('ERR_ABORTED')
+    expect(e.details).toEqual({ cid: root.cid.toString() })
+    expect(e.cause).toBe(ac.signal.reason)
+    expect(deaf.calls).toEqual([])
+  })
+
+  it('BOUND-BLOCK-SIZE and BOUND-BYTES are "more than": a block of exactly the kind\'s cap, and exactly the byte budget, pass those checks', async () => {
+    const { b, root } = await objects()
+    // Exactly the cap: not refused for its size (it then fails its hash check).
+    const exact = new Uint8Array(MAX_BLOCK_BYTES.timestamp)
+    const e = await caught(() => sourceLoader({ get: async () => exact }).load('timestamp', root.cid))
+    expect(e.code).not.toBe('ERR_BLOCK_TOO_LARGE')
+    const over = await caught(() => sourceLoader({ get: async () => new Uint8Array(MAX_BLOCK_BYTES.timestamp + 1) }).load('timestamp', root.cid))
+    expect(over.details).toEqual({ cid: root.cid.toString(), size: MAX_BLOCK_BYTES.timestamp + 1, max: MAX_BLOCK_BYTES.timestamp })
+    // Exactly the byte budget, from a source that ignores maxBytes: accepted.
+    const greedy = { get: async (cid: CID) => await b.store.get(cid) }
+    const loader = sourceLoader(greedy, { maxBytes: root.bytes.byteLength })
+    expect((await loader.load('root', root.cid)).cid.equals(root.cid)).toBe(true)
+    expect(loader.stats.bytes).toBe(root.bytes.byteLength)
+  })
+
+  it('an unknown kind is refused before anything is fetched', async () => {
+    const { b, root } = await objects()
+    const src = spy(b.store)
+    const loader = sourceLoader(src)
+    expect((await caught(() => loader.load('nope' as never, root.cid))).code).toBe('ERR_ARGUMENT')
+    expect((await caught(() => loader.load(5 as never, root.cid))).code).toBe('ERR_ARGUMENT')
+    expect(src.calls).toEqual([])
+    expect(loader.stats.blocks).toBe(0)
+  })
+
+  it('ERR_TRANSPORT for an answer that is not bytes names the CID', async () => {
+    const { root } = await objects()
+    const e = await caught(() => sourceLoader({ get: async () => null as never }).load('root', root.cid))
+    expect(e.details).toEqual({ cid: root.cid.toString() })
+  })
+
+  it('a role map that failed to load is not cached: it is read again once its node is there', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const child = await b.targets('child', { targets: [] })
+    const top = await b.targets('targets', { delegations: [b.deleg('child', ['c/*'])] })
+    const snap = await b.snapshot({ root, targets: top, delegated: { child } })
+    const mapRoot = snap.signed.meta.delegatedTargets
+    const bytes = await b.store.get(mapRoot)
+    b.store.delete(mapRoot)
+    const loader = b.loader()
+    expect((await caught(() => loader.roleMap(mapRoot))).code).toBe('ERR_BLOCK_NOT_FOUND')
+    b.store.unsafePut(mapRoot, bytes)
+    expect([...(await loader.roleMap(mapRoot)).keys()]).toEqual(['child'])
   })
 })
