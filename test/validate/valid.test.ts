@@ -392,8 +392,28 @@ describe('bounds of the VALID walk', () => {
   it('BOUND-DELEGATION-DEPTH: a role first reached deeper than the bound is a violation', async () => {
     const { b, snap } = await chain(4)
     expect((await validateSnapshot(b.loader(), snap.cid, { limits: { maxDelegationDepth: 4 } })).valid).toBe(true)
-    const r = await validateSnapshot(b.loader(), snap.cid, { limits: { maxDelegationDepth: 3 } })
+    const loader = b.loader()
+    const r = await validateSnapshot(loader, snap.cid, { limits: { maxDelegationDepth: 3 } })
     expect(rules(r)).toEqual(['BOUND-DELEGATION-DEPTH'])
+    // root, snapshot, targets, the two role maps and d0-d2: the role past the
+    // bound is never fetched.
+    expect(loader.stats.blocks).toBe(8)
+  })
+
+  it('BOUND-DELEGATIONS: the walk never fetches the siblings past the bound', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const names = ['s0', 's1', 's2', 's3', 's4']
+    const delegated: Record<string, Awaited<ReturnType<DagBuilder['targets']>>> = {}
+    for (const n of names) delegated[n] = await b.targets(n, {})
+    const top = await b.targets('targets', { delegations: names.map((n) => b.deleg(n, [`${n}/*`])) })
+    const snap = await b.snapshot({ root, targets: top, delegated })
+    expect((await validateSnapshot(b.loader(), snap.cid)).valid).toBe(true)
+    const loader = b.loader()
+    // targets and two siblings fit in 3.
+    expect(rules(await validateSnapshot(loader, snap.cid, { limits: { maxDelegationsVisited: 3 } }))).toEqual(['BOUND-DELEGATIONS'])
+    // root, snapshot, targets, the two role maps, s0 and s1.
+    expect(loader.stats.blocks).toBe(7)
   })
 
   it('BOUND-DELEGATIONS: visiting more delegated roles than the bound is a violation', async () => {
