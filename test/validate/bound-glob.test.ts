@@ -57,14 +57,14 @@ async function honest () {
 }
 
 describe('review: BOUND-GLOB', () => {
-  it.skipIf(MUTATION)('BOUND-GLOB: the hostile case from the review ends fast with BOUND-GLOB at the default budget', async () => {
-    const { b, snap } = await hostile()
-    const t0 = performance.now()
+  it.skipIf(MUTATION)('BOUND-GLOB: the hostile case from the review ends with BOUND-GLOB at the default budget, at the role whose paths ran out', async () => {
+    const { b, snap, evil } = await hostile()
     const e = await caught(() => assertValidSnapshot(b.loader(), snap.cid))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('BOUND-GLOB')
-    // The budget is 3e9 steps at about 2 ns each; the whole DAG would take ~13e9.
-    expect(performance.now() - t0).toBeLessThan(40_000)
+    // The budget is 3e9 steps; the whole DAG would take ~13e9. The work is
+    // bounded by the budget, not timed here (the test's timeout catches a runaway).
+    expect(e.details).toMatchObject({ rule: 'BOUND-GLOB', cid: evil.cid.toString() })
   }, 60_000)
 
   it('BOUND-GLOB: VALID report mode names the role whose paths ran out of budget', async () => {
@@ -78,9 +78,7 @@ describe('review: BOUND-GLOB', () => {
 
   it.skipIf(MUTATION)('BOUND-GLOB: a search has its own budget; a shared budget bounds several searches together', async () => {
     const { dag } = await hostile()
-    const t0 = performance.now()
     expect((await caught(() => findTarget(dag, hostilePath(0), { limits: { maxGlobSteps: 1_000_000 } }))).code).toBe('BOUND-GLOB')
-    expect(performance.now() - t0).toBeLessThan(2_000)
     // 65 patterns x ~4 million steps fit in 400 million.
     expect((await findTarget(dag, hostilePath(0), { limits: { maxGlobSteps: 400_000_000 } }))?.role).toBe('evil')
     const shared = new GlobBudget(400_000_000)
