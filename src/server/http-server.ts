@@ -151,7 +151,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
   )
   const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
-  // Block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
+  // Body sizes by request URL and Accept header, oldest first (a Map keeps insertion order).
   const sizes = new Map<string, number>()
   const remember = (id: string, size: number): void => {
     if (sizes.has(id)) return
@@ -189,6 +189,22 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
   const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
     if (res.destroyed) return
+    if (answer.stream !== undefined) {
+      // A streamed CAR: one block at a time, held (in the pool's count) while it is written.
+      const stream = answer.stream
+      const held = (async function * () {
+        for await (const chunk of stream) {
+          lease?.hold(chunk.byteLength)
+          yield chunk
+        }
+      })()
+      res.writeHead(answer.status, answer.headers)
+      await writeBody(res, held, writeTimeoutMs, {
+        buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
+        stalled: () => { counts.writeTimeouts++ }
+      })
+      return
+    }
     // `parts` first: reading `body` of a response in parts would join them.
     const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
     if (lease !== undefined) {
@@ -247,8 +263,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       // slot of the pool until its response is written or abandoned.
       let lease: Lease | undefined
       const id = /^\/ipfs\/([^/?#]+)/.exec(request.url)?.[1]
+      // Sizes are remembered per URL and Accept: one CID is a small raw
+      // block, or a CAR of its whole DAG.
+      const sizeKey = `${request.url} ${String(req.headers.accept ?? '')}`
       if (id !== undefined) {
-        const known = sizes.get(id)
+        const known = sizes.get(sizeKey)
         const got = await (known !== undefined && known <= SMALL_BLOCK ? smallPool : pool).acquire(queueTimeoutMs, gone.signal)
         if (got === null) {
           settle()
@@ -262,16 +281,21 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       }
       try {
         const answer = await handler(request, { signal: gone.signal })
-        settle()
+        // A streamed CAR still looks blocks up while it is written: its
+        // lookups stop when the client goes away or on close() until then.
+        if (answer.stream === undefined) settle()
         if (id !== undefined && answer.status === 200) {
           const length = Number(answer.headers['content-length'])
-          if (Number.isSafeInteger(length)) remember(id, length)
+          if (Number.isSafeInteger(length)) remember(sizeKey, length)
         }
         await send(res, answer, conn, lease)
       } finally {
+        settle()
         lease?.release()
       }
     })()
+    // A failure after the head was sent (a streamed CAR cut by a bound or a
+    // missing block) ends here too: the connection is cut, the response incomplete.
     answering.catch(() => { res.destroy() })
   }
 
