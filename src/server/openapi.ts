@@ -22,9 +22,17 @@ export const OPENAPI = {
   },
   paths: {
     '/ipfs/{cid}': {
-      parameters: [{ name: 'cid', in: 'path', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { type: 'string', enum: ['raw', 'car'] } }],
-      get: { summary: 'One block (raw) or a CAR of it (trustless gateway)', responses: { 200: { description: 'the block', content: { 'application/vnd.ipld.raw': {}, 'application/vnd.ipld.car': {} } }, ...errors(400, 404) } },
-      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the block exists' }, ...errors(400, 404) } }
+      parameters: [
+        { name: 'cid', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'format', in: 'query', schema: { type: 'string', enum: ['raw', 'car'] } },
+        { name: 'dag-scope', in: 'query', schema: { type: 'string', enum: ['all', 'entity', 'block'] } },
+        { name: 'entity-bytes', in: 'query', schema: { type: 'string', pattern: '^-?[0-9]+:(-?[0-9]+|\\*)$' } },
+        { name: 'car-dups', in: 'query', schema: { type: 'string', enum: ['y', 'n'] } },
+        { name: 'car-order', in: 'query', schema: { type: 'string', enum: ['dfs', 'unk'] } },
+        { name: 'car-version', in: 'query', schema: { type: 'string', enum: ['1'] } }
+      ],
+      get: { summary: 'One block (raw), or a CAR of the DAG below it as dag-scope and entity-bytes say (trustless gateway)', responses: { 200: { description: 'the block, or the CAR (streamed when it holds more than one block)', content: { 'application/vnd.ipld.raw': {}, 'application/vnd.ipld.car': {} } }, ...errors(400, 404, 406, 412) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the block exists' }, ...errors(400, 404, 406, 412) } }
     },
     '/ipns/{name}': {
       parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { type: 'string', enum: ['ipns-record'] } }],
