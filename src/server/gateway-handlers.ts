@@ -109,6 +109,8 @@ export type GatewayErrorCode =
   | 'ERR_NOT_ACCEPTABLE' | 'ERR_NOT_CACHED' | 'ERR_NOT_FOUND' | 'ERR_NO_HEAD' | 'ERR_URI_TOO_LONG' | 'ERR_TOO_MANY_HEADERS'
   // From the adapter: connections, pipelining or block bodies over their caps (503).
   | 'ERR_BUSY'
+  // The routing API (routing-handlers.ts): PUT /routing/v1/ipns/{name}.
+  | 'ERR_BODY_TOO_LARGE' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_IPNS_STALE'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 

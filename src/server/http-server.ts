@@ -40,6 +40,7 @@ import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
 import { isOpenApiRoute, openApiHandler } from './openapi.js'
+import { isRoutingRoute, routingHandler, type RoutingOptions } from './routing-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -56,6 +57,8 @@ export interface ServerOptions extends GatewayHandlerOptions {
   registry?: RegistryOptions
   /** Signing sessions, the /drafts routes (session-handlers.ts). */
   sessions?: RegistryHandler
+  /** The Delegated Routing V1 API, /routing/v1/ (routing-handlers.ts); without it those paths are 404. */
+  routing?: RoutingOptions
   /** Connections at once (default 256); beyond, 503 ERR_BUSY and close. */
   maxConnections?: number
   /** Requests looked up or written at once per connection (default 1); pipelined ones beyond wait. */
@@ -135,6 +138,7 @@ interface Conn {
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   const handler = gatewayHandler(options)
   const registry = options.registry === undefined ? undefined : registryHandler(options.registry)
+  const routing = options.routing === undefined ? undefined : routingHandler(options.routing)
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
@@ -247,6 +251,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     const answering = (async (): Promise<void> => {
       const sessions = options.sessions
+      if (routing !== undefined && isRoutingRoute(request)) {
+        // A refused body is left unread (not destroyed) so that the refusal can still be sent.
+        const answer = await routing({ ...request, body: req.iterator({ destroyOnReturn: false }) }, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
       if (isOpenApiRoute(request) || (sessions !== undefined && isSessionRoute(request)) || (registry !== undefined && isRegistryRoute(request))) {
         // A refused body is left unread (not destroyed) so that the refusal can still be sent.
         const withBody = { ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }

@@ -39,6 +39,21 @@ export const OPENAPI = {
       get: { summary: 'The repository\'s latest IPNS record', responses: { 200: { description: 'the record', content: { 'application/vnd.ipfs.ipns-record': {} } }, ...errors(400, 404) } },
       head: { summary: 'As GET, without the body', responses: { 200: { description: 'a record exists' }, ...errors(400, 404) } }
     },
+    '/routing/v1/providers/{cid}': {
+      parameters: [{ name: 'cid', in: 'path', required: true, schema: { type: 'string' } }, { name: 'filter-protocols', in: 'query', schema: { type: 'string' } }, { name: 'filter-addrs', in: 'query', schema: { type: 'string' } }],
+      get: { summary: 'Delegated Routing V1: this service as a provider of a block it holds (with --libp2p; else none)', responses: { 200: { description: '{ Providers: [...] }', content: { 'application/json': {}, 'application/x-ndjson': {} } }, ...errors(400, 405) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the providers' }, ...errors(400) } }
+    },
+    '/routing/v1/ipns/{name}': {
+      parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      get: { summary: 'Delegated Routing V1: the latest IPNS record of this service\'s own name', responses: { 200: { description: 'the record', content: { 'application/vnd.ipfs.ipns-record': {} } }, ...errors(400, 404) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'a record exists' }, ...errors(400, 404) } },
+      put: {
+        summary: 'Delegated Routing V1: a newer record for this service\'s own name, taken when it verifies (signature, validity, a timestamp CID) and its sequence is above the one served; kept in memory',
+        requestBody: { required: true, content: { 'application/vnd.ipfs.ipns-record': {} } },
+        responses: { 200: json({ type: 'object' }), ...errors(400, 404, 409, 413, 415) }
+      }
+    },
     '/head': {
       get: { summary: 'The current timestamp CID (ETag: it, quoted)', responses: { 200: { description: 'the head', content: { 'text/plain': {} } }, ...errors(404) } },
       head: { summary: 'As GET, without the body', responses: { 200: { description: 'there is a head' }, ...errors(404) } },

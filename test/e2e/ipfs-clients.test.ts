@@ -11,7 +11,9 @@
  *
  * "Naming the gateway" is three settings of theirs: the gateway (their
  * `gateways`/`recursiveGateways`), the same URL as delegated router (their
- * default is a public one; these tests send nothing off this machine), and
+ * default is a public one; these tests send nothing off this machine; dagtuf
+ * serve answers the routing API, with no providers without --libp2p, and
+ * test/server/routing.test.ts finds the gateway through it alone), and
  * `allowLocal: true`, without which both clients drop any gateway on a
  * loopback or private address before sending a request (their SSRF guard:
  * the cause of "verified-fetch sent no request" in the issue).

@@ -19,6 +19,11 @@
  * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
  * GET /openapi.json describes every route.
  *
+ * /routing/v1/ answers the Delegated Routing V1 API for what the service
+ * holds (src/server/routing-handlers.ts): providers (itself, with
+ * --libp2p), its IPNS record, and PUT of a newer verified record for its
+ * own name, kept in memory.
+ *
  * With --libp2p ADDR (a multiaddr, e.g. /ip4/0.0.0.0/tcp/4001; several
  * separated by commas) the embedded node also listens on libp2p (TCP, noise,
  * yamux, identify) and serves its blocks by bitswap, to `dagtuf client
@@ -137,9 +142,18 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       if (cachedIpns?.key !== key) cachedIpns = { key, ipns: await readRepoIpns(repo.dir) }
       return cachedIpns.ipns
     }
+    // A record for our own name taken by PUT /routing/v1/ipns (verified
+    // there), served while its sequence is above the file's. Memory only.
+    let put: { record: Uint8Array, sequence: bigint } | undefined
     const ipns = async (): Promise<{ name: string, record: Uint8Array } | null> => {
       const r = await latestIpns()
-      return r === null ? null : { name: r.name, record: r.record }
+      if (r === null) return null
+      return { name: r.name, record: put !== undefined && put.sequence > BigInt(r.sequence) ? put.record : r.record }
+    }
+    const ipnsSequence = async (): Promise<bigint> => {
+      const r = await latestIpns()
+      const file = r === null ? 0n : BigInt(r.sequence)
+      return put !== undefined && put.sequence > file ? put.sequence : file
     }
     const registry = {
       store: repoHeadStore(repo, node, head),
@@ -169,7 +183,25 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
-    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    let gatewayAddrs: string[] = []
+    const routing = {
+      has: async (cid: CID) => await node.has(cid),
+      peer: () => {
+        const id = node.peerId()
+        return id === null ? null : { id, addrs: node.multiaddrs().map((a) => a.replace(/\/p2p\/[^/]+$/, '')) }
+      },
+      gatewayAddrs: () => gatewayAddrs,
+      ipns,
+      ipnsSequence,
+      keepIpns: (record: Uint8Array, sequence: bigint) => { put = { record, sequence } },
+      ...(options.now !== undefined ? { now: options.now } : {})
+    }
+    const server = await startServer({ source: node, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    {
+      const u = new URL(server.url)
+      const host = u.hostname.replace(/^\[|\]$/g, '')
+      gatewayAddrs = [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${u.port}/http`]
+    }
     if (options.onlineKeys === true) {
       resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
