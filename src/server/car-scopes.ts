@@ -26,7 +26,8 @@
  * lookup under `blockTimeoutMs`; past a bound, or on a missing or bad
  * block, the walk throws and the response is cut (its status is already
  * 200: the spec's "terminate the stream"; clients find the CAR incomplete).
- * One block is held at a time.
+ * The next few links are looked up ahead of the one being sent (PREFETCH),
+ * so at most PREFETCH + 1 blocks are held at once.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
@@ -37,7 +38,7 @@ import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockError } from '../model/errors.js'
 import { CODEC_DAG_CBOR, CODEC_DAG_JSON, CODEC_DAG_PB, CODEC_RAW } from '../model/hash.js'
-import { deadline, timedOut } from '../blocks/util.js'
+import { aborted, deadline, timedOut } from '../blocks/util.js'
 import type { BlockSource } from '../blocks/types.js'
 
 export type DagScope = 'block' | 'entity' | 'all'
@@ -199,10 +200,15 @@ function limitError (what: string, max: number): BlockError {
   return new BlockError('ERR_DAG_TOO_LARGE', `the CAR response would exceed ${max} ${what}`, { details: { limit: what, max } })
 }
 
+/** Lookups started ahead of the walk (the next links on the stack). */
+export const PREFETCH = 8
+
 /**
  * The blocks of the response, root first, in depth-first order. `rootBytes`
  * were already fetched (and checked) by the caller. Throws (after the blocks
  * already yielded) on a bound, a missing or bad block, a timeout or an abort.
+ * The next PREFETCH links on the stack are looked up ahead (so at most
+ * PREFETCH + 1 blocks are held at once); leaving the walk early aborts them.
  */
 export async function * walkDag (source: BlockSource, root: CID, rootBytes: Uint8Array, options: WalkOptions): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
   const seen = new Set<string>()
@@ -210,39 +216,70 @@ export async function * walkDag (source: BlockSource, root: CID, rootBytes: Uint
   let bytesSent = 0
   // The stack holds the links still to visit, the next one last.
   const stack: Visit[] = [{ cid: root, ...(options.range !== undefined ? { range: options.range } : {}) }]
-  let first = true
-  while (stack.length > 0) {
-    const visit = stack.pop()!
-    const cid = visit.cid
-    // Identity CIDs carry their data in the link: never sent, never looked up.
-    if (cid.multihash.code === identity.code) { first = false; continue }
-    const key = cid.toString()
-    const duplicate = seen.has(key)
-    if (duplicate && !options.dups) continue
-    seen.add(key)
-    let bytes: Uint8Array
-    if (first) {
-      bytes = rootBytes
-    } else {
-      const d = deadline(options.blockTimeoutMs, options.signal)
-      try {
-        bytes = await source.get(cid, { signal: d.signal, maxBytes: options.maxBlockBytes })
-      } catch (e) {
-        if (d.timedOut()) throw timedOut(cid, options.blockTimeoutMs, e)
-        throw e
-      } finally {
-        d.clear()
-      }
+  const stop = new AbortController()
+  const onAbort = (): void => { stop.abort(options.signal?.reason) }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (options.signal?.aborted === true) stop.abort(options.signal.reason)
+  const ahead = new Map<string, Promise<Uint8Array>>()
+  const lookup = async (cid: CID): Promise<Uint8Array> => {
+    // No lookup starts once the client went away.
+    if (stop.signal.aborted) throw aborted(cid)
+    const d = deadline(options.blockTimeoutMs, stop.signal)
+    try {
+      return await source.get(cid, { signal: d.signal, maxBytes: options.maxBlockBytes })
+    } catch (e) {
+      if (d.timedOut()) throw timedOut(cid, options.blockTimeoutMs, e)
+      throw e
+    } finally {
+      d.clear()
     }
-    if (++blocks > options.maxBlocks) throw limitError('blocks', options.maxBlocks)
-    bytesSent += bytes.byteLength
-    if (bytesSent > options.maxBytes) throw limitError('bytes', options.maxBytes)
-    yield { cid, bytes }
-    // With dups=y a block visited again is walked again: its subtree is
-    // sent every time the walk meets it (bounded by maxBlocks).
-    const next = children(cid, bytes, options.scope, visit.range)
-    first = false
-    if (stack.length + next.length > options.maxPending) throw limitError('pending links', options.maxPending)
-    for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]!)
+  }
+  const prefetch = (): void => {
+    for (let i = stack.length - 1; i >= 0 && i >= stack.length - PREFETCH && ahead.size < PREFETCH && !stop.signal.aborted; i--) {
+      const cid = stack[i]!.cid
+      if (cid.multihash.code === identity.code) continue
+      const key = cid.toString()
+      if (ahead.has(key) || (!options.dups && seen.has(key))) continue
+      const pending = lookup(cid)
+      // Abandoned when the walk stops first: its failure is nobody's.
+      pending.catch(() => {})
+      ahead.set(key, pending)
+    }
+  }
+  let first = true
+  try {
+    while (stack.length > 0) {
+      const visit = stack.pop()!
+      const cid = visit.cid
+      // Identity CIDs carry their data in the link: never sent, never looked up.
+      if (cid.multihash.code === identity.code) { first = false; continue }
+      const key = cid.toString()
+      const duplicate = seen.has(key)
+      if (duplicate && !options.dups) continue
+      seen.add(key)
+      let bytes: Uint8Array
+      if (first) {
+        bytes = rootBytes
+      } else {
+        const pending = ahead.get(key) ?? lookup(cid)
+        ahead.delete(key)
+        prefetch()
+        bytes = await pending
+      }
+      if (++blocks > options.maxBlocks) throw limitError('blocks', options.maxBlocks)
+      bytesSent += bytes.byteLength
+      if (bytesSent > options.maxBytes) throw limitError('bytes', options.maxBytes)
+      // With dups=y a block visited again is walked again: its subtree is
+      // sent every time the walk meets it (bounded by maxBlocks).
+      const next = children(cid, bytes, options.scope, visit.range)
+      first = false
+      if (stack.length + next.length > options.maxPending) throw limitError('pending links', options.maxPending)
+      for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]!)
+      prefetch()
+      yield { cid, bytes }
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    stop.abort()
   }
 }

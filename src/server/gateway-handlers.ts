@@ -127,6 +127,7 @@ const CAR = 'application/vnd.ipld.car'
 const carContentType = (dups: boolean): string => `application/vnd.ipld.car; version=1; order=dfs; dups=${dups ? 'y' : 'n'}`
 const IMMUTABLE = 'public, max-age=29030400, immutable'
 const DEFAULT_MAX_CAR_BLOCKS = 100_000
+const COALESCE = 64 * 1024
 const DEFAULT_MAX_CAR_BYTES = 1024 * 1024 * 1024
 
 type Format = 'raw' | 'car'
@@ -423,12 +424,30 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
     }
     const root = cid
     const rootBytes = bytes
+    // Small sections are joined into writes of up to COALESCE bytes (a
+    // write per 1 KiB block cost more than the block); large blocks go as they are.
     async function * stream (): AsyncGenerator<Uint8Array> {
-      yield carHeader(root)
-      for await (const b of walkDag(source, root, rootBytes, walkOptions)) {
-        yield sectionPrefix(b.cid, b.bytes.byteLength)
-        yield b.bytes
+      let pending: Uint8Array[] = [carHeader(root)]
+      let size = pending[0]!.byteLength
+      const flush = (): Uint8Array => {
+        const out = pending.length === 1 ? pending[0]! : concatParts(pending)
+        pending = []
+        size = 0
+        return out
       }
+      for await (const b of walkDag(source, root, rootBytes, walkOptions)) {
+        const prefix = sectionPrefix(b.cid, b.bytes.byteLength)
+        if (b.bytes.byteLength >= COALESCE) {
+          pending.push(prefix)
+          yield flush()
+          yield b.bytes
+          continue
+        }
+        pending.push(prefix, b.bytes)
+        size += prefix.byteLength + b.bytes.byteLength
+        if (size >= COALESCE) yield flush()
+      }
+      if (pending.length > 0) yield flush()
     }
     return { status: 200, headers, stream: stream() }
   }

@@ -20,7 +20,7 @@ import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { gatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse } from '../../src/server/gateway-handlers.js'
 import { startServer, type RunningServer } from '../../src/server/http-server.js'
-import { parseEntityBytes, resolveRange } from '../../src/server/car-scopes.js'
+import { PREFETCH, parseEntityBytes, resolveRange, walkDag, type WalkOptions } from '../../src/server/car-scopes.js'
 import { CODEC_DAG_JSON, CODEC_DAG_PB } from '../../src/model/hash.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
 import { pbNodeOf, unixfsData } from '../helpers/unixfs-nodes.js'
@@ -309,46 +309,86 @@ describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
     await expect(bodyOf(answer)).rejects.toMatchObject({ code: 'ERR_BLOCK_NOT_FOUND' })
   })
 
-  it('a tampered block in the middle of the DAG is never sent: the stream stops before it (every block is hash-checked first)', async () => {
+  /** The blocks walkDag yields for `root` before it throws, and what it throws. */
+  async function walkUntilError (source: BlockSource, limits: Partial<WalkOptions> = {}): Promise<{ yielded: string[], error: unknown }> {
+    const yielded: string[] = []
+    const options: WalkOptions = { scope: 'all', dups: false, maxBlocks: 1000, maxBytes: 1e9, maxPending: 1000, maxBlockBytes: 1 << 20, blockTimeoutMs: 5_000, ...limits }
+    try {
+      for await (const b of walkDag(source, fileRoot.cid, fileRoot.bytes, options)) yielded.push(b.cid.toString())
+    } catch (e) {
+      return { yielded, error: e }
+    }
+    return { yielded, error: null }
+  }
+
+  it('a tampered block in the middle of the DAG is never sent: the walk stops before it (every block is hash-checked first)', async () => {
     const bad = new MemoryBlockStore()
     for (const b of [...leaves, mid1, mid2, fileRoot]) await bad.put(b.cid, b.bytes)
     bad.tamper(leaves[1]!.cid, (b) => { b[0] = (b[0] ?? 0) ^ 1; return b })
+    const walked = await walkUntilError(bad)
+    expect(walked.error).toMatchObject({ code: 'ERR_HASH_MISMATCH' })
+    expect(walked.yielded).toEqual(ids(fileRoot, mid1, leaves[0]!))
+    // Through the handler: the response's bytes never hold the tampered block.
     const answer = await handler(bad)(get(`/ipfs/${fileRoot.cid}?format=car`))
     const sent: Uint8Array[] = []
     await expect((async () => { for await (const c of answer.stream!) sent.push(c) })()).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' })
-    const joined = Buffer.concat(sent)
     const tampered = leaves[1]!.bytes.slice(); tampered[0] = (tampered[0] ?? 0) ^ 1
-    expect(joined.includes(Buffer.from(tampered))).toBe(false)
-    expect(joined.includes(Buffer.from(leaves[0]!.bytes))).toBe(true)
+    expect(Buffer.concat(sent).includes(Buffer.from(tampered))).toBe(false)
   })
 
-  it('dag-scope=all is bounded: maxCarBlocks and maxCarBytes cut the stream (ERR_DAG_TOO_LARGE) after what fits', async () => {
+  it('dag-scope=all is bounded: maxCarBlocks and maxCarBytes stop the walk (ERR_DAG_TOO_LARGE) after what fits, and cut the response', async () => {
     // Exactly the bytes of the first three blocks (root, mid1, first leaf) in dfs order.
     const three = fileRoot.bytes.byteLength + mid1.bytes.byteLength + LEAF
-    for (const [limits, sentBlocks] of [[{ maxCarBlocks: 4 }, 4], [{ maxCarBytes: three }, 3], [{ maxCarBytes: three - 1 }, 2]] as const) {
+    for (const [limits, sentBlocks] of [[{ maxBlocks: 4 }, 4], [{ maxBytes: three }, 3], [{ maxBytes: three - 1 }, 2]] as const) {
+      const walked = await walkUntilError(store, limits)
+      expect(walked.error).toMatchObject({ code: 'ERR_DAG_TOO_LARGE' })
+      expect(walked.yielded).toEqual(FILE_DFS().slice(0, sentBlocks))
+    }
+    for (const limits of [{ maxCarBlocks: 4 }, { maxCarBytes: three }]) {
       const answer = await handler(store, limits)(get(`/ipfs/${fileRoot.cid}?format=car`))
-      const seen: Uint8Array[] = []
-      await expect((async () => { for await (const c of answer.stream!) seen.push(c) })()).rejects.toMatchObject({ code: 'ERR_DAG_TOO_LARGE' })
-      // Header, then a prefix and a block per block sent.
-      expect((seen.length - 1) / 2).toBe(sentBlocks)
+      await expect(bodyOf(answer)).rejects.toMatchObject({ code: 'ERR_DAG_TOO_LARGE' })
     }
     // Under the bounds the same request is whole.
     expect((await car(`/ipfs/${fileRoot.cid}?format=car`, {}, handler(store, { maxCarBlocks: 10, maxCarBytes: 10_000 }))).cids).toEqual(FILE_DFS())
   })
 
-  it('a client that goes away stops the walk: no more lookups after the abort', async () => {
+  it('a client that goes away stops the walk: no lookup starts after the abort', async () => {
     let gets = 0
+    let afterAbort = 0
     const gate = new AbortController()
     const counting: BlockSource = {
       get: async (cid, o) => {
-        gets++
-        if (gets === 3) gate.abort()
+        if (gate.signal.aborted) afterAbort++
+        if (++gets === 3) gate.abort()
         return await store.get(cid, o)
       }
     }
     const answer = await handler(counting)(get(`/ipfs/${fileRoot.cid}?format=car`), { signal: gate.signal })
     await expect((async () => { for await (const _ of answer.stream!) { /* read */ } })()).rejects.toMatchObject({ code: 'ERR_ABORTED' })
-    // The third lookup saw the abort; none started after it (the file has 10 blocks).
     expect(gets).toBe(3)
+    expect(afterAbort).toBe(0)
+  })
+
+  it('lookups run ahead of the walk (at most PREFETCH at once), each block once, and the CAR keeps dfs order', async () => {
+    let running = 0
+    let peak = 0
+    const order: string[] = []
+    const slow: BlockSource = {
+      get: async (cid, o) => {
+        running++
+        peak = Math.max(peak, running)
+        order.push(cid.toString())
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        running--
+        return await store.get(cid, o)
+      }
+    }
+    const { cids } = await car(`/ipfs/${fileRoot.cid}?format=car`, {}, handler(slow))
+    expect(cids).toEqual(FILE_DFS())
+    expect(peak).toBeGreaterThan(1)
+    expect(peak).toBeLessThanOrEqual(PREFETCH)
+    // The root (by the handler, first), then every other block once.
+    expect(order[0]).toBe(fileRoot.cid.toString())
+    expect([...order].sort()).toEqual([...FILE_DFS()].sort())
   })
 })
