@@ -155,7 +155,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
   )
   const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
-  // Body sizes by request URL and Accept header, oldest first (a Map keeps insertion order).
+  // Raw block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
   const sizes = new Map<string, number>()
   const remember = (id: string, size: number): void => {
     if (sizes.has(id)) return
@@ -194,7 +194,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
     if (res.destroyed) return
     if (answer.stream !== undefined) {
-      // A streamed CAR: one block at a time, held (in the pool's count) while it is written.
+      // A streamed CAR: the pool counts the chunk being written (the walk
+      // holds at most PREFETCH + 1 blocks besides, car-scopes.ts); its slot is
+      // taken for the whole response.
       const stream = answer.stream
       const held = (async function * () {
         for await (const chunk of stream) {
@@ -274,11 +276,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       // slot of the pool until its response is written or abandoned.
       let lease: Lease | undefined
       const id = /^\/ipfs\/([^/?#]+)/.exec(request.url)?.[1]
-      // Sizes are remembered per URL and Accept: one CID is a small raw
-      // block, or a CAR of its whole DAG.
-      const sizeKey = `${request.url} ${String(req.headers.accept ?? '')}`
+      // Only raw block requests (?format=raw, what gateway clients send) may
+      // take the small pool: a CAR of the same CID can be its whole DAG.
+      const sizeKey = id !== undefined && /[?&]format=raw(&|#|$)/.test(request.url) ? id : undefined
       if (id !== undefined) {
-        const known = sizes.get(sizeKey)
+        const known = sizeKey === undefined ? undefined : sizes.get(sizeKey)
         const got = await (known !== undefined && known <= SMALL_BLOCK ? smallPool : pool).acquire(queueTimeoutMs, gone.signal)
         if (got === null) {
           settle()
@@ -297,7 +299,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         if (answer.stream === undefined) settle()
         if (id !== undefined && answer.status === 200) {
           const length = Number(answer.headers['content-length'])
-          if (Number.isSafeInteger(length)) remember(sizeKey, length)
+          if (Number.isSafeInteger(length) && sizeKey !== undefined) remember(sizeKey, length)
         }
         await send(res, answer, conn, lease)
       } finally {

@@ -296,6 +296,17 @@ describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
     expect(total).toBe(fileBytes.byteLength)
   })
 
+  it('a CAR stream never takes the pool of blocks known to be small, even for a CID served small before', async () => {
+    const server = await serve(store)
+    expect((await httpRequest(`${server.url}/ipfs/${fileRoot.cid}?format=raw`)).status).toBe(200)
+    const res = await httpRequest(`${server.url}/ipfs/${fileRoot.cid}?format=car`)
+    expect((await carCids(new Uint8Array(res.body))).cids).toEqual(FILE_DFS())
+    expect(server.stats().small.peakBytesHeld).toBe(0)
+    // The raw block itself, now known to be small, does take it.
+    expect((await httpRequest(`${server.url}/ipfs/${fileRoot.cid}?format=raw`)).status).toBe(200)
+    expect(server.stats().small.peakBytesHeld).toBe(fileRoot.bytes.byteLength)
+  })
+
   it('§Streaming and Missing Child Blocks: a missing child after the root ends the stream, the CAR incomplete', async () => {
     const partial = new MemoryBlockStore()
     for (const b of [fileRoot, mid1, leaves[0]!]) await partial.put(b.cid, b.bytes)
