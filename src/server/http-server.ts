@@ -69,6 +69,12 @@ export interface ServerOptions extends GatewayHandlerOptions {
   maxHeldBlocks?: number
   /** No new block lookup starts while the bodies held add up to this (default 16 MiB). */
   maxHeldBytes?: number
+  /**
+   * CAR responses streamed at once (default 8); beyond, 503 ERR_BUSY. Each
+   * holds a block slot for its whole length and its walk up to PREFETCH + 1
+   * blocks (car-scopes.ts).
+   */
+  maxCarStreams?: number
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
 }
@@ -84,8 +90,11 @@ export interface ServerStats extends PoolStats {
   pipelineOverflows: number
   /** Connections cut by the write-inactivity timeout. */
   writeTimeouts: number
-  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot. */
+  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot, or over maxCarStreams. */
   busyRequests: number
+  /** CAR responses being streamed now, and the most at once. */
+  carStreams: number
+  peakCarStreams: number
   /** Most requests started (looked up or written) at once on one connection. */
   peakInFlightPerConnection: number
   /** Most requests waiting on one connection. */
@@ -150,6 +159,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const maxInFlight = positiveInt(options.maxInFlight, 1, 'maxInFlight')
   const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
   const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
+  const maxCarStreams = positiveInt(options.maxCarStreams, 8, 'maxCarStreams')
   const pool = new BodyPool(
     positiveInt(options.maxHeldBlocks, 16, 'maxHeldBlocks'),
     positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
@@ -175,6 +185,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     pipelineOverflows: 0,
     writeTimeouts: 0,
     busyRequests: 0,
+    carStreams: 0,
+    peakCarStreams: 0,
     peakInFlightPerConnection: 0,
     peakQueuedPerConnection: 0,
     peakHeldPerConnection: 0,
@@ -297,6 +309,19 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         // A streamed CAR still looks blocks up while it is written: its
         // lookups stop when the client goes away or on close() until then.
         if (answer.stream === undefined) settle()
+        if (answer.stream !== undefined) {
+          if (counts.carStreams >= maxCarStreams) {
+            // Not started: ending the iteration before it begins stops the walk.
+            await answer.stream[Symbol.asyncIterator]().return?.()
+            counts.busyRequests++
+            settle()
+            await send(res, busy(request.method, `more than ${maxCarStreams} CAR responses are being streamed: retry`), conn)
+            return
+          }
+          counts.carStreams++
+          if (counts.carStreams > counts.peakCarStreams) counts.peakCarStreams = counts.carStreams
+          res.once('close', () => { counts.carStreams-- })
+        }
         if (id !== undefined && answer.status === 200) {
           const length = Number(answer.headers['content-length'])
           if (Number.isSafeInteger(length) && sizeKey !== undefined) remember(sizeKey, length)

@@ -19,7 +19,7 @@ import { readCar } from '../../src/blocks/car.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { gatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse } from '../../src/server/gateway-handlers.js'
-import { startServer, type RunningServer } from '../../src/server/http-server.js'
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { PREFETCH, parseEntityBytes, resolveRange, walkDag, type WalkOptions } from '../../src/server/car-scopes.js'
 import { CODEC_DAG_JSON, CODEC_DAG_PB } from '../../src/model/hash.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
@@ -277,7 +277,7 @@ describe('trustless gateway spec, requests and status codes', () => {
 describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
   const servers: RunningServer[] = []
   afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
-  async function serve (source: BlockSource, extra: Partial<GatewayHandlerOptions> = {}): Promise<RunningServer> {
+  async function serve (source: BlockSource, extra: Partial<ServerOptions> = {}): Promise<RunningServer> {
     const s = await startServer({ source, head: async () => null, ...extra })
     servers.push(s)
     return s
@@ -305,6 +305,34 @@ describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
     // The raw block itself, now known to be small, does take it.
     expect((await httpRequest(`${server.url}/ipfs/${fileRoot.cid}?format=raw`)).status).toBe(200)
     expect(server.stats().small.peakBytesHeld).toBe(fileRoot.bytes.byteLength)
+  })
+
+  it('at most maxCarStreams CARs stream at once: one more is 503 ERR_BUSY (its walk never starts), and is served once the first ends', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let lookups = 0
+    const held: BlockSource = {
+      get: async (cid, o) => {
+        lookups++
+        if (cid.equals(leaves[6]!.cid)) await gate
+        return await store.get(cid, o)
+      }
+    }
+    const server = await serve(held, { maxCarStreams: 1 })
+    const url = `${server.url}/ipfs/${fileRoot.cid}?format=car`
+    const first = httpRequest(url)
+    for (let i = 0; i < 200 && server.stats().carStreams === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(server.stats().carStreams).toBe(1)
+    const before = lookups
+    const second = await httpRequest(url)
+    expect([second.status, (JSON.parse(second.body.toString()) as { error: { code: string } }).error.code]).toEqual([503, 'ERR_BUSY'])
+    // Only the refused request's root was looked up (by the handler); no walk ran for it.
+    expect(lookups).toBe(before + 1)
+    release()
+    expect((await carCids(new Uint8Array((await first).body))).cids).toEqual(FILE_DFS())
+    for (let i = 0; i < 200 && server.stats().carStreams > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect((await carCids(new Uint8Array((await httpRequest(url)).body))).cids).toEqual(FILE_DFS())
+    expect(server.stats().peakCarStreams).toBe(1)
   })
 
   it('§Streaming and Missing Child Blocks: a missing child after the root ends the stream, the CAR incomplete', async () => {

@@ -118,6 +118,8 @@ export interface ServeOptions {
   /** Most blocks, and most block bytes, in one CAR response of the gateway (gateway-handlers.ts; defaults there). */
   maxCarBlocks?: number
   maxCarBytes?: number
+  /** CAR responses streamed at once (http-server.ts; default there). */
+  maxCarStreams?: number
   /** libp2p multiaddrs to listen on (bitswap serving); none by default. */
   libp2p?: string[]
 }
@@ -169,7 +171,8 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxHeldBlocks !== undefined ? { maxHeldBlocks: options.maxHeldBlocks } : {}),
       ...(options.maxHeldBytes !== undefined ? { maxHeldBytes: options.maxHeldBytes } : {}),
       ...(options.maxCarBlocks !== undefined ? { maxCarBlocks: options.maxCarBlocks } : {}),
-      ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {})
+      ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {}),
+      ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
     const log = options.log ?? (() => {})
     let sessions: RegistryHandler | undefined
@@ -254,7 +257,7 @@ function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
@@ -262,6 +265,7 @@ export const serveCommand: Command = {
     libp2p: { type: 'string', help: 'also serve blocks by bitswap on libp2p at this multiaddr, e.g. /ip4/0.0.0.0/tcp/4001 (several: comma-separated); prints the addresses with the peer id' },
     'max-car-blocks': { type: 'string', help: 'most blocks in one CAR response (dag-scope=all/entity); past it the response is cut (default 100000)' },
     'max-car-mib': { type: 'string', help: 'most MiB of blocks in one CAR response; past it the response is cut (default 1024)' },
+    'max-car-streams': { type: 'string', help: 'CAR responses of more than one block streamed at once; beyond, 503 ERR_BUSY (default 8)' },
     'max-connections': { type: 'string', help: 'connections at once; beyond, 503 ERR_BUSY and close (default 256)' },
     'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 1)' },
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
@@ -312,6 +316,7 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024,
     maxCarBlocks: int(args, 'max-car-blocks', 100_000, 1, 100_000_000),
     maxCarBytes: int(args, 'max-car-mib', 1024, 1, 1_000_000) * 1024 * 1024,
+    maxCarStreams: int(args, 'max-car-streams', 8, 1, 10_000),
     ...(str(args, 'libp2p') !== undefined ? { libp2p: libp2pAddrs(str(args, 'libp2p')!) } : {}),
     sessions: flag(args, 'sessions'),
     onlineKeys: flag(args, 'online-keys'),
