@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openRepoNode, type RepoNode } from '../blocks/repo-node.js'
+import { openRepoNode, type RepoNode, type RepoNodeOptions } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import { dagtufCommand } from '../util/shell.js'
 import type { KeyId } from '../model/types.js'
@@ -109,9 +109,15 @@ export class Repo {
     return repo
   }
 
-  /** The embedded node, opened on first use. @throws {BlockError} ERR_NODE_START */
-  async node (): Promise<RepoNode> {
-    this.#node ??= await openRepoNode(this.dir)
+  /**
+   * The embedded node, opened on first use; `options` (libp2p listen
+   * addresses: `dagtuf serve --libp2p`) apply to that first opening only.
+   *
+   * @throws {BlockError} ERR_NODE_START
+   * @throws {UsageError} ERR_ARGUMENT for a bad listen address
+   */
+  async node (options: RepoNodeOptions = {}): Promise<RepoNode> {
+    this.#node ??= await openRepoNode(this.dir, options)
     return this.#node
   }
 

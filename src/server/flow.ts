@@ -153,10 +153,14 @@ export interface WriteObserver {
  * Write `parts` as the body of `res` (its head already set) with
  * backpressure, then end it. Resolves when the last byte was handed to the
  * socket, or when the connection was closed or cut (`res.destroyed` then).
+ * `parts` may be produced as they are written (a streamed CAR): the next
+ * part is asked for only once the previous one drained, and an error of
+ * the producer is thrown here (the caller cuts the connection); leaving
+ * early (the connection closed) ends the producer's iteration.
  */
-export async function writeBody (res: ServerResponse, parts: readonly Uint8Array[], timeoutMs: number, observer: WriteObserver = {}): Promise<void> {
+export async function writeBody (res: ServerResponse, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, timeoutMs: number, observer: WriteObserver = {}): Promise<void> {
   const stall = (): void => { observer.stalled?.() }
-  for (const part of parts) {
+  for await (const part of parts) {
     for (let offset = 0; offset < part.byteLength; offset += CHUNK) {
       if (res.destroyed) return
       const more = res.write(part.subarray(offset, Math.min(offset + CHUNK, part.byteLength)))

@@ -40,6 +40,7 @@ import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
 import { isOpenApiRoute, openApiHandler } from './openapi.js'
+import { isRoutingRoute, routingHandler, type RoutingOptions } from './routing-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -56,6 +57,8 @@ export interface ServerOptions extends GatewayHandlerOptions {
   registry?: RegistryOptions
   /** Signing sessions, the /drafts routes (session-handlers.ts). */
   sessions?: RegistryHandler
+  /** The Delegated Routing V1 API, /routing/v1/ (routing-handlers.ts); without it those paths are 404. */
+  routing?: RoutingOptions
   /** Connections at once (default 256); beyond, 503 ERR_BUSY and close. */
   maxConnections?: number
   /** Requests looked up or written at once per connection (default 1); pipelined ones beyond wait. */
@@ -66,6 +69,12 @@ export interface ServerOptions extends GatewayHandlerOptions {
   maxHeldBlocks?: number
   /** No new block lookup starts while the bodies held add up to this (default 16 MiB). */
   maxHeldBytes?: number
+  /**
+   * CAR responses streamed at once (default 8); beyond, 503 ERR_BUSY. Each
+   * holds a block slot for its whole length and its walk up to PREFETCH + 1
+   * blocks (car-scopes.ts).
+   */
+  maxCarStreams?: number
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
 }
@@ -81,8 +90,11 @@ export interface ServerStats extends PoolStats {
   pipelineOverflows: number
   /** Connections cut by the write-inactivity timeout. */
   writeTimeouts: number
-  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot. */
+  /** Requests answered 503 ERR_BUSY after waiting queueTimeoutMs for a block slot, or over maxCarStreams. */
   busyRequests: number
+  /** CAR responses being streamed now, and the most at once. */
+  carStreams: number
+  peakCarStreams: number
   /** Most requests started (looked up or written) at once on one connection. */
   peakInFlightPerConnection: number
   /** Most requests waiting on one connection. */
@@ -135,6 +147,7 @@ interface Conn {
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
   const handler = gatewayHandler(options)
   const registry = options.registry === undefined ? undefined : registryHandler(options.registry)
+  const routing = options.routing === undefined ? undefined : routingHandler(options.routing)
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ERR_ARGUMENT', 'port: expected 0..65535')
@@ -146,12 +159,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   const maxInFlight = positiveInt(options.maxInFlight, 1, 'maxInFlight')
   const writeTimeoutMs = positiveInt(options.writeTimeoutMs, 10_000, 'writeTimeoutMs')
   const queueTimeoutMs = positiveInt(options.queueTimeoutMs, 5_000, 'queueTimeoutMs')
+  const maxCarStreams = positiveInt(options.maxCarStreams, 8, 'maxCarStreams')
   const pool = new BodyPool(
     positiveInt(options.maxHeldBlocks, 16, 'maxHeldBlocks'),
     positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
   )
   const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
-  // Block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
+  // Raw block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
   const sizes = new Map<string, number>()
   const remember = (id: string, size: number): void => {
     if (sizes.has(id)) return
@@ -171,6 +185,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     pipelineOverflows: 0,
     writeTimeouts: 0,
     busyRequests: 0,
+    carStreams: 0,
+    peakCarStreams: 0,
     peakInFlightPerConnection: 0,
     peakQueuedPerConnection: 0,
     peakHeldPerConnection: 0,
@@ -189,6 +205,24 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
   const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
     if (res.destroyed) return
+    if (answer.stream !== undefined) {
+      // A streamed CAR: the pool counts the chunk being written (the walk
+      // holds at most PREFETCH + 1 blocks besides, car-scopes.ts); its slot is
+      // taken for the whole response.
+      const stream = answer.stream
+      const held = (async function * () {
+        for await (const chunk of stream) {
+          lease?.hold(chunk.byteLength)
+          yield chunk
+        }
+      })()
+      res.writeHead(answer.status, answer.headers)
+      await writeBody(res, held, writeTimeoutMs, {
+        buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
+        stalled: () => { counts.writeTimeouts++ }
+      })
+      return
+    }
     // `parts` first: reading `body` of a response in parts would join them.
     const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
     if (lease !== undefined) {
@@ -231,6 +265,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     const answering = (async (): Promise<void> => {
       const sessions = options.sessions
+      if (routing !== undefined && isRoutingRoute(request)) {
+        // A refused body is left unread (not destroyed) so that the refusal can still be sent.
+        const answer = await routing({ ...request, body: req.iterator({ destroyOnReturn: false }) }, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
       if (isOpenApiRoute(request) || (sessions !== undefined && isSessionRoute(request)) || (registry !== undefined && isRegistryRoute(request))) {
         // A refused body is left unread (not destroyed) so that the refusal can still be sent.
         const withBody = { ...request, body: req.iterator({ destroyOnReturn: false }), remoteAddress: req.socket.remoteAddress }
@@ -247,8 +288,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       // slot of the pool until its response is written or abandoned.
       let lease: Lease | undefined
       const id = /^\/ipfs\/([^/?#]+)/.exec(request.url)?.[1]
+      // Only raw block requests (?format=raw, what gateway clients send) may
+      // take the small pool: a CAR of the same CID can be its whole DAG.
+      const sizeKey = id !== undefined && /[?&]format=raw(&|#|$)/.test(request.url) ? id : undefined
       if (id !== undefined) {
-        const known = sizes.get(id)
+        const known = sizeKey === undefined ? undefined : sizes.get(sizeKey)
         const got = await (known !== undefined && known <= SMALL_BLOCK ? smallPool : pool).acquire(queueTimeoutMs, gone.signal)
         if (got === null) {
           settle()
@@ -262,16 +306,34 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       }
       try {
         const answer = await handler(request, { signal: gone.signal })
-        settle()
+        // A streamed CAR still looks blocks up while it is written: its
+        // lookups stop when the client goes away or on close() until then.
+        if (answer.stream === undefined) settle()
+        if (answer.stream !== undefined) {
+          if (counts.carStreams >= maxCarStreams) {
+            // Not started: ending the iteration before it begins stops the walk.
+            await answer.stream[Symbol.asyncIterator]().return?.()
+            counts.busyRequests++
+            settle()
+            await send(res, busy(request.method, `more than ${maxCarStreams} CAR responses are being streamed: retry`), conn)
+            return
+          }
+          counts.carStreams++
+          if (counts.carStreams > counts.peakCarStreams) counts.peakCarStreams = counts.carStreams
+          res.once('close', () => { counts.carStreams-- })
+        }
         if (id !== undefined && answer.status === 200) {
           const length = Number(answer.headers['content-length'])
-          if (Number.isSafeInteger(length)) remember(id, length)
+          if (Number.isSafeInteger(length) && sizeKey !== undefined) remember(sizeKey, length)
         }
         await send(res, answer, conn, lease)
       } finally {
+        settle()
         lease?.release()
       }
     })()
+    // A failure after the head was sent (a streamed CAR cut by a bound or a
+    // missing block) ends here too: the connection is cut, the response incomplete.
     answering.catch(() => { res.destroy() })
   }
 

@@ -22,14 +22,37 @@ export const OPENAPI = {
   },
   paths: {
     '/ipfs/{cid}': {
-      parameters: [{ name: 'cid', in: 'path', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { type: 'string', enum: ['raw', 'car'] } }],
-      get: { summary: 'One block (raw) or a CAR of it (trustless gateway)', responses: { 200: { description: 'the block', content: { 'application/vnd.ipld.raw': {}, 'application/vnd.ipld.car': {} } }, ...errors(400, 404) } },
-      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the block exists' }, ...errors(400, 404) } }
+      parameters: [
+        { name: 'cid', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'format', in: 'query', schema: { type: 'string', enum: ['raw', 'car'] } },
+        { name: 'dag-scope', in: 'query', schema: { type: 'string', enum: ['all', 'entity', 'block'] } },
+        { name: 'entity-bytes', in: 'query', schema: { type: 'string', pattern: '^-?[0-9]+:(-?[0-9]+|\\*)$' } },
+        { name: 'car-dups', in: 'query', schema: { type: 'string', enum: ['y', 'n'] } },
+        { name: 'car-order', in: 'query', schema: { type: 'string', enum: ['dfs', 'unk'] } },
+        { name: 'car-version', in: 'query', schema: { type: 'string', enum: ['1'] } }
+      ],
+      get: { summary: 'One block (raw), or a CAR of the DAG below it as dag-scope and entity-bytes say (trustless gateway)', responses: { 200: { description: 'the block, or the CAR (streamed when it holds more than one block)', content: { 'application/vnd.ipld.raw': {}, 'application/vnd.ipld.car': {} } }, ...errors(400, 404, 406, 412) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the block exists' }, ...errors(400, 404, 406, 412) } }
     },
     '/ipns/{name}': {
       parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { type: 'string', enum: ['ipns-record'] } }],
       get: { summary: 'The repository\'s latest IPNS record', responses: { 200: { description: 'the record', content: { 'application/vnd.ipfs.ipns-record': {} } }, ...errors(400, 404) } },
       head: { summary: 'As GET, without the body', responses: { 200: { description: 'a record exists' }, ...errors(400, 404) } }
+    },
+    '/routing/v1/providers/{cid}': {
+      parameters: [{ name: 'cid', in: 'path', required: true, schema: { type: 'string' } }, { name: 'filter-protocols', in: 'query', schema: { type: 'string' } }, { name: 'filter-addrs', in: 'query', schema: { type: 'string' } }],
+      get: { summary: 'Delegated Routing V1: this service as a provider of a block it holds (with --libp2p; else none)', responses: { 200: { description: '{ Providers: [...] }', content: { 'application/json': {}, 'application/x-ndjson': {} } }, ...errors(400, 405) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'the providers' }, ...errors(400) } }
+    },
+    '/routing/v1/ipns/{name}': {
+      parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      get: { summary: 'Delegated Routing V1: the latest IPNS record of this service\'s own name', responses: { 200: { description: 'the record', content: { 'application/vnd.ipfs.ipns-record': {} } }, ...errors(400, 404) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'a record exists' }, ...errors(400, 404) } },
+      put: {
+        summary: 'Delegated Routing V1: a newer record for this service\'s own name, taken when it verifies (signature, validity, a timestamp CID) and its sequence is above the one served; kept in memory',
+        requestBody: { required: true, content: { 'application/vnd.ipfs.ipns-record': {} } },
+        responses: { 200: json({ type: 'object' }), ...errors(400, 404, 409, 413, 415) }
+      }
     },
     '/head': {
       get: { summary: 'The current timestamp CID (ETag: it, quoted)', responses: { 200: { description: 'the head', content: { 'text/plain': {} } }, ...errors(404) } },

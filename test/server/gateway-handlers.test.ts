@@ -85,9 +85,10 @@ describe('gateway handlers', () => {
     const cases: Array<[GatewayRequest, number, string]> = [
       [get('/ipfs/not-a-cid?format=raw'), 400, 'ERR_BAD_CID'],
       [get(`/ipfs/${a.cid}?format=tar`), 400, 'ERR_BAD_FORMAT'],
-      [get(`/ipfs/${a.cid}?format=car&dag-scope=all`), 400, 'ERR_BAD_SCOPE'],
+      [get(`/ipfs/${a.cid}?format=car&dag-scope=dag`), 400, 'ERR_BAD_SCOPE'],
       [get(`/ipfs/${a.cid}?format=raw&entity-bytes=0:1`), 400, 'ERR_BAD_PARAMETER'],
-      [get(`/ipfs/${a.cid}`, { accept: '*/*' }), 406, 'ERR_NOT_ACCEPTABLE'],
+      [get(`/ipfs/${a.cid}`, { accept: '*/*' }), 400, 'ERR_FORMAT_REQUIRED'],
+      [get(`/ipfs/${a.cid}`, { accept: 'text/html, */*;q=0.8' }), 406, 'ERR_NOT_ACCEPTABLE'],
       [get(`/ipfs/${rawBlock('absent').cid}?format=raw`), 404, 'ERR_BLOCK_NOT_FOUND'],
       [get('/etc/passwd'), 404, 'ERR_NOT_FOUND'],
       [get('http://elsewhere/ipfs/x'), 400, 'ERR_BAD_REQUEST'],

@@ -115,7 +115,7 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
     expect(JSON.parse(headPath.body.toString())).toEqual({ error: { code: 'ERR_NO_HEAD', message: expect.any(String) } })
   })
 
-  it('error statuses: 400, 404, 405, 406, 413, 414, 431 (large headers, and more than 64 header fields), with JSON bodies', async () => {
+  it('error statuses: 400 (bad CID, parameter, no format at all), 404, 405, 406, 413, 414, 431 (large headers, and more than 64 header fields), with JSON bodies', async () => {
     const store = new MemoryBlockStore()
     const a = rawBlock('x')
     await store.put(a.cid, a.bytes)
@@ -125,9 +125,11 @@ describe('trustless gateway: server and client on 127.0.0.1', () => {
       [`${server.url}/ipfs/not-a-cid?format=raw`, {}, 400, 'ERR_BAD_CID'],
       [`${server.url}/ipfs/${CID.createV1(0x55, (await import('multiformats/hashes/identity')).identity.digest(new Uint8Array([1])))}?format=raw`, {}, 400, 'ERR_UNSUPPORTED_HASH'],
       [`${block}?format=tar`, {}, 400, 'ERR_BAD_FORMAT'],
-      [`${block}?format=car&dag-scope=all`, {}, 400, 'ERR_BAD_SCOPE'],
-      [block, {}, 406, 'ERR_NOT_ACCEPTABLE'],
-      [block, { headers: { accept: '*/*' } }, 406, 'ERR_NOT_ACCEPTABLE'],
+      [`${block}?format=car&dag-scope=some`, {}, 400, 'ERR_BAD_SCOPE'],
+      // No format asked for at all: 400 (trustless gateway spec, strict trustless mode); a type not served: 406.
+      [block, {}, 400, 'ERR_FORMAT_REQUIRED'],
+      [block, { headers: { accept: '*/*' } }, 400, 'ERR_FORMAT_REQUIRED'],
+      [block, { headers: { accept: 'text/html' } }, 406, 'ERR_NOT_ACCEPTABLE'],
       [block, { headers: { accept: 'application/vnd.ipld.car; version=2' } }, 406, 'ERR_NOT_ACCEPTABLE'],
       [`${server.url}/ipfs/${rawBlock('unknown').cid}?format=raw`, {}, 404, 'ERR_BLOCK_NOT_FOUND'],
       [`${block}/sub/path?format=raw`, {}, 404, 'ERR_NOT_FOUND'],

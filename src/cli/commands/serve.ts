@@ -19,9 +19,22 @@
  * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
  * GET /openapi.json describes every route.
  *
- * Once listening it prints the URL as its first line on stdout, or with
- * --json its one JSON object `{ url, port, head, ipns?, dir, pushes }`, so scripts
- * and tests can wait for it; nothing more goes to stdout after that.
+ * /routing/v1/ answers the Delegated Routing V1 API for what the service
+ * holds (src/server/routing-handlers.ts): providers (itself, with
+ * --libp2p), its IPNS record, and PUT of a newer verified record for its
+ * own name, kept in memory.
+ *
+ * With --libp2p ADDR (a multiaddr, e.g. /ip4/0.0.0.0/tcp/4001; several
+ * separated by commas) the embedded node also listens on libp2p (TCP, noise,
+ * yamux, identify) and serves its blocks by bitswap, to `dagtuf client
+ * --peer` and to any IPFS node that dials it; it dials no one, discovers no
+ * one and announces nothing (no DHT): peers are given its address.
+ *
+ * Once listening it prints the URL as its first line on stdout (then, with
+ * --libp2p, each multiaddr it listens on, /p2p/ peer id included, one a
+ * line), or with --json its one JSON object `{ url, port, head, ipns?,
+ * multiaddrs?, dir, pushes }`, so scripts and tests can wait for it; nothing
+ * more goes to stdout after that.
  */
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
@@ -51,6 +64,8 @@ export interface RepositoryServer {
   head: () => Promise<CID | null>
   /** The IPNS name served (`/ipns/k51...`), or null before any publish --ipns. */
   ipnsName: () => Promise<string | null>
+  /** The libp2p addresses the node listens on (with /p2p/ and its peer id); empty without --libp2p. */
+  multiaddrs: () => string[]
   close: () => Promise<void>
 }
 
@@ -100,12 +115,19 @@ export interface ServeOptions {
   writeTimeoutMs?: number
   maxHeldBlocks?: number
   maxHeldBytes?: number
+  /** Most blocks, and most block bytes, in one CAR response of the gateway (gateway-handlers.ts; defaults there). */
+  maxCarBlocks?: number
+  maxCarBytes?: number
+  /** CAR responses streamed at once (http-server.ts; default there). */
+  maxCarStreams?: number
+  /** libp2p multiaddrs to listen on (bitswap serving); none by default. */
+  libp2p?: string[]
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
   const repo = await Repo.open(dir)
   try {
-    const node = await repo.node()
+    const node = await repo.node(options.libp2p !== undefined ? { listen: options.libp2p } : {})
     const headFile = repo.path('head.json')
     let cached: { key: string, cid: CID } | undefined
     const head = async (): Promise<CID | null> => {
@@ -122,9 +144,18 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       if (cachedIpns?.key !== key) cachedIpns = { key, ipns: await readRepoIpns(repo.dir) }
       return cachedIpns.ipns
     }
+    // A record for our own name taken by PUT /routing/v1/ipns (verified
+    // there), served while its sequence is above the file's. Memory only.
+    let put: { record: Uint8Array, sequence: bigint } | undefined
     const ipns = async (): Promise<{ name: string, record: Uint8Array } | null> => {
       const r = await latestIpns()
-      return r === null ? null : { name: r.name, record: r.record }
+      if (r === null) return null
+      return { name: r.name, record: put !== undefined && put.sequence > BigInt(r.sequence) ? put.record : r.record }
+    }
+    const ipnsSequence = async (): Promise<bigint> => {
+      const r = await latestIpns()
+      const file = r === null ? 0n : BigInt(r.sequence)
+      return put !== undefined && put.sequence > file ? put.sequence : file
     }
     const registry = {
       store: repoHeadStore(repo, node, head),
@@ -138,7 +169,10 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
       ...(options.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
       ...(options.maxHeldBlocks !== undefined ? { maxHeldBlocks: options.maxHeldBlocks } : {}),
-      ...(options.maxHeldBytes !== undefined ? { maxHeldBytes: options.maxHeldBytes } : {})
+      ...(options.maxHeldBytes !== undefined ? { maxHeldBytes: options.maxHeldBytes } : {}),
+      ...(options.maxCarBlocks !== undefined ? { maxCarBlocks: options.maxCarBlocks } : {}),
+      ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {}),
+      ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
     const log = options.log ?? (() => {})
     let sessions: RegistryHandler | undefined
@@ -152,7 +186,25 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
-    const server = await startServer({ source: node, head, ipns, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    let gatewayAddrs: string[] = []
+    const routing = {
+      has: async (cid: CID) => await node.has(cid),
+      peer: () => {
+        const id = node.peerId()
+        return id === null ? null : { id, addrs: node.multiaddrs().map((a) => a.replace(/\/p2p\/[^/]+$/, '')) }
+      },
+      gatewayAddrs: () => gatewayAddrs,
+      ipns,
+      ipnsSequence,
+      keepIpns: (record: Uint8Array, sequence: bigint) => { put = { record, sequence } },
+      ...(options.now !== undefined ? { now: options.now } : {})
+    }
+    const server = await startServer({ source: node, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    {
+      const u = new URL(server.url)
+      const host = u.hostname.replace(/^\[|\]$/g, '')
+      gatewayAddrs = [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${u.port}/http`]
+    }
     if (options.onlineKeys === true) {
       resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
@@ -163,6 +215,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       dir: repo.dir,
       head,
       ipnsName: async () => (await latestIpns())?.name ?? null,
+      multiaddrs: () => node.multiaddrs(),
       close: async () => {
         closing ??= (async () => {
           resigner?.stop()
@@ -178,6 +231,13 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
 }
 
 const usage = (message: string): UsageError => new UsageError('ERR_USAGE', message)
+
+/** --libp2p: one multiaddr or several, comma-separated (checked when the node opens). */
+function libp2pAddrs (text: string): string[] {
+  const addrs = text.split(',').map((a) => a.trim()).filter((a) => a.length > 0)
+  if (addrs.length === 0 || addrs.length > 16 || addrs.some((a) => !a.startsWith('/'))) throw usage('--libp2p takes one or more multiaddrs, comma-separated, e.g. /ip4/127.0.0.1/tcp/4001')
+  return addrs
+}
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal (): Promise<string> {
@@ -197,11 +257,15 @@ function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
     port: { type: 'string', help: 'port (default 0: any free port)' },
+    libp2p: { type: 'string', help: 'also serve blocks by bitswap on libp2p at this multiaddr, e.g. /ip4/0.0.0.0/tcp/4001 (several: comma-separated); prints the addresses with the peer id' },
+    'max-car-blocks': { type: 'string', help: 'most blocks in one CAR response (dag-scope=all/entity); past it the response is cut (default 100000)' },
+    'max-car-mib': { type: 'string', help: 'most MiB of blocks in one CAR response; past it the response is cut (default 1024)' },
+    'max-car-streams': { type: 'string', help: 'CAR responses of more than one block streamed at once; beyond, 503 ERR_BUSY (default 8)' },
     'max-connections': { type: 'string', help: 'connections at once; beyond, 503 ERR_BUSY and close (default 256)' },
     'max-in-flight': { type: 'string', help: 'requests served at once per connection; pipelined ones beyond wait (default 1)' },
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
@@ -250,6 +314,10 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     writeTimeoutMs: int(args, 'write-timeout', 10_000, 100, 3_600_000),
     maxHeldBlocks: int(args, 'max-held-blocks', 16, 1, 100_000),
     maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024,
+    maxCarBlocks: int(args, 'max-car-blocks', 100_000, 1, 100_000_000),
+    maxCarBytes: int(args, 'max-car-mib', 1024, 1, 1_000_000) * 1024 * 1024,
+    maxCarStreams: int(args, 'max-car-streams', 8, 1, 10_000),
+    ...(str(args, 'libp2p') !== undefined ? { libp2p: libp2pAddrs(str(args, 'libp2p')!) } : {}),
     sessions: flag(args, 'sessions'),
     onlineKeys: flag(args, 'online-keys'),
     ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
@@ -264,7 +332,8 @@ async function runServer (args: Parsed, io: Io, server: RepositoryServer): Promi
   try {
     const head = await server.head()
     const ipns = await server.ipnsName()
-    ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), dir: server.dir, pushes: flag(args, 'allow-push'), sessions: flag(args, 'sessions'), onlineKeys: flag(args, 'online-keys') }
+    const multiaddrs = server.multiaddrs()
+    ready = { url: server.url, port: server.port, head: head?.toString() ?? null, ...(ipns === null ? {} : { ipns }), ...(multiaddrs.length > 0 ? { multiaddrs } : {}), dir: server.dir, pushes: flag(args, 'allow-push'), sessions: flag(args, 'sessions'), onlineKeys: flag(args, 'online-keys') }
   } catch (e) {
     await server.close().catch(() => {})
     throw e
@@ -273,6 +342,7 @@ async function runServer (args: Parsed, io: Io, server: RepositoryServer): Promi
   if (flag(args, 'json')) io.out(JSON.stringify(ready))
   else {
     io.out(server.url)
+    for (const addr of (ready.multiaddrs as string[] | undefined) ?? []) io.out(addr)
     io.err(`dagtuf serve: serving ${server.dir} at ${server.url} (GET /head, /config, /ipfs/{cid}${flag(args, 'allow-push') ? ', PUT /head' : ''}${flag(args, 'sessions') ? ', /drafts' : ''}${ready.ipns === undefined ? '' : `, ${String(ready.ipns)}?format=ipns-record`}); Ctrl-C to stop`)
   }
   const sig = await untilSignal()
