@@ -2,10 +2,11 @@
  * The dagtuf library (`dagtuf`). The data model and the errors are exported
  * flat; each layer above it is a namespace (they share a few names, such as
  * LimitOverrides), with the Updater also exported directly for the common
- * client case:
+ * client case, and GatewaySource (also `blocks.GatewaySource`), the source a
+ * client most often reads from:
  *
- *   import { Updater, blocks } from 'dagtuf'
- *   const source = new blocks.GatewaySource('https://gateway.example')
+ *   import { Updater, GatewaySource } from 'dagtuf'
+ *   const source = new GatewaySource('https://gateway.example')
  *   const updater = await Updater.create({ dir: 'client', source })
  *
  * The layers are also entry points of their own: `dagtuf/client`,
@@ -23,3 +24,4 @@ export * as client from './client/index.js'
 export * as publish from './publish/index.js'
 export * as server from './server/index.js'
 export { Updater } from './client/index.js'
+export { GatewaySource, type GatewayOptions } from './blocks/index.js'
