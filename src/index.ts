@@ -16,6 +16,8 @@
  * Importing this module does not load Helia or libp2p; they load when a node
  * is opened.
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from './util/compat-types.js'
 export * from './model/index.js'
 export * as validate from './validate/index.js'
 export * as relations from './relations/index.js'

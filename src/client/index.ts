@@ -4,6 +4,8 @@
  * trusted-state machine, the state file and the block cache are internal:
  * the Updater is the one way to drive them.
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from '../util/compat-types.js'
 export {
   Updater,
   type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult

@@ -16,6 +16,8 @@
  *   const s = await sign(p, [hsmSigner])          // envelopes, or a draft
  *   if (s.kind === 'signed') await commit(session, current, s.dag, { changes: p.changes, source: '' })
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from '../util/compat-types.js'
 export {
   initRepo, openSession, publishStaged, tryFinalizeDraft, loadCurrent,
   type InitOptions, type InitResult, type Session, type SessionOptions, type PublishResult, type Current, type Requirement
