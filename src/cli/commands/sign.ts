@@ -10,7 +10,7 @@
  * Whenever every threshold is met, the draft is finalized and published.
  */
 import * as fs from 'node:fs/promises'
-import { list, str, type Parsed } from '../args.js'
+import { flag, list, str, type Parsed } from '../args.js'
 import type { Io } from '../command.js'
 import type { Command } from '../command.js'
 import { KeyFileError, RepoError, UsageError } from '../../model/errors.js'
@@ -23,6 +23,7 @@ import {
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
+import { diffDraft, diffLines, type DraftDiff } from './draft-diff.js'
 import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
 
 async function readDraftFile (file: string): Promise<Draft> {
@@ -226,23 +227,48 @@ export const draftImportCommand: Command = {
 
 export const draftShowCommand: Command = {
   name: 'draft show',
-  summary: 'print what a draft asks to sign (each object as JSON), to review before signing',
-  usage: 'draft show [--dir D] [ID] | draft show --draft-file F',
+  summary: 'what a draft changes against the head (keys, thresholds, delegations, targets), and who must sign; to review before signing',
+  usage: 'draft show [--dir D] [ID] [--objects]   |   draft show --draft-file F [--dir D] [--objects]',
   maxPositionals: 1,
-  options: { ...DIR, 'draft-file': { type: 'string', help: 'an exported draft file' } },
+  options: {
+    ...DIR,
+    'draft-file': { type: 'string', help: 'an exported draft file (compared with the head of --dir when given)' },
+    objects: { type: 'boolean', help: 'also print each object as JSON, exactly as it is signed (--json always has them)' }
+  },
   async run (args, io) {
     io = textIo(io, args)
     const file = str(args, 'draft-file')
-    const show = (d: Draft): Record<string, unknown> => {
+    const show = (d: Draft, diff: DraftDiff | null): Record<string, unknown> => {
       const objects: Record<string, unknown> = {}
-      for (const [role, env] of d.objects) {
-        objects[role] = blockAsJson(env.bytes)
-        io.out(`--- ${role}`)
-        io.out(JSON.stringify(blockAsJson(env.bytes), null, 2))
+      for (const [role, env] of d.objects) objects[role] = blockAsJson(env.bytes)
+      const needs = needsReport(d.objects, d.needs)
+      io.out(`draft ${d.id}, created ${d.created} from the head ${d.base.toString()}`)
+      if (diff !== null) {
+        for (const l of diffLines(diff)) io.out(l)
+      } else {
+        io.out('no repository (--dir) to compare with: what the publisher recorded (give --dir to see the changes against its head)')
+        for (const c of d.changes) io.out(`  ${c.role}: ${c.kind}${c.count !== undefined ? ` ${c.count}` : ''}`)
       }
-      return { draft: d.id, created: d.created, base: d.base.toString(), objects, needs: needsJson(needsReport(d.objects, d.needs)) }
+      for (const n of needs) io.out(`needs ${n.role} (${n.label}): ${n.have} of ${n.threshold}${n.missing.length > 0 ? `; may sign: ${n.missing.map((k) => k.slice(0, 16)).join(', ')}` : ''}`)
+      if (flag(args, 'objects')) {
+        for (const [role, json] of Object.entries(objects)) {
+          io.out(`--- ${role}`)
+          io.out(JSON.stringify(json, null, 2))
+        }
+      }
+      return { draft: d.id, created: d.created, base: d.base.toString(), diff, changes: d.changes, objects, needs: needsJson(needs) }
     }
-    if (file !== undefined) return { result: show(await readDraftFile(file)) }
-    return await withSession(args, {}, async (s) => ({ result: show(await pickDraft(s, args.positionals[0])) }))
+    const withRepo = async (d: (s: Session) => Promise<Draft> | Draft): Promise<{ result: Record<string, unknown> }> =>
+      await withSession(args, {}, async (s) => {
+        const draft = await d(s)
+        const current = await loadCurrent(s.repo, s.node)
+        return { result: show(draft, await diffDraft(draft, current, s.node)) }
+      })
+    if (file !== undefined) {
+      const d = await readDraftFile(file)
+      if (str(args, 'dir') === undefined) return { result: show(d, null) }
+      return await withRepo(() => d)
+    }
+    return await withRepo(async (s) => await pickDraft(s, args.positionals[0]))
   }
 }
