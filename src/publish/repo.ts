@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openRepoNode, type RepoNode } from '../blocks/repo-node.js'
+import type { RepoNode } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import { dagtufCommand } from '../util/shell.js'
 import type { KeyId } from '../model/types.js'
@@ -111,7 +111,12 @@ export class Repo {
 
   /** The embedded node, opened on first use. @throws {BlockError} ERR_NODE_START */
   async node (): Promise<RepoNode> {
-    this.#node ??= await openRepoNode(this.dir)
+    // Loaded on first use: a command that only reads head.json or the log
+    // does not load the node's stores (issue 14 item 7).
+    if (this.#node === undefined) {
+      const { openRepoNode } = await import('../blocks/repo-node.js')
+      this.#node ??= await openRepoNode(this.dir)
+    }
     return this.#node
   }
 
