@@ -97,8 +97,7 @@ describe('README.md shell blocks, run as written', () => {
     for (const b of blocks) if (b.notRun !== undefined) expect(b.notRun.length, `line ${b.line}`).toBeGreaterThan(10)
     // Pinned: marking one more block as not run is a decision, made here too.
     expect(blocks.filter((b) => b.notRun !== undefined).map((b) => b.section)).toEqual([
-      'Two commands',
-      'A signing service: `serve --sessions`, `--online-keys` and `remote`'
+      'Two commands'
     ])
   })
 
