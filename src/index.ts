@@ -27,3 +27,16 @@ export * as publish from './publish/index.js'
 export * as server from './server/index.js'
 export { Updater } from './client/index.js'
 export { GatewaySource, type GatewayOptions } from './blocks/index.js'
+// Types that the names above use (in signatures of the model and of the
+// layers' namespaces), exported so that the API documentation (npm run docs)
+// names them; no value is added.
+export type { SuccinctRoles } from './model/types.js'
+export type { SuccinctSpec } from './model/build.js'
+export type { Backend } from './model/keys.js'
+export type { DiskCode, DISK_CODES } from './model/errors.js'
+export type { FullDag } from './validate/valid.js'
+export type { GlobBudget } from './validate/delegation.js'
+export type { ShardFetch } from './validate/loader.js'
+export type { ShardBlock, Entry as ShardEntry, Change as ShardChange } from './shard/index.js'
+export type { ServerStats } from './server/http-server.js'
+export type { PoolStats } from './server/flow.js'

@@ -10,5 +10,7 @@ export {
   Updater,
   type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult
 } from './updater.js'
-export type { LimitOverrides } from './trusted-state.js'
+export type { LimitOverrides, Continuity, Floors } from './trusted-state.js'
+// Types that the names above use, exported so that the API documentation (npm run docs) names them.
+export type { StateRecord, TrustedSnapshot } from './statefile.js'
 export { verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'

@@ -39,3 +39,9 @@ export {
   type KeyFileInfo
 } from './keyfile.js'
 export { DEFAULT_REPO_DIR } from './repo.js'
+// Types that the names above use, exported so that the API documentation (npm run docs) names them.
+export type { Repo, KeyRing } from './repo.js'
+export type { Change, HeadRecord, Op, RepoConfig, ExpiryRole, Staged } from './files.js'
+export type { DagView, NodeBlocks, Published } from './state.js'
+export type { Block } from './sign.js'
+export type { EncryptedSeed } from './keyfile.js'
