@@ -101,7 +101,10 @@ describe('dagtuf draft show: the draft against the head', () => {
     const alone = await ok('draft', 'show', '--draft-file', file('d.json'))
     expect(alone.diff).toBeNull()
     expect(alone.changes).toEqual(expect.arrayContaining([{ role: 'targets', kind: 'targets-added', count: 1 }]))
-    expect((await text('draft', 'show', '--draft-file', file('d.json'))).lines.some((l) => l.startsWith('no repository (--dir) to compare with'))).toBe(true)
+    const aloneLines = (await text('draft', 'show', '--draft-file', file('d.json'))).lines
+    expect(aloneLines.some((l) => l.startsWith('no repository (--dir) to compare with'))).toBe(true)
+    // What the new root says by itself: its keys and thresholds.
+    expect(aloneLines).toContain(`  role root: 2 of 2 key(s): ${[root2, root2b].map((k) => k.slice(0, 16)).join(', ')}`)
     expect((await ok('draft', 'show', '--draft-file', file('d.json'), '--dir', dir)).diff).toEqual(diff)
 
     // Finish it: the new root needs root3 and root4 and the old root key (still in keys/); targets needs its key back.

@@ -269,3 +269,25 @@ export function diffLines (d: DraftDiff): string[] {
   }
   return out
 }
+
+/**
+ * What the draft's objects say by themselves, for a reviewer without the
+ * repository (an exported draft file): each root's keys and thresholds, each
+ * targets object's delegations, and the expiry. Targets are not listed: their
+ * map's nodes are in the repository, not in the draft.
+ */
+export function objectLines (d: Pick<Draft, 'objects'>): string[] {
+  const out: string[] = []
+  for (const [role, env] of d.objects) {
+    const s = env.signed
+    out.push(`${role}: expires ${s.expires}${s.previousVersion === null ? ', a first version' : `, replaces ${s.previousVersion.toString()}`}`)
+    if (s.type === 'root') {
+      for (const r of TOP_ROLES) out.push(`  role ${r}: ${s.roles[r].threshold} of ${s.roles[r].keyids.length} key(s): ${s.roles[r].keyids.map(short).join(', ')}`)
+      continue
+    }
+    for (const v of s.delegations?.roles ?? []) out.push(`  delegates to ${v.name}: ${delegationWords(view(v))}`)
+    const b = s.delegations?.succinct
+    if (b !== undefined) out.push(`  hash bins ${b.namePrefix}-* (${b.bitLength} bits), ${b.threshold} of ${b.keyids.length} key(s)`)
+  }
+  return out
+}

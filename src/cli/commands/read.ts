@@ -18,7 +18,7 @@ import { readRepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { checkFresh, draftNeeds, listDrafts, needsReport, parseDraft, readDraft, type Draft } from '../../publish/drafts.js'
 import { opJson } from '../../publish/files.js'
-import { diffDraft, diffLines, type DraftDiff } from './draft-diff.js'
+import { diffDraft, diffLines, objectLines, type DraftDiff } from './draft-diff.js'
 import { DIR, dirOf, headJsonOf, needsJson, repoHint, textIo, withReader, type Reader } from './publish-common.js'
 
 export async function readDraftFile (file: string): Promise<Draft> {
@@ -216,6 +216,8 @@ export const draftShowCommand: Command = {
       } else {
         io.out('no repository (--dir) to compare with: what the publisher recorded (give --dir to see the changes against its head)')
         for (const c of d.changes) io.out(`  ${c.role}: ${c.kind}${c.count !== undefined ? ` ${c.count}` : ''}`)
+        io.out('what the new objects say:')
+        for (const l of objectLines(d)) io.out(l)
       }
       for (const n of needs) io.out(`needs ${n.role} (${n.label}): ${n.have} of ${n.threshold}${n.missing.length > 0 ? `; may sign: ${n.missing.map((k) => k.slice(0, 16)).join(', ')}` : ''}`)
       if (flag(args, 'objects')) {
