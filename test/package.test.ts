@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BIN, ROOT, ensureBuilt } from './helpers/build.js'
@@ -65,6 +65,17 @@ describe('the dagtuf package', () => {
     for (const internal of ['TrustedState', 'MiB', 'toHex', 'jsonDepth']) {
       expect(Object.values(names).some((list) => list.includes(internal)), internal).toBe(false)
     }
+  })
+
+  it('npm run docs documents every entry point of package.json (typedoc.json names each exported module but the polyfill)', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string>, scripts: Record<string, string> }
+    const typedoc = JSON.parse(await readFile(join(ROOT, 'typedoc.json'), 'utf8')) as { entryPoints: string[], out: string }
+    const sources = Object.entries(pkg.exports)
+      .filter(([name]) => name !== './polyfill')
+      .map(([, built]) => built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))
+    expect([...typedoc.entryPoints].sort()).toEqual(sources.sort())
+    expect(pkg.scripts.docs).toBe('typedoc')
+    expect(typedoc.out).toBe('docs/api')
   })
 
   it('works when imported plainly, without dagtuf/polyfill, on a runtime without Promise.withResolvers (Node 20): an embedded node listens and closes', async () => {
