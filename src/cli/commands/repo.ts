@@ -12,7 +12,7 @@ import { exportCar } from '../../publish/export.js'
 import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../publish/keyfile.js'
 import { exists } from '../../publish/repo-io.js'
 import { Repo } from '../../publish/repo.js'
-import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, passphraseOf, progressBar, textIo, withSession } from './publish-common.js'
+import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, passphraseOf, progressBar, textIo, withReader } from './publish-common.js'
 
 export const initCommand: Command = {
   name: 'init',
@@ -114,10 +114,11 @@ export const exportCommand: Command = {
     const tsArg = cidArg(args, 'timestamp')
     const sinceArg = cidArg(args, 'since')
     const bar = progressBar(io, args, 'export')
-    const res = await withSession(args, {}, async (s) => {
-      const current = await loadCurrent(s.repo, s.node)
+    // Read-only: the blocks come from their files, without starting the node.
+    const res = await withReader(args, async (r) => {
+      const current = await loadCurrent(r.repo, r.blocks)
       const ts = tsArg ?? current.head.timestamp
-      return await exportCar(s.node, current.loader, ts, car, {
+      return await exportCar(r.blocks, current.loader, ts, car, {
         ...(sinceArg !== undefined ? { since: sinceArg } : {}),
         content: flag(args, 'content'),
         progress: bar.update

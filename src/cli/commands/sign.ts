@@ -23,7 +23,7 @@ import {
 import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { pickDraft, readDraftFile } from './read.js'
-import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
+import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
 
 function resultOf (r: PublishResult, signed: Array<{ role: string, keyid: string }>): Record<string, unknown> {
   return { ...publishJson(r), signed, ...(r.kind === 'published' ? { draft: null, finalized: true } : { finalized: false }) }
@@ -113,9 +113,9 @@ export const draftExportCommand: Command = {
     io = textIo(io, args)
     const { out, rest } = outOf(args, 1)
     if (out === undefined) throw new UsageError('ERR_USAGE', 'draft export needs --out FILE (or -o FILE)')
-    return await withSession(args, {}, async (s) => {
-      const d = await pickDraft(s.repo, rest[0])
-      const current = await loadCurrent(s.repo, s.node)
+    return await withReader(args, async (r) => {
+      const d = await pickDraft(r.repo, rest[0])
+      const current = await loadCurrent(r.repo, r.blocks)
       await writeAtomic(out, draftText({ ...d, needs: draftNeeds(current.published, d.objects) }))
       io.out(`wrote ${d.id} to ${out}`)
       return { result: { draft: d.id, file: out } }
