@@ -9,6 +9,8 @@
  * benches) still import it, and `dagtuf/polyfill` stays for programs that use
  * Helia or libp2p next to dagtuf.
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from './util/compat-types.js'
 import { installPromiseWithResolvers } from './util/promise-with-resolvers.js'
 
 installPromiseWithResolvers()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BIN, ROOT, ensureBuilt } from './helpers/build.js'
@@ -11,9 +11,9 @@ describe('the dagtuf package', () => {
     await ensureBuilt()
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `
       const m = await import('dagtuf')
-      console.log(JSON.stringify({ updater: typeof m.Updater, decode: typeof m.decodeEnvelope, gateway: typeof m.blocks.GatewaySource, valid: typeof m.validate.validateTimestamp }))
+      console.log(JSON.stringify({ updater: typeof m.Updater, decode: typeof m.decodeEnvelope, gateway: typeof m.blocks.GatewaySource, valid: typeof m.validate.validateTimestamp, same: m.GatewaySource === m.blocks.GatewaySource }))
     `], { cwd: ROOT })
-    expect(JSON.parse(stdout)).toMatchObject({ updater: 'function', decode: 'function', gateway: 'function', valid: 'function' })
+    expect(JSON.parse(stdout)).toMatchObject({ updater: 'function', decode: 'function', gateway: 'function', valid: 'function', same: true })
   })
 
   it('each entry point (dagtuf, dagtuf/client, dagtuf/publish, dagtuf/blocks, dagtuf/polyfill) resolves after the build and exports exactly the names chosen for it', async () => {
@@ -40,7 +40,8 @@ describe('the dagtuf package', () => {
     expect(names).toEqual({
       dagtuf: [
         'BLOCK_CODES', 'BLOCK_VERDICTS', 'BlockError', 'CRYPTO_CODES', 'CryptoError', 'DECODE_CODES', 'DagtufError', 'DecodeError',
-        'KEY_FILE_CODES', 'KeyFileError', 'LIMITS', 'MAX_BLOCK_BYTES', 'REPO_CODES', 'RULE_IDS', 'RepoError', 'SPEC_VERSION', 'STATE_CODES',
+        // GatewaySource is also top-level on purpose (issue 14): the README's client snippet uses it.
+        'GatewaySource', 'KEY_FILE_CODES', 'KeyFileError', 'LIMITS', 'MAX_BLOCK_BYTES', 'REPO_CODES', 'RULE_IDS', 'RepoError', 'SPEC_VERSION', 'STATE_CODES',
         'StateError', 'TOP_ROLES', 'USAGE_CODES', 'Updater', 'UsageError', 'ValidationError', 'addSignatures', 'blocks', 'cidOf', 'client',
         'decodeEnvelope', 'encodeEnvelope', 'expiresIn', 'generateKeyPair', 'isDagtufError', 'isVerdict', 'keyIdOf', 'keyPairFromSeed',
         'makeRoot', 'makeSnapshot', 'makeTargets', 'makeTimestamp', 'parseIpnsName', 'publicKeyFromBytes', 'publish', 'relations',
@@ -64,6 +65,17 @@ describe('the dagtuf package', () => {
     for (const internal of ['TrustedState', 'MiB', 'toHex', 'jsonDepth']) {
       expect(Object.values(names).some((list) => list.includes(internal)), internal).toBe(false)
     }
+  })
+
+  it('npm run docs documents every entry point of package.json (typedoc.json names each exported module but the polyfill)', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string>, scripts: Record<string, string> }
+    const typedoc = JSON.parse(await readFile(join(ROOT, 'typedoc.json'), 'utf8')) as { entryPoints: string[], out: string }
+    const sources = Object.entries(pkg.exports)
+      .filter(([name]) => name !== './polyfill')
+      .map(([, built]) => built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))
+    expect([...typedoc.entryPoints].sort()).toEqual(sources.sort())
+    expect(pkg.scripts.docs).toBe('typedoc')
+    expect(typedoc.out).toBe('docs/api')
   })
 
   it('works when imported plainly, without dagtuf/polyfill, on a runtime without Promise.withResolvers (Node 20): an embedded node listens and closes', async () => {

@@ -3,6 +3,8 @@
  * hash-checks every block it returns and caps sizes while reading; see
  * types.ts for the interfaces and the error codes.
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from '../util/compat-types.js'
 export type { BlockSource, BlockStore, Closeable, GetOptions, IpnsRecordSource } from './types.js'
 export { canFetchIpnsRecords } from './types.js'
 export { MemoryBlockStore } from './memory.js'

@@ -4,9 +4,13 @@
  * trusted-state machine, the state file and the block cache are internal:
  * the Updater is the one way to drive them.
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from '../util/compat-types.js'
 export {
   Updater,
   type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult
 } from './updater.js'
-export type { LimitOverrides } from './trusted-state.js'
+export type { LimitOverrides, Continuity, Floors } from './trusted-state.js'
+// Types that the names above use, exported so that the API documentation (npm run docs) names them.
+export type { StateRecord, TrustedSnapshot } from './statefile.js'
 export { verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'

@@ -16,6 +16,8 @@
  *   const s = await sign(p, [hsmSigner])          // envelopes, or a draft
  *   if (s.kind === 'signed') await commit(session, current, s.dag, { changes: p.changes, source: '' })
  */
+// Global types the published declarations need (PromiseWithResolvers on a consumer's ES2022 lib).
+export type {} from '../util/compat-types.js'
 export {
   initRepo, openSession, publishStaged, tryFinalizeDraft, loadCurrent,
   type InitOptions, type InitResult, type Session, type SessionOptions, type PublishResult, type Current, type Requirement
@@ -37,3 +39,9 @@ export {
   type KeyFileInfo
 } from './keyfile.js'
 export { DEFAULT_REPO_DIR } from './repo.js'
+// Types that the names above use, exported so that the API documentation (npm run docs) names them.
+export type { Repo, KeyRing } from './repo.js'
+export type { Change, HeadRecord, Op, RepoConfig, ExpiryRole, Staged } from './files.js'
+export type { DagView, NodeBlocks, Published } from './state.js'
+export type { Block } from './sign.js'
+export type { EncryptedSeed } from './keyfile.js'

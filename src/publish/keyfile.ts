@@ -57,7 +57,7 @@ export interface KdfParams {
   readonly p: number
 }
 
-interface EncryptedSeed extends KdfParams {
+export interface EncryptedSeed extends KdfParams {
   readonly salt: string
   readonly nonce: string
   readonly ciphertext: string

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openRepoNode, type RepoNode, type RepoNodeOptions } from '../blocks/repo-node.js'
+import type { RepoNode, RepoNodeOptions } from '../blocks/repo-node.js'
 import { KeyFileError, RepoError } from '../model/errors.js'
 import { dagtufCommand } from '../util/shell.js'
 import type { KeyId } from '../model/types.js'
@@ -112,12 +112,17 @@ export class Repo {
   /**
    * The embedded node, opened on first use; `options` (libp2p listen
    * addresses: `dagtuf serve --libp2p`) apply to that first opening only.
+   * Loaded on first use: a command that only reads head.json or the log
+   * does not load the node's stores (issue 14 item 7).
    *
    * @throws {BlockError} ERR_NODE_START
    * @throws {UsageError} ERR_ARGUMENT for a bad listen address
    */
   async node (options: RepoNodeOptions = {}): Promise<RepoNode> {
-    this.#node ??= await openRepoNode(this.dir, options)
+    if (this.#node === undefined) {
+      const { openRepoNode } = await import('../blocks/repo-node.js')
+      this.#node ??= await openRepoNode(this.dir, options)
+    }
     return this.#node
   }
 

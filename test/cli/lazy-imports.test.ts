@@ -55,4 +55,12 @@ describe('cli: lazy imports on the client path', () => {
     expect([...files].filter((f) => f.startsWith('publish/') || f.startsWith('server/') || ['blocks/car.ts', 'blocks/peer-source.ts', 'blocks/repo-node.ts', 'blocks/helia-runtime.ts'].includes(f))).toEqual([])
     expect([...packages].filter((p) => HEAVY_PACKAGES.includes(p))).toEqual([])
   })
+
+  it('the commands that only read a repository (status, head, log, drafts, draft show) load neither the node, Helia, the stores, the engine nor the keys\' ciphers at start', () => {
+    const { files, packages } = closure(['cli/main.ts', 'cli/commands/read.ts'])
+    expect(files.has('publish/state.ts')).toBe(true)
+    expect(files.has('blocks/repo-files.ts')).toBe(true)
+    expect([...files].filter((f) => ['publish/engine.ts', 'publish/commit.ts', 'publish/sign.ts', 'publish/export.ts', 'publish/pkcs11.ts', 'blocks/repo-node.ts', 'blocks/helia-runtime.ts', 'blocks/car.ts'].includes(f))).toEqual([])
+    expect([...packages].filter((p) => HEAVY_PACKAGES.includes(p) || p === '@ipld/car')).toEqual([])
+  })
 })

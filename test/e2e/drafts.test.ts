@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
-import { DRAFT_HYGIENE } from '../../src/cli/commands/sign.js'
+import { DRAFT_HYGIENE } from '../../src/cli/commands/read.js'
 import { cli, fingerprint, ok } from '../cli/publish-helpers.js'
 
 let work: string

@@ -6,14 +6,15 @@
 import type { OptionSpec, Parsed } from '../args.js'
 import { readFile } from 'node:fs/promises'
 import { flag, list, str } from '../args.js'
-import { openPkcs11, type Pkcs11Keys } from '../../publish/pkcs11.js'
+import type { Pkcs11Keys } from '../../publish/pkcs11.js'
 import type { Io } from '../command.js'
 import { UsageError } from '../../model/errors.js'
-import { openSession, type PublishResult, type Session, type SessionOptions } from '../../publish/engine.js'
+import type { PublishResult, Session, SessionOptions } from '../../publish/engine.js'
 import { parseDuration, EXPIRY_ROLES, type ExpiryRole, type HeadRecord } from '../../publish/files.js'
 import type { NeedReport } from '../../publish/drafts.js'
-import { readPassphrase } from '../../publish/keyfile.js'
-import { DEFAULT_REPO_DIR } from '../../publish/repo.js'
+import { DEFAULT_REPO_DIR, Repo } from '../../publish/repo.js'
+import { RepoBlockFiles } from '../../blocks/repo-files.js'
+import type { BlockSource } from '../../blocks/types.js'
 import { dagtufCommand } from '../../util/shell.js'
 
 export const DIR: Readonly<Record<string, OptionSpec>> = {
@@ -50,6 +51,7 @@ export async function pkcs11Of (args: Parsed): Promise<Pkcs11Keys | undefined> {
   } else pin = process.env.DAGTUF_PKCS11_PIN
   if (pin === undefined || pin === '') throw new UsageError('ERR_USAGE', '--pkcs11-module needs the user PIN: --pkcs11-pin-file F or DAGTUF_PKCS11_PIN')
   const labels = list(args, 'pkcs11-key')
+  const { openPkcs11 } = await import('../../publish/pkcs11.js')
   return await openPkcs11({ module, pin, ...(str(args, 'pkcs11-token') !== undefined ? { token: str(args, 'pkcs11-token') } : {}), ...(labels.length > 0 ? { labels } : {}) })
 }
 
@@ -104,6 +106,7 @@ export function repoHint (args: Parsed, ...words: string[]): string {
 }
 
 export async function passphraseOf (args: Parsed): Promise<string | undefined> {
+  const { readPassphrase } = await import('../../publish/keyfile.js')
   return await readPassphrase(str(args, 'passphrase-file'))
 }
 
@@ -128,11 +131,35 @@ export function expiryOf (values: readonly string[]): Partial<Record<ExpiryRole,
 
 /** Run `fn` on an open session; the repository is closed (and unlocked) afterwards. */
 export async function withSession<T> (args: Parsed, options: Omit<SessionOptions, 'passphrase'>, fn: (s: Session) => Promise<T>): Promise<T> {
+  // Loaded here, not at the top: the commands that only read (withReader)
+  // start without the publisher's engine (issue 14 item 7).
+  const { openSession } = await import('../../publish/engine.js')
   const session = await openSession(dirOf(args), { ...options, passphrase: await passphraseOf(args) })
   try {
     return await fn(session)
   } finally {
     await session.repo.close()
+  }
+}
+
+/** What a read-only command gets: the repository (no lock, no keys read) and its blocks read from their files. */
+export interface Reader {
+  readonly repo: Repo
+  readonly blocks: BlockSource
+}
+
+/**
+ * Run `fn` over the repository of --dir without opening its node (Helia and
+ * its stores) or reading its keys: for commands that only read (status,
+ * drafts, draft show). The blocks come from their files, each checked
+ * against its CID (src/blocks/repo-files.ts).
+ */
+export async function withReader<T> (args: Parsed, fn: (r: Reader) => Promise<T>): Promise<T> {
+  const repo = await Repo.open(dirOf(args))
+  try {
+    return await fn({ repo, blocks: new RepoBlockFiles(repo.dir) })
+  } finally {
+    await repo.close()
   }
 }
 

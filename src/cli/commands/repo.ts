@@ -1,21 +1,18 @@
 /**
- * Repository commands: init, keygen, status, head, log, reset, export.
+ * Repository commands: init, keygen, reset, export (status, head and log,
+ * which only read, are in read.ts).
  */
 import { rm } from 'node:fs/promises'
 import { cidArg, flag, int, list, str } from '../args.js'
 import type { Command } from '../command.js'
 import { RepoError, UsageError } from '../../model/errors.js'
 import { generateKeyPair } from '../../model/keys.js'
-import { TOP_ROLES } from '../../model/types.js'
-import { initRepo, loadCurrent, type Session } from '../../publish/engine.js'
+import { initRepo, loadCurrent } from '../../publish/engine.js'
 import { exportCar } from '../../publish/export.js'
-import { readRepoIpns } from '../../publish/ipns.js'
 import { checkPassphrase, writePrivateKeyFile, writePublicKeyFile } from '../../publish/keyfile.js'
 import { exists } from '../../publish/repo-io.js'
 import { Repo } from '../../publish/repo.js'
-import { draftNeeds, listDrafts, needsReport } from '../../publish/drafts.js'
-import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, needsJson, passphraseOf, progressBar, repoHint, textIo, withSession } from './publish-common.js'
-import { opJson } from '../../publish/files.js'
+import { DIR, KDF, PASSPHRASE, dirOf, expiryOf, headJsonOf, logNOf, passphraseOf, progressBar, textIo, withReader } from './publish-common.js'
 
 export const initCommand: Command = {
   name: 'init',
@@ -78,111 +75,6 @@ export const keygenCommand: Command = {
   }
 }
 
-async function statusOf (s: Session): Promise<Record<string, unknown>> {
-  const current = await loadCurrent(s.repo, s.node)
-  const p = current.published
-  const staged = await s.repo.staged(current.head)
-  const drafts = await listDrafts(s.repo)
-  const files = await s.repo.keyFiles()
-  const roles: Record<string, unknown> = {}
-  for (const r of TOP_ROLES) {
-    const rk = p.root.signed.roles[r]
-    roles[r] = { threshold: rk.threshold, keyids: rk.keyids, available: rk.keyids.filter((id) => files.has(id)).length }
-  }
-  const expires: Record<string, string> = {
-    root: p.root.signed.expires, targets: p.targets.signed.expires, snapshot: p.snapshot.signed.expires, timestamp: p.timestamp.signed.expires
-  }
-  for (const [n, e] of p.delegated) expires[n] = e.signed.expires
-  // Counting reads every shard node of every map: fine for status, which is
-  // run by hand; the counts are of the published maps.
-  const targets: Record<string, number> = {}
-  for (const [n, e] of [['targets', p.targets] as const, ...p.delegated]) {
-    let count = 0
-    for await (const _ of p.maps.targetEntries(e.signed.targets)) count++
-    targets[n] = count
-  }
-  return {
-    dir: s.repo.dir,
-    head: headJsonOf(current.head),
-    published: current.head.published,
-    expires,
-    targets,
-    roles,
-    staged: staged.ops.map(opJson),
-    drafts: drafts.map((d) => ({ id: d.id, created: d.created, roles: [...d.objects.keys()], needs: needsJson(needsReport(d.objects, draftNeeds(p, d.objects)).filter((n) => n.have < n.threshold)) }))
-  }
-}
-
-export const statusCommand: Command = {
-  name: 'status',
-  summary: 'the head, expiry of each role, keys at hand, staged changes and pending drafts',
-  usage: 'status [--dir D] [--json]',
-  maxPositionals: 0,
-  options: { ...DIR },
-  async run (args, io) {
-    io = textIo(io, args)
-    const result = await withSession(args, {}, statusOf)
-    const head = result.head as Record<string, string>
-    io.out(`head ${head.timestamp} (published ${String(result.published)})`)
-    for (const [r, e] of Object.entries(result.expires as Record<string, string>)) io.out(`  ${r.padEnd(12)} expires ${e}`)
-    for (const [r, v] of Object.entries(result.roles as Record<string, { threshold: number, keyids: string[], available: number }>)) {
-      io.out(`  key ${r.padEnd(10)} ${v.threshold} of ${v.keyids.length}, ${v.available} here`)
-    }
-    const staged = result.staged as unknown[]
-    io.out(staged.length === 0 ? 'nothing staged' : `${staged.length} staged change(s) (publish with: ${repoHint(args, 'publish')})`)
-    for (const d of result.drafts as Array<{ id: string, roles: string[] }>) io.out(`draft ${d.id}: ${d.roles.join(', ')} (list with: ${repoHint(args, 'drafts')})`)
-    return { result }
-  }
-}
-
-export const headCommand: Command = {
-  name: 'head',
-  summary: 'print the current head: the timestamp CID and the CIDs of its DAG, and its IPNS name after publish --ipns',
-  usage: 'head [--dir D] [--json]',
-  options: { ...DIR },
-  async run (args, io) {
-    io = textIo(io, args)
-    const repo = await Repo.open(dirOf(args))
-    try {
-      const h = await repo.head()
-      const ipns = await readRepoIpns(repo.dir)
-      io.out(h.timestamp.toString())
-      let ipnsJson: Record<string, unknown> | undefined
-      if (ipns !== null) {
-        // The record may point to an older head: publish without --ipns leaves it.
-        const current = ipns.value === `/ipfs/${h.timestamp.toString()}`
-        ipnsJson = { name: ipns.name, value: ipns.value, sequence: ipns.sequence, validity: ipns.validity, current }
-        io.out(`ipns ${ipns.name}${current ? '' : ` (still points to ${ipns.value}: move it with: ${repoHint(args, 'publish', '--ipns')})`}`)
-      }
-      return { result: { ...headJsonOf(h), published: h.published, ...(ipnsJson === undefined ? {} : { ipns: ipnsJson }) } }
-    } finally {
-      await repo.close()
-    }
-  }
-}
-
-export const logCommand: Command = {
-  name: 'log',
-  summary: 'every published timestamp, newest first, with what changed',
-  usage: 'log [--dir D] [--json]',
-  maxPositionals: 0,
-  options: { ...DIR },
-  async run (args, io) {
-    io = textIo(io, args)
-    const repo = await Repo.open(dirOf(args))
-    try {
-      const entries = (await repo.log()).reverse()
-      for (const e of entries) {
-        io.out(`${e.published} ${e.timestamp.toString()}`)
-        for (const c of e.changes) io.out(`    ${c.role}: ${c.kind}${c.count !== undefined ? ` ${c.count}` : ''}`)
-      }
-      return { result: { entries: entries.map((e) => ({ ...headJsonOf(e), published: e.published, changes: e.changes })) } }
-    } finally {
-      await repo.close()
-    }
-  }
-}
-
 export const resetCommand: Command = {
   name: 'reset',
   summary: 'drop every staged change (published objects and drafts are kept)',
@@ -222,10 +114,11 @@ export const exportCommand: Command = {
     const tsArg = cidArg(args, 'timestamp')
     const sinceArg = cidArg(args, 'since')
     const bar = progressBar(io, args, 'export')
-    const res = await withSession(args, {}, async (s) => {
-      const current = await loadCurrent(s.repo, s.node)
+    // Read-only: the blocks come from their files, without starting the node.
+    const res = await withReader(args, async (r) => {
+      const current = await loadCurrent(r.repo, r.blocks)
       const ts = tsArg ?? current.head.timestamp
-      return await exportCar(s.node, current.loader, ts, car, {
+      return await exportCar(r.blocks, current.loader, ts, car, {
         ...(sinceArg !== undefined ? { since: sinceArg } : {}),
         content: flag(args, 'content'),
         progress: bar.update

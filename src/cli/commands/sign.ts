@@ -1,5 +1,6 @@
 /**
- * Collecting signatures on drafts: sign, drafts, draft export/import/show.
+ * Collecting signatures on drafts: sign, draft export/import (drafts and
+ * draft show, which only read, are in read.ts).
  *
  * Two ways to sign a draft:
  * - in the repository: `dagtuf sign --draft ID --key KEYFILE` (one key at a
@@ -9,39 +10,20 @@
  *   repository needed there), carry F2 back, `dagtuf draft import F2`.
  * Whenever every threshold is met, the draft is finalized and published.
  */
-import * as fs from 'node:fs/promises'
 import { list, str, type Parsed } from '../args.js'
 import type { Io } from '../command.js'
 import type { Command } from '../command.js'
 import { KeyFileError, RepoError, UsageError } from '../../model/errors.js'
-import { blockAsJson } from '../../model/codec.js'
 import type { Signer } from '../../model/keys.js'
-import { loadCurrent, tryFinalizeDraft, type PublishResult, type Session } from '../../publish/engine.js'
+import { loadCurrent, tryFinalizeDraft, type PublishResult } from '../../publish/engine.js'
 import {
-  checkFresh, draftNeeds, draftText, listDrafts, mergeSignatures, needsReport, parseDraft, readDraft, saveDraft, signDraftObjects,
+  checkFresh, draftNeeds, draftText, mergeSignatures, needsReport, readDraft, saveDraft, signDraftObjects,
   unsignedCopy, type Draft
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
 import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
-import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withSession } from './publish-common.js'
-
-async function readDraftFile (file: string): Promise<Draft> {
-  let bytes: Uint8Array
-  try {
-    bytes = new Uint8Array(await fs.readFile(file))
-  } catch (cause) {
-    throw new RepoError('ERR_DRAFT_NOT_FOUND', `cannot read ${file}`, { cause, details: { file } })
-  }
-  return parseDraft(bytes, file)
-}
-
-async function pickDraft (s: Session, id: string | undefined): Promise<Draft> {
-  if (id !== undefined) return await readDraft(s.repo, id)
-  const all = await listDrafts(s.repo)
-  if (all.length === 0) throw new RepoError('ERR_DRAFT_NOT_FOUND', 'there is no pending draft')
-  if (all.length > 1) throw new RepoError('ERR_DRAFT_AMBIGUOUS', `${all.length} drafts are pending: name one with --draft`, { details: { drafts: all.map((d) => d.id) } })
-  return all[0]!
-}
+import { pickDraft, readDraftFile } from './read.js'
+import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
 
 function resultOf (r: PublishResult, signed: Array<{ role: string, keyid: string }>): Record<string, unknown> {
   return { ...publishJson(r), signed, ...(r.kind === 'published' ? { draft: null, finalized: true } : { finalized: false }) }
@@ -101,7 +83,7 @@ async function signWith (args: Parsed, io: Io, signers: readonly Signer[]): Prom
     return { result: { draft: draft.id, file: out, signed, needs: needsJson(needs) } }
   }
   return await withSession(args, { lock: true }, async (s) => {
-    const draft = await pickDraft(s, str(args, 'draft'))
+    const draft = await pickDraft(s.repo, str(args, 'draft'))
     const current = await loadCurrent(s.repo, s.node)
     checkFresh(current.published, draft.objects)
     const needs = draftNeeds(current.published, draft.objects)
@@ -122,55 +104,6 @@ async function signWith (args: Parsed, io: Io, signers: readonly Signer[]): Prom
   })
 }
 
-/**
- * What a draft means (NOTES PUB-SIGN-PUBLISHED), printed by `dagtuf drafts`:
- * a stale draft is abandoned for good, and one whose thresholds are met is as
- * good as published to whoever holds a copy.
- */
-export const DRAFT_HYGIENE = [
-  'A draft names the published object of each role it changes; nothing is ever signed on top of a draft.',
-  'A STALE draft is abandoned: the head moved past what it continues, so it will never be published.',
-  'A draft whose thresholds are met is as good as published to anyone holding a copy: if an abandoned one may',
-  'have been shown to clients (with stolen snapshot and timestamp keys), publish each of its roles twice more;',
-  'clients then recover past it once those keys are rotated (NOTES CLIENT-FLOOR-OVERTAKE).'
-]
-
-export const draftsCommand: Command = {
-  name: 'drafts',
-  summary: 'list pending drafts, who still has to sign them, and which are abandoned (stale)',
-  usage: 'drafts [--dir D] [--json]',
-  maxPositionals: 0,
-  options: { ...DIR },
-  async run (args, io) {
-    io = textIo(io, args)
-    return await withSession(args, {}, async (s) => {
-      const current = await loadCurrent(s.repo, s.node)
-      const out = []
-      for (const d of await listDrafts(s.repo)) {
-        let stale = false
-        let needs
-        try {
-          needs = needsReport(d.objects, draftNeeds(current.published, d.objects))
-        } catch {
-          needs = needsReport(d.objects, d.needs)
-        }
-        try { checkFresh(current.published, d.objects) } catch { stale = true }
-        // Signed as the draft itself asked: what a holder of a copy could show a client.
-        const complete = needsReport(d.objects, d.needs).every((n) => n.have >= n.threshold)
-        const state = stale
-          ? `  STALE: abandoned (the head moved; it will never be published)${complete ? '; fully signed, see below' : ''}`
-          : ''
-        io.out(`${d.id}  created ${d.created}${state}`)
-        for (const n of needs) io.out(`  ${n.role} (${n.label}): ${n.have} of ${n.threshold}${n.have < n.threshold ? `; may still sign: ${n.missing.join(', ')}` : ''}`)
-        out.push({ id: d.id, created: d.created, base: d.base.toString(), stale, abandoned: stale, complete, roles: [...d.objects.keys()], needs: needsJson(needs), changes: d.changes })
-      }
-      if (out.length === 0) io.out('no pending drafts')
-      else for (const l of DRAFT_HYGIENE) io.out(l)
-      return { result: { drafts: out } }
-    })
-  }
-}
-
 export const draftExportCommand: Command = {
   name: 'draft export',
   summary: 'write a draft to a file, to be signed on another machine (dagtuf sign --draft-file)',
@@ -180,9 +113,9 @@ export const draftExportCommand: Command = {
     io = textIo(io, args)
     const { out, rest } = outOf(args, 1)
     if (out === undefined) throw new UsageError('ERR_USAGE', 'draft export needs --out FILE (or -o FILE)')
-    return await withSession(args, {}, async (s) => {
-      const d = await pickDraft(s, rest[0])
-      const current = await loadCurrent(s.repo, s.node)
+    return await withReader(args, async (r) => {
+      const d = await pickDraft(r.repo, rest[0])
+      const current = await loadCurrent(r.repo, r.blocks)
       await writeAtomic(out, draftText({ ...d, needs: draftNeeds(current.published, d.objects) }))
       io.out(`wrote ${d.id} to ${out}`)
       return { result: { draft: d.id, file: out } }
@@ -221,28 +154,5 @@ export const draftImportCommand: Command = {
       for (const l of publishLines(r, args)) io.out(l)
       return { result: { ...resultOf(r, added), imported: added.length } }
     })
-  }
-}
-
-export const draftShowCommand: Command = {
-  name: 'draft show',
-  summary: 'print what a draft asks to sign (each object as JSON), to review before signing',
-  usage: 'draft show [--dir D] [ID] | draft show --draft-file F',
-  maxPositionals: 1,
-  options: { ...DIR, 'draft-file': { type: 'string', help: 'an exported draft file' } },
-  async run (args, io) {
-    io = textIo(io, args)
-    const file = str(args, 'draft-file')
-    const show = (d: Draft): Record<string, unknown> => {
-      const objects: Record<string, unknown> = {}
-      for (const [role, env] of d.objects) {
-        objects[role] = blockAsJson(env.bytes)
-        io.out(`--- ${role}`)
-        io.out(JSON.stringify(blockAsJson(env.bytes), null, 2))
-      }
-      return { draft: d.id, created: d.created, base: d.base.toString(), objects, needs: needsJson(needsReport(d.objects, d.needs)) }
-    }
-    if (file !== undefined) return { result: show(await readDraftFile(file)) }
-    return await withSession(args, {}, async (s) => ({ result: show(await pickDraft(s, args.positionals[0])) }))
   }
 }
