@@ -39,7 +39,7 @@
  */
 import type { RepoNode } from '../blocks/repo-node.js'
 import type { RoleSpec } from '../model/build.js'
-import { generateKeyPair, type KeyPair } from '../model/keys.js'
+import { generateKeyPair, type KeyPair, type Signer } from '../model/keys.js'
 import { RepoError } from '../model/errors.js'
 import type { KeyId, TopRoleName } from '../model/types.js'
 import { TOP_ROLES } from '../model/types.js'
@@ -123,6 +123,23 @@ export interface SessionOptions {
   now?: Date
   /** Expiry overrides in seconds (--expiry ROLE=DURATION). */
   expiry?: Partial<Record<ExpiryRole, number>>
+}
+
+/**
+ * A long-lived service's publishing session: opened (keys indexed, decrypted
+ * ones kept, token signers added) on first use, then the same one at the
+ * clock's current time on each call.
+ */
+export function lazySession (repo: Repo, opts: { passphrase?: string | undefined, signers?: readonly Signer[], now: () => Date }): () => Promise<Session> {
+  let session: Session | undefined
+  return async () => {
+    if (session === undefined) {
+      const s = await sessionFor(repo, { passphrase: opts.passphrase })
+      for (const signer of opts.signers ?? []) s.keys.addSigner(signer)
+      session = s
+    }
+    return { ...session, now: opts.now() }
+  }
 }
 
 /** A session over an open repository (keys indexed, node opened). */

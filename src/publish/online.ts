@@ -25,7 +25,7 @@ import { expiresIn } from '../model/build.js'
 import type { Signer } from '../model/keys.js'
 import { KeyFileError } from '../model/errors.js'
 import { commit } from './commit.js'
-import { sessionFor, type Session } from './engine.js'
+import { lazySession, type Session } from './engine.js'
 import type { HeadRecord } from './files.js'
 import { plan } from './plan.js'
 import type { Repo } from './repo.js'
@@ -69,9 +69,7 @@ export class OnlineResigner {
   readonly margin: number
   readonly #now: () => Date
   readonly #log: (line: string) => void
-  readonly #passphrase: string | undefined
-  readonly #signers: readonly Signer[]
-  #session: Session | undefined
+  readonly #sessionNow: () => Promise<Session>
 
   constructor (options: ResignerOptions) {
     this.repo = options.repo
@@ -79,18 +77,9 @@ export class OnlineResigner {
     if (!(this.margin > 0 && this.margin < 1)) throw new RangeError('margin: expected 0 < margin < 1')
     this.#now = options.now ?? (() => new Date())
     this.#log = options.log ?? (() => {})
-    this.#passphrase = options.passphrase
-    this.#signers = options.signers ?? []
+    this.#sessionNow = lazySession(this.repo, { passphrase: options.passphrase, signers: options.signers ?? [], now: this.#now })
   }
 
-  async #sessionNow (): Promise<Session> {
-    if (this.#session === undefined) {
-      const s = await sessionFor(this.repo, { passphrase: this.#passphrase })
-      for (const signer of this.#signers) s.keys.addSigner(signer)
-      this.#session = s
-    }
-    return { ...this.#session, now: this.#now() }
-  }
 
   /** When the head needs its next re-sign. */
   async due (): Promise<Date> {

@@ -46,7 +46,7 @@ import {
   applySignatures, checkFresh, complete, draftNeeds, listDrafts, needsReport, readDraft, removeDraft, saveDraft,
   type Draft, type NeedReport, type OfferedSignature
 } from './drafts.js'
-import { sessionFor, tryFinalizeDraft, type Session } from './engine.js'
+import { lazySession, tryFinalizeDraft, type Session } from './engine.js'
 import type { Change, HeadRecord, Op } from './files.js'
 import { plan } from './plan.js'
 import type { Repo } from './repo.js'
@@ -144,28 +144,16 @@ export class SigningSessions {
   readonly ttlSeconds: number
   readonly maxDrafts: number
   readonly #now: () => Date
-  readonly #passphrase: string | undefined
-  readonly #signers: readonly Signer[]
-  #session: Session | undefined
+  readonly #sessionNow: () => Promise<Session>
 
   constructor (options: SessionStoreOptions) {
     this.repo = options.repo
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_DRAFT_TTL_SECONDS
     this.maxDrafts = options.maxDrafts ?? DEFAULT_MAX_DRAFTS
     this.#now = options.now ?? (() => new Date())
-    this.#passphrase = options.passphrase
-    this.#signers = options.signers ?? []
+    this.#sessionNow = lazySession(this.repo, { passphrase: options.passphrase, signers: options.signers ?? [], now: this.#now })
   }
 
-  /** The publishing session, at this moment (keys indexed once; decrypted keys kept). */
-  async #sessionNow (): Promise<Session> {
-    if (this.#session === undefined) {
-      const s = await sessionFor(this.repo, { passphrase: this.#passphrase })
-      for (const signer of this.#signers) s.keys.addSigner(signer)
-      this.#session = s
-    }
-    return { ...this.#session, now: this.#now() }
-  }
 
   /** Run `fn` alone in this process and under the repository lock. */
   async #locked<T>(fn: () => Promise<T>): Promise<T> {

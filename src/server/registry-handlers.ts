@@ -136,7 +136,8 @@ class PushError extends Error {
   }
 }
 
-function json (method: string, status: number, value: unknown, headers: Record<string, string> = {}): GatewayResponse {
+/** A JSON answer (no-store, nosniff; no body for HEAD): the registry's and the signing sessions'. */
+export function json (method: string, status: number, value: unknown, headers: Record<string, string> = {}): GatewayResponse {
   const body = new TextEncoder().encode(JSON.stringify(value))
   const h = {
     'content-type': 'application/json; charset=utf-8',

@@ -49,7 +49,7 @@ import type { OfferedSignature } from '../publish/drafts.js'
 import { parseOpList } from '../publish/files.js'
 import type { DraftView, SigningSessions } from '../publish/sessions.js'
 import type { GatewayResponse } from './gateway-handlers.js'
-import { Limiter, type RateLimit, type RegistryHandler, type RegistryRequest } from './registry-handlers.js'
+import { Limiter, json, type RateLimit, type RegistryHandler, type RegistryRequest } from './registry-handlers.js'
 
 export interface SessionHandlerOptions {
   readonly sessions: SigningSessions
@@ -75,18 +75,6 @@ class HttpError extends Error {
     readonly extra: { rule?: string, headers?: Record<string, string>, details?: Record<string, unknown> } = {}) {
     super(message)
   }
-}
-
-function json (method: string, status: number, value: unknown, headers: Record<string, string> = {}): GatewayResponse {
-  const body = new TextEncoder().encode(JSON.stringify(value))
-  const h = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': body.byteLength,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers
-  }
-  return method === 'HEAD' ? { status, headers: h } : { status, headers: h, body }
 }
 
 const STATUS: Readonly<Record<string, number>> = {

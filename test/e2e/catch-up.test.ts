@@ -10,6 +10,7 @@ import type { CID } from 'multiformats/cid'
 import type { BlockSource, GetOptions } from '../../src/blocks/types.js'
 import { Updater } from '../../src/client/updater.js'
 import { ladder } from '../../src/model/ladder.js'
+import { roundCounting } from '../helpers/rounds.js'
 import { RepoSim } from '../helpers/history.js'
 import { refusedTo, rejects, stateBytes, tempDir, updaterFor, violationRules, type TempDir } from '../helpers/client-sim.js'
 
@@ -163,26 +164,12 @@ describe('catch-up', () => {
     const v1 = await sim.publish()
     await (await updaterFor(sim, dir.path)).refresh(v1.timestamp.cid)
     for (let i = 0; i < 200; i++) { await sim.addTarget('targets', `t${i}.tgz`); await sim.publish() }
-    // Sequential round trips, an upper bound: a request made after one of depth d came back has depth d + 1.
-    let completed = 0
-    let rounds = 0
-    const src: BlockSource = {
-      get: async (cid: CID, o?: GetOptions) => {
-        const depth = completed + 1
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 1))
-          return await sim.store.get(cid, o)
-        } finally {
-          completed = Math.max(completed, depth)
-          rounds = Math.max(rounds, depth)
-        }
-      }
-    }
+    const src = roundCounting(sim.store)
     const up = await Updater.create({ dir: dir.path, source: src, unsafeReferenceTime: sim.now })
     const r = await up.refresh(sim.head.timestamp.cid)
     expect(r.continuity).toBe('descends')
     // 200 snapshots and 200 targets objects; a round of requests each would be 400.
-    expect(rounds).toBeLessThanOrEqual(2 * Math.log2(200) + 10)
+    expect(src.rounds).toBeLessThanOrEqual(2 * Math.log2(200) + 10)
     expect((await up.getTargetInfo('t199.tgz'))?.role).toBe('targets')
   })
 })

@@ -13,7 +13,7 @@
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { encodeEnvelope } from '../../src/model/codec.js'
-import { ladder, rung } from '../../src/model/ladder.js'
+import { previousFields, type PreviousFields } from './snapshot-place.js'
 import { makeRoot, makeSnapshot, makeTargets, makeTimestamp, type DelegationSpec } from '../../src/model/build.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../../src/model/keys.js'
 import { signEnvelope } from '../../src/model/sign.js'
@@ -64,7 +64,7 @@ export class DagBuilder {
     return env
   }
 
-  #withPlace (p: ReturnType<DagBuilder['previousOf']>, place?: { height?: number, skips?: readonly CID[] }): ReturnType<DagBuilder['previousOf']> {
+  #withPlace (p: PreviousFields, place?: { height?: number, skips?: readonly CID[] }): PreviousFields {
     if (place === undefined) return p
     if (p.previous === undefined || p.previous === null) return { ...p, override: { ...p.override, ...place } }
     const prev = p.previous
@@ -74,21 +74,9 @@ export class DagBuilder {
   /** Snapshots signed here, by CID: a successor's height and skips follow from them. */
   readonly #snapshots = new Map<string, SnapshotSigned>()
 
-  /**
-   * What `makeSnapshot` needs to succeed the snapshot `cid`: the snapshot itself
-   * when it was signed here, else (a CID made up by a test) a previous-version
-   * link with height 2 and no skips, which is well formed on its own.
-   */
-  previousOf (cid: CID | null): Pick<Parameters<typeof makeSnapshot>[0], 'previous' | 'override'> {
-    if (cid === null) return { previous: null }
-    const signed = this.#snapshots.get(cid.toString())
-    if (signed === undefined) return { override: { previousVersion: cid, height: 2, skips: [] } }
-    // A predecessor with a malformed place (a tampered chain): succeed it as
-    // well as it allows, a rung it lacks replaced by its own CID.
-    const place = { cid, height: signed.height, previousVersion: signed.previousVersion, skips: signed.skips }
-    const h = Number.isSafeInteger(signed.height) && signed.height >= 1 ? signed.height + 1 : 2
-    const skips = ladder(h).map((g) => rung(place, g) ?? cid)
-    return { previous: { cid, signed }, override: { previousVersion: cid, height: h, skips } }
+  /** What `makeSnapshot` needs to succeed the snapshot `cid` (test/helpers/snapshot-place.ts). */
+  previousOf (cid: CID | null): PreviousFields {
+    return previousFields(cid, cid === null ? undefined : this.#snapshots.get(cid.toString()))
   }
 
   /** A delegation entry for `name`, keyed by the role's own key unless `keys` is given. */

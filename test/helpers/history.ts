@@ -42,7 +42,7 @@ import { signEnvelope } from '../../src/model/sign.js'
 import type {
   Envelope, RootEnvelope, Signed, SnapshotEnvelope, SnapshotSigned, TargetInfo, TargetsEnvelope, TargetsSigned, TimestampEnvelope
 } from '../../src/model/types.js'
-import { ladder, rung } from '../../src/model/ladder.js'
+import { previousFields, type PreviousFields } from './snapshot-place.js'
 import { roleMatchesPath } from '../../src/validate/delegation.js'
 import { sourceLoader, type Loader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
 import { dagOf, type FullDag } from '../../src/validate/valid.js'
@@ -502,16 +502,9 @@ export class RepoSim {
   /** Snapshots signed here, by CID: a successor's height and skips follow from them. */
   readonly #snapshots = new Map<string, SnapshotSigned>()
 
-  /** `makeSnapshot`'s predecessor fields for `cid` (see DagBuilder.previousOf). */
-  previousOf (cid: CID | null): Pick<Parameters<typeof makeSnapshot>[0], 'previous' | 'override'> {
-    if (cid === null) return { previous: null }
-    const signed = this.#snapshots.get(cid.toString())
-    if (signed === undefined) return { override: { previousVersion: cid, height: 2, skips: [] } }
-    // A predecessor with a malformed place (a forged chain): succeed it as
-    // well as it allows, a rung it lacks replaced by its own CID.
-    const place = { cid, height: signed.height, previousVersion: signed.previousVersion, skips: signed.skips }
-    const h = Number.isSafeInteger(signed.height) && signed.height >= 1 ? signed.height + 1 : 2
-    return { previous: { cid, signed }, override: { previousVersion: cid, height: h, skips: ladder(h).map((g) => rung(place, g) ?? cid) } }
+  /** `makeSnapshot`'s predecessor fields for `cid` (test/helpers/snapshot-place.ts). */
+  previousOf (cid: CID | null): PreviousFields {
+    return previousFields(cid, cid === null ? undefined : this.#snapshots.get(cid.toString()))
   }
 
   #targetsSigned (r: TargetsRole): TargetsSigned {

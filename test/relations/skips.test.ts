@@ -10,12 +10,13 @@ import fc from 'fast-check'
 import type { CID } from 'multiformats/cid'
 import { ladder, rung, successorPlace, MAX_SKIPS } from '../../src/model/ladder.js'
 import { succ, succStar, type Relation } from '../../src/relations/index.js'
-import { sourceLoader, type LoaderSource } from '../../src/validate/loader.js'
+import { sourceLoader } from '../../src/validate/loader.js'
 import { validateSnapshot, validateSnapshotTop } from '../../src/validate/valid.js'
 import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { placeHint } from '../../src/relations/prefetch.js'
 import { DEEP, propertyRuns } from '../helpers/seed.js'
+import { roundCounting } from '../helpers/rounds.js'
 
 const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
 const top = { premise: 'top' } as const
@@ -33,32 +34,6 @@ async function chain (n: number, b = new DagBuilder()): Promise<{ b: DagBuilder,
   const S: SnapshotEnvelope[] = []
   for (let i = 0; i < n; i++) S.push(await b.snapshot({ root: R, targets: T, previousVersion: S[i - 1]?.cid ?? null }))
   return { b, R, T, S }
-}
-
-/**
- * A source over the builder's store that counts sequential round trips, an
- * upper bound: a request made after one of depth d came back has depth d + 1
- * (whatever it waited for came back by then). Each answer waits a timer
- * tick, as a network would.
- */
-function roundCounting (b: DagBuilder): LoaderSource & { rounds: number, requests: number } {
-  let completed = 0
-  const s = {
-    rounds: 0,
-    requests: 0,
-    async get (cid: CID, o?: { signal?: AbortSignal, maxBytes?: number }): Promise<Uint8Array> {
-      const depth = completed + 1
-      s.requests++
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 1))
-        return await b.store.get(cid, o)
-      } finally {
-        completed = Math.max(completed, depth)
-        s.rounds = Math.max(s.rounds, depth)
-      }
-    }
-  }
-  return s
 }
 
 describe('the ladder (NOTES 5.3)', () => {
@@ -159,7 +134,7 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
   it('SUCC-SNAP-HEIGHT, SUCC-SNAP-LINK: a walk refuses without walking when the heights cannot relate, and stops at a fork at the far end\'s height', async () => {
     const { b, R, T, S } = await chain(40)
     // Backwards: S[3] cannot descend from S[30].
-    const counting = roundCounting(b)
+    const counting = roundCounting(b.store)
     const back = await succStar(sourceLoader(counting), 'snapshot', S[3]!.cid, S[30]!.cid, top)
     expect(rules(back)).toEqual(['SUCC-SNAP-LINK'])
     expect(back.violations[0]!.message).toMatch(/at height 4 cannot descend/)
@@ -169,7 +144,7 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
     let f = S[9]!
     for (let i = 0; i < 30; i++) f = await b.snapshot({ root: R, targets: T2, previousVersion: f.cid })
     expect(f.signed.height).toBe(40)
-    const l = sourceLoader(roundCounting(b))
+    const l = sourceLoader(roundCounting(b.store))
     const r = await succStar(l, 'snapshot', f.cid, S[20]!.cid, { ...top, fetchAhead: false })
     expect(rules(r)).toEqual(['SUCC-SNAP-LINK'])
     expect(r.violations[0]!.message).toMatch(/reaches height 21/)
@@ -209,8 +184,8 @@ describe('fetching ahead (NOTES 5.5, Work)', () => {
 
   it('SUCC-STAR: a client 300 snapshots behind fetches them in few rounds, with the same witness as one at a time', async () => {
     const { b, S } = await chain(301)
-    const ahead = roundCounting(b)
-    const one = roundCounting(b)
+    const ahead = roundCounting(b.store)
+    const one = roundCounting(b.store)
     const fast = await succStar(sourceLoader(ahead), 'snapshot', S[300]!.cid, S[0]!.cid, top)
     const slow = await succStar(sourceLoader(one), 'snapshot', S[300]!.cid, S[0]!.cid, { ...top, fetchAhead: false })
     expect(fast).toEqual(slow)

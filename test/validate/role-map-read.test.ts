@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { buildRolesMap } from '../../src/shard/index.js'
-import { sourceLoader, type LoaderSource } from '../../src/validate/loader.js'
+import { sourceLoader } from '../../src/validate/loader.js'
+import { roundCounting } from '../helpers/rounds.js'
 import { cidOf } from '../../src/model/codec.js'
 
 function mapOf (n: number): { store: MemoryBlockStore, root: CID, names: Map<string, CID>, nodes: number } {
@@ -20,31 +21,10 @@ function mapOf (n: number): { store: MemoryBlockStore, root: CID, names: Map<str
   return { store, root, names, nodes }
 }
 
-/** Counts sequential round trips (upper bound): a request made after one of depth d came back has depth d + 1. */
-function rounds (store: MemoryBlockStore): LoaderSource & { rounds: number, requests: number } {
-  let completed = 0
-  const s = {
-    rounds: 0,
-    requests: 0,
-    async get (cid: CID, o?: { maxBytes?: number }): Promise<Uint8Array> {
-      const depth = completed + 1
-      s.requests++
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 1))
-        return await store.get(cid, o)
-      } finally {
-        completed = Math.max(completed, depth)
-        s.rounds = Math.max(s.rounds, depth)
-      }
-    }
-  }
-  return s
-}
-
 describe('role maps read whole', () => {
   it('SHARD-PLACEMENT: 16,384 names come back exactly, every node read once, in far fewer rounds than nodes', async () => {
     const { store, root, names, nodes } = mapOf(16_384)
-    const src = rounds(store)
+    const src = roundCounting(store)
     const got = await sourceLoader(src).roleMap(root)
     expect(got.size).toBe(names.size)
     for (const [n, c] of names) expect(got.get(n)?.toString()).toBe(c.toString())
@@ -55,7 +35,7 @@ describe('role maps read whole', () => {
 
   it('SHARD-PLACEMENT: a map of the most names allowed (100,000) comes back exactly, level by level', async () => {
     const { store, root, names, nodes } = mapOf(100_000)
-    const src = rounds(store)
+    const src = roundCounting(store)
     const got = await sourceLoader(src).roleMap(root)
     expect(got.size).toBe(names.size)
     expect([...got.keys()]).toEqual([...names.keys()].sort())
