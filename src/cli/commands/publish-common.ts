@@ -7,6 +7,7 @@ import type { OptionSpec, Parsed } from '../args.js'
 import { readFile } from 'node:fs/promises'
 import { flag, list, str } from '../args.js'
 import type { Pkcs11Keys } from '../../publish/pkcs11.js'
+import type { Signer } from '../../model/keys.js'
 import type { Io } from '../command.js'
 import { UsageError } from '../../model/errors.js'
 import type { PublishResult, Session, SessionOptions } from '../../publish/engine.js'
@@ -53,6 +54,28 @@ export async function pkcs11Of (args: Parsed): Promise<Pkcs11Keys | undefined> {
   const labels = list(args, 'pkcs11-key')
   const { openPkcs11 } = await import('../../publish/pkcs11.js')
   return await openPkcs11({ module, pin, ...(str(args, 'pkcs11-token') !== undefined ? { token: str(args, 'pkcs11-token') } : {}), ...(labels.length > 0 ? { labels } : {}) })
+}
+
+/**
+ * The signers of `--key KEYFILE...` (decrypted with the passphrase) and of
+ * the PKCS#11 token (--pkcs11-*): every key is read and decrypted, and the
+ * token opened, before `body` signs anything; the token is closed after.
+ *
+ * @throws {UsageError} ERR_USAGE when neither is given
+ */
+export async function withSigners<T> (args: Parsed, command: string, body: (signers: Signer[]) => Promise<T>): Promise<T> {
+  const keyFiles = list(args, 'key')
+  if (keyFiles.length === 0 && str(args, 'pkcs11-module') === undefined) throw new UsageError('ERR_USAGE', `${command} needs --key KEYFILE (or --pkcs11-module)`)
+  const pass = await passphraseOf(args)
+  const { readKeyFile, signerFromKeyFile } = await import('../../publish/keyfile.js')
+  const signers: Signer[] = []
+  for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
+  const token = await pkcs11Of(args)
+  try {
+    return await body([...signers, ...token?.signers ?? []])
+  } finally {
+    token?.close()
+  }
 }
 
 export const KDF: Readonly<Record<string, OptionSpec>> = {

@@ -27,11 +27,10 @@ import { cidOf, decodeEnvelope } from '../../model/codec.js'
 import { BlockError, RepoError, UsageError } from '../../model/errors.js'
 import { SIGNATURE_DOMAIN, toHexSig, type Signer } from '../../model/keys.js'
 import { opJson } from '../../publish/files.js'
-import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { Repo } from '../../publish/repo.js'
 import { list, str } from '../args.js'
 import type { Command, Io } from '../command.js'
-import { PASSPHRASE, PKCS11, passphraseOf, pkcs11Of, textIo } from './publish-common.js'
+import { PASSPHRASE, PKCS11, textIo, withSigners } from './publish-common.js'
 
 /** Largest answer read from a service. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -202,18 +201,7 @@ export const remoteSignCommand: Command = {
     io = textIo(io, args)
     const server = serverOf(str(args, 'server'))
     const id = draftOf(str(args, 'draft'))
-    const keyFiles = list(args, 'key')
-    if (keyFiles.length === 0 && str(args, 'pkcs11-module') === undefined) throw new UsageError('ERR_USAGE', 'remote sign needs --key KEYFILE (or --pkcs11-module)')
-    const pass = await passphraseOf(args)
-    const signers: Signer[] = []
-    for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
-    const token = await pkcs11Of(args)
-    try {
-      signers.push(...token?.signers ?? [])
-      return await remoteSign(server, id, signers, io)
-    } finally {
-      token?.close()
-    }
+    return await withSigners(args, 'remote sign', async (signers) => await remoteSign(server, id, signers, io))
   }
 }
 

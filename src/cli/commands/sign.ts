@@ -21,9 +21,8 @@ import {
   unsignedCopy, type Draft
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
-import { readKeyFile, signerFromKeyFile } from '../../publish/keyfile.js'
 import { pickDraft, readDraftFile } from './read.js'
-import { DIR, PASSPHRASE, PKCS11, pkcs11Of, needsJson, outOf, passphraseOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
+import { DIR, PASSPHRASE, PKCS11, withSigners, needsJson, outOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
 
 function resultOf (r: PublishResult, signed: Array<{ role: string, keyid: string }>): Record<string, unknown> {
   return { ...publishJson(r), signed, ...(r.kind === 'published' ? { draft: null, finalized: true } : { finalized: false }) }
@@ -44,19 +43,8 @@ export const signCommand: Command = {
   },
   async run (args, io) {
     io = textIo(io, args)
-    const keyFiles = list(args, 'key')
-    if (keyFiles.length === 0 && str(args, 'pkcs11-module') === undefined) throw new UsageError('ERR_USAGE', 'sign needs --key KEYFILE (or --pkcs11-module)')
-    const pass = await passphraseOf(args)
     // Every key is read and decrypted (the token opened) before anything is signed or written.
-    const signers: Signer[] = []
-    for (const f of keyFiles) signers.push(await signerFromKeyFile(await readKeyFile(f), pass))
-    const token = await pkcs11Of(args)
-    try {
-      signers.push(...token?.signers ?? [])
-      return await signWith(args, io, signers)
-    } finally {
-      token?.close()
-    }
+    return await withSigners(args, 'sign', async (signers) => await signWith(args, io, signers))
   }
 }
 
