@@ -10,8 +10,12 @@ import { parseCid } from '../model/hash.js'
 import { didYouMean } from './suggest.js'
 
 export interface OptionSpec {
-  /** 'string' takes a value; 'boolean' is a switch; 'list' may repeat or take several values. */
-  readonly type: 'string' | 'boolean' | 'list'
+  /**
+   * 'string' takes a value; 'boolean' is a switch; 'list' may repeat or take
+   * several values; 'repeat' may repeat, one value each time (the words after
+   * it stay positionals).
+   */
+  readonly type: 'string' | 'boolean' | 'list' | 'repeat'
   readonly help?: string
 }
 
@@ -69,7 +73,7 @@ export function parseArgs (argv: readonly string[], spec: Readonly<Record<string
       const list = (options[name] as string[] | undefined) ?? []
       list.push(value)
       options[name] = list
-      if (eq === -1) currentList = name
+      if (eq === -1 && s.type === 'list') currentList = name
     }
   }
   return { options, positionals }

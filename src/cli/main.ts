@@ -51,6 +51,7 @@ export const COMMAND_TABLE: readonly Entry[] = [
   ['client get', async () => (await import('./commands/client.js')).clientGetCommand],
   ['client list', async () => (await import('./commands/client.js')).clientListCommand],
   ['serve', async () => (await import('./commands/serve.js')).serveCommand],
+  ['mirror', async () => (await import('./commands/mirror.js')).mirrorCommand],
   // researchers
   ['verify', async () => (await import('./commands/verify.js')).verifyCommand]
 ]
@@ -82,7 +83,7 @@ function helpText (commands: readonly Command[]): string {
 function commandHelp (c: Command): string {
   const lines = [`Usage: dagtuf ${c.usage}`, '', c.summary, '', 'Options:']
   for (const [name, spec] of Object.entries({ ...c.options, ...GLOBAL })) {
-    lines.push(`  --${name}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE...' : ' VALUE'}${spec.help !== undefined ? `  ${spec.help}` : ''}`)
+    lines.push(`  --${name}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE...' : spec.type === 'repeat' ? ' VALUE (repeatable)' : ' VALUE'}${spec.help !== undefined ? `  ${spec.help}` : ''}`)
   }
   return lines.join('\n')
 }
