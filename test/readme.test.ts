@@ -11,7 +11,7 @@
  *   global setup builds it); any other npm or npx command fails, so a block
  *   that needs one must be marked as not run;
  * - `node_modules/dagtuf` links to the package, so `import('dagtuf')` works;
- * - port 8080 is replaced by a free port (tests run in parallel here).
+ * - ports 8080 and 8081 are replaced by free ports (tests run in parallel here).
  *
  * A block that cannot run here is marked on the line above its fence with
  * `<!-- not run: REASON -->` (test/helpers/readme-blocks.ts); those are listed
@@ -78,6 +78,7 @@ async function runBlock (cwd: string, script: string, timeoutMs: number): Promis
 describe('README.md shell blocks, run as written', () => {
   let dir = ''
   let port = 0
+  let port2 = 0
   let failedAt: number | undefined
 
   beforeAll(async () => {
@@ -87,6 +88,7 @@ describe('README.md shell blocks, run as written', () => {
     await mkdir(join(dir, 'node_modules'))
     await symlink(ROOT, join(dir, 'node_modules', 'dagtuf'))
     port = await freePort()
+    do port2 = await freePort(); while (port2 === port)
   })
 
   afterAll(async () => {
@@ -115,7 +117,7 @@ describe('README.md shell blocks, run as written', () => {
     it(`${name} runs`, async () => {
       // A later block builds on an earlier one's files: once one fails, say so instead of a second, confusing failure.
       if (failedAt !== undefined) throw new Error(`not run: the block at line ${failedAt} failed`)
-      const script = b.code.replace(/\b8080\b/g, String(port))
+      const script = b.code.replace(/\b8080\b/g, String(port)).replace(/\b8081\b/g, String(port2))
       const r = await runBlock(dir, script, 90_000)
       if (r.code !== 0) {
         failedAt = b.line

@@ -66,12 +66,20 @@ export class Repo {
    * Open an existing repository. With `lock`, take the repository lock
    * (commands that change anything).
    *
+   * With `allowNoHead`, a folder with a config and no head.json yet opens
+   * too (a mirror before its first sync).
+   *
    * @throws {RepoError} ERR_REPO_NOT_FOUND | ERR_REPO_LOCKED | ERR_REPO_CORRUPT (head.json missing where config.json is)
    */
-  static async open (dir: string, options: { lock?: boolean } = {}): Promise<Repo> {
+  static async open (dir: string, options: { lock?: boolean, allowNoHead?: boolean } = {}): Promise<Repo> {
     const repo = new Repo(resolve(dir))
     await notAFileOrMissing(repo.dir, 'ERR_REPO_NOT_FOUND')
     const hasConfig = await exists(repo.path('config.json'))
+    if (hasConfig && options.allowNoHead === true) {
+      // A folder made to receive its first head from elsewhere (a mirror before its first sync).
+      if (options.lock === true) repo.#release = await acquireLock(repo.path('repo.lock'))
+      return repo
+    }
     if (hasConfig && !await exists(repo.path('head.json'))) {
       // A repository (its config is there) that lost its head: not "run init".
       const log = await exists(repo.path('log.jsonl')) ? `; ${repo.path('log.jsonl')} lists every head published (the last line is the latest)` : ''

@@ -7,8 +7,13 @@
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export async function flippingGateway (upstream: string, flip: (path: string) => boolean = () => true): Promise<{ url: string, close: () => Promise<void> }> {
+export async function flippingGateway (upstream: string, flip: (path: string) => boolean = () => true, options: { head?: string } = {}): Promise<{ url: string, close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
+    if (options.head !== undefined && (req.url === '/head' || req.url?.startsWith('/head?') === true)) {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end(options.head + '\n')
+      return
+    }
     const fwd = request(upstream + (req.url ?? '/'), { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (up) => {
       const chunks: Buffer[] = []
       up.on('data', (c: Buffer) => chunks.push(c))

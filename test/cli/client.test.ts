@@ -50,7 +50,12 @@ describe('dagtuf client', () => {
     expect((await dagtuf('client', 'update', '--dir', dir, '--repo', repo.dir)).err.join('')).toMatch(/ERR_STATE_MISSING/)
     expect((await dagtuf('client', 'init', '--dir', dir, '--repo', repo.dir)).code).toBe(2) // no --root
     expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root)).code).toBe(2) // no source
-    expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir, '--car', 'x.car')).code).toBe(2)
+    // Several sources may be mixed (src/blocks/source-set.ts); one that cannot be opened fails the command.
+    const mixed = await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir, '--car', join(work.path, 'absent.car'), '--json')
+    expect(mixed.code).toBe(1)
+    expect(JSON.parse(mixed.out[0]!)).toMatchObject({ error: { name: 'BlockError' } })
+    expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir, '--race', '--hedge', '10')).code).toBe(2)
+    expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir, '--race')).code).toBe(2)
     const notRoot = await dagtuf('client', 'init', '--dir', dir, '--root', repo.timestamps[0]!, '--repo', repo.dir, '--json')
     expect(notRoot.code).toBe(1)
     expect(JSON.parse(notRoot.out[0]!)).toMatchObject({ error: { code: 'VALID-KIND', cid: repo.timestamps[0] } })

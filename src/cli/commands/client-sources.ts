@@ -19,6 +19,10 @@
  * repository code are imported by the branch that opens them (the publisher's
  * Repo alone was about 0.1 s of a cold `client get --gateway`).
  *
+ * --gateway and --peer may be repeated, and sources mixed: several sources
+ * are asked in the order given (or hedged, --hedge MS, or raced, --race),
+ * and an update tries the head of every one (src/client/any-head.ts).
+ *
  * None of them is trusted: every block is hash-checked by the source and
  * again by the client, and a head is only a candidate for the checks of
  * NOTES 7.2.
@@ -29,14 +33,18 @@ import { canFetchIpnsRecords, type BlockSource } from '../../blocks/types.js'
 import type { HeadSource, IpnsHeadOptions } from '../../client/updater.js'
 import { BlockError, UsageError } from '../../model/errors.js'
 import { parseIpnsName } from '../../model/ipns.js'
-import { int, str, type OptionSpec, type Parsed } from '../args.js'
+import { flag, int, list, str, type OptionSpec, type Parsed } from '../args.js'
+import { MAX_SOURCES, SourceSet } from '../../blocks/source-set.js'
+import type { NamedHead } from '../../client/any-head.js'
 
 export const SOURCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  gateway: { type: 'string', help: 'fetch blocks from this trustless gateway URL (its /head is the head)' },
+  gateway: { type: 'repeat', help: 'fetch blocks from this trustless gateway or mirror URL (its /head is a head); repeat for several' },
   car: { type: 'string', help: 'read blocks from this CAR file (its first root is the head)' },
-  peer: { type: 'string', help: 'fetch blocks by bitswap from this libp2p multiaddr (/ip4/.../tcp/.../p2p/...)' },
+  peer: { type: 'repeat', help: 'fetch blocks by bitswap from this libp2p multiaddr (/ip4/.../tcp/.../p2p/...); repeatable' },
   repo: { type: 'string', help: 'read blocks from the repository folder DIR on this machine' },
-  timeout: { type: 'string', help: 'time limit of each network request in ms (default 30000)' }
+  timeout: { type: 'string', help: 'time limit of each request to one source in ms (default 30000)' },
+  hedge: { type: 'string', help: 'with several sources: also ask the next source when one has not answered a block within MS (default: only after a failure)' },
+  race: { type: 'boolean', help: 'with several sources: ask them all for every block at once, the first good answer wins' }
 }
 
 export const IPNS_OPTION: Readonly<Record<string, OptionSpec>> = {
@@ -60,6 +68,10 @@ export function ipnsHeadOf (args: Parsed, opened: OpenedSource): IpnsHeadOptions
 export interface OpenedSource {
   readonly source: BlockSource | undefined
   readonly head: HeadSource | undefined
+  /** With several sources: each one's head (sources without one, a peer, are left out). */
+  readonly heads?: readonly NamedHead[]
+  /** With several sources: the set, for its per-source report. */
+  readonly set?: SourceSet
   /** Which source, for messages. */
   readonly label: string
   close: () => Promise<void>
@@ -68,24 +80,57 @@ export interface OpenedSource {
 const NONE: OpenedSource = { source: undefined, head: undefined, label: 'the local cache', close: async () => {} }
 
 /**
- * The source named on the command line: at most one of --gateway, --car,
- * --peer, --repo. None is allowed unless `required`.
+ * The sources named on the command line: --gateway and --peer may repeat,
+ * and may be mixed with one --car and one --repo. Several sources make one
+ * SourceSet (src/blocks/source-set.ts: tried in the order given, or hedged
+ * or raced, each with its own time limit; none trusted) and a head per
+ * source that has one. None is allowed unless `required`.
  *
  * @throws {UsageError} ERR_USAGE
- * @throws {BlockError} when the source cannot be opened (CAR unreadable, peer unreachable...)
+ * @throws {BlockError} when a source cannot be opened (CAR unreadable, peer unreachable...)
  */
 export async function openSource (args: Parsed, required: boolean): Promise<OpenedSource> {
-  const given = ['gateway', 'car', 'peer', 'repo'].filter((k) => str(args, k) !== undefined)
-  if (given.length > 1) throw new UsageError('ERR_USAGE', `give one source, not ${given.map((g) => `--${g}`).join(' and ')}`)
   const timeoutMs = int(args, 'timeout', 30_000, 1, 3_600_000)
-  const which = given[0]
-  if (which === undefined) {
+  const wanted: Array<[string, string]> = [
+    ...list(args, 'gateway').map((v): [string, string] => ['gateway', v]),
+    ...list(args, 'peer').map((v): [string, string] => ['peer', v]),
+    ...(['car', 'repo'] as const).flatMap((k): Array<[string, string]> => { const v = str(args, k); return v === undefined ? [] : [[k, v]] })
+  ]
+  if (wanted.length === 0) {
     if (required) throw new UsageError('ERR_USAGE', 'give a block source: --gateway URL, --car FILE, --peer MULTIADDR or --repo DIR')
     return NONE
   }
-  const value = str(args, which)!
-  switch (which) {
-    case 'gateway': {
+  if (wanted.length > MAX_SOURCES) throw new UsageError('ERR_USAGE', `give at most ${MAX_SOURCES} sources`)
+  const hedge = str(args, 'hedge') === undefined ? undefined : int(args, 'hedge', 0, 0, 3_600_000)
+  if (wanted.length === 1) {
+    if (hedge !== undefined || flag(args, 'race')) throw new UsageError('ERR_USAGE', '--hedge and --race choose between several sources: give more than one')
+    return await openOne(wanted[0]![0], wanted[0]![1], timeoutMs)
+  }
+  if (hedge !== undefined && flag(args, 'race')) throw new UsageError('ERR_USAGE', 'give --hedge MS or --race, not both')
+  const opened: OpenedSource[] = []
+  try {
+    for (const [kind, value] of wanted) opened.push(await openOne(kind, value, timeoutMs))
+  } catch (e) {
+    for (const o of opened) await o.close().catch(() => {})
+    throw e
+  }
+  const set = new SourceSet(opened.map((o) => ({ label: o.label, source: o.source! })), {
+    timeoutMs,
+    ...(flag(args, 'race') ? { hedgeMs: 0 } : hedge === undefined ? {} : { hedgeMs: hedge })
+  })
+  const heads = opened.flatMap((o): NamedHead[] => o.head === undefined ? [] : [{ label: o.label, head: o.head, timeoutMs }])
+  return {
+    source: set,
+    head: heads.length === 1 ? heads[0]!.head : undefined,
+    heads,
+    set,
+    label: `${opened.length} sources`,
+    close: async () => { for (const o of opened) await o.close().catch(() => {}) }
+  }
+}
+
+async function openOne (which: string, value: string, timeoutMs: number): Promise<OpenedSource> {
+  switch (which) {    case 'gateway': {
       const source = new GatewaySource(value, { timeoutMs, retries: 2 })
       const head: HeadSource = async ({ signal }) => {
         const cid = await fetchHead(value, { timeoutMs, retries: 2, ...(signal === undefined ? {} : { signal }) })

@@ -28,6 +28,7 @@ import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
 import { dagtufCommand } from '../../util/shell.js'
+import type { CID } from 'multiformats/cid'
 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
 
@@ -120,6 +121,25 @@ function printRefresh (io: Io, args: Parsed, r: RefreshResult, label: string): v
   if (r.ipns !== undefined) say(io, args, `  ipns      ${r.ipns.name} sequence ${r.ipns.sequence}, valid until ${r.ipns.validity}`)
 }
 
+/**
+ * One update of `u`: to `ts` when given, else from the IPNS name, else from
+ * the source's head, or, with several sources, from every source's head
+ * (src/client/any-head.ts), each source's outcome reported.
+ */
+async function refreshFrom (u: Updater, s: OpenedSource, args: Parsed, io: Io, ts: CID | undefined): Promise<{ json: Record<string, unknown> }> {
+  const ipns = str(args, 'ipns') !== undefined
+  if (ts === undefined && !ipns && s.heads !== undefined && s.heads.length > 1) {
+    const { refreshFromHeads } = await import('../../client/any-head.js')
+    const r = await refreshFromHeads(u, s.heads, { onReport: (rep) => { say(io, args, `  ${rep.source}: ${rep.outcome}${rep.head === undefined ? '' : ` ${rep.head}`}${rep.code === undefined ? '' : ` (${rep.code})`}`) } })
+    printRefresh(io, args, r.result, s.label)
+    return { json: { ...refreshJson(r.result), sources: r.sources, ...(s.set === undefined ? {} : { blocks: s.set.stats() }) } }
+  }
+  if (ts === undefined && s.head === undefined && !ipns) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
+  const r = await u.refresh(ts)
+  printRefresh(io, args, r, s.label)
+  return { json: { ...refreshJson(r), ...(s.set === undefined ? {} : { blocks: s.set.stats() }) } }
+}
+
 export const clientInitCommand: Command = {
   name: 'client init',
   summary: 'trust a root (by CID, obtained out of band): fetch it and check it',
@@ -139,15 +159,13 @@ export const clientInitCommand: Command = {
 export const clientUpdateCommand: Command = {
   name: 'client update',
   summary: 'verify the newest timestamp (or --timestamp CID) against the trusted state, and trust it',
-  usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--json]',
+  usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR) [--hedge MS | --race] [--json]',
   options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...IPNS_OPTION, ...SOURCE_OPTIONS },
   async run (args, io) {
     const ts = cidArg(args, 'timestamp')
     return await withUpdater(args, true, async (u, s) => {
-      if (ts === undefined && s.head === undefined && str(args, 'ipns') === undefined) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
-      const r = await u.refresh(ts)
-      printRefresh(io, args, r, s.label)
-      return { result: refreshJson(r) }
+      const r = await refreshFrom(u, s, args, io, ts)
+      return { result: r.json }
     })
   }
 }
@@ -171,7 +189,7 @@ function pathAndOutput (args: Parsed): { path: string, output: string } {
 export const clientGetCommand: Command = {
   name: 'client get',
   summary: 'find a target in the trusted state (not expired now) and download it, verified by CID and length',
-  usage: 'client get --dir C PATH -o FILE (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired]',
+  usage: 'client get --dir C PATH -o FILE (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR) [--hedge MS | --race] [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired]',
   options: {
     ...DIR,
     output: { type: 'string', help: 'where to write the target (same as -o FILE)' },
@@ -185,16 +203,15 @@ export const clientGetCommand: Command = {
     const { path, output } = pathAndOutput(args)
     if (str(args, 'ipns') !== undefined && !flag(args, 'update')) throw new UsageError('ERR_USAGE', '--ipns NAME picks the head of an update: add --update')
     return await withUpdater(args, true, async (u, s) => {
-      let refreshed: RefreshResult | undefined
+      let refreshed: { json: Record<string, unknown> } | undefined
       if (flag(args, 'update')) {
-        refreshed = await u.refresh(cidArg(args, 'timestamp'))
-        printRefresh(io, args, refreshed, s.label)
+        refreshed = await refreshFrom(u, s, args, io, cidArg(args, 'timestamp'))
       }
       const info = await u.getTargetInfo(path)
       if (info === null) throw new StateError('ERR_TARGET_NOT_LISTED', `no role entitled to ${JSON.stringify(path)} lists it in the trusted state`, { details: { path } })
       const got = await u.downloadTarget(info, output)
       say(io, args, `${path}: ${got.length} bytes, ${got.cid}, signed by role ${info.role}${info.chain.length > 1 ? ` (via ${info.chain.join(' -> ')})` : ''}, verified and written to ${got.path}`)
-      return { result: { ...targetJson(info), file: got.path, ...(refreshed === undefined ? {} : { update: refreshJson(refreshed) }) } }
+      return { result: { ...targetJson(info), file: got.path, ...(refreshed === undefined ? {} : { update: refreshed.json }) } }
     })
   }
 }

@@ -233,14 +233,14 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
 const usage = (message: string): UsageError => new UsageError('ERR_USAGE', message)
 
 /** --libp2p: one multiaddr or several, comma-separated (checked when the node opens). */
-function libp2pAddrs (text: string): string[] {
+export function libp2pAddrs (text: string): string[] {
   const addrs = text.split(',').map((a) => a.trim()).filter((a) => a.length > 0)
   if (addrs.length === 0 || addrs.length > 16 || addrs.some((a) => !a.startsWith('/'))) throw usage('--libp2p takes one or more multiaddrs, comma-separated, e.g. /ip4/127.0.0.1/tcp/4001')
   return addrs
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal (): Promise<string> {
+export function untilSignal (): Promise<string> {
   return new Promise((resolve) => {
     const on = (sig: string): void => {
       process.off('SIGINT', onInt)
