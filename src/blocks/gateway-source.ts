@@ -346,9 +346,9 @@ export interface FetchIpnsRecordOptions extends GatewayOptions {
   signal?: AbortSignal
 }
 
-async function ipnsRecordWith (opts: Resolved, base: string, nameText: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function ipnsRecordWith (opts: Resolved, base: string, nameText: string, signal: AbortSignal | undefined, routing = false): Promise<Uint8Array> {
   const { name } = parseIpnsName(nameText)
-  const url = `${base}/ipns/${name}?format=ipns-record`
+  const url = routing ? `${base}/routing/v1/ipns/${name}` : `${base}/ipns/${name}?format=ipns-record`
   let answer: Answer
   try {
     answer = await request(opts, url, IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, url, signal)
@@ -379,4 +379,74 @@ async function ipnsRecordWith (opts: Resolved, base: string, nameText: string, s
  */
 export async function fetchIpnsRecord (baseUrl: string | URL, name: string, options: FetchIpnsRecordOptions = {}): Promise<Uint8Array> {
   return await ipnsRecordWith(resolveOptions(options), normalizeBaseUrl(baseUrl), name, options.signal)
+}
+
+/**
+ * The signed IPNS record for `name` from a Delegated Routing V1 endpoint:
+ * GET {routing}/routing/v1/ipns/{name} (Accept: application/vnd.ipfs.ipns-record),
+ * under the same 10 KiB cap and with the same errors as fetchIpnsRecord. Not
+ * verified here either.
+ */
+export async function fetchRoutingIpnsRecord (routingUrl: string | URL, name: string, options: FetchIpnsRecordOptions = {}): Promise<Uint8Array> {
+  return await ipnsRecordWith(resolveOptions(options), normalizeBaseUrl(routingUrl), name, options.signal, true)
+}
+
+/** Largest providers answer read (a routing service is untrusted). */
+export const MAX_PROVIDERS_BYTES = 1024 * 1024
+
+/** A provider of a Delegated Routing V1 answer, as far as it was well formed. */
+export interface Provider {
+  readonly id: string
+  readonly addrs: readonly string[]
+  readonly protocols: readonly string[]
+}
+
+/**
+ * The providers a Delegated Routing V1 endpoint names for `cid`:
+ * GET {routing}/routing/v1/providers/{cid} (Accept: application/json), at
+ * most MAX_PROVIDERS_BYTES. Entries that are not well-formed peer records are
+ * skipped; 404 is no providers. Untrusted: what a provider serves is
+ * hash-checked like any other source's.
+ *
+ * @throws {BlockError} ERR_TRANSPORT (not JSON, other statuses) | ERR_TIMEOUT | ERR_ABORTED
+ */
+export async function fetchProviders (routingUrl: string | URL, cid: CID, options: FetchIpnsRecordOptions = {}): Promise<Provider[]> {
+  const opts = resolveOptions(options)
+  const url = `${normalizeBaseUrl(routingUrl)}/routing/v1/providers/${cid.toString()}`
+  const answer = await request(opts, url, 'application/json', MAX_PROVIDERS_BYTES, url, options.signal)
+  if (answer.status === 404) return []
+  if (answer.status !== 200 || answer.body === undefined) {
+    throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status, url } })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(answer.body))
+  } catch (cause) {
+    throw new BlockError('ERR_TRANSPORT', `${url} did not answer JSON`, { cause, details: { url } })
+  }
+  const list = (parsed as { Providers?: unknown } | null)?.Providers
+  if (list === null) return []
+  if (!Array.isArray(list)) throw new BlockError('ERR_TRANSPORT', `${url} did not answer a Providers list`, { details: { url } })
+  const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 1024).slice(0, 64) : []
+  const out: Provider[] = []
+  for (const p of list.slice(0, 256)) {
+    const r = p as { Schema?: unknown, ID?: unknown, Addrs?: unknown, Protocols?: unknown } | null
+    if (r === null || typeof r !== 'object' || r.Schema !== 'peer' || typeof r.ID !== 'string') continue
+    out.push({ id: r.ID.slice(0, 256), addrs: strings(r.Addrs), protocols: strings(r.Protocols) })
+  }
+  return out
+}
+
+/**
+ * The HTTP base URL of a gateway multiaddr (/ip4/H/tcp/P/http,
+ * /dns4/H/tcp/443/https, /ip6/…/tcp/P/tls/http), or null for anything else.
+ */
+export function gatewayUrlOf (addr: string): string | null {
+  const m = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/]+)\/tcp\/(\d{1,5})\/(http|https|tls\/http)$/.exec(addr)
+  if (m === null) return null
+  const port = Number(m[3])
+  if (port < 1 || port > 65535) return null
+  const host = m[1] === 'ip6' ? `[${m[2]!}]` : m[2]!
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) return null
+  return `${m[4] === 'http' ? 'http' : 'https'}://${host}:${port}`
 }

@@ -110,6 +110,18 @@ export class SourceSet implements BlockSource {
     }
   }
 
+  /**
+   * Add a source after the others (a gateway found later, through routing).
+   *
+   * @throws {UsageError} ERR_ARGUMENT past MAX_SOURCES, or for an entry without a BlockSource
+   */
+  add (entry: SourceEntry): void {
+    if (this.#members.length >= MAX_SOURCES) throw new UsageError('ERR_ARGUMENT', `SourceSet: at most ${MAX_SOURCES} sources`)
+    if (typeof entry?.source?.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'SourceSet: each entry needs a BlockSource')
+    if (entry.timeoutMs !== undefined && !validMs(entry.timeoutMs, 1)) throw new UsageError('ERR_ARGUMENT', 'SourceSet: timeoutMs must be a positive number of ms')
+    this.#members.push({ entry, order: this.#members.length, timeouts: 0, stats: { label: entry.label, blocks: 0, bytes: 0, failures: {}, excluded: false } })
+  }
+
   /** The sources, in the order they are configured. */
   get labels (): string[] { return this.#members.map((m) => m.entry.label) }
 

@@ -8,6 +8,10 @@
  *   --repo DIR          a repository folder on this machine (its block
  *                       files, read without starting its node); its head.json
  *                       gives the head
+ *   --routing URL       a Delegated Routing V1 endpoint: the HTTP gateways it
+ *                       names as providers of each block (no head: give
+ *                       --timestamp CID, or --ipns NAME, whose record comes
+ *                       from the endpoint's /routing/v1/ipns/NAME)
  *
  * and, for update and get, a head from IPNS instead of the source's own:
  *
@@ -42,6 +46,7 @@ export const SOURCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   car: { type: 'string', help: 'read blocks from this CAR file (its first root is the head)' },
   peer: { type: 'repeat', help: 'fetch blocks by bitswap from this libp2p multiaddr (/ip4/.../tcp/.../p2p/...); repeatable' },
   repo: { type: 'string', help: 'read blocks from the repository folder DIR on this machine' },
+  routing: { type: 'string', help: 'find HTTP gateways that provide the blocks through this Delegated Routing V1 endpoint (and, with --ipns, the head record)' },
   timeout: { type: 'string', help: 'time limit of each request to one source in ms (default 30000)' },
   hedge: { type: 'string', help: 'with several sources: also ask the next source when one has not answered a block within MS (default: only after a failure)' },
   race: { type: 'boolean', help: 'with several sources: ask them all for every block at once, the first good answer wins' }
@@ -61,7 +66,7 @@ export function ipnsHeadOf (args: Parsed, opened: OpenedSource): IpnsHeadOptions
   const name = str(args, 'ipns')
   if (name === undefined) return undefined
   if (str(args, 'timestamp') !== undefined) throw new UsageError('ERR_USAGE', 'give --ipns NAME or --timestamp CID, not both')
-  if (!canFetchIpnsRecords(opened.source)) throw new UsageError('ERR_USAGE', '--ipns NAME needs --gateway URL (the record is fetched from the gateway)')
+  if (!canFetchIpnsRecords(opened.source)) throw new UsageError('ERR_USAGE', '--ipns NAME needs --gateway URL or --routing URL (the record is fetched from there)')
   return { name: parseIpnsName(name).name }
 }
 
@@ -94,10 +99,10 @@ export async function openSource (args: Parsed, required: boolean): Promise<Open
   const wanted: Array<[string, string]> = [
     ...list(args, 'gateway').map((v): [string, string] => ['gateway', v]),
     ...list(args, 'peer').map((v): [string, string] => ['peer', v]),
-    ...(['car', 'repo'] as const).flatMap((k): Array<[string, string]> => { const v = str(args, k); return v === undefined ? [] : [[k, v]] })
+    ...(['car', 'repo', 'routing'] as const).flatMap((k): Array<[string, string]> => { const v = str(args, k); return v === undefined ? [] : [[k, v]] })
   ]
   if (wanted.length === 0) {
-    if (required) throw new UsageError('ERR_USAGE', 'give a block source: --gateway URL, --car FILE, --peer MULTIADDR or --repo DIR')
+    if (required) throw new UsageError('ERR_USAGE', 'give a block source: --gateway URL, --car FILE, --peer MULTIADDR, --repo DIR or --routing URL')
     return NONE
   }
   if (wanted.length > MAX_SOURCES) throw new UsageError('ERR_USAGE', `give at most ${MAX_SOURCES} sources`)
@@ -138,6 +143,11 @@ async function openOne (which: string, value: string, timeoutMs: number): Promis
         return cid
       }
       return { source, head, label: value, close: async () => {} }
+    }
+    case 'routing': {
+      const { RoutingSource } = await import('../../blocks/routing-source.js')
+      const source = new RoutingSource(value, { timeoutMs, retries: 2 })
+      return { source, head: undefined, label: `${value} (routing)`, close: async () => {} }
     }
     case 'car': {
       const { readCar } = await import('../../blocks/car.js')
