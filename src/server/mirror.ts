@@ -27,14 +27,9 @@
  */
 import * as fs from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import * as dagCbor from '@ipld/dag-cbor'
-import * as dagJson from '@ipld/dag-json'
-import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import type { BlockSource } from '../blocks/types.js'
-import { MAX_ANY_BLOCK_BYTES } from '../model/config.js'
-import { BlockError, RepoError, UsageError } from '../model/errors.js'
-import { CODEC_DAG_CBOR, CODEC_DAG_JSON } from '../model/hash.js'
+import { RepoError, UsageError } from '../model/errors.js'
 import { expiresIn } from '../model/build.js'
 import { parseJson } from '../model/strictjson.js'
 import { Updater, type RefreshResult } from '../client/updater.js'
@@ -44,20 +39,15 @@ import { Repo } from '../publish/repo.js'
 import { exists, writeAtomic } from '../publish/repo-io.js'
 import { loadPublished } from '../publish/state.js'
 import { sourceLoader } from '../validate/loader.js'
-import type { RepoNode } from '../blocks/repo-node.js'
+import { copyClosure } from '../blocks/closure.js'
 
-const CODEC_RAW = 0x55
-const CODEC_DAG_PB = 0x70
+export { linksOf } from '../blocks/closure.js'
 
 export const MIRROR_FILE = 'mirror.json'
 /** Blocks one sync fetches at most (a first sync copies the whole history). */
 export const DEFAULT_MIRROR_MAX_BLOCKS = 2_000_000
 /** Bytes one sync fetches at most. */
 export const DEFAULT_MIRROR_MAX_BYTES = 16 * 1024 ** 3
-/** Blocks fetched at once. */
-const CONCURRENCY = 32
-/** Links followed below one block at most (a dag-pb node has at most a few thousand). */
-const MAX_LINKS_PER_BLOCK = 65_536
 
 export interface MirrorInfo {
   /** The root the mirror was told to trust when it was created. */
@@ -189,8 +179,7 @@ export class Mirror {
         if (previous?.timestamp.equals(timestamp) === true) {
           return { update, ...(sources === undefined ? {} : { sources }), moved: false, head: update.timestamp, fetched: { blocks: 0, bytes: 0 } }
         }
-        const copy = new ClosureCopy(node, options.source, { content: this.info.content, maxBlocks, maxBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) })
-        await copy.run(timestamp)
+        const copy = await copyClosure(timestamp, options.source, node, { content: this.info.content, maxBlocks, maxBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) })
         const dag = await loadPublished(sourceLoader(node), timestamp)
         const head: HeadRecord = {
           timestamp,
@@ -219,133 +208,3 @@ export class Mirror {
   }
 }
 
-/**
- * Copy every block reachable from a root into `node`, children first,
- * skipping what `node` holds (its sub-DAG is complete: the invariant).
- */
-class ClosureCopy {
-  blocks = 0
-  bytes = 0
-  readonly #node: RepoNode
-  readonly #source: BlockSource
-  readonly #content: boolean
-  readonly #maxBlocks: number
-  readonly #maxBytes: number
-  readonly #signal: AbortSignal | undefined
-  readonly #done = new Map<string, Promise<void>>()
-  /** Stops the copies still running once one failed. */
-  readonly #stop = new AbortController()
-  #slots = CONCURRENCY
-  readonly #waiting: Array<() => void> = []
-
-  constructor (node: RepoNode, source: BlockSource, o: { content: boolean, maxBlocks: number, maxBytes: number, signal?: AbortSignal }) {
-    this.#node = node
-    this.#source = source
-    this.#content = o.content
-    this.#maxBlocks = o.maxBlocks
-    this.#maxBytes = o.maxBytes
-    this.#signal = o.signal
-  }
-
-  /** Copy the DAG of `root`; on a failure, every copy still running is stopped and awaited first. */
-  async run (root: CID): Promise<void> {
-    try {
-      await this.#visit(root)
-    } catch (e) {
-      this.#stop.abort()
-      await Promise.allSettled(this.#done.values())
-      throw e
-    }
-  }
-
-  #visit (cid: CID): Promise<void> {
-    const key = cid.toString()
-    let p = this.#done.get(key)
-    if (p === undefined) {
-      if (this.#done.size >= this.#maxBlocks) {
-        return Promise.reject(new RepoError('ERR_REPO_LIMIT', `the mirrored DAG has more than ${this.#maxBlocks} blocks (--max-blocks)`, { details: { limit: this.#maxBlocks } }))
-      }
-      p = this.#copy(cid)
-      // Failures are reported by the first visitor; the others see the same promise.
-      p.catch(() => {})
-      this.#done.set(key, p)
-    }
-    return p
-  }
-
-  async #copy (cid: CID): Promise<void> {
-    if (this.#stop.signal.aborted) throw new BlockError('ERR_ABORTED', 'the sync stopped')
-    if (await this.#node.has(cid)) return
-    const bytes = await this.#fetch(cid)
-    const links = linksOf(cid, bytes).filter((l) => this.#content || (l.code !== CODEC_RAW && l.code !== CODEC_DAG_PB))
-    await Promise.all(links.map(async (l) => { await this.#visit(l) }))
-    // Children first: this block is stored only once everything below it is.
-    if (this.#stop.signal.aborted) throw new BlockError('ERR_ABORTED', 'the sync stopped')
-    await this.#node.put(cid, bytes)
-    await this.#node.flush([cid])
-  }
-
-  async #fetch (cid: CID): Promise<Uint8Array> {
-    if (this.#slots === 0) await new Promise<void>((resolve) => this.#waiting.push(resolve))
-    else this.#slots--
-    try {
-      if (this.#signal?.aborted === true || this.#stop.signal.aborted) throw new BlockError('ERR_ABORTED', 'the sync was aborted')
-      const signal = this.#signal === undefined ? this.#stop.signal : AbortSignal.any([this.#signal, this.#stop.signal])
-      const bytes = await this.#source.get(cid, { maxBytes: MAX_ANY_BLOCK_BYTES, signal })
-      this.blocks++
-      this.bytes += bytes.byteLength
-      if (this.bytes > this.#maxBytes) {
-        throw new RepoError('ERR_REPO_LIMIT', `the mirrored DAG is larger than ${this.#maxBytes} bytes (--max-bytes)`, { details: { limit: this.#maxBytes } })
-      }
-      return bytes
-    } finally {
-      const next = this.#waiting.shift()
-      if (next !== undefined) next()
-      else this.#slots++
-    }
-  }
-}
-
-/**
- * The CIDs a block links to. The block's bytes were hash-checked, but its
- * history below the trusted head was not validated: decoding failures are
- * typed, and the links are bounded.
- *
- * @throws {BlockError} ERR_TRANSPORT for a block its codec cannot decode (the DAG is broken)
- */
-export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
-  let value: unknown
-  try {
-    switch (cid.code) {
-      case CODEC_RAW: return []
-      case CODEC_DAG_JSON: value = dagJson.decode(bytes); break
-      case CODEC_DAG_CBOR: value = dagCbor.decode(bytes); break
-      case CODEC_DAG_PB: return boundedLinks(cid, dagPb.decode(bytes).Links.map((l) => l.Hash))
-      default: return []
-    }
-  } catch (cause) {
-    throw new BlockError('ERR_TRANSPORT', `block ${cid} does not decode with its codec`, { cause, details: { cid: cid.toString() } })
-  }
-  const out: CID[] = []
-  const stack: unknown[] = [value]
-  let seen = 0
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (++seen > 4 * MAX_LINKS_PER_BLOCK) {
-      throw new RepoError('ERR_REPO_LIMIT', `block ${cid} has more than ${4 * MAX_LINKS_PER_BLOCK} values`, { details: { cid: cid.toString(), limit: 4 * MAX_LINKS_PER_BLOCK } })
-    }
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
-    const link = CID.asCID(v)
-    if (link !== null) { out.push(link); continue }
-    if (Array.isArray(v)) { for (const x of v) stack.push(x); continue }
-    for (const x of Object.values(v)) stack.push(x)
-  }
-  return boundedLinks(cid, out)
-}
-
-function boundedLinks (cid: CID, links: CID[]): CID[] {
-  if (links.length > MAX_LINKS_PER_BLOCK) {
-    throw new RepoError('ERR_REPO_LIMIT', `block ${cid} has more than ${MAX_LINKS_PER_BLOCK} links`, { details: { cid: cid.toString(), limit: MAX_LINKS_PER_BLOCK } })
-  }
-  return links
-}
