@@ -11,7 +11,7 @@
  *   global setup builds it); any other npm or npx command fails, so a block
  *   that needs one must be marked as not run;
  * - `node_modules/dagtuf` links to the package, so `import('dagtuf')` works;
- * - ports 8080 and 8081 are replaced by free ports (tests run in parallel here).
+ * - ports 8080 to 8089 are replaced by free ports (tests run in parallel here).
  *
  * A block that cannot run here is marked on the line above its fence with
  * `<!-- not run: REASON -->` (test/helpers/readme-blocks.ts); those are listed
@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm, symlink, mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -42,6 +43,11 @@ npm () {
   esac
 }
 `
+
+/** Whether `program` is on the PATH. */
+function onPath (program: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, program)))
+}
 
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -77,8 +83,8 @@ async function runBlock (cwd: string, script: string, timeoutMs: number): Promis
 
 describe('README.md shell blocks, run as written', () => {
   let dir = ''
-  let port = 0
-  let port2 = 0
+  /** Each port 8080..8089 a block names, and the free port used instead. */
+  const ports = new Map<string, number>()
   let failedAt: number | undefined
 
   beforeAll(async () => {
@@ -87,8 +93,11 @@ describe('README.md shell blocks, run as written', () => {
     await symlink(join(ROOT, 'bin'), join(dir, 'bin'))
     await mkdir(join(dir, 'node_modules'))
     await symlink(ROOT, join(dir, 'node_modules', 'dagtuf'))
-    port = await freePort()
-    do port2 = await freePort(); while (port2 === port)
+    for (let p = 8080; p <= 8089; p++) {
+      let free: number
+      do free = await freePort(); while ([...ports.values()].includes(free))
+      ports.set(String(p), free)
+    }
   })
 
   afterAll(async () => {
@@ -114,10 +123,19 @@ describe('README.md shell blocks, run as written', () => {
       })
       continue
     }
+    const absent = (b.needs ?? []).filter((p) => !onPath(p))
+    if (absent.length > 0) {
+      // Skipped where a program it needs is absent; still read: it must parse as shell.
+      it(`${name}: skipped, ${absent.join(' and ')} not installed (.ci/run installs it); parses as shell`, async () => {
+        const r = await promisify(execFile)('bash', ['-n', '-c', b.code]).then(() => 0, (e: { code?: number }) => e.code ?? 1)
+        expect(r).toBe(0)
+      })
+      continue
+    }
     it(`${name} runs`, async () => {
       // A later block builds on an earlier one's files: once one fails, say so instead of a second, confusing failure.
       if (failedAt !== undefined) throw new Error(`not run: the block at line ${failedAt} failed`)
-      const script = b.code.replace(/\b8080\b/g, String(port)).replace(/\b8081\b/g, String(port2))
+      const script = b.code.replace(/\b808\d\b/g, (p) => String(ports.get(p)))
       const r = await runBlock(dir, script, 90_000)
       if (r.code !== 0) {
         failedAt = b.line

@@ -52,6 +52,25 @@ class WithBlocks implements BlockSource {
 }
 
 /**
+ * The head record (head.json's content) of a pushed timestamp, its CIDs read
+ * from the new DAG itself over `base` plus the push's blocks.
+ */
+export async function headRecordOf (base: BlockSource, input: Pick<AcceptInput, 'timestamp' | 'blocks' | 'now'>): Promise<HeadRecord> {
+  const dag = await loadPublished(sourceLoader(new WithBlocks(input.blocks, base)), input.timestamp)
+  return {
+    timestamp: input.timestamp,
+    snapshot: dag.snapshot.cid,
+    root: dag.root.cid,
+    targets: dag.targets.cid,
+    delegated: new Map(dag.roles),
+    retired: new Map(dag.retired),
+    published: expiresIn(input.now ?? new Date(), 0),
+    changes: [],
+    source: ''
+  }
+}
+
+/**
  * Move the head of `repo` to `input.timestamp` if it is still `input.expected`.
  *
  * @throws {RepoError} ERR_REPO_LOCKED (a publish is running) | ERR_REPO_CORRUPT | ERR_REPO_IO | ERR_HEAD_MOVED (head.json changed under the lock: another writer that ignores it)
@@ -63,18 +82,7 @@ export async function acceptHead (repo: Repo, node: RepoNode, input: AcceptInput
     const headBytes = await repo.headBytes()
     const previous = await repo.head()
     if (!previous.timestamp.equals(input.expected)) return { kind: 'moved', current: previous.timestamp }
-    const dag = await loadPublished(sourceLoader(new WithBlocks(input.blocks, node)), input.timestamp)
-    const head: HeadRecord = {
-      timestamp: input.timestamp,
-      snapshot: dag.snapshot.cid,
-      root: dag.root.cid,
-      targets: dag.targets.cid,
-      delegated: new Map(dag.roles),
-      retired: new Map(dag.retired),
-      published: expiresIn(input.now ?? new Date(), 0),
-      changes: [],
-      source: ''
-    }
+    const head = await headRecordOf(node, input)
     let stored = 0
     for (const b of input.blocks) {
       if (await node.has(b.cid)) continue

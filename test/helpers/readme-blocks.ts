@@ -9,6 +9,13 @@
  *
  *   <!-- not run: needs a PKCS#11 token -->
  *   ```sh
+ *
+ * A block that needs a program this machine may lack (a Debian package the
+ * CI installs) names it instead, and is run where it is on the PATH, and
+ * skipped, saying so, where it is not:
+ *
+ *   <!-- needs: redis-server -->
+ *   ```sh
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,11 +29,14 @@ export interface ReadmeBlock {
   readonly code: string
   /** The reason from `<!-- not run: REASON -->`, when the block is marked so. */
   readonly notRun?: string
+  /** The programs from `<!-- needs: PROGRAM... -->`. */
+  readonly needs?: readonly string[]
   /** The heading (of any level) the block is under. */
   readonly section: string
 }
 
 const NOT_RUN = /^<!--\s*not run:\s*(.*?)\s*-->$/
+const NEEDS = /^<!--\s*needs:\s*([\w.+-]+(?:\s+[\w.+-]+)*)\s*-->$/
 
 /** Every fenced block of `text` whose fence names `lang`, in order. */
 export function fencedBlocks (text: string, lang: string): ReadmeBlock[] {
@@ -41,8 +51,10 @@ export function fencedBlocks (text: string, lang: string): ReadmeBlock[] {
     const end = lines.indexOf('```', i + 1)
     if (end === -1) throw new Error(`README.md line ${i + 1}: a fence that is never closed`)
     if (open[1] === lang) {
-      const mark = NOT_RUN.exec((lines[i - 1] ?? '').trim())
-      out.push({ lang, line: i + 1, code: lines.slice(i + 1, end).join('\n'), section, ...(mark !== null ? { notRun: mark[1]! } : {}) })
+      const above = (lines[i - 1] ?? '').trim()
+      const mark = NOT_RUN.exec(above)
+      const needs = NEEDS.exec(above)
+      out.push({ lang, line: i + 1, code: lines.slice(i + 1, end).join('\n'), section, ...(mark !== null ? { notRun: mark[1]! } : {}), ...(needs !== null ? { needs: needs[1]!.split(/\s+/) } : {}) })
     }
     i = end
   }

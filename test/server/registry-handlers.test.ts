@@ -1,18 +1,21 @@
 /**
  * The head registry's handlers without sockets (src/server/registry-handlers.ts):
- * requests in, responses out, over an in-memory HeadStore and DAGs made by
- * the repository simulator. Every refusal leaves the store's blocks and head
- * exactly as they were.
+ * requests in, responses out, over DAGs made by the repository simulator.
+ * Every refusal leaves the store's blocks and head exactly as they were. The
+ * same suite runs over each backend: a HeadStore in memory, and the Redis
+ * backend (src/server/redis-store.ts) against a real redis-server started
+ * on 127.0.0.1 (skipped, saying so, where the package is absent).
  */
 import type { CID } from 'multiformats/cid'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCar } from '../../src/blocks/car.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import { SPEC_VERSION } from '../../src/model/config.js'
 import { seedSigner } from '../../src/model/keys.js'
 import { isRegistryRoute, registryHandler, type RegistryOptions, type RegistryRequest } from '../../src/server/registry-handlers.js'
 import { RepoSim } from '../helpers/history.js'
-import { carOf, chunks, memoryHeadStore, type MemoryHeadStore } from './registry-helpers.js'
+import { carOf, chunks, memoryHeadStore, redisHeadStore, type TestHeadStore } from './registry-helpers.js'
+import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
 
 const CAR_TYPE = 'application/vnd.ipld.car'
 
@@ -29,11 +32,41 @@ async function ask (handler: ReturnType<typeof registryHandler>, req: RegistryRe
   return { status: r.status, headers: { ...r.headers }, json: JSON.parse(new TextDecoder().decode(r.body)) as Record<string, any> }
 }
 
+let redis: TestRedis | undefined
+const opened: TestHeadStore[] = []
+beforeAll(async () => { if (redisUnavailable === undefined) redis = await startRedis() }, 30_000)
+afterAll(async () => {
+  for (const s of opened) await s.close()
+  await redis?.stop()
+})
+
+interface Backend { readonly name: string, readonly skip?: string, make: (from: MemoryBlockStore, head: CID) => Promise<TestHeadStore> }
+const BACKENDS: Backend[] = [
+  { name: 'memory', make: async (from, head) => await memoryHeadStore(from, head) },
+  {
+    name: 'redis',
+    ...(redisUnavailable === undefined ? {} : { skip: redisUnavailable }),
+    make: async (from, head) => {
+      const s = await redisHeadStore(redis!.url, from, head)
+      opened.push(s)
+      return s
+    }
+  }
+]
+
+describe.each(BACKENDS)('head registry handlers over the $name backend', (backend) => {
+  if (backend.skip !== undefined) {
+    it.skip(`skipped: ${backend.skip}`, () => {})
+    return
+  }
+  suite(backend)
+})
+
 /** A simulator at v0, a registry store holding v0, and v1 published in the simulator only. */
-async function setup (options: Partial<RegistryOptions> = {}): Promise<{ sim: RepoSim, sibling: RepoSim, store: MemoryHeadStore, handler: ReturnType<typeof registryHandler>, v0: CID, v1: CID, car1: Uint8Array }> {
+async function setup (backend: Backend, options: Partial<RegistryOptions> = {}): Promise<{ sim: RepoSim, sibling: RepoSim, store: TestHeadStore, handler: ReturnType<typeof registryHandler>, v0: CID, v1: CID, car1: Uint8Array }> {
   const sim = await RepoSim.create({ seed: 11 })
   const v0 = sim.head.timestamp.cid
-  const store = await memoryHeadStore(sim.store, v0)
+  const store = await backend.make(sim.store, v0)
   // Another publisher with the same keys, also at v0 (same block store).
   const sibling = sim.fork(8)
   await sim.addTarget('targets', 'a.txt', new TextEncoder().encode('A'))
@@ -44,20 +77,20 @@ async function setup (options: Partial<RegistryOptions> = {}): Promise<{ sim: Re
 }
 
 /** The request is refused with `status` and `code`; the store is unchanged. */
-async function refused (s: { store: MemoryHeadStore, handler: ReturnType<typeof registryHandler> }, req: RegistryRequest, status: number, code: string): Promise<Answer> {
-  const before = s.store.snapshot()
+async function refused (s: { store: TestHeadStore, handler: ReturnType<typeof registryHandler> }, req: RegistryRequest, status: number, code: string): Promise<Answer> {
+  const before = await s.store.snapshot()
   const commits = s.store.commits
   const a = await ask(s.handler, req)
   expect(a.json.error?.code, JSON.stringify(a.json)).toBe(code)
   expect(a.status).toBe(status)
-  expect(s.store.snapshot()).toBe(before)
+  expect(await s.store.snapshot()).toBe(before)
   expect(s.store.commits).toBe(commits)
   return a
 }
 
-describe('head registry handlers', () => {
+function suite (backend: Backend): void {
   it('REG-ACCEPT: a VALID successor of the head is accepted; its blocks are stored and the head moves', async () => {
-    const s = await setup()
+    const s = await setup(backend)
     const a = await ask(s.handler, put(s.v0, s.car1))
     expect(a.status).toBe(200)
     expect(a.json).toMatchObject({ head: s.v1.toString(), previous: s.v0.toString() })
@@ -72,7 +105,7 @@ describe('head registry handlers', () => {
   })
 
   it('REG-CAS: If-Match is required (428), must be one quoted CID (400), and must name the current head (412)', async () => {
-    const s = await setup()
+    const s = await setup(backend)
     await refused(s, put(undefined, s.car1), 428, 'ERR_PRECONDITION_REQUIRED')
     await refused(s, put(undefined, s.car1, { 'if-match': '*' }), 400, 'ERR_BAD_PRECONDITION')
     await refused(s, put(undefined, s.car1, { 'if-match': '"not-a-cid"' }), 400, 'ERR_BAD_PRECONDITION')
@@ -87,7 +120,7 @@ describe('head registry handlers', () => {
   it('REG-CAS: of 16 racing successors of one head exactly one wins, the rest get 412', async () => {
     const base = await RepoSim.create({ seed: 12 })
     const v0 = base.head.timestamp.cid
-    const store = await memoryHeadStore(base.store, v0)
+    const store = await backend.make(base.store, v0)
     const handler = registryHandler({ store, pushes: true, rateLimit: false })
     const cars: Array<{ ts: CID, car: Uint8Array }> = []
     for (let i = 0; i < 16; i++) {
@@ -105,7 +138,7 @@ describe('head registry handlers', () => {
   })
 
   it('refuses bodies over the byte cap while streaming: 413, and reads no further than the chunk that crossed it', async () => {
-    const s = await setup({ maxBodyBytes: 64 * 1024 })
+    const s = await setup(backend, { maxBodyBytes: 64 * 1024 })
     await refused(s, put(s.v0, s.car1, { 'content-length': String(64 * 1024 + 1) }), 413, 'ERR_BODY_TOO_LARGE')
     // A well-formed CAR that never ends: its sections repeated forever.
     expect(s.car1[0]).toBeLessThan(128)
@@ -123,7 +156,7 @@ describe('head registry handlers', () => {
   })
 
   it('refuses malformed CARs, blocks that do not hash to their CIDs, wrong roots and too many blocks (400/413)', async () => {
-    const s = await setup()
+    const s = await setup(backend)
     await refused(s, put(s.v0, new TextEncoder().encode('not a car at all')), 400, 'ERR_BAD_CAR')
     await refused(s, put(s.v0, s.car1.subarray(0, s.car1.byteLength - 7)), 400, 'ERR_BAD_CAR')
     await refused(s, put(s.v0, new Uint8Array(0)), 400, 'ERR_BAD_CAR')
@@ -137,7 +170,7 @@ describe('head registry handlers', () => {
   })
 
   it('REG-ACCEPT: a timestamp that breaks VALID is 422 naming the rule (VALID-TS-SIG); a missing block is 422 ERR_INCOMPLETE', async () => {
-    const s = await setup()
+    const s = await setup(backend)
     const forged = await s.sim.forgeTimestamp(s.sim.head.snapshot.cid, [seedSigner(new Uint8Array(32).fill(7))])
     const a = await refused(s, put(s.v0, await carOf(forged.cid, s.sim.store, s.store.blocks)), 422, 'ERR_INVALID')
     expect(a.json.error.rule).toBe('VALID-TS-SIG')
@@ -148,7 +181,7 @@ describe('head registry handlers', () => {
   })
 
   it('REG-ACCEPT: a VALID push that does not descend from the head (rollback, fork) is 422 naming the relation\'s rule', async () => {
-    const s = await setup()
+    const s = await setup(backend)
     expect((await ask(s.handler, put(s.v0, s.car1))).status).toBe(200)
     // A sibling of v1, made from v0 with the same keys: VALID, but a fork.
     await s.sibling.addTarget('targets', 'other.txt', new TextEncoder().encode('other'))
@@ -162,7 +195,7 @@ describe('head registry handlers', () => {
   })
 
   it('checks a bounded number of pushes at once: others wait unread (then 412 if the head moved meanwhile), or 503 past the queue', async () => {
-    const s = await setup({ maxConcurrentPushes: 1, maxQueuedPushes: 1 })
+    const s = await setup(backend, { maxConcurrentPushes: 1, maxQueuedPushes: 1 })
     // A push whose body arrives only when we say so.
     let letGo!: () => void
     const gate = new Promise<void>((resolve) => { letGo = resolve })
@@ -186,7 +219,7 @@ describe('head registry handlers', () => {
   })
 
   it('pushes are off by default (405), and /config says so', async () => {
-    const s = await setup({ pushes: false })
+    const s = await setup(backend, { pushes: false })
     await refused(s, put(s.v0, s.car1), 405, 'ERR_PUSH_DISABLED')
     const c = await ask(s.handler, { method: 'GET', url: '/config', headers: {} })
     expect(c.status).toBe(200)
@@ -207,7 +240,7 @@ describe('head registry handlers', () => {
 
   it('rate limits pushes per remote address: 429 with Retry-After, tokens come back with time', async () => {
     let now = 1_000_000
-    const s = await setup({ rateLimit: { burst: 2, perMinute: 6 }, now: () => now })
+    const s = await setup(backend, { rateLimit: { burst: 2, perMinute: 6 }, now: () => now })
     // Two refusals of other kinds still spend tokens: the limit is on attempts.
     await refused(s, put(s.v1, s.car1), 412, 'ERR_HEAD_MOVED')
     await refused(s, put(s.v1, s.car1), 412, 'ERR_HEAD_MOVED')
@@ -219,4 +252,4 @@ describe('head registry handlers', () => {
     now += 10_000
     expect((await ask(s.handler, put(s.v0, s.car1))).status).toBe(200)
   })
-})
+}

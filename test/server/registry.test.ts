@@ -21,6 +21,7 @@ import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { fingerprint, verifyRepoHead } from '../cli/publish-helpers.js'
 import { httpRequest } from './http-helpers.js'
+import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, any> }
 
@@ -268,3 +269,76 @@ describe('head registry over HTTP with real repositories', () => {
 async function openHead (dir: string): Promise<HeadRecord> {
   return parseHead(await readFile(join(dir, 'head.json')))
 }
+
+describe.skipIf(redisUnavailable !== undefined)(`two replicas of the registry on the Redis backend${redisUnavailable !== undefined ? ` (skipped: ${redisUnavailable})` : ''}`, () => {
+  let redis: TestRedis
+  beforeAll(async () => { redis = await startRedis() }, 30_000)
+  afterAll(async () => { await redis?.stop() })
+
+  it('REG-CAS: 16 writers race across two replicas, twice: one wins per head, both replicas serve it, and a push to one is served by the other', async () => {
+    const fork = join(work.path, 'writers-redis')
+    await cp(pub.dir, fork, { recursive: true })
+    const a = join(work.path, 'replica-a')
+    const b = join(work.path, 'replica-b')
+    await mirrorOf(pub.dir, a)
+    await mirrorOf(pub.dir, b)
+    const logs: string[] = []
+    const options = { allowPush: true, rateLimit: false as const, redis: { url: redis.url, prefix: 'replicas' }, log: (l: string) => logs.push(l) }
+    const ra = await serve(a, options)
+    const rb = await serve(b, options)
+    // The first replica seeded the empty Redis from its folder; Redis is durable here, so no warning.
+    expect(logs.filter((l) => l.includes('seeded'))).toHaveLength(1)
+    expect(logs.filter((l) => l.includes('appendfsync'))).toHaveLength(0)
+    let base = await openHead(fork)
+    expect((await ra.head())?.toString()).toBe(base.timestamp.toString())
+    const accepted: string[] = [base.timestamp.toString()]
+    for (const round of [0, 1]) {
+      const succ = await successors(fork, base, 16, Date.now() + (round + 10) * 86_400_000)
+      const answers = await Promise.all(succ.map(async (s, i) => await putHead((i % 2 === 0 ? ra : rb).url, base.timestamp.toString(), s.car)))
+      const won = answers.flatMap((x, i) => x.status === 200 ? [i] : [])
+      expect(won, JSON.stringify(answers.map((x) => x.status))).toHaveLength(1)
+      for (const [i, x] of answers.entries()) if (i !== won[0]) expect(x).toMatchObject({ status: 412, json: { error: { code: 'ERR_HEAD_MOVED' } } })
+      const winner = succ[won[0]!]!.head
+      expect((await ra.head())?.toString()).toBe(winner.timestamp.toString())
+      expect((await rb.head())?.toString()).toBe(winner.timestamp.toString())
+      accepted.push(winner.timestamp.toString())
+      base = winner
+    }
+    // The log in Redis holds every accepted head, in order (the seed first).
+    const { RedisHeadStore } = await import('../../src/server/redis-store.js')
+    const { store } = await RedisHeadStore.open({ url: redis.url, prefix: 'replicas' })
+    try {
+      expect((await store.log()).map((l) => (JSON.parse(l) as { timestamp: string }).timestamp)).toEqual(accepted)
+    } finally {
+      await store.close()
+    }
+    // New content pushed to replica A (dagtuf push) is served by replica B: a client of B gets it.
+    const session = await openSession(fork, { lock: true })
+    try {
+      await session.repo.moveHead(base, await session.repo.headBytes())
+    } finally {
+      await session.repo.close()
+    }
+    const writer: MadeRepo = { dir: fork, root: pub.root, timestamps: [] }
+    const v = await publishMore(writer, work.path, { 'replicated.txt': 'served by the other replica\n' })
+    const pushed = await dagtuf('push', '--server', ra.url, '--dir', fork)
+    expect(pushed.code, JSON.stringify(pushed.json)).toBe(0)
+    expect((await rb.head())?.toString()).toBe(v)
+    const client = join(work.path, 'client-replica-b')
+    expect((await dagtuf('client', 'init', '--dir', client, '--root', pub.root, '--gateway', rb.url)).code).toBe(0)
+    const got = await dagtuf('client', 'get', '--dir', client, 'replicated.txt', '-o', join(work.path, 'replicated.txt'), '--update', '--gateway', rb.url)
+    expect(got.code, JSON.stringify(got.json)).toBe(0)
+    expect(await readFile(join(work.path, 'replicated.txt'), 'utf8')).toBe('served by the other replica\n')
+    // Replica B's folder was only a cache: its head.json never moved.
+    expect(await headOf(b)).toBe(accepted[0])
+  }, 240_000)
+
+  it('--redis refuses what it cannot do yet, and a Redis that cannot be reached is ERR_REPO_IO', async () => {
+    const dir = join(work.path, 'replica-c')
+    await mirrorOf(pub.dir, dir)
+    await expect(serveRepository(dir, { sessions: true, redis: { url: redis.url } })).rejects.toMatchObject({ code: 'ERR_USAGE' })
+    await expect(serveRepository(dir, { redis: { url: 'redis://127.0.0.1:1' } })).rejects.toMatchObject({ code: 'ERR_REPO_IO' })
+    await expect(serveRepository(dir, { redis: { url: 'http://127.0.0.1:1' } })).rejects.toMatchObject({ code: 'ERR_ARGUMENT' })
+    await expect(serveRepository(dir, { redis: { url: redis.url, prefix: 'bad prefix!' } })).rejects.toMatchObject({ code: 'ERR_ARGUMENT' })
+  }, 60_000)
+})

@@ -42,7 +42,8 @@ import { startServer } from '../../server/http-server.js'
 import { DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, type RateLimit } from '../../server/registry-handlers.js'
 import { repoHeadStore } from '../../server/repo-registry.js'
 import { sessionHandler } from '../../server/session-handlers.js'
-import type { RegistryHandler } from '../../server/registry-handlers.js'
+import type { HeadStore, RegistryHandler } from '../../server/registry-handlers.js'
+import type { BlockSource } from '../../blocks/types.js'
 import { SigningSessions } from '../../publish/sessions.js'
 import { OnlineResigner, assertOnlineKeysOnly } from '../../publish/online.js'
 import { parseDuration } from '../../publish/files.js'
@@ -122,19 +123,48 @@ export interface ServeOptions {
   maxCarStreams?: number
   /** libp2p multiaddrs to listen on (bitswap serving); none by default. */
   libp2p?: string[]
+  /**
+   * Keep the head and the blocks in Redis (src/server/redis-store.ts), shared
+   * by every replica given the same URL and prefix; the folder's node is a
+   * cache. An empty Redis is seeded from the folder's head.
+   */
+  redis?: { url: string, prefix?: string }
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
   const repo = await Repo.open(dir)
+  let closeRedis = async (): Promise<void> => {}
   try {
     const node = await repo.node(options.libp2p !== undefined ? { listen: options.libp2p } : {})
     const headFile = repo.path('head.json')
     let cached: { key: string, cid: CID } | undefined
-    const head = async (): Promise<CID | null> => {
+    let head = async (): Promise<CID | null> => {
       const key = await fileKey(headFile)
       if (key === null) return null
       if (cached?.key !== key) cached = { key, cid: (await repo.head()).timestamp }
       return cached.cid
+    }
+    const log = options.log ?? (() => {})
+    let source: BlockSource & { has: (cid: CID) => Promise<boolean> } = node
+    let store: HeadStore = repoHeadStore(repo, node, head)
+    if (options.redis !== undefined) {
+      // Drafts and online re-signing still write the folder's head: one place for the head at a time.
+      if (options.sessions === true || options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --sessions and --online-keys keep theirs in the folder: not together (yet)')
+      const { RedisHeadStore } = await import('../../server/redis-store.js')
+      const { store: redis, durability } = await RedisHeadStore.open({ url: options.redis.url, ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }), local: node })
+      closeRedis = async () => { await redis.close() }
+      try {
+        if (durability === null) log('redis: CONFIG GET is not allowed here; make sure it runs with appendonly yes and appendfsync always, or an accepted head may name blocks a crash lost')
+        else if (!durability.durable) log(`redis: appendonly ${durability.appendonly}, appendfsync ${durability.appendfsync}: a crash of Redis may lose accepted heads or their blocks (appendonly yes and appendfsync always keep them)`)
+        if (await redis.seed(await repo.head(), node) === 'seeded') log(`redis: seeded ${redis.prefix} with the folder's head`)
+      } catch (e) {
+        await closeRedis()
+        closeRedis = async () => {}
+        throw e
+      }
+      head = async () => await redis.head()
+      source = redis.source
+      store = redis
     }
     const ipnsFile = repo.path(IPNS_FILE)
     let cachedIpns: { key: string, ipns: RepoIpns | null } | undefined
@@ -158,7 +188,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       return put !== undefined && put.sequence > file ? put.sequence : file
     }
     const registry = {
-      store: repoHeadStore(repo, node, head),
+      store,
       pushes: options.allowPush === true,
       ...(options.maxPushBytes !== undefined ? { maxBodyBytes: options.maxPushBytes } : {}),
       ...(options.maxPushBlocks !== undefined ? { maxBlocks: options.maxPushBlocks } : {}),
@@ -174,7 +204,6 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {}),
       ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
-    const log = options.log ?? (() => {})
     let sessions: RegistryHandler | undefined
     let resigner: { stop: () => void } | undefined
     if (options.sessions === true || options.onlineKeys === true) {
@@ -188,7 +217,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     }
     let gatewayAddrs: string[] = []
     const routing = {
-      has: async (cid: CID) => await node.has(cid),
+      has: async (cid: CID) => await source.has(cid),
       peer: () => {
         const id = node.peerId()
         return id === null ? null : { id, addrs: node.multiaddrs().map((a) => a.replace(/\/p2p\/[^/]+$/, '')) }
@@ -199,7 +228,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       keepIpns: (record: Uint8Array, sequence: bigint) => { put = { record, sequence } },
       ...(options.now !== undefined ? { now: options.now } : {})
     }
-    const server = await startServer({ source: node, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    const server = await startServer({ source, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
     {
       const u = new URL(server.url)
       const host = u.hostname.replace(/^\[|\]$/g, '')
@@ -219,18 +248,30 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       close: async () => {
         closing ??= (async () => {
           resigner?.stop()
-          try { await server.close() } finally { await repo.close() }
+          try { await server.close() } finally { await closeRedis().catch(() => {}); await repo.close() }
         })()
         await closing
       }
     }
   } catch (e) {
+    await closeRedis().catch(() => {})
     await repo.close().catch(() => {})
     throw e
   }
 }
 
 const usage = (message: string): UsageError => new UsageError('ERR_USAGE', message)
+
+/** --redis URL [--redis-prefix P]. @throws {UsageError} */
+function redisOption (args: Parsed): { redis?: { url: string, prefix?: string } } {
+  const url = str(args, 'redis')
+  const prefix = str(args, 'redis-prefix')
+  if (url === undefined) {
+    if (prefix !== undefined) throw usage('--redis-prefix goes with --redis URL')
+    return {}
+  }
+  return { redis: { url, ...(prefix === undefined ? {} : { prefix }) } }
+}
 
 /** --libp2p: one multiaddr or several, comma-separated (checked when the node opens). */
 export function libp2pAddrs (text: string): string[] {
@@ -257,7 +298,7 @@ export function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F] [--redis URL [--redis-prefix P]]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
@@ -279,6 +320,8 @@ export const serveCommand: Command = {
     'draft-ttl': { type: 'string', help: 'with --sessions: how long a draft takes signatures, e.g. 7d (default 7d)' },
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
     'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
+    redis: { type: 'string', help: 'keep the head and blocks in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
+    'redis-prefix': { type: 'string', help: 'with --redis: the key prefix (default dagtuf)' },
     ...PKCS11
   },
   async run (args, io) {
@@ -318,6 +361,7 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     maxCarBytes: int(args, 'max-car-mib', 1024, 1, 1_000_000) * 1024 * 1024,
     maxCarStreams: int(args, 'max-car-streams', 8, 1, 10_000),
     ...(str(args, 'libp2p') !== undefined ? { libp2p: libp2pAddrs(str(args, 'libp2p')!) } : {}),
+    ...redisOption(args),
     sessions: flag(args, 'sessions'),
     onlineKeys: flag(args, 'online-keys'),
     ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
