@@ -6,7 +6,9 @@
  * served from a repository node on disk (as `dagtuf serve` does), read by
  * this process with node's fetch and dropped. For comparison, the same bytes
  * fetched block by block (`format=raw`, one request at a time and 8 at a
- * time). Not a test: it prints figures and writes bench/results/car-DATE.md.
+ * time), and the same blocks by bitswap from the node listening on loopback
+ * (a separate client node, as `client --peer`). Not a test: it prints
+ * figures and writes bench/results/car-DATE.md.
  */
 import '../src/polyfill.js'
 import { randomBytes } from 'node:crypto'
@@ -20,6 +22,7 @@ import { addContent } from '../src/blocks/unixfs.js'
 import { CODEC_DAG_JSON, CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { startServer } from '../src/server/http-server.js'
+import { openPeerSource } from '../src/blocks/peer-source.js'
 import { resultsFile } from './common.js'
 
 const QUICK = process.argv.includes('--quick')
@@ -39,7 +42,8 @@ async function drain (url: string, accept: string): Promise<number> {
 
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dagtuf-bench-car-'))
-  const node = await openRepoNode(dir)
+  // Listening on loopback too: the same node serves bitswap (as `dagtuf serve --libp2p`).
+  const node = await openRepoNode(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
   try {
     const big = await addContent(node, randomBytes(64 * 1024 * 1024))
     const leaves: CID[] = []
@@ -62,9 +66,53 @@ async function main (): Promise<void> {
     const bigBlocks = [big.cid, ...((await import('@ipld/dag-pb')).decode(await node.get(big.cid)).Links.map((l) => l.Hash))]
     const smallBlocks = [top, ...parents, ...leaves]
 
+    // Bitswap serving: a client node of its own (openPeerSource, as `client --peer`)
+    // dials the repository's node over TCP on loopback and asks for each block.
+    const addr = node.multiaddrs()[0]!
+    report(`# CAR responses of the trustless gateway, and bitswap, on loopback (${startedAt.toISOString()}${QUICK ? ', --quick' : ''})`)
+    report('')
+    report(`Bitswap on loopback (TCP, noise, yamux): a separate client node (openPeerSource, no cache; a new one per round, its dial included) asking the repository's node; best of ${ROUNDS} rounds.`)
+    report('')
+    report('| DAG | request | blocks | bytes | best s | MB/s |')
+    report('|---|---|---|---|---|---|')
+    {
+      // A fresh client node per round (its dial included): a bitswap session
+      // does not get a block it already received asked again (the serving
+      // node's ledger), so a node without a cache cannot ask twice.
+      const byPeer = (cids: CID[], parallel: number) => async (): Promise<number> => {
+        const peer = await openPeerSource(addr, { cacheBytes: 0, timeoutMs: 60_000 })
+        try {
+          let n = 0
+          let next = 0
+          await Promise.all(Array.from({ length: parallel }, async () => {
+            while (next < cids.length) {
+              const got = await peer.get(cids[next++]!)
+              n += got.byteLength
+            }
+          }))
+          return n
+        } finally {
+          await peer.close()
+        }
+      }
+      const measure = async (label: string, what: string, blocks: number, once: () => Promise<number>): Promise<void> => {
+        await once()
+        let best = Infinity
+        let bytes = 0
+        for (let r = 0; r < ROUNDS; r++) {
+          const t0 = performance.now()
+          bytes = await once()
+          best = Math.min(best, (performance.now() - t0) / 1000)
+        }
+        report(`| ${label} | ${what} | ${blocks} | ${bytes} | ${best.toFixed(3)} | ${(bytes / best / 1e6).toFixed(0)} |`)
+      }
+      for (const [label, blocks] of [['64 MiB file', bigBlocks], ['2,000 x 1 KiB blocks', smallBlocks]] as const) {
+        await measure(label, 'bitswap, 1 at a time', blocks.length, byPeer([...blocks], 1))
+        await measure(label, 'bitswap, 8 at a time', blocks.length, byPeer([...blocks], 8))
+      }
+    }
     const server = await startServer({ source: node, head: async () => null })
     try {
-      report(`# CAR responses of the trustless gateway on loopback (${startedAt.toISOString()}${QUICK ? ', --quick' : ''})`)
       report('')
       report(`In-process server over a repository node on disk, node's fetch as the client, best of ${ROUNDS} rounds; MB = 10^6 bytes.`)
       report('')
