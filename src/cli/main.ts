@@ -52,7 +52,8 @@ export const COMMAND_TABLE: readonly Entry[] = [
   ['client list', async () => (await import('./commands/client.js')).clientListCommand],
   ['serve', async () => (await import('./commands/serve.js')).serveCommand],
   // researchers
-  ['verify', async () => (await import('./commands/verify.js')).verifyCommand]
+  ['verify', async () => (await import('./commands/verify.js')).verifyCommand],
+  ['history', async () => (await import('./commands/history.js')).historyCommand]
 ]
 
 /** Every command, loaded (for the help listing). */
