@@ -141,12 +141,13 @@ export function toSvg (h: History): string {
   })
   const notDrawn = h.nodes.length - drawn
   const w = witnessSets(h)
-  const width = LABEL_W + (columns + 0.5) * COL_W
+  const width = Math.max(820, LABEL_W + (columns + 0.5) * COL_W)
   const notes: string[] = []
   if (h.omitted.snapshots > 0) notes.push(`${h.omitted.snapshots} earlier snapshots not drawn`)
   if (h.omitted.roles > 0) notes.push(`${h.omitted.roles} more roles not drawn`)
   if (notDrawn > 0) notes.push(`${notDrawn} more not drawn`)
-  notes.push('arrows: previous-version (solid), skip (dotted), snapshot names the object it introduces (grey dashed), retires (red dashed); red box: expired; dashed box: tombstone')
+  notes.push('arrows: previous-version (solid), skip (dotted), snapshot names the object it introduces (grey dashed), retires (red dashed)')
+  notes.push('boxes: red = expired at the reference time, dashed = tombstone of a retired role; ... = older versions not drawn')
   if (h.witness !== undefined) notes.push(`witness of ${shortCid(h.witness.from)} <-* ${shortCid(h.witness.to)}: ${h.witness.path.length} objects (orange)`)
   const height = TOP + h.lanes.length * ROW_H + 20 + notes.length * 16 + 24
 
