@@ -28,6 +28,8 @@ import type { RoleKeys, RootEnvelope, SnapshotEnvelope, TargetsEnvelope, Timesta
 import { TOP_ROLES } from '../model/types.js'
 import type { Loader } from '../validate/loader.js'
 import { ruleOfLoadError } from '../validate/report.js'
+import { ValidationError } from '../model/errors.js'
+import type { Envelope, SignedOf } from '../model/types.js'
 
 export const HISTORY_VERSION = 1 as const
 
@@ -114,6 +116,22 @@ function codeOf (e: unknown): string {
   return typeof c === 'string' ? c : 'ERR_UNKNOWN'
 }
 
+/**
+ * Load what the drawing cannot do without (the head, its snapshot, the
+ * trusted timestamp): a verdict on the bytes becomes the ValidationError of
+ * its rule (VALID-KIND for an object of another kind, ENC-* ...), as the
+ * client reports it; a fetch that failed propagates as it is.
+ */
+async function must<K extends Kind> (loader: Loader, kind: K, cid: CID, what: string): Promise<Envelope<SignedOf<K>>> {
+  try {
+    return await loader.load(kind, cid)
+  } catch (e) {
+    const rule = ruleOfLoadError(e)
+    if (rule === undefined || e instanceof ValidationError) throw e
+    throw new ValidationError(rule, `${what} ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { cid: cid.toString(), reason: (e as { code?: string }).code } })
+  }
+}
+
 /** Keys of one top-level role, before and after a rotation. */
 function keyChange (role: string, before: RoleKeys, after: RoleKeys): KeyChange | null {
   const a = new Set(before.keyids)
@@ -151,8 +169,8 @@ export async function buildHistory (loader: Loader, head: CID, options: HistoryO
     ({ id: env.cid.toString(), kind, role, expires: env.signed.expires, expired: !(env.signed.expires > now) })
 
   // The head and the snapshot chain.
-  const headTs = await loader.load('timestamp', head)
-  const sinceSnap = options.since === undefined ? undefined : (await loader.load('timestamp', options.since)).signed.snapshot
+  const headTs = await must(loader, 'timestamp', head, 'head timestamp')
+  const sinceSnap = options.since === undefined ? undefined : (await must(loader, 'timestamp', options.since, 'trusted timestamp (--since)')).signed.snapshot
   const snaps: SnapshotEnvelope[] = []
   let omittedSnapshots = 0
   let snapBroken: Lane['broken']
@@ -167,7 +185,7 @@ export async function buildHistory (loader: Loader, head: CID, options: HistoryO
     }
     let s: SnapshotEnvelope
     try {
-      s = await loader.load('snapshot', next)
+      s = snaps.length === 0 ? await must(loader, 'snapshot', next, 'snapshot of the head') : await loader.load('snapshot', next)
     } catch (e) {
       if (snaps.length === 0) throw e
       snapBroken = { cid: next.toString(), code: codeOf(e) }

@@ -55,6 +55,10 @@ describe('dagtuf history', () => {
     const text = await readFile(file, 'utf8')
     expect(text).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
     expect((JSON.parse(svg.out[0]!) as Graph).head).toBe(repo.timestamps.at(-1))
+    // A head that is not a timestamp: the rule, not a crash.
+    const notTs = await dagtuf('history', '--car', car, '--timestamp', repo.root, '--json')
+    expect(notTs.code).toBe(1)
+    expect(JSON.parse(notTs.out[0]!)).toMatchObject({ error: { code: 'VALID-KIND', cid: repo.root } })
   })
 
   it('--from --to: the witness path; backwards it is refused with SUCC-STAR (exit 1)', async () => {

@@ -103,6 +103,8 @@ describe('history graph', () => {
     expect(h.nodes.some((n) => n.expired)).toBe(false)
     const later = await buildHistory(sim.loader(), v5.timestamp.cid, { referenceTime: '2031-01-01T00:00:00Z' })
     expect(later.nodes.every((n) => n.expired)).toBe(true)
+    expect(toSvg(h)).not.toMatch(/<g class="n [a-z ]*expired/)
+    expect(toSvg(later).match(/<g class="n [a-z ]*expired/g)).toHaveLength(later.nodes.length)
     // Plain JSON.
     expect(JSON.parse(JSON.stringify(h))).toStrictEqual(h)
   })
@@ -152,6 +154,20 @@ describe('history graph', () => {
     // The drawings mark the path.
     expect(toDot(w)).toMatch(new RegExp(`"${v3.snapshot.cid.toString()}" \\[.*penwidth=3`))
     expect(toSvg(w).match(/class="n snapshot hot"/g)).toHaveLength(3)
+  })
+
+  it('untrusted input: a head that is not a timestamp is VALID-KIND; a snapshot of the chain that fails its hash ends the chain there (lane.broken), the rest is still drawn', async () => {
+    const { sim, v1, v3, v5 } = await story()
+    await expect(buildHistory(sim.loader(), v5.root.cid, { referenceTime: NOW })).rejects.toMatchObject({ name: 'ValidationError', code: 'VALID-KIND', details: { cid: v5.root.cid.toString() } })
+    await expect(buildHistory(sim.loader(), v5.timestamp.cid, { referenceTime: NOW, since: v5.snapshot.cid })).rejects.toMatchObject({ code: 'VALID-KIND' })
+    sim.store.tamper(v1.snapshot.cid, (b) => { b[b.length - 3]! ^= 1; return b })
+    const h = await buildHistory(sim.loader(), v5.timestamp.cid, { referenceTime: NOW })
+    const snaps = lane(h, 'snapshot')
+    expect(snaps.broken?.cid).toBe(v1.snapshot.cid.toString())
+    expect(snaps.broken?.code).toMatch(/^(ENC-|ERR_)/)
+    expect(snaps.nodes.at(-1)).toBe(sim.versions[2]!.snapshot.cid.toString())
+    expect(lane(h, 'root').nodes).toContain(v3.root.cid.toString())
+    expect(toSvg(h)).toContain('chain ends: ')
   })
 
   it('DOT: a cluster per lane, a node per object, an edge per edge', async () => {
