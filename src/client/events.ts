@@ -174,7 +174,7 @@ export function errorEvent (base: Omit<EventBase, 'time'> & { source: string, pa
     source: base.source,
     ...(base.path === undefined ? {} : { path: boundedText(base.path) })
   }
-  const code = typeof err.code === 'string' ? err.code : 'ERR_UNKNOWN'
+  const code = typeof err.code === 'string' ? err.code : 'ERR_INTERNAL'
   if (err.name === 'ValidationError') {
     const vs = Array.isArray(details.violations) ? details.violations as Array<{ rule?: unknown, cid?: unknown }> : []
     const list = vs.map((v) => ({ rule: typeof v?.rule === 'string' ? boundedText(v.rule, 64) : '?', cid: stringOr(v?.cid) }))

@@ -113,7 +113,7 @@ function codeOf (e: unknown): string {
   const rule = ruleOfLoadError(e)
   if (rule !== undefined) return rule
   const c = (e as { code?: unknown })?.code
-  return typeof c === 'string' ? c : 'ERR_UNKNOWN'
+  return typeof c === 'string' ? c : 'ERR_INTERNAL'
 }
 
 /**
