@@ -14,7 +14,11 @@
  *   written without it;
  * - `close` waits for every line; the first append that failed is thrown
  *   then (DiskFullError ERR_DISK_FULL, or StateError ERR_STATE_IO), never
- *   from inside the Updater, whose outcome a log cannot change.
+ *   from inside the Updater, whose outcome a log cannot change: an update
+ *   whose line could not be written still stands (its state was written
+ *   first), and the command exits 1 with that code, so a missing line is
+ *   never silent; when the command failed anyway, its own error is the one
+ *   reported and the log's failure is a warning on stderr.
  */
 import { constants as fsc } from 'node:fs'
 import * as fs from 'node:fs/promises'

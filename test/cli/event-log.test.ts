@@ -3,6 +3,7 @@
  * the Updater's events appended to FILE as NDJSON, read back here after an
  * accepted update, a refused one and a download.
  */
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,6 +71,23 @@ describe('dagtuf client --log-json FILE', () => {
     expect(got[3]).toMatchObject({ to: { timestamp: ts }, continuity: 'descends', changed: { items: ['timestamp', 'snapshot', 'targets'], count: 3 } })
     expect(got[4]).toMatchObject({ type: 'download', path: 'c.txt', length: 2, role: 'targets' })
     expect(await readFile(out, 'utf8')).toBe('C\n')
+  })
+
+  it.skipIf(!existsSync('/dev/full'))('a full disk while appending is reported (ERR_DISK_FULL, exit 1), never silent; a refusal keeps its own code and says so on stderr', async () => {
+    const dir = join(work.path, 'c3')
+    expect((await dagtuf('client', 'init', '--dir', dir, '--root', repo.root, '--repo', repo.dir)).code).toBe(0)
+    // The update itself stands (its state is written before its event); the missing line is an error.
+    const full = await dagtuf('client', 'update', '--dir', dir, '--repo', repo.dir, '--timestamp', repo.timestamps[1]!, '--log-json', '/dev/full', '--json')
+    expect(full.code).toBe(1)
+    expect(JSON.parse(full.out[0]!)).toMatchObject({ error: { code: 'ERR_DISK_FULL' } })
+    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'))).toMatchObject({ trusted: { timestamp: repo.timestamps[1] } })
+    // A refused rollback stays CLIENT-TS-DESCENDS; the log's failure is a warning beside it.
+    const before = await readFile(join(dir, 'state.json'), 'utf8')
+    const back = await dagtuf('client', 'update', '--dir', dir, '--repo', repo.dir, '--timestamp', repo.timestamps[0]!, '--log-json', '/dev/full')
+    expect(back.code).toBe(1)
+    expect(back.err.join('\n')).toMatch(/^dagtuf: CLIENT-TS-DESCENDS: /m)
+    expect(back.err.join('\n')).toMatch(/warning: .*no space left/)
+    expect(await readFile(join(dir, 'state.json'), 'utf8')).toBe(before)
   })
 
   it('a log that cannot be opened stops the command before it updates anything (ERR_STATE_IO); the file is created when absent, never truncated', async () => {
