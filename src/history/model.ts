@@ -58,7 +58,9 @@ export interface HistoryNode {
   readonly first?: boolean
   /** A tombstone: the last object of a retired role. */
   readonly retired?: boolean
-  /** Roots: the key changes from the previous root (empty for the first or an unchanged key set). */
+  /** Roots: 1 for the first root, n for the n-th, when the chain was walked down to the first. */
+  readonly version?: number
+  /** Roots: the key changes from the previous root (empty for an unchanged key set; absent for the oldest drawn). */
   readonly keyChanges?: readonly KeyChange[]
   /** The column (index of the snapshot, oldest 0) whose snapshot first names this object, when one drawn does. */
   readonly column?: number
@@ -313,6 +315,10 @@ export async function buildHistory (loader: Loader, head: CID, options: HistoryO
         break
       }
       at = env.signed.previousVersion
+    }
+    if (l.kind === 'root' && ids.length > 0 && nodes.get(ids[ids.length - 1]!)?.first === true) {
+      // The chain reached the first root: number the versions from it.
+      ids.forEach((id, i) => { nodes.set(id, { ...nodes.get(id)!, version: ids.length - i }) })
     }
     lanes.push({ role: l.role, kind: l.kind, nodes: ids, more, ...(l.retired ? { retired: true } : {}), ...(broken === undefined ? {} : { broken }) })
   }

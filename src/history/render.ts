@@ -53,6 +53,7 @@ function shortCid (id: string): string {
 function detail (n: HistoryNode): string {
   const parts: string[] = []
   if (n.height !== undefined) parts.push(`h=${n.height}`)
+  if (n.version !== undefined) parts.push(`v${n.version}`)
   if (n.retired === true) parts.push('tombstone')
   if (n.keyChanges !== undefined && n.keyChanges.length > 0) parts.push('rotation')
   if (n.first === true) parts.push('first')
@@ -63,6 +64,7 @@ function detail (n: HistoryNode): string {
 function tooltip (n: HistoryNode): string {
   const lines = [`${n.kind} ${n.role}`, n.id, `expires ${n.expires}${n.expired ? ' (expired)' : ''}`]
   if (n.height !== undefined) lines.push(`height ${n.height}`)
+  if (n.version !== undefined) lines.push(`version ${n.version} of the root`)
   for (const k of n.keyChanges ?? []) lines.push(`${k.role}: +${k.added} -${k.removed} keys, threshold ${k.threshold[0]} -> ${k.threshold[1]}`)
   return lines.join('\n')
 }

@@ -90,6 +90,8 @@ describe('history graph', () => {
     expect(roots[0]).toBe(v3.root.cid.toString())
     expect(node(h, v3.root.cid).keyChanges).toEqual([{ role: 'targets', added: 2, removed: 1, threshold: [1, 2] }])
     expect(roots.at(-1)).toBe(sim.versions[0]!.root.cid.toString())
+    expect(roots.map((id) => node(h, id).version)).toEqual(roots.map((_, i) => roots.length - i))
+    expect(node(h, roots.at(-1)!).keyChanges).toBeUndefined()
     // d1 retired: its lane starts at the tombstone and walks down its versions; d2 is new in v4.
     const d1 = lane(h, 'd1')
     expect(d1.retired).toBe(true)
