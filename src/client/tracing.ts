@@ -86,36 +86,62 @@ function fail (a: Api, span: Span, e: unknown): void {
   span.setStatus({ code: a.SpanStatusCode.ERROR, message: typeof code === 'string' ? `${code}: ${message}` : message })
 }
 
-/** Start the span of one operation (`SPAN.refresh`...); a no-op Trace without OpenTelemetry. */
+/** Run `f`, ignoring what it throws: a broken SDK never changes an outcome. */
+function quietly (f: () => void): void {
+  try { f() } catch { /* the telemetry's failure, not the operation's */ }
+}
+
+/**
+ * Start the span of one operation (`SPAN.refresh`...); a no-op Trace
+ * without OpenTelemetry, or when the installed SDK throws while starting it.
+ * Whatever the SDK throws later (ending a span, setting attributes) is
+ * ignored: tracing never changes an operation's outcome.
+ */
 export async function startTrace (name: string, attrs: Attrs = {}): Promise<Trace> {
   const a = await otel()
   if (a === null) return NOOP
-  const tracer: Tracer = a.trace.getTracer('dagtuf', VERSION)
-  const parent: Context = a.context.active()
-  const span = tracer.startSpan(name, { attributes: attrs }, parent)
-  const ctx = a.trace.setSpan(parent, span)
+  let tracer: Tracer
+  let span: Span
+  let ctx: Context
+  try {
+    tracer = a.trace.getTracer('dagtuf', VERSION)
+    const parent: Context = a.context.active()
+    span = tracer.startSpan(name, { attributes: attrs }, parent)
+    ctx = a.trace.setSpan(parent, span)
+  } catch {
+    return NOOP
+  }
   let ended = false
   return {
     async step (child, fn) {
-      const s = tracer.startSpan(child, {}, ctx)
+      let s: Span
+      let inner: Context
       try {
-        const out = await a.context.with(a.trace.setSpan(ctx, s), fn)
-        s.setStatus({ code: a.SpanStatusCode.OK })
+        s = tracer.startSpan(child, {}, ctx)
+        inner = a.trace.setSpan(ctx, s)
+      } catch {
+        return await fn()
+      }
+      try {
+        const out = await a.context.with(inner, fn)
+        quietly(() => s.setStatus({ code: a.SpanStatusCode.OK }))
         return out
       } catch (e) {
-        fail(a, s, e)
+        quietly(() => { fail(a, s, e) })
         throw e
       } finally {
-        s.end()
+        quietly(() => { s.end() })
       }
     },
-    set (more) { span.setAttributes(more) },
+    set (more) { quietly(() => span.setAttributes(more)) },
     end (error) {
       if (ended) return
       ended = true
-      if (error === undefined) span.setStatus({ code: a.SpanStatusCode.OK })
-      else fail(a, span, error)
-      span.end()
+      quietly(() => {
+        if (error === undefined) span.setStatus({ code: a.SpanStatusCode.OK })
+        else fail(a, span, error)
+      })
+      quietly(() => { span.end() })
     }
   }
 }

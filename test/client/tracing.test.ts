@@ -16,10 +16,10 @@ import { RepoSim } from '../helpers/history.js'
 import { refusedUnchanged, tempDir, text, type TempDir } from '../helpers/client-sim.js'
 
 const exporter = new InMemorySpanExporter()
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
 let dir: TempDir
 
 beforeAll(() => {
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
   expect(trace.setGlobalTracerProvider(provider)).toBe(true)
   expect(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())).toBe(true)
 })
@@ -119,6 +119,21 @@ describe('Updater spans (OpenTelemetry SDK, in-memory exporter)', () => {
     expect(dl!.attributes).toMatchObject({ 'dagtuf.path': 'app.tgz', 'dagtuf.cid': info.cid.toString(), 'dagtuf.length': 6 })
     expect(dl!.attributes['dagtuf.fetched.bytes']).toBeGreaterThanOrEqual(6)
     expect(childrenOf(spans, dl!)).toEqual([SPAN.targetsSearch, SPAN.contentFetch])
+  })
+
+  it('an SDK that throws changes no outcome: the update is accepted, the refusal keeps its rule', async () => {
+    const { up, v1 } = await setup()
+    trace.disable()
+    const broken = { getTracer: () => ({ startSpan: () => { throw new Error('broken SDK') }, startActiveSpan: () => { throw new Error('broken SDK') } }) }
+    try {
+      expect(trace.setGlobalTracerProvider(broken as unknown as BasicTracerProvider)).toBe(true)
+      const r = await up.refresh()
+      expect(r.continuity).toBe('first')
+      await refusedUnchanged(dir.path, async () => await up.refresh(v1.timestamp.cid), 'CLIENT-TS-DESCENDS')
+    } finally {
+      trace.disable()
+      expect(trace.setGlobalTracerProvider(provider)).toBe(true)
+    }
   })
 
   it('tampered content ends the content fetch and the download with status ERROR and CLIENT-TARGET-CONTENT', async () => {
