@@ -136,6 +136,18 @@ describe('history graph', () => {
     expect(svg).toContain(`${capped.omitted.snapshots} earlier snapshots not drawn`)
   })
 
+  it('at most maxRoles role lanes are drawn, the others counted', async () => {
+    const sim = await RepoSim.create({ seed: 43 })
+    for (let i = 0; i < 40; i++) sim.delegate('targets', `r${String(i).padStart(2, '0')}`)
+    const v = await sim.publish()
+    const h = await buildHistory(sim.loader(), v.timestamp.cid, { referenceTime: NOW, maxRoles: 32 })
+    expect(h.lanes.filter((l) => /^r\d\d$/.test(l.role))).toHaveLength(32)
+    expect(h.lanes.filter((l) => /^r\d\d$/.test(l.role)).map((l) => l.role)[0]).toBe('r00')
+    expect(h.omitted.roles).toBe(8)
+    expect(toSvg(h)).toContain('8 more roles not drawn')
+    expect(toDot(h)).toContain('8 more roles not drawn')
+  })
+
   it('the witness of <-* between two snapshots is their chain; between timestamps, the snapshot chain; refused with SUCC-STAR when it does not hold', async () => {
     const { sim, v1, v3, v5 } = await story()
     const loader = sim.loader()
