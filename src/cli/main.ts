@@ -53,7 +53,8 @@ export const COMMAND_TABLE: readonly Entry[] = [
   ['serve', async () => (await import('./commands/serve.js')).serveCommand],
   ['mirror', async () => (await import('./commands/mirror.js')).mirrorCommand],
   // researchers
-  ['verify', async () => (await import('./commands/verify.js')).verifyCommand]
+  ['verify', async () => (await import('./commands/verify.js')).verifyCommand],
+  ['history', async () => (await import('./commands/history.js')).historyCommand]
 ]
 
 /** Every command, loaded (for the help listing). */

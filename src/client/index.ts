@@ -14,3 +14,10 @@ export type { LimitOverrides, Continuity, Floors } from './trusted-state.js'
 // Types that the names above use, exported so that the API documentation (npm run docs) names them.
 export type { StateRecord, TrustedSnapshot } from './statefile.js'
 export { verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
+// The events of `Updater.create({ onEvent })` (issue 17), and the spans' names.
+export {
+  EVENT_VERSION, EVENT_LIMITS,
+  type UpdaterEvent, type UpdaterEventListener, type UpdaterOperation, type InitEvent, type UpdateAcceptedEvent, type DownloadEvent,
+  type RefusedEvent, type FailedEvent, type Capped, type SourceUse
+} from './events.js'
+export { SPAN } from './tracing.js'

@@ -8,6 +8,18 @@
  *   const info = await updater.getTargetInfo('app/v2.tar.gz')
  *   if (info !== null) await updater.downloadTarget(info, './v2.tar.gz')
  *
+ * Observing it (issue 17): `Updater.create({ ..., onEvent, sourceLabel })`
+ * hands the listener one plain JSON-serialisable event per outcome of
+ * `init`, `refresh` and `downloadTarget` (`init`, `update.accepted`,
+ * `download`, `refused` with the rule ID and the CID at fault, `failed`
+ * with the error code; shapes, version and bounds in src/client/events.ts),
+ * after the outcome is decided. The listener is called synchronously; what
+ * it throws or rejects with is ignored, so it never changes an outcome.
+ * `sourceLabel` names the source in events (credentials in a URL removed).
+ * The same operations are OpenTelemetry spans (`dagtuf.refresh`,
+ * `dagtuf.download`, `dagtuf.init`, with a child span per step; see
+ * src/client/tracing.ts), no-op unless the application installs an SDK.
+ *
  * Guarantees:
  * - `refresh` runs the steps of NOTES 7.2 through one TrustedState with the
  *   reference time fixed before the first fetch; it persists the new state
@@ -75,6 +87,8 @@ import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } fr
 import type { StateRecord } from './statefile.js'
 import { ClientStore } from './store.js'
 import { slowPoint } from '../util/test-hooks.js'
+import { emitTo, errorEvent, capped, boundedText, rulesChecked, sourceLabel, EVENT_VERSION, type UpdaterEventListener, type UpdaterOperation } from './events.js'
+import { SPAN, startTrace, type Trace } from './tracing.js'
 import { TrustedState, assertFresh, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
 /** Where the newest timestamp CID comes from (an HTTP head endpoint, IPNS, a file...). Untrusted. */
@@ -127,9 +141,18 @@ export interface UpdaterOptions {
    * has its own per-request timeouts). Exceeding it is BlockError ERR_TIMEOUT.
    */
   timeoutMs?: number
+  /**
+   * Called with one event per outcome of init, refresh and downloadTarget
+   * (src/client/events.ts). Whatever it throws is ignored.
+   */
+  onEvent?: UpdaterEventListener
+  /** How events name the source (default 'source'); credentials in a URL are removed. */
+  sourceLabel?: string
 }
 
 export interface RefreshResult {
+  /** What was trusted before: the root, and the timestamp (null before a first update). */
+  previous: { root: string, timestamp: string | null }
   timestamp: string
   snapshot: string
   root: string
@@ -193,6 +216,8 @@ export class Updater {
   readonly #limits: ResolvedLimits
   readonly #signal: AbortSignal | undefined
   readonly #timeoutMs: number | undefined
+  readonly #onEvent: UpdaterEventListener | undefined
+  readonly #sourceLabel: string
   /** Envelopes known to be in the cache (so a search stores a loaded role once). */
   readonly #storedRoles = new Set<string>()
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
@@ -210,6 +235,29 @@ export class Updater {
     this.#limits = resolveLimits(options.limits)
     this.#signal = options.signal
     this.#timeoutMs = options.timeoutMs
+    this.#onEvent = options.onEvent
+    this.#sourceLabel = sourceLabel(options.sourceLabel ?? (options.source === undefined ? 'the local cache' : 'source'))
+  }
+
+  /**
+   * Run one operation under its span, and emit the `refused` or `failed`
+   * event of its error (the events of a success are the operation's own).
+   */
+  async #observed<T> (operation: UpdaterOperation, span: string, path: string | undefined, body: (trace: Trace) => Promise<T>): Promise<T> {
+    const trace = await startTrace(span, { 'dagtuf.dir': this.dir, ...(path === undefined ? {} : { 'dagtuf.path': boundedText(path, 256) }) })
+    try {
+      const out = await body(trace)
+      trace.end()
+      return out
+    } catch (e) {
+      trace.end(e)
+      emitTo(this.#onEvent, errorEvent({ v: EVENT_VERSION, dir: this.dir, operation, source: this.#sourceLabel, ...(path === undefined ? {} : { path }) }, e))
+      throw e
+    }
+  }
+
+  #base (operation: UpdaterOperation): { v: typeof EVENT_VERSION, time: string, dir: string, operation: UpdaterOperation } {
+    return { v: EVENT_VERSION, time: new Date().toISOString(), dir: this.dir, operation }
   }
 
   /**
@@ -227,6 +275,8 @@ export class Updater {
     if (options.unsafeReferenceTime !== undefined) referenceTimeOf(options.unsafeReferenceTime)
     if (options.unsafeAllowExpired !== undefined && typeof options.unsafeAllowExpired !== 'boolean') throw new UsageError('ERR_ARGUMENT', 'unsafeAllowExpired: expected a boolean')
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new UsageError('ERR_ARGUMENT', 'onEvent: expected a function')
+    if (options.sourceLabel !== undefined && typeof options.sourceLabel !== 'string') throw new UsageError('ERR_ARGUMENT', 'sourceLabel: expected a string')
     resolveLimits(options.limits)
     const ipns = ipnsOption(options)
     return new Updater(await ClientStore.open(options.dir), options, ipns)
@@ -259,6 +309,14 @@ export class Updater {
    * @throws {BlockError} when the root cannot be fetched
    */
   async init (rootCid: CID | string, options: { force?: boolean } = {}): Promise<{ root: string, changed: boolean }> {
+    return await this.#observed('init', SPAN.init, undefined, async () => {
+      const r = await this.#init(rootCid, options)
+      emitTo(this.#onEvent, { type: 'init', ...this.#base('init'), root: r.root, changed: r.changed })
+      return r
+    })
+  }
+
+  async #init (rootCid: CID | string, options: { force?: boolean }): Promise<{ root: string, changed: boolean }> {
     const cid = toCid(rootCid, 'root')
     const release = await this.#store.lock()
     try {
@@ -306,13 +364,34 @@ export class Updater {
   async refresh (timestamp?: CID | string): Promise<RefreshResult> {
     // Step 1: the reference time is fixed before anything is fetched.
     const now = this.#now ?? new Date()
+    return await this.#observed('refresh', SPAN.refresh, undefined, async (trace) => {
+      const r = await this.#timedRefresh(now, timestamp, trace)
+      trace.set({ 'dagtuf.timestamp': r.timestamp, 'dagtuf.continuity': r.continuity, 'dagtuf.fetched.blocks': r.fetched.blocks, 'dagtuf.fetched.bytes': r.fetched.bytes, 'dagtuf.cache_hits': r.fetched.cacheHits })
+      emitTo(this.#onEvent, {
+        type: 'update.accepted',
+        ...this.#base('refresh'),
+        from: r.previous,
+        to: { root: r.root, timestamp: r.timestamp, snapshot: r.snapshot },
+        continuity: r.continuity,
+        referenceTime: r.referenceTime,
+        rules: rulesChecked(r.continuity, r.previous.root !== r.root),
+        changed: capped(r.changed, (n) => boundedText(n)),
+        rootSteps: r.rootChain.length - 1,
+        fetched: { sources: [{ source: this.#sourceLabel, blocks: r.fetched.blocks, bytes: r.fetched.bytes }], cacheHits: r.fetched.cacheHits },
+        ...(r.ipns === undefined ? {} : { ipns: { name: r.ipns.name, sequence: r.ipns.sequence } })
+      })
+      return r
+    })
+  }
+
+  async #timedRefresh (now: Date, timestamp: CID | string | undefined, trace: Trace): Promise<RefreshResult> {
     const limit = this.#timeoutMs
-    if (limit === undefined) return await this.#refresh(now, timestamp, this.#signal)
+    if (limit === undefined) return await this.#refresh(now, timestamp, this.#signal, trace)
     const timer = new AbortController()
     const t = setTimeout(() => { timer.abort(new DOMException('update timed out', 'TimeoutError')) }, limit)
     const signal = this.#signal === undefined ? timer.signal : AbortSignal.any([this.#signal, timer.signal])
     try {
-      return await this.#refresh(now, timestamp, signal)
+      return await this.#refresh(now, timestamp, signal, trace)
     } catch (e) {
       if (timer.signal.aborted && this.#signal?.aborted !== true) {
         throw new BlockError('ERR_TIMEOUT', `the update did not finish within ${limit} ms`, { cause: e, details: { timeoutMs: limit } })
@@ -323,7 +402,7 @@ export class Updater {
     }
   }
 
-  async #refresh (now: Date, timestamp: CID | string | undefined, signal: AbortSignal | undefined): Promise<RefreshResult> {
+  async #refresh (now: Date, timestamp: CID | string | undefined, signal: AbortSignal | undefined, trace: Trace): Promise<RefreshResult> {
     const release = await this.#store.lock()
     try {
       const state = await this.state()
@@ -331,24 +410,29 @@ export class Updater {
       let fromIpns: { rec: VerifiedIpnsRecord, floors: Awaited<ReturnType<typeof readIpnsFloors>> } | undefined
       if (timestamp !== undefined) candidate = toCid(timestamp, 'timestamp')
       else if (this.#ipns !== undefined) {
-        const bytes = await this.#ipns.record(signal === undefined ? {} : { signal })
-        const rec = await verifyIpnsRecord(this.#ipns.name, bytes, now)
-        const floors = await readIpnsFloors(this.dir)
-        checkIpnsReplay(floors.get(rec.name), rec)
-        fromIpns = { rec, floors }
-        candidate = rec.timestamp
-      } else if (this.#head !== undefined) candidate = await this.#head(signal === undefined ? {} : { signal })
-      else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
+        const ipns = this.#ipns
+        fromIpns = await trace.step(SPAN.head, async () => {
+          const bytes = await ipns.record(signal === undefined ? {} : { signal })
+          const rec = await verifyIpnsRecord(ipns.name, bytes, now)
+          const floors = await readIpnsFloors(this.dir)
+          checkIpnsReplay(floors.get(rec.name), rec)
+          return { rec, floors }
+        })
+        candidate = fromIpns.rec.timestamp
+      } else if (this.#head !== undefined) {
+        const head = this.#head
+        candidate = await trace.step(SPAN.head, async () => await head(signal === undefined ? {} : { signal }))
+      } else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
 
       const loader = this.#loader(signal)
       const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) })
-      await ts.loadCandidate(candidate)
+      await trace.step(SPAN.timestamp, async () => { await ts.loadCandidate(candidate) })
       await slowPoint()
-      await ts.verifyRootChain()
-      await ts.verifyValid()
+      await trace.step(SPAN.rootChain, async () => await ts.verifyRootChain())
+      await trace.step(SPAN.validTop, async () => await ts.verifyValid())
       await slowPoint()
-      await ts.verifyFresh()
-      await ts.verifyContinuity()
+      await trace.step(SPAN.expires, async () => { await ts.verifyFresh() })
+      await trace.step(SPAN.snapshotWalk, async () => await ts.verifyContinuity())
       const accepted = ts.accepted()
 
       // Step 7. The blocks first, durably, then the state that names them:
@@ -359,11 +443,13 @@ export class Updater {
       // The envelopes this update read (the top of the DAG, and any delegated
       // object a relation or a recovery loaded), and the shard nodes it read.
       const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.loadedRoles.values()]
-      loader.writeShards()
-      await loader.settleShards()
-      await this.#store.blocks.putMany(keep, loader.shards)
-      await slowPoint()
-      await this.#store.writeState(accepted.record)
+      await trace.step(SPAN.persist, async () => {
+        loader.writeShards()
+        await loader.settleShards()
+        await this.#store.blocks.putMany(keep, loader.shards)
+        await slowPoint()
+        await this.#store.writeState(accepted.record)
+      })
       await slowPoint()
       // Searches get a loader of their own (with the Updater's signal, not this
       // refresh): the update's loader holds every block the update read, a
@@ -385,6 +471,7 @@ export class Updater {
 
       const stats: ClientLoaderStats = loader.stats
       const out: RefreshResult = {
+        previous: { root: state.root.toString(), timestamp: state.trusted?.timestamp.toString() ?? null },
         timestamp: dag.timestamp.cid.toString(),
         snapshot: dag.snapshot.cid.toString(),
         root: dag.root.cid.toString(),
@@ -511,13 +598,33 @@ export class Updater {
    * @throws {StateError} ERR_STATE_IO when the file cannot be written
    */
   async downloadTarget (info: TargetResult, destPath: string): Promise<DownloadResult> {
+    const path = typeof info?.path === 'string' ? info.path : undefined
+    return await this.#observed('download', SPAN.download, path, async (trace) => {
+      const counted = { blocks: 0, bytes: 0 }
+      const r = await this.#download(info, destPath, trace, counted)
+      trace.set({ 'dagtuf.cid': r.cid, 'dagtuf.length': r.length, 'dagtuf.fetched.blocks': counted.blocks, 'dagtuf.fetched.bytes': counted.bytes })
+      emitTo(this.#onEvent, {
+        type: 'download',
+        ...this.#base('download'),
+        path: boundedText(info.path),
+        cid: r.cid,
+        length: r.length,
+        role: boundedText(info.role),
+        fetched: { sources: [{ source: this.#sourceLabel, ...counted }] }
+      })
+      return r
+    })
+  }
+
+  async #download (info: TargetResult, destPath: string, trace: Trace, counted: { blocks: number, bytes: number }): Promise<DownloadResult> {
     if (info === null || typeof info !== 'object' || CID.asCID(info.cid) === null || !Number.isSafeInteger(info.length) || info.length < 0) {
       throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
     }
     if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
-    if (this.#source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
+    const source = this.#source
+    if (source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
     if (typeof info.path !== 'string' || info.path.length === 0) throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
-    const now = await this.getTargetInfo(info.path)
+    const now = await trace.step(SPAN.targetsSearch, async () => await this.getTargetInfo(info.path))
     if (now === null || !now.cid.equals(info.cid) || now.length !== info.length) {
       throw new StateError('ERR_TARGET_CHANGED', `the trusted state no longer answers ${JSON.stringify(info.path)} with ${info.cid} (${info.length} bytes)${now === null ? '' : `, but with ${now.cid} (${now.length} bytes)`}: call getTargetInfo again`, {
         details: { path: info.path, cid: info.cid.toString(), length: info.length, ...(now === null ? {} : { now: { cid: now.cid.toString(), length: now.length } }) }
@@ -535,9 +642,20 @@ export class Updater {
     let done = false
     try {
       try {
-        await readContent(this.#source, info.cid, info.length, async (chunk) => {
-          try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
-        }, this.#signal === undefined ? {} : { signal: this.#signal })
+        // The content's blocks, counted for the download event.
+        const counting: BlockSource = {
+          get: async (cid, opts) => {
+            const bytes = await source.get(cid, opts)
+            counted.blocks++
+            counted.bytes += bytes.length
+            return bytes
+          }
+        }
+        await trace.step(SPAN.contentFetch, async () => {
+          await readContent(counting, info.cid, info.length, async (chunk) => {
+            try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
+          }, this.#signal === undefined ? {} : { signal: this.#signal })
+        })
       } catch (e) {
         // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
         if (e instanceof BlockError && isVerdict(e)) {

@@ -56,6 +56,13 @@ describe('cli: lazy imports on the client path', () => {
     expect([...packages].filter((p) => HEAVY_PACKAGES.includes(p))).toEqual([])
   })
 
+  it('the client loads @opentelemetry/api only by import(), once an SDK registered with it (src/client/tracing.ts)', () => {
+    const { files, packages } = closure(['cli/main.ts', 'cli/commands/client.ts', 'client/index.ts'])
+    expect(files.has('client/tracing.ts')).toBe(true)
+    expect(packages.has('@opentelemetry/api')).toBe(false)
+    expect(readFileSync(join(SRC, 'client', 'tracing.ts'), 'utf8')).toContain("import('@opentelemetry/api')")
+  })
+
   it('the commands that only read a repository (status, head, log, drafts, draft show) load neither the node, Helia, the stores, the engine nor the keys\' ciphers at start', () => {
     const { files, packages } = closure(['cli/main.ts', 'cli/commands/read.ts'])
     expect(files.has('publish/state.ts')).toBe(true)

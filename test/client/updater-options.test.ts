@@ -10,4 +10,9 @@ describe('Updater options', () => {
     expect(await codeOf({ dir: '/nonexistent/dagtuf-client', now: new Date() })).toBe('ERR_ARGUMENT')
     expect(await codeOf({ dir: '/nonexistent/dagtuf-client', unsafeReferenceTime: new Date(Number.NaN) })).toBe('ERR_ARGUMENT')
   })
+
+  it('onEvent must be a function and sourceLabel a string (checked before the folder is touched)', async () => {
+    expect(await codeOf({ dir: '/nonexistent/dagtuf-client', onEvent: 'log.ndjson' })).toBe('ERR_ARGUMENT')
+    expect(await codeOf({ dir: '/nonexistent/dagtuf-client', onEvent: () => {}, sourceLabel: 42 })).toBe('ERR_ARGUMENT')
+  })
 })

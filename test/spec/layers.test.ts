@@ -4,6 +4,7 @@
  *   cli/                      commands (may use the server)
  *   server/                   the HTTP service
  *   client/   publish/        the two workflows (neither uses the other)
+ *   history/                  the history graph and its drawings (no Node built-in)
  *   relations/                <-, <-?, <-* over a loader
  *   validate/                 VALID (pure: no block source, no file system)
  *   shard/                    sharded maps: canonical HAMT nodes, lookups, updates, diffs
@@ -33,8 +34,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   relations: ['validate', 'shard', 'model', 'util'],
   client: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
   publish: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
+  history: ['relations', 'validate', 'shard', 'model', 'util'],
   server: ['client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util'],
-  cli: ['server', 'client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util']
+  cli: ['server', 'client', 'history', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util']
 }
 
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)'(\.{1,2}\/[^']+)'/g

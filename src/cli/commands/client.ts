@@ -12,6 +12,11 @@
  * name's signed IPNS record instead of the gateway's /head. A refusal exits 1 with the rule ID as code and the
  * offending CID in the message (and in the JSON error object).
  *
+ * `--log-json FILE` (init, update, get) appends the Updater's events to FILE
+ * as NDJSON, one JSON object per line (src/cli/event-log.ts): an accepted
+ * update with the rules checked and what changed, a refusal with its rule
+ * ID and the CID at fault, a download.
+ *
  * `get` and `list` use the trusted state, so they check it at the moment of
  * use (CLIENT-EXPIRES): on a state that has expired they fail until an
  * update succeeds (`get --update` does both). `--unsafe-allow-expired`
@@ -29,6 +34,7 @@ import { join } from 'node:path'
 import { IPNS_OPTION, SOURCE_OPTIONS, ipnsHeadOf, openSource, type OpenedSource } from './client-sources.js'
 import { dagtufCommand } from '../../util/shell.js'
 import type { CID } from 'multiformats/cid'
+import { EventLog, LOG_JSON_OPTION } from '../event-log.js'
 
 export const DEFAULT_CLIENT_DIR = './dagtuf-client'
 
@@ -62,12 +68,33 @@ async function requireState (dir: string): Promise<void> {
   }
 }
 
-async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, options: { init?: boolean } = {}): Promise<T> {
+async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, options: { init?: boolean, io?: Io } = {}): Promise<T> {
   if (options.init !== true) await requireState(dirOf(args))
+  // Opened before anything else happens: a log that cannot be written stops the command first.
+  const file = str(args, 'log-json')
+  const log = file === undefined ? undefined : await EventLog.open(file)
+  let failed = false
+  try {
+    return await withLoggedUpdater(args, required, fn, log, options)
+  } catch (e) {
+    failed = true
+    throw e
+  } finally {
+    // The command's own error wins; a log that failed as well is said on stderr.
+    if (log !== undefined) {
+      await log.close().catch((e: unknown) => {
+        if (!failed) throw e
+        options.io?.err(`dagtuf: warning: ${(e as Error).message}`)
+      })
+    }
+  }
+}
+
+async function withLoggedUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, log: EventLog | undefined, options: { init?: boolean }): Promise<T> {
   // A failed init removes the client folder again, but only one it created itself.
   const created = options.init === true && await stat(dirOf(args)).then(() => false, () => true)
   try {
-    return await withOpenedUpdater(args, required, fn)
+    return await withOpenedUpdater(args, required, fn, log)
   } catch (e) {
     if (created) await rm(dirOf(args), { recursive: true, force: true }).catch(() => {})
     // The library's message names `dagtuf client update` without the folder: say how to run it here.
@@ -79,12 +106,13 @@ async function withUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater,
   }
 }
 
-async function withOpenedUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>): Promise<T> {
+async function withOpenedUpdater<T> (args: Parsed, required: boolean, fn: (u: Updater, s: OpenedSource) => Promise<T>, log: EventLog | undefined): Promise<T> {
   const opened = await openSource(args, required)
   try {
     const ipns = ipnsHeadOf(args, opened)
     const updater = await Updater.create({
       dir: dirOf(args),
+      ...(log === undefined ? {} : { onEvent: log.listener, sourceLabel: ipns === undefined ? opened.label : `/ipns/${ipns.name} via ${opened.label}` }),
       ...(flag(args, 'unsafe-allow-expired') ? { unsafeAllowExpired: true } : {}),
       ...(opened.source === undefined ? {} : { source: opened.source }),
       ...(ipns !== undefined ? { ipns } : opened.head === undefined ? {} : { head: opened.head })
@@ -143,8 +171,8 @@ async function refreshFrom (u: Updater, s: OpenedSource, args: Parsed, io: Io, t
 export const clientInitCommand: Command = {
   name: 'client init',
   summary: 'trust a root (by CID, obtained out of band): fetch it and check it',
-  usage: 'client init --dir C --root CID (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--force]',
-  options: { ...DIR, root: { type: 'string', help: 'CID of the root to trust' }, force: { type: 'boolean', help: 'discard an existing trusted state' }, ...SOURCE_OPTIONS },
+  usage: 'client init --dir C --root CID (--gateway URL | --car FILE | --peer MULTIADDR | --repo DIR) [--force] [--log-json FILE]',
+  options: { ...DIR, root: { type: 'string', help: 'CID of the root to trust' }, force: { type: 'boolean', help: 'discard an existing trusted state' }, ...LOG_JSON_OPTION, ...SOURCE_OPTIONS },
   async run (args, io) {
     const root = cidArg(args, 'root')
     if (root === undefined) throw new UsageError('ERR_USAGE', 'client init needs --root CID')
@@ -152,21 +180,21 @@ export const clientInitCommand: Command = {
       const r = await u.init(root, { force: flag(args, 'force') })
       say(io, args, r.changed ? `trusting root ${r.root} (fetched from ${s.label}) in ${u.dir}` : `${u.dir} already trusts root ${r.root}`)
       return { result: { dir: u.dir, root: r.root, changed: r.changed } }
-    }, { init: true })
+    }, { init: true, io })
   }
 }
 
 export const clientUpdateCommand: Command = {
   name: 'client update',
   summary: 'verify the newest timestamp (or --timestamp CID) against the trusted state, and trust it',
-  usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR) [--hedge MS | --race] [--json]',
-  options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...IPNS_OPTION, ...SOURCE_OPTIONS },
+  usage: 'client update --dir C [--timestamp CID | --ipns NAME] (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR | --routing URL) [--hedge MS | --race] [--json] [--log-json FILE]',
+  options: { ...DIR, timestamp: { type: 'string', help: 'update to this timestamp CID instead of the source\'s head' }, ...IPNS_OPTION, ...LOG_JSON_OPTION, ...SOURCE_OPTIONS },
   async run (args, io) {
     const ts = cidArg(args, 'timestamp')
     return await withUpdater(args, true, async (u, s) => {
       const r = await refreshFrom(u, s, args, io, ts)
       return { result: r.json }
-    })
+    }, { io })
   }
 }
 
@@ -189,7 +217,7 @@ function pathAndOutput (args: Parsed): { path: string, output: string } {
 export const clientGetCommand: Command = {
   name: 'client get',
   summary: 'find a target in the trusted state (not expired now) and download it, verified by CID and length',
-  usage: 'client get --dir C PATH -o FILE (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR) [--hedge MS | --race] [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired]',
+  usage: 'client get --dir C PATH -o FILE (--gateway URL... | --car FILE | --peer MULTIADDR... | --repo DIR | --routing URL) [--hedge MS | --race] [--update [--timestamp CID | --ipns NAME]] [--unsafe-allow-expired] [--log-json FILE]',
   options: {
     ...DIR,
     output: { type: 'string', help: 'where to write the target (same as -o FILE)' },
@@ -197,6 +225,7 @@ export const clientGetCommand: Command = {
     timestamp: { type: 'string', help: 'with --update: update to this timestamp CID' },
     ...IPNS_OPTION,
     ...UNSAFE_ALLOW_EXPIRED,
+    ...LOG_JSON_OPTION,
     ...SOURCE_OPTIONS
   },
   async run (args, io) {
@@ -212,7 +241,7 @@ export const clientGetCommand: Command = {
       const got = await u.downloadTarget(info, output)
       say(io, args, `${path}: ${got.length} bytes, ${got.cid}, signed by role ${info.role}${info.chain.length > 1 ? ` (via ${info.chain.join(' -> ')})` : ''}, verified and written to ${got.path}`)
       return { result: { ...targetJson(info), file: got.path, ...(refreshed === undefined ? {} : { update: refreshed.json }) } }
-    })
+    }, { io })
   }
 }
 
