@@ -113,7 +113,7 @@ export class OnlineResigner {
       }
       const signing = await sign(p, s.keys)
       if (signing.kind !== 'signed') return undefined
-      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '' })
+      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '', action: 'online-resign' })
       this.#log(`online re-sign at ${expiresIn(s.now, 0)}: timestamp ${head.timestamp} (expires ${signing.dag.timestamp.signed.expires}), snapshot expires ${signing.dag.snapshot.signed.expires}`)
       return head
     })

@@ -41,6 +41,7 @@ import { DagtufError, KeyFileError, RepoError } from '../model/errors.js'
 import { signingMessage, type Signer } from '../model/keys.js'
 import type { KeyId } from '../model/types.js'
 import { acquireLock } from './repo-io.js'
+import { appendAudit, draftEvent } from './audit.js'
 import { commitDraft } from './commit.js'
 import {
   applySignatures, checkFresh, complete, draftNeeds, listDrafts, needsReport, readDraft, removeDraft, saveDraft,
@@ -281,6 +282,7 @@ export class SigningSessions {
       const needs = draftNeeds(current.published, draft.objects)
       const objects = applySignatures(draft.objects, needs, offered)
       const next: Draft = { ...draft, objects, needs }
+      await appendAudit(this.repo.dir, [draftEvent('draft-signed', id, { roles: [...new Set(offered.map((o) => o.role))], keyids: offered.map((o) => o.keyid) })], { now: s.now })
       await saveDraft(this.repo, next)
       if (!complete(objects, needs)) return { view: await this.#view(next), added: offered.length, published: false }
       let r
@@ -310,6 +312,7 @@ export class SigningSessions {
         throw new RepoError('ERR_DRAFT_PUBLISHED', `draft ${id} was already published as ${published.timestamp}`, { details: { rule: 'SESS-ONCE', draft: id, timestamp: published.timestamp.toString() } })
       }
       await readDraft(this.repo, id)
+      await appendAudit(this.repo.dir, [draftEvent('draft-withdrawn', id)], { now: this.#now() })
       await removeDraft(this.repo, id)
     })
   }

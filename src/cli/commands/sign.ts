@@ -21,6 +21,7 @@ import {
   unsignedCopy, type Draft
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
+import { appendAudit, draftEvent } from '../../publish/audit.js'
 import { pickDraft, readDraftFile } from './read.js'
 import { DIR, PASSPHRASE, PKCS11, withSigners, needsJson, outOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
 
@@ -84,6 +85,8 @@ async function signWith (args: Parsed, io: Io, signers: readonly Signer[]): Prom
       for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
     }
     const next: Draft = { ...draft, objects, needs }
+    // AUDIT-WRITE-AHEAD: the signatures' entry before the draft file.
+    await appendAudit(s.repo.dir, [draftEvent('draft-signed', draft.id, { roles: [...new Set(signed.map((x) => x.role))], keyids: signed.map((x) => x.keyid) })], { now: s.now })
     await saveDraft(s.repo, next)
     const r = await tryFinalizeDraft(s, next)
     for (const x of signed) io.out(`signed ${x.role} with ${x.keyid.slice(0, 16)}`)
