@@ -73,6 +73,8 @@ export interface SessionStoreOptions {
   readonly maxDrafts?: number
   /** The clock (tests inject one). */
   readonly now?: () => Date
+  /** Told of each draft this service publishes: how long the publish took and how old the draft was (metrics). */
+  readonly onPublished?: (p: { seconds: number, draftAgeSeconds: number }) => void
 }
 
 /** One object of a draft as a signer sees it. */
@@ -146,8 +148,10 @@ export class SigningSessions {
   readonly maxDrafts: number
   readonly #now: () => Date
   readonly #sessionNow: () => Promise<Session>
+  readonly #onPublished: SessionStoreOptions['onPublished']
 
   constructor (options: SessionStoreOptions) {
+    this.#onPublished = options.onPublished
     this.repo = options.repo
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_DRAFT_TTL_SECONDS
     this.maxDrafts = options.maxDrafts ?? DEFAULT_MAX_DRAFTS
@@ -286,6 +290,7 @@ export class SigningSessions {
       await saveDraft(this.repo, next)
       if (!complete(objects, needs)) return { view: await this.#view(next), added: offered.length, published: false }
       let r
+      const started = performance.now()
       try {
         r = await tryFinalizeDraft(s, next)
       } catch (e) {
@@ -295,6 +300,7 @@ export class SigningSessions {
         return { view: await this.#view(next), added: offered.length, published: false, publishError: { code: e.code, message: e.message, ...(typeof rule === 'string' ? { rule } : {}) } }
       }
       if (r.kind !== 'published') return { view: await this.#view(next), added: offered.length, published: false }
+      this.#onPublished?.({ seconds: (performance.now() - started) / 1000, draftAgeSeconds: (s.now.getTime() - Date.parse(draft.created)) / 1000 })
       return { view: SigningSessions.#publishedView(id, r.head), added: offered.length, published: true }
     })
   }

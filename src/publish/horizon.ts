@@ -1,0 +1,90 @@
+/**
+ * The expiry horizon of a repository's head (issue 17.4): per role, the
+ * seconds until it expires and whether that is inside the operator's
+ * warning horizon, so that `dagtuf status --json`, `/readyz` and `/metrics`
+ * of `dagtuf serve` say the same thing. Pure functions over the head's
+ * expiry times, plus `headStatus`, which loads the head's DAG and checks it
+ * (VALID, once per head: the caller caches by timestamp CID).
+ */
+import type { BlockSource } from '../blocks/types.js'
+import { DagtufError } from '../model/errors.js'
+import { TOP_ROLES } from '../model/types.js'
+import { sourceLoader } from '../validate/loader.js'
+import { assertValidTimestamp } from '../validate/valid.js'
+import type { Repo } from './repo.js'
+import { loadCurrent } from './state.js'
+
+/** The default warning horizon: a week before a role expires. */
+export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 86400
+
+export interface RoleHorizon {
+  readonly role: string
+  readonly expires: string
+  /** Whole seconds until it expires (negative once expired). */
+  readonly seconds: number
+  /** Inside the warning horizon (or expired). */
+  readonly warn: boolean
+  readonly expired: boolean
+}
+
+export interface Horizon {
+  readonly warningSeconds: number
+  readonly roles: RoleHorizon[]
+  /** The roles that warn, soonest first. */
+  readonly warnings: string[]
+}
+
+/**
+ * Per role (top roles first, then delegated ones by name), the seconds left
+ * before `expires` at `now`, and `warn` when fewer than `warningSeconds`.
+ */
+export function horizonOf (expires: Readonly<Record<string, string>>, now: Date, warningSeconds: number): Horizon {
+  const names = Object.keys(expires)
+  const top = TOP_ROLES.filter((r) => names.includes(r))
+  const rest = names.filter((n) => !(TOP_ROLES as readonly string[]).includes(n)).sort()
+  const roles = [...top, ...rest].map((role): RoleHorizon => {
+    const seconds = Math.floor((Date.parse(expires[role]!) - now.getTime()) / 1000)
+    return { role, expires: expires[role]!, seconds, warn: seconds < warningSeconds, expired: seconds <= 0 }
+  })
+  const warnings = roles.filter((r) => r.warn).sort((a, b) => a.seconds - b.seconds).map((r) => r.role)
+  return { warningSeconds, roles, warnings }
+}
+
+export interface HeadStatus {
+  readonly head: string
+  /** When head.json says it was published. */
+  readonly published: string
+  /** Expiry per role of the head's DAG. */
+  readonly expires: Record<string, string>
+  /** The head's DAG is VALID (NOTES 4). */
+  readonly verified: boolean
+  /** Why not, when it is not. */
+  readonly error?: { code: string, message: string }
+}
+
+/**
+ * Load the head of `repo` from `node` and check it: VALID of its timestamp
+ * over the node's blocks. A repository without a head, or whose head does
+ * not load, is reported (verified false), not thrown.
+ */
+export async function headStatus (repo: Repo, node: BlockSource): Promise<HeadStatus | undefined> {
+  let head
+  try {
+    head = await repo.head()
+  } catch {
+    return undefined
+  }
+  try {
+    const current = await loadCurrent(repo, node)
+    const p = current.published
+    const expires: Record<string, string> = {
+      root: p.root.signed.expires, targets: p.targets.signed.expires, snapshot: p.snapshot.signed.expires, timestamp: p.timestamp.signed.expires
+    }
+    for (const [n, e] of p.delegated) expires[n] = e.signed.expires
+    await assertValidTimestamp(sourceLoader(node), head.timestamp)
+    return { head: head.timestamp.toString(), published: head.published, expires, verified: true }
+  } catch (e) {
+    if (!(e instanceof DagtufError)) throw e
+    return { head: head.timestamp.toString(), published: head.published, expires: {}, verified: false, error: { code: e.code, message: e.message } }
+  }
+}
