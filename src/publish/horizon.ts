@@ -11,6 +11,7 @@ import { DagtufError } from '../model/errors.js'
 import { TOP_ROLES } from '../model/types.js'
 import { sourceLoader } from '../validate/loader.js'
 import { assertValidTimestamp } from '../validate/valid.js'
+import type { ExpiryRole } from './files.js'
 import type { Repo } from './repo.js'
 import { loadCurrent } from './state.js'
 
@@ -20,6 +21,8 @@ export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 86400
 export interface RoleHorizon {
   readonly role: string
   readonly expires: string
+  /** This role's horizon in seconds: the warning horizon, or a quarter of its expiry period when shorter. */
+  readonly horizon: number
   /** Whole seconds until it expires (negative once expired). */
   readonly seconds: number
   /** Inside the warning horizon (or expired). */
@@ -36,15 +39,22 @@ export interface Horizon {
 
 /**
  * Per role (top roles first, then delegated ones by name), the seconds left
- * before `expires` at `now`, and `warn` when fewer than `warningSeconds`.
+ * before `expires` at `now`, and `warn` when fewer than its horizon:
+ * `warningSeconds`, or a quarter of the role's expiry period (`periods`,
+ * config.json) when that is shorter. A role re-signed every day (the
+ * timestamp, by `serve --online-keys` at half its period) is never a week
+ * from expiry; it warns once a quarter of its period is left, i.e. when its
+ * re-signing has been failing for a quarter period.
  */
-export function horizonOf (expires: Readonly<Record<string, string>>, now: Date, warningSeconds: number): Horizon {
+export function horizonOf (expires: Readonly<Record<string, string>>, now: Date, warningSeconds: number, periods?: Readonly<Record<ExpiryRole, number>>): Horizon {
   const names = Object.keys(expires)
   const top = TOP_ROLES.filter((r) => names.includes(r))
   const rest = names.filter((n) => !(TOP_ROLES as readonly string[]).includes(n)).sort()
   const roles = [...top, ...rest].map((role): RoleHorizon => {
     const seconds = Math.floor((Date.parse(expires[role]!) - now.getTime()) / 1000)
-    return { role, expires: expires[role]!, seconds, warn: seconds < warningSeconds, expired: seconds <= 0 }
+    const period = periods?.[(TOP_ROLES as readonly string[]).includes(role) ? role as ExpiryRole : 'delegated']
+    const horizon = period === undefined ? warningSeconds : Math.min(warningSeconds, Math.floor(period / 4))
+    return { role, expires: expires[role]!, horizon, seconds, warn: seconds < horizon, expired: seconds <= 0 }
   })
   const warnings = roles.filter((r) => r.warn).sort((a, b) => a.seconds - b.seconds).map((r) => r.role)
   return { warningSeconds, roles, warnings }
@@ -56,6 +66,8 @@ export interface HeadStatus {
   readonly published: string
   /** Expiry per role of the head's DAG. */
   readonly expires: Record<string, string>
+  /** The expiry periods of config.json (each role's horizon is at most a quarter of its period). */
+  readonly periods?: Readonly<Record<ExpiryRole, number>>
   /** The head's DAG is VALID (NOTES 4). */
   readonly verified: boolean
   /** Why not, when it is not. */
@@ -82,7 +94,8 @@ export async function headStatus (repo: Repo, node: BlockSource): Promise<HeadSt
     }
     for (const [n, e] of p.delegated) expires[n] = e.signed.expires
     await assertValidTimestamp(sourceLoader(node), head.timestamp)
-    return { head: head.timestamp.toString(), published: head.published, expires, verified: true }
+    const periods = (await repo.config()).expiry
+    return { head: head.timestamp.toString(), published: head.published, expires, periods, verified: true }
   } catch (e) {
     if (!(e instanceof DagtufError)) throw e
     return { head: head.timestamp.toString(), published: head.published, expires: {}, verified: false, error: { code: e.code, message: e.message } }

@@ -8,7 +8,9 @@
  *             the head's DAG does not load or is not VALID (the code or
  *             rule of the failure); a role is inside the warning horizon
  *             before it expires, or expired (ERR_EXPIRY_HORIZON, naming the
- *             role and its seconds left). `roles` is `horizonOf` of
+ *             role and its seconds left). A role's horizon is the warning
+ *             horizon, or a quarter of its expiry period when shorter
+ *             (`horizonOf`: a daily timestamp is never a week from expiry). `roles` is `horizonOf` of
  *             src/publish/horizon.ts, what `dagtuf status --json` reports.
  * Other methods: 405. Bodies are JSON, no-store.
  */
@@ -46,10 +48,10 @@ export function healthHandler (options: HealthOptions): (req: GatewayRequest) =>
     if (!status.verified) {
       return answer(req.method, 503, { ready: false, reasons: [{ code: status.error?.code ?? 'ERR_INVALID', message: `the head does not verify: ${status.error?.message ?? ''}` }], head: status.head, warningSeconds: options.warningSeconds })
     }
-    const h = horizonOf(status.expires, now(), options.warningSeconds)
+    const h = horizonOf(status.expires, now(), options.warningSeconds, status.periods)
     const reasons = h.warnings.map((role) => {
       const r = h.roles.find((x) => x.role === role)!
-      return { code: 'ERR_EXPIRY_HORIZON', role, seconds: r.seconds, expires: r.expires, message: r.expired ? `${role} expired at ${r.expires}` : `${role} expires in ${r.seconds} s (${r.expires}), inside the warning horizon of ${options.warningSeconds} s` }
+      return { code: 'ERR_EXPIRY_HORIZON', role, seconds: r.seconds, expires: r.expires, message: r.expired ? `${role} expired at ${r.expires}` : `${role} expires in ${r.seconds} s (${r.expires}), inside its warning horizon of ${r.horizon} s` }
     })
     return answer(req.method, reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, ...(reasons.length > 0 ? { reasons } : {}), head: status.head, warningSeconds: options.warningSeconds, roles: h.roles })
   }

@@ -28,6 +28,12 @@
  *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
  *   that stopped reading) is destroyed, which frees what it held.
  * `stats()` counts all of it (tests and the bench read it).
+ *
+ * `routes` adds routes answered before all others (GET /metrics, /healthz,
+ * /readyz of `dagtuf serve`), and `observe` is told of every request the
+ * handlers answered, once its response is done or abandoned: method, target,
+ * status, body bytes written, and the body of a small error answer (what
+ * metrics-handlers.ts counts).
  */
 import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'

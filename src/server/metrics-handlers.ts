@@ -13,9 +13,8 @@
  *   dagtuf_role_expiry_seconds{role}                       gauge (seconds until the role expires)
  *   dagtuf_audit_append_failures_total                     counter
  *
- * Label values are bounded (NOTES AUDIT-NO-SECRETS, and a scrape's series
- * count): routes are templates from a fixed list (`routeOf`), never paths or
- * CIDs; methods from a fixed list; statuses are three digits; rules are the
+ * Label values are bounded (NOTES METRICS-BOUNDED; no secrets, AUDIT-NO-SECRETS):
+ * routes are templates from a fixed list (`routeOf`), never paths or CIDs; methods from a fixed list; statuses are three digits; rules are the
  * rule IDs of NOTES (else "none"); codes match ERR_[A-Z_]+ and at most
  * MAX_CODES distinct ones are kept (then "other"); roles are the four top
  * roles and at most MAX_ROLES delegated ones (the soonest to expire), the
