@@ -226,6 +226,34 @@ describe('the audit log of a repository', () => {
   })
 })
 
+describe('drafts made and signed with the CLI', () => {
+  it('AUDIT-WRITE-AHEAD: publish without the targets key makes a draft (draft-created); sign --key publishes it (draft-signed, publish, draft-completed)', async () => {
+    const dir = await copy()
+    const { readdir, rename, mkdir } = await import('node:fs/promises')
+    const vault = join(work.path, `vault${n}`)
+    await mkdir(vault)
+    const name = (await readdir(join(dir, 'keys'))).find((f) => f.startsWith('targets-'))!
+    await rename(join(dir, 'keys', name), join(vault, 'targets.json'))
+    await writeFile(join(work.path, `c${n}.txt`), 'C\n')
+    expect((await dagtuf('add', '--dir', dir, join(work.path, `c${n}.txt`))).code).toBe(0)
+    const d = await dagtuf('publish', '--dir', dir)
+    expect(d.code, JSON.stringify(d.json)).toBe(0)
+    const before = (await verifyAudit(dir)).entries.length
+    const s = await dagtuf('sign', '--dir', dir, '--key', join(vault, 'targets.json'))
+    expect(s.code, JSON.stringify(s.json)).toBe(0)
+    const v = await verifyAudit(dir)
+    expect(v.problems).toEqual([])
+    const made = v.entries[before - 1]!.entry
+    expect(made.action).toBe('draft-created')
+    const id = made.details.draft as string
+    expect(id).toMatch(/^draft-[0-9a-f]+$/)
+    const rest = v.entries.slice(before).map((e) => e.entry)
+    expect(rest.map((e) => e.action)).toEqual(['draft-signed', 'publish', 'draft-completed'])
+    expect(rest[0]!.details).toMatchObject({ draft: id, roles: ['targets'] })
+    expect(rest[1]!.details.source).toBe(id)
+  })
+})
+
 describe('refused pushes', () => {
   it('AUDIT-REFUSALS-BOUNDED: 50 refusals in one window write 10 entries one by one and one count of the other 40 when the window ends', async () => {
     const dir = await copy()

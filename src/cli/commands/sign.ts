@@ -127,6 +127,7 @@ export const draftImportCommand: Command = {
     return await withSession(args, { lock: true }, async (s) => {
       const current = await loadCurrent(s.repo, s.node)
       let ours: Draft
+      let adopted = false
       try {
         ours = await readDraft(s.repo, incoming.id)
       } catch (e) {
@@ -134,11 +135,18 @@ export const draftImportCommand: Command = {
         // (strict decode, freshness, requirements, VALID) before publishing.
         if (!(e instanceof RepoError) || e.code !== 'ERR_DRAFT_NOT_FOUND') throw e
         ours = { ...incoming, objects: unsignedCopy(incoming.objects) }
+        adopted = true
       }
       checkFresh(current.published, ours.objects)
       const needs = draftNeeds(current.published, ours.objects)
       const { objects, added } = mergeSignatures(ours.objects, incoming.objects, needs)
       const next: Draft = { ...ours, objects, needs }
+      // AUDIT-WRITE-AHEAD: a draft adopted from a file, and the signatures taken, before the draft file.
+      const events = [
+        ...(adopted ? [draftEvent('draft-created', next.id, { base: next.base.toString(), roles: [...next.objects.keys()] })] : []),
+        ...(added.length > 0 ? [draftEvent('draft-signed', next.id, { roles: [...new Set(added.map((a) => a.role))], keyids: added.map((a) => a.keyid) })] : [])
+      ]
+      await appendAudit(s.repo.dir, events, { now: s.now })
       await saveDraft(s.repo, next)
       const r = await tryFinalizeDraft(s, next)
       io.out(`imported ${added.length} signature(s)`)
