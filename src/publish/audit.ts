@@ -561,7 +561,7 @@ export class RefusalAudit {
         this.#windowStart = t
         this.#written = 0
       }
-      const code = /^ERR_[A-Z_]{1,40}$/.test(r.code) ? r.code : 'ERR_OTHER'
+      const code = /^ERR_[A-Z_]{1,40}$/.test(r.code) ? r.code : 'other'
       if (this.#written < this.#perWindow) {
         this.#written++
         events.push({ action: 'push-refused', details: { code, status: r.status, ...(r.rule !== undefined && /^[A-Z][A-Z-]{1,40}$/.test(r.rule) ? { rule: r.rule } : {}) } })

@@ -94,8 +94,9 @@ export async function headStatus (repo: Repo, node: BlockSource): Promise<HeadSt
     }
     for (const [n, e] of p.delegated) expires[n] = e.signed.expires
     await assertValidTimestamp(sourceLoader(node), head.timestamp)
-    const periods = (await repo.config()).expiry
-    return { head: head.timestamp.toString(), published: head.published, expires, periods, verified: true }
+    // Without config.json's periods each role's horizon is the warning horizon alone.
+    const periods = await repo.config().then((c) => c.expiry, () => undefined)
+    return { head: head.timestamp.toString(), published: head.published, expires, ...(periods !== undefined ? { periods } : {}), verified: true }
   } catch (e) {
     if (!(e instanceof DagtufError)) throw e
     return { head: head.timestamp.toString(), published: head.published, expires: {}, verified: false, error: { code: e.code, message: e.message } }

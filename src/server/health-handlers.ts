@@ -25,6 +25,9 @@ export interface HealthOptions {
   readonly now?: () => Date
 }
 
+/** The codes of /readyz's reasons (and of a refused method). */
+export type HealthReasonCode = 'ERR_NO_HEAD' | 'ERR_EXPIRY_HORIZON' | 'ERR_INTERNAL' | 'ERR_METHOD_NOT_ALLOWED'
+
 export function isHealthRoute (req: Pick<GatewayRequest, 'url'>): boolean {
   const path = req.url.split('?')[0]
   return path === '/healthz' || path === '/readyz'
@@ -41,7 +44,12 @@ export function healthHandler (options: HealthOptions): (req: GatewayRequest) =>
   return async (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(req.method, 405, { error: { code: 'ERR_METHOD_NOT_ALLOWED', message: 'only GET and HEAD are allowed' } }, { allow: 'GET, HEAD' })
     if (req.url.split('?')[0] === '/healthz') return answer(req.method, 200, { status: 'ok' })
-    const status = await options.head()
+    let status
+    try {
+      status = await options.head()
+    } catch (e) {
+      return answer(req.method, 503, { ready: false, reasons: [{ code: 'ERR_INTERNAL', message: `the head could not be checked: ${e instanceof Error ? e.message : String(e)}` }], warningSeconds: options.warningSeconds })
+    }
     if (status === undefined) {
       return answer(req.method, 503, { ready: false, reasons: [{ code: 'ERR_NO_HEAD', message: 'the repository has no head' }], warningSeconds: options.warningSeconds })
     }

@@ -189,7 +189,8 @@ export class Metrics {
     this.#publish.render(out, [{ action: 'online-resign' }, { action: 'session' }])
     this.#session.render(out, [{}])
     this.#auditFailures.render(out)
-    const status = await this.#head?.()
+    // The head's gauges are left out while it cannot be read (the counters still answer).
+    const status = await this.#head?.().catch(() => undefined)
     const now = this.#now()
     if (status !== undefined) {
       out.push('# HELP dagtuf_head_verified 1 when the head\'s DAG is VALID (NOTES 4), else 0.', '# TYPE dagtuf_head_verified gauge', `dagtuf_head_verified ${status.verified ? 1 : 0}`)

@@ -177,7 +177,12 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     const status = async (): Promise<HeadStatus | undefined> => {
       const cid = await head().catch(() => null)
       if (cid === null) return undefined
-      if (checked?.cid !== cid.toString()) checked = { cid: cid.toString(), status: headStatus(repo, node) }
+      if (checked?.cid !== cid.toString()) {
+        const mine = { cid: cid.toString(), status: headStatus(repo, node) }
+        checked = mine
+        // A failure that is not a verdict (a bug, the node closing) is not kept: the next request tries again.
+        mine.status.catch(() => { if (checked === mine) checked = undefined })
+      }
       return await checked.status
     }
     const metrics = new Metrics({ head: status, ...(options.now !== undefined ? { now: options.now } : {}) })
