@@ -226,6 +226,29 @@ describe('the audit log of a repository', () => {
   })
 })
 
+describe('what an entry may hold', () => {
+  it('AUDIT-NO-SECRETS: details that are not short printable strings, numbers, string lists or code counts are refused before anything is written', async () => {
+    const dir = await copy()
+    const chain = await readFile(chainFile(dir))
+    const bad: Array<Record<string, unknown>> = [
+      { key: 'x'.repeat(257) },
+      { key: 'line\nbreak' },
+      { key: { nested: { object: 1 } } },
+      { key: new Uint8Array(32) },
+      { key: Array(65).fill('a') },
+      { 'not a key': 'v' },
+      Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`k${i}`, i]))
+    ]
+    for (const details of bad) {
+      await expect(appendAudit(dir, [{ action: 'draft-withdrawn', details: details as any }])).rejects.toThrow(RangeError)
+    }
+    expect(await readFile(chainFile(dir))).toEqual(chain)
+    // What the builders make is accepted.
+    await appendAudit(dir, [{ action: 'draft-withdrawn', details: { draft: 'draft-0011223344', keyids: ['ab'.repeat(32)], codes: { ERR_BAD_CAR: 2 }, count: 2, ok: true, none: null } }])
+    expect((await verifyAudit(dir)).ok).toBe(true)
+  })
+})
+
 describe('drafts made and signed with the CLI', () => {
   it('AUDIT-WRITE-AHEAD: publish without the targets key makes a draft (draft-created); sign --key publishes it (draft-signed, publish, draft-completed)', async () => {
     const dir = await copy()

@@ -297,6 +297,41 @@ describe('health', () => {
     }
   })
 
+  it('GET /readyz is 503 naming the failure when the head does not verify (head.json no longer matches its DAG); /metrics says dagtuf_head_verified 0 and counts refusals by code', async () => {
+    const dir = await copyOfBase()
+    // A second head (snapshot and timestamp re-signed: the keys at hand).
+    expect((await ok('publish', '--dir', dir)).timestamp).not.toBe((await ok('log', '--dir', dir)).entries[1].timestamp)
+    const server = await serveRepository(dir, { allowPush: true })
+    try {
+      expect((await httpRequest(`${server.url}/readyz`)).status).toBe(200)
+      expect((await httpRequest(`${server.url}/metrics`)).body.toString('utf8')).toContain('dagtuf_head_verified 1')
+      // head.json names another snapshot than its timestamp's (the log's first head's).
+      const head = JSON.parse(await readFile(join(dir, 'head.json'), 'utf8')) as Record<string, unknown>
+      const first = JSON.parse((await readFile(join(dir, 'log.jsonl'), 'utf8')).split('\n')[0]!) as { snapshot: string }
+      expect(first.snapshot).not.toBe(head.snapshot)
+      await writeFile(join(dir, 'head.json'), JSON.stringify({ ...head, snapshot: first.snapshot }))
+      const r = await httpRequest(`${server.url}/readyz`)
+      const body = JSON.parse(r.body.toString('utf8'))
+      expect(r.status).toBe(503)
+      expect(body.reasons[0].code).toBe('ERR_REPO_CORRUPT')
+      expect(body.reasons[0].message).toContain('does not verify')
+      // A push without If-Match: refused, counted by its code (no rule).
+      const refused = await httpRequest(`${server.url}/head`, { method: 'PUT', headers: { 'content-type': 'application/vnd.ipld.car', 'content-length': '0' } })
+      expect(refused.status).toBe(428)
+      const metrics = (await httpRequest(`${server.url}/metrics`)).body.toString('utf8')
+      expect(metrics).toContain('dagtuf_head_verified 0')
+      expect(metrics).not.toContain('dagtuf_role_expiry_seconds{')
+      expect(metrics).toContain('dagtuf_refusals_total{rule="none",code="ERR_PRECONDITION_REQUIRED"} 1')
+      expect(metrics).toContain('dagtuf_http_requests_total{route="/head",method="PUT",status="428"} 1')
+      expect(metrics).toMatch(/dagtuf_http_requests_total\{route="\/readyz",method="GET",status="503"\} 1\n/)
+    } finally {
+      await server.close()
+    }
+    // The refusal is in the audit log too (AUDIT-REFUSALS-BOUNDED).
+    const audit = await verifyAudit(dir)
+    expect(audit.entries[audit.entries.length - 1]!.entry).toMatchObject({ action: 'push-refused', details: { code: 'ERR_PRECONDITION_REQUIRED', status: 428 } })
+  })
+
   it('dagtuf status --json reports per role the seconds until expiry and the warn flag, for --expiry-warning', async () => {
     const dir = await copyOfBase()
     const st = await ok('status', '--dir', dir)

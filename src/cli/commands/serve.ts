@@ -172,13 +172,13 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       const file = r === null ? 0n : BigInt(r.sequence)
       return put !== undefined && put.sequence > file ? put.sequence : file
     }
-    // The head's status (loaded and VALID-checked once per head) for /metrics and /readyz.
-    let checked: { cid: string, status: Promise<HeadStatus | undefined> } | undefined
+    // The head's status (loaded and VALID-checked once per version of head.json) for /metrics and /readyz.
+    let checked: { key: string, status: Promise<HeadStatus | undefined> } | undefined
     const status = async (): Promise<HeadStatus | undefined> => {
-      const cid = await head().catch(() => null)
-      if (cid === null) return undefined
-      if (checked?.cid !== cid.toString()) {
-        const mine = { cid: cid.toString(), status: headStatus(repo, node) }
+      const key = await fileKey(headFile)
+      if (key === null) return undefined
+      if (checked?.key !== key) {
+        const mine = { key, status: headStatus(repo, node) }
         checked = mine
         // A failure that is not a verdict (a bug, the node closing) is not kept: the next request tries again.
         mine.status.catch(() => { if (checked === mine) checked = undefined })
