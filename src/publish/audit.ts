@@ -205,6 +205,15 @@ async function tailOf (dir: string): Promise<Pointer | undefined> {
   }
   const from = p?.bytes ?? 0
   if (size < from) throw bad('the chain is shorter than the pointer says')
+  if (p !== undefined) {
+    // The entry the pointer names ends exactly there and has its CID (a changed last entry, which no later one links, is caught here).
+    const before = await readRange(chainFile, Math.max(0, from - MAX_ENTRY_BYTES - 2), Math.min(from, MAX_ENTRY_BYTES + 2))
+    const end = before.byteLength - 1
+    const start = before.lastIndexOf(0x0a, end - 1) + 1
+    if (before[end] !== 0x0a || (start === 0 && from > before.byteLength) || !cidOf(before.subarray(start, end)).equals(p.cid)) {
+      throw bad('the last entry is not the one the pointer names')
+    }
+  }
   if (size === from) return p
   const extra = await readRange(chainFile, from, size - from)
   const { lines, partial } = splitLines(extra)

@@ -156,6 +156,8 @@ describe('the audit log of a repository', () => {
     ls[3] = Buffer.from(dagJson.encode(e)).toString('utf8')
     await writeFile(chainFile(last), ls.map((l) => l + '\n').join(''))
     expect(await problem(last)).toBe('AUDIT-HEAD')
+    const refusedOverChanged = await dagtuf('publish', '--dir', last, '--refresh', 'targets')
+    expect(refusedOverChanged.json.error?.code).toBe('ERR_REPO_CORRUPT')
 
     const cut = await copy()
     const whole = await readFile(chainFile(cut))
