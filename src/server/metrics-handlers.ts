@@ -12,6 +12,10 @@
  *   dagtuf_head_verified                                   gauge (1 when the head's DAG is VALID)
  *   dagtuf_role_expiry_seconds{role}                       gauge (seconds until the role expires)
  *   dagtuf_audit_append_failures_total                     counter
+ *   dagtuf_http_connections                                gauge (open now)
+ *   dagtuf_http_refused_connections_total, dagtuf_http_busy_requests_total,
+ *   dagtuf_http_write_timeouts_total, dagtuf_http_pipeline_overflows_total
+ *                                                          counters (http-server.ts stats: load refused before a handler ran)
  *
  * Label values are bounded (NOTES METRICS-BOUNDED; no secrets, AUDIT-NO-SECRETS):
  * routes are templates from a fixed list (`routeOf`), never paths or CIDs; methods from a fixed list; statuses are three digits; rules are the
@@ -57,6 +61,15 @@ export function routeOf (url: string): string {
   const path = url.split(/[?#]/)[0]!
   for (const [re, name] of ROUTES) if (re.test(path)) return name
   return 'other'
+}
+
+/** The server's own counts (http-server.ts `stats()`), what /metrics shows of them. */
+export interface ServerLoad {
+  readonly connections: number
+  readonly refusedConnections: number
+  readonly busyRequests: number
+  readonly writeTimeouts: number
+  readonly pipelineOverflows: number
 }
 
 /** What http-server.ts reports of each answered request. */
@@ -146,6 +159,7 @@ export class Metrics {
   readonly #codes = new Set<string>()
   readonly #head: MetricsOptions['head']
   readonly #now: () => Date
+  #stats: (() => ServerLoad) | undefined
 
   constructor (options: MetricsOptions = {}) {
     this.#head = options.head
@@ -172,6 +186,9 @@ export class Metrics {
 
   auditFailed (): void { this.#auditFailures.inc({}) }
 
+  /** Where the server's own counts come from (set once it listens). */
+  serverStats (stats: () => ServerLoad): void { this.#stats = stats }
+
   #code (code: string | undefined): string {
     if (code === undefined || !/^ERR_[A-Z0-9_]{1,40}$/.test(code)) return 'none'
     if (this.#codes.has(code)) return code
@@ -189,6 +206,17 @@ export class Metrics {
     this.#publish.render(out, [{ action: 'online-resign' }, { action: 'session' }])
     this.#session.render(out, [{}])
     this.#auditFailures.render(out)
+    const load = this.#stats?.()
+    if (load !== undefined) {
+      out.push('# HELP dagtuf_http_connections Connections open now.', '# TYPE dagtuf_http_connections gauge', `dagtuf_http_connections ${load.connections}`)
+      const counters: Array<[string, number, string]> = [
+        ['dagtuf_http_refused_connections_total', load.refusedConnections, 'Connections answered 503 ERR_BUSY for being over --max-connections.'],
+        ['dagtuf_http_busy_requests_total', load.busyRequests, 'Requests answered 503 ERR_BUSY after waiting for a block slot, or over --max-car-streams.'],
+        ['dagtuf_http_write_timeouts_total', load.writeTimeouts, 'Connections cut because their socket took nothing for --write-timeout.'],
+        ['dagtuf_http_pipeline_overflows_total', load.pipelineOverflows, 'Connections closed for pipelining too many requests.']
+      ]
+      for (const [name, value, help] of counters) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`)
+    }
     // The head's gauges are left out while it cannot be read (the counters still answer).
     const status = await this.#head?.().catch(() => undefined)
     const now = this.#now()

@@ -324,6 +324,8 @@ describe('health', () => {
       expect(metrics).toContain('dagtuf_refusals_total{rule="none",code="ERR_PRECONDITION_REQUIRED"} 1')
       expect(metrics).toContain('dagtuf_http_requests_total{route="/head",method="PUT",status="428"} 1')
       expect(metrics).toMatch(/dagtuf_http_requests_total\{route="\/readyz",method="GET",status="503"\} 1\n/)
+      expect(metrics).toMatch(/\ndagtuf_http_connections [1-9]\d*\n/)
+      expect(metrics).toContain('\ndagtuf_http_refused_connections_total 0\n')
     } finally {
       await server.close()
     }

@@ -245,6 +245,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       { matches: isHealthRoute, handler: health }
     ]
     const server = await startServer({ source: node, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}), routes, observe: (r) => { metrics.request(r) } })
+    metrics.serverStats(() => server.stats())
     {
       const u = new URL(server.url)
       const host = u.hostname.replace(/^\[|\]$/g, '')
