@@ -53,8 +53,17 @@ export const AUDIT_DIR = 'audit'
 const CHAIN = 'chain.jsonl'
 const POINTER = 'pointer.json'
 const POINTER_FORMAT = 'dagtuf-audit-head/1'
-/** Entries of one append at most (a publish: publish, root-changed, draft-completed). */
+/** Events of one append at most (a publish: publish, root-changed, draft-completed); a new log's first append adds its start entry. */
 export const MAX_BATCH = 4
+
+/**
+ * Whether `entries` can be the work of one append: at most MAX_BATCH + 1 of
+ * them, all with the same time (an append dates all its entries alike).
+ * Entries past the pointer must be, or the pointer was moved back.
+ */
+function oneAppend (entries: readonly AuditEntry[]): boolean {
+  return entries.length <= MAX_BATCH + 1 && entries.every((e) => e.time === entries[0]!.time)
+}
 /** One entry's line at most. */
 const MAX_ENTRY_BYTES = 64 * 1024
 const MAX_CHAIN_BYTES = 1024 * 1024 * 1024
@@ -193,16 +202,7 @@ async function tailOf (dir: string): Promise<Pointer | undefined> {
   let size: number
   try { size = (await fs.stat(chainFile)).size } catch { size = 0 }
   const bad = (why: string): RepoError => new RepoError('ERR_REPO_CORRUPT', `the audit log in ${dir} does not match its head pointer (${why}): nothing is appended; see dagtuf audit verify`, { details: { path: dir } })
-  let p: Pointer | undefined
-  if (pbytes === undefined) {
-    if (size > 0) {
-      // A first append that died before its pointer: whole first entries are taken over below.
-      const { lines } = splitLines(await readRange(chainFile, 0, size))
-      if (lines.length === 0 || lines.length > MAX_BATCH) throw bad('no pointer')
-    }
-  } else {
-    p = parsePointer(pbytes)
-  }
+  const p = pbytes === undefined ? undefined : parsePointer(pbytes)
   const from = p?.bytes ?? 0
   if (size < from) throw bad('the chain is shorter than the pointer says')
   if (p !== undefined) {
@@ -215,11 +215,12 @@ async function tailOf (dir: string): Promise<Pointer | undefined> {
     }
   }
   if (size === from) return p
+  if (size - from > (MAX_BATCH + 1) * (MAX_ENTRY_BYTES + 1)) throw bad(p === undefined ? 'no pointer' : 'more past the pointer than one append writes')
   const extra = await readRange(chainFile, from, size - from)
   const { lines, partial } = splitLines(extra)
-  if (lines.length > MAX_BATCH) throw bad('more entries past the pointer than one append writes')
   let at = p
   let offset = from
+  const taken: AuditEntry[] = []
   for (const line of lines) {
     const e = decodeEntry(line)
     const cid = cidOf(line)
@@ -227,7 +228,9 @@ async function tailOf (dir: string): Promise<Pointer | undefined> {
     if (e === undefined || !follows) throw bad(`entries past the pointer do not continue it`)
     offset += line.byteLength + 1
     at = { cid, seq: e.seq, time: e.time, bytes: offset }
+    taken.push(e)
   }
+  if (!oneAppend(taken)) throw bad(p === undefined ? 'no pointer, and the entries are not those of one append' : 'the entries past the pointer are not those of one append (the pointer was moved back)')
   if (partial > 0) {
     try { await fs.truncate(chainFile, offset) } catch (e) {
       throw diskFull(e, chainFile) ?? new RepoError('ERR_REPO_IO', `could not repair ${chainFile}`, { cause: e, details: { path: chainFile } })
@@ -401,9 +404,8 @@ export async function verifyAudit (repoDir: string): Promise<AuditReport> {
   let pointer: Pointer | undefined
   try {
     const pb = await readCapped(join(dir, POINTER), 4096)
-    if (pb === undefined) {
-      if ((chainBytes?.byteLength ?? 0) > 0) problems.push({ rule: 'AUDIT-HEAD', message: `${AUDIT_DIR}/${POINTER} is missing` })
-    } else pointer = parsePointer(pb)
+    // A missing pointer over at most one append's entries is a first append that stopped before it (checked below).
+    if (pb !== undefined) pointer = parsePointer(pb)
   } catch (e) {
     if (!(e instanceof RepoError && e.code === 'ERR_REPO_CORRUPT')) throw e
     problems.push({ rule: 'AUDIT-HEAD', message: `${AUDIT_DIR}/${POINTER} is malformed or truncated: ${e.message}` })
@@ -453,10 +455,10 @@ export async function verifyAudit (repoDir: string): Promise<AuditReport> {
       problems.push({ rule: 'AUDIT-HEAD', seq: pointer.seq, message: `the pointer names ${pointer.cid.toString()} (entry ${pointer.seq}) but the entry there is ${last.cid.toString()} (entry ${last.entry.seq}): the last entry was changed` })
     } else {
       unacknowledged = entries.length - 1 - atPointer
-      if (unacknowledged > MAX_BATCH) problems.push({ rule: 'AUDIT-HEAD', seq: pointer.seq, message: `${unacknowledged} entries past the pointer: more than one append writes (the pointer was moved back)` })
+      if (!oneAppend(entries.slice(atPointer + 1).map((x) => x.entry))) problems.push({ rule: 'AUDIT-HEAD', seq: pointer.seq, message: `${unacknowledged} entries past the pointer: not those of one append (the pointer was moved back)` })
     }
-  } else if (pointer === undefined && problems.length === 0 && entries.length > MAX_BATCH) {
-    problems.push({ rule: 'AUDIT-HEAD', message: 'the chain has entries but no pointer' })
+  } else if (pointer === undefined && problems.length === 0 && !oneAppend(entries.map((x) => x.entry))) {
+    problems.push({ rule: 'AUDIT-HEAD', message: `${AUDIT_DIR}/${POINTER} is missing, and the chain holds more than one append's entries` })
   } else if (pointer === undefined) {
     unacknowledged = entries.length
   }

@@ -144,6 +144,11 @@ describe('the audit log of a repository', () => {
     const empty = await copy()
     await writeFile(pointerFile(empty), '')
     expect(await problem(empty)).toBe('AUDIT-HEAD')
+    // Removed: the four entries are more than one append writes.
+    const gone = await copy()
+    const { rm } = await import('node:fs/promises')
+    await rm(pointerFile(gone))
+    expect(await problem(gone)).toBe('AUDIT-HEAD')
     const half = await copy()
     const p = await readFile(pointerFile(half))
     await writeFile(pointerFile(half), p.subarray(0, p.byteLength >> 1))
@@ -189,9 +194,9 @@ describe('the audit log of a repository', () => {
     expect(after.problems).toEqual([])
     expect(after.unacknowledged).toBe(0)
     expect(after.entries.map((x) => x.entry.action).slice(-2)).toEqual(['draft-withdrawn', 'publish'])
-    // The pointer moved back by more than one append is a failure.
+    // The pointer moved back by more than one append is a failure (six entries: more than one append writes, whatever their times).
     const back = await copy()
-    for (let i = 0; i < 5; i++) await appendAudit(back, [{ action: 'draft-withdrawn', details: { draft: 'draft-0011223344' } }])
+    for (let i = 0; i < 6; i++) await appendAudit(back, [{ action: 'draft-withdrawn', details: { draft: 'draft-0011223344' } }])
     await writeFile(pointerFile(back), pointer)
     expect(await problem(back)).toBe('AUDIT-HEAD')
   })
