@@ -389,12 +389,13 @@ export interface AuditReport {
 
 /**
  * Read and check the audit log of the repository in `repoDir` against
- * itself (AUDIT-CHAIN, AUDIT-ORDER, AUDIT-HEAD) and against the published
- * heads of log.jsonl and head.json (AUDIT-COVERS). Never writes.
+ * itself (AUDIT-CHAIN, AUDIT-ORDER, AUDIT-HEAD), against `anchors` (entry
+ * CIDs kept elsewhere: AUDIT-ANCHOR) and against the published heads of
+ * log.jsonl and head.json (AUDIT-COVERS). Never writes.
  *
  * @throws {RepoError} ERR_REPO_IO when a file cannot be read
  */
-export async function verifyAudit (repoDir: string): Promise<AuditReport> {
+export async function verifyAudit (repoDir: string, options: { anchors?: readonly CID[] } = {}): Promise<AuditReport> {
   const dir = auditDir(repoDir)
   const problems: AuditProblem[] = []
   const chainBytes = await readCapped(join(dir, CHAIN), MAX_CHAIN_BYTES).catch((e: unknown) => {
@@ -461,6 +462,17 @@ export async function verifyAudit (repoDir: string): Promise<AuditReport> {
     problems.push({ rule: 'AUDIT-HEAD', message: `${AUDIT_DIR}/${POINTER} is missing, and the chain holds more than one append's entries` })
   } else if (pointer === undefined) {
     unacknowledged = entries.length
+  }
+
+  // AUDIT-ANCHOR: pointers copied elsewhere earlier still name entries of the chain.
+  if (problems.length === 0) {
+    const have = new Set(entries.map((e) => e.cid.toString()))
+    for (const a of options.anchors ?? []) {
+      if (!have.has(a.toString())) {
+        problems.push({ rule: 'AUDIT-ANCHOR', message: `the anchored entry ${a.toString()} is not in the chain: the log was rewritten after it (or the anchor is of another repository)` })
+        break
+      }
+    }
   }
 
   // AUDIT-COVERS: every head published since the log started is in a head-moving entry.

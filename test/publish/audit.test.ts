@@ -201,6 +201,23 @@ describe('the audit log of a repository', () => {
     expect(await problem(back)).toBe('AUDIT-HEAD')
   })
 
+  it('AUDIT-ANCHOR: a chain rewritten consistently passes on its own, and fails against an anchor kept from before; an anchor it still holds passes', async () => {
+    const dir = await copy()
+    const before = await verifyAudit(dir)
+    const anchor = before.head!.cid
+    const es = await decoded(dir)
+    es[1]!.details.source = 'forged'
+    await rewriteConsistently(dir, es)
+    expect(await problem(dir)).toBeUndefined()
+    const r = await dagtuf('audit', 'verify', '--dir', dir, '--anchor', anchor)
+    expect(r.code).toBe(1)
+    expect(r.json.problems[0].rule).toBe('AUDIT-ANCHOR')
+    // The start entry was not rewritten: anchoring it passes.
+    const start = before.entries[0]!.cid.toString()
+    expect((await dagtuf('audit', 'verify', '--dir', dir, '--anchor', start)).code).toBe(0)
+    expect((await dagtuf('audit', 'verify', '--dir', dir, '--anchor', 'not-a-cid')).code).toBe(2)
+  })
+
   it('AUDIT-COVERS: a published head with no entry (log.jsonl names one the audit does not) fails; a repository without an audit log says so', async () => {
     const dir = await copy()
     const es = await decoded(dir)

@@ -5,12 +5,15 @@
  *
  * verify: exit 0 when the chain, its pointer and the published heads agree;
  * else exit 1, each problem printed with its rule (AUDIT-CHAIN, AUDIT-ORDER,
- * AUDIT-HEAD, AUDIT-COVERS); with --json `{ ok, entries, head, problems,
+ * AUDIT-HEAD, AUDIT-ANCHOR for --anchor, AUDIT-COVERS); with --json `{ ok, entries, head, problems,
  * incomplete, unacknowledged }`. Incomplete publishes (an entry whose head
  * never came) and unacknowledged entries (past the pointer after a crash)
  * are printed, and are not failures.
  */
+import { list } from '../args.js'
 import type { Command } from '../command.js'
+import { UsageError } from '../../model/errors.js'
+import { parseCid } from '../../model/hash.js'
 import { entryJson, verifyAudit, type StoredEntry } from '../../publish/audit.js'
 import { Repo } from '../../publish/repo.js'
 import { DIR, dirOf, textIo } from './publish-common.js'
@@ -23,14 +26,17 @@ function summary (s: StoredEntry): string {
 export const auditVerifyCommand: Command = {
   name: 'audit verify',
   summary: 'check the audit log: every link, the order, the head pointer, and that every published head is in it',
-  usage: 'audit verify [--dir D] [--json]',
+  usage: 'audit verify [--dir D] [--anchor CID...] [--json]',
   maxPositionals: 0,
-  options: { ...DIR },
+  options: { ...DIR, anchor: { type: 'list', help: 'entry CIDs kept elsewhere (an earlier head of the log, as audit verify printed it): each must still be in the chain' } },
   async run (args, io) {
     io = textIo(io, args)
+    const anchors = list(args, 'anchor').map((a) => {
+      try { return parseCid(a) } catch { throw new UsageError('ERR_USAGE', `--anchor: ${JSON.stringify(a.slice(0, 80))} is not a CID`) }
+    })
     const repo = await Repo.open(dirOf(args))
     try {
-      const r = await verifyAudit(repo.dir)
+      const r = await verifyAudit(repo.dir, { anchors })
       for (const p of r.problems) io.out(`problem ${p.rule}${p.seq !== undefined ? ` at entry ${p.seq}` : ''}: ${p.message}`)
       for (const i of r.incomplete) io.out(`incomplete publish at entry ${i.seq}: ${i.timestamp} (${i.reason})`)
       if (r.unacknowledged > 0) io.out(`${r.unacknowledged} entr${r.unacknowledged === 1 ? 'y' : 'ies'} past the pointer: an append stopped before it finished (taken over by the next one)`)
