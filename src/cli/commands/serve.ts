@@ -186,7 +186,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       return await checked.status
     }
     const metrics = new Metrics({ head: status, ...(options.now !== undefined ? { now: options.now } : {}) })
-    const log0 = options.log ?? (() => {})
+    const log = options.log ?? (() => {})
     // AUDIT-REFUSALS-BOUNDED: anyone may send a push; the audit log counts refusals past a rate.
     const refusals = new RefusalAudit(repo.dir, { perWindow: options.auditRefusalsPerMinute ?? 10 })
     const registry = {
@@ -196,7 +196,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
           await refusals.refused(r)
         } catch (e) {
           metrics.auditFailed()
-          log0(`audit: a refused push could not be logged: ${e instanceof Error ? e.message : String(e)}`)
+          log(`audit: a refused push could not be logged: ${e instanceof Error ? e.message : String(e)}`)
         }
       },
       pushes: options.allowPush === true,
@@ -214,7 +214,6 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {}),
       ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
-    const log = options.log ?? (() => {})
     let sessions: RegistryHandler | undefined
     let resigner: { stop: () => void } | undefined
     if (options.sessions === true || options.onlineKeys === true) {
@@ -328,7 +327,7 @@ export const serveCommand: Command = {
     'draft-ttl': { type: 'string', help: 'with --sessions: how long a draft takes signatures, e.g. 7d (default 7d)' },
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
     'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
-    'expiry-warning': { type: 'string', help: 'GET /readyz answers 503 once a role of the head expires within this, e.g. 7d (default 7d)' },
+    'expiry-warning': { type: 'string', help: 'GET /readyz answers 503 once a role of the head expires within this, e.g. 7d, or within a quarter of its expiry period when shorter (default 7d)' },
     ...PKCS11
   },
   async run (args, io) {
