@@ -9,8 +9,9 @@
  *   head is compared with `expected`; when it is another timestamp nothing
  *   is written and the answer is `moved`.
  * - Otherwise every block is put and flushed to disk (fsync) before
- *   head.json is replaced atomically (compare-and-swap on its bytes), then the
- *   log is appended. A crash at any point leaves the old head (perhaps with
+ *   the audit entry is appended (AUDIT-WRITE-AHEAD), then head.json is
+ *   replaced atomically (compare-and-swap on its bytes), then the log is
+ *   appended. A crash at any point leaves the old head (perhaps with
  *   unreferenced blocks) or the new one, never a head naming missing blocks.
  * - head.json's CIDs are read from the new DAG itself (loadPublished), as
  *   a publish would write them.
@@ -20,6 +21,7 @@ import type { RepoNode } from '../blocks/repo-node.js'
 import type { BlockSource, GetOptions } from '../blocks/types.js'
 import { expiresIn } from '../model/build.js'
 import { sourceLoader } from '../validate/loader.js'
+import { appendAudit, headEvents } from './audit.js'
 import type { HeadRecord } from './files.js'
 import { acquireLock } from './repo-io.js'
 import type { Repo } from './repo.js'
@@ -91,6 +93,8 @@ export async function acceptHead (repo: Repo, node: RepoNode, input: AcceptInput
     }
     // Durable before the head that names them (flushing a block already there is harmless).
     await node.flush(input.blocks.map((b) => b.cid))
+    // AUDIT-WRITE-AHEAD: the entry is on disk before the head moves.
+    await appendAudit(repo.dir, headEvents('push-accepted', previous, head, { stored }), { now: input.now })
     await repo.moveHead(head, headBytes)
     await repo.appendLog(head, previous)
     return { kind: 'accepted', head, previous, stored }

@@ -8,7 +8,8 @@
  *   = the rule ID); then every block (shard nodes and envelopes) is written
  *   and flushed to disk; then head.json is replaced atomically after a
  *   compare-and-swap against the head the publish started from
- *   (ERR_HEAD_MOVED); then the log line is appended.
+ *   (ERR_HEAD_MOVED); then the log line is appended. The audit entries
+ *   (audit.ts) go between the blocks and head.json (AUDIT-WRITE-AHEAD).
  * - `commitDraft` stores a draft: the new shard nodes its objects name are
  *   written and flushed first (unreferenced blocks until it is published),
  *   then drafts/ID.json atomically.
@@ -27,6 +28,7 @@ import type { ShardBlock } from '../shard/index.js'
 import { pausePoint } from '../util/test-hooks.js'
 import { sourceLoader } from '../validate/loader.js'
 import { assertValidTimestamp } from '../validate/valid.js'
+import { appendAudit, draftEvent, headEvents } from './audit.js'
 import { saveDraft, type Draft, type DraftObject } from './drafts.js'
 import type { Change, HeadRecord } from './files.js'
 import { newId, type Repo } from './repo.js'
@@ -46,6 +48,8 @@ export interface CommitInfo {
   readonly changes: readonly Change[]
   /** The staged set or draft id published ('' for none). */
   readonly source: string
+  /** What the audit log calls it (default 'publish'; a re-sign by `serve --online-keys`: 'online-resign'). */
+  readonly action?: 'publish' | 'online-resign'
 }
 
 /**
@@ -56,7 +60,8 @@ export interface CommitInfo {
 export async function commit (target: CommitTarget, current: Current, dag: SignedDag, info: CommitInfo): Promise<HeadRecord> {
   await checkAndWrite(target.node, dag.blocks, dag.timestamp, current.published.timestamp.cid, current)
   const head = headOf(dag, target.now, info)
-  await target.repo.moveHead(head, current.headBytes)
+  await writeAhead(target, current.head, head, info)
+  await moveHeadAudited(target, head, current.headBytes)
   await pausePoint('after-head')
   await target.repo.appendLog(head, current.head)
   return head
@@ -70,9 +75,31 @@ export async function commit (target: CommitTarget, current: Current, dag: Signe
 export async function commitFirst (target: CommitTarget, dag: SignedDag, info: CommitInfo): Promise<HeadRecord> {
   await checkAndWrite(target.node, dag.blocks, dag.timestamp, undefined)
   const head = headOf(dag, target.now, info)
-  await target.repo.moveHead(head, undefined)
+  await writeAhead(target, undefined, head, info)
+  await moveHeadAudited(target, head, undefined)
   await target.repo.appendLog(head)
   return head
+}
+
+/**
+ * AUDIT-WRITE-AHEAD: the publish's entries (and a root change, a draft
+ * completed) are on disk before head.json moves; a failed append (a full
+ * disk) fails the publish with the head unchanged.
+ */
+async function writeAhead (target: CommitTarget, previous: HeadRecord | undefined, head: HeadRecord, info: CommitInfo): Promise<void> {
+  await appendAudit(target.repo.dir, headEvents(info.action ?? 'publish', previous, head), { now: target.now })
+  await pausePoint('after-audit')
+}
+
+/** Move the head; when that fails after the audit entry, say so in the log too (best effort). */
+async function moveHeadAudited (target: CommitTarget, head: HeadRecord, expected: Uint8Array | undefined): Promise<void> {
+  try {
+    await target.repo.moveHead(head, expected)
+  } catch (e) {
+    const code = (e as { code?: unknown }).code
+    await appendAudit(target.repo.dir, [{ action: 'publish-failed', details: { timestamp: head.timestamp.toString(), code: typeof code === 'string' ? code : 'ERR_INTERNAL' } }]).catch(() => {})
+    throw e
+  }
 }
 
 function headOf (dag: SignedDag, now: Date, info: CommitInfo): HeadRecord {
@@ -103,6 +130,7 @@ export async function commitDraft (
   for (const b of shardBlocks) await target.node.put(b.cid, b.bytes)
   await target.node.flush(shardBlocks.map((b) => b.cid))
   const draft: Draft = { id: newId('draft'), created: expiresIn(target.now, 0), base: current.head.timestamp, objects: d.objects, needs: d.needs, changes: d.changes }
+  await appendAudit(target.repo.dir, [draftEvent('draft-created', draft.id, { base: draft.base.toString(), roles: [...draft.objects.keys()] })], { now: target.now })
   await saveDraft(target.repo, draft)
   return draft
 }

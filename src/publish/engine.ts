@@ -31,7 +31,8 @@
  *    A failure is RepoError ERR_PUBLISH_INVALID (details.rule = the rule ID)
  *    and leaves the repository as it was (commit.ts).
  * 4. All blocks (envelopes and shard nodes) are written to the node first and
- *    flushed to disk (fsync of each block file and its folders); then
+ *    flushed to disk (fsync of each block file and its folders); then the
+ *    audit entries are appended (audit.ts, AUDIT-WRITE-AHEAD); then
  *    head.json is replaced atomically after a compare-and-swap against the
  *    head this publish started from. A publish killed at any point leaves
  *    either the old head (with some unreferenced blocks) or the new one,

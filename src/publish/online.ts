@@ -43,6 +43,8 @@ export interface ResignerOptions {
   readonly now?: () => Date
   /** One line per re-sign, and per failure. */
   readonly log?: (line: string) => void
+  /** Told how long each re-sign took (metrics). */
+  readonly onPublished?: (p: { seconds: number }) => void
 }
 
 /**
@@ -70,8 +72,10 @@ export class OnlineResigner {
   readonly #now: () => Date
   readonly #log: (line: string) => void
   readonly #sessionNow: () => Promise<Session>
+  readonly #onPublished: ResignerOptions['onPublished']
 
   constructor (options: ResignerOptions) {
+    this.#onPublished = options.onPublished
     this.repo = options.repo
     this.margin = options.margin ?? 0.5
     if (!(this.margin > 0 && this.margin < 1)) throw new RangeError('margin: expected 0 < margin < 1')
@@ -105,6 +109,7 @@ export class OnlineResigner {
       const due = await this.due()
       const s = await this.#sessionNow()
       if (s.now.getTime() < due.getTime()) return undefined
+      const started = performance.now()
       const current = await loadCurrent(this.repo, s.node)
       const p = await plan(current.published, [], { now: s.now, expiry: s.expiry, source: s.node, pending: current.pending })
       if (p.objects.size > 0) {
@@ -113,7 +118,8 @@ export class OnlineResigner {
       }
       const signing = await sign(p, s.keys)
       if (signing.kind !== 'signed') return undefined
-      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '' })
+      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '', action: 'online-resign' })
+      this.#onPublished?.({ seconds: (performance.now() - started) / 1000 })
       this.#log(`online re-sign at ${expiresIn(s.now, 0)}: timestamp ${head.timestamp} (expires ${signing.dag.timestamp.signed.expires}), snapshot expires ${signing.dag.snapshot.signed.expires}`)
       return head
     })

@@ -8,6 +8,7 @@
  *   DIR/staged.jsonl changes staged by add/remove/delegate/rotate (appended per command)
  *   DIR/drafts/      drafts waiting for signatures (drafts.ts)
  *   DIR/log.jsonl    every published head, oldest first
+ *   DIR/audit/       the audit log: a hash chain of every security-relevant action (audit.ts)
  *   DIR/repo.lock    held by the process that is changing the repository
  *
  * Guarantees: every file read back is parsed strictly (files.ts); every file

@@ -41,6 +41,7 @@ import { DagtufError, KeyFileError, RepoError } from '../model/errors.js'
 import { signingMessage, type Signer } from '../model/keys.js'
 import type { KeyId } from '../model/types.js'
 import { acquireLock } from './repo-io.js'
+import { appendAudit, draftEvent } from './audit.js'
 import { commitDraft } from './commit.js'
 import {
   applySignatures, checkFresh, complete, draftNeeds, listDrafts, needsReport, readDraft, removeDraft, saveDraft,
@@ -72,6 +73,8 @@ export interface SessionStoreOptions {
   readonly maxDrafts?: number
   /** The clock (tests inject one). */
   readonly now?: () => Date
+  /** Told of each draft this service publishes: how long the publish took and how old the draft was (metrics). */
+  readonly onPublished?: (p: { seconds: number, draftAgeSeconds: number }) => void
 }
 
 /** One object of a draft as a signer sees it. */
@@ -145,8 +148,10 @@ export class SigningSessions {
   readonly maxDrafts: number
   readonly #now: () => Date
   readonly #sessionNow: () => Promise<Session>
+  readonly #onPublished: SessionStoreOptions['onPublished']
 
   constructor (options: SessionStoreOptions) {
+    this.#onPublished = options.onPublished
     this.repo = options.repo
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_DRAFT_TTL_SECONDS
     this.maxDrafts = options.maxDrafts ?? DEFAULT_MAX_DRAFTS
@@ -281,9 +286,11 @@ export class SigningSessions {
       const needs = draftNeeds(current.published, draft.objects)
       const objects = applySignatures(draft.objects, needs, offered)
       const next: Draft = { ...draft, objects, needs }
+      await appendAudit(this.repo.dir, [draftEvent('draft-signed', id, { roles: [...new Set(offered.map((o) => o.role))], keyids: offered.map((o) => o.keyid) })], { now: s.now })
       await saveDraft(this.repo, next)
       if (!complete(objects, needs)) return { view: await this.#view(next), added: offered.length, published: false }
       let r
+      const started = performance.now()
       try {
         r = await tryFinalizeDraft(s, next)
       } catch (e) {
@@ -293,6 +300,7 @@ export class SigningSessions {
         return { view: await this.#view(next), added: offered.length, published: false, publishError: { code: e.code, message: e.message, ...(typeof rule === 'string' ? { rule } : {}) } }
       }
       if (r.kind !== 'published') return { view: await this.#view(next), added: offered.length, published: false }
+      this.#onPublished?.({ seconds: (performance.now() - started) / 1000, draftAgeSeconds: (s.now.getTime() - Date.parse(draft.created)) / 1000 })
       return { view: SigningSessions.#publishedView(id, r.head), added: offered.length, published: true }
     })
   }
@@ -310,6 +318,7 @@ export class SigningSessions {
         throw new RepoError('ERR_DRAFT_PUBLISHED', `draft ${id} was already published as ${published.timestamp}`, { details: { rule: 'SESS-ONCE', draft: id, timestamp: published.timestamp.toString() } })
       }
       await readDraft(this.repo, id)
+      await appendAudit(this.repo.dir, [draftEvent('draft-withdrawn', id)], { now: this.#now() })
       await removeDraft(this.repo, id)
     })
   }

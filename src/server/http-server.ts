@@ -28,6 +28,12 @@
  *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
  *   that stopped reading) is destroyed, which frees what it held.
  * `stats()` counts all of it (tests and the bench read it).
+ *
+ * `routes` adds routes answered before all others (GET /metrics, /healthz,
+ * /readyz of `dagtuf serve`), and `observe` is told of every request the
+ * handlers answered, once its response is done or abandoned: method, target,
+ * status, body bytes written, and the body of a small error answer (what
+ * metrics-handlers.ts counts).
  */
 import { setMaxListeners } from 'node:events'
 import { createServer } from 'node:http'
@@ -35,7 +41,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
-import { errorResponse, gatewayHandler, type GatewayHandlerOptions, type GatewayResponse } from './gateway-handlers.js'
+import { errorResponse, gatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse } from './gateway-handlers.js'
+import type { ResponseRecord } from './metrics-handlers.js'
 import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
@@ -77,6 +84,19 @@ export interface ServerOptions extends GatewayHandlerOptions {
   maxCarStreams?: number
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
+  /**
+   * More routes (GET /metrics, /healthz, /readyz: metrics-handlers.ts,
+   * health-handlers.ts), answered before all others when `matches`.
+   */
+  routes?: ReadonlyArray<ExtraRoute>
+  /** Told of every answered request once its response is done or abandoned (metrics-handlers.ts). */
+  observe?: (record: ResponseRecord) => void
+}
+
+/** A route served next to the gateway's: a bodiless request in, a JSON or text answer out. */
+export interface ExtraRoute {
+  matches: (req: GatewayRequest) => boolean
+  handler: (req: GatewayRequest, options: { signal: AbortSignal }) => Promise<GatewayResponse>
 }
 
 /** What the server holds and has refused, for tests, the bench and operators. */
@@ -202,9 +222,14 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return conn
   }
 
+  // Body bytes written per response, and an error answer's body (options.observe).
+  const meters = new WeakMap<ServerResponse, { bytes: number, errorBody?: Uint8Array }>()
+
   /** Write `answer` (head and body) with backpressure; `lease` holds its body until then. */
   const send = async (res: ServerResponse, answer: GatewayResponse, conn: Conn, lease?: Lease): Promise<void> => {
     if (res.destroyed) return
+    const meter = meters.get(res)
+    if (meter !== undefined && answer.status >= 400 && answer.body !== undefined && answer.body.byteLength <= 16 * 1024) meter.errorBody = answer.body
     if (answer.stream !== undefined) {
       // A streamed CAR: the pool counts the chunk being written (the walk
       // holds at most PREFETCH + 1 blocks besides, car-scopes.ts); its slot is
@@ -213,6 +238,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       const held = (async function * () {
         for await (const chunk of stream) {
           lease?.hold(chunk.byteLength)
+          if (meter !== undefined) meter.bytes += chunk.byteLength
           yield chunk
         }
       })()
@@ -225,6 +251,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     }
     // `parts` first: reading `body` of a response in parts would join them.
     const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
+    if (meter !== undefined) meter.bytes += parts.reduce((n, part) => n + part.byteLength, 0)
     if (lease !== undefined) {
       const bytes = parts.reduce((n, part) => n + part.byteLength, 0)
       lease.hold(bytes)
@@ -244,6 +271,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   /** Answer one request (its turn on the connection has come). */
   const handle = (req: IncomingMessage, res: ServerResponse, conn: Conn): void => {
+    const observe = options.observe
+    if (observe !== undefined) {
+      const meter: { bytes: number, errorBody?: Uint8Array } = { bytes: 0 }
+      meters.set(res, meter)
+      res.once('close', () => {
+        try {
+          observe({ method: req.method ?? 'GET', url: req.url ?? '', status: res.statusCode, bytes: meter.bytes, ...(meter.errorBody !== undefined ? { errorBody: meter.errorBody } : {}) })
+        } catch {}
+      })
+    }
     // The lookup stops when the client goes away or on close().
     const gone = new AbortController()
     const onClose = (): void => { if (!res.writableFinished) gone.abort() }
@@ -265,6 +302,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const request = { method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers }
     const answering = (async (): Promise<void> => {
       const sessions = options.sessions
+      const extra = options.routes?.find((r) => r.matches(request))
+      if (extra !== undefined) {
+        const answer = await extra.handler(request, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
       if (routing !== undefined && isRoutingRoute(request)) {
         // A refused body is left unread (not destroyed) so that the refusal can still be sent.
         const answer = await routing({ ...request, body: req.iterator({ destroyOnReturn: false }) }, { signal: gone.signal })

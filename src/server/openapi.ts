@@ -92,6 +92,18 @@ export const OPENAPI = {
         responses: { 200: json({ type: 'object', properties: { draft: { $ref: '#/components/schemas/DraftView' }, added: { type: 'integer' }, published: { type: 'boolean' }, publishError: { type: 'object', description: 'stored, every threshold met, but the publish failed (tried again at start)', properties: { code: { type: 'string' }, message: { type: 'string' }, rule: { type: 'string' } } } } }), ...errors(400, 403, 404, 405, 409, 410, 413, 415, 422, 429, 503) }
       }
     },
+    '/metrics': {
+      get: { summary: 'Prometheus metrics (text format 0.0.4): requests and bytes by route and status, refusals by rule, publish and signing-session latency, head age, seconds until each role expires', responses: { 200: { description: 'the exposition', content: { 'text/plain': {} } } } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }
+    },
+    '/healthz': {
+      get: { summary: 'Liveness: 200 while the process serves', responses: { 200: json({ type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } }) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }
+    },
+    '/readyz': {
+      get: { summary: 'Readiness: 200 when the head verifies and no role is inside the expiry warning horizon (serve --expiry-warning); else 503 with the reasons (ERR_NO_HEAD, the failing rule, ERR_EXPIRY_HORIZON naming the role)', responses: { 200: json({ type: 'object' }), 503: json({ type: 'object', properties: { ready: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, role: { type: 'string' }, seconds: { type: 'integer' }, message: { type: 'string' } } } } } }) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } }
+    },
     '/openapi.json': {
       get: { summary: 'This document', responses: { 200: json({ type: 'object' }) } },
       head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }

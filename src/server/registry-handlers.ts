@@ -99,6 +99,12 @@ export interface RegistryOptions {
   rateLimit?: RateLimit | false
   /** Clock for the rate limit, in ms (default Date.now). */
   now?: () => number
+  /**
+   * Told of every refused push (code, status, rule), before the refusal is
+   * answered: the audit log counts them (AUDIT-REFUSALS-BOUNDED). A failure
+   * of it does not change the answer.
+   */
+  onRefusal?: (refusal: { code: RegistryErrorCode, status: number, rule?: string }) => Promise<void> | void
 }
 
 export interface RegistryRequest extends GatewayRequest {
@@ -402,6 +408,11 @@ export function registryHandler (options: RegistryOptions): RegistryHandler {
       return path === '/config' ? await config(req) : await push(req, opts.signal)
     } catch (e) {
       const err = e instanceof PushError ? e : new PushError(500, 'ERR_INTERNAL', 'internal error')
+      if (path !== '/config' && options.onRefusal !== undefined) {
+        try {
+          await options.onRefusal({ code: err.code, status: err.status, ...(err.extra.rule !== undefined ? { rule: err.extra.rule } : {}) })
+        } catch {}
+      }
       const error = { code: err.code, message: err.message, ...(err.extra.rule !== undefined ? { rule: err.extra.rule } : {}), ...err.extra.details }
       // A body may be left unread: do not keep the connection.
       return json(req.method, err.status, { error }, { ...err.extra.headers, ...(path === '/head' ? { connection: 'close' } : {}) })

@@ -1,8 +1,10 @@
 /**
  * A publish killed mid-way (SIGKILL to a child process running the built
  * CLI) leaves a repository whose head still verifies and that the next
- * publish continues from. DAGTUF_TEST_PAUSE_AT makes the child wait at a
- * named point of the publish (pausePoint of src/util/test-hooks.ts).
+ * publish continues from, and whose audit log verifies (a publish killed
+ * between its audit entry and head.json is listed as incomplete).
+ * DAGTUF_TEST_PAUSE_AT makes the child wait at a named point of the publish
+ * (pausePoint of src/util/test-hooks.ts).
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -60,6 +62,7 @@ describe('a publish killed mid-way', () => {
     ['before-blocks', false],
     ['mid-blocks', false],
     ['after-blocks', false],
+    ['after-audit', false],
     ['after-head', true]
   ])('at %s leaves a head that verifies, and the next publish goes on', async (point, moved) => {
     const dir = join(work, point)
@@ -83,6 +86,25 @@ describe('a publish killed mid-way', () => {
     expect(log[0]!.timestamp).toBe(next.timestamp)
     expect(log.map((e) => e.timestamp)).toContain(baseHead)
     expect(log.map((e) => e.timestamp)).toContain(killedHead)
+    // The audit log covers every head (AUDIT-COVERS); a publish killed after
+    // its entry and before head.json is reported as incomplete, not failed.
+    const audit = await ok('audit', 'verify', '--dir', dir)
+    expect(audit).toMatchObject({ ok: true, problems: [] })
+    const incomplete = audit.incomplete as Array<{ timestamp: string, reason: string }>
+    const publishes = ((await ok('audit', 'show', '--dir', dir)).entries as Array<{ action: string, details: { timestamp: string } }>).filter((e) => e.action === 'publish')
+    if (point === 'after-audit') {
+      // The killed publish's entry, then the next one's. Both made the same
+      // DAG when they ran within the same second (signatures are
+      // deterministic): then the first names a head that was published.
+      expect(publishes).toHaveLength(3)
+      const killed = publishes[1]!.details.timestamp
+      expect(publishes[2]!.details.timestamp).toBe(next.timestamp)
+      if (killed === next.timestamp) expect(incomplete).toEqual([])
+      else expect(incomplete).toEqual([expect.objectContaining({ timestamp: killed, reason: expect.stringContaining('never moved') })])
+    } else {
+      expect(publishes).toHaveLength(moved ? 3 : 2)
+      expect(incomplete).toEqual([])
+    }
     // And `dagtuf verify` (the built CLI) accepts the exported CAR.
     const car = join(work, `${point}.car`)
     await ok('export', '--dir', dir, '--car', car, '--since', baseHead)

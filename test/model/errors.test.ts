@@ -59,12 +59,15 @@ describe('the error hierarchy', () => {
     for (const [C, codes] of CLASSES) expect(codes.length, C.name).toBeGreaterThan(0)
   })
 
-  /** The codes of the JSON error bodies of the gateway and the head registry (their `...ErrorCode` types). */
+  /** The codes of the JSON error bodies of the gateway, the head registry and /readyz (their `...Code` types). */
   function httpCodes (only?: 'registry'): Set<string> {
     const out = new Set<string>()
     const files: Array<[string, string, string]> = [
       ['registry-handlers.ts', 'export type RegistryErrorCode', 'export type RegistryHandler'],
-      ...(only === undefined ? [['gateway-handlers.ts', 'export type GatewayErrorCode', 'export type GatewayHandler'] as [string, string, string]] : [])
+      ...(only === undefined
+        ? [['gateway-handlers.ts', 'export type GatewayErrorCode', 'export type GatewayHandler'] as [string, string, string],
+            ['health-handlers.ts', 'export type HealthReasonCode', 'export function isHealthRoute'] as [string, string, string]]
+        : [])
     ]
     for (const [file, from, to] of files) {
       const text = readFileSync(join(REPO, 'src', 'server', file), 'utf8')
@@ -76,6 +79,7 @@ describe('the error hierarchy', () => {
   it('every ERR_ code written in src/ is a code of some class (or of the gateway\'s or the registry\'s HTTP bodies)', () => {
     const http = httpCodes()
     expect(http.has('ERR_NOT_ACCEPTABLE')).toBe(true)
+    expect(http.has('ERR_EXPIRY_HORIZON')).toBe(true)
     expect(http.has('ERR_PUSH_DISABLED')).toBe(true)
     // Node's own error codes, matched where dagtuf handles them.
     const node = ['ERR_STREAM_DESTROYED']

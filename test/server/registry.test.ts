@@ -19,7 +19,17 @@ import { Repo } from '../../src/publish/repo.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
-import { fingerprint, verifyRepoHead } from '../cli/publish-helpers.js'
+import { fingerprint as fingerprintAll, verifyRepoHead } from '../cli/publish-helpers.js'
+import { verifyAudit } from '../../src/publish/audit.js'
+
+/**
+ * A repository's files but its audit log: a refused push leaves blocks, head
+ * and log byte-identical (REG-ACCEPT) and is itself counted in the audit log
+ * (AUDIT-REFUSALS-BOUNDED).
+ */
+async function fingerprint (dir: string): Promise<Record<string, string>> {
+  return Object.fromEntries(Object.entries(await fingerprintAll(dir)).filter(([k]) => !k.startsWith('audit/')))
+}
 import { httpRequest } from './http-helpers.js'
 import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
 
@@ -171,6 +181,12 @@ describe('head registry over HTTP with real repositories', () => {
     expect(refused.code).toBe(1)
     expect(refused.json.error).toMatchObject({ code: 'ERR_PUSH_REFUSED', status: 405, serverCode: 'ERR_PUSH_DISABLED' })
     expect(await fingerprint(mirror)).toEqual(before)
+    // The accepted push and the refusal are in the mirror's audit log (AUDIT-COVERS).
+    const audit = await verifyAudit(mirror)
+    expect(audit.problems).toEqual([])
+    const actions = audit.entries.map((e) => e.entry)
+    expect(actions.find((e) => e.action === 'push-accepted')?.details).toMatchObject({ timestamp: v2, previous: pub.timestamps[1] })
+    expect(actions[actions.length - 1]).toMatchObject({ action: 'push-refused', details: { code: 'ERR_PUSH_DISABLED', status: 405 } })
   }, 120_000)
 
   it('REG-CAS: 16 writers race with successors of the same head, twice: one wins per head, each head descends from the one before, losers get 412', async () => {

@@ -10,14 +10,15 @@
 import * as fs from 'node:fs/promises'
 import { flag, str } from '../args.js'
 import type { Command } from '../command.js'
-import { RepoError } from '../../model/errors.js'
+import { RepoError, UsageError } from '../../model/errors.js'
 import { blockAsJson } from '../../model/codec.js'
 import { TOP_ROLES } from '../../model/types.js'
 import { loadCurrent } from '../../publish/state.js'
 import { readRepoIpns } from '../../publish/ipns.js'
 import { Repo } from '../../publish/repo.js'
 import { checkFresh, draftNeeds, listDrafts, needsReport, parseDraft, readDraft, type Draft } from '../../publish/drafts.js'
-import { opJson } from '../../publish/files.js'
+import { opJson, parseDuration } from '../../publish/files.js'
+import { DEFAULT_EXPIRY_WARNING_SECONDS, horizonOf, type Horizon } from '../../publish/horizon.js'
 import { diffDraft, diffLines, objectLines, type DraftDiff } from './draft-diff.js'
 import { DIR, dirOf, headJsonOf, needsJson, repoHint, textIo, withReader, type Reader } from './publish-common.js'
 
@@ -39,7 +40,7 @@ export async function pickDraft (repo: Repo, id: string | undefined): Promise<Dr
   return all[0]!
 }
 
-async function statusOf (r: Reader): Promise<Record<string, unknown>> {
+async function statusOf (r: Reader, warningSeconds: number, now: Date): Promise<Record<string, unknown>> {
   const current = await loadCurrent(r.repo, r.blocks)
   const p = current.published
   const staged = await r.repo.staged(current.head)
@@ -67,6 +68,8 @@ async function statusOf (r: Reader): Promise<Record<string, unknown>> {
     head: headJsonOf(current.head),
     published: current.head.published,
     expires,
+    // The same per-role horizon as GET /readyz of dagtuf serve (src/publish/horizon.ts).
+    horizon: horizonOf(expires, now, warningSeconds, (await r.repo.config()).expiry),
     targets,
     roles,
     staged: staged.ops.map(opJson),
@@ -77,15 +80,25 @@ async function statusOf (r: Reader): Promise<Record<string, unknown>> {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'the head, expiry of each role, keys at hand, staged changes and pending drafts',
-  usage: 'status [--dir D] [--json]',
+  usage: 'status [--dir D] [--expiry-warning 7d] [--now ISO] [--json]',
   maxPositionals: 0,
-  options: { ...DIR },
+  options: {
+    ...DIR,
+    'expiry-warning': { type: 'string', help: 'flag each role that expires within this, e.g. 7d, or within a quarter of its expiry period when shorter (default 7d; the horizon of serve --expiry-warning and GET /readyz)' },
+    now: { type: 'string', help: 'reference time of the horizon (ISO 8601; default now): what will warn then' }
+  },
   async run (args, io) {
     io = textIo(io, args)
-    const result = await withReader(args, statusOf)
+    const w = str(args, 'expiry-warning')
+    const warning = w === undefined ? DEFAULT_EXPIRY_WARNING_SECONDS : parseDuration(w, (m) => new UsageError('ERR_USAGE', m), '--expiry-warning')
+    const nowText = str(args, 'now')
+    const now = nowText === undefined ? new Date() : new Date(nowText)
+    if (nowText !== undefined && (nowText.length > 64 || Number.isNaN(now.getTime()))) throw new UsageError('ERR_USAGE', '--now: not an ISO 8601 date')
+    const result = await withReader(args, async (r) => await statusOf(r, warning, now))
     const head = result.head as Record<string, string>
     io.out(`head ${head.timestamp} (published ${String(result.published)})`)
-    for (const [r, e] of Object.entries(result.expires as Record<string, string>)) io.out(`  ${r.padEnd(12)} expires ${e}`)
+    const horizon = result.horizon as Horizon
+    for (const h of horizon.roles) io.out(`  ${h.role.padEnd(12)} expires ${h.expires}${h.expired ? '  EXPIRED' : h.warn ? `  WARNING: ${h.seconds} s left, inside its horizon of ${h.horizon} s` : ''}`)
     for (const [r, v] of Object.entries(result.roles as Record<string, { threshold: number, keyids: string[], available: number }>)) {
       io.out(`  key ${r.padEnd(10)} ${v.threshold} of ${v.keyids.length}, ${v.available} here`)
     }

@@ -19,6 +19,12 @@
  * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
  * GET /openapi.json describes every route.
  *
+ * GET /metrics gives Prometheus metrics (src/server/metrics-handlers.ts);
+ * GET /healthz answers while the process serves, GET /readyz only while the
+ * head verifies and no role is within --expiry-warning of expiring
+ * (src/server/health-handlers.ts). Refused pushes go to the audit log,
+ * counted past a rate (src/publish/audit.ts, AUDIT-REFUSALS-BOUNDED).
+ *
  * /routing/v1/ answers the Delegated Routing V1 API for what the service
  * holds (src/server/routing-handlers.ts): providers (itself, with
  * --libp2p), its IPNS record, and PUT of a newer verified record for its
@@ -42,8 +48,14 @@ import { startServer } from '../../server/http-server.js'
 import { DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, type RateLimit } from '../../server/registry-handlers.js'
 import { repoHeadStore } from '../../server/repo-registry.js'
 import { sessionHandler } from '../../server/session-handlers.js'
+import { Metrics, isMetricsRoute, metricsResponse } from '../../server/metrics-handlers.js'
+import { healthHandler, isHealthRoute } from '../../server/health-handlers.js'
+import type { GatewayRequest } from '../../server/gateway-handlers.js'
+import { RefusalAudit } from '../../publish/audit.js'
+import { DEFAULT_EXPIRY_WARNING_SECONDS, headStatus, headStatusAt, type HeadStatus } from '../../publish/horizon.js'
 import type { HeadStore, RegistryHandler } from '../../server/registry-handlers.js'
 import type { BlockSource } from '../../blocks/types.js'
+import type { RedisHeadStore } from '../../server/redis-store.js'
 import { SigningSessions } from '../../publish/sessions.js'
 import { OnlineResigner, assertOnlineKeysOnly } from '../../publish/online.js'
 import { parseDuration } from '../../publish/files.js'
@@ -129,6 +141,10 @@ export interface ServeOptions {
    * cache. An empty Redis is seeded from the folder's head.
    */
   redis?: { url: string, prefix?: string }
+  /** /readyz fails once a role is this many seconds or fewer from expiry (default 7 days). */
+  expiryWarningSeconds?: number
+  /** Refused pushes written to the audit log one by one per minute (default 10; AUDIT-REFUSALS-BOUNDED). */
+  auditRefusalsPerMinute?: number
 }
 
 export async function serveRepository (dir: string, options: ServeOptions = {}): Promise<RepositoryServer> {
@@ -147,6 +163,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     const log = options.log ?? (() => {})
     let source: BlockSource & { has: (cid: CID) => Promise<boolean> } = node
     let store: HeadStore = repoHeadStore(repo, node, head)
+    let redisStore: RedisHeadStore | undefined
     if (options.redis !== undefined) {
       // Drafts and online re-signing still write the folder's head: one place for the head at a time.
       if (options.sessions === true || options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --sessions and --online-keys keep theirs in the folder: not together (yet)')
@@ -165,6 +182,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       head = async () => await redis.head()
       source = redis.source
       store = redis
+      redisStore = redis
     }
     const ipnsFile = repo.path(IPNS_FILE)
     let cachedIpns: { key: string, ipns: RepoIpns | null } | undefined
@@ -187,8 +205,32 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       const file = r === null ? 0n : BigInt(r.sequence)
       return put !== undefined && put.sequence > file ? put.sequence : file
     }
+    // The head's status (loaded and VALID-checked once per version of head.json) for /metrics and /readyz.
+    let checked: { key: string, status: Promise<HeadStatus | undefined> } | undefined
+    const status = async (): Promise<HeadStatus | undefined> => {
+      const key = redisStore === undefined ? await fileKey(headFile) : (await redisStore.head())?.toString() ?? null
+      if (key === null) return undefined
+      if (checked?.key !== key) {
+        const mine = { key, status: redisStore === undefined ? headStatus(repo, node) : redisHeadStatus(repo, redisStore) }
+        checked = mine
+        // A failure that is not a verdict (a bug, the node closing) is not kept: the next request tries again.
+        mine.status.catch(() => { if (checked === mine) checked = undefined })
+      }
+      return await checked.status
+    }
+    const metrics = new Metrics({ head: status, ...(options.now !== undefined ? { now: options.now } : {}) })
+    // AUDIT-REFUSALS-BOUNDED: anyone may send a push; the audit log counts refusals past a rate.
+    const refusals = new RefusalAudit(repo.dir, { perWindow: options.auditRefusalsPerMinute ?? 10 })
     const registry = {
       store,
+      onRefusal: async (r: { code: string, status: number, rule?: string }) => {
+        try {
+          await refusals.refused(r)
+        } catch (e) {
+          metrics.auditFailed()
+          log(`audit: a refused push could not be logged: ${e instanceof Error ? e.message : String(e)}`)
+        }
+      },
       pushes: options.allowPush === true,
       ...(options.maxPushBytes !== undefined ? { maxBodyBytes: options.maxPushBytes } : {}),
       ...(options.maxPushBlocks !== undefined ? { maxBlocks: options.maxPushBlocks } : {}),
@@ -211,7 +253,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       await assertOnlineKeysOnly(repo, options.signers)
     }
     if (options.sessions === true) {
-      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, ...(options.now !== undefined ? { now: options.now } : {}) })
+      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
@@ -228,14 +270,20 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       keepIpns: (record: Uint8Array, sequence: bigint) => { put = { record, sequence } },
       ...(options.now !== undefined ? { now: options.now } : {})
     }
-    const server = await startServer({ source, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}) })
+    const health = healthHandler({ head: status, warningSeconds: options.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS, ...(options.now !== undefined ? { now: options.now } : {}) })
+    const routes = [
+      { matches: isMetricsRoute, handler: async (req: GatewayRequest) => await metricsResponse(metrics, req) },
+      { matches: isHealthRoute, handler: health }
+    ]
+    const server = await startServer({ source, head, ipns, routing, host: options.host ?? '127.0.0.1', port: options.port ?? 0, registry, ...limits, ...(sessions !== undefined ? { sessions } : {}), routes, observe: (r) => { metrics.request(r) } })
+    metrics.serverStats(() => server.stats())
     {
       const u = new URL(server.url)
       const host = u.hostname.replace(/^\[|\]$/g, '')
       gatewayAddrs = [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${u.port}/http`]
     }
     if (options.onlineKeys === true) {
-      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
+      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, onPublished: (p) => { metrics.published({ action: 'online-resign', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
     let closing: Promise<void> | undefined
     return {
@@ -248,7 +296,13 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       close: async () => {
         closing ??= (async () => {
           resigner?.stop()
-          try { await server.close() } finally { await closeRedis().catch(() => {}); await repo.close() }
+          try {
+            await server.close()
+            await refusals.flush().catch((e: unknown) => { log(`audit: the refusal counts could not be logged: ${e instanceof Error ? e.message : String(e)}`) })
+          } finally {
+            await closeRedis().catch(() => {})
+            await repo.close()
+          }
         })()
         await closing
       }
@@ -258,6 +312,17 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     await repo.close().catch(() => {})
     throw e
   }
+}
+
+/**
+ * The head's status for /metrics and /readyz with the Redis backend: the
+ * head record and the blocks are Redis's, the expiry periods the folder's.
+ */
+async function redisHeadStatus (repo: Repo, redis: RedisHeadStore): Promise<HeadStatus | undefined> {
+  const record = await redis.headRecord()
+  if (record === null) return undefined
+  const periods = await repo.config().then((c) => c.expiry, () => undefined)
+  return await headStatusAt(record, redis.source, periods)
 }
 
 const usage = (message: string): UsageError => new UsageError('ERR_USAGE', message)
@@ -298,7 +363,7 @@ export function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F] [--redis URL [--redis-prefix P]]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F] [--expiry-warning 7d] [--redis URL [--redis-prefix P]]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
@@ -320,6 +385,7 @@ export const serveCommand: Command = {
     'draft-ttl': { type: 'string', help: 'with --sessions: how long a draft takes signatures, e.g. 7d (default 7d)' },
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
     'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
+    'expiry-warning': { type: 'string', help: 'GET /readyz answers 503 once a role of the head expires within this, e.g. 7d, or within a quarter of its expiry period when shorter (default 7d)' },
     redis: { type: 'string', help: 'keep the head and blocks in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
     'redis-prefix': { type: 'string', help: 'with --redis: the key prefix (default dagtuf)' },
     ...PKCS11
@@ -365,6 +431,7 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     sessions: flag(args, 'sessions'),
     onlineKeys: flag(args, 'online-keys'),
     ...(str(args, 'draft-ttl') !== undefined ? { draftTtlSeconds: parseDuration(str(args, 'draft-ttl')!, usage, '--draft-ttl') } : {}),
+    ...(str(args, 'expiry-warning') !== undefined ? { expiryWarningSeconds: parseDuration(str(args, 'expiry-warning')!, usage, '--expiry-warning') } : {}),
     ...(flag(args, 'sessions') || flag(args, 'online-keys') ? { passphrase: await readPassphrase(str(args, 'passphrase-file')) } : {}),
     log: (line) => { io.err(`dagtuf serve: ${line}`) },
     ...(signers !== undefined ? { signers } : {})

@@ -21,6 +21,7 @@ import {
   unsignedCopy, type Draft
 } from '../../publish/drafts.js'
 import { writeAtomic } from '../../publish/repo-io.js'
+import { appendAudit, draftEvent } from '../../publish/audit.js'
 import { pickDraft, readDraftFile } from './read.js'
 import { DIR, PASSPHRASE, PKCS11, withSigners, needsJson, outOf, publishJson, publishLines, textIo, withReader, withSession } from './publish-common.js'
 
@@ -84,6 +85,8 @@ async function signWith (args: Parsed, io: Io, signers: readonly Signer[]): Prom
       for (const role of r.signed) signed.push({ role, keyid: sg.keyid })
     }
     const next: Draft = { ...draft, objects, needs }
+    // AUDIT-WRITE-AHEAD: the signatures' entry before the draft file.
+    await appendAudit(s.repo.dir, [draftEvent('draft-signed', draft.id, { roles: [...new Set(signed.map((x) => x.role))], keyids: signed.map((x) => x.keyid) })], { now: s.now })
     await saveDraft(s.repo, next)
     const r = await tryFinalizeDraft(s, next)
     for (const x of signed) io.out(`signed ${x.role} with ${x.keyid.slice(0, 16)}`)
@@ -124,6 +127,7 @@ export const draftImportCommand: Command = {
     return await withSession(args, { lock: true }, async (s) => {
       const current = await loadCurrent(s.repo, s.node)
       let ours: Draft
+      let adopted = false
       try {
         ours = await readDraft(s.repo, incoming.id)
       } catch (e) {
@@ -131,11 +135,18 @@ export const draftImportCommand: Command = {
         // (strict decode, freshness, requirements, VALID) before publishing.
         if (!(e instanceof RepoError) || e.code !== 'ERR_DRAFT_NOT_FOUND') throw e
         ours = { ...incoming, objects: unsignedCopy(incoming.objects) }
+        adopted = true
       }
       checkFresh(current.published, ours.objects)
       const needs = draftNeeds(current.published, ours.objects)
       const { objects, added } = mergeSignatures(ours.objects, incoming.objects, needs)
       const next: Draft = { ...ours, objects, needs }
+      // AUDIT-WRITE-AHEAD: a draft adopted from a file, and the signatures taken, before the draft file.
+      const events = [
+        ...(adopted ? [draftEvent('draft-created', next.id, { base: next.base.toString(), roles: [...next.objects.keys()] })] : []),
+        ...(added.length > 0 ? [draftEvent('draft-signed', next.id, { roles: [...new Set(added.map((a) => a.role))], keyids: added.map((a) => a.keyid) })] : [])
+      ]
+      await appendAudit(s.repo.dir, events, { now: s.now })
       await saveDraft(s.repo, next)
       const r = await tryFinalizeDraft(s, next)
       io.out(`imported ${added.length} signature(s)`)
