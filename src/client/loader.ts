@@ -16,7 +16,7 @@
  *   `writeShards` (an update whose checks all passed, or the DAG of the
  *   trusted state): a refused update leaves nothing in the cache, so a
  *   hostile source cannot fill the disk through updates it knows will fail.
- *   From then on the loader writes them to the cache (BlockCache.write, no
+ *   From then on the loader writes them to the cache (ClientBlockCache.write, no
  *   fsync) as they arrive and keeps only their CIDs, so reading a map of any
  *   size holds no more of it than the shard readers' bounded caches;
  *   `settleShards` waits for those writes (an update then fsyncs them with
@@ -29,7 +29,7 @@ import { BlockError, isVerdict } from '../model/errors.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import { MAX_NODE_BYTES } from '../shard/index.js'
 import { cidKey, mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
-import type { BlockCache } from './store.js'
+import type { ClientBlockCache } from './storage.js'
 
 export interface ClientLoaderOptions {
   signal?: AbortSignal
@@ -49,7 +49,7 @@ export interface ClientLoader extends Loader {
   readonly stats: ClientLoaderStats
   /**
    * The CIDs (as strings) of the shard nodes this loader read, from the cache
-   * or the source: an update keeps them in the cache (BlockCache.retain).
+   * or the source: an update keeps them in the cache (ClientBlockCache.retain).
    */
   readonly shards: ReadonlySet<string>
   /**
@@ -79,7 +79,7 @@ export const NO_SOURCE: LoaderSource = {
  *
  * @throws {UsageError} ERR_ARGUMENT for malformed options
  */
-export function clientLoader (cache: BlockCache | undefined, source: LoaderSource, opts: ClientLoaderOptions = {}): ClientLoader {
+export function clientLoader (cache: ClientBlockCache | undefined, source: LoaderSource, opts: ClientLoaderOptions = {}): ClientLoader {
   const remote = sourceLoader(source, opts)
   const decoded = new Map<string, Promise<Envelope>>()
   let cacheHits = 0

@@ -56,14 +56,10 @@
  * ERR_IPNS_SIGNATURE, ERR_IPNS_EXPIRED, ERR_IPNS_VALUE), UsageError for
  * misuse (ERR_IPNS_NAME for a name that is not an Ed25519 IPNS name).
  */
-import { randomBytes } from 'node:crypto'
-import { constants as fsc } from 'node:fs'
-import * as fs from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { readContent } from '../blocks/unixfs.js'
 import { canFetchIpnsRecords, type BlockSource } from '../blocks/types.js'
-import { BlockError, StateError, UsageError, ValidationError, isVerdict, diskFull } from '../model/errors.js'
+import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
@@ -73,7 +69,8 @@ import { assertValidTimestampTop, dagOf, resolveLimits, rootViolations, type Res
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
-import { ClientStore } from './store.js'
+import { openDirStorage, writeFileFromChunks } from './node-io.js'
+import { isClientStorage, type ClientStorage } from './storage.js'
 import { slowPoint } from '../util/test-hooks.js'
 import { TrustedState, assertFresh, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
@@ -93,8 +90,13 @@ export interface IpnsHeadOptions {
 }
 
 export interface UpdaterOptions {
-  /** The trusted-state folder (created when missing). */
-  dir: string
+  /** The trusted-state folder (created when missing). Give this or `storage`. */
+  dir?: string
+  /**
+   * Instead of `dir`: where the trusted state and the block cache live
+   * (src/client/storage.ts), e.g. IndexedDB in a browser (IdbClientStore).
+   */
+  storage?: ClientStorage
   /** Where blocks come from: metadata and target content. Untrusted. */
   source?: BlockSource
   /** Where `refresh()` without an argument learns the newest timestamp CID. */
@@ -183,7 +185,7 @@ export function toCid (value: CID | string, what: string): CID {
 
 export class Updater {
   readonly dir: string
-  readonly #store: ClientStore
+  readonly #store: ClientStorage
   readonly #source: BlockSource | undefined
   readonly #head: HeadSource | undefined
   readonly #ipns: IpnsHead | undefined
@@ -198,7 +200,7 @@ export class Updater {
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag, loader: ClientLoader } | undefined
 
-  private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
+  private constructor (store: ClientStorage, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
     this.#store = store
     this.#source = options.source
@@ -229,7 +231,10 @@ export class Updater {
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs <= 0)) throw new UsageError('ERR_ARGUMENT', 'timeoutMs: expected a positive integer')
     resolveLimits(options.limits)
     const ipns = ipnsOption(options)
-    return new Updater(await ClientStore.open(options.dir), options, ipns)
+    if ((options.dir === undefined) === (options.storage === undefined)) throw new UsageError('ERR_ARGUMENT', 'give dir (a folder) or storage, one of them')
+    if (options.storage !== undefined && !isClientStorage(options.storage)) throw new UsageError('ERR_ARGUMENT', 'storage: expected a ClientStorage')
+    const store = options.storage ?? await openDirStorage(options.dir as string)
+    return new Updater(store, options, ipns)
   }
 
   #loader (signal: AbortSignal | undefined = this.#signal): ReturnType<typeof clientLoader> {
@@ -287,7 +292,7 @@ export class Updater {
       await this.#store.blocks.put(root.cid, root.bytes)
       await this.#store.writeState({ root: root.cid, trusted: null })
       // A new trusted state forgets the IPNS sequence floors with the rest.
-      await dropIpnsFloors(this.dir)
+      await dropIpnsFloors(this.#store)
       this.#trusted = undefined
       return { root: cid.toString(), changed: true }
     } finally {
@@ -333,7 +338,7 @@ export class Updater {
       else if (this.#ipns !== undefined) {
         const bytes = await this.#ipns.record(signal === undefined ? {} : { signal })
         const rec = await verifyIpnsRecord(this.#ipns.name, bytes, now)
-        const floors = await readIpnsFloors(this.dir)
+        const floors = await readIpnsFloors(this.#store)
         checkIpnsReplay(floors.get(rec.name), rec)
         fromIpns = { rec, floors }
         candidate = rec.timestamp
@@ -377,7 +382,7 @@ export class Updater {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
         // and TUF's own rules (CLIENT-TS-DESCENDS) still refuse any rollback.
-        await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
+        await raiseIpnsFloor(this.#store, fromIpns.floors, fromIpns.rec).catch(() => {})
       }
       // What the old state needed and the new one does not: best effort.
       // Every listed role's object stays, read or not: a later search may need it.
@@ -511,56 +516,66 @@ export class Updater {
    * @throws {StateError} ERR_STATE_IO when the file cannot be written
    */
   async downloadTarget (info: TargetResult, destPath: string): Promise<DownloadResult> {
+    this.#checkInfo(info)
+    if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
+    const dest = await writeFileFromChunks(destPath, async (write) => { await this.#readTarget(info, write) })
+    return { path: dest, cid: info.cid.toString(), length: info.length }
+  }
+
+  /**
+   * The content of a target found by getTargetInfo, as bytes: the same
+   * checks as downloadTarget (the search run again, CLIENT-EXPIRES, every
+   * block hash-checked, exactly `length` bytes: CLIENT-TARGET-CONTENT), and
+   * nothing is returned before all of them passed. For the browser, where
+   * there is no file to write; the whole content is held in memory.
+   *
+   * @throws as downloadTarget, but for the file errors
+   */
+  async fetchTarget (info: TargetResult): Promise<Uint8Array> {
+    const parts: Uint8Array[] = []
+    let size = 0
+    await this.#readTarget(info, async (chunk) => {
+      size += chunk.byteLength
+      parts.push(chunk)
+    })
+    const out = new Uint8Array(size)
+    let off = 0
+    for (const p of parts) {
+      out.set(p, off)
+      off += p.byteLength
+    }
+    return out
+  }
+
+  /** Check `info` against the trusted state now, then stream its content by CID through `onChunk`. */
+  #checkInfo (info: TargetResult): void {
     if (info === null || typeof info !== 'object' || CID.asCID(info.cid) === null || !Number.isSafeInteger(info.length) || info.length < 0) {
       throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
     }
-    if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
     if (this.#source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
     if (typeof info.path !== 'string' || info.path.length === 0) throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
+  }
+
+  async #readTarget (info: TargetResult, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+    this.#checkInfo(info)
+    const source = this.#source as BlockSource
     const now = await this.getTargetInfo(info.path)
     if (now === null || !now.cid.equals(info.cid) || now.length !== info.length) {
       throw new StateError('ERR_TARGET_CHANGED', `the trusted state no longer answers ${JSON.stringify(info.path)} with ${info.cid} (${info.length} bytes)${now === null ? '' : `, but with ${now.cid} (${now.length} bytes)`}: call getTargetInfo again`, {
         details: { path: info.path, cid: info.cid.toString(), length: info.length, ...(now === null ? {} : { now: { cid: now.cid.toString(), length: now.length } }) }
       })
     }
-    const dest = resolve(destPath)
-    const dir = dirname(dest)
-    const tmp = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`)
-    let h: fs.FileHandle
     try {
-      h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644)
+      await readContent(source, info.cid, info.length, onChunk, this.#signal === undefined ? {} : { signal: this.#signal })
     } catch (e) {
-      throw new StateError('ERR_STATE_IO', `could not create a file in ${dir}`, { cause: e, details: { path: dir } })
-    }
-    let done = false
-    try {
-      try {
-        await readContent(this.#source, info.cid, info.length, async (chunk) => {
-          try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
-        }, this.#signal === undefined ? {} : { signal: this.#signal })
-      } catch (e) {
-        // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
-        if (e instanceof BlockError && isVerdict(e)) {
-          throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
-            cause: e,
-            details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
-          })
-        }
-        throw e
+      // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
+      if (e instanceof BlockError && isVerdict(e)) {
+        throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
+          cause: e,
+          details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
+        })
       }
-      try {
-        await h.sync()
-        await h.close()
-        done = true
-        await fs.rename(tmp, dest)
-      } catch (e) {
-        throw diskFull(e, dest) ?? new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
-      }
-      await fsyncDir(dir)
-      return { path: dest, cid: info.cid.toString(), length: info.length }
-    } finally {
-      if (!done) await h.close().catch(() => {})
-      await fs.rm(tmp, { force: true }).catch(() => {})
+      throw e
     }
   }
 }
@@ -586,16 +601,4 @@ function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
 function targetResult (path: string, info: TargetInfo, role: string, chain: readonly string[]): TargetResult {
   const base = { path, cid: info.cid, length: info.length, role, chain: [...chain] }
   return Object.freeze(info.custom === undefined ? base : { ...base, custom: info.custom })
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  let h: fs.FileHandle | undefined
-  try {
-    h = await fs.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch {
-    // Not every platform can fsync a directory; the rename is atomic anyway.
-  } finally {
-    await h?.close().catch(() => {})
-  }
 }

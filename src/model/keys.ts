@@ -20,7 +20,8 @@ import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
 import * as dagJson from '@ipld/dag-json'
 import { CryptoError, UsageError } from './errors.js'
-import { sha256, toHex } from './hash.js'
+import { fromHex, sha256, toHex } from './hash.js'
+import { nodeCrypto } from '../util/node-builtins.js'
 import type { KeyId, PublicKey } from './types.js'
 
 ed.hashes.sha512 = sha512
@@ -43,7 +44,7 @@ export function isHex64 (s: unknown): s is string { return typeof s === 'string'
 export function isHex128 (s: unknown): s is string { return typeof s === 'string' && HEX128.test(s) }
 
 export function hexToBytes (hex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hex, 'hex'))
+  return fromHex(hex)
 }
 
 /** The canonical dag-json encoding of a key object, the input of its keyid. */
@@ -105,14 +106,7 @@ export interface Signer {
 
 export type Backend = 'node' | 'noble'
 
-type NodeCrypto = typeof import('node:crypto')
-let nodeCrypto: NodeCrypto | undefined
-try {
-  nodeCrypto = await import('node:crypto')
-  if (typeof nodeCrypto.verify !== 'function') nodeCrypto = undefined
-} catch {
-  nodeCrypto = undefined
-}
+// node:crypto comes through src/util/node-builtins.ts (undefined in the browser build).
 
 /** The backend used when none is named: node:crypto when present. */
 export const defaultBackend: Backend = nodeCrypto !== undefined ? 'node' : 'noble'
@@ -121,14 +115,15 @@ export function backendAvailable (backend: Backend): boolean {
   return backend === 'noble' || nodeCrypto !== undefined
 }
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+// DER prefixes of an Ed25519 SubjectPublicKeyInfo and PKCS#8 key (hex: Buffer is used on the node path only).
+const SPKI_PREFIX = '302a300506032b6570032100'
+const PKCS8_PREFIX = '302e020100300506032b657004220420'
 const keyObjectCache = new Map<string, import('node:crypto').KeyObject>()
 
 function nodePublicKeyObject (publicHex: string): import('node:crypto').KeyObject {
   let obj = keyObjectCache.get(publicHex)
   if (obj === undefined) {
-    obj = nodeCrypto!.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(publicHex, 'hex')]), format: 'der', type: 'spki' })
+    obj = nodeCrypto!.createPublicKey({ key: Buffer.from(SPKI_PREFIX + publicHex, 'hex'), format: 'der', type: 'spki' })
     if (keyObjectCache.size > 10_000) keyObjectCache.clear()
     keyObjectCache.set(publicHex, obj)
   }
@@ -218,7 +213,7 @@ export function signBytes (seed: Uint8Array, message: Uint8Array, backend: Backe
 
 function nodePrivateKeyObject (seed: Uint8Array): import('node:crypto').KeyObject {
   if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
-  return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
+  return nodeCrypto.createPrivateKey({ key: Buffer.concat([Buffer.from(PKCS8_PREFIX, 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
 }
 
 /** A Signer over a seed held in memory. The seed never leaves this object. */

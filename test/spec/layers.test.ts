@@ -2,7 +2,7 @@
  * Imports in src/ point down the layers only.
  *
  *   cli/                      commands (may use the server)
- *   server/                   the HTTP service
+ *   server/   browser/        the HTTP service; the browser entry point (dagtuf/browser)
  *   client/   publish/        the two workflows (neither uses the other)
  *   relations/                <-, <-?, <-* over a loader
  *   validate/                 VALID (pure: no block source, no file system)
@@ -34,6 +34,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   client: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
   publish: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
   server: ['client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util'],
+  browser: ['client', 'blocks', 'shard', 'validate', 'relations', 'model', 'util'],
   cli: ['server', 'client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util']
 }
 

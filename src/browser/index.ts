@@ -1,0 +1,27 @@
+/**
+ * The browser entry point, `dagtuf/browser` (built by scripts/build-browser.mjs
+ * into dist/browser/dagtuf.js, one minified ESM file with no Node built-in).
+ *
+ *   import { Updater, IdbClientStore, GatewaySource } from 'dagtuf/browser'
+ *   const source = new GatewaySource('https://gateway.example')
+ *   const updater = await Updater.create({ storage: await IdbClientStore.open('my-app'), source })
+ *   await updater.init(rootCid)          // once, out of band
+ *   await updater.refresh(timestampCid)  // or refresh() with a head source
+ *   const info = await updater.getTargetInfo('app.js')
+ *   const bytes = info === null ? null : await updater.fetchTarget(info)
+ *
+ * It is the same client as on Node: the same Updater, rules, bounds and
+ * typed errors. What differs is underneath: the trusted state and block
+ * cache live in IndexedDB (IdbClientStore), blocks come over the platform's
+ * fetch, hashes and signatures use @noble/* (with WebCrypto's Ed25519 where
+ * the browser has it: src/browser/webcrypto.ts), and targets come back as
+ * checked bytes (`fetchTarget`) instead of files.
+ */
+export { Updater, toCid } from '../client/updater.js'
+export type { HeadSource, UpdaterOptions, RefreshResult, TargetResult, DownloadResult } from '../client/updater.js'
+export { IdbClientStore, type IdbOpenOptions } from '../client/idb-store.js'
+export type { ClientStorage, ClientBlockCache } from '../client/storage.js'
+export { GatewaySource, fetchHead } from '../blocks/gateway-source.js'
+export type { GatewayOptions, FetchHeadOptions } from '../blocks/gateway-source.js'
+export { BlockError, DagtufError, StateError, UsageError, ValidationError, DiskFullError, isDagtufError, isVerdict } from '../model/errors.js'
+export { RULE_IDS } from '../model/rules.js'
