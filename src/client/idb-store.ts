@@ -324,16 +324,22 @@ export class IdbClientStore implements ClientStorage {
         pageLocks.delete(key)
       }
     }
-    // Held while the callback's promise is pending: resolved by the release function.
+    // Held while the callback's promise is pending: resolved by the release
+    // function, which then waits until the manager has let the lock go.
     let release!: () => void
     const held = new Promise<void>((resolve) => { release = resolve })
+    let requested!: Promise<void>
     const granted = await new Promise<boolean>((resolve, reject) => {
-      this.#locks!.request(key, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
+      requested = this.#locks!.request(key, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
         resolve(lock !== null)
         if (lock !== null) await held
-      }).catch(reject)
+      })
+      requested.catch(reject)
     }).catch((e: unknown) => { throw idbError('lock', this.dir, e) })
     if (!granted) throw locked()
-    return async () => { release() }
+    return async () => {
+      release()
+      await requested.catch(() => {})
+    }
   }
 }
