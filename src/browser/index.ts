@@ -25,3 +25,19 @@ export { GatewaySource, fetchHead } from '../blocks/gateway-source.js'
 export type { GatewayOptions, FetchHeadOptions } from '../blocks/gateway-source.js'
 export { BlockError, DagtufError, StateError, UsageError, ValidationError, DiskFullError, isDagtufError, isVerdict } from '../model/errors.js'
 export { RULE_IDS } from '../model/rules.js'
+export { useAsyncVerifier, webCryptoVerifier, verdictStats, type AsyncVerifier } from '../model/keys.js'
+
+import { useAsyncVerifier, webCryptoVerifier } from '../model/keys.js'
+
+/**
+ * How this page verifies signatures: 'webcrypto' when the browser's
+ * crypto.subtle has Ed25519 (verdicts obtained ahead, as envelopes are
+ * loaded, with @noble/ed25519 for any signature not verified ahead), else
+ * 'noble' (@noble/ed25519 alone). Chosen once when the module loads;
+ * `useAsyncVerifier(undefined)` switches WebCrypto off.
+ */
+export const signaturePath: 'webcrypto' | 'noble' = await (async () => {
+  const v = await webCryptoVerifier()
+  useAsyncVerifier(v)
+  return v === undefined ? 'noble' : 'webcrypto'
+})()

@@ -26,6 +26,7 @@ import type { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
 import { MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, isVerdict } from '../model/errors.js'
+import { hasAsyncVerifier, preverifyEnvelope } from '../model/keys.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import { MAX_NODE_BYTES } from '../shard/index.js'
 import { cidKey, mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
@@ -65,6 +66,36 @@ export interface ClientLoader extends Loader {
    * @throws {StateError} ERR_STATE_IO the first write that failed since the last call
    */
   settleShards: () => Promise<string[]>
+}
+
+/**
+ * Public keys (keyid -> hex) seen in roots and delegations this process
+ * decoded: with an asynchronous verifier registered (the browser's WebCrypto,
+ * model/keys.ts `useAsyncVerifier`), each decoded envelope's signatures by a
+ * known key are verified ahead, so the synchronous checks of VALID find the
+ * verdicts. Only a speed-up: a key not seen yet (or a verdict evicted) is
+ * verified synchronously as always, and a verdict is keyed by the public key
+ * itself and the message's hash, so a wrong entry here cannot make any
+ * signature count. Bounded (oldest out).
+ */
+const knownKeys = new Map<string, string>()
+const MAX_KNOWN_KEYS = 1024
+
+function noteKeys (env: Envelope): void {
+  const signed = env.signed as { type?: string, keys?: ReadonlyMap<string, { public: string }>, delegations?: { keys?: ReadonlyMap<string, { public: string }> } }
+  const keys = signed.type === 'root' ? signed.keys : signed.delegations?.keys
+  if (keys === undefined) return
+  for (const [id, k] of keys) {
+    if (knownKeys.has(id)) continue
+    if (knownKeys.size >= MAX_KNOWN_KEYS) knownKeys.delete(knownKeys.keys().next().value!)
+    knownKeys.set(id, k.public)
+  }
+}
+
+async function preverified (env: Envelope): Promise<Envelope> {
+  noteKeys(env)
+  await preverifyEnvelope(env, knownKeys)
+  return env
 }
 
 /** A LoaderSource that has nothing: for working from the cache alone. */
@@ -152,11 +183,12 @@ export function clientLoader (cache: ClientBlockCache | undefined, source: Loade
       if (p === undefined) {
         p = (async () => {
           const bytes = await cache?.get(cid, MAX_BLOCK_BYTES[kind])
+          let env: Envelope
           if (bytes !== undefined) {
             cacheHits++
-            return decodeEnvelope(kind, bytes, cid)
-          }
-          return await remote.load(kind, cid)
+            env = decodeEnvelope(kind, bytes, cid)
+          } else env = await remote.load(kind, cid)
+          return hasAsyncVerifier() ? await preverified(env) : env
         })()
         decoded.set(key, p)
         // Verdicts on bytes stay; transient failures may be retried.

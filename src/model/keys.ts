@@ -151,6 +151,14 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
   }
   if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex)) return false
   if (!sIsCanonical(sig)) return false
+  if (verdicts.size > 0) {
+    const v = verdicts.get(verdictKey(publicHex, message, sig))
+    if (v !== undefined) {
+      verdictStats.hits++
+      return v
+    }
+    verdictStats.misses++
+  }
   if (backend === 'node') {
     if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
     try {
@@ -164,6 +172,127 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
   } catch {
     return false
   }
+}
+
+// --- Signatures verified ahead, asynchronously (WebCrypto) -------------------
+//
+// Signature checks are synchronous (VALID and the threshold counts are pure
+// functions), but the fast verifier of a browser, WebCrypto's Ed25519, is
+// asynchronous. So the verdicts are obtained ahead: when the client's loader
+// decodes an envelope (an async step anyway) it hands the signatures whose key
+// it knows to `preverify`, which asks the registered asynchronous verifier and
+// remembers each verdict keyed by (public key, SHA-256 of the exact message,
+// signature). `verifyBytes` consults that map first, after the same strict
+// checks as always (64 bytes, acceptable key, canonical S), and falls back to
+// the synchronous backend (noble in the browser) on a miss. A verdict can never
+// answer for other bytes: the message is in its key by its SHA-256. The map is
+// bounded (VERDICT_CAP, oldest first out), so it costs at most a few hundred KB.
+//
+// Where WebCrypto and noble could disagree: noble checks the cofactored
+// equation and BoringSSL (Chromium's WebCrypto) the cofactorless one, as
+// node:crypto does; they differ only on signatures made with torsion on
+// purpose, which only a holder of the private key can make, so a verdict
+// from either is a verdict on a signature by that key.
+
+/** An asynchronous Ed25519 verifier of (public key hex, message, signature). */
+export type AsyncVerifier = (publicHex: string, message: Uint8Array, sig: Uint8Array) => Promise<boolean>
+
+/** At most this many verdicts are remembered. */
+export const VERDICT_CAP = 4096
+const verdicts = new Map<string, boolean>()
+let asyncVerifier: AsyncVerifier | undefined
+/** Counters of `verifyBytes`'s verdict lookups (for tests and benchmarks). */
+export const verdictStats = { hits: 0, misses: 0, remembered: 0 }
+
+function verdictKey (publicHex: string, message: Uint8Array, sig: Uint8Array): string {
+  return `${publicHex}.${toHex(sha256(message))}.${toHex(sig)}`
+}
+
+/** Register (or with undefined, remove) the asynchronous verifier `preverify` uses, and forget every verdict. */
+export function useAsyncVerifier (v: AsyncVerifier | undefined): void {
+  if (v !== undefined && typeof v !== 'function') throw new UsageError('ERR_ARGUMENT', 'useAsyncVerifier(verifier: function | undefined)')
+  asyncVerifier = v
+  verdicts.clear()
+}
+
+/** Whether an asynchronous verifier is registered. */
+export function hasAsyncVerifier (): boolean {
+  return asyncVerifier !== undefined
+}
+
+/**
+ * Verify signatures ahead with the registered asynchronous verifier and
+ * remember the verdicts for `verifyBytes`. Without a verifier, nothing.
+ * Never throws on content: a malformed item or a verifier failure just
+ * leaves no verdict (the synchronous backend decides later).
+ */
+export async function preverify (items: Iterable<{ publicHex: string, message: Uint8Array, sig: Uint8Array }>): Promise<void> {
+  const v = asyncVerifier
+  if (v === undefined) return
+  await Promise.all([...items].map(async ({ publicHex, message, sig }) => {
+    if (typeof publicHex !== 'string' || !(message instanceof Uint8Array) || !(sig instanceof Uint8Array)) return
+    if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex) || !sIsCanonical(sig)) return
+    const key = verdictKey(publicHex, message, sig)
+    if (verdicts.has(key)) return
+    let ok: boolean
+    try {
+      ok = await v(publicHex, message, sig)
+    } catch {
+      return
+    }
+    if (typeof ok !== 'boolean' || asyncVerifier !== v) return
+    if (verdicts.size >= VERDICT_CAP) verdicts.delete(verdicts.keys().next().value!)
+    verdicts.set(key, ok)
+    verdictStats.remembered++
+  }))
+}
+
+/**
+ * Preverify an envelope's signatures (`preverify`) whose keyid is in `keys`,
+ * over the dagtuf signing message of its signed bytes.
+ */
+export async function preverifyEnvelope (env: { readonly signedBytes: Uint8Array, readonly signatures: ReadonlyArray<{ readonly keyid: string, readonly sig: string }> }, keys: ReadonlyMap<string, string>): Promise<void> {
+  if (asyncVerifier === undefined) return
+  const items: Array<{ publicHex: string, message: Uint8Array, sig: Uint8Array }> = []
+  let message: Uint8Array | undefined
+  for (const s of env.signatures) {
+    const publicHex = keys.get(s.keyid)
+    if (publicHex === undefined || !isHex128(s.sig)) continue
+    message ??= signingMessage(env.signedBytes)
+    items.push({ publicHex, message, sig: hexToBytes(s.sig) })
+  }
+  await preverify(items)
+}
+
+/**
+ * WebCrypto's Ed25519 as an AsyncVerifier, or undefined where the platform
+ * has no `crypto.subtle` or no Ed25519 in it (probed by verifying one known
+ * signature and refusing its altered copy).
+ */
+export async function webCryptoVerifier (): Promise<AsyncVerifier | undefined> {
+  const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle
+  if (subtle === undefined) return undefined
+  const imported = new Map<string, Promise<CryptoKey>>()
+  const verify: AsyncVerifier = async (publicHex, message, sig) => {
+    let key = imported.get(publicHex)
+    if (key === undefined) {
+      key = subtle.importKey('raw', hexToBytes(publicHex) as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify'])
+      if (imported.size >= VERDICT_CAP) imported.clear()
+      imported.set(publicHex, key)
+    }
+    return await subtle.verify({ name: 'Ed25519' }, await key, sig as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>)
+  }
+  try {
+    // A known-good triple made with noble, and its altered copy.
+    const seed = new Uint8Array(32).fill(7)
+    const pub = toHex(ed.getPublicKey(seed))
+    const msg = new TextEncoder().encode('dagtuf webcrypto probe')
+    const sig = ed.sign(msg, seed)
+    const bad = msg.slice()
+    bad[0] = bad[0]! ^ 1
+    if (await verify(pub, msg, sig) && !(await verify(pub, bad, sig))) return verify
+  } catch {}
+  return undefined
 }
 
 /**

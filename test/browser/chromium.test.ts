@@ -120,4 +120,24 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
   it('the lock is the Web Locks API: a second store on the same database is refused (ERR_STATE_LOCKED) until the first releases', async () => {
     expect(await call('lockTwice', 'c')).toEqual({ webLocks: true, second: 'ERR_STATE_LOCKED', afterRelease: 'granted' })
   }, 60_000)
+
+  it('signatures: WebCrypto Ed25519 verdicts obtained ahead are used (hits) where the browser has it, and with it switched off @noble/ed25519 alone gives the same results', async () => {
+    interface Sig { path: string, hits: number, misses: number, remembered: number }
+    expect((await call<Sig>('signatures')).path).toBe('webcrypto')
+    // Registered again: the verdicts of the earlier tests (same blocks) are forgotten.
+    expect(await call('webCrypto', true)).toBe(true)
+    const s0 = await call<Sig>('signatures')
+    expect((await call<Outcome<unknown>>('init', 'w1', 'serve', repo.root)).ok).toBeDefined()
+    expect((await call<Outcome<{ timestamp: string }>>('refresh', 'w1', 'serve', ts2)).ok).toMatchObject({ timestamp: ts2 })
+    const s1 = await call<Sig>('signatures')
+    expect(s1.remembered).toBeGreaterThan(s0.remembered)
+    expect(s1.hits).toBeGreaterThan(s0.hits)
+    expect(await call('webCrypto', false)).toBe(false)
+    expect((await call<Outcome<unknown>>('init', 'w2', 'serve', repo.root)).ok).toBeDefined()
+    expect((await call<Outcome<{ timestamp: string }>>('refresh', 'w2', 'serve', ts2)).ok).toMatchObject({ timestamp: ts2 })
+    expect((await call<Outcome<unknown>>('refresh', 'w2', 'serve', ts1)).error).toMatchObject({ code: 'CLIENT-TS-DESCENDS' })
+    const s2 = await call<Sig>('signatures')
+    expect({ hits: s2.hits, remembered: s2.remembered }).toEqual({ hits: s1.hits, remembered: s1.remembered })
+    expect(await call('webCrypto', true)).toBe(true)
+  }, 60_000)
 })

@@ -69,6 +69,13 @@ window.t = {
     const s = await up.state()
     return { root: s.root.toString(), timestamp: s.trusted?.timestamp.toString() ?? null }
   }),
+  /** The signature path chosen when the bundle loaded, and the verdict counters. */
+  signatures: () => ({ path: dagtuf.signaturePath, ...dagtuf.verdictStats }),
+  /** WebCrypto off (noble alone) or on again. */
+  webCrypto: async (on) => {
+    dagtuf.useAsyncVerifier(on ? await dagtuf.webCryptoVerifier() : undefined)
+    return on
+  },
   /** Two stores on one database: the second lock is refused while the first is held (Web Locks). */
   lockTwice: async (name) => {
     const a = await IdbClientStore.open(name)
