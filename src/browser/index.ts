@@ -41,3 +41,5 @@ export const signaturePath: 'webcrypto' | 'noble' = await (async () => {
   useAsyncVerifier(v)
   return v === undefined ? 'noble' : 'webcrypto'
 })()
+
+export { inspectTrusted, TargetPager, type Inspection, type RoleView, type TargetPage, type TargetRow } from './inspect.js'

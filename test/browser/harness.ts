@@ -107,9 +107,10 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     } else if (url === '/page.js') {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
       res.end(PAGE_SCRIPT)
-    } else if (pages[url] !== undefined) {
-      res.writeHead(200, { 'content-type': pages[url][0] })
-      res.end(pages[url][1])
+    } else if (pages[url.split('?')[0]!] !== undefined) {
+      const [type, body] = pages[url.split('?')[0]!]!
+      res.writeHead(200, { 'content-type': type })
+      res.end(body)
     } else if (route('/gw/serve/') !== undefined) void forward(serveUrl, route('/gw/serve/')!, res)
     else if (route('/gw/flip/') !== undefined) void forward(flip.url, route('/gw/flip/')!, res)
     else if (route('/gw/flipc/') !== undefined) void forward(flipContent.url, route('/gw/flipc/')!, res)
