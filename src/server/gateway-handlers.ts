@@ -111,6 +111,8 @@ export type GatewayErrorCode =
   | 'ERR_BUSY'
   // The routing API (routing-handlers.ts): PUT /routing/v1/ipns/{name}.
   | 'ERR_BODY_TOO_LARGE' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_IPNS_STALE'
+  // The inspector (ui.ts): GET /ui/dagtuf.js before the browser bundle is built (404).
+  | 'ERR_UI_NOT_BUILT'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 

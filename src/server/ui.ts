@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import type { GatewayRequest, GatewayResponse } from './gateway-handlers.js'
+import type { GatewayErrorCode, GatewayRequest, GatewayResponse } from './gateway-handlers.js'
 
 /** Where the bundle is: beside dist/src/server (built package) or under dist/ (running from src/). */
 const BUNDLE_CANDIDATES = ['../../browser/dagtuf.js', '../../dist/browser/dagtuf.js'].map((p) => fileURLToPath(new URL(p, import.meta.url)))
@@ -41,7 +41,7 @@ function answer (method: string, status: number, headers: Record<string, string 
   return method === 'HEAD' ? { status, headers: h } : { status, headers: h, body }
 }
 
-function jsonError (method: string, status: number, code: string, message: string, extra: Record<string, string> = {}): GatewayResponse {
+function jsonError (method: string, status: number, code: GatewayErrorCode, message: string, extra: Record<string, string> = {}): GatewayResponse {
   return answer(method, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra }, new TextEncoder().encode(JSON.stringify({ error: { code, message } })))
 }
 

@@ -38,7 +38,7 @@ describe('signatures verified ahead (preverify)', () => {
     }
   })
 
-  it('verifyBytes uses a remembered verdict for exactly (key, message, signature), and never for other bytes, key or signature', async () => {
+  it('SIG-AHEAD: verifyBytes uses a remembered verdict for exactly (key, message, signature), and never for other bytes, key or signature', async () => {
     const s = await signed(2, 'the signed bytes')
     // A verifier that lies, to show which calls the verdict answers: it says false for a good signature.
     const liar: AsyncVerifier = async () => false
@@ -68,7 +68,7 @@ describe('signatures verified ahead (preverify)', () => {
     expect(verifyBytes(s.publicHex, s.message, bad2, 'noble')).toBe(false)
   })
 
-  it('without a verifier, or when it fails, or for malformed items, nothing is remembered and the backend decides; registering forgets every verdict', async () => {
+  it('SIG-AHEAD: without a verifier, or when it fails, or for malformed items (SIG-MALFORMED first), nothing is remembered and the backend decides; registering forgets every verdict', async () => {
     const s = await signed(4, 'x')
     const before = verdictStats.remembered
     await preverify([s])
