@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { Browser, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GatewaySource } from '../../src/blocks/gateway-source.js'
+import { Updater } from '../../src/client/updater.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { NO_CHROMIUM, buildBundle, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
@@ -140,4 +142,34 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
     expect({ hits: s2.hits, remembered: s2.remembered }).toEqual({ hits: s1.hits, remembered: s1.remembered })
     expect(await call('webCrypto', true)).toBe(true)
   }, 60_000)
+
+  it('a hostile gateway gets the same typed errors in the browser as on Node (rollback, flipped bytes, a huge streamed block, a stall), the stored state unchanged each time', async () => {
+    const cases: Array<{ gw: string, to: string, from: 'root' | 'ts2', timeoutMs?: number }> = [
+      { gw: 'serve', to: ts1, from: 'ts2' },
+      { gw: 'flip', to: ts2, from: 'root' },
+      { gw: 'huge', to: ts2, from: 'root' },
+      { gw: 'stall', to: ts2, from: 'root', timeoutMs: 500 }
+    ]
+    const inNode: string[] = []
+    const inBrowser: string[] = []
+    for (const [i, c] of cases.entries()) {
+      // Node: the same Updater on a folder, through the same gateway routes.
+      const dir = join(work.path, `node-client-${i}`)
+      const honest = await Updater.create({ dir, source: new GatewaySource(`${pages.url}/gw/serve`) })
+      await honest.init(repo.root)
+      if (c.from === 'ts2') await honest.refresh(ts2)
+      const bad = await Updater.create({ dir, source: new GatewaySource(`${pages.url}/gw/${c.gw}`, { retries: 0, ...(c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs }) }) })
+      inNode.push(await bad.refresh(c.to).then(() => 'accepted', (e: { name: string, code: string }) => `${e.name} ${e.code}`))
+      // The browser: a fresh database brought to the same state.
+      const name = `hostile-${i}`
+      expect((await call<Outcome<unknown>>('init', name, 'serve', repo.root)).ok).toBeDefined()
+      if (c.from === 'ts2') expect((await call<Outcome<unknown>>('refresh', name, 'serve', ts2)).ok).toBeDefined()
+      const before = await call<string>('rawState', name)
+      const r = await call<Outcome<unknown>>('refresh', name, c.gw, c.to, c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs })
+      inBrowser.push(r.error === undefined ? 'accepted' : `${r.error.name} ${r.error.code}`)
+      expect(await call<string>('rawState', name)).toBe(before)
+    }
+    expect(inBrowser).toEqual(inNode)
+    expect(inBrowser).toEqual(['ValidationError CLIENT-TS-DESCENDS', 'ValidationError ENC-CID', 'ValidationError BOUND-BLOCK-SIZE', 'BlockError ERR_TIMEOUT'])
+  }, 90_000)
 })

@@ -8,6 +8,7 @@
  *   /gw/flip/...    to a gateway that flips a byte of every /ipfs/ body
  *   /gw/flipc/...   the same, for content blocks only (raw and dag-pb CIDs)
  *   /gw/stall/...   never answers (for timeouts)
+ *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
  * puppeteer-core. `chromiumPath()` is undefined where there is none: the
@@ -115,6 +116,20 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     else if (route('/gw/flip/') !== undefined) void forward(flip.url, route('/gw/flip/')!, res)
     else if (route('/gw/flipc/') !== undefined) void forward(flipContent.url, route('/gw/flipc/')!, res)
     else if (route('/gw/stall/') !== undefined) stalled.add(res)
+    else if (route('/gw/huge/') !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
+      const chunk = new Uint8Array(64 * 1024).fill(0x7b)
+      let sent = 0
+      const more = (): void => {
+        while (sent < 128 && !res.destroyed) {
+          sent++
+          if (!res.write(chunk)) { res.once('drain', more); return }
+        }
+        res.end()
+      }
+      res.on('error', () => {})
+      more()
+    }
     else {
       res.writeHead(404)
       res.end()
