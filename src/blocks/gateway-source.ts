@@ -30,7 +30,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { BlockError, UsageError } from '../model/errors.js'
-import { checkBlock, HASH_SHA2_256, parseCid } from '../model/hash.js'
+import { checkBlockAsync, HASH_SHA2_256, parseCid } from '../model/hash.js'
 import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { aborted, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, sleep, throwIfAborted, timedOut, tooLarge } from './util.js'
 import type { BlockSource, GetOptions } from './types.js'
@@ -292,7 +292,7 @@ export class GatewaySource implements BlockSource {
     if (answer.status !== 200 || answer.body === undefined) {
       throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status, cid: key.toString() } })
     }
-    checkBlock(key, answer.body, max)
+    await checkBlockAsync(key, answer.body, max)
     return answer.body
   }
 

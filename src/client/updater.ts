@@ -518,7 +518,9 @@ export class Updater {
   async downloadTarget (info: TargetResult, destPath: string): Promise<DownloadResult> {
     this.#checkInfo(info)
     if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
-    const dest = await writeFileFromChunks(destPath, async (write) => { await this.#readTarget(info, write) })
+    // The search first (CLIENT-EXPIRES, ERR_TARGET_CHANGED), then the file.
+    await this.#checkCurrent(info)
+    const dest = await writeFileFromChunks(destPath, async (write) => { await this.#streamTarget(info, write) })
     return { path: dest, cid: info.cid.toString(), length: info.length }
   }
 
@@ -532,9 +534,11 @@ export class Updater {
    * @throws as downloadTarget, but for the file errors
    */
   async fetchTarget (info: TargetResult): Promise<Uint8Array> {
+    this.#checkInfo(info)
+    await this.#checkCurrent(info)
     const parts: Uint8Array[] = []
     let size = 0
-    await this.#readTarget(info, async (chunk) => {
+    await this.#streamTarget(info, async (chunk) => {
       size += chunk.byteLength
       parts.push(chunk)
     })
@@ -547,7 +551,7 @@ export class Updater {
     return out
   }
 
-  /** Check `info` against the trusted state now, then stream its content by CID through `onChunk`. */
+  /** `info` is shaped like a TargetResult, and there is a block source. @throws {UsageError} ERR_ARGUMENT | ERR_USAGE */
   #checkInfo (info: TargetResult): void {
     if (info === null || typeof info !== 'object' || CID.asCID(info.cid) === null || !Number.isSafeInteger(info.length) || info.length < 0) {
       throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
@@ -556,15 +560,19 @@ export class Updater {
     if (typeof info.path !== 'string' || info.path.length === 0) throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
   }
 
-  async #readTarget (info: TargetResult, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
-    this.#checkInfo(info)
-    const source = this.#source as BlockSource
+  /** The search for `info.path` run again now must give the same entry. @throws {StateError} ERR_TARGET_CHANGED, and as getTargetInfo */
+  async #checkCurrent (info: TargetResult): Promise<void> {
     const now = await this.getTargetInfo(info.path)
     if (now === null || !now.cid.equals(info.cid) || now.length !== info.length) {
       throw new StateError('ERR_TARGET_CHANGED', `the trusted state no longer answers ${JSON.stringify(info.path)} with ${info.cid} (${info.length} bytes)${now === null ? '' : `, but with ${now.cid} (${now.length} bytes)`}: call getTargetInfo again`, {
         details: { path: info.path, cid: info.cid.toString(), length: info.length, ...(now === null ? {} : { now: { cid: now.cid.toString(), length: now.length } }) }
       })
     }
+  }
+
+  /** Stream the content of `info` by CID through `onChunk`: every block hash-checked, exactly `length` bytes (CLIENT-TARGET-CONTENT). */
+  async #streamTarget (info: TargetResult, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+    const source = this.#source as BlockSource
     try {
       await readContent(source, info.cid, info.length, onChunk, this.#signal === undefined ? {} : { signal: this.#signal })
     } catch (e) {

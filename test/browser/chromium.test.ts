@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import type { Browser, Page } from 'puppeteer-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewaySource } from '../../src/blocks/gateway-source.js'
 import { Updater } from '../../src/client/updater.js'
@@ -44,7 +44,7 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
 
   async function open (): Promise<void> {
     await page.goto(pages.url + '/')
-    await page.waitForFunction('window.dagtufReady === true', { timeout: 30_000 })
+    await page.waitForFunction('window.dagtufReady === true', undefined, { timeout: 30_000 })
   }
 
   beforeAll(async () => {
@@ -83,7 +83,7 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
     const before = await call<string>('rawState', 'a')
     expect(before).toContain(ts2)
     await page.reload()
-    await page.waitForFunction('window.dagtufReady === true', { timeout: 30_000 })
+    await page.waitForFunction('window.dagtufReady === true', undefined, { timeout: 30_000 })
     expect(await call<string>('rawState', 'a')).toBe(before)
     expect(await call('state', 'a')).toEqual({ ok: { root: repo.root, timestamp: ts2 } })
     const info = await call<Outcome<{ length: number }>>('info', 'a', 'stall', 'app.txt')

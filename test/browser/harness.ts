@@ -11,7 +11,7 @@
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
- * puppeteer-core. `chromiumPath()` is undefined where there is none: the
+ * playwright-core (never a browser download). `chromiumPath()` is undefined where there is none: the
  * tests then skip, saying so.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -20,7 +20,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import puppeteer, { type Browser } from 'puppeteer-core'
+import { chromium, type Browser } from 'playwright-core'
 import { flippingGateway } from '../../src/server/flipping-gateway.js'
 import { BIN, ROOT, ensureBuilt } from '../helpers/build.js'
 // @ts-expect-error: a plain .mjs script without declarations
@@ -158,10 +158,10 @@ export async function buildBundle (dir: string): Promise<Uint8Array> {
 
 /** Headless Chromium, no sandbox (tests run as root), no GPU. */
 export async function launchChromium (executablePath: string): Promise<Browser> {
-  return await puppeteer.launch({
+  return await chromium.launch({
     executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
-    protocolTimeout: 60_000
+    timeout: 60_000
   })
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'puppeteer-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, type MadeRepo } from '../helpers/repo.js'
@@ -39,7 +39,7 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
 
   async function runInspector (url: string): Promise<void> {
     await page.goto(url)
-    await page.waitForFunction('window.inspector !== undefined && window.inspector.done === true', { timeout: 60_000 })
+    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
   }
 
   beforeAll(async () => {
@@ -55,7 +55,7 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] })
     browser = await launchChromium(CHROMIUM!)
     page = await browser.newPage()
-    await page.setViewport({ width: 1280, height: 1000 })
+    await page.setViewportSize({ width: 1280, height: 1000 })
     console.log(`inspector screenshots: ${shots}`)
   }, 180_000)
 
@@ -68,7 +68,7 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
 
   it('shows the verified head and a role table with signers and thresholds (screenshot)', async () => {
     await runInspector(`${serve.url}/ui/?root=${repo.root}&name=insp1`)
-    expect(await page.evaluate('window.inspector.error')).toBeNull()
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toBeNull()
     const head = await text('#head-table')
     expect(head).toContain(repo.timestamps[1])
     expect(head).toContain(repo.root)
@@ -81,27 +81,27 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     expect(await rows('#targets-table')).toBe(50)
     expect(await text('#t-count')).toContain('50 shown, 50 read')
     await page.click('#more')
-    await page.waitForFunction('document.querySelectorAll("#targets-table tbody tr").length === 100')
+    await page.waitForFunction(() => document.querySelectorAll('#targets-table tbody tr').length === 100)
     await page.click('#more')
-    await page.waitForFunction('document.getElementById("t-count").innerText.includes("end of list")')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('end of list'))
     expect(await rows('#targets-table')).toBe(120)
-    await page.type('#query', 'FILE-07')
+    await page.fill('#query', 'FILE-07')
     await page.click('#search')
-    await page.waitForFunction('document.getElementById("t-count").innerText.includes("10 shown")')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('10 shown'))
     const paths = await page.$$eval('#targets-table tbody tr td:first-child', (tds) => tds.map((t) => (t as HTMLElement).innerText))
     // In the map's order (by path hash), not sorted.
     expect([...paths].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `files/file-07${i}.txt`))
     await page.click('#targets-table tbody tr:first-child button')
-    await page.waitForFunction('window.inspector.download !== undefined')
+    await page.waitForFunction(() => (window as unknown as { inspector: { download?: unknown } }).inspector.download !== undefined)
     const want = FILES[paths[0]!]!
-    expect(await page.evaluate('window.inspector.download')).toMatchObject({ path: paths[0], length: want.length, sha256: createHash('sha256').update(want).digest('hex') })
+    expect(await page.evaluate(() => (window as unknown as { inspector: { download: unknown } }).inspector.download)).toMatchObject({ path: paths[0], length: want.length, sha256: createHash('sha256').update(want).digest('hex') })
     expect(await text('#d-out')).toContain('verified')
     await page.screenshot({ path: join(shots, 'inspector-targets.png'), fullPage: true })
   }, 90_000)
 
   it('through a tampering gateway shows the refusal: rule ENC-CID and the CID at fault (screenshot)', async () => {
     await runInspector(`${pages.url}/ui/?root=${repo.root}&name=insp2&gateway=${encodeURIComponent(`${pages.url}/gw/flip`)}`)
-    expect(await page.evaluate('window.inspector.error')).toMatchObject({ code: 'ENC-CID', cid: repo.root })
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toMatchObject({ code: 'ENC-CID', cid: repo.root })
     expect(await page.$eval('#refusal', (e) => (e as HTMLElement).hidden)).toBe(false)
     expect(await text('#r-code')).toBe('ENC-CID')
     expect(await text('#r-cid')).toBe(repo.root)
