@@ -210,7 +210,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 const TOP_NAMES = new Set<string>(TOP_ROLES)
 
 /** The UTF-8 length of a string (portable: no Buffer; a lone surrogate counts 3, as its U+FFFD replacement). */
-function utf8Length (s: string): number {
+export function utf8Length (s: string): number {
   let n = 0
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
