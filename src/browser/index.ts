@@ -19,7 +19,7 @@
  */
 export { Updater, toCid } from '../client/updater.js'
 export type { HeadSource, UpdaterOptions, RefreshResult, TargetResult, DownloadResult } from '../client/updater.js'
-export { IdbClientStore, type IdbOpenOptions } from '../client/idb-store.js'
+export { IdbClientStore, type IdbOpenOptions, type LockManagerLike } from '../client/idb-store.js'
 export type { ClientStorage, ClientBlockCache } from '../client/storage.js'
 export { GatewaySource, fetchHead } from '../blocks/gateway-source.js'
 export type { GatewayOptions, FetchHeadOptions } from '../blocks/gateway-source.js'

@@ -172,7 +172,8 @@ function isMetaCidText (name: string): boolean {
 /** Locks held by this page when the Web Locks API is missing (see the module comment). */
 const pageLocks = new Set<string>()
 
-interface LockManagerLike {
+/** The part of the Web Locks API (`navigator.locks`) the store uses. */
+export interface LockManagerLike {
   request: (name: string, options: { mode: 'exclusive', ifAvailable: true }, cb: (lock: unknown) => Promise<void>) => Promise<void>
 }
 
