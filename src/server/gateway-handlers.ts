@@ -544,11 +544,17 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
   }
 
   return async (req, opts = {}) => {
+    let answer: GatewayResponse
     try {
-      return await route(req, opts.signal)
+      answer = await route(req, opts.signal)
     } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, 'ERR_INTERNAL', 'internal error')
-      return errorResponse(req.method, err.status, err.code, err.message, err.headers)
+      answer = errorResponse(req.method, err.status, err.code, err.message, err.headers)
     }
+    // Readable from pages of any origin (a browser client such as the
+    // inspector served elsewhere), as trustless gateways do: the responses
+    // are public and the client checks every byte; GET and HEAD with an
+    // Accept header need no preflight.
+    return { ...answer, headers: { ...answer.headers, 'access-control-allow-origin': '*' } }
   }
 }

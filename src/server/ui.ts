@@ -7,8 +7,10 @@
  * the roles with signers and thresholds, a paged, searchable target list, a
  * verified download) or the refusal, with its rule ID and the CID at fault.
  * Nothing on the page is trusted because this server sent it: the client
- * checks every block it fetches. The page is usable from any gateway that
- * allows cross-origin requests, and works offline from the IndexedDB state.
+ * checks every block it fetches. The page is usable with any gateway that
+ * allows cross-origin reads (dagtuf serve's gateway answers
+ * access-control-allow-origin: *), and the page itself can be served by any
+ * static host.
  *
  * Routes: GET|HEAD /ui/ (and /ui, redirected), /ui/dagtuf.js. When the
  * bundle is not built, /ui/dagtuf.js is 404 ERR_UI_NOT_BUILT, saying how.

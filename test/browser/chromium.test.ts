@@ -172,4 +172,12 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
     expect(inBrowser).toEqual(inNode)
     expect(inBrowser).toEqual(['ValidationError CLIENT-TS-DESCENDS', 'ValidationError ENC-CID', 'ValidationError BOUND-BLOCK-SIZE', 'BlockError ERR_TIMEOUT'])
   }, 90_000)
+
+  it('dagtuf serve is usable as a gateway from a page of another origin (CORS: access-control-allow-origin *), with the same checks', async () => {
+    expect(new URL(serve.url).origin).not.toBe(new URL(pages.url).origin)
+    expect((await call<Outcome<unknown>>('init', 'cors', serve.url, repo.root)).ok).toBeDefined()
+    expect((await call<Outcome<{ timestamp: string }>>('refresh', 'cors', serve.url, null)).ok).toMatchObject({ timestamp: ts2 })
+    expect((await call<Outcome<{ sha256: string }>>('fetch', 'cors', serve.url, 'app.txt')).ok).toMatchObject({ sha256: sha256(V2) })
+    expect((await call<Outcome<unknown>>('refresh', 'cors', serve.url, ts1)).error).toMatchObject({ code: 'CLIENT-TS-DESCENDS' })
+  }, 60_000)
 })

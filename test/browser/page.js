@@ -34,7 +34,8 @@ async function rawState (name) {
 }
 
 async function withClient (name, gw, opts, f) {
-  const base = location.origin + '/gw/' + gw
+  // A gateway route of the page server, or an absolute URL (another origin).
+  const base = /^https?:/.test(gw) ? gw : location.origin + '/gw/' + gw
   const storage = await IdbClientStore.open(name)
   const source = new GatewaySource(base, { timeoutMs: opts.timeoutMs ?? 15000, retries: 0 })
   const up = await Updater.create({ storage, source, head: async ({ signal }) => await fetchHead(base, { signal, timeoutMs: opts.timeoutMs ?? 15000, retries: 0 }) })
