@@ -69,11 +69,12 @@ describe('the dagtuf package', () => {
   })
 
   it('npm run docs documents every entry point of package.json (typedoc.json names each exported module but the polyfill)', async () => {
-    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string>, scripts: Record<string, string> }
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | { types: string, default: string }>, scripts: Record<string, string> }
     const typedoc = JSON.parse(await readFile(join(ROOT, 'typedoc.json'), 'utf8')) as { entryPoints: string[], out: string }
     const sources = Object.entries(pkg.exports)
       .filter(([name]) => name !== './polyfill')
-      .map(([, built]) => built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))
+      // dagtuf/browser is a bundle (dist/browser/dagtuf.js); its types name its source.
+      .map(([, built]) => typeof built === 'string' ? built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts') : built.types.replace(/^\.\/dist\//, '').replace(/\.d\.ts$/, '.ts'))
     expect([...typedoc.entryPoints].sort()).toEqual(sources.sort())
     expect(pkg.scripts.docs).toBe('typedoc')
     expect(typedoc.out).toBe('docs/api')

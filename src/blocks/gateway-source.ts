@@ -30,10 +30,11 @@
  */
 import { CID } from 'multiformats/cid'
 import { BlockError, UsageError } from '../model/errors.js'
-import { checkBlock, HASH_SHA2_256, parseCid } from '../model/hash.js'
+import { checkBlockAsync, HASH_SHA2_256, parseCid } from '../model/hash.js'
 import { IPNS_RECORD_MEDIA_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../model/ipns.js'
 import { aborted, deadline, isOurs, maxBytesOf, nonNegativeInt, normalizeCid, notFound, positiveInt, readCapped, sleep, throwIfAborted, timedOut, tooLarge } from './util.js'
 import type { BlockSource, GetOptions } from './types.js'
+import { hasNodeHttp, loadNodeHttp, loadNodeHttps } from '../util/node-builtins.js'
 
 type Fetch = typeof globalThis.fetch
 
@@ -83,11 +84,11 @@ async function nodeGet (url: URL, accept: string, signal: AbortSignal): Promise<
   let get: NodeHttp['get']
   let agent: import('node:http').Agent
   if (url.protocol === 'https:') {
-    const https = await (nodeModules.https ??= import('node:https'))
+    const https = await (nodeModules.https ??= loadNodeHttps())
     agent = agents.https ??= new https.Agent({ keepAlive: true, maxSockets: GATEWAY_SOCKETS })
     get = https.get
   } else {
-    const http = await (nodeModules.http ??= import('node:http'))
+    const http = await (nodeModules.http ??= loadNodeHttp())
     agent = agents.http ??= new http.Agent({ keepAlive: true, maxSockets: GATEWAY_SOCKETS })
     get = http.get
   }
@@ -139,6 +140,8 @@ export interface GatewayOptions {
   /**
    * A fetch implementation to use instead of node:http(s) (default: none;
    * pass `globalThis.fetch` for undici, e.g. to go through its proxy settings).
+   * In the browser build, where node:http(s) does not exist, the default is
+   * the global fetch.
    */
   fetch?: Fetch
 }
@@ -152,7 +155,8 @@ function resolveOptions (options: GatewayOptions): Resolved {
     timeoutMs: positiveInt(options.timeoutMs, 30_000, 'timeoutMs'),
     retries: nonNegativeInt(options.retries, 2, 'retries'),
     backoffMs: nonNegativeInt(options.backoffMs, 250, 'backoffMs'),
-    get: f === undefined ? nodeTransport : fetchTransport(f)
+    // Without node:http(s) (the browser build), the platform's fetch.
+    get: f !== undefined ? fetchTransport(f) : hasNodeHttp ? nodeTransport : fetchTransport(globalThis.fetch.bind(globalThis))
   }
 }
 
@@ -288,7 +292,7 @@ export class GatewaySource implements BlockSource {
     if (answer.status !== 200 || answer.body === undefined) {
       throw new BlockError('ERR_TRANSPORT', `${url} answered ${answer.status}`, { details: { status: answer.status, cid: key.toString() } })
     }
-    checkBlock(key, answer.body, max)
+    await checkBlockAsync(key, answer.body, max)
     return answer.body
   }
 

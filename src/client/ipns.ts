@@ -32,15 +32,13 @@
  * or tampered), ERR_IPNS_EXPIRED, ERR_IPNS_VALUE (not a dagtuf timestamp
  * CID); StateError ERR_IPNS_REPLAY, ERR_STATE_CORRUPT (ipns.json), ERR_STATE_IO.
  */
-import * as fs from 'node:fs/promises'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { BlockError, StateError, diskFull } from '../model/errors.js'
+import { BlockError, StateError } from '../model/errors.js'
 import { CODEC_DAG_JSON, HASH_SHA2_256, equalBytes, toHex } from '../model/hash.js'
 import { MAX_IPNS_RECORD_BYTES, type IpnsName } from '../model/ipns.js'
 import { verifyBytes } from '../model/keys.js'
 import { Fields, entriesOf, parseJson } from '../model/strictjson.js'
-import { readFileCapped, writeFileAtomic } from '../util/durable-fs.js'
+import type { ClientStorage } from './storage.js'
 
 export interface VerifiedIpnsRecord {
   /** The name, `k51...`. */
@@ -202,6 +200,10 @@ export async function verifyIpnsRecord (name: IpnsName, bytes: Uint8Array, now: 
 }
 
 // --- The highest sequence accepted per name: DIR/ipns.json -------------------
+// (a document of the client's storage: src/client/storage.ts)
+
+/** The part of a ClientStorage the floors live in. */
+export type IpnsFloorStore = Pick<ClientStorage, 'readDoc' | 'writeDoc' | 'removeDoc' | 'docPath'>
 
 export const IPNS_STATE_FILE = 'ipns.json'
 const IPNS_STATE_FORMAT = 'dagtuf-client-ipns/1'
@@ -220,14 +222,11 @@ export interface IpnsFloor {
  *
  * @throws {StateError} ERR_STATE_CORRUPT | ERR_STATE_IO
  */
-export async function readIpnsFloors (dir: string): Promise<Map<string, IpnsFloor>> {
-  const path = join(dir, IPNS_STATE_FILE)
+export async function readIpnsFloors (store: IpnsFloorStore): Promise<Map<string, IpnsFloor>> {
+  const path = store.docPath(IPNS_STATE_FILE)
   const onError = (message: string, cause?: unknown): StateError =>
     new StateError('ERR_STATE_CORRUPT', `${path} is malformed: ${message}`, { ...(cause === undefined ? {} : { cause }), details: { path } })
-  const bytes = await readFileCapped(path, MAX_IPNS_STATE_BYTES, {
-    refused: (reason) => onError(reason === 'too-large' ? `larger than ${MAX_IPNS_STATE_BYTES} bytes` : 'not a regular file'),
-    io: (what, cause) => new StateError('ERR_STATE_IO', `could not ${what} ${path}`, { cause, details: { path } })
-  })
+  const bytes = await store.readDoc(IPNS_STATE_FILE, MAX_IPNS_STATE_BYTES)
   const out = new Map<string, IpnsFloor>()
   if (bytes === undefined) return out
   const f = Fields.of(parseJson(bytes, { maxBytes: MAX_IPNS_STATE_BYTES, maxDepth: 4, onError }), 'ipns', onError)
@@ -273,7 +272,7 @@ export function checkIpnsReplay (floor: IpnsFloor | undefined, rec: VerifiedIpns
  *
  * @throws {StateError} ERR_STATE_IO
  */
-export async function raiseIpnsFloor (dir: string, floors: ReadonlyMap<string, IpnsFloor>, rec: VerifiedIpnsRecord): Promise<void> {
+export async function raiseIpnsFloor (store: IpnsFloorStore, floors: ReadonlyMap<string, IpnsFloor>, rec: VerifiedIpnsRecord): Promise<void> {
   const current = floors.get(rec.name)
   if (current !== undefined && current.sequence >= rec.sequence) return
   const next = new Map(floors)
@@ -283,17 +282,10 @@ export async function raiseIpnsFloor (dir: string, floors: ReadonlyMap<string, I
   while (next.size > MAX_NAMES) next.delete(next.keys().next().value!)
   const names: Record<string, { sequence: string, timestamp: string }> = {}
   for (const [n, f] of next) names[n] = { sequence: f.sequence.toString(), timestamp: f.timestamp }
-  const path = join(dir, IPNS_STATE_FILE)
-  await writeFileAtomic(path, JSON.stringify({ format: IPNS_STATE_FORMAT, names }, null, 2) + '\n', {
-    onError: (cause) => diskFull(cause, path) ?? new StateError('ERR_STATE_IO', `could not write ${path}`, { cause, details: { path } })
-  })
+  await store.writeDoc(IPNS_STATE_FILE, new TextEncoder().encode(JSON.stringify({ format: IPNS_STATE_FORMAT, names }, null, 2) + '\n'))
 }
 
 /** Forget every floor (a forced init onto another root). @throws {StateError} ERR_STATE_IO */
-export async function dropIpnsFloors (dir: string): Promise<void> {
-  try {
-    await fs.rm(join(dir, IPNS_STATE_FILE), { force: true })
-  } catch (e) {
-    throw new StateError('ERR_STATE_IO', `could not remove ${join(dir, IPNS_STATE_FILE)}`, { cause: e, details: { path: dir } })
-  }
+export async function dropIpnsFloors (store: IpnsFloorStore): Promise<void> {
+  await store.removeDoc(IPNS_STATE_FILE)
 }

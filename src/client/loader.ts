@@ -16,7 +16,7 @@
  *   `writeShards` (an update whose checks all passed, or the DAG of the
  *   trusted state): a refused update leaves nothing in the cache, so a
  *   hostile source cannot fill the disk through updates it knows will fail.
- *   From then on the loader writes them to the cache (BlockCache.write, no
+ *   From then on the loader writes them to the cache (ClientBlockCache.write, no
  *   fsync) as they arrive and keeps only their CIDs, so reading a map of any
  *   size holds no more of it than the shard readers' bounded caches;
  *   `settleShards` waits for those writes (an update then fsyncs them with
@@ -26,10 +26,11 @@ import type { CID } from 'multiformats/cid'
 import { decodeEnvelope } from '../model/codec.js'
 import { MAX_BLOCK_BYTES, type Kind } from '../model/config.js'
 import { BlockError, isVerdict } from '../model/errors.js'
+import { hasAsyncVerifier, preverifyEnvelope } from '../model/keys.js'
 import type { Envelope, SignedOf } from '../model/types.js'
 import { MAX_NODE_BYTES } from '../shard/index.js'
 import { cidKey, mapMethods, sourceLoader, type Loader, type LoaderSource } from '../validate/loader.js'
-import type { BlockCache } from './store.js'
+import type { ClientBlockCache } from './storage.js'
 
 export interface ClientLoaderOptions {
   signal?: AbortSignal
@@ -49,7 +50,7 @@ export interface ClientLoader extends Loader {
   readonly stats: ClientLoaderStats
   /**
    * The CIDs (as strings) of the shard nodes this loader read, from the cache
-   * or the source: an update keeps them in the cache (BlockCache.retain).
+   * or the source: an update keeps them in the cache (ClientBlockCache.retain).
    */
   readonly shards: ReadonlySet<string>
   /**
@@ -67,6 +68,36 @@ export interface ClientLoader extends Loader {
   settleShards: () => Promise<string[]>
 }
 
+/**
+ * Public keys (keyid -> hex) seen in roots and delegations this process
+ * decoded: with an asynchronous verifier registered (the browser's WebCrypto,
+ * model/keys.ts `useAsyncVerifier`), each decoded envelope's signatures by a
+ * known key are verified ahead, so the synchronous checks of VALID find the
+ * verdicts. Only a speed-up: a key not seen yet (or a verdict evicted) is
+ * verified synchronously as always, and a verdict is keyed by the public key
+ * itself and the message's hash, so a wrong entry here cannot make any
+ * signature count. Bounded (oldest out).
+ */
+const knownKeys = new Map<string, string>()
+const MAX_KNOWN_KEYS = 1024
+
+function noteKeys (env: Envelope): void {
+  const signed = env.signed as { type?: string, keys?: ReadonlyMap<string, { public: string }>, delegations?: { keys?: ReadonlyMap<string, { public: string }> } }
+  const keys = signed.type === 'root' ? signed.keys : signed.delegations?.keys
+  if (keys === undefined) return
+  for (const [id, k] of keys) {
+    if (knownKeys.has(id)) continue
+    if (knownKeys.size >= MAX_KNOWN_KEYS) knownKeys.delete(knownKeys.keys().next().value!)
+    knownKeys.set(id, k.public)
+  }
+}
+
+async function preverified (env: Envelope): Promise<Envelope> {
+  noteKeys(env)
+  await preverifyEnvelope(env, knownKeys)
+  return env
+}
+
 /** A LoaderSource that has nothing: for working from the cache alone. */
 export const NO_SOURCE: LoaderSource = {
   async get (cid: CID): Promise<Uint8Array> {
@@ -79,7 +110,7 @@ export const NO_SOURCE: LoaderSource = {
  *
  * @throws {UsageError} ERR_ARGUMENT for malformed options
  */
-export function clientLoader (cache: BlockCache | undefined, source: LoaderSource, opts: ClientLoaderOptions = {}): ClientLoader {
+export function clientLoader (cache: ClientBlockCache | undefined, source: LoaderSource, opts: ClientLoaderOptions = {}): ClientLoader {
   const remote = sourceLoader(source, opts)
   const decoded = new Map<string, Promise<Envelope>>()
   let cacheHits = 0
@@ -152,11 +183,12 @@ export function clientLoader (cache: BlockCache | undefined, source: LoaderSourc
       if (p === undefined) {
         p = (async () => {
           const bytes = await cache?.get(cid, MAX_BLOCK_BYTES[kind])
+          let env: Envelope
           if (bytes !== undefined) {
             cacheHits++
-            return decodeEnvelope(kind, bytes, cid)
-          }
-          return await remote.load(kind, cid)
+            env = decodeEnvelope(kind, bytes, cid)
+          } else env = await remote.load(kind, cid)
+          return hasAsyncVerifier() ? await preverified(env) : env
         })()
         decoded.set(key, p)
         // Verdicts on bytes stay; transient failures may be retried.

@@ -40,6 +40,7 @@ import { CODEC_DAG_CBOR, CODEC_DAG_JSON, checkBlock } from '../model/hash.js'
 import { acquireFileLock, fsyncDir, fsyncFile, isCode, readFileCapped, writeFileAtomic as writeAtomicShared } from '../util/durable-fs.js'
 import { slowPoint } from '../util/test-hooks.js'
 import { MAX_STATE_BYTES, parseState, serializeState, type StateRecord } from './statefile.js'
+import type { ClientBlockCache, ClientStorage } from './storage.js'
 
 export const STATE_FILE = 'state.json'
 export const LOCK_FILE = 'lock'
@@ -89,7 +90,7 @@ async function readCapped (path: string, max: number, tooLarge: () => Error): Pr
 }
 
 /** A content-addressed folder of metadata blocks; every read is hash-checked. */
-export class BlockCache {
+export class BlockCache implements ClientBlockCache {
   constructor (readonly dir: string) {}
 
   #path (cid: CID): string {
@@ -223,8 +224,8 @@ function isMetaCidText (name: string): boolean {
   }
 }
 
-/** The trusted-state folder. */
-export class ClientStore {
+/** The trusted-state folder: the file-system ClientStorage (src/client/storage.ts). */
+export class ClientStore implements ClientStorage {
   readonly dir: string
   readonly blocks: BlockCache
 
@@ -281,6 +282,34 @@ export class ClientStore {
     }
     for (const n of names) {
       if (n.startsWith(`.${STATE_FILE}.`) && n.endsWith('.tmp')) await fs.rm(join(this.dir, n), { force: true }).catch(() => {})
+    }
+  }
+
+  docPath (name: string): string {
+    return join(this.dir, name)
+  }
+
+  /**
+   * The small file `name` of the folder (e.g. ipns.json), or undefined when absent.
+   *
+   * @throws {StateError} ERR_STATE_CORRUPT when it is not a regular file of at most `maxBytes`; ERR_STATE_IO
+   */
+  async readDoc (name: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    const path = this.docPath(name)
+    return await readCapped(path, maxBytes, () => new StateError('ERR_STATE_CORRUPT', `${path} is malformed: not a regular file of at most ${maxBytes} bytes`, { details: { path } }))
+  }
+
+  /** Replace the small file `name` atomically and durably. @throws {StateError} ERR_STATE_IO | {DiskFullError} */
+  async writeDoc (name: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(this.dir, name, bytes)
+  }
+
+  /** Remove the small file `name` (absent is fine). @throws {StateError} ERR_STATE_IO */
+  async removeDoc (name: string): Promise<void> {
+    try {
+      await fs.rm(this.docPath(name), { force: true })
+    } catch (e) {
+      throw new StateError('ERR_STATE_IO', `could not remove ${this.docPath(name)}`, { cause: e, details: { path: this.dir } })
     }
   }
 

@@ -68,14 +68,10 @@
  * ERR_IPNS_SIGNATURE, ERR_IPNS_EXPIRED, ERR_IPNS_VALUE), UsageError for
  * misuse (ERR_IPNS_NAME for a name that is not an Ed25519 IPNS name).
  */
-import { randomBytes } from 'node:crypto'
-import { constants as fsc } from 'node:fs'
-import * as fs from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { readContent } from '../blocks/unixfs.js'
 import { canFetchIpnsRecords, type BlockSource } from '../blocks/types.js'
-import { BlockError, StateError, UsageError, ValidationError, isVerdict, diskFull } from '../model/errors.js'
+import { BlockError, StateError, UsageError, ValidationError, isVerdict } from '../model/errors.js'
 import { parseIpnsName, type IpnsName } from '../model/ipns.js'
 import type { TargetInfo } from '../model/types.js'
 import { findTarget, GlobBudget } from '../validate/delegation.js'
@@ -85,7 +81,8 @@ import { assertValidTimestampTop, dagOf, resolveLimits, rootViolations, type Res
 import { checkIpnsReplay, dropIpnsFloors, raiseIpnsFloor, readIpnsFloors, verifyIpnsRecord, type VerifiedIpnsRecord } from './ipns.js'
 import { clientLoader, NO_SOURCE, type ClientLoader, type ClientLoaderStats } from './loader.js'
 import type { StateRecord } from './statefile.js'
-import { ClientStore } from './store.js'
+import { openDirStorage, writeFileFromChunks } from './node-io.js'
+import { isClientStorage, type ClientStorage } from './storage.js'
 import { slowPoint } from '../util/test-hooks.js'
 import { emitTo, errorEvent, capped, boundedText, rulesChecked, sourceLabel, EVENT_VERSION, type UpdaterEventListener, type UpdaterOperation } from './events.js'
 import { SPAN, startTrace, type Trace } from './tracing.js'
@@ -107,8 +104,13 @@ export interface IpnsHeadOptions {
 }
 
 export interface UpdaterOptions {
-  /** The trusted-state folder (created when missing). */
-  dir: string
+  /** The trusted-state folder (created when missing). Give this or `storage`. */
+  dir?: string
+  /**
+   * Instead of `dir`: where the trusted state and the block cache live
+   * (src/client/storage.ts), e.g. IndexedDB in a browser (IdbClientStore).
+   */
+  storage?: ClientStorage
   /** Where blocks come from: metadata and target content. Untrusted. */
   source?: BlockSource
   /** Where `refresh()` without an argument learns the newest timestamp CID. */
@@ -206,7 +208,7 @@ export function toCid (value: CID | string, what: string): CID {
 
 export class Updater {
   readonly dir: string
-  readonly #store: ClientStore
+  readonly #store: ClientStorage
   readonly #source: BlockSource | undefined
   readonly #head: HeadSource | undefined
   readonly #ipns: IpnsHead | undefined
@@ -223,7 +225,7 @@ export class Updater {
   /** The DAG accepted by this process's last refresh, or loaded from the state. */
   #trusted: { record: StateRecord, dag: TrustedDag, loader: ClientLoader } | undefined
 
-  private constructor (store: ClientStore, options: UpdaterOptions, ipns: IpnsHead | undefined) {
+  private constructor (store: ClientStorage, options: UpdaterOptions, ipns: IpnsHead | undefined) {
     this.dir = store.dir
     this.#store = store
     this.#source = options.source
@@ -279,7 +281,10 @@ export class Updater {
     if (options.sourceLabel !== undefined && typeof options.sourceLabel !== 'string') throw new UsageError('ERR_ARGUMENT', 'sourceLabel: expected a string')
     resolveLimits(options.limits)
     const ipns = ipnsOption(options)
-    return new Updater(await ClientStore.open(options.dir), options, ipns)
+    if ((options.dir === undefined) === (options.storage === undefined)) throw new UsageError('ERR_ARGUMENT', 'give dir (a folder) or storage, one of them')
+    if (options.storage !== undefined && !isClientStorage(options.storage)) throw new UsageError('ERR_ARGUMENT', 'storage: expected a ClientStorage')
+    const store = options.storage ?? await openDirStorage(options.dir as string)
+    return new Updater(store, options, ipns)
   }
 
   #loader (signal: AbortSignal | undefined = this.#signal): ReturnType<typeof clientLoader> {
@@ -345,7 +350,7 @@ export class Updater {
       await this.#store.blocks.put(root.cid, root.bytes)
       await this.#store.writeState({ root: root.cid, trusted: null })
       // A new trusted state forgets the IPNS sequence floors with the rest.
-      await dropIpnsFloors(this.dir)
+      await dropIpnsFloors(this.#store)
       this.#trusted = undefined
       return { root: cid.toString(), changed: true }
     } finally {
@@ -414,7 +419,7 @@ export class Updater {
         fromIpns = await trace.step(SPAN.head, async () => {
           const bytes = await ipns.record(signal === undefined ? {} : { signal })
           const rec = await verifyIpnsRecord(ipns.name, bytes, now)
-          const floors = await readIpnsFloors(this.dir)
+          const floors = await readIpnsFloors(this.#store)
           checkIpnsReplay(floors.get(rec.name), rec)
           return { rec, floors }
         })
@@ -463,7 +468,7 @@ export class Updater {
         // Best effort, after the state: a floor left behind by a crash or an
         // I/O error only lets the same (already checked) record through again,
         // and TUF's own rules (CLIENT-TS-DESCENDS) still refuse any rollback.
-        await raiseIpnsFloor(this.dir, fromIpns.floors, fromIpns.rec).catch(() => {})
+        await raiseIpnsFloor(this.#store, fromIpns.floors, fromIpns.rec).catch(() => {})
       }
       // What the old state needed and the new one does not: best effort.
       // Every listed role's object stays, read or not: a later search may need it.
@@ -601,84 +606,113 @@ export class Updater {
     const path = typeof info?.path === 'string' ? info.path : undefined
     return await this.#observed('download', SPAN.download, path, async (trace) => {
       const counted = { blocks: 0, bytes: 0 }
-      const r = await this.#download(info, destPath, trace, counted)
-      trace.set({ 'dagtuf.cid': r.cid, 'dagtuf.length': r.length, 'dagtuf.fetched.blocks': counted.blocks, 'dagtuf.fetched.bytes': counted.bytes })
-      emitTo(this.#onEvent, {
-        type: 'download',
-        ...this.#base('download'),
-        path: boundedText(info.path),
-        cid: r.cid,
-        length: r.length,
-        role: boundedText(info.role),
-        fetched: { sources: [{ source: this.#sourceLabel, ...counted }] }
+      this.#checkInfo(info)
+      if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
+      // The search first (CLIENT-EXPIRES, ERR_TARGET_CHANGED), then the file.
+      await trace.step(SPAN.targetsSearch, async () => { await this.#checkCurrent(info) })
+      const dest = await writeFileFromChunks(destPath, async (write) => {
+        await trace.step(SPAN.contentFetch, async () => { await this.#streamTarget(info, write, counted) })
       })
+      const r = { path: dest, cid: info.cid.toString(), length: info.length }
+      this.#downloaded(info, trace, counted)
       return r
     })
   }
 
-  async #download (info: TargetResult, destPath: string, trace: Trace, counted: { blocks: number, bytes: number }): Promise<DownloadResult> {
+  /** The download event and span attributes of a target fetched. */
+  #downloaded (info: TargetResult, trace: Trace, counted: { blocks: number, bytes: number }): void {
+    trace.set({ 'dagtuf.cid': info.cid.toString(), 'dagtuf.length': info.length, 'dagtuf.fetched.blocks': counted.blocks, 'dagtuf.fetched.bytes': counted.bytes })
+    emitTo(this.#onEvent, {
+      type: 'download',
+      ...this.#base('download'),
+      path: boundedText(info.path),
+      cid: info.cid.toString(),
+      length: info.length,
+      role: boundedText(info.role),
+      fetched: { sources: [{ source: this.#sourceLabel, ...counted }] }
+    })
+  }
+
+  /**
+   * The content of a target found by getTargetInfo, as bytes: the same
+   * checks as downloadTarget (the search run again, CLIENT-EXPIRES, every
+   * block hash-checked, exactly `length` bytes: CLIENT-TARGET-CONTENT), and
+   * nothing is returned before all of them passed. For the browser, where
+   * there is no file to write; the whole content is held in memory. Emits the
+   * same download event and span as downloadTarget.
+   *
+   * @throws as downloadTarget, but for the file errors
+   */
+  async fetchTarget (info: TargetResult): Promise<Uint8Array> {
+    const path = typeof info?.path === 'string' ? info.path : undefined
+    return await this.#observed('download', SPAN.download, path, async (trace) => {
+      const counted = { blocks: 0, bytes: 0 }
+      this.#checkInfo(info)
+      await trace.step(SPAN.targetsSearch, async () => { await this.#checkCurrent(info) })
+      const parts: Uint8Array[] = []
+      let size = 0
+      await trace.step(SPAN.contentFetch, async () => {
+        await this.#streamTarget(info, async (chunk) => {
+          size += chunk.byteLength
+          parts.push(chunk)
+        }, counted)
+      })
+      const out = new Uint8Array(size)
+      let off = 0
+      for (const p of parts) {
+        out.set(p, off)
+        off += p.byteLength
+      }
+      this.#downloaded(info, trace, counted)
+      return out
+    })
+  }
+
+  /** `info` is shaped like a TargetResult, and there is a block source. @throws {UsageError} ERR_ARGUMENT | ERR_USAGE */
+  #checkInfo (info: TargetResult): void {
     if (info === null || typeof info !== 'object' || CID.asCID(info.cid) === null || !Number.isSafeInteger(info.length) || info.length < 0) {
       throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
     }
-    if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
-    const source = this.#source
-    if (source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
+    if (this.#source === undefined) throw new UsageError('ERR_USAGE', 'downloadTarget needs a block source')
     if (typeof info.path !== 'string' || info.path.length === 0) throw new UsageError('ERR_ARGUMENT', 'info: expected a TargetResult from getTargetInfo')
-    const now = await trace.step(SPAN.targetsSearch, async () => await this.getTargetInfo(info.path))
+  }
+
+  /** The search for `info.path` run again now must give the same entry. @throws {StateError} ERR_TARGET_CHANGED, and as getTargetInfo */
+  async #checkCurrent (info: TargetResult): Promise<void> {
+    const now = await this.getTargetInfo(info.path)
     if (now === null || !now.cid.equals(info.cid) || now.length !== info.length) {
       throw new StateError('ERR_TARGET_CHANGED', `the trusted state no longer answers ${JSON.stringify(info.path)} with ${info.cid} (${info.length} bytes)${now === null ? '' : `, but with ${now.cid} (${now.length} bytes)`}: call getTargetInfo again`, {
         details: { path: info.path, cid: info.cid.toString(), length: info.length, ...(now === null ? {} : { now: { cid: now.cid.toString(), length: now.length } }) }
       })
     }
-    const dest = resolve(destPath)
-    const dir = dirname(dest)
-    const tmp = join(dir, `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`)
-    let h: fs.FileHandle
-    try {
-      h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644)
-    } catch (e) {
-      throw new StateError('ERR_STATE_IO', `could not create a file in ${dir}`, { cause: e, details: { path: dir } })
+  }
+
+  /**
+   * Stream the content of `info` by CID through `onChunk`: every block
+   * hash-checked, exactly `length` bytes (CLIENT-TARGET-CONTENT); the blocks
+   * and bytes fetched are added to `counted` (the download event).
+   */
+  async #streamTarget (info: TargetResult, onChunk: (chunk: Uint8Array) => Promise<void>, counted: { blocks: number, bytes: number }): Promise<void> {
+    const source = this.#source as BlockSource
+    const counting: BlockSource = {
+      get: async (cid, opts) => {
+        const bytes = await source.get(cid, opts)
+        counted.blocks++
+        counted.bytes += bytes.length
+        return bytes
+      }
     }
-    let done = false
     try {
-      try {
-        // The content's blocks, counted for the download event.
-        const counting: BlockSource = {
-          get: async (cid, opts) => {
-            const bytes = await source.get(cid, opts)
-            counted.blocks++
-            counted.bytes += bytes.length
-            return bytes
-          }
-        }
-        await trace.step(SPAN.contentFetch, async () => {
-          await readContent(counting, info.cid, info.length, async (chunk) => {
-            try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
-          }, this.#signal === undefined ? {} : { signal: this.#signal })
+      await readContent(counting, info.cid, info.length, onChunk, this.#signal === undefined ? {} : { signal: this.#signal })
+    } catch (e) {
+      // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
+      if (e instanceof BlockError && isVerdict(e)) {
+        throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
+          cause: e,
+          details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
         })
-      } catch (e) {
-        // A verdict on the content's blocks (bad hash, size, UnixFS shape) is CLIENT-TARGET-CONTENT.
-        if (e instanceof BlockError && isVerdict(e)) {
-          throw new ValidationError('CLIENT-TARGET-CONTENT', `target ${JSON.stringify(info.path)} (${info.cid}, ${info.length} bytes) was refused: ${e.message}`, {
-            cause: e,
-            details: { cid: info.cid.toString(), path: info.path, length: info.length, reason: e.code, block: e.details.cid }
-          })
-        }
-        throw e
       }
-      try {
-        await h.sync()
-        await h.close()
-        done = true
-        await fs.rename(tmp, dest)
-      } catch (e) {
-        throw diskFull(e, dest) ?? new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
-      }
-      await fsyncDir(dir)
-      return { path: dest, cid: info.cid.toString(), length: info.length }
-    } finally {
-      if (!done) await h.close().catch(() => {})
-      await fs.rm(tmp, { force: true }).catch(() => {})
+      throw e
     }
   }
 }
@@ -704,16 +738,4 @@ function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
 function targetResult (path: string, info: TargetInfo, role: string, chain: readonly string[]): TargetResult {
   const base = { path, cid: info.cid, length: info.length, role, chain: [...chain] }
   return Object.freeze(info.custom === undefined ? base : { ...base, custom: info.custom })
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  let h: fs.FileHandle | undefined
-  try {
-    h = await fs.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch {
-    // Not every platform can fsync a directory; the rename is atomic anyway.
-  } finally {
-    await h?.close().catch(() => {})
-  }
 }

@@ -20,7 +20,8 @@ import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
 import * as dagJson from '@ipld/dag-json'
 import { CryptoError, UsageError } from './errors.js'
-import { sha256, toHex } from './hash.js'
+import { fromHex, sha256, toHex } from './hash.js'
+import { nodeCrypto } from '../util/node-builtins.js'
 import type { KeyId, PublicKey } from './types.js'
 
 ed.hashes.sha512 = sha512
@@ -43,7 +44,7 @@ export function isHex64 (s: unknown): s is string { return typeof s === 'string'
 export function isHex128 (s: unknown): s is string { return typeof s === 'string' && HEX128.test(s) }
 
 export function hexToBytes (hex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hex, 'hex'))
+  return fromHex(hex)
 }
 
 /** The canonical dag-json encoding of a key object, the input of its keyid. */
@@ -105,14 +106,7 @@ export interface Signer {
 
 export type Backend = 'node' | 'noble'
 
-type NodeCrypto = typeof import('node:crypto')
-let nodeCrypto: NodeCrypto | undefined
-try {
-  nodeCrypto = await import('node:crypto')
-  if (typeof nodeCrypto.verify !== 'function') nodeCrypto = undefined
-} catch {
-  nodeCrypto = undefined
-}
+// node:crypto comes through src/util/node-builtins.ts (undefined in the browser build).
 
 /** The backend used when none is named: node:crypto when present. */
 export const defaultBackend: Backend = nodeCrypto !== undefined ? 'node' : 'noble'
@@ -121,14 +115,15 @@ export function backendAvailable (backend: Backend): boolean {
   return backend === 'noble' || nodeCrypto !== undefined
 }
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+// DER prefixes of an Ed25519 SubjectPublicKeyInfo and PKCS#8 key (hex: Buffer is used on the node path only).
+const SPKI_PREFIX = '302a300506032b6570032100'
+const PKCS8_PREFIX = '302e020100300506032b657004220420'
 const keyObjectCache = new Map<string, import('node:crypto').KeyObject>()
 
 function nodePublicKeyObject (publicHex: string): import('node:crypto').KeyObject {
   let obj = keyObjectCache.get(publicHex)
   if (obj === undefined) {
-    obj = nodeCrypto!.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(publicHex, 'hex')]), format: 'der', type: 'spki' })
+    obj = nodeCrypto!.createPublicKey({ key: Buffer.from(SPKI_PREFIX + publicHex, 'hex'), format: 'der', type: 'spki' })
     if (keyObjectCache.size > 10_000) keyObjectCache.clear()
     keyObjectCache.set(publicHex, obj)
   }
@@ -156,6 +151,14 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
   }
   if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex)) return false
   if (!sIsCanonical(sig)) return false
+  if (verdicts.size > 0) {
+    const v = verdicts.get(verdictKey(publicHex, message, sig))
+    if (v !== undefined) {
+      verdictStats.hits++
+      return v
+    }
+    verdictStats.misses++
+  }
   if (backend === 'node') {
     if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
     try {
@@ -169,6 +172,127 @@ export function verifyBytes (publicHex: string, message: Uint8Array, sig: Uint8A
   } catch {
     return false
   }
+}
+
+// --- Signatures verified ahead, asynchronously (WebCrypto) -------------------
+//
+// Signature checks are synchronous (VALID and the threshold counts are pure
+// functions), but the fast verifier of a browser, WebCrypto's Ed25519, is
+// asynchronous. So the verdicts are obtained ahead: when the client's loader
+// decodes an envelope (an async step anyway) it hands the signatures whose key
+// it knows to `preverify`, which asks the registered asynchronous verifier and
+// remembers each verdict keyed by (public key, SHA-256 of the exact message,
+// signature). `verifyBytes` consults that map first, after the same strict
+// checks as always (64 bytes, acceptable key, canonical S), and falls back to
+// the synchronous backend (noble in the browser) on a miss. A verdict can never
+// answer for other bytes: the message is in its key by its SHA-256. The map is
+// bounded (VERDICT_CAP, oldest first out), so it costs at most a few hundred KB.
+//
+// Where WebCrypto and noble could disagree: noble checks the cofactored
+// equation and BoringSSL (Chromium's WebCrypto) the cofactorless one, as
+// node:crypto does; they differ only on signatures made with torsion on
+// purpose, which only a holder of the private key can make, so a verdict
+// from either is a verdict on a signature by that key.
+
+/** An asynchronous Ed25519 verifier of (public key hex, message, signature). */
+export type AsyncVerifier = (publicHex: string, message: Uint8Array, sig: Uint8Array) => Promise<boolean>
+
+/** At most this many verdicts are remembered. */
+export const VERDICT_CAP = 4096
+const verdicts = new Map<string, boolean>()
+let asyncVerifier: AsyncVerifier | undefined
+/** Counters of `verifyBytes`'s verdict lookups (for tests and benchmarks). */
+export const verdictStats = { hits: 0, misses: 0, remembered: 0 }
+
+function verdictKey (publicHex: string, message: Uint8Array, sig: Uint8Array): string {
+  return `${publicHex}.${toHex(sha256(message))}.${toHex(sig)}`
+}
+
+/** Register (or with undefined, remove) the asynchronous verifier `preverify` uses, and forget every verdict. */
+export function useAsyncVerifier (v: AsyncVerifier | undefined): void {
+  if (v !== undefined && typeof v !== 'function') throw new UsageError('ERR_ARGUMENT', 'useAsyncVerifier(verifier: function | undefined)')
+  asyncVerifier = v
+  verdicts.clear()
+}
+
+/** Whether an asynchronous verifier is registered. */
+export function hasAsyncVerifier (): boolean {
+  return asyncVerifier !== undefined
+}
+
+/**
+ * Verify signatures ahead with the registered asynchronous verifier and
+ * remember the verdicts for `verifyBytes`. Without a verifier, nothing.
+ * Never throws on content: a malformed item or a verifier failure just
+ * leaves no verdict (the synchronous backend decides later).
+ */
+export async function preverify (items: Iterable<{ publicHex: string, message: Uint8Array, sig: Uint8Array }>): Promise<void> {
+  const v = asyncVerifier
+  if (v === undefined) return
+  await Promise.all([...items].map(async ({ publicHex, message, sig }) => {
+    if (typeof publicHex !== 'string' || !(message instanceof Uint8Array) || !(sig instanceof Uint8Array)) return
+    if (sig.byteLength !== 64 || !isAcceptablePublicKey(publicHex) || !sIsCanonical(sig)) return
+    const key = verdictKey(publicHex, message, sig)
+    if (verdicts.has(key)) return
+    let ok: boolean
+    try {
+      ok = await v(publicHex, message, sig)
+    } catch {
+      return
+    }
+    if (typeof ok !== 'boolean' || asyncVerifier !== v) return
+    if (verdicts.size >= VERDICT_CAP) verdicts.delete(verdicts.keys().next().value!)
+    verdicts.set(key, ok)
+    verdictStats.remembered++
+  }))
+}
+
+/**
+ * Preverify an envelope's signatures (`preverify`) whose keyid is in `keys`,
+ * over the dagtuf signing message of its signed bytes.
+ */
+export async function preverifyEnvelope (env: { readonly signedBytes: Uint8Array, readonly signatures: ReadonlyArray<{ readonly keyid: string, readonly sig: string }> }, keys: ReadonlyMap<string, string>): Promise<void> {
+  if (asyncVerifier === undefined) return
+  const items: Array<{ publicHex: string, message: Uint8Array, sig: Uint8Array }> = []
+  let message: Uint8Array | undefined
+  for (const s of env.signatures) {
+    const publicHex = keys.get(s.keyid)
+    if (publicHex === undefined || !isHex128(s.sig)) continue
+    message ??= signingMessage(env.signedBytes)
+    items.push({ publicHex, message, sig: hexToBytes(s.sig) })
+  }
+  await preverify(items)
+}
+
+/**
+ * WebCrypto's Ed25519 as an AsyncVerifier, or undefined where the platform
+ * has no `crypto.subtle` or no Ed25519 in it (probed by verifying one known
+ * signature and refusing its altered copy).
+ */
+export async function webCryptoVerifier (): Promise<AsyncVerifier | undefined> {
+  const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle
+  if (subtle === undefined) return undefined
+  const imported = new Map<string, Promise<CryptoKey>>()
+  const verify: AsyncVerifier = async (publicHex, message, sig) => {
+    let key = imported.get(publicHex)
+    if (key === undefined) {
+      key = subtle.importKey('raw', hexToBytes(publicHex) as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify'])
+      if (imported.size >= VERDICT_CAP) imported.clear()
+      imported.set(publicHex, key)
+    }
+    return await subtle.verify({ name: 'Ed25519' }, await key, sig as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>)
+  }
+  try {
+    // A known-good triple made with noble, and its altered copy.
+    const seed = new Uint8Array(32).fill(7)
+    const pub = toHex(ed.getPublicKey(seed))
+    const msg = new TextEncoder().encode('dagtuf webcrypto probe')
+    const sig = ed.sign(msg, seed)
+    const bad = msg.slice()
+    bad[0] = bad[0]! ^ 1
+    if (await verify(pub, msg, sig) && !(await verify(pub, bad, sig))) return verify
+  } catch {}
+  return undefined
 }
 
 /**
@@ -218,7 +342,7 @@ export function signBytes (seed: Uint8Array, message: Uint8Array, backend: Backe
 
 function nodePrivateKeyObject (seed: Uint8Array): import('node:crypto').KeyObject {
   if (nodeCrypto === undefined) throw new CryptoError('ERR_BACKEND', 'node:crypto is not available here')
-  return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
+  return nodeCrypto.createPrivateKey({ key: Buffer.concat([Buffer.from(PKCS8_PREFIX, 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' })
 }
 
 /** A Signer over a seed held in memory. The seed never leaves this object. */

@@ -209,13 +209,25 @@ function specVersion (v: unknown, path: Path): string {
 const CONTROL = /[\u0000-\u001f\u007f]/
 const TOP_NAMES = new Set<string>(TOP_ROLES)
 
+/** The UTF-8 length of a string (portable: no Buffer; a lone surrogate counts 3, as its U+FFFD replacement). */
+export function utf8Length (s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++ } else n += 3
+  }
+  return n
+}
+
 /**
  * Target path safety (ENC-PATH-SAFE): non-empty, bounded, relative, no empty,
  * `.` or `..` segment, no backslash, no control character.
  */
 export function isSafeTargetPath (p: unknown): p is string {
   if (typeof p !== 'string' || p.length === 0) return false
-  if (Buffer.byteLength(p, 'utf8') > LIMITS.maxPathLength) return false
+  if (utf8Length(p) > LIMITS.maxPathLength) return false
   if (p.startsWith('/') || p.includes('\\') || CONTROL.test(p)) return false
   if (!p.isWellFormed()) return false
   for (const seg of p.split('/')) {

@@ -111,6 +111,8 @@ export type GatewayErrorCode =
   | 'ERR_BUSY'
   // The routing API (routing-handlers.ts): PUT /routing/v1/ipns/{name}.
   | 'ERR_BODY_TOO_LARGE' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_IPNS_STALE'
+  // The inspector (ui.ts): GET /ui/dagtuf.js before the browser bundle is built (404).
+  | 'ERR_UI_NOT_BUILT'
   // A 502 passes on the block source's own code (ERR_HASH_MISMATCH, ERR_BLOCK_TOO_LARGE...).
   | BlockCode
 
@@ -542,11 +544,17 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
   }
 
   return async (req, opts = {}) => {
+    let answer: GatewayResponse
     try {
-      return await route(req, opts.signal)
+      answer = await route(req, opts.signal)
     } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, 'ERR_INTERNAL', 'internal error')
-      return errorResponse(req.method, err.status, err.code, err.message, err.headers)
+      answer = errorResponse(req.method, err.status, err.code, err.message, err.headers)
     }
+    // Readable from pages of any origin (a browser client such as the
+    // inspector served elsewhere), as trustless gateways do: the responses
+    // are public and the client checks every byte; GET and HEAD with an
+    // Accept header need no preflight.
+    return { ...answer, headers: { ...answer.headers, 'access-control-allow-origin': '*' } }
   }
 }

@@ -47,6 +47,7 @@ import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
 import { isOpenApiRoute, openApiHandler } from './openapi.js'
+import { isUiRoute, uiHandler } from './ui.js'
 import { isRoutingRoute, routingHandler, type RoutingOptions } from './routing-handlers.js'
 
 export interface ServerOptions extends GatewayHandlerOptions {
@@ -312,6 +313,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (routing !== undefined && isRoutingRoute(request)) {
         // A refused body is left unread (not destroyed) so that the refusal can still be sent.
         const answer = await routing({ ...request, body: req.iterator({ destroyOnReturn: false }) }, { signal: gone.signal })
+        settle()
+        await send(res, answer, conn)
+        return
+      }
+      if (isUiRoute(request)) {
+        const answer = await uiHandler(request)
         settle()
         await send(res, answer, conn)
         return

@@ -107,6 +107,14 @@ export const OPENAPI = {
     '/openapi.json': {
       get: { summary: 'This document', responses: { 200: json({ type: 'object' }) } },
       head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }
+    },
+    '/ui/': {
+      get: { summary: 'The inspector: a page that runs the browser client (dagtuf/browser) against a gateway and shows what it verified', responses: { 200: { description: 'text/html' } } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }
+    },
+    '/ui/dagtuf.js': {
+      get: { summary: 'The browser bundle the inspector loads (404 ERR_UI_NOT_BUILT when not built)', responses: { 200: { description: 'text/javascript' }, ...errors(404) } },
+      head: { summary: 'As GET, without the body', responses: { 200: { description: 'ok' } } }
     }
   },
   components: {

@@ -31,7 +31,8 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { ValidationError } from '../model/errors.js'
 import type { RuleId } from '../model/rules.js'
-import { CODEC_DAG_CBOR, HASH_SHA2_256, equalBytes, sha256 } from '../model/hash.js'
+import { CODEC_DAG_CBOR, HASH_SHA2_256, compareBytes, equalBytes, sha256 } from '../model/hash.js'
+import { nodeCrypto } from '../util/node-builtins.js'
 import { DecodeError } from '../model/errors.js'
 
 /** Multicodec of shard nodes. */
@@ -84,14 +85,10 @@ export interface ShardBlock {
 const utf8 = new TextEncoder()
 
 let oneShot: ((bytes: Uint8Array) => Uint8Array) | undefined
-try {
-  const crypto = await import('node:crypto')
-  // crypto.hash (Node >= 20.12) hashes in one call, about twice as fast as createHash for short keys.
-  const h = (crypto as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
-  if (typeof h === 'function') oneShot = (b) => h('sha256', b, 'buffer')
-} catch {
-  oneShot = undefined
-}
+// crypto.hash (Node >= 20.12) hashes in one call, about twice as fast as createHash for short keys.
+// node:crypto comes through src/util/node-builtins.ts (undefined in the browser build).
+const h = (nodeCrypto as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Uint8Array } | undefined)?.hash
+if (typeof h === 'function') oneShot = (b) => h('sha256', b, 'buffer')
 
 /** SHA-256 of a key's UTF-8 bytes. */
 export function hashKey (key: string): Uint8Array {
@@ -107,7 +104,7 @@ export function slotAt (hash: Uint8Array, depth: number): number {
 
 /** Order of keys in a bucket: their UTF-8 bytes, compared bytewise. */
 export function compareKeys (a: string, b: string): number {
-  return Buffer.compare(utf8.encode(a), utf8.encode(b))
+  return compareBytes(utf8.encode(a), utf8.encode(b))
 }
 
 /** The CIDv1 dag-cbor sha2-256 of some bytes. */
@@ -202,7 +199,7 @@ export function decodeNode<V> (bytes: Uint8Array, cid: CID, codec: ValueCodec<V>
       const key = pair[0] as string
       const kb = utf8.encode(key)
       if (kb.byteLength === 0 || kb.byteLength > MAX_KEY_BYTES) fail('SHARD-SHAPE', `a key is 1..${MAX_KEY_BYTES} UTF-8 bytes`, cid)
-      if (prev !== undefined && Buffer.compare(prev, kb) >= 0) fail('SHARD-ORDER', 'bucket keys are not strictly increasing by UTF-8 bytes', cid)
+      if (prev !== undefined && compareBytes(prev, kb) >= 0) fail('SHARD-ORDER', 'bucket keys are not strictly increasing by UTF-8 bytes', cid)
       prev = kb
       const where = `${codec.name}[${JSON.stringify(key)}]`
       codec.checkKey(key, where)

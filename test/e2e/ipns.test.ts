@@ -19,6 +19,7 @@ import { GatewaySource, fetchIpnsRecord } from '../../src/blocks/gateway-source.
 import { openRepoNode } from '../../src/blocks/repo-node.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { readIpnsFloors, verifyIpnsRecord } from '../../src/client/ipns.js'
+import { ClientStore } from '../../src/client/store.js'
 import { Updater } from '../../src/client/updater.js'
 import { parseIpnsName, type IpnsName } from '../../src/model/ipns.js'
 import { publishHeadIpns, readRepoIpns } from '../../src/publish/ipns.js'
@@ -143,7 +144,7 @@ describe('serving and using an IPNS head in process', () => {
     await up.init(repo.root)
     const r = await up.refresh()
     expect(r).toMatchObject({ timestamp: repo.timestamps[2], continuity: 'first', ipns: { name, sequence: '2', value: `/ipfs/${repo.timestamps[2]!}` } })
-    expect((await readIpnsFloors(dir)).get(parsed.name)).toEqual({ sequence: 2n, timestamp: repo.timestamps[2] })
+    expect((await readIpnsFloors(await ClientStore.open(dir))).get(parsed.name)).toEqual({ sequence: 2n, timestamp: repo.timestamps[2] })
     expect((await up.refresh()).continuity).toBe('same') // the same record again is fine
   })
 

@@ -49,7 +49,9 @@ describe('gateway handlers', () => {
       'content-length': a.bytes.byteLength,
       etag: `"${a.cid}.raw"`,
       'cache-control': 'public, max-age=29030400, immutable',
-      'x-ipfs-roots': a.cid.toString()
+      'x-ipfs-roots': a.cid.toString(),
+      // Readable by browser clients of any origin.
+      'access-control-allow-origin': '*'
     })
     const head = await h(get(`/ipfs/${a.cid}`, { accept: 'application/vnd.ipld.raw' }, 'HEAD'))
     expect(head.status).toBe(200)

@@ -51,7 +51,7 @@ describe('GET /openapi.json', () => {
 
     const paths = ['/', '/head', '/config', `/ipfs/${head}`, '/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8', '/drafts', `/drafts/${DRAFT}`,
       `/drafts/${DRAFT}/signatures`, `/drafts/${DRAFT}/other`, '/drafts/a/b/c', '/openapi.json', '/openapi', '/ipfs', '/nothing', '/head/x', '/config/x',
-      `/routing/v1/providers/${head}`, '/routing/v1/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8', '/routing/v1/peers/x', '/routing/v1', '/metrics', '/healthz', '/readyz', '/metrics/x']
+      '/ui/', '/ui/dagtuf.js', `/routing/v1/providers/${head}`, '/routing/v1/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8', '/routing/v1/peers/x', '/routing/v1', '/metrics', '/healthz', '/readyz', '/metrics/x']
     const servedPairs = new Set<string>()
     for (const path of paths) {
       let getServed = false

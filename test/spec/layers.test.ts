@@ -2,7 +2,7 @@
  * Imports in src/ point down the layers only.
  *
  *   cli/                      commands (may use the server)
- *   server/                   the HTTP service
+ *   server/   browser/        the HTTP service; the browser entry point (dagtuf/browser)
  *   client/   publish/        the two workflows (neither uses the other)
  *   history/                  the history graph and its drawings (no Node built-in)
  *   relations/                <-, <-?, <-* over a loader
@@ -36,6 +36,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   publish: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
   history: ['relations', 'validate', 'shard', 'model', 'util'],
   server: ['client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util'],
+  browser: ['client', 'blocks', 'shard', 'validate', 'relations', 'model', 'util'],
   cli: ['server', 'client', 'history', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util']
 }
 

@@ -1,0 +1,110 @@
+/**
+ * The inspector at /ui/ of `dagtuf serve` (issue 13 item 3), in headless
+ * Chromium: the page runs the browser client against the serving gateway and
+ * shows the verified head, the roles with signers and thresholds, a paged,
+ * searchable target list and a verified download; through a tampering
+ * gateway it shows the refusal with its rule ID and the CID at fault.
+ * Screenshots go to a temporary folder (printed), for people to look at.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir, type TempDir } from '../helpers/client-sim.js'
+import { makeRepo, type MadeRepo } from '../helpers/repo.js'
+import { NO_CHROMIUM, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
+// @ts-expect-error: a plain .mjs script without declarations
+import { buildBrowser } from '../../scripts/build-browser.mjs'
+
+const CHROMIUM = chromiumPath()
+if (CHROMIUM === undefined) console.warn(`test/browser/inspector.test.ts: ${NO_CHROMIUM}`)
+
+/** 120 targets: three pages of 50. */
+const FILES: Record<string, string> = {}
+for (let i = 0; i < 120; i++) FILES[`files/file-${String(i).padStart(3, '0')}.txt`] = `content of file ${i}\n`
+
+describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chromium', () => {
+  let work: TempDir
+  let shots: string
+  let repo: MadeRepo
+  let serve: Served
+  let pages: PageServer
+  let browser: Browser
+  let page: Page
+
+  const text = async (selector: string): Promise<string> => await page.$eval(selector, (e) => (e as HTMLElement).innerText)
+  const rows = async (selector: string): Promise<number> => await page.$$eval(`${selector} tbody tr`, (r) => r.length)
+
+  async function runInspector (url: string): Promise<void> {
+    await page.goto(url)
+    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
+  }
+
+  beforeAll(async () => {
+    work = await tempDir('dagtuf-inspector-')
+    shots = await mkdtemp(join(tmpdir(), 'dagtuf-inspector-shots-'))
+    repo = await makeRepo(join(work.path, 'repo'), work.path, FILES)
+    // The bundle /ui/dagtuf.js serves (dist/browser/dagtuf.js).
+    await (buildBrowser as () => Promise<unknown>)()
+    serve = await serveRepo(repo.dir)
+    const html = new Uint8Array(await (await fetch(`${serve.url}/ui/`)).arrayBuffer())
+    const bundle = new Uint8Array(await (await fetch(`${serve.url}/ui/dagtuf.js`)).arrayBuffer())
+    // The same page on another origin, whose /gw/flip forwards to a tampering gateway.
+    pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] })
+    browser = await launchChromium(CHROMIUM!)
+    page = await browser.newPage()
+    await page.setViewportSize({ width: 1280, height: 1000 })
+    console.log(`inspector screenshots: ${shots}`)
+  }, 180_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await pages?.close()
+    await serve?.close()
+    await work?.remove()
+  })
+
+  it('shows the verified head and a role table with signers and thresholds (screenshot)', async () => {
+    await runInspector(`${serve.url}/ui/?root=${repo.root}&name=insp1`)
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toBeNull()
+    const head = await text('#head-table')
+    expect(head).toContain(repo.timestamps[1])
+    expect(head).toContain(repo.root)
+    const roles = await text('#roles-table')
+    for (const role of ['root', 'timestamp', 'snapshot', 'targets']) expect(roles).toMatch(new RegExp(`^${role}\\t1 of 1\\t[0-9a-f]{16}\\.\\.\\.`, 'm'))
+    await page.screenshot({ path: join(shots, 'inspector-head.png'), fullPage: false })
+  }, 90_000)
+
+  it('lists the targets 50 at a time, searches them, and downloads one verified', async () => {
+    expect(await rows('#targets-table')).toBe(50)
+    expect(await text('#t-count')).toContain('50 shown, 50 read')
+    await page.click('#more')
+    await page.waitForFunction(() => document.querySelectorAll('#targets-table tbody tr').length === 100)
+    await page.click('#more')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('end of list'))
+    expect(await rows('#targets-table')).toBe(120)
+    await page.fill('#query', 'FILE-07')
+    await page.click('#search')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('10 shown'))
+    const paths = await page.$$eval('#targets-table tbody tr td:first-child', (tds) => tds.map((t) => (t as HTMLElement).innerText))
+    // In the map's order (by path hash), not sorted.
+    expect([...paths].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `files/file-07${i}.txt`))
+    await page.click('#targets-table tbody tr:first-child button')
+    await page.waitForFunction(() => (window as unknown as { inspector: { download?: unknown } }).inspector.download !== undefined)
+    const want = FILES[paths[0]!]!
+    expect(await page.evaluate(() => (window as unknown as { inspector: { download: unknown } }).inspector.download)).toMatchObject({ path: paths[0], length: want.length, sha256: createHash('sha256').update(want).digest('hex') })
+    expect(await text('#d-out')).toContain('verified')
+    await page.screenshot({ path: join(shots, 'inspector-targets.png'), fullPage: true })
+  }, 90_000)
+
+  it('through a tampering gateway shows the refusal: rule ENC-CID and the CID at fault (screenshot)', async () => {
+    await runInspector(`${pages.url}/ui/?root=${repo.root}&name=insp2&gateway=${encodeURIComponent(`${pages.url}/gw/flip`)}`)
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toMatchObject({ code: 'ENC-CID', cid: repo.root })
+    expect(await page.$eval('#refusal', (e) => (e as HTMLElement).hidden)).toBe(false)
+    expect(await text('#r-code')).toBe('ENC-CID')
+    expect(await text('#r-cid')).toBe(repo.root)
+    await page.screenshot({ path: join(shots, 'inspector-refusal.png') })
+  }, 90_000)
+})
