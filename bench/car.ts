@@ -40,6 +40,19 @@ async function drain (url: string, accept: string): Promise<number> {
   return n
 }
 
+/** The best of ROUNDS runs of `once` (after one to warm up), as a table row. */
+async function measure (label: string, what: string, blocks: number, once: () => Promise<number>): Promise<void> {
+  await once()
+  let best = Infinity
+  let bytes = 0
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now()
+    bytes = await once()
+    best = Math.min(best, (performance.now() - t0) / 1000)
+  }
+  report(`| ${label} | ${what} | ${blocks} | ${bytes} | ${best.toFixed(3)} | ${(bytes / best / 1e6).toFixed(0)} |`)
+}
+
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dagtuf-bench-car-'))
   // Listening on loopback too: the same node serves bitswap (as `dagtuf serve --libp2p`).
@@ -95,17 +108,6 @@ async function main (): Promise<void> {
           await peer.close()
         }
       }
-      const measure = async (label: string, what: string, blocks: number, once: () => Promise<number>): Promise<void> => {
-        await once()
-        let best = Infinity
-        let bytes = 0
-        for (let r = 0; r < ROUNDS; r++) {
-          const t0 = performance.now()
-          bytes = await once()
-          best = Math.min(best, (performance.now() - t0) / 1000)
-        }
-        report(`| ${label} | ${what} | ${blocks} | ${bytes} | ${best.toFixed(3)} | ${(bytes / best / 1e6).toFixed(0)} |`)
-      }
       for (const [label, blocks] of [['64 MiB file', bigBlocks], ['2,000 x 1 KiB blocks', smallBlocks]] as const) {
         await measure(label, 'bitswap, 1 at a time', blocks.length, byPeer([...blocks], 1))
         await measure(label, 'bitswap, 8 at a time', blocks.length, byPeer([...blocks], 8))
@@ -118,17 +120,6 @@ async function main (): Promise<void> {
       report('')
       report('| DAG | request | blocks | bytes | best s | MB/s |')
       report('|---|---|---|---|---|---|')
-      const measure = async (label: string, what: string, blocks: number, once: () => Promise<number>): Promise<void> => {
-        await once() // warm
-        let best = Infinity
-        let bytes = 0
-        for (let r = 0; r < ROUNDS; r++) {
-          const t0 = performance.now()
-          bytes = await once()
-          best = Math.min(best, (performance.now() - t0) / 1000)
-        }
-        report(`| ${label} | ${what} | ${blocks} | ${bytes} | ${best.toFixed(3)} | ${(bytes / best / 1e6).toFixed(0)} |`)
-      }
       const byBlocks = (cids: CID[], parallel: number) => async (): Promise<number> => {
         let n = 0
         let next = 0
