@@ -84,7 +84,10 @@ import type { StateRecord } from './statefile.js'
 import { openDirStorage, writeFileFromChunks } from './node-io.js'
 import { isClientStorage, type ClientStorage } from './storage.js'
 import { slowPoint } from '../util/test-hooks.js'
-import { emitTo, errorEvent, capped, boundedText, rulesChecked, sourceLabel, EVENT_VERSION, type UpdaterEventListener, type UpdaterOperation } from './events.js'
+import { emitTo, errorEvent, capped, boundedText, rulesChecked, sourceLabel, EVENT_VERSION, type SourceUse, type UpdaterEventListener, type UpdaterOperation } from './events.js'
+
+/** Blocks and bytes served so far, per source of a set. */
+type SourceCounts = Array<{ label: string, blocks: number, bytes: number }>
 import { SPAN, startTrace, type Trace } from './tracing.js'
 import { TrustedState, assertFresh, referenceTimeOf, type Continuity, type Floors, type LimitOverrides, type TrustedDag } from './trusted-state.js'
 
@@ -370,6 +373,7 @@ export class Updater {
     // Step 1: the reference time is fixed before anything is fetched.
     const now = this.#now ?? new Date()
     return await this.#observed('refresh', SPAN.refresh, undefined, async (trace) => {
+      const before = this.#sourceStats()
       const r = await this.#timedRefresh(now, timestamp, trace)
       trace.set({ 'dagtuf.timestamp': r.timestamp, 'dagtuf.continuity': r.continuity, 'dagtuf.fetched.blocks': r.fetched.blocks, 'dagtuf.fetched.bytes': r.fetched.bytes, 'dagtuf.cache_hits': r.fetched.cacheHits })
       emitTo(this.#onEvent, {
@@ -382,7 +386,7 @@ export class Updater {
         rules: rulesChecked(r.continuity, r.previous.root !== r.root),
         changed: capped(r.changed, (n) => boundedText(n)),
         rootSteps: r.rootChain.length - 1,
-        fetched: { sources: [{ source: this.#sourceLabel, blocks: r.fetched.blocks, bytes: r.fetched.bytes }], cacheHits: r.fetched.cacheHits },
+        fetched: { sources: this.#sourcesUsed(before, r.fetched), cacheHits: r.fetched.cacheHits },
         ...(r.ipns === undefined ? {} : { ipns: { name: r.ipns.name, sequence: r.ipns.sequence } })
       })
       return r
@@ -606,6 +610,7 @@ export class Updater {
     const path = typeof info?.path === 'string' ? info.path : undefined
     return await this.#observed('download', SPAN.download, path, async (trace) => {
       const counted = { blocks: 0, bytes: 0 }
+      const before = this.#sourceStats()
       this.#checkInfo(info)
       if (typeof destPath !== 'string' || destPath.length === 0) throw new UsageError('ERR_ARGUMENT', 'destPath: expected a file path')
       // The search first (CLIENT-EXPIRES, ERR_TARGET_CHANGED), then the file.
@@ -614,13 +619,13 @@ export class Updater {
         await trace.step(SPAN.contentFetch, async () => { await this.#streamTarget(info, write, counted) })
       })
       const r = { path: dest, cid: info.cid.toString(), length: info.length }
-      this.#downloaded(info, trace, counted)
+      this.#downloaded(info, trace, counted, before)
       return r
     })
   }
 
   /** The download event and span attributes of a target fetched. */
-  #downloaded (info: TargetResult, trace: Trace, counted: { blocks: number, bytes: number }): void {
+  #downloaded (info: TargetResult, trace: Trace, counted: { blocks: number, bytes: number }, before: SourceCounts | undefined): void {
     trace.set({ 'dagtuf.cid': info.cid.toString(), 'dagtuf.length': info.length, 'dagtuf.fetched.blocks': counted.blocks, 'dagtuf.fetched.bytes': counted.bytes })
     emitTo(this.#onEvent, {
       type: 'download',
@@ -629,8 +634,36 @@ export class Updater {
       cid: info.cid.toString(),
       length: info.length,
       role: boundedText(info.role),
-      fetched: { sources: [{ source: this.#sourceLabel, ...counted }] }
+      fetched: { sources: this.#sourcesUsed(before, counted) }
     })
+  }
+
+  /** What each source of a set (SourceSet, RoutingSource: a `stats()`) has served so far, or undefined for one source. */
+  #sourceStats (): SourceCounts | undefined {
+    const stats = (this.#source as { stats?: unknown } | undefined)?.stats
+    if (typeof stats !== 'function') return undefined
+    try {
+      const list = (stats as () => unknown).call(this.#source)
+      if (!Array.isArray(list)) return undefined
+      return list.flatMap((x: { label?: unknown, blocks?: unknown, bytes?: unknown }) =>
+        typeof x?.label === 'string' && typeof x.blocks === 'number' && typeof x.bytes === 'number' ? [{ label: x.label, blocks: x.blocks, bytes: x.bytes }] : [])
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * The blocks and bytes each source served since `before` (a set's own
+   * counts), or the whole under the source's one label.
+   */
+  #sourcesUsed (before: SourceCounts | undefined, total: { blocks: number, bytes: number }): readonly SourceUse[] {
+    const after = this.#sourceStats()
+    if (before === undefined || after === undefined) return [{ source: this.#sourceLabel, blocks: total.blocks, bytes: total.bytes }]
+    const used = after.map((a) => {
+      const b = before.find((x) => x.label === a.label)
+      return { source: sourceLabel(a.label), blocks: a.blocks - (b?.blocks ?? 0), bytes: a.bytes - (b?.bytes ?? 0) }
+    }).filter((u) => u.blocks > 0)
+    return capped(used).items
   }
 
   /**
@@ -647,6 +680,7 @@ export class Updater {
     const path = typeof info?.path === 'string' ? info.path : undefined
     return await this.#observed('download', SPAN.download, path, async (trace) => {
       const counted = { blocks: 0, bytes: 0 }
+      const before = this.#sourceStats()
       this.#checkInfo(info)
       await trace.step(SPAN.targetsSearch, async () => { await this.#checkCurrent(info) })
       const parts: Uint8Array[] = []
@@ -663,7 +697,7 @@ export class Updater {
         out.set(p, off)
         off += p.byteLength
       }
-      this.#downloaded(info, trace, counted)
+      this.#downloaded(info, trace, counted, before)
       return out
     })
   }

@@ -122,8 +122,16 @@ describe('dagtuf mirror', () => {
     const init = await dagtuf('client', 'init', '--dir', c, '--root', origin.root, ...sources)
     expect(init.code, init.err.join('\n')).toBe(0)
     const out = join(work.path, 'app-three.txt')
-    const got = await dagtuf('client', 'get', '--dir', c, 'app.txt', '-o', out, '--update', ...sources, '--json')
+    const events = join(work.path, 'three-events.ndjson')
+    const got = await dagtuf('client', 'get', '--dir', c, 'app.txt', '-o', out, '--update', ...sources, '--log-json', events, '--json')
     expect(got.code, got.err.join('\n')).toBe(0)
+    // The events say which source served what: the honest mirror, not the stalled or the tampering one.
+    const logged = (await readFile(events, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string, fetched?: { sources: Array<{ source: string, blocks: number }> } })
+    const download = logged.find((e) => e.type === 'download')!
+    expect(download.fetched!.sources.map((x) => x.source)).toEqual([mirrorServer.url])
+    const accepted = logged.filter((e) => e.type === 'update.accepted')
+    expect(accepted.length).toBeGreaterThan(0)
+    for (const e of accepted) for (const x of e.fetched!.sources) expect([mirrorServer.url]).toContain(x.source)
     const json = JSON.parse(got.out[0]!) as { update: { timestamp: string, sources: Array<{ source: string, outcome: string, code?: string }>, blocks: Array<{ label: string, excluded: boolean, failures: Record<string, number> }> } }
     expect(json.update.timestamp).toBe(origin.timestamps[2])
     expect(json.update.sources).toEqual([
