@@ -165,8 +165,8 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     let store: HeadStore = repoHeadStore(repo, node, head)
     let redisStore: RedisHeadStore | undefined
     if (options.redis !== undefined) {
-      // Drafts and online re-signing still write the folder's head: one place for the head at a time.
-      if (options.sessions === true || options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --sessions and --online-keys keep theirs in the folder: not together (yet)')
+      // Online re-signing still writes the folder's head: one place for the head at a time.
+      if (options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --online-keys keeps its in the folder: not together (yet)')
       const { RedisHeadStore } = await import('../../server/redis-store.js')
       const { store: redis, durability } = await RedisHeadStore.open({ url: options.redis.url, ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }), local: node })
       closeRedis = async () => { await redis.close() }
@@ -253,7 +253,9 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       await assertOnlineKeysOnly(repo, options.signers)
     }
     if (options.sessions === true) {
-      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
+      // With --redis the drafts and the head are Redis's (shared by the replicas); keys and audit stay in the folder.
+      const backend = redisStore === undefined ? undefined : (await import('../../server/redis-sessions.js')).redisSessionBackend(redisStore, repo)
+      const store = new SigningSessions({ repo, ...(backend !== undefined ? { backend } : {}), passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
