@@ -73,7 +73,7 @@ export interface SessionBackend {
   /** The head, its exact bytes for the compare-and-swap, and every earlier head. */
   readonly heads: Pick<Repo, 'head' | 'headBytes' | 'log'>
   /** Blocks the head's DAG is read from and a publish writes (durable before the head moves). */
-  blocks: (s: Session) => NodeBlocks
+  blocks: (node: NodeBlocks) => NodeBlocks
   /** Where a publish moves the head (compare-and-swap, ERR_HEAD_MOVED) and which folder's audit log it appends. */
   readonly place: HeadPlace
   /** The ids of the drafts kept (unparsed). */
@@ -91,7 +91,7 @@ export function folderBackend (repo: Repo): SessionBackend {
   return {
     locked: async (fn) => await withRepoLock(repo, fn),
     heads: repo,
-    blocks: (s) => s.node,
+    blocks: (node) => node,
     place: repo,
     draftIds: async () => {
       let names: string[]
@@ -214,11 +214,11 @@ export class SigningSessions {
   }
 
   async #current (s: Session): Promise<Current> {
-    return await loadCurrent(this.backend.heads, this.backend.blocks(s))
+    return await loadCurrent(this.backend.heads, this.backend.blocks(s.node))
   }
 
   #target (s: Session): CommitTarget {
-    return { repo: this.backend.place, node: this.backend.blocks(s), now: s.now }
+    return { repo: this.backend.place, node: this.backend.blocks(s.node), now: s.now }
   }
 
   /**

@@ -16,6 +16,10 @@ import { signingMessage, toHexSig, type Signer } from '../../src/model/keys.js'
 import { readKeyFile, signerFromKeyFile } from '../../src/publish/keyfile.js'
 import { Repo } from '../../src/publish/repo.js'
 import { SigningSessions } from '../../src/publish/sessions.js'
+import { OnlineResigner } from '../../src/publish/online.js'
+import { loadCurrent } from '../../src/publish/state.js'
+import { sourceLoader } from '../../src/validate/loader.js'
+import { assertValidTimestamp } from '../../src/validate/valid.js'
 import { applySignatures, draftText, parseDraft } from '../../src/publish/drafts.js'
 import { RedisHeadStore } from '../../src/server/redis-store.js'
 import { redisSessionBackend } from '../../src/server/redis-sessions.js'
@@ -257,5 +261,75 @@ describe.skipIf(redisUnavailable !== undefined)(`signing sessions on the Redis b
       expect((await call(r.a.url, 'GET', '/drafts')).json.drafts).toEqual([])
       expect(await r.store.draftIds()).toEqual([])
     } finally { await r.close() }
+  }, 90_000)
+
+  it('online re-signing with --redis: of two replicas due at the same moment, one re-signs each head (the lock, or the compare-and-swap alone), the other writes nothing', async () => {
+    const r = await replicas()
+    const stores: RedisHeadStore[] = []
+    const repos: Repo[] = []
+    try {
+      let clock = Date.now()
+      const make = async (i: number, lock: boolean): Promise<OnlineResigner> => {
+        const { store } = await RedisHeadStore.open({ url: redis.url, prefix: r.prefix })
+        stores.push(store)
+        const repo = await Repo.open(r.dirs[i]!)
+        repos.push(repo)
+        const backend = redisSessionBackend(store, repo)
+        return new OnlineResigner({ repo, backend: lock ? backend : { ...backend, locked: async (fn) => await fn() }, now: () => new Date(clock) })
+      }
+      for (const lock of [true, false]) {
+        const [a, b] = [await make(0, lock), await make(1, lock)]
+        const start = (await r.store.head())!.toString()
+        const logBefore = (await r.store.log()).length
+        // Not due yet: nothing at either.
+        expect(await Promise.all([a.tick(), b.tick()])).toEqual([undefined, undefined])
+        expect((await r.store.head())!.toString()).toBe(start)
+        clock = (await a.due()).getTime() + 1000
+        const heads = await Promise.all([a.tick(), b.tick()])
+        const made = heads.filter((h) => h !== undefined)
+        expect([lock, made.length]).toEqual([lock, 1])
+        const now = (await r.store.headRecord())!
+        expect(now.timestamp.toString()).toBe(made[0]!.timestamp.toString())
+        expect(now.timestamp.toString()).not.toBe(start)
+        expect((await r.store.log()).length).toBe(logBefore + 1)
+        // The re-signed head is VALID, read from Redis alone; the next one is due later.
+        await assertValidTimestamp(sourceLoader(r.store.source), now.timestamp)
+        expect((await a.due()).getTime()).toBeGreaterThan(clock)
+        expect((await b.due()).getTime()).toBeGreaterThan(clock)
+      }
+      // Replica A's folder head never moved: the replicas re-signed Redis's.
+      const folderHead = (await loadCurrent(repos[0]!, await repos[0]!.node())).head.timestamp.toString()
+      expect(folderHead).toBe((await ok('head', '--dir', r.dirs[0]!)).timestamp)
+      expect(folderHead).not.toBe((await r.store.head())!.toString())
+    } finally {
+      for (const s of stores) await s.close()
+      for (const repo of repos) await repo.close()
+      await r.close()
+    }
+  }, 90_000)
+
+  it('serve --redis --online-keys: two replicas started with a head already due re-sign it in Redis, and both serve the new head', async () => {
+    const prefix = `online${++n}`
+    const dirs = [join(work.path, `${prefix}-a`), join(work.path, `${prefix}-b`)]
+    for (const d of dirs) await cp(base, d, { recursive: true })
+    const { store } = await RedisHeadStore.open({ url: redis.url, prefix })
+    const first = (await ok('head', '--dir', dirs[0]!)).timestamp as string
+    // A day later the timestamp (1d) is past half its period: due at start.
+    const later = Date.now() + 86400_000 * 0.75
+    const options = { onlineKeys: true, redis: { url: redis.url, prefix }, now: () => new Date(later) }
+    const a = await serveRepository(dirs[0]!, options)
+    const b = await serveRepository(dirs[1]!, options)
+    try {
+      let head = first
+      for (let i = 0; i < 200 && head === first; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        head = (await store.head())!.toString()
+      }
+      expect(head).not.toBe(first)
+      expect((await b.head())!.toString()).toBe(head)
+      await assertValidTimestamp(sourceLoader(store.source), (await store.head())!)
+    } finally {
+      await a.close(); await b.close(); await store.close()
+    }
   }, 90_000)
 })

@@ -165,8 +165,6 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     let store: HeadStore = repoHeadStore(repo, node, head)
     let redisStore: RedisHeadStore | undefined
     if (options.redis !== undefined) {
-      // Online re-signing still writes the folder's head: one place for the head at a time.
-      if (options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --online-keys keeps its in the folder: not together (yet)')
       const { RedisHeadStore } = await import('../../server/redis-store.js')
       const { store: redis, durability } = await RedisHeadStore.open({ url: options.redis.url, ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }), local: node })
       closeRedis = async () => { await redis.close() }
@@ -248,13 +246,13 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     }
     let sessions: RegistryHandler | undefined
     let resigner: { stop: () => void } | undefined
+    // With --redis the drafts and the head are Redis's (shared by the replicas); keys and the audit log stay in the folder.
+    const backend = redisStore === undefined ? undefined : (await import('../../server/redis-sessions.js')).redisSessionBackend(redisStore, repo)
     if (options.sessions === true || options.onlineKeys === true) {
       // ONLINE-KEYS-ONLY: a service never holds the root or targets keys.
-      await assertOnlineKeysOnly(repo, options.signers)
+      await assertOnlineKeysOnly(repo, options.signers, backend)
     }
     if (options.sessions === true) {
-      // With --redis the drafts and the head are Redis's (shared by the replicas); keys and audit stay in the folder.
-      const backend = redisStore === undefined ? undefined : (await import('../../server/redis-sessions.js')).redisSessionBackend(redisStore, repo)
       const store = new SigningSessions({ repo, ...(backend !== undefined ? { backend } : {}), passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
@@ -285,7 +283,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       gatewayAddrs = [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${u.port}/http`]
     }
     if (options.onlineKeys === true) {
-      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, onPublished: (p) => { metrics.published({ action: 'online-resign', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
+      resigner = new OnlineResigner({ repo, ...(backend !== undefined ? { backend } : {}), passphrase: options.passphrase, signers: options.signers, log, onPublished: (p) => { metrics.published({ action: 'online-resign', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
     let closing: Promise<void> | undefined
     return {
