@@ -53,6 +53,14 @@ export interface RedisStoreOptions {
   readonly local?: LocalBlocks
   /** Time limit of one Redis command, in ms (default 10,000). */
   readonly commandTimeoutMs?: number
+  /**
+   * Told of an accepted push after its blocks are stored and before the head
+   * moves (the replica's audit log, AUDIT-WRITE-AHEAD); a failure refuses the
+   * push with the head unchanged.
+   */
+  readonly beforeMove?: (previous: HeadRecord | null, next: HeadRecord, stored: number) => Promise<void>
+  /** Told when a push told to `beforeMove` then lost the compare-and-swap (best effort). */
+  readonly onLost?: (next: HeadRecord) => Promise<void>
 }
 
 /** Atomically: if KEYS[1] (ts) equals ARGV[1], set ts, the head record and append the log line. */
@@ -109,7 +117,10 @@ export class RedisHeadStore implements HeadStore {
   readonly #redis: Redis
   readonly #local: LocalBlocks | undefined
 
-  private constructor (redis: Redis, prefix: string, local: LocalBlocks | undefined) {
+  readonly #hooks: Pick<RedisStoreOptions, 'beforeMove' | 'onLost'>
+
+  private constructor (redis: Redis, prefix: string, local: LocalBlocks | undefined, hooks: Pick<RedisStoreOptions, 'beforeMove' | 'onLost'> = {}) {
+    this.#hooks = hooks
     this.#redis = redis
     this.prefix = prefix
     this.#local = local
@@ -166,7 +177,7 @@ export class RedisHeadStore implements HeadStore {
     } catch {
       durability = null
     }
-    return { store: new RedisHeadStore(redis, prefix, options.local), durability }
+    return { store: new RedisHeadStore(redis, prefix, options.local, { ...(options.beforeMove !== undefined ? { beforeMove: options.beforeMove } : {}), ...(options.onLost !== undefined ? { onLost: options.onLost } : {}) }), durability }
   }
 
   #key (...parts: string[]): string { return [this.prefix, ...parts].join(':') }
@@ -228,6 +239,7 @@ export class RedisHeadStore implements HeadStore {
     if (current === null || !current.equals(input.expected)) return { kind: 'moved', current: current ?? input.expected }
     const record = await headRecordOf(this.source, { timestamp: input.timestamp, blocks: input.blocks })
     const stored = await this.#putBlocks(input.blocks)
+    if (this.#hooks.beforeMove !== undefined) await this.#hooks.beforeMove(await this.headRecord(), record, stored)
     let answer: [number, string]
     try {
       answer = await this.#redis.eval(CAS, 3, this.#key('ts'), this.#key('head'), this.#key('log'),
@@ -235,7 +247,10 @@ export class RedisHeadStore implements HeadStore {
     } catch (e) {
       throw redisError('moving the head', e)
     }
-    if (answer[0] !== 1) return { kind: 'moved', current: answer[1] === '' ? input.expected : CID.parse(answer[1]) }
+    if (answer[0] !== 1) {
+      await this.#hooks.onLost?.(record).catch(() => {})
+      return { kind: 'moved', current: answer[1] === '' ? input.expected : CID.parse(answer[1]) }
+    }
     return { kind: 'accepted', stored }
   }
 

@@ -51,7 +51,7 @@ import { sessionHandler } from '../../server/session-handlers.js'
 import { Metrics, isMetricsRoute, metricsResponse } from '../../server/metrics-handlers.js'
 import { healthHandler, isHealthRoute } from '../../server/health-handlers.js'
 import type { GatewayRequest } from '../../server/gateway-handlers.js'
-import { RefusalAudit } from '../../publish/audit.js'
+import { RefusalAudit, appendAudit, headEvents } from '../../publish/audit.js'
 import { DEFAULT_EXPIRY_WARNING_SECONDS, headStatus, headStatusAt, type HeadStatus } from '../../publish/horizon.js'
 import type { HeadStore, RegistryHandler } from '../../server/registry-handlers.js'
 import type { BlockSource } from '../../blocks/types.js'
@@ -166,7 +166,15 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     let redisStore: RedisHeadStore | undefined
     if (options.redis !== undefined) {
       const { RedisHeadStore } = await import('../../server/redis-store.js')
-      const { store: redis, durability } = await RedisHeadStore.open({ url: options.redis.url, ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }), local: node })
+      const now = options.now ?? (() => new Date())
+      const { store: redis, durability } = await RedisHeadStore.open({
+        url: options.redis.url,
+        ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }),
+        local: node,
+        // The replica's own audit log (NOTES 10.3): the accepted push before the head moves in Redis, and a lost race after.
+        beforeMove: async (previous, next, stored) => { await appendAudit(repo.dir, headEvents('push-accepted', previous ?? undefined, next, { stored }), { now: now() }) },
+        onLost: async (next) => { await appendAudit(repo.dir, [{ action: 'publish-failed', details: { timestamp: next.timestamp.toString(), code: 'ERR_HEAD_MOVED' } }], { now: now() }) }
+      })
       closeRedis = async () => { await redis.close() }
       try {
         if (durability === null) log('redis: CONFIG GET is not allowed here; make sure it runs with appendonly yes and appendfsync always, or an accepted head may name blocks a crash lost')
