@@ -19,6 +19,12 @@
  * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
  * GET /openapi.json describes every route.
  *
+ * With --redis URL the head, its log and the blocks live in Redis
+ * (src/server/redis-store.ts), shared by every replica; with --sessions the
+ * drafts too (src/server/redis-sessions.ts), and --online-keys re-signs the
+ * head in Redis (one replica per head: the compare-and-swap decides). Keys,
+ * config.json and the audit log stay in the folder (NOTES 10.3).
+ *
  * GET /metrics gives Prometheus metrics (src/server/metrics-handlers.ts);
  * GET /healthz answers while the process serves, GET /readyz only while the
  * head verifies and no role is within --expiry-warning of expiring
@@ -136,7 +142,7 @@ export interface ServeOptions {
   /** libp2p multiaddrs to listen on (bitswap serving); none by default. */
   libp2p?: string[]
   /**
-   * Keep the head and the blocks in Redis (src/server/redis-store.ts), shared
+   * Keep the head and the blocks (and with --sessions the drafts) in Redis (src/server/redis-store.ts), shared
    * by every replica given the same URL and prefix; the folder's node is a
    * cache. An empty Redis is seeded from the folder's head.
    */
@@ -394,7 +400,7 @@ export const serveCommand: Command = {
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
     'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
     'expiry-warning': { type: 'string', help: 'GET /readyz answers 503 once a role of the head expires within this, e.g. 7d, or within a quarter of its expiry period when shorter (default 7d)' },
-    redis: { type: 'string', help: 'keep the head and blocks in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
+    redis: { type: 'string', help: 'keep the head and blocks (and drafts, with --sessions) in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
     'redis-prefix': { type: 'string', help: 'with --redis: the key prefix (default dagtuf)' },
     ...PKCS11
   },
