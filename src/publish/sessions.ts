@@ -5,7 +5,10 @@
  *
  * A session is a draft of drafts.ts, stored where `dagtuf publish` stores
  * its drafts (DIR/drafts/ID.json, written atomically), so the CLI's
- * `drafts`, `draft show`, `sign --draft` see the same drafts. The steps:
+ * `drafts`, `draft show`, `sign --draft` see the same drafts; or, with
+ * another SessionBackend (below), in a store several replicas share (the
+ * Redis backend, src/server/redis-sessions.ts), where the head lives too.
+ * The steps:
  *
  *   propose(ops)      plan (plan.ts) the staged-form operations over the head,
  *                     `sign` it with no key at all (so every new object waits
@@ -24,8 +27,10 @@
  *                     complete ones (a crash before the head moved) published
  *
  * Guarantees:
- * - Every change to the repository happens under the repository lock (the
- *   one `dagtuf publish` takes) and one at a time in this process.
+ * - Every change to the repository happens under the backend's lock (for the
+ *   folder, the repository lock `dagtuf publish` takes, and one at a time in
+ *   this process; for Redis, a lock in Redis) and moves the head by a
+ *   compare-and-swap.
  * - A draft is published at most once (SESS-ONCE): the head and the log
  *   record the draft each head was published from (`source`), and a draft
  *   they name takes no more signatures (ERR_DRAFT_PUBLISHED, with the
@@ -208,7 +213,7 @@ export class SigningSessions {
   }
 
 
-  /** Run `fn` alone in this process and under the repository lock. */
+  /** Run `fn` under the backend's lock (for the folder: alone in this process and under the repository lock). */
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
     return await this.backend.locked(fn)
   }
