@@ -12,7 +12,8 @@
  *   PREFIX:lock       held by the replica changing a draft or the head (SET NX PX)
  *
  * Guarantees:
- * - Each change takes PREFIX:lock (as one process takes repo.lock), so two
+ * - Each change takes PREFIX:lock (as one process takes repo.lock; waiting
+ *   up to 10 s, then ERR_REPO_LOCKED), so two
  *   signatures posted to two replicas are applied one after the other.
  * - The head moves by a compare-and-swap on the head record's exact bytes
  *   (one Lua script), which also appends the log line and deletes the draft
@@ -33,9 +34,9 @@ import type { SessionBackend } from '../publish/sessions.js'
 import type { NodeBlocks } from '../publish/state.js'
 import type { RedisHeadStore } from './redis-store.js'
 
-/** How long the lock is kept should its holder die, and how long a change waits for it. */
+/** How long the lock is kept should its holder die, and how long a change waits for it (another replica may be publishing: seconds on a large repository). */
 const LOCK_TTL_MS = 30_000
-const LOCK_WAIT_MS = 2_000
+const LOCK_WAIT_MS = 10_000
 
 /**
  * The SessionBackend of a replica: drafts, head and blocks in `store`; the
