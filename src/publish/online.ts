@@ -148,11 +148,14 @@ export class OnlineResigner {
 
   /**
    * Run the schedule with real timers until `stop()`: wait until due, tick,
-   * again. A failure is logged and tried again a minute later.
+   * again. A failure is logged and tried again a minute later. `stop()`
+   * resolves once a tick under way has finished (so the caller may close the
+   * repository or the Redis connection after it).
    */
-  start (): { stop: () => void } {
+  start (): { stop: () => Promise<void> } {
     let timer: NodeJS.Timeout | undefined
     let stopped = false
+    let running: Promise<void> = Promise.resolve()
     const MAX_WAIT = 6 * 3600 * 1000
     const loop = async (): Promise<void> => {
       if (stopped) return
@@ -166,10 +169,16 @@ export class OnlineResigner {
       }
       if (stopped) return
       // Woken at least every few hours, so a head moved by someone else or a clock jump is seen.
-      timer = setTimeout(() => { void loop() }, Math.min(MAX_WAIT, Math.max(1_000, wait)))
+      timer = setTimeout(() => { running = loop() }, Math.min(MAX_WAIT, Math.max(1_000, wait)))
       timer.unref?.()
     }
-    void loop()
-    return { stop: () => { stopped = true; if (timer !== undefined) clearTimeout(timer) } }
+    running = loop()
+    return {
+      stop: async () => {
+        stopped = true
+        if (timer !== undefined) clearTimeout(timer)
+        await running
+      }
+    }
   }
 }

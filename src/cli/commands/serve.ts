@@ -259,7 +259,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
     let sessions: RegistryHandler | undefined
-    let resigner: { stop: () => void } | undefined
+    let resigner: { stop: () => Promise<void> } | undefined
     // With --redis the drafts and the head are Redis's (shared by the replicas); keys and the audit log stay in the folder.
     const backend = redisStore === undefined ? undefined : (await import('../../server/redis-sessions.js')).redisSessionBackend(redisStore, repo)
     if (options.sessions === true || options.onlineKeys === true) {
@@ -309,8 +309,9 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       multiaddrs: () => node.multiaddrs(),
       close: async () => {
         closing ??= (async () => {
-          resigner?.stop()
           try {
+            // A re-sign under way finishes before the node and Redis close.
+            await resigner?.stop()
             await server.close()
             await refusals.flush().catch((e: unknown) => { log(`audit: the refusal counts could not be logged: ${e instanceof Error ? e.message : String(e)}`) })
           } finally {
