@@ -11,7 +11,9 @@
  * service's online keys, VALID, `<-*`, blocks flushed, head moved). Then
  * BENCH_BAD (default 200) refused submissions (a signature over other bytes:
  * nothing stored). Reported: submissions per second over the rounds, and
- * p50/p99 per kind of request. Not a test.
+ * p50/p99 per kind of request. Then head pushes per second and p50/p99, to
+ * one registry and to two replicas on Redis (bench/service-pushes.ts,
+ * BENCH_PUSHES, default 40). Not a test.
  */
 import '../src/polyfill.js'
 import { mkdtemp, readdir, rename, rm } from 'node:fs/promises'
@@ -23,10 +25,12 @@ import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
 import { readKeyFile, signerFromKeyFile } from '../src/publish/keyfile.js'
 import { addFiles } from '../src/publish/stage.js'
 import { writeTargetFiles } from './common.js'
+import { benchPushes } from './service-pushes.js'
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 1000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
 const BAD = Number(process.env.BENCH_BAD ?? 200)
+const PUSHES = Number(process.env.BENCH_PUSHES ?? 40)
 
 function percentile (xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -107,6 +111,8 @@ try {
   } finally {
     await server.close()
   }
+  console.log('')
+  for (const l of await benchPushes(TARGETS, PUSHES)) console.log(l)
 } finally {
   await rm(work, { recursive: true, force: true })
 }

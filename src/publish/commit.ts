@@ -31,13 +31,22 @@ import { assertValidTimestamp } from '../validate/valid.js'
 import { appendAudit, draftEvent, headEvents } from './audit.js'
 import { saveDraft, type Draft, type DraftObject } from './drafts.js'
 import type { Change, HeadRecord } from './files.js'
-import { newId, type Repo } from './repo.js'
+import { newId, Repo } from './repo.js'
 import type { Block, SignedDag } from './sign.js'
 import { Overlay, type Current, type NodeBlocks, type Requirement } from './state.js'
 
+/**
+ * Where a commit moves the head and appends the audit log: the repository
+ * folder (Repo), or another place that keeps the head with the same
+ * compare-and-swap (the Redis backend of `serve --redis`,
+ * src/server/redis-sessions.ts). `moveHead` throws ERR_HEAD_MOVED when the
+ * head is no longer `expected`; `dir` is the folder whose audit/ is appended.
+ */
+export type HeadPlace = Pick<Repo, 'dir' | 'moveHead' | 'appendLog'>
+
 /** Where a commit writes. */
 export interface CommitTarget {
-  readonly repo: Repo
+  readonly repo: HeadPlace
   readonly node: NodeBlocks
   /** The time recorded in the head (`published`) or the draft (`created`). */
   readonly now: Date
@@ -125,13 +134,17 @@ export async function commitDraft (
   target: CommitTarget,
   current: Current,
   d: { readonly objects: ReadonlyMap<string, DraftObject>, readonly needs: ReadonlyMap<string, readonly Requirement[]>, readonly changes: readonly Change[] },
-  shardBlocks: readonly ShardBlock[]
+  shardBlocks: readonly ShardBlock[],
+  /** Where the draft is kept (default: the repository folder's drafts/). */
+  save?: (draft: Draft) => Promise<void>
 ): Promise<Draft> {
   for (const b of shardBlocks) await target.node.put(b.cid, b.bytes)
   await target.node.flush(shardBlocks.map((b) => b.cid))
   const draft: Draft = { id: newId('draft'), created: expiresIn(target.now, 0), base: current.head.timestamp, objects: d.objects, needs: d.needs, changes: d.changes }
   await appendAudit(target.repo.dir, [draftEvent('draft-created', draft.id, { base: draft.base.toString(), roles: [...draft.objects.keys()] })], { now: target.now })
-  await saveDraft(target.repo, draft)
+  if (save !== undefined) await save(draft)
+  else if (target.repo instanceof Repo) await saveDraft(target.repo, draft)
+  else throw new TypeError('commitDraft: a target that is not a repository folder needs `save`')
   return draft
 }
 

@@ -19,22 +19,29 @@
  *   under the repository lock; staged changes are not published by it. When
  *   the head needs an object only offline keys can sign (a role whose keys
  *   were rotated), nothing is written and the reason is logged.
+ * - With several replicas sharing a head (`serve --redis`, a SessionBackend
+ *   other than the folder), at most one re-signs a given head: each checks
+ *   whether it is due under the backend's lock, and the head's
+ *   compare-and-swap decides between two that both were; the loser
+ *   (ERR_HEAD_MOVED) writes nothing and does nothing more.
  * - The clock and the timer are injected (tests run the schedule without waiting).
  */
 import { expiresIn } from '../model/build.js'
 import type { Signer } from '../model/keys.js'
-import { KeyFileError } from '../model/errors.js'
+import { KeyFileError, RepoError } from '../model/errors.js'
 import { commit } from './commit.js'
 import { lazySession, type Session } from './engine.js'
 import type { HeadRecord } from './files.js'
 import { plan } from './plan.js'
 import type { Repo } from './repo.js'
-import { withRepoLock } from './sessions.js'
+import { folderBackend, type SessionBackend } from './sessions.js'
 import { sign } from './sign.js'
 import { loadCurrent } from './state.js'
 
 export interface ResignerOptions {
   readonly repo: Repo
+  /** Where the head lives (default: the repository folder); the keys stay in `repo`. */
+  readonly backend?: SessionBackend
   readonly passphrase?: string
   /** Keys held elsewhere (a PKCS#11 token), used next to the key folder's. */
   readonly signers?: readonly Signer[]
@@ -48,12 +55,14 @@ export interface ResignerOptions {
 }
 
 /**
- * ONLINE-KEYS-ONLY: refuse a key folder holding a root or targets key of the head's root.
+ * ONLINE-KEYS-ONLY: refuse a key folder holding a root or targets key of the head's root
+ * (the head of `backend` when given).
  * @throws {KeyFileError} ERR_KEY_NOT_ONLINE
  */
-export async function assertOnlineKeysOnly (repo: Repo, others: readonly Signer[] = []): Promise<void> {
+export async function assertOnlineKeysOnly (repo: Repo, others: readonly Signer[] = [], backend?: SessionBackend): Promise<void> {
   const node = await repo.node()
-  const current = await loadCurrent(repo, node)
+  // The head's root where the head lives (with --redis, Redis's: the folder's may be older).
+  const current = backend === undefined ? await loadCurrent(repo, node) : await loadCurrent(backend.heads, backend.blocks(node))
   const root = current.published.root.signed
   const files = await repo.keyFiles()
   for (const role of ['root', 'targets'] as const) {
@@ -68,6 +77,7 @@ export async function assertOnlineKeysOnly (repo: Repo, others: readonly Signer[
 
 export class OnlineResigner {
   readonly repo: Repo
+  readonly backend: SessionBackend
   readonly margin: number
   readonly #now: () => Date
   readonly #log: (line: string) => void
@@ -77,6 +87,7 @@ export class OnlineResigner {
   constructor (options: ResignerOptions) {
     this.#onPublished = options.onPublished
     this.repo = options.repo
+    this.backend = options.backend ?? folderBackend(options.repo)
     this.margin = options.margin ?? 0.5
     if (!(this.margin > 0 && this.margin < 1)) throw new RangeError('margin: expected 0 < margin < 1')
     this.#now = options.now ?? (() => new Date())
@@ -88,7 +99,7 @@ export class OnlineResigner {
   /** When the head needs its next re-sign. */
   async due (): Promise<Date> {
     const s = await this.#sessionNow()
-    const current = await loadCurrent(this.repo, s.node)
+    const current = await loadCurrent(this.backend.heads, this.backend.blocks(s.node))
     const ts = current.published.timestamp.signed.expires
     const snap = current.published.snapshot.signed.expires
     const at = Math.min(
@@ -105,12 +116,12 @@ export class OnlineResigner {
    * @throws what publishing throws (ERR_KEY_MISSING, ERR_PUBLISH_INVALID, ERR_REPO_LOCKED...)
    */
   async tick (): Promise<HeadRecord | undefined> {
-    return await withRepoLock(this.repo, async () => {
+    return await this.backend.locked(async () => {
       const due = await this.due()
       const s = await this.#sessionNow()
       if (s.now.getTime() < due.getTime()) return undefined
       const started = performance.now()
-      const current = await loadCurrent(this.repo, s.node)
+      const current = await loadCurrent(this.backend.heads, this.backend.blocks(s.node))
       const p = await plan(current.published, [], { now: s.now, expiry: s.expiry, source: s.node, pending: current.pending })
       if (p.objects.size > 0) {
         this.#log(`online re-sign skipped: ${[...p.objects.keys()].join(', ')} must be re-signed by offline keys first`)
@@ -118,7 +129,17 @@ export class OnlineResigner {
       }
       const signing = await sign(p, s.keys)
       if (signing.kind !== 'signed') return undefined
-      const head = await commit(s, current, signing.dag, { changes: p.changes, source: '', action: 'online-resign' })
+      let head: HeadRecord
+      try {
+        head = await commit({ repo: this.backend.place, node: this.backend.blocks(s.node), now: s.now }, current, signing.dag, { changes: p.changes, source: '', action: 'online-resign' })
+      } catch (e) {
+        // Another replica (or a push) moved the head first: that head is the one to follow.
+        if (e instanceof RepoError && e.code === 'ERR_HEAD_MOVED') {
+          this.#log('online re-sign: the head moved while re-signing (another replica or a publish); nothing written')
+          return undefined
+        }
+        throw e
+      }
       this.#onPublished?.({ seconds: (performance.now() - started) / 1000 })
       this.#log(`online re-sign at ${expiresIn(s.now, 0)}: timestamp ${head.timestamp} (expires ${signing.dag.timestamp.signed.expires}), snapshot expires ${signing.dag.snapshot.signed.expires}`)
       return head
@@ -127,11 +148,14 @@ export class OnlineResigner {
 
   /**
    * Run the schedule with real timers until `stop()`: wait until due, tick,
-   * again. A failure is logged and tried again a minute later.
+   * again. A failure is logged and tried again a minute later. `stop()`
+   * resolves once a tick under way has finished (so the caller may close the
+   * repository or the Redis connection after it).
    */
-  start (): { stop: () => void } {
+  start (): { stop: () => Promise<void> } {
     let timer: NodeJS.Timeout | undefined
     let stopped = false
+    let running: Promise<void> = Promise.resolve()
     const MAX_WAIT = 6 * 3600 * 1000
     const loop = async (): Promise<void> => {
       if (stopped) return
@@ -145,10 +169,16 @@ export class OnlineResigner {
       }
       if (stopped) return
       // Woken at least every few hours, so a head moved by someone else or a clock jump is seen.
-      timer = setTimeout(() => { void loop() }, Math.min(MAX_WAIT, Math.max(1_000, wait)))
+      timer = setTimeout(() => { running = loop() }, Math.min(MAX_WAIT, Math.max(1_000, wait)))
       timer.unref?.()
     }
-    void loop()
-    return { stop: () => { stopped = true; if (timer !== undefined) clearTimeout(timer) } }
+    running = loop()
+    return {
+      stop: async () => {
+        stopped = true
+        if (timer !== undefined) clearTimeout(timer)
+        await running
+      }
+    }
   }
 }

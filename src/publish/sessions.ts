@@ -5,7 +5,10 @@
  *
  * A session is a draft of drafts.ts, stored where `dagtuf publish` stores
  * its drafts (DIR/drafts/ID.json, written atomically), so the CLI's
- * `drafts`, `draft show`, `sign --draft` see the same drafts. The steps:
+ * `drafts`, `draft show`, `sign --draft` see the same drafts; or, with
+ * another SessionBackend (below), in a store several replicas share (the
+ * Redis backend, src/server/redis-sessions.ts), where the head lives too.
+ * The steps:
  *
  *   propose(ops)      plan (plan.ts) the staged-form operations over the head,
  *                     `sign` it with no key at all (so every new object waits
@@ -24,8 +27,10 @@
  *                     complete ones (a crash before the head moved) published
  *
  * Guarantees:
- * - Every change to the repository happens under the repository lock (the
- *   one `dagtuf publish` takes) and one at a time in this process.
+ * - Every change to the repository happens under the backend's lock (for the
+ *   folder, the repository lock `dagtuf publish` takes, and one at a time in
+ *   this process; for Redis, a lock in Redis) and moves the head by a
+ *   compare-and-swap.
  * - A draft is published at most once (SESS-ONCE): the head and the log
  *   record the draft each head was published from (`source`), and a draft
  *   they name takes no more signatures (ERR_DRAFT_PUBLISHED, with the
@@ -42,17 +47,17 @@ import { signingMessage, type Signer } from '../model/keys.js'
 import type { KeyId } from '../model/types.js'
 import { acquireLock } from './repo-io.js'
 import { appendAudit, draftEvent } from './audit.js'
-import { commitDraft } from './commit.js'
+import { commit, commitDraft, type CommitTarget, type HeadPlace } from './commit.js'
 import {
   applySignatures, checkFresh, complete, draftNeeds, listDrafts, needsReport, readDraft, removeDraft, saveDraft,
   type Draft, type NeedReport, type OfferedSignature
 } from './drafts.js'
-import { lazySession, tryFinalizeDraft, type Session } from './engine.js'
+import { lazySession, type Session } from './engine.js'
 import type { Change, HeadRecord, Op } from './files.js'
 import { plan } from './plan.js'
 import type { Repo } from './repo.js'
-import { sign } from './sign.js'
-import { loadCurrent, requirementsFor, type Requirement } from './state.js'
+import { sign, signTop } from './sign.js'
+import { loadCurrent, requirementsFor, type Current, type NodeBlocks, type Requirement } from './state.js'
 import { expiresIn } from '../model/build.js'
 import { readdir } from 'node:fs/promises'
 
@@ -61,9 +66,55 @@ export const DEFAULT_DRAFT_TTL_SECONDS = 7 * 86400
 /** Pending drafts a service keeps at most. */
 export const DEFAULT_MAX_DRAFTS = 100
 
+/**
+ * Where a signing service keeps its drafts and its head (NOTES 10.2, 10.3):
+ * the repository folder (`folderBackend`, the default), or a store shared by
+ * several replicas (the Redis backend, src/server/redis-sessions.ts). The
+ * online keys, the config and the audit log stay in the replica's folder.
+ */
+export interface SessionBackend {
+  /** Run `fn` alone among every writer of this backend's head and drafts (ERR_REPO_LOCKED after a short wait). */
+  locked: <T>(fn: () => Promise<T>) => Promise<T>
+  /** The head, its exact bytes for the compare-and-swap, and every earlier head. */
+  readonly heads: Pick<Repo, 'head' | 'headBytes' | 'log'>
+  /** Blocks the head's DAG is read from and a publish writes (durable before the head moves). */
+  blocks: (node: NodeBlocks) => NodeBlocks
+  /** Where a publish moves the head (compare-and-swap, ERR_HEAD_MOVED) and which folder's audit log it appends. */
+  readonly place: HeadPlace
+  /** The ids of the drafts kept (unparsed). */
+  draftIds: () => Promise<string[]>
+  /** @throws {RepoError} ERR_DRAFT_NOT_FOUND | ERR_DRAFT_FORMAT */
+  readDraft: (id: string) => Promise<Draft>
+  /** Every pending draft, oldest first. */
+  listDrafts: () => Promise<Draft[]>
+  saveDraft: (d: Draft) => Promise<void>
+  removeDraft: (id: string) => Promise<void>
+}
+
+/** The embedded default: drafts in DIR/drafts/, the head in head.json, blocks in the repository's node. */
+export function folderBackend (repo: Repo): SessionBackend {
+  return {
+    locked: async (fn) => await withRepoLock(repo, fn),
+    heads: repo,
+    blocks: (node) => node,
+    place: repo,
+    draftIds: async () => {
+      let names: string[]
+      try { names = await readdir(repo.draftsDir) } catch { return [] }
+      return names.map((n) => /^(draft-[0-9a-f]{8,32})\.json$/.exec(n)?.[1]).filter((x): x is string => x !== undefined)
+    },
+    readDraft: async (id) => await readDraft(repo, id),
+    listDrafts: async () => await listDrafts(repo),
+    saveDraft: async (d) => { await saveDraft(repo, d) },
+    removeDraft: async (id) => { await removeDraft(repo, id) }
+  }
+}
+
 export interface SessionStoreOptions {
-  /** The repository (opened by the caller, without the lock: each change takes it). */
+  /** The repository (opened by the caller, without the lock: each change takes it): keys, config, audit log. */
   readonly repo: Repo
+  /** Where drafts and the head live (default: `folderBackend(repo)`). */
+  readonly backend?: SessionBackend
   /** Passphrase of the online keys' files, when they are encrypted. */
   readonly passphrase?: string
   /** Keys held elsewhere (a PKCS#11 token), used next to the key folder's. */
@@ -144,6 +195,7 @@ export async function withRepoLock<T> (repo: Repo, fn: () => Promise<T>): Promis
 
 export class SigningSessions {
   readonly repo: Repo
+  readonly backend: SessionBackend
   readonly ttlSeconds: number
   readonly maxDrafts: number
   readonly #now: () => Date
@@ -153,6 +205,7 @@ export class SigningSessions {
   constructor (options: SessionStoreOptions) {
     this.#onPublished = options.onPublished
     this.repo = options.repo
+    this.backend = options.backend ?? folderBackend(options.repo)
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_DRAFT_TTL_SECONDS
     this.maxDrafts = options.maxDrafts ?? DEFAULT_MAX_DRAFTS
     this.#now = options.now ?? (() => new Date())
@@ -160,9 +213,32 @@ export class SigningSessions {
   }
 
 
-  /** Run `fn` alone in this process and under the repository lock. */
+  /** Run `fn` under the backend's lock (for the folder: alone in this process and under the repository lock). */
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
-    return await withRepoLock(this.repo, fn)
+    return await this.backend.locked(fn)
+  }
+
+  async #current (s: Session): Promise<Current> {
+    return await loadCurrent(this.backend.heads, this.backend.blocks(s.node))
+  }
+
+  #target (s: Session): CommitTarget {
+    return { repo: this.backend.place, node: this.backend.blocks(s.node), now: s.now }
+  }
+
+  /**
+   * Publish `draft` if every threshold is met over the current head, as
+   * `dagtuf sign` does (engine.ts tryFinalizeDraft): signTop with the online
+   * keys, commit (VALID, `<-*`, blocks durable, head CAS), the draft removed.
+   */
+  async #finalize (s: Session, draft: Draft): Promise<HeadRecord | undefined> {
+    const current = await this.#current(s)
+    checkFresh(current.published, draft.objects)
+    if (!complete(draft.objects, draftNeeds(current.published, draft.objects))) return undefined
+    const dag = await signTop(current.published, draft.objects, s.keys, s.now, s.expiry)
+    const head = await commit(this.#target(s), current, dag, { changes: draft.changes, source: draft.id })
+    await this.backend.removeDraft(draft.id)
+    return head
   }
 
   #expiresOf (d: Draft): Date { return new Date(Date.parse(d.created) + this.ttlSeconds * 1000) }
@@ -170,14 +246,14 @@ export class SigningSessions {
 
   /** The head a draft was published as, from head.json and the log. */
   async #publishedAs (id: string): Promise<HeadRecord | undefined> {
-    const head = await this.repo.head()
+    const head = await this.backend.heads.head()
     if (head.source === id) return head
-    return (await this.repo.log()).findLast((h) => h.source === id)
+    return (await this.backend.heads.log()).findLast((h) => h.source === id)
   }
 
   async #view (d: Draft): Promise<DraftView> {
     const s = await this.#sessionNow()
-    const current = await loadCurrent(this.repo, s.node)
+    const current = await this.#current(s)
     let state: DraftState = this.#expired(d) ? 'expired' : 'pending'
     let needs: ReadonlyMap<string, readonly Requirement[]> = d.needs
     try {
@@ -216,10 +292,10 @@ export class SigningSessions {
   async propose (ops: readonly Op[]): Promise<DraftView> {
     return await this.#locked(async () => {
       await this.#sweep()
-      const pending = await listDrafts(this.repo)
+      const pending = await this.backend.listDrafts()
       if (pending.length >= this.maxDrafts) throw new RepoError('ERR_DRAFT_LIMIT', `the service keeps at most ${this.maxDrafts} pending drafts`, { details: { max: this.maxDrafts } })
       const s = await this.#sessionNow()
-      const current = await loadCurrent(this.repo, s.node)
+      const current = await this.#current(s)
       const p = await plan(current.published, ops, { now: s.now, expiry: s.expiry, source: s.node, pending: current.pending })
       if (p.objects.size === 0) throw new RepoError('ERR_DRAFT_EMPTY', 'the proposal changes no root, targets or delegated object')
       for (const role of ['snapshot', 'timestamp'] as const) {
@@ -232,7 +308,7 @@ export class SigningSessions {
       // No key signs here: every new object waits for its own signers.
       const signing = await sign(p, [])
       if (signing.kind !== 'draft') throw new RepoError('ERR_DRAFT_EMPTY', 'the proposal needs no signature')
-      const draft = await commitDraft(s, current, { objects: signing.objects, needs: signing.needs, changes: p.changes }, p.shardBlocks)
+      const draft = await commitDraft(this.#target(s), current, { objects: signing.objects, needs: signing.needs, changes: p.changes }, p.shardBlocks, this.backend.saveDraft)
       return await this.#view(draft)
     })
   }
@@ -242,7 +318,7 @@ export class SigningSessions {
     return await this.#locked(async () => {
       await this.#sweep()
       const out: DraftView[] = []
-      for (const d of await listDrafts(this.repo)) out.push(await this.#view(d))
+      for (const d of await this.backend.listDrafts()) out.push(await this.#view(d))
       return out
     })
   }
@@ -253,7 +329,7 @@ export class SigningSessions {
    */
   async get (id: string): Promise<DraftView> {
     if (!ID.test(id)) throw notFound(id)
-    const d = await readDraft(this.repo, id).catch((e: unknown) => {
+    const d = await this.backend.readDraft(id).catch((e: unknown) => {
       if (e instanceof RepoError && e.code === 'ERR_DRAFT_NOT_FOUND') return undefined
       throw e
     })
@@ -275,33 +351,33 @@ export class SigningSessions {
     return await this.#locked(async () => {
       const published = await this.#publishedAs(id)
       if (published !== undefined) {
-        await removeDraft(this.repo, id)
+        await this.backend.removeDraft(id)
         throw new RepoError('ERR_DRAFT_PUBLISHED', `draft ${id} was already published as ${published.timestamp} (SESS-ONCE)`, { details: { rule: 'SESS-ONCE', draft: id, timestamp: published.timestamp.toString() } })
       }
-      const draft = await readDraft(this.repo, id)
+      const draft = await this.backend.readDraft(id)
       if (this.#expired(draft)) throw new RepoError('ERR_DRAFT_EXPIRED', `draft ${id} expired at ${expiresIn(this.#expiresOf(draft), 0)} (SESS-ONCE)`, { details: { rule: 'SESS-ONCE', draft: id } })
       const s = await this.#sessionNow()
-      const current = await loadCurrent(this.repo, s.node)
+      const current = await this.#current(s)
       checkFresh(current.published, draft.objects)
       const needs = draftNeeds(current.published, draft.objects)
       const objects = applySignatures(draft.objects, needs, offered)
       const next: Draft = { ...draft, objects, needs }
       await appendAudit(this.repo.dir, [draftEvent('draft-signed', id, { roles: [...new Set(offered.map((o) => o.role))], keyids: offered.map((o) => o.keyid) })], { now: s.now })
-      await saveDraft(this.repo, next)
+      await this.backend.saveDraft(next)
       if (!complete(objects, needs)) return { view: await this.#view(next), added: offered.length, published: false }
-      let r
+      let head: HeadRecord | undefined
       const started = performance.now()
       try {
-        r = await tryFinalizeDraft(s, next)
+        head = await this.#finalize(s, next)
       } catch (e) {
         // The signatures are stored: say why the publish failed rather than refuse them.
         if (!(e instanceof DagtufError)) throw e
         const rule = (e.details as { rule?: unknown } | undefined)?.rule
         return { view: await this.#view(next), added: offered.length, published: false, publishError: { code: e.code, message: e.message, ...(typeof rule === 'string' ? { rule } : {}) } }
       }
-      if (r.kind !== 'published') return { view: await this.#view(next), added: offered.length, published: false }
+      if (head === undefined) return { view: await this.#view(next), added: offered.length, published: false }
       this.#onPublished?.({ seconds: (performance.now() - started) / 1000, draftAgeSeconds: (s.now.getTime() - Date.parse(draft.created)) / 1000 })
-      return { view: SigningSessions.#publishedView(id, r.head), added: offered.length, published: true }
+      return { view: SigningSessions.#publishedView(id, head), added: offered.length, published: true }
     })
   }
 
@@ -314,12 +390,12 @@ export class SigningSessions {
     await this.#locked(async () => {
       const published = await this.#publishedAs(id)
       if (published !== undefined) {
-        await removeDraft(this.repo, id)
+        await this.backend.removeDraft(id)
         throw new RepoError('ERR_DRAFT_PUBLISHED', `draft ${id} was already published as ${published.timestamp}`, { details: { rule: 'SESS-ONCE', draft: id, timestamp: published.timestamp.toString() } })
       }
-      await readDraft(this.repo, id)
+      await this.backend.readDraft(id)
       await appendAudit(this.repo.dir, [draftEvent('draft-withdrawn', id)], { now: this.#now() })
-      await removeDraft(this.repo, id)
+      await this.backend.removeDraft(id)
     })
   }
 
@@ -333,13 +409,13 @@ export class SigningSessions {
       await this.#sweep()
       const out: Array<{ id: string, timestamp: string } | { id: string, error: string }> = []
       const s = await this.#sessionNow()
-      for (const d of await listDrafts(this.repo)) {
-        const current = await loadCurrent(this.repo, s.node)
+      for (const d of await this.backend.listDrafts()) {
+        const current = await this.#current(s)
         try { checkFresh(current.published, d.objects) } catch { continue }
         if (!complete(d.objects, draftNeeds(current.published, d.objects))) continue
         try {
-          const r = await tryFinalizeDraft(await this.#sessionNow(), d)
-          if (r.kind === 'published') out.push({ id: d.id, timestamp: r.head.timestamp.toString() })
+          const head = await this.#finalize(await this.#sessionNow(), d)
+          if (head !== undefined) out.push({ id: d.id, timestamp: head.timestamp.toString() })
         } catch (e) {
           // One draft that cannot be published does not keep the service from starting.
           if (!(e instanceof DagtufError)) throw e
@@ -352,16 +428,14 @@ export class SigningSessions {
 
   /** Remove the files of drafts the log says were published, and of expired ones. Under the lock. */
   async #sweep (): Promise<void> {
-    let names: string[]
-    try { names = await readdir(this.repo.draftsDir) } catch { return }
-    const ids = names.map((n) => /^(draft-[0-9a-f]{8,32})\.json$/.exec(n)?.[1]).filter((x): x is string => x !== undefined)
+    const ids = await this.backend.draftIds()
     if (ids.length === 0) return
-    const sources = new Set((await this.repo.log()).map((h) => h.source))
+    const sources = new Set((await this.backend.heads.log()).map((h) => h.source))
     for (const id of ids) {
-      if (sources.has(id)) { await removeDraft(this.repo, id); continue }
+      if (sources.has(id)) { await this.backend.removeDraft(id); continue }
       let d: Draft
-      try { d = await readDraft(this.repo, id) } catch { continue }
-      if (this.#expired(d)) await removeDraft(this.repo, id)
+      try { d = await this.backend.readDraft(id) } catch { continue }
+      if (this.#expired(d)) await this.backend.removeDraft(id)
     }
   }
 }

@@ -113,7 +113,7 @@ function blockDetails (e: unknown): { block?: string, reason?: string } {
  * Load the head and its DAG; head.json's CIDs must be the DAG's.
  * @throws {RepoError} ERR_REPO_CORRUPT (a block of the DAG corrupted or missing: details.block, details.reason)
  */
-export async function loadCurrent (repo: Repo, node: BlockSource): Promise<Current> {
+export async function loadCurrent (repo: Pick<Repo, 'head' | 'headBytes'>, node: BlockSource): Promise<Current> {
   const headBytes = await repo.headBytes()
   const head = await repo.head()
   const pending = new MemoryBlockStore()

@@ -26,6 +26,7 @@
  *   acknowledged); every command has a time limit, and commands are not
  *   queued while the connection is down.
  */
+import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { CID } from 'multiformats/cid'
 import { copyClosure } from '../blocks/closure.js'
@@ -52,6 +53,14 @@ export interface RedisStoreOptions {
   readonly local?: LocalBlocks
   /** Time limit of one Redis command, in ms (default 10,000). */
   readonly commandTimeoutMs?: number
+  /**
+   * Told of an accepted push after its blocks are stored and before the head
+   * moves (the replica's audit log, AUDIT-WRITE-AHEAD); a failure refuses the
+   * push with the head unchanged.
+   */
+  readonly beforeMove?: (previous: HeadRecord | null, next: HeadRecord, stored: number) => Promise<void>
+  /** Told when a push told to `beforeMove` then lost the compare-and-swap (best effort). */
+  readonly onLost?: (next: HeadRecord) => Promise<void>
 }
 
 /** Atomically: if KEYS[1] (ts) equals ARGV[1], set ts, the head record and append the log line. */
@@ -74,6 +83,28 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 return 1
 `
+/**
+ * Atomically: if KEYS[2] (the head record) is still exactly ARGV[1], move the
+ * head as CAS does and delete the draft KEYS[4] published (its id leaves the
+ * set KEYS[5]): a publish from a signing session (redis-sessions.ts).
+ */
+const CAS_RECORD = `
+local cur = redis.call('GET', KEYS[2])
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('RPUSH', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('DEL', KEYS[4])
+  redis.call('SREM', KEYS[5], ARGV[5])
+end
+return 1
+`
+/** Release the lock KEYS[1] only if this holder (ARGV[1]) still has it. */
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/
 
 function redisError (what: string, e: unknown): RepoError {
@@ -86,7 +117,10 @@ export class RedisHeadStore implements HeadStore {
   readonly #redis: Redis
   readonly #local: LocalBlocks | undefined
 
-  private constructor (redis: Redis, prefix: string, local: LocalBlocks | undefined) {
+  readonly #hooks: Pick<RedisStoreOptions, 'beforeMove' | 'onLost'>
+
+  private constructor (redis: Redis, prefix: string, local: LocalBlocks | undefined, hooks: Pick<RedisStoreOptions, 'beforeMove' | 'onLost'> = {}) {
+    this.#hooks = hooks
     this.#redis = redis
     this.prefix = prefix
     this.#local = local
@@ -143,7 +177,7 @@ export class RedisHeadStore implements HeadStore {
     } catch {
       durability = null
     }
-    return { store: new RedisHeadStore(redis, prefix, options.local), durability }
+    return { store: new RedisHeadStore(redis, prefix, options.local, { ...(options.beforeMove !== undefined ? { beforeMove: options.beforeMove } : {}), ...(options.onLost !== undefined ? { onLost: options.onLost } : {}) }), durability }
   }
 
   #key (...parts: string[]): string { return [this.prefix, ...parts].join(':') }
@@ -205,6 +239,7 @@ export class RedisHeadStore implements HeadStore {
     if (current === null || !current.equals(input.expected)) return { kind: 'moved', current: current ?? input.expected }
     const record = await headRecordOf(this.source, { timestamp: input.timestamp, blocks: input.blocks })
     const stored = await this.#putBlocks(input.blocks)
+    if (this.#hooks.beforeMove !== undefined) await this.#hooks.beforeMove(await this.headRecord(), record, stored)
     let answer: [number, string]
     try {
       answer = await this.#redis.eval(CAS, 3, this.#key('ts'), this.#key('head'), this.#key('log'),
@@ -212,7 +247,10 @@ export class RedisHeadStore implements HeadStore {
     } catch (e) {
       throw redisError('moving the head', e)
     }
-    if (answer[0] !== 1) return { kind: 'moved', current: answer[1] === '' ? input.expected : CID.parse(answer[1]) }
+    if (answer[0] !== 1) {
+      await this.#hooks.onLost?.(record).catch(() => {})
+      return { kind: 'moved', current: answer[1] === '' ? input.expected : CID.parse(answer[1]) }
+    }
     return { kind: 'accepted', stored }
   }
 
@@ -237,6 +275,109 @@ export class RedisHeadStore implements HeadStore {
       throw redisError('seeding the head', e)
     }
     return set === 1 ? 'seeded' : 'present'
+  }
+
+  /** The head record's exact bytes (PREFIX:head), for a compare-and-swap on them. @throws {RepoError} */
+  async headBytes (): Promise<Uint8Array | undefined> {
+    let bytes: Buffer | null
+    try {
+      bytes = await this.#redis.getBuffer(this.#key('head'))
+    } catch (e) {
+      throw redisError('reading the head record', e)
+    }
+    return bytes === null ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /**
+   * Move the head to `next` (its text `headText(next)`, its log line
+   * `logLine(next)`) only if the head record is still exactly `expected`;
+   * when `next.source` names a draft kept here, that draft is deleted in the
+   * same step (SESS-ONCE). False when the head moved.
+   *
+   * @throws {RepoError} ERR_REPO_IO
+   */
+  async casRecord (next: { timestamp: string, text: string, line: string, draft: string }, expected: Uint8Array): Promise<boolean> {
+    try {
+      const r = await this.#redis.eval(CAS_RECORD, 5, this.#key('ts'), this.#key('head'), this.#key('log'),
+        this.#key('draft', next.draft === '' ? '-' : next.draft), this.#key('drafts'),
+        Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength), next.timestamp, next.text, next.line, next.draft) as number
+      return r === 1
+    } catch (e) {
+      throw redisError('moving the head', e)
+    }
+  }
+
+  /** Store blocks (SET NX) before a head names them. How many were new. @throws {RepoError} */
+  async putBlocks (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<number> {
+    return await this.#putBlocks(blocks)
+  }
+
+  /** A draft's bytes (PREFIX:draft:ID), or undefined. @throws {RepoError} */
+  async draftBytes (id: string): Promise<Uint8Array | undefined> {
+    let bytes: Buffer | null
+    try {
+      bytes = await this.#redis.getBuffer(this.#key('draft', id))
+    } catch (e) {
+      throw redisError('reading a draft', e)
+    }
+    return bytes === null ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /** The ids of the drafts kept (the set PREFIX:drafts). @throws {RepoError} */
+  async draftIds (): Promise<string[]> {
+    try {
+      return (await this.#redis.smembers(this.#key('drafts'))).sort()
+    } catch (e) {
+      throw redisError('listing drafts', e)
+    }
+  }
+
+  /** Keep a draft (its bytes and its id, in one MULTI). @throws {RepoError} */
+  async putDraft (id: string, text: string): Promise<void> {
+    try {
+      const r = await this.#redis.multi().set(this.#key('draft', id), text).sadd(this.#key('drafts'), id).exec()
+      for (const [err] of r ?? []) if (err !== null) throw err
+    } catch (e) {
+      throw redisError('storing a draft', e)
+    }
+  }
+
+  /** Forget a draft. @throws {RepoError} */
+  async deleteDraft (id: string): Promise<void> {
+    try {
+      const r = await this.#redis.multi().del(this.#key('draft', id)).srem(this.#key('drafts'), id).exec()
+      for (const [err] of r ?? []) if (err !== null) throw err
+    } catch (e) {
+      throw redisError('removing a draft', e)
+    }
+  }
+
+  /**
+   * Take the lock PREFIX:lock (SET NX PX): the replicas' signing sessions
+   * take it for each change, as one process takes the repository lock.
+   * Tried for about `waitMs`; it expires after `ttlMs` should its holder
+   * die. The head's compare-and-swap, not the lock, is what keeps a head
+   * from being lost. Returns the release, or undefined when it stayed taken.
+   *
+   * @throws {RepoError} ERR_REPO_IO
+   */
+  async lock (ttlMs: number, waitMs: number): Promise<(() => Promise<void>) | undefined> {
+    const token = randomBytes(16).toString('hex')
+    const key = this.#key('lock')
+    const until = Date.now() + waitMs
+    for (;;) {
+      let got: string | null
+      try {
+        got = await this.#redis.set(key, token, 'PX', ttlMs, 'NX')
+      } catch (e) {
+        throw redisError('taking the lock', e)
+      }
+      if (got === 'OK') {
+        return async () => { await this.#redis.eval(UNLOCK, 1, key, token).catch(() => {}) }
+      }
+      if (Date.now() >= until) return undefined
+      await new Promise((resolve) => setTimeout(resolve, 25 + Math.floor(Math.random() * 50)))
+    }
   }
 
   async close (): Promise<void> {

@@ -347,12 +347,27 @@ describe.skipIf(redisUnavailable !== undefined)(`two replicas of the registry on
     expect(await readFile(join(work.path, 'replicated.txt'), 'utf8')).toBe('served by the other replica\n')
     // Replica B's folder was only a cache: its head.json never moved.
     expect(await headOf(b)).toBe(accepted[0])
+    // AUDIT-WRITE-AHEAD AUDIT-COVERS with --redis: each replica's audit log (its folder) names the pushes it accepted;
+    // together they name every head Redis accepted, and a push that lost the race after its entry says so.
+    const pushedTo = new Map<string, string>()
+    for (const dir of [a, b]) {
+      const audit = await verifyAudit(dir)
+      expect(audit.problems).toEqual([])
+      const entries = audit.entries.map((e) => e.entry)
+      const failed = new Set(entries.filter((e) => e.action === 'publish-failed').map((e) => String(e.details.timestamp)))
+      for (const e of entries.filter((x) => x.action === 'push-accepted')) {
+        const ts = String(e.details.timestamp)
+        if ([...accepted, v].includes(ts)) pushedTo.set(ts, dir)
+        else expect(failed.has(ts), `${ts}: an entry for a push that lost without a publish-failed entry`).toBe(true)
+      }
+    }
+    expect([...accepted.slice(1), v].filter((ts) => !pushedTo.has(ts))).toEqual([])
+    expect(pushedTo.get(v)).toBe(a)
   }, 240_000)
 
-  it('--redis refuses what it cannot do yet, and a Redis that cannot be reached is ERR_REPO_IO', async () => {
+  it('a Redis that cannot be reached is ERR_REPO_IO', async () => {
     const dir = join(work.path, 'replica-c')
     await mirrorOf(pub.dir, dir)
-    await expect(serveRepository(dir, { sessions: true, redis: { url: redis.url } })).rejects.toMatchObject({ code: 'ERR_USAGE' })
     await expect(serveRepository(dir, { redis: { url: 'redis://127.0.0.1:1' } })).rejects.toMatchObject({ code: 'ERR_REPO_IO' })
     await expect(serveRepository(dir, { redis: { url: 'http://127.0.0.1:1' } })).rejects.toMatchObject({ code: 'ERR_ARGUMENT' })
     await expect(serveRepository(dir, { redis: { url: redis.url, prefix: 'bad prefix!' } })).rejects.toMatchObject({ code: 'ERR_ARGUMENT' })

@@ -19,6 +19,12 @@
  * refuses to start while keys/ holds a root or targets key (ONLINE-KEYS-ONLY).
  * GET /openapi.json describes every route.
  *
+ * With --redis URL the head, its log and the blocks live in Redis
+ * (src/server/redis-store.ts), shared by every replica; with --sessions the
+ * drafts too (src/server/redis-sessions.ts), and --online-keys re-signs the
+ * head in Redis (one replica per head: the compare-and-swap decides). Keys,
+ * config.json and the audit log stay in the folder (NOTES 10.3).
+ *
  * GET /metrics gives Prometheus metrics (src/server/metrics-handlers.ts);
  * GET /healthz answers while the process serves, GET /readyz only while the
  * head verifies and no role is within --expiry-warning of expiring
@@ -51,7 +57,7 @@ import { sessionHandler } from '../../server/session-handlers.js'
 import { Metrics, isMetricsRoute, metricsResponse } from '../../server/metrics-handlers.js'
 import { healthHandler, isHealthRoute } from '../../server/health-handlers.js'
 import type { GatewayRequest } from '../../server/gateway-handlers.js'
-import { RefusalAudit } from '../../publish/audit.js'
+import { RefusalAudit, appendAudit, headEvents } from '../../publish/audit.js'
 import { DEFAULT_EXPIRY_WARNING_SECONDS, headStatus, headStatusAt, type HeadStatus } from '../../publish/horizon.js'
 import type { HeadStore, RegistryHandler } from '../../server/registry-handlers.js'
 import type { BlockSource } from '../../blocks/types.js'
@@ -136,7 +142,7 @@ export interface ServeOptions {
   /** libp2p multiaddrs to listen on (bitswap serving); none by default. */
   libp2p?: string[]
   /**
-   * Keep the head and the blocks in Redis (src/server/redis-store.ts), shared
+   * Keep the head and the blocks (and with --sessions the drafts) in Redis (src/server/redis-store.ts), shared
    * by every replica given the same URL and prefix; the folder's node is a
    * cache. An empty Redis is seeded from the folder's head.
    */
@@ -165,10 +171,16 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
     let store: HeadStore = repoHeadStore(repo, node, head)
     let redisStore: RedisHeadStore | undefined
     if (options.redis !== undefined) {
-      // Drafts and online re-signing still write the folder's head: one place for the head at a time.
-      if (options.sessions === true || options.onlineKeys === true) throw new UsageError('ERR_USAGE', '--redis keeps the head in Redis; --sessions and --online-keys keep theirs in the folder: not together (yet)')
       const { RedisHeadStore } = await import('../../server/redis-store.js')
-      const { store: redis, durability } = await RedisHeadStore.open({ url: options.redis.url, ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }), local: node })
+      const now = options.now ?? (() => new Date())
+      const { store: redis, durability } = await RedisHeadStore.open({
+        url: options.redis.url,
+        ...(options.redis.prefix === undefined ? {} : { prefix: options.redis.prefix }),
+        local: node,
+        // The replica's own audit log (NOTES 10.3): the accepted push before the head moves in Redis, and a lost race after.
+        beforeMove: async (previous, next, stored) => { await appendAudit(repo.dir, headEvents('push-accepted', previous ?? undefined, next, { stored }), { now: now() }) },
+        onLost: async (next) => { await appendAudit(repo.dir, [{ action: 'publish-failed', details: { timestamp: next.timestamp.toString(), code: 'ERR_HEAD_MOVED' } }], { now: now() }) }
+      })
       closeRedis = async () => { await redis.close() }
       try {
         if (durability === null) log('redis: CONFIG GET is not allowed here; make sure it runs with appendonly yes and appendfsync always, or an accepted head may name blocks a crash lost')
@@ -247,13 +259,15 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
     }
     let sessions: RegistryHandler | undefined
-    let resigner: { stop: () => void } | undefined
+    let resigner: { stop: () => Promise<void> } | undefined
+    // With --redis the drafts and the head are Redis's (shared by the replicas); keys and the audit log stay in the folder.
+    const backend = redisStore === undefined ? undefined : (await import('../../server/redis-sessions.js')).redisSessionBackend(redisStore, repo)
     if (options.sessions === true || options.onlineKeys === true) {
       // ONLINE-KEYS-ONLY: a service never holds the root or targets keys.
-      await assertOnlineKeysOnly(repo, options.signers)
+      await assertOnlineKeysOnly(repo, options.signers, backend)
     }
     if (options.sessions === true) {
-      const store = new SigningSessions({ repo, passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
+      const store = new SigningSessions({ repo, ...(backend !== undefined ? { backend } : {}), passphrase: options.passphrase, signers: options.signers, ttlSeconds: options.draftTtlSeconds, onPublished: (p) => { metrics.published({ action: 'session', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) })
       for (const r of await store.resume()) log('timestamp' in r ? `draft ${r.id} published at start: timestamp ${r.timestamp}` : `draft ${r.id} is signed but could not be published at start: ${r.error}`)
       sessions = sessionHandler({ sessions: store, ...(options.sessionRateLimit !== undefined ? { rateLimit: options.sessionRateLimit } : {}) })
     }
@@ -283,7 +297,7 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       gatewayAddrs = [`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/tcp/${u.port}/http`]
     }
     if (options.onlineKeys === true) {
-      resigner = new OnlineResigner({ repo, passphrase: options.passphrase, signers: options.signers, log, onPublished: (p) => { metrics.published({ action: 'online-resign', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
+      resigner = new OnlineResigner({ repo, ...(backend !== undefined ? { backend } : {}), passphrase: options.passphrase, signers: options.signers, log, onPublished: (p) => { metrics.published({ action: 'online-resign', ...p }) }, ...(options.now !== undefined ? { now: options.now } : {}) }).start()
     }
     let closing: Promise<void> | undefined
     return {
@@ -295,8 +309,9 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       multiaddrs: () => node.multiaddrs(),
       close: async () => {
         closing ??= (async () => {
-          resigner?.stop()
           try {
+            // A re-sign under way finishes before the node and Redis close.
+            await resigner?.stop()
             await server.close()
             await refusals.flush().catch((e: unknown) => { log(`audit: the refusal counts could not be logged: ${e instanceof Error ? e.message : String(e)}`) })
           } finally {
@@ -386,7 +401,7 @@ export const serveCommand: Command = {
     'online-keys': { type: 'boolean', help: 're-sign snapshot and timestamp before they expire, on a schedule from their expiry periods (refuses root and targets keys)' },
     'passphrase-file': { type: 'string', help: 'the passphrase of encrypted snapshot/timestamp key files (else DAGTUF_PASSPHRASE)' },
     'expiry-warning': { type: 'string', help: 'GET /readyz answers 503 once a role of the head expires within this, e.g. 7d, or within a quarter of its expiry period when shorter (default 7d)' },
-    redis: { type: 'string', help: 'keep the head and blocks in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
+    redis: { type: 'string', help: 'keep the head and blocks (and drafts, with --sessions) in Redis (redis://host:port[/db]), shared by every replica with the same URL and prefix; an empty Redis is seeded from the folder' },
     'redis-prefix': { type: 'string', help: 'with --redis: the key prefix (default dagtuf)' },
     ...PKCS11
   },
