@@ -97,6 +97,10 @@ code, .cid { font: 12px monospace; word-break: break-all } .ok { color: #14652f;
 <section id="targets" hidden><h2>Targets <span class="muted" id="t-role"></span></h2>
 <p><label>Search <input type="text" id="query" style="width:20em"></label><button type="button" id="search">Search</button><button type="button" id="more">Next page</button><span class="muted" id="t-count"></span></p>
 <table id="targets-table"><thead><tr><th>Path</th><th>Length</th><th>CID</th><th></th></tr></thead><tbody></tbody></table></section>
+<section id="history" hidden><h2>History <span class="muted" id="h-info"></span></h2>
+<p class="muted">What the client walked and can walk back: timestamps &rarr; snapshots (height, skips) &rarr; each role's previous-version chain, root rotations, tombstones, expiry. Hover a box for its CID.</p>
+<table id="h-broken" hidden><thead><tr><th>Chain</th><th>Rule</th><th>CID at fault</th></tr></thead><tbody></tbody></table>
+<div id="history-svg" style="overflow:auto; max-height:720px; border:1px solid #e3e6eb"></div></section>
 <section id="download" hidden><h2>Verified download</h2><p><label>Path <input type="text" id="path" style="width:24em"></label><button type="button" id="get">Download</button></p><div id="d-out"></div></section>
 </main>
 <script type="module">
@@ -106,7 +110,7 @@ const params = new URLSearchParams(location.search)
 $('root').value = params.get('root') ?? ''
 $('gateway').value = params.get('gateway') ?? location.origin
 if (params.get('name')) $('name').value = params.get('name')
-const state = { inspection: null, pager: null, query: '' }
+const state = { inspection: null, pager: null, query: '', walked: new Set() }
 window.inspector = { state, done: false, error: null }
 
 function el (tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e }
@@ -140,11 +144,14 @@ async function run (init) {
   try {
     c = await client()
     if (init) await c.updater.init($('root').value.trim())
+    const before = await c.storage.readState()
+    if (before?.trusted) state.walked.add(before.trusted.timestamp.toString())
     await c.updater.refresh()
   } catch (e) { refused(e) }
   try {
     // Whatever happened, show what the client trusts now (after a refusal: the state from before).
     if (c !== undefined) await show(await dagtuf.inspectTrusted(c.storage, c.source))
+    if (c !== undefined) await drawHistory(c)
     status('')
   } catch (e) {
     if (window.inspector.error === null) refused(e)
@@ -170,6 +177,24 @@ async function show (ins) {
   $('targets').hidden = false
   $('download').hidden = false
   await newPager('')
+}
+
+async function drawHistory (c) {
+  status('drawing the history...')
+  const { history, svg } = await dagtuf.historyOfTrusted(c.storage, c.source, { timestamps: [...state.walked].slice(-64) })
+  state.walked.add(history.head)
+  window.inspector.history = history
+  const doc = new DOMParser().parseFromString(svg, 'image/svg+xml')
+  const root = doc.documentElement
+  if (root.nodeName !== 'svg') throw new Error('the history drawing did not parse')
+  $('history-svg').replaceChildren(document.importNode(root, true))
+  const om = history.omitted
+  $('h-info').textContent = history.nodes.length + ' objects, ' + history.lanes.length + ' lanes' +
+    (om.snapshots > 0 ? ', ' + om.snapshots + ' earlier snapshots not drawn' : '') + (om.roles > 0 ? ', ' + om.roles + ' more roles not drawn' : '')
+  const tb = $('h-broken').tBodies[0]; tb.replaceChildren()
+  for (const l of history.lanes) if (l.broken) tb.append(row([el('b', l.role), el('span', l.broken.code, 'rule'), el('span', l.broken.cid, 'cid')]))
+  $('h-broken').hidden = tb.rows.length === 0
+  $('history').hidden = false
 }
 
 async function newPager (query) {

@@ -9,6 +9,7 @@
  *   /gw/flipc/...   the same, for content blocks only (raw and dag-pb CIDs)
  *   /gw/stall/...   never answers (for timeouts)
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
+ *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `flipSome` chooses (an option; none by default)
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
  * playwright-core (never a browser download). `chromiumPath()` is undefined where there is none: the
@@ -92,8 +93,9 @@ async function forward (upstream: string, path: string, res: ServerResponse): Pr
  * The page server over `serveUrl` (see the module comment). `bundle` is the
  * built dagtuf.js; `pages` maps further paths to [content type, bytes].
  */
-export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}): Promise<PageServer> {
+export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}, flipSome: (path: string) => boolean = () => false): Promise<PageServer> {
   const flip = await flippingGateway(serveUrl, () => true)
+  const flipSomeGw = await flippingGateway(serveUrl, flipSome)
   const flipContent = await flippingGateway(serveUrl, (p) => /^\/ipfs\/(bafk|bafybei)/.test(p))
   const stalled = new Set<ServerResponse>()
   const server: Server = createServer((req, res) => {
@@ -115,6 +117,7 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     } else if (route('/gw/serve/') !== undefined) void forward(serveUrl, route('/gw/serve/')!, res)
     else if (route('/gw/flip/') !== undefined) void forward(flip.url, route('/gw/flip/')!, res)
     else if (route('/gw/flipc/') !== undefined) void forward(flipContent.url, route('/gw/flipc/')!, res)
+    else if (route('/gw/flipsome/') !== undefined) void forward(flipSomeGw.url, route('/gw/flipsome/')!, res)
     else if (route('/gw/stall/') !== undefined) stalled.add(res)
     else if (route('/gw/huge/') !== undefined) {
       res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
@@ -144,6 +147,7 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
       await new Promise((resolve) => server.close(resolve))
       await flip.close()
       await flipContent.close()
+      await flipSomeGw.close()
     }
   }
 }
