@@ -9,6 +9,8 @@
  *   /gw/flipc/...   the same, for content blocks only (raw and dag-pb CIDs)
  *   /gw/stall/...   never answers (for timeouts)
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
+ *   /gw/drip/...    /ipfs/: sends 64 KiB, holds the body until `drip.release()`, then 8 MiB more
+ *                   without a length (`drip.started` resolves when a body is held); else as /gw/serve
  *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `flipSome` chooses (an option; none by default)
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
@@ -70,7 +72,12 @@ export async function serveRepo (dir: string, extra: string[] = []): Promise<Ser
   }
 }
 
-export interface PageServer { url: string, close: () => Promise<void> }
+export interface PageServer {
+  url: string
+  close: () => Promise<void>
+  /** The /gw/drip route: `started` resolves once a body is held part-sent; `release()` lets every held body go on. */
+  drip: { started: () => Promise<void>, release: () => void }
+}
 
 const TEST_PAGE = `<!doctype html><meta charset="utf-8"><title>dagtuf browser test</title>
 <script type="module" src="/page.js"></script>`
@@ -98,6 +105,8 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
   const flipSomeGw = await flippingGateway(serveUrl, flipSome)
   const flipContent = await flippingGateway(serveUrl, (p) => /^\/ipfs\/(bafk|bafybei)/.test(p))
   const stalled = new Set<ServerResponse>()
+  let dripStarted = Promise.withResolvers<void>()
+  let dripRelease = Promise.withResolvers<void>()
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/'
     const route = (prefix: string): string | undefined => url.startsWith(prefix) ? url.slice(prefix.length - 1) : undefined
@@ -117,6 +126,26 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     } else if (route('/gw/serve/') !== undefined) void forward(serveUrl, route('/gw/serve/')!, res)
     else if (route('/gw/flip/') !== undefined) void forward(flip.url, route('/gw/flip/')!, res)
     else if (route('/gw/flipc/') !== undefined) void forward(flipContent.url, route('/gw/flipc/')!, res)
+    else if (route('/gw/drip/') !== undefined && !route('/gw/drip/')!.startsWith('/ipfs/')) void forward(serveUrl, route('/gw/drip/')!, res)
+    else if (route('/gw/drip/') !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
+      res.on('error', () => {})
+      const chunk = new Uint8Array(64 * 1024).fill(0x7b)
+      res.write(chunk)
+      stalled.add(res)
+      dripStarted.resolve()
+      void dripRelease.promise.then(() => {
+        let sent = 0
+        const more = (): void => {
+          while (sent < 128 && !res.destroyed) {
+            sent++
+            if (!res.write(chunk)) { res.once('drain', more); return }
+          }
+          res.end()
+        }
+        more()
+      })
+    }
     else if (route('/gw/flipsome/') !== undefined) void forward(flipSomeGw.url, route('/gw/flipsome/')!, res)
     else if (route('/gw/stall/') !== undefined) stalled.add(res)
     else if (route('/gw/huge/') !== undefined) {
@@ -141,7 +170,16 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    drip: {
+      started: async () => { await dripStarted.promise },
+      release: () => {
+        dripRelease.resolve()
+        dripStarted = Promise.withResolvers<void>()
+        dripRelease = Promise.withResolvers<void>()
+      }
+    },
     close: async () => {
+      dripRelease.resolve()
       for (const r of stalled) r.destroy()
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))

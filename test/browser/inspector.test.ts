@@ -3,7 +3,9 @@
  * Chromium: the page runs the browser client against the serving gateway and
  * shows the verified head, the roles with signers and thresholds, a paged,
  * searchable target list and a verified download; through a tampering
- * gateway it shows the refusal with its rule ID and the CID at fault.
+ * gateway it shows the refusal with its rule ID and the CID at fault; while
+ * a hostile gateway holds a body half-sent, the page's main thread still
+ * answers (the fetch is not done on it synchronously).
  * Screenshots go to a temporary folder (printed), for people to look at.
  */
 import { createHash } from 'node:crypto'
@@ -13,7 +15,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
-import { makeRepo, type MadeRepo } from '../helpers/repo.js'
+import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { NO_CHROMIUM, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildBrowser } from '../../scripts/build-browser.mjs'
@@ -107,4 +109,49 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     expect(await text('#r-cid')).toBe(repo.root)
     await page.screenshot({ path: join(shots, 'inspector-refusal.png') })
   }, 90_000)
+
+  it('while a hostile gateway holds a large body half-sent, the main thread still answers; then BOUND-BLOCK-SIZE, the trusted state unchanged, and an honest update is accepted', async () => {
+    const honest = `${pages.url}/gw/serve`
+    await runInspector(`${pages.url}/ui/?root=${repo.root}&name=drip&gateway=${encodeURIComponent(honest)}`)
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toBeNull()
+    const trustedBefore = await text('#head-table')
+    const h1 = repo.timestamps.at(-1)!
+    expect(trustedBefore).toContain(h1)
+    const h2 = await publishMore(repo, work.path, { 'new.txt': 'new\n' })
+    // A heartbeat on the page's main thread: a setTimeout chain and requestAnimationFrame, counted.
+    await page.evaluate(() => {
+      const w = window as unknown as { beats: { timer: number, frames: number } }
+      w.beats = { timer: 0, frames: 0 }
+      const tick = (): void => { w.beats.timer++; setTimeout(tick, 0) }
+      const frame = (): void => { w.beats.frames++; requestAnimationFrame(frame) }
+      tick()
+      requestAnimationFrame(frame)
+    })
+    const beats = async (): Promise<{ timer: number, frames: number }> => await page.evaluate(() => ({ ...(window as unknown as { beats: { timer: number, frames: number } }).beats }))
+    await page.fill('#gateway', `${pages.url}/gw/drip`)
+    await page.evaluate(() => { (window as unknown as { inspector: { done: boolean } }).inspector.done = false })
+    await page.click('#update')
+    // The gateway has sent 64 KiB of a block and holds the rest: the update is under way.
+    await pages.drip.started()
+    const during1 = await beats()
+    // Two animation frames later (this evaluation itself needs the main thread)...
+    await page.evaluate(async () => { await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))) })
+    const during2 = await beats()
+    expect(await page.evaluate(() => (window as unknown as { inspector: { done: boolean } }).inspector.done)).toBe(false)
+    expect(during2.frames).toBeGreaterThan(during1.frames)
+    expect(during2.timer).toBeGreaterThan(during1.timer)
+    pages.drip.release()
+    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toMatchObject({ code: 'BOUND-BLOCK-SIZE' })
+    expect(await text('#r-code')).toBe('BOUND-BLOCK-SIZE')
+    // The page shows the state from before: still h1.
+    expect(await text('#head-table')).toBe(trustedBefore)
+    await page.screenshot({ path: join(shots, 'inspector-drip-refusal.png') })
+    await page.fill('#gateway', honest)
+    await page.evaluate(() => { (window as unknown as { inspector: { done: boolean } }).inspector.done = false })
+    await page.click('#update')
+    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
+    expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toBeNull()
+    expect(await text('#head-table')).toContain(h2)
+  }, 120_000)
 })
