@@ -95,7 +95,7 @@ code, .cid { font: 12px monospace; word-break: break-all } .ok { color: #14652f;
 <section id="head" hidden><h2>Verified head <span class="ok">&#10003; verified</span></h2><table id="head-table"></table></section>
 <section id="roles" hidden><h2>Roles, signers and thresholds</h2><table id="roles-table"><thead><tr><th>Role</th><th>Threshold</th><th>Signers (keyids)</th><th>Delegated by</th><th>Paths</th><th>Expires</th><th>Object CID</th></tr></thead><tbody></tbody></table></section>
 <section id="targets" hidden><h2>Targets <span class="muted" id="t-role"></span></h2>
-<p><label>Search <input type="text" id="query" style="width:20em"></label><button type="button" id="search">Search</button><button type="button" id="more">Next page</button><span class="muted" id="t-count"></span></p>
+<p><label>Role <select id="t-roles"><option value="targets">targets</option></select></label><label>Search <input type="text" id="query" style="width:20em"></label><button type="button" id="search">Search</button><button type="button" id="more">Next page</button><span class="muted" id="t-count"></span></p>
 <table id="targets-table"><thead><tr><th>Path</th><th>Length</th><th>CID</th><th></th></tr></thead><tbody></tbody></table></section>
 <section id="history" hidden><h2>History <span class="muted" id="h-info"></span></h2>
 <p class="muted">What the client walked and can walk back: timestamps &rarr; snapshots (height, skips) &rarr; each role's previous-version chain, root rotations, tombstones, expiry. Hover a box for its CID.</p>
@@ -110,7 +110,7 @@ const params = new URLSearchParams(location.search)
 $('root').value = params.get('root') ?? ''
 $('gateway').value = params.get('gateway') ?? location.origin
 if (params.get('name')) $('name').value = params.get('name')
-const state = { inspection: null, pager: null, query: '', walked: new Set() }
+const state = { inspection: null, pager: null, query: '', role: 'targets', walked: new Set() }
 window.inspector = { state, done: false, error: null }
 
 function el (tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e }
@@ -174,6 +174,11 @@ async function show (ins) {
     tb.append(row([el('b', r.name), r.threshold + ' of ' + r.keyids.length, signers, r.delegatedBy, (r.paths ?? []).join(', ') + (r.terminating ? ' (terminating)' : ''), r.expires ?? '', el('span', r.cid ?? '', 'cid')]))
   }
   $('roles').hidden = false
+  // The roles whose lists can be paged: the top-level targets and every delegated role the snapshot lists (at most 1000 named).
+  const sel = $('t-roles'); sel.replaceChildren(el('option', 'targets'))
+  for (const [name] of ins.listedRoles) { const o = el('option', name); o.value = name; sel.append(o) }
+  if (![...sel.options].some((o) => o.value === state.role)) state.role = 'targets'
+  sel.value = state.role
   $('targets').hidden = false
   $('download').hidden = false
   await newPager('')
@@ -199,7 +204,8 @@ async function drawHistory (c) {
 
 async function newPager (query) {
   state.query = query
-  state.pager = await state.inspection.pager('targets')
+  state.pager = await state.inspection.pager(state.role)
+  $('t-role').textContent = state.role === 'targets' ? '(top-level targets)' : '(delegated role ' + state.role + ')'
   $('targets-table').tBodies[0].replaceChildren()
   await page()
 }
@@ -232,6 +238,7 @@ async function download () {
 $('form').onsubmit = (ev) => { ev.preventDefault(); void run(true) }
 $('update').onclick = () => { void run(false) }
 $('search').onclick = () => { void newPager($('query').value) }
+$('t-roles').onchange = () => { state.role = $('t-roles').value; void newPager($('query').value) }
 $('more').onclick = () => { void page() }
 $('get').onclick = () => { void download() }
 window.inspector.ready = true

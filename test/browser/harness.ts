@@ -9,8 +9,8 @@
  *   /gw/flipc/...   the same, for content blocks only (raw and dag-pb CIDs)
  *   /gw/stall/...   never answers (for timeouts)
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
- *   /gw/drip/...    /ipfs/: sends 64 KiB, holds the body until `drip.release()`, then 8 MiB more
- *                   without a length (`drip.started` resolves when a body is held); else as /gw/serve
+ *   /gw/drip/...    /ipfs/: sends 64 KiB, holds the body until `drip.release()` (once released,
+ *                   bodies are not held), then 8 MiB more without a length; else as /gw/serve
  *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `flipSome` chooses (an option; none by default)
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
@@ -75,7 +75,7 @@ export async function serveRepo (dir: string, extra: string[] = []): Promise<Ser
 export interface PageServer {
   url: string
   close: () => Promise<void>
-  /** The /gw/drip route: `started` resolves once a body is held part-sent; `release()` lets every held body go on. */
+  /** The /gw/drip route: `started` resolves once a body is held part-sent; `release()` lets every held body go on, and later ones are not held. */
   drip: { started: () => Promise<void>, release: () => void }
 }
 
@@ -105,8 +105,8 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
   const flipSomeGw = await flippingGateway(serveUrl, flipSome)
   const flipContent = await flippingGateway(serveUrl, (p) => /^\/ipfs\/(bafk|bafybei)/.test(p))
   const stalled = new Set<ServerResponse>()
-  let dripStarted = Promise.withResolvers<void>()
-  let dripRelease = Promise.withResolvers<void>()
+  const dripStarted = Promise.withResolvers<void>()
+  const dripRelease = Promise.withResolvers<void>()
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/'
     const route = (prefix: string): string | undefined => url.startsWith(prefix) ? url.slice(prefix.length - 1) : undefined
@@ -172,11 +172,7 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     drip: {
       started: async () => { await dripStarted.promise },
-      release: () => {
-        dripRelease.resolve()
-        dripStarted = Promise.withResolvers<void>()
-        dripRelease = Promise.withResolvers<void>()
-      }
+      release: () => { dripRelease.resolve() }
     },
     close: async () => {
       dripRelease.resolve()

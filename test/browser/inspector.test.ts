@@ -9,11 +9,12 @@
  * Screenshots go to a temporary folder (printed), for people to look at.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { NO_CHROMIUM, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
@@ -26,6 +27,18 @@ if (CHROMIUM === undefined) console.warn(`test/browser/inspector.test.ts: ${NO_C
 /** 120 targets: three pages of 50. */
 const FILES: Record<string, string> = {}
 for (let i = 0; i < 120; i++) FILES[`files/file-${String(i).padStart(3, '0')}.txt`] = `content of file ${i}\n`
+
+/** 70 targets of the delegated role "team": two pages of 50. */
+const TEAM_FILES: Record<string, string> = {}
+for (let i = 0; i < 70; i++) TEAM_FILES[`team/doc-${String(i).padStart(2, '0')}.txt`] = `team document ${i}\n`
+
+async function cli (...argv: string[]): Promise<string[]> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), tty: false })
+  if (code !== 0) throw new Error(`dagtuf ${argv.join(' ')}: exit ${code}: ${err.join('\n')}`)
+  return out
+}
 
 describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chromium', () => {
   let work: TempDir
@@ -48,6 +61,16 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     work = await tempDir('dagtuf-inspector-')
     shots = await mkdtemp(join(tmpdir(), 'dagtuf-inspector-shots-'))
     repo = await makeRepo(join(work.path, 'repo'), work.path, FILES)
+    // A delegated role "team" listing TEAM_FILES, published with its key.
+    const key = join(work.path, 'team.key')
+    await cli('keygen', '--out', key)
+    await cli('delegate', '--dir', repo.dir, 'team', '--key', `${key}.pub`, '--threshold', '1', '--paths', 'team/*')
+    for (const [path, content] of Object.entries(TEAM_FILES)) {
+      const f = join(work.path, path.replace('/', '-'))
+      await writeFile(f, content)
+      await cli('add', '--dir', repo.dir, f, '--path', path, '--role', 'team')
+    }
+    repo.timestamps.push((JSON.parse((await cli('publish', '--dir', repo.dir, '--key', key, '--json'))[0]!) as { timestamp: string }).timestamp)
     // The bundle /ui/dagtuf.js serves (dist/browser/dagtuf.js).
     await (buildBrowser as () => Promise<unknown>)()
     serve = await serveRepo(repo.dir)
@@ -72,7 +95,7 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     await runInspector(`${serve.url}/ui/?root=${repo.root}&name=insp1`)
     expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toBeNull()
     const head = await text('#head-table')
-    expect(head).toContain(repo.timestamps[1])
+    expect(head).toContain(repo.timestamps.at(-1))
     expect(head).toContain(repo.root)
     const roles = await text('#roles-table')
     for (const role of ['root', 'timestamp', 'snapshot', 'targets']) expect(roles).toMatch(new RegExp(`^${role}\\t1 of 1\\t[0-9a-f]{16}\\.\\.\\.`, 'm'))
@@ -99,6 +122,32 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     expect(await page.evaluate(() => (window as unknown as { inspector: { download: unknown } }).inspector.download)).toMatchObject({ path: paths[0], length: want.length, sha256: createHash('sha256').update(want).digest('hex') })
     expect(await text('#d-out')).toContain('verified')
     await page.screenshot({ path: join(shots, 'inspector-targets.png'), fullPage: true })
+  }, 90_000)
+
+  it('lists a delegated role\'s targets, paged and searchable, and downloads one through the delegation', async () => {
+    expect(await page.$$eval('#t-roles option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['targets', 'team'])
+    await page.fill('#query', '')
+    await page.selectOption('#t-roles', 'team')
+    await page.waitForFunction(() => document.getElementById('t-role')!.innerText.includes('team'))
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('50 shown'))
+    await page.click('#more')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('end of list'))
+    const all = await page.$$eval('#targets-table tbody tr td:first-child', (tds) => tds.map((t) => (t as HTMLElement).innerText))
+    expect([...all].sort()).toEqual(Object.keys(TEAM_FILES).sort())
+    await page.fill('#query', 'DOC-6')
+    await page.click('#search')
+    await page.waitForFunction(() => document.getElementById('t-count')!.innerText.includes('end of list') && document.querySelectorAll('#targets-table tbody tr').length === 10)
+    const found = await page.$$eval('#targets-table tbody tr td:first-child', (tds) => tds.map((t) => (t as HTMLElement).innerText))
+    expect([...found].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `team/doc-6${i}.txt`))
+    await page.evaluate(() => { delete (window as unknown as { inspector: { download?: unknown } }).inspector.download })
+    await page.click('#targets-table tbody tr:first-child button')
+    await page.waitForFunction(() => (window as unknown as { inspector: { download?: unknown } }).inspector.download !== undefined)
+    const want = TEAM_FILES[found[0]!]!
+    expect(await page.evaluate(() => (window as unknown as { inspector: { download: unknown } }).inspector.download)).toMatchObject({ path: found[0], length: want.length, sha256: createHash('sha256').update(want).digest('hex') })
+    expect(await text('#d-out')).toContain('signed by role team')
+    await page.screenshot({ path: join(shots, 'inspector-team.png'), fullPage: true })
+    await page.selectOption('#t-roles', 'targets')
+    await page.waitForFunction(() => document.getElementById('t-role')!.innerText.includes('top-level'))
   }, 90_000)
 
   it('through a tampering gateway shows the refusal: rule ENC-CID and the CID at fault (screenshot)', async () => {
