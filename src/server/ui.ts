@@ -88,6 +88,7 @@ code, .cid { font: 12px monospace; word-break: break-all } .ok { color: #14652f;
 <section><h2>Trust</h2>
 <form id="form"><p><label>Root CID <input type="text" id="root" name="root" placeholder="bagu..." required></label></p>
 <p><label>Gateway <input type="text" id="gateway" name="gateway"></label> <label>Client name <input type="text" id="name" name="name" style="width:12em" value="inspector"></label></p>
+<p><label>IPNS name (optional: the head from its signed record, not /head) <input type="text" id="ipns" name="ipns" placeholder="k51..." style="width:30em"></label></p>
 <p><button type="submit" id="go">Trust root and update</button><button type="button" id="update">Update</button>
 <span class="muted">Every block is checked by the client in this page; the gateway is not trusted.</span></p></form></section>
 <section id="refusal" hidden><h2>Refused</h2><p><span id="r-label">Rule</span> <span class="rule" id="r-code"></span> <span class="muted" id="r-name"></span></p>
@@ -110,6 +111,7 @@ const params = new URLSearchParams(location.search)
 $('root').value = params.get('root') ?? ''
 $('gateway').value = params.get('gateway') ?? location.origin
 if (params.get('name')) $('name').value = params.get('name')
+$('ipns').value = params.get('ipns') ?? ''
 const state = { inspection: null, pager: null, query: '', role: 'targets', walked: new Set() }
 window.inspector = { state, done: false, error: null }
 
@@ -121,6 +123,8 @@ async function client () {
   const gateway = $('gateway').value.trim()
   const storage = await dagtuf.IdbClientStore.open($('name').value.trim() || 'inspector')
   const source = new dagtuf.GatewaySource(gateway, { timeoutMs: 30000 })
+  const ipns = $('ipns').value.trim()
+  if (ipns !== '') return { storage, source, updater: await dagtuf.Updater.create({ storage, source, ipns: { name: ipns } }) }
   const updater = await dagtuf.Updater.create({ storage, source, head: async ({ signal }) => { const c = await dagtuf.fetchHead(gateway, { signal }); if (c === null) throw new dagtuf.UsageError('ERR_USAGE', 'the gateway has no /head: give a timestamp'); return c } })
   return { storage, source, updater }
 }

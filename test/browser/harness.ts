@@ -11,7 +11,8 @@
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
  *   /gw/drip/...    /ipfs/: sends 64 KiB, holds the body until `drip.release()` (once released,
  *                   bodies are not held), then 8 MiB more without a length; else as /gw/serve
- *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `flipSome` chooses (an option; none by default)
+ *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `options.flipSome` chooses (none by default)
+ *   /gw/ipns/...    /ipns/NAME: the bytes `options.ipnsRecord()` gives (404 when none); else as /gw/serve
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
  * playwright-core (never a browser download). `chromiumPath()` is undefined where there is none: the
@@ -72,6 +73,13 @@ export async function serveRepo (dir: string, extra: string[] = []): Promise<Ser
   }
 }
 
+export interface PageServerOptions {
+  /** Which /ipfs/ paths /gw/flipsome corrupts. */
+  flipSome?: (path: string) => boolean
+  /** What /gw/ipns answers for /ipns/NAME (any name): a record's bytes, or undefined for 404. */
+  ipnsRecord?: () => Uint8Array | undefined
+}
+
 export interface PageServer {
   url: string
   close: () => Promise<void>
@@ -100,9 +108,9 @@ async function forward (upstream: string, path: string, res: ServerResponse): Pr
  * The page server over `serveUrl` (see the module comment). `bundle` is the
  * built dagtuf.js; `pages` maps further paths to [content type, bytes].
  */
-export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}, flipSome: (path: string) => boolean = () => false): Promise<PageServer> {
+export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}, options: PageServerOptions = {}): Promise<PageServer> {
   const flip = await flippingGateway(serveUrl, () => true)
-  const flipSomeGw = await flippingGateway(serveUrl, flipSome)
+  const flipSomeGw = await flippingGateway(serveUrl, options.flipSome ?? (() => false))
   const flipContent = await flippingGateway(serveUrl, (p) => /^\/ipfs\/(bafk|bafybei)/.test(p))
   const stalled = new Set<ServerResponse>()
   const dripStarted = Promise.withResolvers<void>()
@@ -145,6 +153,12 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
         }
         more()
       })
+    }
+    else if (route('/gw/ipns/') !== undefined && !route('/gw/ipns/')!.startsWith('/ipns/')) void forward(serveUrl, route('/gw/ipns/')!, res)
+    else if (route('/gw/ipns/') !== undefined) {
+      const rec = options.ipnsRecord?.()
+      res.writeHead(rec === undefined ? 404 : 200, { 'content-type': 'application/vnd.ipfs.ipns-record' })
+      res.end(rec)
     }
     else if (route('/gw/flipsome/') !== undefined) void forward(flipSomeGw.url, route('/gw/flipsome/')!, res)
     else if (route('/gw/stall/') !== undefined) stalled.add(res)

@@ -91,7 +91,7 @@ describe.skipIf(CHROMIUM === undefined)('the history picture of the inspector in
     const html = new Uint8Array(await (await fetch(`${serve.url}/ui/`)).arrayBuffer())
     const bundle = new Uint8Array(await (await fetch(`${serve.url}/ui/dagtuf.js`)).arrayBuffer())
     pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] },
-      (p) => p.startsWith(`/ipfs/${firstSnapshot}`))
+      { flipSome: (p) => p.startsWith(`/ipfs/${firstSnapshot}`) })
     browser = await launchChromium(CHROMIUM!)
     page = await browser.newPage()
     await page.setViewportSize({ width: 1400, height: 1100 })
