@@ -44,3 +44,4 @@ export const signaturePath: 'webcrypto' | 'noble' = await (async () => {
 
 export { inspectTrusted, historyOfTrusted, TargetPager, type TrustedHistory, type TrustedHistoryOptions, type Inspection, type RoleView, type TargetPage, type TargetRow } from './inspect.js'
 export { buildHistory, toSvg, toDot, type History, type HistoryNode, type HistoryEdge, type Lane } from '../history/index.js'
+export { serveUpdates, runUpdate, type UpdateRequest, type UpdateReply } from './worker.js'

@@ -66,7 +66,7 @@ export async function uiHandler (req: GatewayRequest): Promise<GatewayResponse> 
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-cache',
     // The page's own script and the bundle; fetches to any gateway the user names.
-    'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *; img-src 'self' data: blob:"
+    'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *; img-src 'self' data: blob:; worker-src 'self' blob:"
   }, PAGE)
 }
 
@@ -113,7 +113,7 @@ $('gateway').value = params.get('gateway') ?? location.origin
 if (params.get('name')) $('name').value = params.get('name')
 $('ipns').value = params.get('ipns') ?? ''
 const state = { inspection: null, pager: null, query: '', role: 'targets', walked: new Set() }
-window.inspector = { state, done: false, error: null }
+window.inspector = { state, done: false, error: null, workerReplies: 0 }
 
 function el (tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e }
 function row (cells, cls) { const tr = el('tr'); for (const c of cells) { const td = el('td'); if (c instanceof Node) td.append(c); else td.textContent = c ?? ''; tr.append(td) } return tr }
@@ -127,6 +127,25 @@ async function client () {
   if (ipns !== '') return { storage, source, updater: await dagtuf.Updater.create({ storage, source, ipns: { name: ipns } }) }
   const updater = await dagtuf.Updater.create({ storage, source, head: async ({ signal }) => { const c = await dagtuf.fetchHead(gateway, { signal }); if (c === null) throw new dagtuf.UsageError('ERR_USAGE', 'the gateway has no /head: give a timestamp'); return c } })
   return { storage, source, updater }
+}
+
+let worker = null
+const pending = new Map()
+let nextId = 1
+function inWorker (req) {
+  if (worker === null) {
+    const src = 'import { serveUpdates } from ' + JSON.stringify(new URL('./dagtuf.js', location.href).href) + '; serveUpdates(self)'
+    worker = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module', name: 'dagtuf-update' })
+    worker.onmessage = (ev) => { window.inspector.workerReplies++; const f = pending.get(ev.data.id); pending.delete(ev.data.id); if (f) f(ev.data) }
+    worker.onerror = (ev) => {
+      // The worker could not start or failed: every request still waiting gets an error, none hangs.
+      for (const f of pending.values()) f({ error: { name: 'Error', code: null, message: 'the update worker failed: ' + (ev.message || 'could not start'), details: {} } })
+      pending.clear()
+      worker = null
+    }
+  }
+  const id = nextId++
+  return new Promise((resolve) => { pending.set(id, resolve); worker.postMessage({ ...req, id }) })
 }
 
 function refused (e) {
@@ -147,10 +166,11 @@ async function run (init) {
   let c
   try {
     c = await client()
-    if (init) await c.updater.init($('root').value.trim())
     const before = await c.storage.readState()
     if (before?.trusted) state.walked.add(before.trusted.timestamp.toString())
-    await c.updater.refresh()
+    // The update itself (fetch, hash, decode, verify) runs in a Web Worker; the page reads what it stored.
+    const r = await inWorker({ name: $('name').value.trim() || 'inspector', gateway: $('gateway').value.trim(), root: init ? $('root').value.trim() : null, ipns: $('ipns').value.trim() })
+    if (r.error) refused(r.error)
   } catch (e) { refused(e) }
   try {
     // Whatever happened, show what the client trusts now (after a refusal: the state from before).

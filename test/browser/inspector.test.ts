@@ -5,7 +5,7 @@
  * searchable target list and a verified download; through a tampering
  * gateway it shows the refusal with its rule ID and the CID at fault; while
  * a hostile gateway holds a body half-sent, the page's main thread still
- * answers (the fetch is not done on it synchronously).
+ * answers (the update runs in a Web Worker: src/browser/worker.ts).
  * Screenshots go to a temporary folder (printed), for people to look at.
  */
 import { createHash } from 'node:crypto'
@@ -177,6 +177,8 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
       requestAnimationFrame(frame)
     })
     const beats = async (): Promise<{ timer: number, frames: number }> => await page.evaluate(() => ({ ...(window as unknown as { beats: { timer: number, frames: number } }).beats }))
+    const replies = async (): Promise<number> => await page.evaluate(() => (window as unknown as { inspector: { workerReplies: number } }).inspector.workerReplies)
+    const repliesBefore = await replies()
     await page.fill('#gateway', `${pages.url}/gw/drip`)
     await page.evaluate(() => { (window as unknown as { inspector: { done: boolean } }).inspector.done = false })
     await page.click('#update')
@@ -193,6 +195,8 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
     expect(await page.evaluate(() => (window as unknown as { inspector: { error: unknown } }).inspector.error)).toMatchObject({ code: 'BOUND-BLOCK-SIZE' })
     expect(await text('#r-code')).toBe('BOUND-BLOCK-SIZE')
+    // The refusal came back from the update worker (the update did not run on the page's thread).
+    expect(await replies()).toBe(repliesBefore + 1)
     // The page shows the state from before: still h1.
     expect(await text('#head-table')).toBe(trustedBefore)
     await page.screenshot({ path: join(shots, 'inspector-drip-refusal.png') })
