@@ -42,4 +42,6 @@ export const signaturePath: 'webcrypto' | 'noble' = await (async () => {
   return v === undefined ? 'noble' : 'webcrypto'
 })()
 
-export { inspectTrusted, TargetPager, type Inspection, type RoleView, type TargetPage, type TargetRow } from './inspect.js'
+export { inspectTrusted, historyOfTrusted, TargetPager, type TrustedHistory, type TrustedHistoryOptions, type Inspection, type RoleView, type TargetPage, type TargetRow } from './inspect.js'
+export { buildHistory, toSvg, toDot, type History, type HistoryNode, type HistoryEdge, type Lane } from '../history/index.js'
+export { serveUpdates, runUpdate, type UpdateRequest, type UpdateReply } from './worker.js'

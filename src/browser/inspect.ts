@@ -19,8 +19,9 @@
  *   says; a download asks the Updater, whose search decides which role
  *   answers for a path (NOTES 8).
  */
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { BlockSource } from '../blocks/types.js'
+import { buildHistory, toSvg, type History } from '../history/index.js'
 import { clientLoader, NO_SOURCE } from '../client/loader.js'
 import type { ClientStorage } from '../client/storage.js'
 import { StateError, UsageError } from '../model/errors.js'
@@ -178,4 +179,61 @@ export class TargetPager {
     }
     return { items, scanned: this.#scanned, done: this.#done }
   }
+}
+
+export interface TrustedHistory {
+  /** The graph (src/history/model.ts): nodes, edges, lanes, what was left out. */
+  readonly history: History
+  /** Its drawing (src/history/render.ts): a self-contained SVG document, every string escaped. */
+  readonly svg: string
+}
+
+export interface TrustedHistoryOptions {
+  /** Other timestamps to draw (e.g. the one trusted before the last refresh); one that does not load is left out. */
+  readonly timestamps?: ReadonlyArray<CID | string>
+  /** At most this many objects (default 120; 1..1000): the snapshot chain first, then the roles' chains. */
+  readonly maxNodes?: number
+  /** At most this many delegated or retired role lanes (default 16; 1..256). */
+  readonly maxRoles?: number
+}
+
+/**
+ * The history below the client's TRUSTED timestamp (what the client walked,
+ * and what it can walk back through the `previous-version` links): the
+ * timestamps, the snapshot chain with heights and skips, each role's chain,
+ * root rotations, tombstones and expiry, as src/history builds it (the same
+ * model and drawing as `dagtuf history`), read through the client loader
+ * (local cache first, every block hash-checked, then the source) within the
+ * update bounds (BOUND-BLOCKS, BOUND-BYTES) and `maxNodes`.
+ *
+ * It is a picture, not a verdict: the trusted head was judged by the
+ * Updater; an older object that cannot be fetched or decoded ends its chain
+ * in the picture with its CID and rule ID (`lane.broken`), it does not fail.
+ * The reference time for expiry is the time the head was accepted.
+ *
+ * @throws {StateError} ERR_STATE_MISSING | ERR_STATE_NO_UPDATE
+ * @throws {UsageError} ERR_ARGUMENT for bad options
+ * @throws {ValidationError} | {BlockError} when the head itself or its snapshot cannot be read
+ */
+export async function historyOfTrusted (storage: ClientStorage, source?: BlockSource, options: TrustedHistoryOptions = {}): Promise<TrustedHistory> {
+  const maxNodes = options.maxNodes ?? 120
+  const maxRoles = options.maxRoles ?? 16
+  if (!Number.isSafeInteger(maxNodes) || maxNodes < 1 || maxNodes > 1000) throw new UsageError('ERR_ARGUMENT', 'maxNodes: expected 1..1000')
+  if (!Number.isSafeInteger(maxRoles) || maxRoles < 1 || maxRoles > 256) throw new UsageError('ERR_ARGUMENT', 'maxRoles: expected 1..256')
+  const timestamps: CID[] = []
+  for (const t of (options.timestamps ?? []).slice(0, 64)) {
+    try {
+      timestamps.push(typeof t === 'string' ? CID.parse(t) : CID.asCID(t) ?? CID.parse(String(t)))
+    } catch {
+      throw new UsageError('ERR_ARGUMENT', `timestamps: not a CID: ${JSON.stringify(String(t).slice(0, 100))}`)
+    }
+  }
+  const state = await storage.readState()
+  if (state === null) throw new StateError('ERR_STATE_MISSING', `no trusted root in ${storage.dir}: init first`, { details: { dir: storage.dir } })
+  const t = state.trusted
+  if (t === null) throw new StateError('ERR_STATE_NO_UPDATE', `${storage.dir} trusts a root but has no update yet: refresh first`, { details: { dir: storage.dir } })
+  const limits = resolveLimits(undefined)
+  const loader = clientLoader(storage.blocks, source ?? NO_SOURCE, { maxBlocks: limits.maxBlocksPerUpdate, maxBytes: limits.maxBytesPerUpdate })
+  const history = await buildHistory(loader, t.timestamp, { timestamps, referenceTime: t.referenceTime, maxNodes, maxRoles })
+  return { history, svg: toSvg(history) }
 }

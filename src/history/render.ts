@@ -123,27 +123,30 @@ export function toSvg (h: History): string {
   const laneMarks: string[] = []
   h.lanes.forEach((lane, row) => {
     const y = TOP + row * ROW_H
-    // Newest first: a node without a column goes half a column left of the newer one.
+    // Newest first: a node without a column goes a column left of the newer one (half a column would overlap it).
     let cursor = columns
     const used = new Map<number, number>()
     for (const id of lane.nodes) {
       const n = byId.get(id)
       if (n === undefined || drawn >= SVG_LIMITS.maxNodes) continue
-      const col = n.column ?? cursor - 0.5
+      const col = n.column ?? cursor - 1
       cursor = Math.min(cursor, col)
       const k = used.get(col) ?? 0
       used.set(col, k + 1)
-      placed.set(id, { n, x: LABEL_W + col * COL_W + k * 7, y: y + k * 5 })
+      placed.set(id, { n, x: col * COL_W + k * 7, y: y + k * 5 })
       drawn++
     }
     const label = lane.retired === true ? `${cut(lane.role)} (retired)` : cut(lane.role)
-    laneMarks.push(`<text x="8" y="${y + BOX_H / 2 + 4}" class="lane">${escapeXml(label)}</text>`)
+    laneMarks.push(`<text x="8" y="${y + BOX_H / 2 + 4}" class="lane" data-lane="${escapeXml(lane.role)}">${escapeXml(label)}</text>`)
     if (lane.more) laneMarks.push(`<text x="${LABEL_W - 14}" y="${y + BOX_H / 2 + 4}" class="more">…</text>`)
-    if (lane.broken !== undefined) laneMarks.push(`<text x="8" y="${y + BOX_H + 12}" class="broken">${escapeXml(`chain ends: ${lane.broken.code} at ${shortCid(lane.broken.cid)}`)}</text>`)
+    if (lane.broken !== undefined) laneMarks.push(`<text x="8" y="${y + BOX_H + 12}" class="broken" data-code="${escapeXml(lane.broken.code)}" data-cid="${escapeXml(lane.broken.cid)}">${escapeXml(`chain ends: ${lane.broken.code} at ${shortCid(lane.broken.cid)}`)}</text>`)
   })
+  // Nodes older than the oldest snapshot drawn sit left of column 0: shift everything right of the lane labels.
+  const shift = -Math.min(0, ...[...placed.values()].map((p) => Math.floor(p.x / COL_W)))
+  for (const p of placed.values()) p.x += LABEL_W + shift * COL_W
   const notDrawn = h.nodes.length - drawn
   const w = witnessSets(h)
-  const width = Math.max(820, LABEL_W + (columns + 0.5) * COL_W)
+  const width = Math.max(820, LABEL_W + (columns + shift + 0.5) * COL_W)
   const notes: string[] = []
   if (h.omitted.snapshots > 0) notes.push(`${h.omitted.snapshots} earlier snapshots not drawn`)
   if (h.omitted.roles > 0) notes.push(`${h.omitted.roles} more roles not drawn`)
@@ -172,7 +175,7 @@ export function toSvg (h: History): string {
   }
   const nodeSvg = ({ n, x, y }: Placed): string => {
     const cls = ['n', n.kind, n.expired ? 'expired' : '', n.retired === true ? 'retired' : '', w.nodes.has(n.id) ? 'hot' : ''].filter((c) => c !== '').join(' ')
-    return `<g class="${cls}"><title>${escapeXml(tooltip(n))}</title>` +
+    return `<g class="${cls}" data-cid="${escapeXml(n.id)}" data-role="${escapeXml(n.role)}"><title>${escapeXml(tooltip(n))}</title>` +
       `<rect x="${x}" y="${y}" width="${BOX_W}" height="${BOX_H}" rx="6"/>` +
       `<text x="${x + 6}" y="${y + 16}">${escapeXml(shortCid(n.id))}</text>` +
       `<text x="${x + 6}" y="${y + 32}" class="d">${escapeXml(cut(detail(n), 26))}</text></g>`

@@ -66,7 +66,7 @@ export async function uiHandler (req: GatewayRequest): Promise<GatewayResponse> 
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-cache',
     // The page's own script and the bundle; fetches to any gateway the user names.
-    'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *; img-src 'self' data: blob:"
+    'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *; img-src 'self' data: blob:; worker-src 'self' blob:"
   }, PAGE)
 }
 
@@ -88,6 +88,7 @@ code, .cid { font: 12px monospace; word-break: break-all } .ok { color: #14652f;
 <section><h2>Trust</h2>
 <form id="form"><p><label>Root CID <input type="text" id="root" name="root" placeholder="bagu..." required></label></p>
 <p><label>Gateway <input type="text" id="gateway" name="gateway"></label> <label>Client name <input type="text" id="name" name="name" style="width:12em" value="inspector"></label></p>
+<p><label>IPNS name (optional: the head from its signed record, not /head) <input type="text" id="ipns" name="ipns" placeholder="k51..." style="width:30em"></label></p>
 <p><button type="submit" id="go">Trust root and update</button><button type="button" id="update">Update</button>
 <span class="muted">Every block is checked by the client in this page; the gateway is not trusted.</span></p></form></section>
 <section id="refusal" hidden><h2>Refused</h2><p><span id="r-label">Rule</span> <span class="rule" id="r-code"></span> <span class="muted" id="r-name"></span></p>
@@ -95,8 +96,12 @@ code, .cid { font: 12px monospace; word-break: break-all } .ok { color: #14652f;
 <section id="head" hidden><h2>Verified head <span class="ok">&#10003; verified</span></h2><table id="head-table"></table></section>
 <section id="roles" hidden><h2>Roles, signers and thresholds</h2><table id="roles-table"><thead><tr><th>Role</th><th>Threshold</th><th>Signers (keyids)</th><th>Delegated by</th><th>Paths</th><th>Expires</th><th>Object CID</th></tr></thead><tbody></tbody></table></section>
 <section id="targets" hidden><h2>Targets <span class="muted" id="t-role"></span></h2>
-<p><label>Search <input type="text" id="query" style="width:20em"></label><button type="button" id="search">Search</button><button type="button" id="more">Next page</button><span class="muted" id="t-count"></span></p>
+<p><label>Role <select id="t-roles"><option value="targets">targets</option></select></label><label>Search <input type="text" id="query" style="width:20em"></label><button type="button" id="search">Search</button><button type="button" id="more">Next page</button><span class="muted" id="t-count"></span></p>
 <table id="targets-table"><thead><tr><th>Path</th><th>Length</th><th>CID</th><th></th></tr></thead><tbody></tbody></table></section>
+<section id="history" hidden><h2>History <span class="muted" id="h-info"></span></h2>
+<p class="muted">What the client walked and can walk back: timestamps &rarr; snapshots (height, skips) &rarr; each role's previous-version chain, root rotations, tombstones, expiry. Hover a box for its CID.</p>
+<table id="h-broken" hidden><thead><tr><th>Chain</th><th>Rule</th><th>CID at fault</th></tr></thead><tbody></tbody></table>
+<div id="history-svg" style="overflow:auto; max-height:720px; border:1px solid #e3e6eb"></div></section>
 <section id="download" hidden><h2>Verified download</h2><p><label>Path <input type="text" id="path" style="width:24em"></label><button type="button" id="get">Download</button></p><div id="d-out"></div></section>
 </main>
 <script type="module">
@@ -106,8 +111,9 @@ const params = new URLSearchParams(location.search)
 $('root').value = params.get('root') ?? ''
 $('gateway').value = params.get('gateway') ?? location.origin
 if (params.get('name')) $('name').value = params.get('name')
-const state = { inspection: null, pager: null, query: '' }
-window.inspector = { state, done: false, error: null }
+$('ipns').value = params.get('ipns') ?? ''
+const state = { inspection: null, pager: null, query: '', role: 'targets', walked: new Set() }
+window.inspector = { state, done: false, error: null, workerReplies: 0 }
 
 function el (tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e }
 function row (cells, cls) { const tr = el('tr'); for (const c of cells) { const td = el('td'); if (c instanceof Node) td.append(c); else td.textContent = c ?? ''; tr.append(td) } return tr }
@@ -117,8 +123,29 @@ async function client () {
   const gateway = $('gateway').value.trim()
   const storage = await dagtuf.IdbClientStore.open($('name').value.trim() || 'inspector')
   const source = new dagtuf.GatewaySource(gateway, { timeoutMs: 30000 })
+  const ipns = $('ipns').value.trim()
+  if (ipns !== '') return { storage, source, updater: await dagtuf.Updater.create({ storage, source, ipns: { name: ipns } }) }
   const updater = await dagtuf.Updater.create({ storage, source, head: async ({ signal }) => { const c = await dagtuf.fetchHead(gateway, { signal }); if (c === null) throw new dagtuf.UsageError('ERR_USAGE', 'the gateway has no /head: give a timestamp'); return c } })
   return { storage, source, updater }
+}
+
+let worker = null
+const pending = new Map()
+let nextId = 1
+function inWorker (req) {
+  if (worker === null) {
+    const src = 'import { serveUpdates } from ' + JSON.stringify(new URL('./dagtuf.js', location.href).href) + '; serveUpdates(self)'
+    worker = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module', name: 'dagtuf-update' })
+    worker.onmessage = (ev) => { window.inspector.workerReplies++; const f = pending.get(ev.data.id); pending.delete(ev.data.id); if (f) f(ev.data) }
+    worker.onerror = (ev) => {
+      // The worker could not start or failed: every request still waiting gets an error, none hangs.
+      for (const f of pending.values()) f({ error: { name: 'Error', code: null, message: 'the update worker failed: ' + (ev.message || 'could not start'), details: {} } })
+      pending.clear()
+      worker = null
+    }
+  }
+  const id = nextId++
+  return new Promise((resolve) => { pending.set(id, resolve); worker.postMessage({ ...req, id }) })
 }
 
 function refused (e) {
@@ -139,12 +166,16 @@ async function run (init) {
   let c
   try {
     c = await client()
-    if (init) await c.updater.init($('root').value.trim())
-    await c.updater.refresh()
+    const before = await c.storage.readState()
+    if (before?.trusted) state.walked.add(before.trusted.timestamp.toString())
+    // The update itself (fetch, hash, decode, verify) runs in a Web Worker; the page reads what it stored.
+    const r = await inWorker({ name: $('name').value.trim() || 'inspector', gateway: $('gateway').value.trim(), root: init ? $('root').value.trim() : null, ipns: $('ipns').value.trim() })
+    if (r.error) refused(r.error)
   } catch (e) { refused(e) }
   try {
     // Whatever happened, show what the client trusts now (after a refusal: the state from before).
     if (c !== undefined) await show(await dagtuf.inspectTrusted(c.storage, c.source))
+    if (c !== undefined) await drawHistory(c)
     status('')
   } catch (e) {
     if (window.inspector.error === null) refused(e)
@@ -167,14 +198,38 @@ async function show (ins) {
     tb.append(row([el('b', r.name), r.threshold + ' of ' + r.keyids.length, signers, r.delegatedBy, (r.paths ?? []).join(', ') + (r.terminating ? ' (terminating)' : ''), r.expires ?? '', el('span', r.cid ?? '', 'cid')]))
   }
   $('roles').hidden = false
+  // The roles whose lists can be paged: the top-level targets and every delegated role the snapshot lists (at most 1000 named).
+  const sel = $('t-roles'); sel.replaceChildren(el('option', 'targets'))
+  for (const [name] of ins.listedRoles) { const o = el('option', name); o.value = name; sel.append(o) }
+  if (![...sel.options].some((o) => o.value === state.role)) state.role = 'targets'
+  sel.value = state.role
   $('targets').hidden = false
   $('download').hidden = false
   await newPager('')
 }
 
+async function drawHistory (c) {
+  status('drawing the history...')
+  const { history, svg } = await dagtuf.historyOfTrusted(c.storage, c.source, { timestamps: [...state.walked].slice(-64) })
+  state.walked.add(history.head)
+  window.inspector.history = history
+  const doc = new DOMParser().parseFromString(svg, 'image/svg+xml')
+  const root = doc.documentElement
+  if (root.nodeName !== 'svg') throw new Error('the history drawing did not parse')
+  $('history-svg').replaceChildren(document.importNode(root, true))
+  const om = history.omitted
+  $('h-info').textContent = history.nodes.length + ' objects, ' + history.lanes.length + ' lanes' +
+    (om.snapshots > 0 ? ', ' + om.snapshots + ' earlier snapshots not drawn' : '') + (om.roles > 0 ? ', ' + om.roles + ' more roles not drawn' : '')
+  const tb = $('h-broken').tBodies[0]; tb.replaceChildren()
+  for (const l of history.lanes) if (l.broken) tb.append(row([el('b', l.role), el('span', l.broken.code, 'rule'), el('span', l.broken.cid, 'cid')]))
+  $('h-broken').hidden = tb.rows.length === 0
+  $('history').hidden = false
+}
+
 async function newPager (query) {
   state.query = query
-  state.pager = await state.inspection.pager('targets')
+  state.pager = await state.inspection.pager(state.role)
+  $('t-role').textContent = state.role === 'targets' ? '(top-level targets)' : '(delegated role ' + state.role + ')'
   $('targets-table').tBodies[0].replaceChildren()
   await page()
 }
@@ -207,6 +262,7 @@ async function download () {
 $('form').onsubmit = (ev) => { ev.preventDefault(); void run(true) }
 $('update').onclick = () => { void run(false) }
 $('search').onclick = () => { void newPager($('query').value) }
+$('t-roles').onchange = () => { state.role = $('t-roles').value; void newPager($('query').value) }
 $('more').onclick = () => { void page() }
 $('get').onclick = () => { void download() }
 window.inspector.ready = true

@@ -9,6 +9,10 @@
  *   /gw/flipc/...   the same, for content blocks only (raw and dag-pb CIDs)
  *   /gw/stall/...   never answers (for timeouts)
  *   /gw/huge/...    answers every /ipfs/ request with 8 MiB, streamed without a length
+ *   /gw/drip/...    /ipfs/: sends 64 KiB, holds the body until `drip.release()` (once released,
+ *                   bodies are not held), then 8 MiB more without a length; else as /gw/serve
+ *   /gw/flipsome/...  flips a byte of the /ipfs/ bodies `options.flipSome` chooses (none by default)
+ *   /gw/ipns/...    /ipns/NAME: the bytes `options.ipnsRecord()` gives (404 when none); else as /gw/serve
  *
  * and headless Chromium (/usr/bin/chromium, or DAGTUF_CHROMIUM) driven by
  * playwright-core (never a browser download). `chromiumPath()` is undefined where there is none: the
@@ -69,7 +73,19 @@ export async function serveRepo (dir: string, extra: string[] = []): Promise<Ser
   }
 }
 
-export interface PageServer { url: string, close: () => Promise<void> }
+export interface PageServerOptions {
+  /** Which /ipfs/ paths /gw/flipsome corrupts. */
+  flipSome?: (path: string) => boolean
+  /** What /gw/ipns answers for /ipns/NAME (any name): a record's bytes, or undefined for 404. */
+  ipnsRecord?: () => Uint8Array | undefined
+}
+
+export interface PageServer {
+  url: string
+  close: () => Promise<void>
+  /** The /gw/drip route: `started` resolves once a body is held part-sent; `release()` lets every held body go on, and later ones are not held. */
+  drip: { started: () => Promise<void>, release: () => void }
+}
 
 const TEST_PAGE = `<!doctype html><meta charset="utf-8"><title>dagtuf browser test</title>
 <script type="module" src="/page.js"></script>`
@@ -92,10 +108,13 @@ async function forward (upstream: string, path: string, res: ServerResponse): Pr
  * The page server over `serveUrl` (see the module comment). `bundle` is the
  * built dagtuf.js; `pages` maps further paths to [content type, bytes].
  */
-export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}): Promise<PageServer> {
+export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: Record<string, [string, Uint8Array | string]> = {}, options: PageServerOptions = {}): Promise<PageServer> {
   const flip = await flippingGateway(serveUrl, () => true)
+  const flipSomeGw = await flippingGateway(serveUrl, options.flipSome ?? (() => false))
   const flipContent = await flippingGateway(serveUrl, (p) => /^\/ipfs\/(bafk|bafybei)/.test(p))
   const stalled = new Set<ServerResponse>()
+  const dripStarted = Promise.withResolvers<void>()
+  const dripRelease = Promise.withResolvers<void>()
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/'
     const route = (prefix: string): string | undefined => url.startsWith(prefix) ? url.slice(prefix.length - 1) : undefined
@@ -115,6 +134,33 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
     } else if (route('/gw/serve/') !== undefined) void forward(serveUrl, route('/gw/serve/')!, res)
     else if (route('/gw/flip/') !== undefined) void forward(flip.url, route('/gw/flip/')!, res)
     else if (route('/gw/flipc/') !== undefined) void forward(flipContent.url, route('/gw/flipc/')!, res)
+    else if (route('/gw/drip/') !== undefined && !route('/gw/drip/')!.startsWith('/ipfs/')) void forward(serveUrl, route('/gw/drip/')!, res)
+    else if (route('/gw/drip/') !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
+      res.on('error', () => {})
+      const chunk = new Uint8Array(64 * 1024).fill(0x7b)
+      res.write(chunk)
+      stalled.add(res)
+      dripStarted.resolve()
+      void dripRelease.promise.then(() => {
+        let sent = 0
+        const more = (): void => {
+          while (sent < 128 && !res.destroyed) {
+            sent++
+            if (!res.write(chunk)) { res.once('drain', more); return }
+          }
+          res.end()
+        }
+        more()
+      })
+    }
+    else if (route('/gw/ipns/') !== undefined && !route('/gw/ipns/')!.startsWith('/ipns/')) void forward(serveUrl, route('/gw/ipns/')!, res)
+    else if (route('/gw/ipns/') !== undefined) {
+      const rec = options.ipnsRecord?.()
+      res.writeHead(rec === undefined ? 404 : 200, { 'content-type': 'application/vnd.ipfs.ipns-record' })
+      res.end(rec)
+    }
+    else if (route('/gw/flipsome/') !== undefined) void forward(flipSomeGw.url, route('/gw/flipsome/')!, res)
     else if (route('/gw/stall/') !== undefined) stalled.add(res)
     else if (route('/gw/huge/') !== undefined) {
       res.writeHead(200, { 'content-type': 'application/vnd.ipld.raw' })
@@ -138,12 +184,18 @@ export async function pageServer (serveUrl: string, bundle: Uint8Array, pages: R
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    drip: {
+      started: async () => { await dripStarted.promise },
+      release: () => { dripRelease.resolve() }
+    },
     close: async () => {
+      dripRelease.resolve()
       for (const r of stalled) r.destroy()
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
       await flip.close()
       await flipContent.close()
+      await flipSomeGw.close()
     }
   }
 }

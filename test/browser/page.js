@@ -62,6 +62,20 @@ window.t = {
     const bytes = await up.fetchTarget(info)
     return { cid: info.cid.toString(), length: bytes.byteLength, sha256: await hex(bytes), role: info.role }
   }),
+  /** A refresh whose candidate comes from the IPNS name's record (the floors kept in IndexedDB). */
+  ipnsRefresh: async (name, gw, ipnsName) => {
+    const base = location.origin + '/gw/' + gw
+    const storage = await IdbClientStore.open(name)
+    try {
+      const up = await Updater.create({ storage, source: new GatewaySource(base, { timeoutMs: 15000, retries: 0 }), ipns: { name: ipnsName } })
+      const r = await up.refresh()
+      return { ok: { timestamp: r.timestamp.toString(), ipns: r.ipns ?? null } }
+    } catch (e) {
+      return { error: { ...errorOf(e), details: e?.details ?? null } }
+    } finally {
+      storage.close()
+    }
+  },
   info: async (name, gw, path) => await withClient(name, gw, {}, async (up) => {
     const info = await up.getTargetInfo(path)
     return info === null ? null : { cid: info.cid.toString(), length: info.length }

@@ -36,7 +36,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   publish: ['relations', 'validate', 'shard', 'blocks', 'model', 'util'],
   history: ['relations', 'validate', 'shard', 'model', 'util'],
   server: ['client', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util'],
-  browser: ['client', 'blocks', 'shard', 'validate', 'relations', 'model', 'util'],
+  browser: ['client', 'history', 'blocks', 'shard', 'validate', 'relations', 'model', 'util'],
   cli: ['server', 'client', 'history', 'publish', 'relations', 'validate', 'shard', 'blocks', 'model', 'util']
 }
 
