@@ -11,9 +11,7 @@
  *     a message when redis-server is not installed.
  * Reported: pushes per second and p50/p99 of one push. Not a test.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveRepository, type RepositoryServer } from '../src/cli/commands/serve.js'
@@ -22,6 +20,7 @@ import { exportCar } from '../src/publish/export.js'
 import { addFiles } from '../src/publish/stage.js'
 import { sourceLoader } from '../src/validate/loader.js'
 import { writeTargetFiles } from './common.js'
+import { redisUnavailable, startRedis } from './loopback.js'
 
 function percentile (xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -32,37 +31,6 @@ async function put (url: string, ifMatch: string, car: Uint8Array): Promise<numb
   const r = await fetch(`${url}/head`, { method: 'PUT', headers: { 'content-type': 'application/vnd.ipld.car', 'if-match': `"${ifMatch}"` }, body: Buffer.from(car) })
   await r.arrayBuffer()
   return r.status
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0) })
-    })
-  })
-}
-
-async function pong (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port })
-    const done = (ok: boolean): void => { c.destroy(); resolve(ok) }
-    c.setTimeout(500, () => { done(false) })
-    c.once('error', () => { done(false) })
-    c.once('connect', () => { c.write('PING\r\n') })
-    c.once('data', (d) => { done(d.toString().startsWith('+PONG')) })
-  })
-}
-
-/** A redis-server on loopback in `dir`, or undefined when it is not installed. */
-async function startRedis (dir: string): Promise<{ url: string, stop: () => void } | undefined> {
-  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined
-  const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--loglevel', 'warning'], { stdio: 'ignore' })
-  for (let i = 0; i < 100 && !(await pong(port)); i++) await new Promise((resolve) => setTimeout(resolve, 100))
-  return { url: `redis://127.0.0.1:${port}`, stop: () => { child.kill('SIGTERM') } }
 }
 
 /** Push `chain` in order, the i-th to servers[i % n]; the latencies and the wall time. */
@@ -128,10 +96,10 @@ export async function benchPushes (targets: number, pushes: number): Promise<str
     } finally {
       await folder.close()
     }
-    const redis = await startRedis(work)
-    if (redis === undefined) {
-      out.push('| two replicas on Redis | skipped: redis-server is not installed (apt-get install redis-server) | | | |')
+    if (redisUnavailable !== undefined) {
+      out.push(`| two replicas on Redis | skipped: ${redisUnavailable} | | | |`)
     } else {
+      const redis = await startRedis()
       try {
         const options = { allowPush: true, rateLimit: false as const, redis: { url: redis.url, prefix: 'bench' } }
         const a = await serveRepository(dirs[1]!, options)
@@ -143,7 +111,7 @@ export async function benchPushes (targets: number, pushes: number): Promise<str
           await b.close()
         }
       } finally {
-        redis.stop()
+        await redis.stop()
       }
     }
   } finally {

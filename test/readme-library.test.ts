@@ -16,11 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BIN, ROOT, ensureBuilt } from './helpers/build.js'
 import { fencedBlocks, readmeText } from './helpers/readme-blocks.js'
+import { freePort } from './helpers/net.js'
 
 const text = readmeText()
 const lines = text.split('\n')
@@ -62,16 +62,6 @@ function serveFor (line: number): string | undefined {
   return /`dagtuf (serve [^`]*)`/.exec(before)?.[1]
 }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0) })
-    })
-  })
-}
 
 async function waitFor (url: string, ms: number): Promise<void> {
   const end = Date.now() + ms

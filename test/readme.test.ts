@@ -20,13 +20,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm, symlink, mkdir, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { BIN, ROOT, ensureBuilt } from './helpers/build.js'
 import { fencedBlocks, readmeText } from './helpers/readme-blocks.js'
+import { freePort } from './helpers/net.js'
 
 const blocks = fencedBlocks(readmeText(), 'sh')
 
@@ -49,16 +49,6 @@ function onPath (program: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, program)))
 }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0) })
-    })
-  })
-}
 
 interface Ran { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 

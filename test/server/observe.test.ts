@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
@@ -22,6 +21,7 @@ import { SigningSessions, type DraftView } from '../../src/publish/sessions.js'
 import { Metrics, MAX_CODES, MAX_ROLES, routeOf } from '../../src/server/metrics-handlers.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { httpRequest } from './http-helpers.js'
+import { freePort } from '../helpers/net.js'
 
 const PROMETHEUS = '/usr/bin/prometheus'
 const DAY = 86400
@@ -351,16 +351,6 @@ describe('health', () => {
   })
 })
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => { resolve(port) })
-    })
-  })
-}
 
 /** Poll `f` (every 250 ms, up to 60 s) until it gives a value. */
 async function until<T> (f: () => Promise<T | undefined>, why: () => string): Promise<T> {
