@@ -54,13 +54,11 @@ const BACKENDS: Backend[] = [
   }
 ]
 
-describe.each(BACKENDS)('head registry handlers over the $name backend', (backend) => {
-  if (backend.skip !== undefined) {
-    it.skip(`skipped: ${backend.skip}`, () => {})
-    return
-  }
-  suite(backend)
-})
+for (const backend of BACKENDS) {
+  describe.skipIf(backend.skip !== undefined)(`head registry handlers over the ${backend.name} backend${backend.skip !== undefined ? ` (skipped: ${backend.skip})` : ''}`, () => {
+    suite(backend)
+  })
+}
 
 /** A simulator at v0, a registry store holding v0, and v1 published in the simulator only. */
 async function setup (backend: Backend, options: Partial<RegistryOptions> = {}): Promise<{ sim: RepoSim, sibling: RepoSim, store: TestHeadStore, handler: ReturnType<typeof registryHandler>, v0: CID, v1: CID, car1: Uint8Array }> {
