@@ -24,9 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
-import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
-import { addFiles } from '../src/publish/stage.js'
-import { BIN, ClassicRepo, MAXRSS_HOOK, RUN, content, countingProxy, median, run, startServe, staticServer, writeTargetFiles } from './common.js'
+import { BIN, ClassicRepo, MAXRSS_HOOK, RUN, benchRepo, content, countingProxy, median, run, startServe, staticServer } from './common.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
@@ -36,19 +34,7 @@ const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
 
 async function dagtufRepo (work: string, n: number): Promise<{ dir: string, root: string, timestamp: string }> {
   const dir = join(work, 'dagtuf-repo')
-  const paths = await writeTargetFiles(join(work, 'files'), n)
-  const init = await initRepo(dir, { rootKeys: 1, rootThreshold: 1 })
-  const root = init.head.root.toString()
-  await init.repo.close()
-  const session = await openSession(dir, { lock: true })
-  try {
-    await addFiles(session, paths, { path: 'pkg' })
-    const r = await publishStaged(session)
-    if (r.kind !== 'published') throw new Error('publish did not complete')
-    return { dir, root, timestamp: r.head.timestamp.toString() }
-  } finally {
-    await session.repo.close()
-  }
+  return { dir, ...(await benchRepo(dir, join(work, 'files'), n)) }
 }
 
 async function classicRepo (work: string, n: number): Promise<{ dir: string, rootJson: string }> {

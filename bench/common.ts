@@ -13,6 +13,8 @@ import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize, resolve } from 'node:path'
 import { PEAK_RSS_HOOK } from './peak-rss.js'
+import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
+import { addFiles } from '../src/publish/stage.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin', 'dagtuf.js')
@@ -254,4 +256,24 @@ export function resultsFile (name: string, startedAt: Date): string {
   const iso = startedAt.toISOString()
   const day = join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}.md`)
   return existsSync(day) ? join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}.md`) : day
+}
+
+/**
+ * A repository in `dir` (one root key) with `n` target files, written under
+ * `filesDir`, published under pkg/: what several benchmarks start from.
+ */
+export async function benchRepo (dir: string, filesDir: string, n: number): Promise<{ root: string, timestamp: string }> {
+  const paths = await writeTargetFiles(filesDir, n)
+  const init = await initRepo(dir, { rootKeys: 1, rootThreshold: 1 })
+  const root = init.head.root.toString()
+  await init.repo.close()
+  const session = await openSession(dir, { lock: true })
+  try {
+    await addFiles(session, paths, { path: 'pkg' })
+    const r = await publishStaged(session)
+    if (r.kind !== 'published') throw new Error('publish did not complete')
+    return { root, timestamp: r.head.timestamp.toString() }
+  } finally {
+    await session.repo.close()
+  }
 }

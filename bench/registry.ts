@@ -16,12 +16,11 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveRepository } from '../src/cli/commands/serve.js'
-import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
+import { openSession, publishStaged } from '../src/publish/engine.js'
 import { exportCar } from '../src/publish/export.js'
 import type { HeadRecord } from '../src/publish/files.js'
-import { addFiles } from '../src/publish/stage.js'
 import { sourceLoader } from '../src/validate/loader.js'
-import { writeTargetFiles } from './common.js'
+import { benchRepo } from './common.js'
 
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 1000)
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 40)
@@ -63,15 +62,7 @@ async function successors (dir: string, work: string, n: number, chain: boolean,
 const work = await mkdtemp(join(tmpdir(), 'dagtuf-bench-registry-'))
 try {
   const writer = join(work, 'writer')
-  const init = await initRepo(writer, { rootKeys: 1, rootThreshold: 1 })
-  await init.repo.close()
-  const session = await openSession(writer, { lock: true })
-  try {
-    await addFiles(session, await writeTargetFiles(join(work, 'files'), TARGETS), { path: 'pkg' })
-    if ((await publishStaged(session)).kind !== 'published') throw new Error('publish did not complete')
-  } finally {
-    await session.repo.close()
-  }
+  await benchRepo(writer, join(work, 'files'), TARGETS)
   const mirror = join(work, 'mirror')
   await cp(writer, mirror, { recursive: true })
   await rm(join(mirror, 'keys'), { recursive: true })

@@ -15,11 +15,10 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveRepository, type RepositoryServer } from '../src/cli/commands/serve.js'
-import { initRepo, openSession, publishStaged } from '../src/publish/engine.js'
+import { openSession, publishStaged } from '../src/publish/engine.js'
 import { exportCar } from '../src/publish/export.js'
-import { addFiles } from '../src/publish/stage.js'
 import { sourceLoader } from '../src/validate/loader.js'
-import { writeTargetFiles } from './common.js'
+import { benchRepo } from './common.js'
 import { redisUnavailable, startRedis } from './loopback.js'
 
 function percentile (xs: number[], p: number): number {
@@ -53,15 +52,7 @@ export async function benchPushes (targets: number, pushes: number): Promise<str
     `| ${name} | ${r.times.length} | ${(r.times.length / r.seconds).toFixed(1)} | ${percentile(r.times, 50).toFixed(1)} ms | ${percentile(r.times, 99).toFixed(1)} ms |`
   try {
     const writer = join(work, 'writer')
-    const init = await initRepo(writer, { rootKeys: 1, rootThreshold: 1 })
-    await init.repo.close()
-    let session = await openSession(writer, { lock: true })
-    try {
-      await addFiles(session, await writeTargetFiles(join(work, 'files'), targets), { path: 'pkg' })
-      if ((await publishStaged(session)).kind !== 'published') throw new Error('publish did not complete')
-    } finally {
-      await session.repo.close()
-    }
+    await benchRepo(writer, join(work, 'files'), targets)
     // The servers' folders: copies of the writer at its first head, without keys.
     const dirs = ['folder', 'replica-a', 'replica-b'].map((n) => join(work, n))
     for (const d of dirs) {
@@ -70,7 +61,7 @@ export async function benchPushes (targets: number, pushes: number): Promise<str
     }
     // The chain of heads, each a CAR since the one before (outside the timing).
     const chain: Array<{ base: string, car: Uint8Array }> = []
-    session = await openSession(writer, { lock: true })
+    const session = await openSession(writer, { lock: true })
     try {
       let base = (await session.repo.head()).timestamp
       const t0 = Date.now() + 86_400_000
