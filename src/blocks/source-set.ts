@@ -174,6 +174,7 @@ export class SourceSet implements BlockSource {
           }
           this.#ask(member, cid, maxBytes, all.signal).then((bytes) => {
             running--
+            if (done) return
             member.stats.blocks++
             member.stats.bytes += bytes.byteLength
             finish(() => { resolve(bytes) })

@@ -135,8 +135,16 @@ export class Mirror {
     if (await exists(join(abs, 'config.json')) || await exists(join(abs, 'head.json'))) {
       throw new RepoError('ERR_REPO_EXISTS', `${abs} holds a repository: a mirror needs a folder of its own`, { details: { dir: abs } })
     }
-    const client = await Updater.create({ dir: join(abs, 'client'), source })
-    await client.init(root)
+    const clientDir = join(abs, 'client')
+    const fresh = !await exists(clientDir)
+    try {
+      const client = await Updater.create({ dir: clientDir, source })
+      await client.init(root)
+    } catch (e) {
+      // A root that cannot be trusted leaves no half-made mirror behind: the next try starts afresh.
+      if (fresh) await fs.rm(clientDir, { recursive: true, force: true }).catch(() => {})
+      throw e
+    }
     const info: MirrorInfo = { root: root.toString(), content: options.content === true, created: expiresIn(new Date(), 0) }
     await writeAtomic(join(abs, MIRROR_FILE), JSON.stringify(info, null, 2) + '\n')
     return new Mirror(abs, info)

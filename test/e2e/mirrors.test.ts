@@ -263,6 +263,12 @@ describe('dagtuf mirror', () => {
     expect(noRoot.err.join('')).toMatch(/--root CID/)
     const otherRoot = await dagtuf('mirror', '--dir', join(work.path, 'mirror'), '--from', originServer.url, '--root', origin.timestamps[0]!, '--once')
     expect(otherRoot.code).toBe(2)
+    // A root that is not a root: refused, and nothing half-made is left, so a right one works next.
+    const notRoot = await dagtuf('mirror', '--dir', join(work.path, 'm-w'), '--from', originServer.url, '--root', origin.timestamps[0]!, '--once', '--json')
+    expect(notRoot.code).toBe(1)
+    expect(JSON.parse(notRoot.out[0]!)).toMatchObject({ error: { code: 'VALID-KIND' } })
+    const right = await dagtuf('mirror', '--dir', join(work.path, 'm-w'), '--from', originServer.url, '--root', origin.root, '--once', '--json')
+    expect(right.code, right.err.join('\n')).toBe(0)
     const onRepo = await dagtuf('mirror', '--dir', origin.dir, '--from', originServer.url, '--root', origin.root, '--once', '--json')
     expect(onRepo.code).toBe(1)
     expect(JSON.parse(onRepo.out[0]!)).toMatchObject({ error: { code: 'ERR_REPO_EXISTS' } })
