@@ -12,7 +12,7 @@ import { GatewaySource } from '../../src/blocks/gateway-source.js'
 import { Updater } from '../../src/client/updater.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
-import { NO_CHROMIUM, buildBundle, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
+import { NO_CHROMIUM, buildBundle, callIn, chromiumPath, launchChromium, openTestPage, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
 
 const CHROMIUM = chromiumPath()
 if (CHROMIUM === undefined) console.warn(`test/browser/chromium.test.ts: ${NO_CHROMIUM}`)
@@ -37,15 +37,8 @@ describe.skipIf(CHROMIUM === undefined)('the browser client in headless Chromium
   let ts1: string
   let ts2: string
 
-  /** Call window.t[fn](...args) in the page. */
-  async function call<T> (fn: string, ...args: unknown[]): Promise<T> {
-    return await page.evaluate(`window.t[${JSON.stringify(fn)}](...${JSON.stringify(args)})`) as T
-  }
-
-  async function open (): Promise<void> {
-    await page.goto(pages.url + '/')
-    await page.waitForFunction('window.dagtufReady === true', undefined, { timeout: 30_000 })
-  }
+  const call = async <T>(fn: string, ...args: unknown[]): Promise<T> => await callIn<T>(page, fn, ...args)
+  const open = async (): Promise<void> => { await openTestPage(page, pages) }
 
   beforeAll(async () => {
     work = await tempDir('dagtuf-chromium-')

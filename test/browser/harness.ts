@@ -24,7 +24,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { flippingGateway } from '../../src/server/flipping-gateway.js'
 import { BIN, ROOT, ensureBuilt } from '../helpers/build.js'
 // @ts-expect-error: a plain .mjs script without declarations
@@ -216,4 +216,28 @@ export async function launchChromium (executablePath: string): Promise<Browser> 
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
     timeout: 60_000
   })
+}
+
+/** Call `window.t[fn](...args)` in a test page (test/browser/page.html's functions). */
+export async function callIn<T> (page: Page, fn: string, ...args: unknown[]): Promise<T> {
+  return await page.evaluate(`window.t[${JSON.stringify(fn)}](...${JSON.stringify(args)})`) as T
+}
+
+/** Open the test page of `pages` and wait (at most 30 s) until its bundle has loaded. */
+export async function openTestPage (page: Page, pages: PageServer): Promise<void> {
+  await page.goto(pages.url + '/')
+  await page.waitForFunction('window.dagtufReady === true', undefined, { timeout: 30_000 })
+}
+
+/** Open the inspector at `url` and wait (at most 60 s) until it has finished its update. */
+export async function runInspector (page: Page, url: string): Promise<void> {
+  await page.goto(url)
+  await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
+}
+
+/** The inspector page and bundle as `dagtuf serve` at `serveUrl` serves them, for pageServer's other origin. */
+export async function inspectorPages (serveUrl: string): Promise<{ bundle: Uint8Array, pages: Record<string, [string, Uint8Array]> }> {
+  const html = new Uint8Array(await (await fetch(`${serveUrl}/ui/`)).arrayBuffer())
+  const bundle = new Uint8Array(await (await fetch(`${serveUrl}/ui/dagtuf.js`)).arrayBuffer())
+  return { bundle, pages: { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] } }
 }

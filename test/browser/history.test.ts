@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
-import { NO_CHROMIUM, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
+import { NO_CHROMIUM, chromiumPath, inspectorPages, launchChromium, pageServer, runInspector as runInspectorAt, serveRepo, type PageServer, type Served } from './harness.js'
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildBrowser } from '../../scripts/build-browser.mjs'
 
@@ -58,10 +58,7 @@ describe.skipIf(CHROMIUM === undefined)('the history picture of the inspector in
   let firstSnapshot = ''
 
   const inspector = async <T>(key: string): Promise<T> => await page.evaluate((k) => (window as unknown as { inspector: Record<string, unknown> }).inspector[k], key) as T
-  async function runInspector (url: string): Promise<void> {
-    await page.goto(url)
-    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
-  }
+  const runInspector = async (url: string): Promise<void> => { await runInspectorAt(page, url) }
   /** The node boxes of the drawing: [data-cid, data-role, class, text]. */
   const boxes = async (): Promise<Array<[string, string, string, string]>> => await page.$$eval('#history-svg svg g[data-cid]', (gs) =>
     gs.map((g) => [g.getAttribute('data-cid') ?? '', g.getAttribute('data-role') ?? '', g.getAttribute('class') ?? '', g.textContent ?? ''] as [string, string, string, string]))
@@ -88,10 +85,8 @@ describe.skipIf(CHROMIUM === undefined)('the history picture of the inspector in
     firstSnapshot = node.lanes.find((l) => l.role === 'snapshot')!.nodes.at(-1)!
     await (buildBrowser as () => Promise<unknown>)()
     serve = await serveRepo(dir)
-    const html = new Uint8Array(await (await fetch(`${serve.url}/ui/`)).arrayBuffer())
-    const bundle = new Uint8Array(await (await fetch(`${serve.url}/ui/dagtuf.js`)).arrayBuffer())
-    pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] },
-      { flipSome: (p) => p.startsWith(`/ipfs/${firstSnapshot}`) })
+    const ui = await inspectorPages(serve.url)
+    pages = await pageServer(serve.url, ui.bundle, ui.pages, { flipSome: (p) => p.startsWith(`/ipfs/${firstSnapshot}`) })
     browser = await launchChromium(CHROMIUM!)
     page = await browser.newPage()
     await page.setViewportSize({ width: 1400, height: 1100 })

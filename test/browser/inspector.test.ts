@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
-import { NO_CHROMIUM, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
+import { NO_CHROMIUM, chromiumPath, inspectorPages, launchChromium, pageServer, runInspector as runInspectorAt, serveRepo, type PageServer, type Served } from './harness.js'
 // @ts-expect-error: a plain .mjs script without declarations
 import { buildBrowser } from '../../scripts/build-browser.mjs'
 
@@ -52,10 +52,7 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
   const text = async (selector: string): Promise<string> => await page.$eval(selector, (e) => (e as HTMLElement).innerText)
   const rows = async (selector: string): Promise<number> => await page.$$eval(`${selector} tbody tr`, (r) => r.length)
 
-  async function runInspector (url: string): Promise<void> {
-    await page.goto(url)
-    await page.waitForFunction(() => (window as unknown as { inspector?: { done: boolean } }).inspector?.done === true, undefined, { timeout: 60_000 })
-  }
+  const runInspector = async (url: string): Promise<void> => { await runInspectorAt(page, url) }
 
   beforeAll(async () => {
     work = await tempDir('dagtuf-inspector-')
@@ -74,10 +71,9 @@ describe.skipIf(CHROMIUM === undefined)('the inspector at /ui/ in headless Chrom
     // The bundle /ui/dagtuf.js serves (dist/browser/dagtuf.js).
     await (buildBrowser as () => Promise<unknown>)()
     serve = await serveRepo(repo.dir)
-    const html = new Uint8Array(await (await fetch(`${serve.url}/ui/`)).arrayBuffer())
-    const bundle = new Uint8Array(await (await fetch(`${serve.url}/ui/dagtuf.js`)).arrayBuffer())
     // The same page on another origin, whose /gw/flip forwards to a tampering gateway.
-    pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] })
+    const ui = await inspectorPages(serve.url)
+    pages = await pageServer(serve.url, ui.bundle, ui.pages)
     browser = await launchChromium(CHROMIUM!)
     page = await browser.newPage()
     await page.setViewportSize({ width: 1280, height: 1000 })

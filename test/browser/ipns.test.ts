@@ -16,7 +16,7 @@ import { openRepoNode } from '../../src/blocks/repo-node.js'
 import { publishHeadIpns, readRepoIpns } from '../../src/publish/ipns.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
-import { NO_CHROMIUM, buildBundle, chromiumPath, launchChromium, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
+import { NO_CHROMIUM, buildBundle, callIn, chromiumPath, inspectorPages, launchChromium, openTestPage, pageServer, serveRepo, type PageServer, type Served } from './harness.js'
 
 const CHROMIUM = chromiumPath()
 if (CHROMIUM === undefined) console.warn(`test/browser/ipns.test.ts: ${NO_CHROMIUM}`)
@@ -39,14 +39,8 @@ describe.skipIf(CHROMIUM === undefined)('an IPNS refresh in headless Chromium', 
   /** What /gw/ipns/ipns/NAME answers. */
   let served: Uint8Array | undefined
 
-  async function call<T> (fn: string, ...args: unknown[]): Promise<T> {
-    return await page.evaluate(`window.t[${JSON.stringify(fn)}](...${JSON.stringify(args)})`) as T
-  }
-
-  async function open (): Promise<void> {
-    await page.goto(pages.url + '/')
-    await page.waitForFunction('window.dagtufReady === true', undefined, { timeout: 30_000 })
-  }
+  const call = async <T>(fn: string, ...args: unknown[]): Promise<T> => await callIn<T>(page, fn, ...args)
+  const open = async (): Promise<void> => { await openTestPage(page, pages) }
 
   beforeAll(async () => {
     work = await tempDir('dagtuf-browser-ipns-')
@@ -65,8 +59,7 @@ describe.skipIf(CHROMIUM === undefined)('an IPNS refresh in headless Chromium', 
     rec2 = await publishIpns(repo.timestamps[2]!)
     const bundle = await buildBundle(join(work.path, 'bundle'))
     serve = await serveRepo(repo.dir)
-    const html = new Uint8Array(await (await fetch(`${serve.url}/ui/`)).arrayBuffer())
-    pages = await pageServer(serve.url, bundle, { '/ui/': ['text/html; charset=utf-8', html], '/ui/dagtuf.js': ['text/javascript', bundle] }, { ipnsRecord: () => served })
+    pages = await pageServer(serve.url, bundle, (await inspectorPages(serve.url)).pages, { ipnsRecord: () => served })
     browser = await launchChromium(CHROMIUM!)
     page = await browser.newPage()
     page.on('pageerror', (e) => { console.error('page error:', e) })
