@@ -7,13 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { jsonBlock } from '../blocks/helpers.js'
 import { BIN, ROOT, ensureBuilt } from '../helpers/build.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { httpRequest, testServer, type TestServer } from '../server/http-helpers.js'
 import { fingerprint } from './publish-helpers.js'
+import { dagtufJson } from '../helpers/cli.js'
 
 let work: TempDir
 let pub: MadeRepo
@@ -28,11 +28,7 @@ afterAll(async () => {
   await work.remove()
 })
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
 /** `dagtuf serve ARGS --json` as a child process; resolves with its ready object. */
 async function spawnServe (args: string[]): Promise<{ ready: Record<string, any>, child: ChildProcess }> {

@@ -6,24 +6,16 @@
 import { cp, mkdir, readdir, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { serveRepository, type RepositoryServer } from '../../src/cli/commands/serve.js'
 import { SIGNATURE_DOMAIN } from '../../src/model/keys.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { testServer } from '../server/http-helpers.js'
 import { fingerprint, verifyRepoHead } from './publish-helpers.js'
+import { dagtufJson, dagtufOk } from '../helpers/cli.js'
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
-async function ok (...argv: string[]): Promise<Record<string, any>> {
-  const r = await dagtuf(...argv)
-  expect(r.code, `dagtuf ${argv.join(' ')} -> ${JSON.stringify(r.json)}`).toBe(0)
-  return r.json
-}
+const ok = dagtufOk
 
 let work: TempDir
 let dir: string

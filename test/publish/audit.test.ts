@@ -11,11 +11,11 @@ import { cp, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagJson from '@ipld/dag-json'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { cidOf } from '../../src/model/codec.js'
 import { RefusalAudit, appendAudit, verifyAudit } from '../../src/publish/audit.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
+import { dagtufJson } from '../helpers/cli.js'
 
 let work: TempDir
 let base: MadeRepo
@@ -34,11 +34,7 @@ async function copy (): Promise<string> {
   return dir
 }
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
 const chainFile = (dir: string): string => join(dir, 'audit', 'chain.jsonl')
 const pointerFile = (dir: string): string => join(dir, 'audit', 'pointer.json')

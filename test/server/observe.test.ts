@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs'
 import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { serveRepository } from '../../src/cli/commands/serve.js'
 import { toHexSig, type Signer } from '../../src/model/keys.js'
 import { verifyAudit } from '../../src/publish/audit.js'
@@ -22,21 +21,14 @@ import { Metrics, MAX_CODES, MAX_ROLES, routeOf } from '../../src/server/metrics
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { httpRequest } from './http-helpers.js'
 import { freePort } from '../helpers/net.js'
+import { dagtufJson, dagtufOk } from '../helpers/cli.js'
 
 const PROMETHEUS = '/usr/bin/prometheus'
 const DAY = 86400
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
-async function ok (...argv: string[]): Promise<Record<string, any>> {
-  const r = await dagtuf(...argv)
-  expect(r.code, `dagtuf ${argv.join(' ')} -> ${JSON.stringify(r.json)}`).toBe(0)
-  return r.json
-}
+const ok = dagtufOk
 
 let work: TempDir
 /** init with root=30d, the root and targets keys moved to a vault (a service's repository). */

@@ -9,7 +9,6 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCar } from '../../src/blocks/car.js'
-import { main } from '../../src/cli/main.js'
 import { serveRepository, type RepositoryServer } from '../../src/cli/commands/serve.js'
 import { parseCid } from '../../src/model/hash.js'
 import { openSession, publishStaged } from '../../src/publish/engine.js'
@@ -32,6 +31,7 @@ async function fingerprint (dir: string): Promise<Record<string, string>> {
 }
 import { httpRequest } from './http-helpers.js'
 import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
+import { dagtufJson } from '../helpers/cli.js'
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, any> }
 
@@ -81,11 +81,7 @@ async function putEndless (url: string, head: string, car: Uint8Array, limit: nu
   })
 }
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
 /** A copy of `from` without its keys: a second repository at the same head, as a mirror would hold it. */
 async function mirrorOf (from: string, to: string): Promise<void> {

@@ -7,7 +7,6 @@
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { serveRepository, type RepositoryServer } from '../../src/cli/commands/serve.js'
 import { signingMessage, toHexSig, type Signer } from '../../src/model/keys.js'
 import { readKeyFile, signerFromKeyFile } from '../../src/publish/keyfile.js'
@@ -16,6 +15,7 @@ import { SigningSessions } from '../../src/publish/sessions.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { fingerprint, verifyRepoHead } from '../cli/publish-helpers.js'
 import { httpRequest } from './http-helpers.js'
+import { dagtufJson, dagtufOk } from '../helpers/cli.js'
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, any> }
 
@@ -26,17 +26,9 @@ async function call (url: string, method: string, path: string, body?: unknown, 
   return { status: r.status, headers: r.headers, json: JSON.parse(r.body.toString('utf8') || '{}') as Record<string, any> }
 }
 
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out[0] ?? '{}') as Record<string, any> }
-}
+const dagtuf = dagtufJson
 
-async function ok (...argv: string[]): Promise<Record<string, any>> {
-  const r = await dagtuf(...argv)
-  expect(r.code, `dagtuf ${argv.join(' ')} -> ${JSON.stringify(r.json)}`).toBe(0)
-  return r.json
-}
+const ok = dagtufOk
 
 /** The signature a keyholder posts for `role` of a draft view: over the exact message the server gave. */
 async function sigFor (signer: Signer, view: Record<string, any>, role: string): Promise<{ role: string, keyid: string, sig: string }> {
