@@ -20,6 +20,9 @@ import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, publishMore, type MadeRepo } from '../helpers/repo.js'
 import { fingerprint as fingerprintAll, verifyRepoHead } from '../cli/publish-helpers.js'
 import { verifyAudit } from '../../src/publish/audit.js'
+import { httpRequest } from './http-helpers.js'
+import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
+import { dagtufJson } from '../helpers/cli.js'
 
 /**
  * A repository's files but its audit log: a refused push leaves blocks, head
@@ -29,9 +32,6 @@ import { verifyAudit } from '../../src/publish/audit.js'
 async function fingerprint (dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(await fingerprintAll(dir)).filter(([k]) => !k.startsWith('audit/')))
 }
-import { httpRequest } from './http-helpers.js'
-import { redisUnavailable, startRedis, type TestRedis } from '../helpers/redis.js'
-import { dagtufJson } from '../helpers/cli.js'
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, any> }
 
