@@ -12,4 +12,6 @@ export default async function setup (): Promise<void> {
   const root = resolve(import.meta.dirname, '..')
   // tsc emits even when a file has type errors; `npm test` type-checks first.
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root }).catch(() => {})
+  // bin/dagtuf.js runs the bundle of the CLI (scripts/build-cli.mjs); a build that fails is a failure here.
+  await promisify(execFile)(process.execPath, [resolve(root, 'scripts', 'build-cli.mjs')], { cwd: root })
 }

@@ -11,4 +11,6 @@ export const BIN = join(ROOT, 'bin', 'dagtuf.js')
 
 export async function ensureBuilt (): Promise<void> {
   await stat(join(ROOT, 'dist', 'src', 'cli', 'main.js'))
+  // What bin/dagtuf.js runs (scripts/build-cli.mjs).
+  await stat(join(ROOT, 'dist', 'cli', 'dagtuf.js'))
 }
