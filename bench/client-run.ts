@@ -13,9 +13,13 @@
  *     linear, in this process only (see linearTargets below).
  *
  * Prints one line `RESULT maxrss_kb=N` (the process's peak resident set),
+ * `RESULT boot_ms=` (from the process's start to this module running: Node's
+ * own start-up), `RESULT import_ms=` (loading the client's modules) and
+ * `RESULT work_ms=` (refresh, lookup and download, after the imports),
  * and for tufjs-linear `RESULT linear_calls=N` (how often the patched
  * methods ran, so that a patch that stopped applying shows up as 0).
  */
+const bootMs = performance.now()
 import '../src/polyfill.js'
 import { peakRssKb } from './peak-rss.js'
 import { mkdirSync } from 'node:fs'
@@ -73,23 +77,34 @@ function linearTargets (): void {
   }
 }
 
+let importMs = 0
+let workMs = 0
+
 async function dagtuf (dir: string, url: string, ts: string, path: string, out: string): Promise<void> {
+  const t0 = performance.now()
   const { Updater } = await import('../src/client/updater.js')
   const { GatewaySource } = await import('../src/blocks/gateway-source.js')
+  const t1 = performance.now()
+  importMs = t1 - t0
   const up = await Updater.create({ dir, source: new GatewaySource(url, { retries: 0 }) })
   await up.refresh(ts)
   const info = await up.getTargetInfo(path)
   if (info === null) throw new Error(`${path} not found`)
   await up.downloadTarget(info, out)
+  workMs = performance.now() - t1
 }
 
 async function tufjs (metadataDir: string, url: string, path: string, out: string): Promise<void> {
+  const t0 = performance.now()
   const tuf = await import('tuf-js')
+  const t1 = performance.now()
+  importMs = t1 - t0
   const up = new tuf.Updater({ metadataDir, metadataBaseUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, targetDir: dirname(out) })
   await up.refresh()
   const info = await up.getTargetInfo(path)
   if (info === undefined) throw new Error(`${path} not found`)
   await up.downloadTarget(info, out)
+  workMs = performance.now() - t1
 }
 
 const [mode, ...rest] = process.argv.slice(2)
@@ -105,4 +120,5 @@ if (mode === 'dagtuf' && rest.length === 5) {
   process.exit(2)
 }
 if (mode === 'tufjs-linear') process.stdout.write(`RESULT linear_calls=${linearCalls}\n`)
+process.stdout.write(`RESULT boot_ms=${bootMs.toFixed(1)}\nRESULT import_ms=${importMs.toFixed(1)}\nRESULT work_ms=${workMs.toFixed(1)}\n`)
 process.stdout.write(`RESULT maxrss_kb=${peakRssKb()}\n`)
