@@ -61,6 +61,9 @@ describe('ed25519 on both crypto paths', () => {
       fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 256 }), fc.nat(63), fc.nat(7), fc.boolean(),
       (seed, msg, byte, bit, tamper) => {
         const pair = keyPairFromSeed(seed)
+        // The public key derived by node:crypto (the default here) is noble's.
+        expect(keyPairFromSeed(seed, 'noble')).toEqual(pair)
+        expect(seedSigner(seed, 'noble').publicKey).toEqual(pair.publicKey)
         const a = signBytes(seed, msg, 'node')
         const b = signBytes(seed, msg, 'noble')
         expect(toHex(a)).toBe(toHex(b))
