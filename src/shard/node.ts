@@ -34,6 +34,7 @@ import type { RuleId } from '../model/rules.js'
 import { CODEC_DAG_CBOR, HASH_SHA2_256, compareBytes, equalBytes, sha256 } from '../model/hash.js'
 import { nodeCrypto } from '../util/node-builtins.js'
 import { DecodeError } from '../model/errors.js'
+import { encodeCanonical } from './cbor.js'
 
 /** Multicodec of shard nodes. */
 export { CODEC_DAG_CBOR }
@@ -84,16 +85,16 @@ export interface ShardBlock {
 
 const utf8 = new TextEncoder()
 
-let oneShot: ((bytes: Uint8Array) => Uint8Array) | undefined
-// crypto.hash (Node >= 20.12) hashes in one call, about twice as fast as createHash for short keys.
+let oneShot: ((data: string) => Uint8Array) | undefined
+// crypto.hash (Node >= 20.12) hashes in one call, about twice as fast as createHash for short keys;
+// given a string it hashes its UTF-8 bytes (lone surrogates as U+FFFD, as TextEncoder writes them).
 // node:crypto comes through src/util/node-builtins.ts (undefined in the browser build).
-const h = (nodeCrypto as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Uint8Array } | undefined)?.hash
-if (typeof h === 'function') oneShot = (b) => h('sha256', b, 'buffer')
+const h = (nodeCrypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer') => Uint8Array } | undefined)?.hash
+if (typeof h === 'function') oneShot = (s) => h('sha256', s, 'buffer')
 
 /** SHA-256 of a key's UTF-8 bytes. */
 export function hashKey (key: string): Uint8Array {
-  const b = utf8.encode(key)
-  return oneShot !== undefined ? oneShot(b) : sha256(b)
+  return oneShot !== undefined ? oneShot(key) : sha256(utf8.encode(key))
 }
 
 /** The slot a hash names at `depth`. */
@@ -104,7 +105,16 @@ export function slotAt (hash: Uint8Array, depth: number): number {
 
 /** Order of keys in a bucket: their UTF-8 bytes, compared bytewise. */
 export function compareKeys (a: string, b: string): number {
-  return compareBytes(utf8.encode(a), utf8.encode(b))
+  // Below U+D800, UTF-16 code units order as UTF-8 bytes do: compare them
+  // directly until either string reaches a surrogate or a later code unit.
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x >= 0xd800 || y >= 0xd800) return compareBytes(utf8.encode(a.slice(i)), utf8.encode(b.slice(i)))
+    if (x !== y) return x < y ? -1 : 1
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
 }
 
 /** The CIDv1 dag-cbor sha2-256 of some bytes. */
@@ -132,7 +142,7 @@ export function encodeNode<V> (node: ShardNode<V>, codec: ValueCodec<V>): ShardB
   }
   let bytes: Uint8Array
   try {
-    bytes = dagCbor.encode([bitmap, data])
+    bytes = encodeCanonical([bitmap, data], 64 + 96 * data.length) ?? dagCbor.encode([bitmap, data])
   } catch (cause) {
     throw new DecodeError('ERR_SCHEMA', `a ${codec.name} shard node cannot be encoded as dag-cbor`, { cause })
   }
@@ -170,7 +180,7 @@ export function decodeNode<V> (bytes: Uint8Array, cid: CID, codec: ValueCodec<V>
   }
   let again: Uint8Array
   try {
-    again = dagCbor.encode(wire)
+    again = encodeCanonical(wire, bytes.byteLength) ?? dagCbor.encode(wire)
   } catch {
     fail('SHARD-ENC', 'shard node cannot be re-encoded', cid)
   }
