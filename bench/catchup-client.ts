@@ -3,7 +3,8 @@
  * fresh process, so that its peak RSS is the client's own (the bench's
  * parent holds the whole repository in memory). Not a test.
  *
- * Usage: node dist/bench/catchup-client.js STATE_DIR GATEWAY_URL HEAD_CID
+ * Usage: node dist/bench/catchup-client.js STATE_DIR GATEWAY_URL HEAD_CID [frugal]
+ * (`frugal`: call frugalHeap() first, as the dagtuf CLI's client commands do)
  * Prints one JSON line: { ms, vmHwmMiB, continuity }.
  */
 import '../src/polyfill.js'
@@ -11,8 +12,10 @@ import { readFileSync } from 'node:fs'
 import { CID } from 'multiformats/cid'
 import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
+import { frugalHeap } from '../src/client/heap.js'
 
-const [dir, url, head] = process.argv.slice(2)
+const [dir, url, head, variant] = process.argv.slice(2)
+if (variant === 'frugal') frugalHeap()
 if (dir === undefined || url === undefined || head === undefined) {
   console.error('usage: catchup-client.js STATE_DIR GATEWAY_URL HEAD_CID')
   process.exit(2)

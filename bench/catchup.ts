@@ -32,7 +32,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
@@ -211,10 +211,19 @@ async function measureProcess (scenario: string, what: string, changed: number, 
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const script = fileURLToPath(new URL('./catchup-client.js', import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, [script, dir, url, head.toString()], { maxBuffer: 1 << 20 })
-    const out = JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number, vmHwmMiB: number }
-    rows.push({ scenario, what, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
-    console.error(`${scenario} / ${what} (own process): ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
+    // Twice, each from a copy of the same state: with the library's defaults,
+    // and after frugalHeap() as the dagtuf CLI's client commands call it.
+    for (const variant of ['defaults', 'frugal'] as const) {
+      const copy = `${dir}-${variant}`
+      await cp(dir, copy, { recursive: true })
+      src.reset()
+      const { stdout } = await promisify(execFile)(process.execPath, [script, copy, url, head.toString(), variant], { maxBuffer: 1 << 20 })
+      await rm(copy, { recursive: true, force: true })
+      const out = JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number, vmHwmMiB: number }
+      const label = `${what} (${variant === 'frugal' ? 'frugalHeap(), as the CLI' : 'library defaults'})`
+      rows.push({ scenario, what: label, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
+      console.error(`${scenario} / ${label} (own process): ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
+    }
   } finally {
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))

@@ -3,5 +3,7 @@
 // of src/cli/bin.ts (the Helia polyfill first, then the CLI; `npm run build`).
 // A closed pipe (`dagtuf ... | head`) is not an error of ours.
 process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e })
-const { main } = await import('../dist/cli/dagtuf.js')
-process.exitCode = await main(process.argv.slice(2))
+const { main, prepareProcess } = await import('../dist/cli/dagtuf.js')
+const argv = process.argv.slice(2)
+prepareProcess(argv)
+process.exitCode = await main(argv)

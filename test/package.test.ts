@@ -27,7 +27,8 @@ describe('the dagtuf package', () => {
     `], { cwd: ROOT })
     const names = JSON.parse(stdout) as Record<string, string[]>
     // EVENT_* and SPAN: the shape of the Updater's events and the names of its spans (issue 17).
-    const client = ['EVENT_LIMITS', 'EVENT_VERSION', 'SPAN', 'Updater', 'verifyIpnsRecord']
+    // frugalHeap and its flags: a client process's heap kept small (issue 9).
+    const client = ['EVENT_LIMITS', 'EVENT_VERSION', 'FRUGAL_HEAP_FLAGS', 'SPAN', 'Updater', 'frugalHeap', 'verifyIpnsRecord']
     const publish = [
       'DEFAULT_REPO_DIR', 'addFiles', 'checkKeyFor', 'commit', 'commitDraft', 'delegate', 'draftNeeds', 'exportCar',
       'initRepo', 'listDrafts', 'loadCurrent', 'openSession', 'plan', 'publicKeysFrom', 'publishHeadIpns', 'publishStaged',

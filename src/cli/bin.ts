@@ -4,4 +4,17 @@
  * into dist/cli/ (see there for why); tsc builds it into dist/src/cli/ too.
  */
 import '../polyfill.js'
+import { frugalHeap } from '../client/heap.js'
 export { main } from './main.js'
+export { frugalHeapApplied } from '../client/heap.js'
+
+/**
+ * Process-wide settings of the `dagtuf` process before a command runs: the
+ * client commands and the mirror keep V8's heap small (src/client/heap.ts),
+ * so that a long catch-up's peak memory does not grow with its length. Not
+ * done in `main`, which tests also run inside their own processes.
+ */
+export function prepareProcess (argv: readonly string[]): void {
+  const first = argv[0] === '--json' ? argv[1] : argv[0]
+  if (first === 'client' || first === 'mirror') frugalHeap()
+}

@@ -21,3 +21,5 @@ export {
   type RefusedEvent, type FailedEvent, type Capped, type SourceUse
 } from './events.js'
 export { SPAN } from './tracing.js'
+// Node only: keep the process's heap small during long catch-ups (issue 9); the CLI's client commands call it.
+export { frugalHeap, FRUGAL_HEAP_FLAGS } from './heap.js'

@@ -23,6 +23,7 @@
  * - its failures are swallowed: the walk loads the same CID and reports
  *   what is wrong under its own rule.
  */
+import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { ladder } from '../model/ladder.js'
 import type { Loader } from '../validate/loader.js'
@@ -32,6 +33,17 @@ const PREVIOUS = /"previous-version":\{"\/":"([a-z2-7]{1,200})"\}/
 const SKIPS = /"skips":\[((?:\{"\/":"[a-z2-7]{1,200}"\},?){0,52})\]/
 const LINK = /\{"\/":"([a-z2-7]{1,200})"\}/g
 const TARGETS = /"root":\{"\/":"[a-z2-7]{1,200}"\},"targets":\{"\/":"([a-z2-7]{1,200})"\}\}/
+
+/**
+ * The CID a regex matched in a block's text. Not CID.parse: a CID keeps the
+ * string it was parsed from, and a regex match is a slice that keeps the
+ * whole decoded block alive with it (4,163 block texts, 4.9 MB, in a heap
+ * snapshot of a 10,000-step catch-up, through the hints waiting in the
+ * prefetcher).
+ */
+function cidOfText (text: string): CID {
+  return CID.decode(base32.decode(text))
+}
 
 /**
  * What a snapshot block claims of its place, read from its dag-json bytes
@@ -46,10 +58,10 @@ export function placeHint (bytes: Uint8Array): { height: number, previousVersion
     const height = Number(h[1])
     const p = PREVIOUS.exec(text)
     const sk = SKIPS.exec(text)
-    const skips = sk === null ? [] : [...sk[1]!.matchAll(LINK)].map((m) => CID.parse(m[1]!))
+    const skips = sk === null ? [] : [...sk[1]!.matchAll(LINK)].map((m) => cidOfText(m[1]!))
     const t = TARGETS.exec(text)
-    const place = { height, previousVersion: p === null ? null : CID.parse(p[1]!), skips }
-    return t === null ? place : { ...place, targets: CID.parse(t[1]!) }
+    const place = { height, previousVersion: p === null ? null : cidOfText(p[1]!), skips }
+    return t === null ? place : { ...place, targets: cidOfText(t[1]!) }
   } catch {
     return undefined
   }

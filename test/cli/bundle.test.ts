@@ -53,3 +53,22 @@ describe('cli: the bundle bin/dagtuf.js runs', () => {
     expect(r.urls.some((u) => u.startsWith(pathToFileURL(join(ROOT, 'dist', 'src')).href))).toBe(false)
   })
 })
+
+describe('cli: process settings before a command runs', () => {
+  /** In a fresh process: run the bundle's prepareProcess(argv), and say whether it asked V8 for a frugal heap. */
+  async function frugalAfter (argv: string[]): Promise<boolean> {
+    const bundle = pathToFileURL(join(ROOT, 'dist', 'cli', 'dagtuf.js')).href
+    const code = `const m = await import(${JSON.stringify(bundle)}); m.prepareProcess(${JSON.stringify(argv)}); process.stdout.write(String(m.frugalHeapApplied()))`
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code])
+    return JSON.parse(stdout) as boolean
+  }
+
+  it('the client commands and the mirror ask V8 for a frugal heap (src/client/heap.ts); the other commands do not', async () => {
+    expect(await frugalAfter(['client', 'update', '--dir', 'x'])).toBe(true)
+    expect(await frugalAfter(['--json', 'client', 'get'])).toBe(true)
+    expect(await frugalAfter(['mirror', '--once'])).toBe(true)
+    expect(await frugalAfter(['publish', '--dir', 'x'])).toBe(false)
+    expect(await frugalAfter(['serve'])).toBe(false)
+    expect(await frugalAfter([])).toBe(false)
+  })
+})
