@@ -32,37 +32,70 @@ describe('the verified-block cache of dagtuf serve', () => {
     return s
   }
 
-  it('holds at most its budget, evicts the least recently used first, keeps no block over maxEntryBytes, and counts hits and misses', () => {
+  it('holds at most its budget, evicts the least recently used first, admits a block into a full cache only if asked for more often than that one, keeps no block over maxEntryBytes, and counts hits and misses', () => {
     const cache = new BlockCache(10_000, 4_000)
-    const blocks = Array.from({ length: 6 }, (_, i) => blockOf(3_000, i + 1))
-    for (const b of blocks.slice(0, 3)) cache.put(b.cid, b.bytes)
-    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 9_000, evictions: 0 })
-    // Using the first makes the second the least recently used.
-    expect(cache.get(blocks[0]!.cid)).toBe(blocks[0]!.bytes)
-    cache.put(blocks[3]!.cid, blocks[3]!.bytes)
-    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 9_000, evictions: 1 })
-    expect(cache.get(blocks[1]!.cid)).toBeUndefined()
-    expect(cache.get(blocks[0]!.cid)).toBe(blocks[0]!.bytes)
-    expect(cache.get(blocks[2]!.cid)).toBe(blocks[2]!.bytes)
-    // Many more puts: the bytes held never pass the budget.
-    let peak = 0
-    for (let i = 0; i < 200; i++) {
-      const b = blockOf(1_000 + (i * 37) % 3_000, 100 + i)
+    /** What a server does: a hit, or the source's bytes kept. */
+    const lookup = (b: { cid: ReturnType<typeof cidOf>, bytes: Uint8Array }): boolean => {
+      const hit = cache.get(b.cid)
+      if (hit !== undefined) {
+        expect(hit).toBe(b.bytes)
+        return true
+      }
       cache.put(b.cid, b.bytes)
+      return false
+    }
+    const blocks = Array.from({ length: 6 }, (_, i) => blockOf(3_000, i + 1))
+    for (const b of blocks.slice(0, 3)) expect(lookup(b)).toBe(false)
+    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 9_000, evictions: 0, misses: 3 })
+    // Using the first makes the second the least recently used.
+    expect(lookup(blocks[0]!)).toBe(true)
+    // Asked for once, as often as the second: not admitted.
+    expect(lookup(blocks[3]!)).toBe(false)
+    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 9_000, evictions: 0, rejected: 1 })
+    // Asked for again: more often than the second, which it replaces.
+    expect(lookup(blocks[3]!)).toBe(false)
+    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 9_000, evictions: 1, rejected: 1 })
+    expect(lookup(blocks[3]!)).toBe(true)
+    expect(cache.get(blocks[1]!.cid)).toBeUndefined()
+    expect(cache.stats()).toMatchObject({ hits: 2, misses: 6 })
+
+    // More blocks than it holds, asked for in a cycle: the cache is not churned.
+    const cycled = new BlockCache(9_000, 4_000)
+    const ring = Array.from({ length: 10 }, (_, i) => blockOf(3_000, 50 + i))
+    let hits = 0
+    for (let round = 0; round < 5; round++) {
+      for (const b of ring) {
+        const hit = cycled.get(b.cid)
+        if (hit === undefined) cycled.put(b.cid, b.bytes)
+        else hits++
+      }
+    }
+    expect(cycled.stats()).toMatchObject({ entries: 3, evictions: 0, hits: 12 })
+    expect(hits).toBe(12)
+    // A block asked for more than the others gets in.
+    for (let i = 0; i < 3; i++) if (cycled.get(ring[9]!.cid) === undefined) cycled.put(ring[9]!.cid, ring[9]!.bytes)
+    expect(cycled.get(ring[9]!.cid)).toBe(ring[9]!.bytes)
+    expect(cycled.stats().evictions).toBe(1)
+
+    // Many more blocks of all sizes, some asked for often: the bytes held never pass the budget.
+    let peak = 0
+    const pool = Array.from({ length: 40 }, (_, i) => blockOf(1_000 + (i * 37) % 3_000, 100 + i))
+    for (let i = 0; i < 300; i++) {
+      // Skewed: some blocks far more often than others.
+      lookup(pool[(i * i + (i >> 3)) % 40]!)
       peak = Math.max(peak, cache.stats().bytes)
     }
     expect(peak).toBeLessThanOrEqual(10_000)
+    expect(cache.stats().evictions).toBeGreaterThan(1)
     // A block over maxEntryBytes is not kept, and what is held stays.
     const before = cache.stats()
     const large = blockOf(4_001, 999)
-    cache.put(large.cid, large.bytes)
-    expect(cache.get(large.cid)).toBeUndefined()
+    for (let i = 0; i < 3; i++) lookup(large)
     expect(cache.stats()).toMatchObject({ entries: before.entries, bytes: before.bytes })
-    expect(cache.stats()).toMatchObject({ hits: 3, misses: 2 })
     // The same bytes under another codec are the same entry (by multihash).
-    const asDagPb = cidOf(blocks[0]!.bytes, 0x70)
-    cache.put(blocks[0]!.cid, blocks[0]!.bytes)
-    expect(cache.get(asDagPb)).toBe(blocks[0]!.bytes)
+    const fresh = new BlockCache(10_000, 4_000)
+    fresh.put(blocks[0]!.cid, blocks[0]!.bytes)
+    expect(fresh.get(cidOf(blocks[0]!.bytes, 0x70))).toBe(blocks[0]!.bytes)
     // A budget of 0 keeps nothing.
     const none = new BlockCache(0)
     none.put(blocks[0]!.cid, blocks[0]!.bytes)
