@@ -20,7 +20,11 @@
  *   Without it, sockets that take each chunk at once (loopback, fast
  *   readers) let 16 responses write 16 MiB in one turn: the event loop of
  *   `dagtuf serve` stood still for 37 ms (p50) while the bench's 50
- *   downloads ran, and small requests waited as long.
+ *   downloads ran, and small requests waited as long. The budget is also a
+ *   cap on throughput when turns are slow (a turn that hashes blocks read
+ *   from disk): 1 MiB a turn held the cache-miss scenario to about 260 MB/s,
+ *   4 MiB (the server's default) let it reach 460 with small p99 still
+ *   under 50 ms (bench/results/serve-2026-11-30-*.md).
  * - `writeBody`: a body written in chunks of CHUNK bytes, each only after
  *   the socket drained the previous ones (write() returned true or 'drain'
  *   fired), so what node buffers per response stays about one chunk plus

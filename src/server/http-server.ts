@@ -100,7 +100,7 @@ export interface ServerOptions extends GatewayHandlerOptions {
   blockCacheBytes?: number
   /**
    * Bytes of large bodies (over SMALL_BLOCK, and CAR streams) written per
-   * turn of the event loop, all responses together (default 1 MiB): small
+   * turn of the event loop, all responses together (default 4 MiB): small
    * answers are not budgeted and go between two rounds (flow.ts TurnBudget).
    */
   largeBytesPerTurn?: number
@@ -163,7 +163,7 @@ export interface RunningServer {
 /** The verified-block cache's budget by default (block-cache.ts). */
 export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024
 /** Bytes of large bodies written per turn of the event loop by default (flow.ts TurnBudget). */
-export const DEFAULT_LARGE_BYTES_PER_TURN = 1024 * 1024
+export const DEFAULT_LARGE_BYTES_PER_TURN = 4 * 1024 * 1024
 const MAX_HEADER_BYTES = 8 * 1024
 /** Request header fields at most; more is 431 (node itself would only drop the excess). */
 const MAX_HEADERS = 64

@@ -136,7 +136,7 @@ export interface ServeOptions {
   maxHeldBytes?: number
   /** Bytes of verified blocks kept to be served again (http-server.ts; default 32 MiB, 0: none). */
   blockCacheBytes?: number
-  /** Bytes of large bodies written per turn of the event loop (http-server.ts; default 1 MiB). */
+  /** Bytes of large bodies written per turn of the event loop (http-server.ts; default 4 MiB). */
   largeBytesPerTurn?: number
   /** Most blocks, and most block bytes, in one CAR response of the gateway (gateway-handlers.ts; defaults there). */
   maxCarBlocks?: number
@@ -398,7 +398,7 @@ export const serveCommand: Command = {
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
     'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 16)' },
     'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 16)' },
-    'turn-kib': { type: 'string', help: 'KiB of large bodies written per turn of the event loop, all responses together; small answers go between turns (default 1024)' },
+    'turn-kib': { type: 'string', help: 'KiB of large bodies written per turn of the event loop, all responses together; small answers go between turns (default 4096)' },
     'block-cache-mib': { type: 'string', help: 'MiB of verified blocks kept in memory to be served again without a read and a hash (default 32; 0: no cache)' },
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
@@ -447,7 +447,7 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     maxHeldBlocks: int(args, 'max-held-blocks', 16, 1, 100_000),
     maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024,
     blockCacheBytes: int(args, 'block-cache-mib', 32, 0, 1_000_000) * 1024 * 1024,
-    largeBytesPerTurn: int(args, 'turn-kib', 1024, 64, 1_000_000) * 1024,
+    largeBytesPerTurn: int(args, 'turn-kib', 4096, 64, 1_000_000) * 1024,
     maxCarBlocks: int(args, 'max-car-blocks', 100_000, 1, 100_000_000),
     maxCarBytes: int(args, 'max-car-mib', 1024, 1, 1_000_000) * 1024 * 1024,
     maxCarStreams: int(args, 'max-car-streams', 8, 1, 10_000),
