@@ -568,6 +568,12 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
     // inspector served elsewhere), as trustless gateways do: the responses
     // are public and the client checks every byte; GET and HEAD with an
     // Accept header need no preflight.
-    return { ...answer, headers: { ...answer.headers, 'access-control-allow-origin': '*' } }
+    // Copied by descriptors: spreading the answer would read a lazy `body`
+    // (a CAR of one block: the block copied behind its header, 1 MiB per
+    // request that nobody reads).
+    return Object.defineProperties({}, {
+      ...Object.getOwnPropertyDescriptors(answer),
+      headers: { value: { ...answer.headers, 'access-control-allow-origin': '*' }, enumerable: true }
+    }) as GatewayResponse
   }
 }

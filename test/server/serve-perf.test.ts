@@ -11,6 +11,7 @@ import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { BlockCache, cachedSource } from '../../src/server/block-cache.js'
 import { CHUNK, TurnBudget } from '../../src/server/flow.js'
+import { gatewayHandler } from '../../src/server/gateway-handlers.js'
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { Metrics } from '../../src/server/metrics-handlers.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
@@ -165,6 +166,18 @@ describe('the verified-block cache of dagtuf serve', () => {
     const missing = rawBlock('not here')
     await expect(source.get(missing.cid)).rejects.toMatchObject({ code: 'ERR_BLOCK_NOT_FOUND' })
     expect(cache.stats().entries).toBe(1)
+  })
+
+  it('a CAR of one block is not joined behind its header unless `body` is read (the handler\'s answer keeps it lazy)', async () => {
+    const store = new MemoryBlockStore()
+    const a = blockOf(300_000, 11)
+    await store.put(a.cid, a.bytes)
+    const answer = await gatewayHandler({ source: store, head: async () => null })({ method: 'GET', url: `/ipfs/${a.cid}?format=car`, headers: {} })
+    expect(answer.headers['access-control-allow-origin']).toBe('*')
+    expect(answer.parts).toHaveLength(2)
+    const body = Object.getOwnPropertyDescriptor(answer, 'body')
+    expect(typeof body?.get).toBe('function')
+    expect(answer.body!.byteLength).toBe(answer.headers['content-length'])
   })
 
   it('/metrics shows the cache: bytes held, budget, hits, misses, evictions', async () => {
