@@ -11,6 +11,20 @@
  *   maxBytes + slots x the largest block, and under maxBytes with blocks much
  *   smaller than it). A request that waits longer than its limit for a slot
  *   is answered 503 ERR_BUSY.
+ * - `TurnBudget`: the bytes of large bodies written in one turn of the event
+ *   loop, all responses together. A large body's next chunk waits for the
+ *   next turn (setImmediate) once the turn's budget is spent, so that the
+ *   requests that arrived meanwhile (small ones: /head, a 1 KiB block, whose
+ *   bodies are not budgeted) are read and answered between two rounds of
+ *   large chunks instead of after every large body was handed to its socket.
+ *   Without it, sockets that take each chunk at once (loopback, fast
+ *   readers) let 16 responses write 16 MiB in one turn: the event loop of
+ *   `dagtuf serve` stood still for 37 ms (p50) while the bench's 50
+ *   downloads ran, and small requests waited as long. The budget is also a
+ *   cap on throughput when turns are slow (a turn that hashes blocks read
+ *   from disk): 1 MiB a turn held the cache-miss scenario to about 260 MB/s,
+ *   4 MiB (the server's default) let it reach 460 with small p99 still
+ *   under 50 ms (bench/results/serve-2026-11-30-*.md).
  * - `writeBody`: a body written in chunks of CHUNK bytes, each only after
  *   the socket drained the previous ones (write() returned true or 'drain'
  *   fired), so what node buffers per response stays about one chunk plus
@@ -113,6 +127,71 @@ export class BodyPool {
   }
 }
 
+export interface TurnStats {
+  /** The budget, and the most bytes of large bodies written in one turn. */
+  bytesPerTurn: number
+  peakBytesInTurn: number
+  /** Chunks that waited for a later turn, and chunks waiting now. */
+  deferred: number
+  waiting: number
+}
+
+/**
+ * Bytes of large bodies written per turn of the event loop, shared by all
+ * responses; chunks beyond wait for the next turns, first come first
+ * served. A turn's first chunk always goes (a chunk larger than the budget
+ * is written alone in its turn).
+ */
+export class TurnBudget {
+  #spent = 0
+  #peak = 0
+  #deferred = 0
+  #scheduled = false
+  readonly #waiters: Array<{ bytes: number, go: () => void }> = []
+
+  constructor (readonly bytesPerTurn: number) {}
+
+  stats (): TurnStats {
+    return { bytesPerTurn: this.bytesPerTurn, peakBytesInTurn: this.#peak, deferred: this.#deferred, waiting: this.#waiters.length }
+  }
+
+  #count (bytes: number): void {
+    this.#spent += bytes
+    if (this.#spent > this.#peak) this.#peak = this.#spent
+    this.#schedule()
+  }
+
+  /** A new turn starts after this one's I/O (setImmediate: the check phase, after the poll phase has read new requests). */
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#spent = 0
+      while (this.#waiters.length > 0 && (this.#spent === 0 || this.#spent + this.#waiters[0]!.bytes <= this.bytesPerTurn)) {
+        const next = this.#waiters.shift()!
+        this.#count(next.bytes)
+        next.go()
+      }
+    })
+  }
+
+  /**
+   * Null when `bytes` may be written now (they are counted), else a promise
+   * that resolves in the turn they are counted in. Waiting is first come
+   * first served: nobody goes ahead of an earlier waiter.
+   */
+  take (bytes: number): Promise<void> | null {
+    if (this.#waiters.length === 0 && (this.#spent === 0 || this.#spent + bytes <= this.bytesPerTurn)) {
+      this.#count(bytes)
+      return null
+    }
+    this.#deferred++
+    this.#schedule()
+    return new Promise<void>((resolve) => { this.#waiters.push({ bytes, go: resolve }) })
+  }
+}
+
 /**
  * Wait until `res` can take more bytes ('drain'), or its connection closes.
  * Resolves true when it drained; false when it closed or made no progress
@@ -147,6 +226,8 @@ export interface WriteObserver {
   buffered?: (bytes: number) => void
   /** Called when the write-inactivity timeout cut the connection. */
   stalled?: () => void
+  /** A large body: each chunk waits for its place in the turn budget first. */
+  budget?: TurnBudget
 }
 
 /**
@@ -160,10 +241,17 @@ export interface WriteObserver {
  */
 export async function writeBody (res: ServerResponse, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, timeoutMs: number, observer: WriteObserver = {}): Promise<void> {
   const stall = (): void => { observer.stalled?.() }
+  const budget = observer.budget
   for await (const part of parts) {
     for (let offset = 0; offset < part.byteLength; offset += CHUNK) {
       if (res.destroyed) return
-      const more = res.write(part.subarray(offset, Math.min(offset + CHUNK, part.byteLength)))
+      const chunk = part.subarray(offset, Math.min(offset + CHUNK, part.byteLength))
+      const wait = budget?.take(chunk.byteLength)
+      if (wait != null) {
+        await wait
+        if (res.destroyed) return
+      }
+      const more = res.write(chunk)
       // What this response has buffered, plus its socket's buffer once it has the socket.
       observer.buffered?.(res.writableLength)
       if (!more && !await drained(res, timeoutMs, stall)) return

@@ -52,6 +52,7 @@ import { CODEC_RAW } from '../model/hash.js'
 import { PROBE_CID, entitySize, parseEntityBytes, resolveRange, walkDag, type ByteRange, type DagScope, type EntityBytes } from './car-scopes.js'
 import type { BlockSource } from '../blocks/types.js'
 import { UsageError, type BlockCode } from '../model/errors.js'
+import { cachedSource, type BlockCache } from './block-cache.js'
 
 export interface GatewayHandlerOptions {
   /** Where blocks come from (checked there). */
@@ -71,6 +72,12 @@ export interface GatewayHandlerOptions {
   maxCarBlocks?: number
   /** Most block bytes in one CAR response (default 1 GiB); past it the response is cut. */
   maxCarBytes?: number
+  /**
+   * Blocks the source returned, kept to be served again without reading or
+   * hashing them again (block-cache.ts); without it every block is read
+   * from the source each time.
+   */
+  blockCache?: BlockCache
 }
 
 export interface GatewayRequest {
@@ -276,8 +283,10 @@ function concatParts (parts: readonly Uint8Array[]): Uint8Array {
  * @throws {UsageError} ERR_ARGUMENT for bad options
  */
 export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler {
-  const { source, head } = options
-  if (source == null || typeof source.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
+  const { head, blockCache } = options
+  if (options.source == null || typeof options.source.get !== 'function') throw new UsageError('ERR_ARGUMENT', 'source: expected a BlockSource')
+  // The CAR walk reads through the cache; a single block looks it up first itself (no deadline to arm on a hit).
+  const source = blockCache === undefined ? options.source : cachedSource(options.source, blockCache)
   if (typeof head !== 'function') throw new UsageError('ERR_ARGUMENT', 'head: expected a function')
   if (options.ipns !== undefined && typeof options.ipns !== 'function') throw new UsageError('ERR_ARGUMENT', 'ipns: expected a function')
   const maxBlockBytes = positiveInt(options.maxBlockBytes, MAX_ANY_BLOCK_BYTES, 'maxBlockBytes')
@@ -349,12 +358,16 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
     }
 
     let bytes: Uint8Array
+    const hit = probe ? undefined : blockCache?.get(cid)
     if (probe) {
       bytes = new Uint8Array(0)
+    } else if (hit !== undefined && hit.byteLength <= maxBlockBytes) {
+      bytes = hit
     } else {
       const d = deadline(blockTimeoutMs, signal)
       try {
-        bytes = await source.get(cid, { signal: d.signal, maxBytes: maxBlockBytes })
+        bytes = await options.source.get(cid, { signal: d.signal, maxBytes: maxBlockBytes })
+        blockCache?.put(cid, bytes)
       } catch (e) {
         const code = (e as { code?: string }).code
         if (d.timedOut() || code === 'ERR_TIMEOUT') throw new HttpError(504, 'ERR_TIMEOUT', `block ${id} was not found in time`)
@@ -555,6 +568,12 @@ export function gatewayHandler (options: GatewayHandlerOptions): GatewayHandler 
     // inspector served elsewhere), as trustless gateways do: the responses
     // are public and the client checks every byte; GET and HEAD with an
     // Accept header need no preflight.
-    return { ...answer, headers: { ...answer.headers, 'access-control-allow-origin': '*' } }
+    // Copied by descriptors: spreading the answer would read a lazy `body`
+    // (a CAR of one block: the block copied behind its header, 1 MiB per
+    // request that nobody reads).
+    return Object.defineProperties({}, {
+      ...Object.getOwnPropertyDescriptors(answer),
+      headers: { value: { ...answer.headers, 'access-control-allow-origin': '*' }, enumerable: true }
+    }) as GatewayResponse
   }
 }

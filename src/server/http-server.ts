@@ -24,9 +24,16 @@
  *   SIZE_MEMO CIDs are kept) go through a pool of their own (SMALL_SLOTS
  *   slots, so at most SMALL_SLOTS x SMALL_BLOCK bytes), so that large
  *   transfers, or readers that stopped reading, do not make them wait.
+ * - large bodies (over SMALL_BLOCK, and CAR streams) are written at most
+ *   `largeBytesPerTurn` bytes per turn of the event loop, all together
+ *   (TurnBudget): small answers go between two rounds of large chunks.
  * - bodies are written in 256 KiB chunks as the socket drains, and a
  *   connection whose socket takes nothing for `writeTimeoutMs` (a reader
  *   that stopped reading) is destroyed, which frees what it held.
+ * - verified blocks kept to be served again (BlockCache, `blockCacheBytes`,
+ *   default 32 MiB): a hit is neither read nor hashed again, and its bytes
+ *   are the cache's (a response holds no copy). The pools above still bound
+ *   the requests served at once, hits or not.
  * `stats()` counts all of it (tests and the bench read it).
  *
  * `routes` adds routes answered before all others (GET /metrics, /healthz,
@@ -43,7 +50,8 @@ import { positiveInt } from '../blocks/util.js'
 import { BlockError, UsageError } from '../model/errors.js'
 import { errorResponse, gatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse } from './gateway-handlers.js'
 import type { ResponseRecord } from './metrics-handlers.js'
-import { BodyPool, writeBody, type Lease, type PoolStats } from './flow.js'
+import { BodyPool, TurnBudget, writeBody, type Lease, type PoolStats, type TurnStats } from './flow.js'
+import { BlockCache, type BlockCacheStats } from './block-cache.js'
 import { isRegistryRoute, registryHandler, type RegistryHandler, type RegistryOptions } from './registry-handlers.js'
 import { isSessionRoute } from './session-handlers.js'
 import { isOpenApiRoute, openApiHandler } from './openapi.js'
@@ -86,6 +94,17 @@ export interface ServerOptions extends GatewayHandlerOptions {
   /** Longest wait for a block slot before 503 ERR_BUSY, in ms (default 5 000). */
   queueTimeoutMs?: number
   /**
+   * Bytes of verified blocks kept to be served again without a read and a
+   * hash (block-cache.ts; default 32 MiB, 0: none). Ignored with `blockCache`.
+   */
+  blockCacheBytes?: number
+  /**
+   * Bytes of large bodies (over SMALL_BLOCK, and CAR streams) written per
+   * turn of the event loop, all responses together (default 4 MiB): small
+   * answers are not budgeted and go between two rounds (flow.ts TurnBudget).
+   */
+  largeBytesPerTurn?: number
+  /**
    * More routes (GET /metrics, /healthz, /readyz: metrics-handlers.ts,
    * health-handlers.ts), answered before all others when `matches`.
    */
@@ -126,6 +145,10 @@ export interface ServerStats extends PoolStats {
   peakBufferedPerResponse: number
   /** The pool of blocks known to be small (the fields above are the main pool's). */
   small: PoolStats
+  /** The verified-block cache (block-cache.ts). */
+  cache: BlockCacheStats
+  /** The bytes of large bodies written per turn of the event loop (flow.ts TurnBudget). */
+  turns: TurnStats
 }
 
 export interface RunningServer {
@@ -137,6 +160,10 @@ export interface RunningServer {
   stats: () => ServerStats
 }
 
+/** The verified-block cache's budget by default (block-cache.ts). */
+export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024
+/** Bytes of large bodies written per turn of the event loop by default (flow.ts TurnBudget). */
+export const DEFAULT_LARGE_BYTES_PER_TURN = 4 * 1024 * 1024
 const MAX_HEADER_BYTES = 8 * 1024
 /** Request header fields at most; more is 431 (node itself would only drop the excess). */
 const MAX_HEADERS = 64
@@ -166,7 +193,10 @@ interface Conn {
  * @throws {BlockError} ERR_LISTEN when the address cannot be listened on (in use, not ours, does not resolve)
  */
 export async function startServer (options: ServerOptions): Promise<RunningServer> {
-  const handler = gatewayHandler(options)
+  const blockCacheBytes = options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES
+  if (!Number.isSafeInteger(blockCacheBytes) || blockCacheBytes < 0) throw new UsageError('ERR_ARGUMENT', 'blockCacheBytes: expected an integer >= 0')
+  const cache = options.blockCache ?? new BlockCache(blockCacheBytes)
+  const handler = gatewayHandler({ ...options, blockCache: cache })
   const registry = options.registry === undefined ? undefined : registryHandler(options.registry)
   const routing = options.routing === undefined ? undefined : routingHandler(options.routing)
   const host = options.host ?? '127.0.0.1'
@@ -186,6 +216,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     positiveInt(options.maxHeldBytes, 16 * 1024 * 1024, 'maxHeldBytes')
   )
   const smallPool = new BodyPool(SMALL_SLOTS, SMALL_SLOTS * SMALL_BLOCK)
+  const turns = new TurnBudget(positiveInt(options.largeBytesPerTurn, DEFAULT_LARGE_BYTES_PER_TURN, 'largeBytesPerTurn'))
   // Raw block sizes by the CID as written in the URL, oldest first (a Map keeps insertion order).
   const sizes = new Map<string, number>()
   const remember = (id: string, size: number): void => {
@@ -246,15 +277,17 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       res.writeHead(answer.status, answer.headers)
       await writeBody(res, held, writeTimeoutMs, {
         buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
-        stalled: () => { counts.writeTimeouts++ }
+        stalled: () => { counts.writeTimeouts++ },
+        budget: turns
       })
       return
     }
     // `parts` first: reading `body` of a response in parts would join them.
     const parts = answer.parts ?? (answer.body === undefined ? [] : [answer.body])
-    if (meter !== undefined) meter.bytes += parts.reduce((n, part) => n + part.byteLength, 0)
+    const length = parts.reduce((n, part) => n + part.byteLength, 0)
+    if (meter !== undefined) meter.bytes += length
     if (lease !== undefined) {
-      const bytes = parts.reduce((n, part) => n + part.byteLength, 0)
+      const bytes = length
       lease.hold(bytes)
       conn.held += bytes
       if (conn.held > counts.peakHeldPerConnection) counts.peakHeldPerConnection = conn.held
@@ -263,7 +296,9 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     res.writeHead(answer.status, answer.headers)
     await writeBody(res, parts, writeTimeoutMs, {
       buffered: (bytes) => { if (bytes > counts.peakBufferedPerResponse) counts.peakBufferedPerResponse = bytes },
-      stalled: () => { counts.writeTimeouts++ }
+      stalled: () => { counts.writeTimeouts++ },
+      // Small bodies go at once, between two rounds of large chunks.
+      ...(length > SMALL_BLOCK ? { budget: turns } : {})
     })
   }
 
@@ -501,6 +536,6 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     url: `http://${hostInUrl}:${address.port}`,
     port: address.port,
     close,
-    stats: () => ({ ...counts, ...pool.stats(), small: smallPool.stats() })
+    stats: () => ({ ...counts, ...pool.stats(), small: smallPool.stats(), cache: cache.stats(), turns: turns.stats() })
   }
 }

@@ -16,6 +16,8 @@
  *   dagtuf_http_refused_connections_total, dagtuf_http_busy_requests_total,
  *   dagtuf_http_write_timeouts_total, dagtuf_http_pipeline_overflows_total
  *                                                          counters (http-server.ts stats: load refused before a handler ran)
+ *   dagtuf_block_cache_bytes, dagtuf_block_cache_max_bytes  gauges (the verified-block cache, block-cache.ts)
+ *   dagtuf_block_cache_hits_total, dagtuf_block_cache_misses_total, dagtuf_block_cache_evictions_total  counters
  *
  * Label values are bounded (NOTES METRICS-BOUNDED; no secrets, AUDIT-NO-SECRETS):
  * routes are templates from a fixed list (`routeOf`), never paths or CIDs; methods from a fixed list; statuses are three digits; rules are the
@@ -70,6 +72,8 @@ export interface ServerLoad {
   readonly busyRequests: number
   readonly writeTimeouts: number
   readonly pipelineOverflows: number
+  /** The verified-block cache (block-cache.ts), when the server has one. */
+  readonly cache?: { readonly bytes: number, readonly maxBytes: number, readonly hits: number, readonly misses: number, readonly evictions: number }
 }
 
 /** What http-server.ts reports of each answered request. */
@@ -216,6 +220,17 @@ export class Metrics {
         ['dagtuf_http_pipeline_overflows_total', load.pipelineOverflows, 'Connections closed for pipelining too many requests.']
       ]
       for (const [name, value, help] of counters) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`)
+      const cache = load.cache
+      if (cache !== undefined) {
+        out.push('# HELP dagtuf_block_cache_bytes Bytes of verified blocks held by the block cache now.', '# TYPE dagtuf_block_cache_bytes gauge', `dagtuf_block_cache_bytes ${cache.bytes}`)
+        out.push('# HELP dagtuf_block_cache_max_bytes The block cache\'s budget (--block-cache-mib).', '# TYPE dagtuf_block_cache_max_bytes gauge', `dagtuf_block_cache_max_bytes ${cache.maxBytes}`)
+        const cacheCounters: Array<[string, number, string]> = [
+          ['dagtuf_block_cache_hits_total', cache.hits, 'Block lookups answered from the block cache (not read or hashed again).'],
+          ['dagtuf_block_cache_misses_total', cache.misses, 'Block lookups the block cache did not hold (read from the store and hash-checked).'],
+          ['dagtuf_block_cache_evictions_total', cache.evictions, 'Blocks dropped from the block cache to make room.']
+        ]
+        for (const [name, value, help] of cacheCounters) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`)
+      }
     }
     // The head's gauges are left out while it cannot be read (the counters still answer).
     const status = await this.#head?.().catch(() => undefined)

@@ -318,7 +318,8 @@ describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
         return await store.get(cid, o)
       }
     }
-    const server = await serve(held, { maxCarStreams: 1 })
+    // No block cache: every block read is a lookup of `held`, counted.
+    const server = await serve(held, { maxCarStreams: 1, blockCacheBytes: 0 })
     const url = `${server.url}/ipfs/${fileRoot.cid}?format=car`
     const first = httpRequest(url)
     for (let i = 0; i < 200 && server.stats().carStreams === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))

@@ -134,6 +134,10 @@ export interface ServeOptions {
   writeTimeoutMs?: number
   maxHeldBlocks?: number
   maxHeldBytes?: number
+  /** Bytes of verified blocks kept to be served again (http-server.ts; default 32 MiB, 0: none). */
+  blockCacheBytes?: number
+  /** Bytes of large bodies written per turn of the event loop (http-server.ts; default 4 MiB). */
+  largeBytesPerTurn?: number
   /** Most blocks, and most block bytes, in one CAR response of the gateway (gateway-handlers.ts; defaults there). */
   maxCarBlocks?: number
   maxCarBytes?: number
@@ -254,6 +258,8 @@ export async function serveRepository (dir: string, options: ServeOptions = {}):
       ...(options.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
       ...(options.maxHeldBlocks !== undefined ? { maxHeldBlocks: options.maxHeldBlocks } : {}),
       ...(options.maxHeldBytes !== undefined ? { maxHeldBytes: options.maxHeldBytes } : {}),
+      ...(options.blockCacheBytes !== undefined ? { blockCacheBytes: options.blockCacheBytes } : {}),
+      ...(options.largeBytesPerTurn !== undefined ? { largeBytesPerTurn: options.largeBytesPerTurn } : {}),
       ...(options.maxCarBlocks !== undefined ? { maxCarBlocks: options.maxCarBlocks } : {}),
       ...(options.maxCarBytes !== undefined ? { maxCarBytes: options.maxCarBytes } : {}),
       ...(options.maxCarStreams !== undefined ? { maxCarStreams: options.maxCarStreams } : {})
@@ -378,7 +384,7 @@ export function untilSignal (): Promise<string> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a repository over HTTP: trustless gateway for its blocks and IPNS record, GET /head, GET /config, and with --allow-push PUT /head',
-  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F] [--expiry-warning 7d] [--redis URL [--redis-prefix P]]',
+  usage: 'serve --dir D [--host 127.0.0.1] [--port N] [--libp2p MULTIADDR] [--max-car-blocks N] [--max-car-mib N] [--max-car-streams N] [--max-connections N] [--max-in-flight N] [--write-timeout MS] [--max-held-blocks N] [--max-held-mib N] [--block-cache-mib N] [--turn-kib N] [--allow-push [--max-push-bytes N] [--max-push-blocks N] [--push-rate N]] [--sessions [--draft-ttl 7d]] [--online-keys] [--passphrase-file F] [--expiry-warning 7d] [--redis URL [--redis-prefix P]]',
   options: {
     dir: { type: 'string', help: `repository folder (default ${DEFAULT_REPO_DIR})` },
     host: { type: 'string', help: 'interface to listen on (default 127.0.0.1)' },
@@ -392,6 +398,8 @@ export const serveCommand: Command = {
     'write-timeout': { type: 'string', help: 'ms a connection may take no bytes before it is closed (default 10000)' },
     'max-held-blocks': { type: 'string', help: 'block bodies held in memory at once (default 16)' },
     'max-held-mib': { type: 'string', help: 'no new block lookup while the bodies held add up to this many MiB (default 16)' },
+    'turn-kib': { type: 'string', help: 'KiB of large bodies written per turn of the event loop, all responses together; small answers go between turns (default 4096)' },
+    'block-cache-mib': { type: 'string', help: 'MiB of verified blocks kept in memory to be served again without a read and a hash (default 32; 0: no cache)' },
     'allow-push': { type: 'boolean', help: 'accept new heads by PUT /head (VALID successors of the head, If-Match); off by default' },
     'max-push-bytes': { type: 'string', help: `largest push body in bytes (default ${DEFAULT_MAX_BODY_BYTES})` },
     'max-push-blocks': { type: 'string', help: `most blocks in one push (default ${DEFAULT_MAX_BLOCKS})` },
@@ -438,6 +446,8 @@ async function serveWith (args: Parsed, io: Io, port: number, rate: number, sign
     writeTimeoutMs: int(args, 'write-timeout', 10_000, 100, 3_600_000),
     maxHeldBlocks: int(args, 'max-held-blocks', 16, 1, 100_000),
     maxHeldBytes: int(args, 'max-held-mib', 16, 1, 1_000_000) * 1024 * 1024,
+    blockCacheBytes: int(args, 'block-cache-mib', 32, 0, 1_000_000) * 1024 * 1024,
+    largeBytesPerTurn: int(args, 'turn-kib', 4096, 64, 1_000_000) * 1024,
     maxCarBlocks: int(args, 'max-car-blocks', 100_000, 1, 100_000_000),
     maxCarBytes: int(args, 'max-car-mib', 1024, 1, 1_000_000) * 1024 * 1024,
     maxCarStreams: int(args, 'max-car-streams', 8, 1, 10_000),
