@@ -36,7 +36,7 @@ import { FsDatastore } from 'datastore-fs'
 import { NotFoundError } from 'interface-store'
 import { LIMITS, MAX_ANY_BLOCK_BYTES } from '../model/config.js'
 import { BlockError, UsageError, diskFull } from '../model/errors.js'
-import { checkBlock } from '../model/hash.js'
+import { checkBlock, checkBlockAsync } from '../model/hash.js'
 import { fsyncDir, fsyncFile, isCode, readFileCapped, writeFileAtomic } from '../util/durable-fs.js'
 import { errorName, libp2pOptions, loadHelia, loadNetworking } from './helia-runtime.js'
 import { aborted, closed, isOurs, maxBytesOf, normalizeCid, notFound, readCapped, throwIfAborted, tooLarge } from './util.js'
@@ -106,8 +106,9 @@ class HeliaRepoNode implements RepoNode {
     } catch (e) {
       throw storageError(e, key, options.signal)
     }
-    // A block on disk can rot or be edited by hand: check it like any other.
-    checkBlock(key, bytes, max)
+    // A block on disk can rot or be edited by hand: check it like any other
+    // (a large one hashed off the event loop: checkBlockAsync).
+    await checkBlockAsync(key, bytes, max)
     return bytes
   }
 

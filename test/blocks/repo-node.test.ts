@@ -62,10 +62,11 @@ describe('openRepoNode on a filesystem blockstore', () => {
     await rejectsWith(node.get(a.cid, { maxBytes: 5 }), 'ERR_BLOCK_TOO_LARGE')
   })
 
-  it('a block altered on disk is caught with ERR_HASH_MISMATCH', async () => {
+  it.each([['a small block', 'will rot'], ['a block of 1 MiB (hashed off the event loop: OFF_THREAD_HASH_BYTES)', 'x'.repeat(1024 * 1024)]])('%s altered on disk is caught with ERR_HASH_MISMATCH', async (_what, text) => {
     const path = await dir()
     const node = await open(path)
-    const a = rawBlock('will rot')
+    const a = rawBlock(text)
+    expect(await node.put(a.cid, a.bytes).then(async () => await node.get(a.cid))).toEqual(a.bytes)
     await node.put(a.cid, a.bytes)
     const files: string[] = []
     for (const sub of await readdir(join(path, 'blocks'))) {
