@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Build the command's bundle: src/cli/bin.ts -> dist/cli/dagtuf.js plus the
+ * Build the command's bundle: src/bin.ts -> dist/cli/dagtuf.js plus the
  * chunks its commands load on demand (dist/cli/chunks/), ESM, for Node.
  *
  * Why: a cold `dagtuf client get` spent more time in Node's ESM loader than
@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-export const ENTRY = join(ROOT, 'src', 'cli', 'bin.ts')
+export const ENTRY = join(ROOT, 'src', 'bin.ts')
 export const OUTDIR = join(ROOT, 'dist', 'cli')
 
 /** Packages bundled into the chunks (by name, or scope with a trailing /). */

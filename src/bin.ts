@@ -1,12 +1,14 @@
 /**
  * What `bin/dagtuf.js` loads: the Promise.withResolvers polyfill first (before
  * any Helia import), then the CLI. scripts/build-cli.mjs bundles this file
- * into dist/cli/ (see there for why); tsc builds it into dist/src/cli/ too.
+ * into dist/cli/ (see there for why); tsc builds it into dist/src/ too. It
+ * sits at the top of src/ (a front module, test/spec/layers.test.ts) because
+ * it loads the polyfill.
  */
-import '../polyfill.js'
-import { frugalHeap } from '../client/heap.js'
-export { main } from './main.js'
-export { frugalHeapApplied } from '../client/heap.js'
+import './polyfill.js'
+import { frugalHeap } from './client/heap.js'
+export { main } from './cli/main.js'
+export { frugalHeapApplied } from './client/heap.js'
 
 /**
  * Process-wide settings of the `dagtuf` process before a command runs: the
