@@ -604,6 +604,29 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
   })
 
+  it('CLIENT-FLOOR-OVERTAKE: two roles overtaken in one update are both released, reported in code-unit order', async () => {
+    const sim = await sim0(38)
+    sim.delegate('targets', 'a')
+    await sim.addTarget('a', 'a/1.txt')
+    const v1 = await sim.publish()
+    // The client was shown drafts of both targets and a, signed by their keys and abandoned.
+    const tx = await sim.forgeTargets('targets', (t) => ({ ...t, targets: new Map() }))
+    const ax = await sim.forgeTargets('a', (t) => ({ ...t, targets: new Map() }))
+    const shown = await sim.forgeSnapshot({ targets: tx.cid, delegated: new Map([['a', ax.cid]]) })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(shown.cid)).cid)).record
+    expect(trusted.trusted!.targets.equals(tx.cid)).toBe(true)
+    await sim.addTarget('targets', 't2.txt')
+    await sim.addTarget('a', 'a/2.txt')
+    await sim.publish()
+    await sim.addTarget('targets', 't3.txt')
+    await sim.addTarget('a', 'a/3.txt')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v3 = await sim.publish()
+    // Both honest heads reach the drafts' predecessors in two steps: both overtake.
+    expect((await update(sim, trusted, v3.timestamp.cid)).floors).toEqual({ kept: [], dropped: [], overtaken: ['a', 'targets'] })
+  })
+
   it('BOUND-CHAIN: a floor walk that runs out of steps is reported as the bound, never settled by overtaking', async () => {
     const sim = await sim0(41)
     sim.delegate('targets', 'n')
