@@ -775,6 +775,27 @@ describe('what an accepted update says', () => {
     expect(a.floors).toEqual({ kept: ['targets'], dropped: ['u'], overtaken: [] })
   })
 
+  it('CLIENT-FLOOR-RETIRED: a tombstone for a name nothing in the trusted DAG delegated is refused unless it is the floor itself', async () => {
+    const sim = await sim0(39)
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(forged.cid)).cid)).record
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    // The new keys retire u at another object: no label of the trusted DAG signed for u, so no tombstone but the floor is accepted.
+    const other = await sim.forgeSnapshot({ retired: new Map([['u', v1.targets.cid]]) })
+    const e = await rejects(update(sim, trusted, (await sim.forgeTimestamp(other.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toEqual({ cid: v1.targets.cid.toString(), role: 'u', floor: v0.targets.cid.toString() })
+    // Retired at the floor itself, it is kept.
+    const same = await sim.forgeSnapshot({ retired: new Map([['u', v0.targets.cid]]) })
+    expect((await update(sim, trusted, (await sim.forgeTimestamp(same.cid)).cid)).floors).toEqual({ kept: ['targets', 'u'], dropped: [], overtaken: [] })
+  })
+
   it('CLIENT-FLOOR-RETIRED: a tombstone of the trusted snapshot never vanishes under recovery', async () => {
     const { sim, v3 } = await retiredN(37)
     const trusted = recordOf(v3)
