@@ -11,9 +11,11 @@ import { BlockError, UsageError, ValidationError } from '../../src/model/errors.
 import type { RoleKeys, RootEnvelope, TargetsEnvelope } from '../../src/model/types.js'
 import type { Loader } from '../../src/validate/loader.js'
 import {
-  assertValidSnapshot, dagOf, rootViolations, snapshotTopWithoutMaps, validateSnapshot, validateSnapshotTop,
+  assertValidSnapshot, assertValidSnapshotTop, dagOf, resolveLimits, rootViolations, snapshotTopWithoutMaps, validateSnapshot, validateSnapshotTop,
   validateTimestamp, type ValidReport
 } from '../../src/validate/valid.js'
+import { LIMITS } from '../../src/model/config.js'
+import { findTarget } from '../../src/validate/delegation.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
@@ -106,15 +108,36 @@ describe('a delegated role\'s targets map that fails to load', () => {
 })
 
 describe('options', () => {
-  it('ERR_ARGUMENT: limit overrides must be non-negative integers; zero is accepted', async () => {
+  it('ERR_ARGUMENT: limit overrides must be non-negative integers; zero and an absent value are accepted', async () => {
     const { b, first } = await honest()
     for (const bad of [-1, 1.5, Number.NaN, '3']) {
       const e = await caught(() => validateSnapshot(b.loader(), first.cid, { limits: { maxGlobSteps: bad as number } }))
       expect(e).toBeInstanceOf(UsageError)
       expect(e.code).toBe('ERR_ARGUMENT')
     }
+    expect((await validateSnapshot(b.loader(), first.cid, { limits: { maxGlobSteps: undefined } })).valid).toBe(true)
     // BOUND-DELEGATION-DEPTH 0: targets may delegate to no one.
     expect(rules(await validateSnapshot(b.loader(), first.cid, { limits: { maxDelegationDepth: 0 } }))).toEqual(['BOUND-DELEGATION-DEPTH'])
+  })
+  it('BOUND-DELEGATION-DEPTH: an override given as undefined leaves the bound in force, in VALID and in the search', async () => {
+    for (const k of Object.keys(LIMITS) as Array<keyof typeof LIMITS>) {
+      expect(resolveLimits({ [k]: undefined })[k]).toBe(LIMITS[k])
+    }
+    // A chain one role deeper than LIMITS.maxDelegationDepth, whose last role signs x.txt.
+    const b = new DagBuilder()
+    const root = await b.root()
+    const n = LIMITS.maxDelegationDepth + 1
+    const delegated: Record<string, TargetsEnvelope> = {}
+    for (let i = n - 1; i >= 0; i--) {
+      delegated[`d${i}`] = await b.targets(`d${i}`, i === n - 1 ? { targets: ['x.txt'] } : { delegations: [b.deleg(`d${i + 1}`, ['*'])] })
+    }
+    const top = await b.targets('targets', { delegations: [b.deleg('d0', ['*'])] })
+    const snap = await b.snapshot({ root, targets: top, delegated })
+    const unset = { maxDelegationDepth: undefined, maxDelegationsVisited: undefined }
+    expect(rules(await validateSnapshot(b.loader(), snap.cid, { limits: unset }))).toEqual(['BOUND-DELEGATION-DEPTH'])
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    expect((await caught(() => findTarget(dag, 'x.txt', { limits: unset }))).code).toBe('BOUND-DELEGATION-DEPTH')
+    expect((await findTarget(dag, 'x.txt', { limits: { maxDelegationDepth: n } }))?.role).toBe(`d${n - 1}`)
   })
 })
 
