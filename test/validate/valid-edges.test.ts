@@ -19,7 +19,8 @@ import { findTarget } from '../../src/validate/delegation.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
-const rules = (r: ValidReport<any>): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: ValidReport<any>): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 
 /** Flip one bit near the end of a stored block: its bytes no longer hash to its CID. */
 function corrupt (b: DagBuilder, cid: CID): void {

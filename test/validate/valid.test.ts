@@ -5,7 +5,8 @@ import { assertValidSnapshot, assertValidTimestamp, validateSnapshot, validateTi
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
-const rules = (r: ValidReport): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: ValidReport): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 
 /** targets -> r1 (r1/*), r1 -> r2 (r1/r2/*), targets -> h (hash prefix 5): a valid DAG. */
 async function honest (b = new DagBuilder()) {
