@@ -14,7 +14,14 @@ import { sourceLoader } from '../../src/validate/loader.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
 import { RepoSim, rawCid, type Version } from '../helpers/history.js'
-import { forgeRoot, later, rejects, seedSigner, violationRules } from '../helpers/client-sim.js'
+import { forgeRoot, later, rejects as rejectsWith, seedSigner, violationRules } from '../helpers/client-sim.js'
+
+/** `rejectsWith`, and the refusal says what is wrong (its message is never empty). */
+async function rejects (p: Promise<unknown>, code: string, name?: string): ReturnType<typeof rejectsWith> {
+  const e = await rejectsWith(p, code, name)
+  expect(e.message, code).not.toBe('')
+  return e
+}
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
