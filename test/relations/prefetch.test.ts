@@ -128,7 +128,9 @@ describe('ChainPrefetch', () => {
     const p = new ChainPrefetch(f.loader, place(100), 0, { window: 4 })
     await settle()
     expect(f.asked).toEqual([99, 98, 96, 64])
-    // Passing 99 leaves three ahead: more than half the window, no refill.
+    // Passing 99 leaves three ahead: more than half the window, no refill
+    // (nor when the walk says again that it holds 99).
+    p.passed(99)
     p.passed(99)
     await settle()
     expect(p.started).toBe(4)
@@ -148,13 +150,29 @@ describe('ChainPrefetch', () => {
     expect(p.started).toBe(10)
   })
 
+  it('SUCC-STAR: a walk that jumps far frees exactly the heights at or above where it lands', async () => {
+    for (const [land, refill] of [[70, 3], [64, 4]] as const) {
+      const f = fakeLoader()
+      const p = new ChainPrefetch(f.loader, place(100), 0, { window: 4 })
+      await settle()
+      expect(f.asked).toEqual([99, 98, 96, 64])
+      // Landing at 70 frees 99, 98 and 96 but not 64; landing at 64 frees 64 too.
+      p.passed(land)
+      await settle()
+      expect(f.asked.slice(4)).toHaveLength(refill)
+      expect(f.asked.slice(4).every((h) => Number(h) < land)).toBe(true)
+    }
+  })
+
   it('SUCC-STAR: heights the walk reached first are not fetched, and nothing starts after stop', async () => {
     const f = fakeLoader({ deferred: true })
     const p = new ChainPrefetch(f.loader, place(100), 0, { concurrency: 1 })
     expect(f.asked).toEqual([99])
     // The walk, on its own, is already at 60: 98, 96 and 64, heard from the
     // start, are above it and are not fetched; 99's answer tells of none below.
+    // (A later claim of a height above it does not move the walk back up.)
     p.passed(60)
+    p.passed(80)
     f.release()
     await settle()
     expect(f.asked).toEqual([99])
