@@ -177,6 +177,13 @@ describe('ChainPrefetch', () => {
     await settle()
     expect(f.asked).toEqual([99])
     expect(p.started).toBe(1)
+    // The walk holds 98 itself: 98, heard from the start, is not fetched; 96 is next.
+    const e = fakeLoader({ deferred: true })
+    const o = new ChainPrefetch(e.loader, place(100), 0, { concurrency: 1 })
+    o.passed(98)
+    e.release()
+    await settle()
+    expect(e.asked).toEqual([99, 96])
     const g = fakeLoader({ deferred: true })
     const q = new ChainPrefetch(g.loader, place(100), 0, { concurrency: 1 })
     q.stop()
