@@ -35,10 +35,11 @@ function place (h: number): Place {
 }
 
 /** The dag-json text a snapshot block would have (enough for placeHint). */
-function bytesOf (p: Place, targets: CID): Uint8Array {
+function bytesOf (p: Place, targets: CID | undefined): Uint8Array {
   const link = (c: CID): string => `{"/":"${c.toString()}"}`
   const prev = p.previousVersion === null ? 'null' : link(p.previousVersion)
-  return enc.encode(`{"expires":"2030-01-01T00:00:00Z","height":${p.height},"meta":{"delegated-targets":${link(cid(0))},"retired":${link(cid(0))},"root":${link(cid(0))},"targets":${link(targets)}},"previous-version":${prev},"skips":[${p.skips.map(link).join(',')}],"type":"snapshot"}`)
+  const meta = targets === undefined ? '{}' : `{"delegated-targets":${link(cid(0))},"retired":${link(cid(0))},"root":${link(cid(0))},"targets":${link(targets)}}`
+  return enc.encode(`{"expires":"2030-01-01T00:00:00Z","height":${p.height},"meta":${meta},"previous-version":${prev},"skips":[${p.skips.map(link).join(',')}],"type":"snapshot"}`)
 }
 
 /**
@@ -46,7 +47,7 @@ function bytesOf (p: Place, targets: CID): Uint8Array {
  * answers each snapshot's place (`claim` may change it); with `deferred`
  * the answers wait for `release`.
  */
-function fakeLoader (o: { bytes?: boolean, deferred?: boolean, claim?: (p: Place) => Place } = {}) {
+function fakeLoader (o: { bytes?: boolean, noTargets?: boolean, deferred?: boolean, claim?: (p: Place) => Place } = {}) {
   const asked: Array<number | string> = []
   const targets: string[] = []
   const waiting: Array<() => void> = []
@@ -73,7 +74,7 @@ function fakeLoader (o: { bytes?: boolean, deferred?: boolean, claim?: (p: Place
           prefetch: async (kind: string, c: CID) => {
             if (kind === 'targets') { targets.push(c.toString()); return undefined }
             if (kind !== 'snapshot') throw new Error(`prefetch of a ${kind}`)
-            return await answer(c, (p) => bytesOf(p, targetsCid(p.height)))
+            return await answer(c, (p) => bytesOf(p, o.noTargets === true ? undefined : targetsCid(p.height)))
           }
         }
       : {})
@@ -107,6 +108,14 @@ describe('ChainPrefetch', () => {
       // With bytes, the top-level targets object each snapshot names is asked for too.
       expect(f.targets).toEqual(bytes ? down(99, 11).map((h) => targetsCid(h).toString()) : [])
     }
+  })
+
+  it('SUCC-STAR: a block whose bytes name no top-level targets object asks for none', async () => {
+    const f = fakeLoader({ bytes: true, noTargets: true })
+    new ChainPrefetch(f.loader, place(20), 0, { concurrency: 1 })
+    await settle()
+    expect(f.asked).toEqual(down(19, 1))
+    expect(f.targets).toEqual([])
   })
 
   it('SUCC-STAR: at most `concurrency` fetches are under way, the highest heights first', async () => {
