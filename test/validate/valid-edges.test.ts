@@ -50,6 +50,7 @@ describe('role maps that fail to load', () => {
       expect(r.valid).toBe(false)
       expect(r.violations).toHaveLength(1)
       expect(r.violations[0]!.cid).toBe(mapRoot.toString())
+      expect(r.violations[0]!.message).not.toBe('')
       const fast = await caught(() => assertValidSnapshot(b.loader(), later.cid))
       expect(fast).toBeInstanceOf(ValidationError)
       expect(fast.code).toBe(r.violations[0]!.rule)
@@ -103,6 +104,8 @@ describe('a delegated role\'s targets map that fails to load', () => {
     })
     const r = await validateSnapshot(failing(new ValidationError('SHARD-ENC', 'not a shard node')), first.cid)
     expect(r.violations.map((v) => [v.rule, v.cid])).toEqual([['SHARD-ENC', r2.cid.toString()]])
+    // The violation carries the loader's reason.
+    expect(r.violations[0]!.message).toContain('not a shard node')
     const plain = new Error('not a verdict')
     expect(await caught(() => validateSnapshot(failing(plain), first.cid))).toBe(plain)
   })
@@ -115,6 +118,7 @@ describe('options', () => {
       const e = await caught(() => validateSnapshot(b.loader(), first.cid, { limits: { maxGlobSteps: bad as number } }))
       expect(e).toBeInstanceOf(UsageError)
       expect(e.code).toBe('ERR_ARGUMENT')
+      expect(e.message).toContain('maxGlobSteps')
     }
     expect((await validateSnapshot(b.loader(), first.cid, { limits: { maxGlobSteps: undefined } })).valid).toBe(true)
     // BOUND-DELEGATION-DEPTH 0: targets may delegate to no one.
