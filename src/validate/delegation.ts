@@ -28,7 +28,7 @@ import { UsageError, ValidationError } from '../model/errors.js'
 import { sha256, toHex } from '../model/hash.js'
 import type { DelegatedRole, KeyId, PublicKey, TargetInfo, TargetsEnvelope } from '../model/types.js'
 import { meetsThreshold } from './threshold.js'
-import type { Dag, LimitOverrides } from './valid.js'
+import type { Dag, LimitOverrides, ResolvedLimits } from './valid.js'
 
 const utf8 = new TextEncoder()
 
@@ -240,6 +240,16 @@ export function roleMatchesPath (role: DelegatedRole, path: string, hash?: strin
   return role.pathHashPrefixes.some((prefix) => { budget?.charge(1); return h.startsWith(prefix) })
 }
 
+/**
+ * LIMITS with the overrides that are given: an override whose value is
+ * undefined is absent (it never unsets a bound). Checks nothing else.
+ */
+export function withOverrides (overrides: LimitOverrides | undefined): ResolvedLimits {
+  const out: Record<string, number> = { ...LIMITS }
+  for (const [k, v] of Object.entries(overrides ?? {})) if (v !== undefined) out[k] = v
+  return out as ResolvedLimits
+}
+
 export interface FindOptions {
   limits?: LimitOverrides
   /**
@@ -319,7 +329,7 @@ async function visit (dag: Dag, name: string, via: Via): Promise<TargetsEnvelope
  */
 export async function findTarget (dag: Dag, path: string, opts: FindOptions = {}): Promise<Found | null> {
   if (typeof path !== 'string') throw new UsageError('ERR_ARGUMENT', 'findTarget: path must be a string')
-  const limits = { ...LIMITS, ...opts.limits }
+  const limits = withOverrides(opts.limits)
   const ref = opts.now === undefined ? undefined : referenceTime(opts.now)
   const matcher = new PathMatcher(path, opts.budget ?? new GlobBudget(limits.maxGlobSteps, `search for ${JSON.stringify(path.slice(0, 64))}`))
 

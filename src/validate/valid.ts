@@ -35,7 +35,7 @@ import {
   type DelegatedRole, type Envelope, type KeyId, type PublicKey, type RoleKeys, type RootEnvelope,
   type SignedOf, type SnapshotEnvelope, type TargetsEnvelope, type TimestampEnvelope
 } from '../model/types.js'
-import { GlobBudget, PathMatcher } from './delegation.js'
+import { GlobBudget, PathMatcher, withOverrides } from './delegation.js'
 import { meetsThreshold } from './threshold.js'
 import { ladder } from '../model/ladder.js'
 import { emptyMap } from '../shard/index.js'
@@ -135,7 +135,7 @@ export function resolveLimits (overrides: LimitOverrides | undefined): ResolvedL
       throw new UsageError('ERR_ARGUMENT', `limits.${k}: expected a non-negative integer`)
     }
   }
-  return { ...LIMITS, ...overrides }
+  return withOverrides(overrides)
 }
 
 // ---------------------------------------------------------------------------

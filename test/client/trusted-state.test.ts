@@ -14,7 +14,14 @@ import { sourceLoader } from '../../src/validate/loader.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
 import { RepoSim, rawCid, type Version } from '../helpers/history.js'
-import { forgeRoot, later, rejects, seedSigner, violationRules } from '../helpers/client-sim.js'
+import { forgeRoot, later, rejects as rejectsWith, seedSigner, violationRules } from '../helpers/client-sim.js'
+
+/** `rejectsWith`, and the refusal says what is wrong (its message is never empty). */
+async function rejects (p: Promise<unknown>, code: string, name?: string): ReturnType<typeof rejectsWith> {
+  const e = await rejectsWith(p, code, name)
+  expect(e.message, code).not.toBe('')
+  return e
+}
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
@@ -604,6 +611,29 @@ describe('CLIENT-RECOVER and CLIENT-FLOOR', () => {
     expect((await update(sim, trusted, v4.timestamp.cid)).floors).toEqual({ kept: ['targets'], dropped: [], overtaken: ['n'] })
   })
 
+  it('CLIENT-FLOOR-OVERTAKE: two roles overtaken in one update are both released, reported in code-unit order', async () => {
+    const sim = await sim0(38)
+    sim.delegate('targets', 'a')
+    await sim.addTarget('a', 'a/1.txt')
+    const v1 = await sim.publish()
+    // The client was shown drafts of both targets and a, signed by their keys and abandoned.
+    const tx = await sim.forgeTargets('targets', (t) => ({ ...t, targets: new Map() }))
+    const ax = await sim.forgeTargets('a', (t) => ({ ...t, targets: new Map() }))
+    const shown = await sim.forgeSnapshot({ targets: tx.cid, delegated: new Map([['a', ax.cid]]) })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(shown.cid)).cid)).record
+    expect(trusted.trusted!.targets.equals(tx.cid)).toBe(true)
+    await sim.addTarget('targets', 't2.txt')
+    await sim.addTarget('a', 'a/2.txt')
+    await sim.publish()
+    await sim.addTarget('targets', 't3.txt')
+    await sim.addTarget('a', 'a/3.txt')
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    const v3 = await sim.publish()
+    // Both honest heads reach the drafts' predecessors in two steps: both overtake.
+    expect((await update(sim, trusted, v3.timestamp.cid)).floors).toEqual({ kept: [], dropped: [], overtaken: ['a', 'targets'] })
+  })
+
   it('BOUND-CHAIN: a floor walk that runs out of steps is reported as the bound, never settled by overtaking', async () => {
     const sim = await sim0(41)
     sim.delegate('targets', 'n')
@@ -750,6 +780,27 @@ describe('what an accepted update says', () => {
     const a = await update(sim, trusted, v2.timestamp.cid)
     expect(a.continuity).toBe('recovered')
     expect(a.floors).toEqual({ kept: ['targets'], dropped: ['u'], overtaken: [] })
+  })
+
+  it('CLIENT-FLOOR-RETIRED: a tombstone for a name nothing in the trusted DAG delegated is refused unless it is the floor itself', async () => {
+    const sim = await sim0(39)
+    const v0 = sim.head
+    await sim.addTarget('targets', 'a.txt')
+    const v1 = await sim.publish()
+    const listed = new Map([...v1.delegated].map(([n, e]) => [n, e.cid] as const))
+    listed.set('u', v0.targets.cid)
+    const forged = await sim.forgeSnapshot({ delegated: listed })
+    const trusted = (await update(sim, recordOf(v1), (await sim.forgeTimestamp(forged.cid)).cid)).record
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    await sim.publish()
+    // The new keys retire u at another object: no label of the trusted DAG signed for u, so no tombstone but the floor is accepted.
+    const other = await sim.forgeSnapshot({ retired: new Map([['u', v1.targets.cid]]) })
+    const e = await rejects(update(sim, trusted, (await sim.forgeTimestamp(other.cid)).cid), 'CLIENT-FLOOR-RETIRED', 'ValidationError')
+    expect(e.details).toEqual({ cid: v1.targets.cid.toString(), role: 'u', floor: v0.targets.cid.toString() })
+    // Retired at the floor itself, it is kept.
+    const same = await sim.forgeSnapshot({ retired: new Map([['u', v0.targets.cid]]) })
+    expect((await update(sim, trusted, (await sim.forgeTimestamp(same.cid)).cid)).floors).toEqual({ kept: ['targets', 'u'], dropped: [], overtaken: [] })
   })
 
   it('CLIENT-FLOOR-RETIRED: a tombstone of the trusted snapshot never vanishes under recovery', async () => {

@@ -11,7 +11,8 @@ import { succ, succOpt, succStar, type Relation } from '../../src/relations/inde
 import { DagBuilder, EXPIRES } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
-const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: Relation): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 const s = (c: { cid: CID } | CID): string => ('cid' in c ? c.cid : c).toString()
 const top = { premise: 'top' } as const
 

@@ -18,7 +18,8 @@ import { placeHint } from '../../src/relations/prefetch.js'
 import { DEEP, propertyRuns } from '../helpers/seed.js'
 import { roundCounting } from '../helpers/rounds.js'
 
-const rules = (r: Relation): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: Relation): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 const top = { premise: 'top' } as const
 
 function popcount (n: number): number {

@@ -13,7 +13,8 @@ import {
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
-const rules = (r: ValidReport<any>): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: ValidReport<any>): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 const s = (c: { cid: CID } | CID): string => ('cid' in c ? c.cid : c).toString()
 
 /** targets -> r (signed by a key the delegation does not name: VALID-DELEG-SIG), targets -> q (honest). */

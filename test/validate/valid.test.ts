@@ -5,7 +5,8 @@ import { assertValidSnapshot, assertValidTimestamp, validateSnapshot, validateTi
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
-const rules = (r: ValidReport): string[] => r.violations.map((v) => v.rule)
+/** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
+const rules = (r: ValidReport): string[] => r.violations.map((v) => { expect(v.message, v.rule).not.toBe(''); return v.rule })
 
 /** targets -> r1 (r1/*), r1 -> r2 (r1/r2/*), targets -> h (hash prefix 5): a valid DAG. */
 async function honest (b = new DagBuilder()) {
@@ -360,6 +361,22 @@ describe('delegations', () => {
     expect(loader.stats.blocks).toBe(9)
   })
 
+  it('VALID-DELEG-PATHS: a cycle whose labels allow the path but that no allowing edge from targets enters is refused, not walked for ever', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    // targets -> x only for q/*; x <-> y for p/*: y's p/y.txt has a matching
+    // chain y <- x <- y <- ... that never reaches targets.
+    const x = await b.targets('x', { delegations: [b.deleg('y', ['p/*'])] })
+    const y = await b.targets('y', { targets: ['p/y.txt'], delegations: [b.deleg('x', ['p/*'])] })
+    const top = await b.targets('targets', { delegations: [b.deleg('x', ['q/*'])] })
+    const snap = await b.snapshot({ root, targets: top, delegated: { x, y } })
+    // A small glob budget: a walk that re-expands the cycle runs out of it
+    // (BOUND-GLOB) instead of answering.
+    const r = await validateSnapshot(b.loader(), snap.cid, { limits: { maxGlobSteps: 10_000 } })
+    expect(rules(r)).toEqual(['VALID-DELEG-PATHS'])
+    expect(r.violations[0]!.cid).toBe(y.cid.toString())
+  })
+
   it('report mode lists every violation; fail-fast stops at the first in NOTES order', async () => {
     const { b, root, r2 } = await honest()
     const r1 = await b.targets('r1', { targets: ['zzz/out.txt'], delegations: [b.deleg('r2', ['r1/r2/*']), b.deleg('missing', ['r1/m/*'])], signers: [] })
@@ -398,6 +415,23 @@ describe('bounds of the VALID walk', () => {
     // root, snapshot, targets, the two role maps and d0-d2: the role past the
     // bound is never fetched.
     expect(loader.stats.blocks).toBe(8)
+  })
+
+  it('BOUND-DELEGATION-DEPTH: a role reached past the bound by two delegators is reported once and never fetched', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const c = await b.targets('c', { targets: ['c/x.txt'] })
+    const left = await b.targets('left', { delegations: [b.deleg('c', ['c/*'])] })
+    const right = await b.targets('right', { delegations: [b.deleg('c', ['c/*'])] })
+    const top = await b.targets('targets', { delegations: [b.deleg('left', ['c/*']), b.deleg('right', ['c/*'])] })
+    const snap = await b.snapshot({ root, targets: top, delegated: { c, left, right } })
+    expect((await validateSnapshot(b.loader(), snap.cid, { limits: { maxDelegationDepth: 2 } })).valid).toBe(true)
+    const loader = b.loader()
+    const r = await validateSnapshot(loader, snap.cid, { limits: { maxDelegationDepth: 1 } })
+    expect(rules(r)).toEqual(['BOUND-DELEGATION-DEPTH'])
+    expect(r.violations[0]!.cid).toBe(c.cid.toString())
+    // root, snapshot, targets, the two role maps, left and right: not c.
+    expect(loader.stats.blocks).toBe(7)
   })
 
   it('BOUND-DELEGATIONS: the walk never fetches the siblings past the bound', async () => {
