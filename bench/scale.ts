@@ -395,7 +395,9 @@ function report (results: SizeResult[], load: { before: string, after: string },
   g.push(['`add` of 100,000 small files ≤ 60 s', af !== undefined ? `addFiles of ${int(af.n)} files: ${secs(af.pub.addFilesMs!)} (${(af.pub.addFilesMs! / af.n).toFixed(2)} ms a file${af.n < 100_000 ? `, ≈ ${secs(af.pub.addFilesMs! / af.n * 100_000)} for 100k if linear` : ''})` : '', af !== undefined && af.n >= 100_000 ? verdict(af.pub.addFilesMs! <= 60_000) : 'not measured'])
   const c1 = k1?.cold['dagtuf library']
   const t1 = k1?.cold['tuf-js linear']
-  const s1 = k1?.cold['tuf-js stock']
+  const s1raw = k1?.cold['tuf-js stock']
+  // Stock tuf-js skipped (BENCH_SCALE_NO_STOCK) or cut: no figure to compare with.
+  const s1 = s1raw !== undefined && s1raw.runs.length > 0 ? s1raw : undefined
   g.push(['1k: cold client not slower than tuf-js', c1 !== undefined && t1 !== undefined ? `${int(c1.ms)} ms vs ${int(t1.ms)} (linear), ${int(s1?.ms ?? NaN)} (stock); CLI ${int(k1?.cold['dagtuf CLI']?.ms ?? NaN)} ms` : '', verdict(c1 && t1 && c1.ms <= t1.ms && (s1 === undefined || c1.ms <= s1.ms))])
   lines.push('## Issue 8 goals')
   lines.push('')

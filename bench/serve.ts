@@ -249,6 +249,7 @@ try {
     report(`# dagtuf serve under load (${startedAt.toISOString()}${QUICK ? ', --quick' : ''})`)
     report('')
     report(`Loopback, child-process server with default limits${process.env.BENCH_SERVE_ARGS !== undefined ? ` plus \`${process.env.BENCH_SERVE_ARGS}\`` : ''}; ${SCENARIO_MS / 1000} s per scenario; load generator in worker threads of the parent process (same 2-core machine, shared).`)
+    if ((process.env.BENCH_SERVE_NODE_ARGS ?? '').trim() !== '') report(`Server node flags (BENCH_SERVE_NODE_ARGS): \`${process.env.BENCH_SERVE_NODE_ARGS!.trim()}\`.`)
     report('')
     if (ONLY.length > 0) report(`Only the scenarios matching BENCH_SERVE_ONLY=${ONLY.join(',')}.`)
     report(`Load average (1, 5, 15 min) at the start: ${loadavg().map((x) => x.toFixed(2)).join(', ')}`)

@@ -12,11 +12,14 @@ export { frugalHeapApplied } from './client/heap.js'
 
 /**
  * Process-wide settings of the `dagtuf` process before a command runs: the
- * client commands and the mirror keep V8's heap small (src/client/heap.ts),
- * so that a long catch-up's peak memory does not grow with its length. Not
- * done in `main`, which tests also run inside their own processes.
+ * client commands, the mirror and `serve` keep V8's heap small
+ * (src/client/heap.ts): a long catch-up's peak memory then does not grow
+ * with its length, and a server's stays within issue 16's 300 MB under load
+ * (bench:serve peaked at 322 MB without, 223 MB with, throughput goals
+ * still met: bench/results/serve-2026-11-30-0649.md and -0653.md). Not done
+ * in `main`, which tests also run inside their own processes.
  */
 export function prepareProcess (argv: readonly string[]): void {
   const first = argv[0] === '--json' ? argv[1] : argv[0]
-  if (first === 'client' || first === 'mirror') frugalHeap()
+  if (first === 'client' || first === 'mirror' || first === 'serve') frugalHeap()
 }

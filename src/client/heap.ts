@@ -17,8 +17,9 @@
  * The cost is more frequent collections (bench:catchup prints both).
  *
  * They apply to the whole process, so the library never sets them by
- * itself: the `dagtuf` CLI calls this for its client commands and the
- * mirror; an application that embeds the client may call it once.
+ * itself: the `dagtuf` CLI calls this for its client commands, the mirror
+ * and serve (src/bin.ts); an application that embeds the client may call it
+ * once.
  */
 import { setFlagsFromString } from 'node:v8'
 

@@ -63,12 +63,13 @@ describe('cli: process settings before a command runs', () => {
     return JSON.parse(stdout) as boolean
   }
 
-  it('the client commands and the mirror ask V8 for a frugal heap (src/client/heap.ts); the other commands do not', async () => {
+  it('the client commands, the mirror and serve ask V8 for a frugal heap (src/client/heap.ts); the other commands do not', async () => {
     expect(await frugalAfter(['client', 'update', '--dir', 'x'])).toBe(true)
     expect(await frugalAfter(['--json', 'client', 'get'])).toBe(true)
     expect(await frugalAfter(['mirror', '--once'])).toBe(true)
     expect(await frugalAfter(['publish', '--dir', 'x'])).toBe(false)
-    expect(await frugalAfter(['serve'])).toBe(false)
+    expect(await frugalAfter(['serve', '--dir', 'x'])).toBe(true)
+    expect(await frugalAfter(['add', '--dir', 'x', 'f'])).toBe(false)
     expect(await frugalAfter([])).toBe(false)
   })
 })
