@@ -2,6 +2,9 @@
 import { createServer, request } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterEach } from 'vitest'
+import type { BlockSource } from '../../src/blocks/types.js'
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 
 export interface RawAnswer { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
@@ -54,4 +57,19 @@ export async function tamperingProxy (target: string, change: (body: Buffer) => 
     upstream.on('error', () => { res.destroy() })
     upstream.end()
   })
+}
+
+/**
+ * `serve(source, extra)`: a dagtuf server (startServer, no head) on
+ * 127.0.0.1 for the tests of the enclosing describe block, each closed after
+ * its test. Call inside a `describe`.
+ */
+export function servers (): (source: BlockSource, extra?: Partial<ServerOptions>) => Promise<RunningServer> {
+  const running: RunningServer[] = []
+  afterEach(async () => { for (const s of running.splice(0)) await s.close() })
+  return async (source, extra = {}) => {
+    const s = await startServer({ source, head: async () => null, ...extra })
+    running.push(s)
+    return s
+  }
 }

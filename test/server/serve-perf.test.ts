@@ -8,14 +8,13 @@
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
-import type { BlockSource } from '../../src/blocks/types.js'
 import { BlockCache, cachedSource } from '../../src/server/block-cache.js'
 import { CHUNK, TurnBudget } from '../../src/server/flow.js'
 import { gatewayHandler } from '../../src/server/gateway-handlers.js'
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
+import { startServer, type RunningServer } from '../../src/server/http-server.js'
 import { Metrics } from '../../src/server/metrics-handlers.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
-import { httpRequest } from './http-helpers.js'
+import { httpRequest, servers } from './http-helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -25,13 +24,7 @@ function blockOf (size: number, seed: number): { cid: ReturnType<typeof cidOf>, 
 }
 
 describe('the verified-block cache of dagtuf serve', () => {
-  const servers: RunningServer[] = []
-  afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
-  async function serve (source: BlockSource, extra: Partial<ServerOptions> = {}): Promise<RunningServer> {
-    const s = await startServer({ source, head: async () => null, ...extra })
-    servers.push(s)
-    return s
-  }
+  const serve = servers()
 
   it('holds at most its budget, evicts the least recently used first, admits a block into a full cache only if asked for more often than that one, keeps no block over maxEntryBytes, and counts hits and misses', () => {
     const cache = new BlockCache(10_000, 4_000)

@@ -14,17 +14,16 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { readCar } from '../../src/blocks/car.js'
 import { MemoryBlockStore } from '../../src/blocks/memory.js'
 import type { BlockSource } from '../../src/blocks/types.js'
 import { gatewayHandler, type GatewayHandlerOptions, type GatewayRequest, type GatewayResponse } from '../../src/server/gateway-handlers.js'
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server/http-server.js'
 import { PREFETCH, parseEntityBytes, resolveRange, walkDag, type WalkOptions } from '../../src/server/car-scopes.js'
 import { CODEC_DAG_JSON, CODEC_DAG_PB } from '../../src/model/hash.js'
 import { cidOf, pseudoRandomBytes, rawBlock } from '../blocks/helpers.js'
 import { pbNodeOf, unixfsData } from '../helpers/unixfs-nodes.js'
-import { httpRequest } from './http-helpers.js'
+import { httpRequest, servers } from './http-helpers.js'
 
 type Block = { cid: CID, bytes: Uint8Array }
 
@@ -275,13 +274,7 @@ describe('trustless gateway spec, requests and status codes', () => {
 })
 
 describe('trustless gateway spec, streaming and bounds (on 127.0.0.1)', () => {
-  const servers: RunningServer[] = []
-  afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
-  async function serve (source: BlockSource, extra: Partial<ServerOptions> = {}): Promise<RunningServer> {
-    const s = await startServer({ source, head: async () => null, ...extra })
-    servers.push(s)
-    return s
-  }
+  const serve = servers()
 
   it('a dag-scope=all CAR streams over HTTP (chunked) and every block of it checks against its CID', async () => {
     const server = await serve(store)
