@@ -13,37 +13,15 @@ import * as realFs from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { DiskFullError, RepoError, diskFull } from '../../src/model/errors.js'
+import { dagtufJson as dagtuf } from '../helpers/cli.js'
+import type { FullDisk } from '../helpers/full-disk.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, type MadeRepo } from '../helpers/repo.js'
 
-const fault = vi.hoisted(() => ({ when: null as null | ((path: string) => boolean), code: 'ENOSPC', hits: 0 }))
+const fault = vi.hoisted(() => ({ when: null as FullDisk['when'], code: 'ENOSPC', hits: 0 }))
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>()
-  const full = (): Error => Object.assign(new Error(`${fault.code}: no space left on device, write`), { code: fault.code, syscall: 'write' })
-  const open = async (...args: Parameters<typeof real.open>): ReturnType<typeof real.open> => {
-    const h = await real.open(...args)
-    if (fault.when === null || !fault.when(String(args[0]))) return h
-    fault.hits++
-    // The file is created (as on a full disk: the inode fits, the data does not); writing fails.
-    return new Proxy(h, {
-      get (target, key) {
-        if (key === 'write' || key === 'writeFile' || key === 'appendFile') return async () => { throw full() }
-        const v = Reflect.get(target, key, target) as unknown
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-      }
-    })
-  }
-  return { ...real, open, default: { ...real, open } }
-})
-
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: { error?: { code: string, message: string, path?: string } } }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out.join('')) }
-}
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../helpers/full-disk.js')).fullDiskFs(await importOriginal(), fault))
 
 let work: TempDir
 let repo: MadeRepo

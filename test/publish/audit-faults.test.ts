@@ -4,43 +4,22 @@
  * the audit file) and nothing of it is done; when the entry was written and
  * the action then failed, `audit verify` explains it (incomplete publish).
  *
- * The full disk is injected as in test/cli/faults.test.ts: node:fs/promises
+ * The full disk is injected by test/helpers/full-disk.ts: node:fs/promises
  * is mocked so that writes through handles opened on chosen paths fail with
  * ENOSPC.
  */
 import * as realFs from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { verifyAudit } from '../../src/publish/audit.js'
+import { dagtufJson as dagtuf } from '../helpers/cli.js'
+import type { FullDisk } from '../helpers/full-disk.js'
 import { tempDir, type TempDir } from '../helpers/client-sim.js'
 import { makeRepo, type MadeRepo } from '../helpers/repo.js'
 
-const fault = vi.hoisted(() => ({ when: null as null | ((path: string) => boolean), hits: 0 }))
+const fault = vi.hoisted(() => ({ when: null as FullDisk['when'], code: 'ENOSPC', hits: 0 }))
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>()
-  const full = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' })
-  const open = async (...args: Parameters<typeof real.open>): ReturnType<typeof real.open> => {
-    const h = await real.open(...args)
-    if (fault.when === null || !fault.when(String(args[0]))) return h
-    fault.hits++
-    return new Proxy(h, {
-      get (target, key) {
-        if (key === 'write' || key === 'writeFile' || key === 'appendFile') return async () => { throw full() }
-        const v = Reflect.get(target, key, target) as unknown
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-      }
-    })
-  }
-  return { ...real, open, default: { ...real, open } }
-})
-
-async function dagtuf (...argv: string[]): Promise<{ code: number, json: Record<string, any> }> {
-  const out: string[] = []
-  const code = await main([...argv, '--json'], { out: (l) => out.push(l), err: () => {}, tty: false })
-  return { code, json: JSON.parse(out.join('')) as Record<string, any> }
-}
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../helpers/full-disk.js')).fullDiskFs(await importOriginal(), fault))
 
 let work: TempDir
 let repo: MadeRepo
