@@ -18,6 +18,10 @@ import { addFiles } from '../src/publish/stage.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin', 'dagtuf.js')
+/** The `dagtuf` command as a user runs it: the launcher, which starts the client commands from their snapshot (bin/dagtuf). */
+export const LAUNCHER = join(ROOT, 'bin', 'dagtuf')
+/** GNU time, which reports the peak RSS of a command that is not ours to instrument (the launcher's snapshot takes no --import). */
+export const GNU_TIME = '/usr/bin/time'
 export const RUN = join(ROOT, 'dist', 'bench', 'client-run.js')
 /** A preload that prints the peak RSS when a process exits (for the CLI, which prints its own output). */
 export const MAXRSS_HOOK = PEAK_RSS_HOOK
@@ -120,14 +124,14 @@ export interface RunResult {
 export class RunTimeout extends Error {}
 
 /**
- * Run `node ...args` to completion; wall time is measured from spawn to exit.
+ * Run `node ...args` (or `command ...args`) to completion; wall time is measured from spawn to exit.
  * The child must print `RESULT maxrss_kb=N` (its own peak RSS: bench/peak-rss.ts). With `timeoutMs`, a child still
  * running then is killed and RunTimeout is thrown.
  */
-export async function run (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<RunResult> {
+export async function run (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, command?: string } = {}): Promise<RunResult> {
   const started = process.hrtime.bigint()
   return await new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(options.command ?? process.execPath, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     let timedOut = false
@@ -141,7 +145,8 @@ export async function run (args: string[], options: { env?: NodeJS.ProcessEnv, t
       const ms = Number(process.hrtime.bigint() - started) / 1e6
       if (timedOut) { reject(new RunTimeout(`${args.slice(0, 3).join(' ')} killed after ${options.timeoutMs} ms`)); return }
       const results: Record<string, string> = {}
-      for (const m of out.matchAll(/^RESULT (\w+)=(.*)$/gm)) results[m[1]!] = m[2]!
+      // GNU time (-f 'RESULT maxrss_kb=%M') writes on stderr.
+      for (const m of (out + '\n' + err).matchAll(/^RESULT (\w+)=(.*)$/gm)) results[m[1]!] = m[2]!
       if (code !== 0 || results.maxrss_kb === undefined) reject(new Error(`${args.slice(0, 3).join(' ')} exited ${code}: ${err.slice(0, 2000)}`))
       else resolvePromise({ ms, maxrssKb: Number(results.maxrss_kb), results })
     })

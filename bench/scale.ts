@@ -43,7 +43,7 @@ import { join } from 'node:path'
 import { GatewaySource } from '../src/blocks/gateway-source.js'
 import { Updater } from '../src/client/updater.js'
 import {
-  BIN, ClassicRepo, MAXRSS_HOOK, ROOT, RUN, RunTimeout, content, countingProxy, median, resultsFile, run, startServe, staticServer, type Counted
+  ClassicRepo, GNU_TIME, LAUNCHER, ROOT, RUN, RunTimeout, content, countingProxy, median, resultsFile, run, startServe, staticServer, type Counted
 } from './common.js'
 
 const PUB = join(ROOT, 'dist', 'bench', 'scale-pub.js')
@@ -64,8 +64,26 @@ const int = (x: number): string => Number.isFinite(x) ? Math.round(x).toLocaleSt
 const kb = (x: number): string => !Number.isFinite(x) ? '—' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} MB` : `${(x / 1e3).toFixed(1)} KB`
 const ratio = (a: number, b: number): string => !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? '—' : a / b >= 10 ? `${(a / b).toFixed(0)}×` : `${(a / b).toFixed(2)}×`
 
-type ClientName = 'dagtuf library' | 'dagtuf CLI' | 'tuf-js linear' | 'tuf-js stock'
-const CLIENTS: ClientName[] = ['dagtuf library', 'dagtuf CLI', 'tuf-js linear', 'tuf-js stock']
+type ClientName = 'dagtuf library' | 'dagtuf CLI' | 'dagtuf CLI, no snapshot' | 'tuf-js linear' | 'tuf-js stock' | 'dagtuf CLI, inherited env' | 'tuf-js linear, inherited env'
+const CLIENTS: ClientName[] = ['dagtuf library', 'dagtuf CLI', 'dagtuf CLI, no snapshot', 'tuf-js linear', 'tuf-js stock']
+
+/**
+ * The environment of every client process. By default Node's own: without
+ * NODE_OPTIONS and NODE_EXTRA_CA_CERTS. The second matters here: the VM this
+ * project is developed on sets NODE_EXTRA_CA_CERTS to the system bundle,
+ * and Node then reads and parses 140,000 lines of certificates before any
+ * script starts (about 45 ms of every process, measured with `node -e ''`:
+ * 29 ms without, 75 ms with). When the benchmark's own environment has it,
+ * the cold clients also run with it (INHERITED_CLIENTS, their own rows).
+ * BENCH_SCALE_INHERIT_ENV=1 runs every client with the environment as inherited.
+ */
+const INHERIT_ENV = process.env.BENCH_SCALE_INHERIT_ENV === '1'
+const CLIENT_ENV: NodeJS.ProcessEnv = { ...process.env }
+if (!INHERIT_ENV) { delete CLIENT_ENV.NODE_OPTIONS; delete CLIENT_ENV.NODE_EXTRA_CA_CERTS }
+const INHERITED_CLIENTS: ClientName[] = !INHERIT_ENV && process.env.NODE_EXTRA_CA_CERTS !== undefined ? ['dagtuf CLI, inherited env', 'tuf-js linear, inherited env'] : []
+const envOf = (name: ClientName): NodeJS.ProcessEnv => name.endsWith('inherited env') ? process.env : name === 'dagtuf CLI, no snapshot' ? { ...CLIENT_ENV, DAGTUF_NO_SNAPSHOT: '1' } : CLIENT_ENV
+/** The CLI runs: the launcher under GNU time (for its peak RSS). */
+const isCli = (name: ClientName): boolean => name.startsWith('dagtuf CLI')
 
 interface ClientResult {
   runs: number[]
@@ -134,7 +152,7 @@ async function measure (name: ClientName, phase: 'cold' | 'warm', n: number, pro
     proxy.reset()
     let r
     try {
-      r = await run(args, { timeoutMs: TIMEOUT_MS })
+      r = await run(args, { timeoutMs: TIMEOUT_MS, env: envOf(name), ...(isCli(name) ? { command: GNU_TIME } : {}) })
     } catch (e) {
       // A client that fails is reported as such; the other clients still run.
       if (!(e instanceof RunTimeout)) return skipped(`FAILED: ${(e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' / ').slice(0, 300)}`)
@@ -216,21 +234,28 @@ async function benchSize (n: number): Promise<SizeResult> {
         await cp(from, join(d, 'state'), { recursive: true })
         return { dir: join(d, 'state'), out: join(d, 'out', 'target.txt') }
       }
-      const clients = (ts: string, path: string, dagState: string, tufState: string): Record<ClientName, (i: number) => Promise<{ args: string[], out: string }>> => ({
-        'dagtuf library': async () => { const f = await fresh(dagState); return { args: [RUN, 'dagtuf', f.dir, proxy.url, ts, path, f.out], out: f.out } },
-        'dagtuf CLI': async () => {
+      const clients = (ts: string, path: string, dagState: string, tufState: string): Record<ClientName, (i: number) => Promise<{ args: string[], out: string }>> => {
+        // `dagtuf client get --update` through the launcher, as a user types it; GNU time prints its peak RSS on stderr.
+        const cli = async (): Promise<{ args: string[], out: string }> => {
           const f = await fresh(dagState)
           await mkdir(join(f.out, '..'), { recursive: true })
-          return { args: ['--import', MAXRSS_HOOK, BIN, 'client', 'get', '--dir', f.dir, '--update', '--timestamp', ts, '--gateway', proxy.url, path, '-o', f.out], out: f.out }
-        },
+          return { args: ['-f', 'RESULT maxrss_kb=%M', LAUNCHER, 'client', 'get', '--dir', f.dir, '--update', '--timestamp', ts, '--gateway', proxy.url, path, '-o', f.out], out: f.out }
+        }
+        return {
+        'dagtuf library': async () => { const f = await fresh(dagState); return { args: [RUN, 'dagtuf', f.dir, proxy.url, ts, path, f.out], out: f.out } },
+        'dagtuf CLI': cli,
+        'dagtuf CLI, no snapshot': cli,
+        'dagtuf CLI, inherited env': cli,
+        'tuf-js linear, inherited env': async () => { const f = await fresh(tufState); return { args: [RUN, 'tufjs-linear', f.dir, cproxy.url, path, f.out], out: f.out } },
         'tuf-js linear': async () => { const f = await fresh(tufState); return { args: [RUN, 'tufjs-linear', f.dir, cproxy.url, path, f.out], out: f.out } },
         'tuf-js stock': async () => { const f = await fresh(tufState); return { args: [RUN, 'tufjs', f.dir, cproxy.url, path, f.out], out: f.out } }
-      })
+        }
+      }
 
       // -- Cold clients.
       log(`[${n}] cold clients (${coldPath})`)
       const coldRuns = clients(ts1, coldPath, template, tufTemplate)
-      for (const name of CLIENTS) {
+      for (const name of [...CLIENTS, ...INHERITED_CLIENTS]) {
         cold[name] = await measure(name, 'cold', n, name.startsWith('dagtuf') ? proxy : cproxy, coldRuns[name], coldBody)
       }
 
@@ -308,7 +333,7 @@ function table (header: string[], rows: string[][], right: (i: number) => boolea
 function clientRows (results: SizeResult[], pick: (r: SizeResult) => SizeResult['cold']): string[][] {
   const rows: string[][] = []
   for (const r of results) {
-    for (const name of CLIENTS) {
+    for (const name of [...CLIENTS, ...INHERITED_CLIENTS]) {
       const c = pick(r)[name]
       if (c === undefined) continue
       if (c.runs.length === 0) { rows.push([int(r.n), name, c.cut ?? 'not run', '', '', '', '', '', '']); continue }
@@ -330,6 +355,10 @@ function report (results: SizeResult[], load: { before: string, after: string },
   lines.push(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average before ${load.before}, after ${load.after}; whole run ${secs(wallMs)}.`)
   lines.push('Peak RSS is each process\'s own high-water mark (VmHWM in /proc/self/status), not getrusage\'s maxRSS, which on Linux carries the parent\'s resident set across fork + exec (bench/peak-rss.ts).')
   lines.push(`The publisher's create and bulk-build processes run with ${BIG_HEAP} (node's default heap cap is about 4 GB); their peak RSS is reported.`)
+  lines.push(INHERIT_ENV
+    ? 'Every client ran with the environment as inherited (BENCH_SCALE_INHERIT_ENV=1).'
+    : `Every client ran in Node's default environment: NODE_OPTIONS and NODE_EXTRA_CA_CERTS removed${process.env.NODE_EXTRA_CA_CERTS !== undefined ? ` (this machine sets NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}, which costs every Node process about 45 ms before its first line runs; the rows "inherited env" are the cold CLI and tuf-js linear with it)` : ''}.`)
+  lines.push('"dagtuf CLI" is `bin/dagtuf client get --update` as a user runs it: the launcher, which starts the client commands from their V8 start-up snapshot (dist/cli/client.blob); "no snapshot" is the same with DAGTUF_NO_SNAPSHOT=1 (bin/dagtuf.js). Their peak RSS comes from GNU time (%M).')
   lines.push(`Median of ${RUNS} fresh-process runs over loopback HTTP. tuf-js 5.0.1; "tuf-js linear" = tuf-js with the O(n²) spreads in Targets.fromJSON and Targets#toJSON replaced by a linear loop inside the client process (bench/client-run.ts).`)
   const sharedAt = results.filter((r) => r.shared).map((r) => int(r.n))
   lines.push(sharedAt.length > 0
@@ -380,6 +409,11 @@ function report (results: SizeResult[], load: { before: string, after: string },
   // what a user runs in a fresh process), and the library runner's ratio is shown beside it.
   const cli100 = k100?.cold['dagtuf CLI']
   g.push(['100k: cold client ≥ 10× faster than tuf-js linear (verdict: the CLI)', cli100 !== undefined && c100 !== undefined && t100 !== undefined ? `CLI ${ratio(t100.ms, cli100.ms)} (${int(cli100.ms)} vs ${int(t100.ms)} ms); library runner ${ratio(t100.ms, c100.ms)}` : '', verdict(cli100 && t100 && t100.ms / cli100.ms >= 10)])
+  const cliNs100 = k100?.cold['dagtuf CLI, no snapshot']
+  if (cliNs100 !== undefined && t100 !== undefined) g.push(['(for reference) 100k: the CLI without its start-up snapshot (DAGTUF_NO_SNAPSHOT=1)', `${ratio(t100.ms, cliNs100.ms)} (${int(cliNs100.ms)} ms)`, '(no goal)'])
+  const cliInh100 = k100?.cold['dagtuf CLI, inherited env']
+  const tInh100 = k100?.cold['tuf-js linear, inherited env']
+  if (cliInh100 !== undefined && tInh100 !== undefined) g.push(['(for reference) 100k: the CLI and tuf-js linear with NODE_EXTRA_CA_CERTS as this machine sets it', `${ratio(tInh100.ms, cliInh100.ms)} (${int(cliInh100.ms)} vs ${int(tInh100.ms)} ms)`, '(no goal)'])
   if (c100?.phases !== undefined && t100?.phases !== undefined) {
     g.push(['(for reference) 100k: the same, counting only the work after the imports (library runners)', `${int(c100.phases.workMs)} vs ${int(t100.phases.workMs)} ms: ${ratio(t100.phases.workMs, c100.phases.workMs)}; Node's own start-up ${int(c100.phases.bootMs)} / ${int(t100.phases.bootMs)} ms, imports ${int(c100.phases.importMs)} / ${int(t100.phases.importMs)} ms`, '(no goal)'])
   }

@@ -14,4 +14,6 @@ export default async function setup (): Promise<void> {
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root }).catch(() => {})
   // bin/dagtuf.js runs the bundle of the CLI (scripts/build-cli.mjs); a build that fails is a failure here.
   await promisify(execFile)(process.execPath, [resolve(root, 'scripts', 'build-cli.mjs')], { cwd: root })
+  // bin/dagtuf runs the client commands from the start-up snapshot (scripts/build-snapshot.mjs): strict here.
+  await promisify(execFile)(process.execPath, [resolve(root, 'scripts', 'build-snapshot.mjs')], { cwd: root })
 }

@@ -120,6 +120,15 @@ const SPKI_PREFIX = '302a300506032b6570032100'
 const PKCS8_PREFIX = '302e020100300506032b657004220420'
 const keyObjectCache = new Map<string, import('node:crypto').KeyObject>()
 
+/**
+ * Forget the node:crypto key objects made so far. The client's start-up
+ * snapshot (src/client-snapshot.ts) calls it after its warm-up: a KeyObject
+ * lives outside V8's heap and cannot be written into a snapshot.
+ */
+export function clearKeyObjectCache (): void {
+  keyObjectCache.clear()
+}
+
 function nodePublicKeyObject (publicHex: string): import('node:crypto').KeyObject {
   let obj = keyObjectCache.get(publicHex)
   if (obj === undefined) {
