@@ -45,6 +45,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../src/model/keys.js'
 import { signEnvelope } from '../src/model/sign.js'
+import { GNU_TIME, LAUNCHER } from './common.js'
 import type { Envelope, Signed, SnapshotSigned, TargetInfo } from '../src/model/types.js'
 import { binName, binOfHash } from '../src/model/delegations.js'
 import { ShardReader, buildRolesMap, buildTargetsMap, emptyMap, targetsCodec, updateMap, type ShardBlock } from '../src/shard/index.js'
@@ -213,16 +214,28 @@ async function measureProcess (scenario: string, what: string, changed: number, 
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const script = fileURLToPath(new URL('./catchup-client.js', import.meta.url))
-    // Twice, each from a copy of the same state: with the library's defaults,
-    // and after frugalHeap() as the dagtuf CLI's client commands call it.
-    for (const variant of ['defaults', 'frugal'] as const) {
+    // Three times, each from a copy of the same state: the library with its
+    // defaults; the library after frugalHeap(), as the dagtuf CLI's client
+    // commands call it; and the `dagtuf client update` command as a user
+    // runs it (bin/dagtuf: the client's start-up snapshot), under GNU time
+    // for its peak RSS.
+    for (const variant of ['defaults', 'frugal', 'cli'] as const) {
       const copy = `${dir}-${variant}`
       await cp(dir, copy, { recursive: true })
       src.reset()
-      const { stdout } = await promisify(execFile)(process.execPath, [script, copy, url, head.toString(), variant], { maxBuffer: 1 << 20 })
+      let out: { ms: number, vmHwmMiB: number }
+      if (variant === 'cli') {
+        const t0 = performance.now()
+        const { stderr } = await promisify(execFile)(GNU_TIME, ['-f', 'RESULT maxrss_kb=%M', LAUNCHER, 'client', 'update', '--dir', copy, '--gateway', url, '--timestamp', head.toString()], { maxBuffer: 1 << 20 })
+        const kb = /^RESULT maxrss_kb=(\d+)$/m.exec(stderr)
+        if (kb === null) throw new Error(`no peak RSS from GNU time: ${stderr.slice(0, 500)}`)
+        out = { ms: performance.now() - t0, vmHwmMiB: Number(kb[1]) / 1024 }
+      } else {
+        const { stdout } = await promisify(execFile)(process.execPath, [script, copy, url, head.toString(), variant], { maxBuffer: 1 << 20 })
+        out = JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number, vmHwmMiB: number }
+      }
       await rm(copy, { recursive: true, force: true })
-      const out = JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number, vmHwmMiB: number }
-      const label = `${what} (${variant === 'frugal' ? 'frugalHeap(), as the CLI' : 'library defaults'})`
+      const label = `${what} (${variant === 'cli' ? '`dagtuf client update`, whole process' : variant === 'frugal' ? 'frugalHeap(), as the CLI' : 'library defaults'})`
       rows.push({ scenario, what: label, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
       console.error(`${scenario} / ${label} (own process): ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
     }

@@ -21,5 +21,6 @@ export { frugalHeapApplied } from './client/heap.js'
  */
 export function prepareProcess (argv: readonly string[]): void {
   const first = argv[0] === '--json' ? argv[1] : argv[0]
-  if (first === 'client' || first === 'mirror' || first === 'serve') frugalHeap()
+  if (first === 'client') frugalHeap('client')
+  else if (first === 'mirror' || first === 'serve') frugalHeap('server')
 }

@@ -53,7 +53,7 @@ async function runFromSnapshot (argv: readonly string[]): Promise<number> {
   }
   // As bin/dagtuf.js: a closed pipe (`dagtuf ... | head`) is not an error of ours.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e })
-  frugalHeap()
+  frugalHeap('client')
   return await main(args)
 }
 

@@ -28,7 +28,7 @@ describe('the dagtuf package', () => {
     const names = JSON.parse(stdout) as Record<string, string[]>
     // EVENT_* and SPAN: the shape of the Updater's events and the names of its spans (issue 17).
     // frugalHeap and its flags: a client process's heap kept small (issue 9).
-    const client = ['EVENT_LIMITS', 'EVENT_VERSION', 'FRUGAL_HEAP_FLAGS', 'SPAN', 'Updater', 'frugalHeap', 'verifyIpnsRecord']
+    const client = ['CLIENT_HEAP_FLAGS', 'EVENT_LIMITS', 'EVENT_VERSION', 'FRUGAL_HEAP_FLAGS', 'SPAN', 'Updater', 'frugalHeap', 'verifyIpnsRecord']
     const publish = [
       'DEFAULT_REPO_DIR', 'addFiles', 'checkKeyFor', 'commit', 'commitDraft', 'delegate', 'draftNeeds', 'exportCar',
       'initRepo', 'listDrafts', 'loadCurrent', 'openSession', 'plan', 'publicKeysFrom', 'publishHeadIpns', 'publishStaged',

@@ -224,17 +224,65 @@ function networkError (url: string, e: unknown): BlockError {
 }
 
 /**
+ * At most GATEWAY_SOCKETS requests to one origin at once. The others wait
+ * here, as a callback each, before their attempt's time limit starts: not
+ * in node's agent, where each would already be a whole request (a catch-up
+ * asks for up to 512 blocks at once: 448 request objects, their timers and
+ * listeners, about 1 MB, in a client's peak memory) and its time limit
+ * would run while it waits for a socket.
+ */
+class Slots {
+  #free: number
+  readonly #waiting = new Set<() => void>()
+  constructor (n: number) { this.#free = n }
+
+  async take (signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal)
+    if (this.#free > 0) { this.#free--; return }
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => { signal?.removeEventListener('abort', onAbort); resolve() }
+      const onAbort = (): void => { this.#waiting.delete(go); reject(aborted(undefined, signal?.reason)) }
+      this.#waiting.add(go)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  give (): void {
+    for (const next of this.#waiting) {
+      this.#waiting.delete(next)
+      next() // the slot passes to it
+      return
+    }
+    this.#free++
+  }
+}
+const slotsByOrigin = new Map<string, Slots>()
+
+function slotsOf (url: string): Slots {
+  const origin = new URL(url).origin
+  let s = slotsByOrigin.get(origin)
+  if (s === undefined) slotsByOrigin.set(origin, s = new Slots(GATEWAY_SOCKETS))
+  return s
+}
+
+/**
  * GET `url` with retries. Returns a 200 body (read under `maxBytes`) or a
  * non-retryable status; throws when the retries are exhausted.
  */
 async function request (opts: Resolved, url: string, accept: string, maxBytes: number, what: CID | string, signal: AbortSignal | undefined): Promise<Answer> {
   let last: BlockError | undefined
+  const slots = slotsOf(url)
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     if (attempt > 0) {
       const base = opts.backoffMs * 2 ** (attempt - 1)
       await sleep(Math.min(base + Math.random() * opts.backoffMs, 30_000), signal)
     }
     throwIfAborted(signal)
+    try {
+      await slots.take(signal)
+    } catch (e) {
+      throw aborted(typeof what === 'string' ? undefined : what, e)
+    }
     const d = deadline(opts.timeoutMs, signal)
     try {
       const res = await opts.get(url, accept, d.signal)
@@ -261,6 +309,7 @@ async function request (opts: Resolved, url: string, accept: string, maxBytes: n
         : networkError(url, e)
     } finally {
       d.clear()
+      slots.give()
     }
   }
   throw last ?? new BlockError('ERR_TRANSPORT', `request to ${url} failed`, { details: { url } })

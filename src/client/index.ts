@@ -22,4 +22,4 @@ export {
 } from './events.js'
 export { SPAN } from './tracing.js'
 // Node only: keep the process's heap small during long catch-ups (issue 9); the CLI's client commands call it.
-export { frugalHeap, FRUGAL_HEAP_FLAGS } from './heap.js'
+export { frugalHeap, FRUGAL_HEAP_FLAGS, CLIENT_HEAP_FLAGS } from './heap.js'

@@ -18,8 +18,9 @@
  *   height at most once (the first CID heard for it), so a lying chain costs
  *   at most one block per height the walk would cross anyway;
  * - at most `window` snapshots are fetched ahead of the walk and not yet
- *   passed by it (memory independent of K: with `Loader.prefetch` each is
- *   held as its bytes, about 1 KiB), at most `concurrency` at once;
+ *   passed by it, and at most about `maxBytes` of them (memory independent
+ *   of K: with `Loader.prefetch` each is held as its bytes, about 1 KiB, until
+ *   the walk reads it), at most `concurrency` at once;
  * - its failures are swallowed: the walk loads the same CID and reports
  *   what is wrong under its own rule.
  */
@@ -71,6 +72,14 @@ export function placeHint (bytes: Uint8Array): { height: number, previousVersion
 export const PREFETCH_WINDOW = 16384
 /** Prefetches outstanding at once, at most (the loader bounds its own fetches too). */
 export const PREFETCH_CONCURRENCY = 512
+/**
+ * Bytes of snapshots fetched ahead and not yet passed, at most (counting
+ * those in flight at the average size seen so far). Without it the window
+ * alone let a 10,000-step catch-up hold all 11 MB of its snapshots at once
+ * (and a longer one 16,384 of them), most of a client's peak memory beyond
+ * Node's own (bench:catchup --process).
+ */
+export const PREFETCH_BYTES = 2 * 1024 * 1024
 
 /** A max-heap of heights. */
 class Heap {
@@ -114,6 +123,12 @@ export class ChainPrefetch {
   readonly #floor: number
   readonly #window: number
   readonly #concurrency: number
+  readonly #maxBytes: number
+  /** The size of each fetched height in #ahead, and their sum. */
+  readonly #sizes = new Map<number, number>()
+  #heldBytes = 0
+  #fetched = 0
+  #fetchedBytes = 0
   /** The first CID heard for each height not yet fetched (at most window x 53 entries). */
   readonly #known = new Map<number, CID>()
   readonly #todo = new Heap()
@@ -130,11 +145,12 @@ export class ChainPrefetch {
    * @param top the walk's start: its CID, height, previous-version and skips (as claimed)
    * @param floor the height of the walk's far end: nothing at or below it is fetched
    */
-  constructor (loader: Loader, top: { height: number, previousVersion: CID | null, skips: readonly CID[] }, floor: number, opts: { window?: number, concurrency?: number } = {}) {
+  constructor (loader: Loader, top: { height: number, previousVersion: CID | null, skips: readonly CID[] }, floor: number, opts: { window?: number, concurrency?: number, maxBytes?: number } = {}) {
     this.#loader = loader
     this.#floor = floor
     this.#window = opts.window ?? PREFETCH_WINDOW
     this.#concurrency = opts.concurrency ?? PREFETCH_CONCURRENCY
+    this.#maxBytes = opts.maxBytes ?? PREFETCH_BYTES
     this.#below = top.height
     this.#learn(top.height, top.previousVersion, top.skips)
     this.#pump()
@@ -146,14 +162,30 @@ export class ChainPrefetch {
     // Heights are claims: a snapshot may claim one far below the last. Free
     // the window's heights at or above it, in as many steps as the window holds.
     if (this.#below - height > this.#ahead.size) {
-      for (const h of [...this.#ahead]) if (h >= height) this.#ahead.delete(h)
+      for (const h of [...this.#ahead]) if (h >= height) this.#drop(h)
     } else {
-      for (let h = height; h < this.#below; h++) this.#ahead.delete(h)
+      for (let h = height; h < this.#below; h++) this.#drop(h)
     }
     this.#below = height
     // Refill in batches: when fetches are under way, or once the walk has used
-    // half the window (one round for many blocks, not one block a round).
-    if (this.#inflight > 0 || this.#ahead.size <= this.#window / 2) this.#pump()
+    // half of the window and half of the bytes (one round for many blocks,
+    // not one block a round).
+    if (this.#inflight > 0 || (this.#ahead.size <= this.#window / 2 && this.#heldBytes <= this.#maxBytes / 2)) this.#pump()
+  }
+
+  #drop (h: number): void {
+    if (!this.#ahead.delete(h)) return
+    const size = this.#sizes.get(h)
+    if (size !== undefined) {
+      this.#sizes.delete(h)
+      this.#heldBytes -= size
+    }
+  }
+
+  /** Held bytes plus those in flight, at the average size seen so far (1 KiB before any). */
+  #committedBytes (): number {
+    const average = this.#fetched === 0 ? 1024 : this.#fetchedBytes / this.#fetched
+    return this.#heldBytes + this.#inflight * average
   }
 
   /** Start nothing more (the walk ended). */
@@ -175,7 +207,7 @@ export class ChainPrefetch {
   }
 
   #pump (): void {
-    while (!this.#stopped && this.#inflight < this.#concurrency && this.#ahead.size < this.#window && this.#todo.size > 0) {
+    while (!this.#stopped && this.#inflight < this.#concurrency && this.#ahead.size < this.#window && this.#committedBytes() < this.#maxBytes && this.#todo.size > 0) {
       const h = this.#todo.pop()!
       const cid = this.#known.get(h)!
       this.#known.delete(h)
@@ -184,7 +216,17 @@ export class ChainPrefetch {
       this.#inflight++
       this.started++
       const hint = this.#loader.prefetch !== undefined
-        ? this.#loader.prefetch('snapshot', cid).then((bytes) => bytes === undefined ? undefined : placeHint(bytes))
+        ? this.#loader.prefetch('snapshot', cid).then((bytes) => {
+          if (bytes === undefined) return undefined
+          this.#fetched++
+          this.#fetchedBytes += bytes.byteLength
+          // Held until the walk passes h (the loader keeps the bytes until the walk reads them).
+          if (this.#ahead.has(h)) {
+            this.#sizes.set(h, bytes.byteLength)
+            this.#heldBytes += bytes.byteLength
+          }
+          return placeHint(bytes)
+        })
         : this.#loader.load('snapshot', cid).then((env) => env.signed)
       hint.then((place) => {
         // What it claims is only a hint, and only read when it claims the height it was heard at.
