@@ -53,6 +53,20 @@ const externalPackages = {
   }
 }
 
+/** What both Node bundles share (this one and scripts/build-snapshot.mjs): Node 20, whitespace and syntax minified, names kept, linked source maps. */
+export const NODE_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  target: ['node20'],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'silent',
+  legalComments: 'none'
+}
+
 export async function buildCli ({ outdir = OUTDIR } = {}) {
   rmSync(outdir, { recursive: true, force: true })
   const result = await esbuild.build({
@@ -60,18 +74,9 @@ export async function buildCli ({ outdir = OUTDIR } = {}) {
     outdir,
     entryNames: '[name]',
     chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
+    ...NODE_BUNDLE,
     splitting: true,
     format: 'esm',
-    platform: 'node',
-    target: ['node20'],
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
-    sourcemap: 'linked',
-    metafile: true,
-    logLevel: 'silent',
-    legalComments: 'none',
     plugins: [externalPackages]
   })
   const outputs = Object.keys(result.metafile.outputs).filter((p) => p.endsWith('.js'))

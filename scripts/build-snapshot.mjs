@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { NODE_BUNDLE } from './build-cli.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const OUTDIR = join(ROOT, 'dist', 'cli')
@@ -78,17 +79,8 @@ export async function bundleSnapshot () {
   const result = await esbuild.build({
     entryPoints: [ENTRY],
     outfile: BUNDLE,
-    bundle: true,
+    ...NODE_BUNDLE,
     format: 'cjs',
-    platform: 'node',
-    target: ['node20'],
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
-    sourcemap: 'linked',
-    metafile: true,
-    logLevel: 'silent',
-    legalComments: 'none',
     plugins: [stubs]
   })
   return result.metafile.outputs[BUNDLE.replace(ROOT + '/', '')]?.bytes ?? statSync(BUNDLE).size
