@@ -65,7 +65,6 @@ interface Fixture {
   path: string
 }
 
-
 /** Run the client commands on the fixture, so that their code is compiled into the snapshot. */
 async function warmUp (folder: string): Promise<void> {
   const f = JSON.parse(readFileSync(join(folder, 'fixture.json'), 'utf8')) as Fixture
