@@ -76,9 +76,18 @@ describe('a one-pass walk meeting a fetch failure', () => {
   })
 
   it('SUCC-SNAP-ROOT: when a broken step ends a one-pass walk, no step it queued is still loading once it returns', async () => {
-    const { b, T, A1, S } = await chain(12)
+    // Every step advances role r, so that each step loads the role's objects (a timer tick each).
+    const b = new DagBuilder()
+    const R = await b.root()
+    const T = await b.targets('targets', { delegations: [b.deleg('r', ['r/*'])] })
+    const S: SnapshotEnvelope[] = []
+    let A: TargetsEnvelope | undefined
+    for (let i = 0; i < 12; i++) {
+      A = await b.targets('r', { targets: [`r/${i}`], previousVersion: A?.cid ?? null })
+      S.push(await b.snapshot({ root: R, targets: T, delegated: { r: A }, previousVersion: S[i - 1]?.cid ?? null }))
+    }
     const other = await b.root({ roles: { root: { keys: [b.key('other')] } }, signers: [b.key('other')] })
-    const bad = await b.snapshot({ root: other, targets: T, delegated: { r: A1 }, previousVersion: S[11]!.cid })
+    const bad = await b.snapshot({ root: other, targets: T, delegated: { r: A! }, previousVersion: S[11]!.cid })
     const l = watched(b)
     const r = await succStar(l, 'snapshot', bad.cid, S[0]!.cid, top)
     expect(r.violations[0]).toMatchObject({ rule: 'SUCC-SNAP-ROOT', cid: s(bad) })
