@@ -11,7 +11,10 @@ import { UsageError, ValidationError } from '../../src/model/errors.js'
 import type { TargetsEnvelope, TargetsSigned } from '../../src/model/types.js'
 import { GlobBudget, PathMatcher, findTarget, globMatch } from '../../src/validate/delegation.js'
 import { assertValidSnapshotTop, dagOf as fullDag, type Dag } from '../../src/validate/valid.js'
-import { DagBuilder } from '../helpers/dag.js'
+import { makeTargets } from '../../src/model/build.js'
+import { binName, binOfHash } from '../../src/model/delegations.js'
+import { pathHash } from '../../src/validate/delegation.js'
+import { DagBuilder, EXPIRES } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
 /** A FullDag over hand-made objects. */
@@ -92,5 +95,23 @@ describe('what a refusal names', () => {
     const dag = await dagOf(b, top, { d0, d1 })
     expect(await refusal(async () => await findTarget(dag, 'x', { limits: { maxDelegationDepth: 1 } }), 'BOUND-DELEGATION-DEPTH')).toContain('role d1 is at delegation depth 2')
     expect(await refusal(async () => await findTarget(dag, 'x', { now: '2027-06-01T00:00:00Z' }), 'CLIENT-EXPIRES')).toContain('role d0 expired at 2027-01-01T00:00:00Z')
+  })
+})
+
+describe('the budget of a search', () => {
+  it('BOUND-GLOB: a search through succinct bins charges one step for the bin of the path\'s hash, as matching any hash prefix does', async () => {
+    const b = new DagBuilder()
+    const root = await b.root()
+    const spec = { keys: [b.key('bins').publicKey], threshold: 1, bitLength: 4, namePrefix: 'bin' }
+    const top = await b.sign(makeTargets({ expires: EXPIRES, targets: b.targetsSigned().targets, succinct: spec }), [b.key('targets')])
+    const succinct = top.signed.delegations!.succinct!
+    const bin = binName(succinct, binOfHash(succinct.bitLength, pathHash('a.txt')))
+    const snap = await b.snapshot({ root, targets: top, delegated: { [bin]: await b.targets('bins', { targets: ['a.txt'] }) } })
+    const dag = await assertValidSnapshotTop(b.loader(), snap.cid)
+    const budget = new GlobBudget(Infinity)
+    expect((await findTarget(dag, 'a.txt', { budget }))?.role).toBe(bin)
+    expect(budget.used).toBe(1)
+    // With no step to spare, the bin is not matched: BOUND-GLOB.
+    expect(await refusal(async () => await findTarget(dag, 'a.txt', { budget: new GlobBudget(0) }), 'BOUND-GLOB')).not.toBe('')
   })
 })
