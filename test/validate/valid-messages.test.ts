@@ -105,6 +105,10 @@ describe('the role maps of a first snapshot', () => {
     const m1 = only(await validateSnapshotTop(b.loader(), one.cid), 'VALID-SNAP-FIRST-RETIRED').message
     expect(m1).toContain('retires a: ')
     expect(m1).not.toContain('...')
+    const five = await b.snapshot({ root: R, targets: T, retired: { a: o, b: o, c: o, d: o, e: o } })
+    const m5 = only(await validateSnapshotTop(b.loader(), five.cid), 'VALID-SNAP-FIRST-RETIRED').message
+    expect(m5).toContain('retires a, b, c, d, e: ')
+    expect(m5).not.toContain('...')
     const six = await b.snapshot({ root: R, targets: T, retired: { a: o, b: o, c: o, d: o, e: o, f: o } })
     const m6 = only(await validateSnapshotTop(b.loader(), six.cid), 'VALID-SNAP-FIRST-RETIRED').message
     expect(m6).toContain('retires a, b, c, d, e, ...: ')
@@ -132,18 +136,24 @@ describe('the delegations', () => {
     const x = only(await validateSnapshot(b.loader(), S.cid), 'VALID-DELEG-PATHS')
     expect(x.cid).toBe(s(r1))
     expect(x.message).toContain('r1 lists "elsewhere/x.txt"')
+    // A long path is named by its first 128 characters.
+    const long = `elsewhere/${'y'.repeat(150)}`
+    const r2 = await b.targets('r1', { targets: [long] })
+    const S2 = await b.snapshot({ root: R, targets: T, delegated: { r1: r2 } })
+    const y = only(await validateSnapshot(b.loader(), S2.cid), 'VALID-DELEG-PATHS')
+    expect(y.message).toContain(`r1 lists ${JSON.stringify(long.slice(0, 128))}, `)
   })
 
   it('BOUND-GLOB: the violation names the role, the path and the bound', async () => {
     const b = new DagBuilder()
     const R = await b.root()
-    const path = `${'a'.repeat(60)}.txt`
+    const path = `${'a'.repeat(160)}.txt`
     const r1 = await b.targets('r1', { targets: [path] })
     const T = await b.targets('targets', { delegations: [b.deleg('r1', ['*a*a*a*a*a*a*b'])] })
     const S = await b.snapshot({ root: R, targets: T, delegated: { r1 } })
     const r = await validateSnapshot(b.loader(), S.cid, { limits: { maxGlobSteps: 50 } })
     const x = only(r, 'BOUND-GLOB')
-    expect(x.message).toContain(`checking the paths of r1 (${JSON.stringify(path)})`)
+    expect(x.message).toContain(`checking the paths of r1 (${JSON.stringify(path.slice(0, 128))})`)
     expect(x.message).toContain('more than 50 glob steps')
   })
 
