@@ -3,8 +3,9 @@
  * argument and call-order errors carry messages, and each refusal names the
  * object it is about and the trusted one it is judged against. Codes and
  * details are checked in trusted-state.test.ts; these are the named parts
- * of the messages. Written against the message survivors of the 2026-11-30
- * third mutation run (README, "Mutation testing").
+ * of the messages. Also a name two roles delegated (CLIENT-FLOOR-RETIRED).
+ * Written against survivors of the 2026-11-30 third mutation run (README,
+ * "Mutation testing").
  */
 import { describe, expect, it } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
@@ -88,5 +89,38 @@ describe('TrustedState messages', () => {
     const e = await caught(() => edgesOf(dag, resolveLimits({ maxDelegationsVisited: 1 })))
     expect(e.code).toBe('BOUND-DELEGATIONS')
     expect(e.message).toContain(`the delegation graph of ${S.cid.toString()} has more than 1 reachable roles`)
+  })
+})
+
+describe('a name listed by two delegators (CLIENT-FLOOR-RETIRED)', () => {
+  /** targets -> a, b; a -> c and b -> c; after recovery, c is neither listed nor retired. */
+  async function vanish (rotate: readonly string[]) {
+    const sim = await RepoSim.create({ seed: 41, topKeys: TOP })
+    sim.delegate('targets', 'a', { paths: ['c/*'] })
+    sim.delegate('targets', 'b', { paths: ['c/*'] })
+    sim.delegate('a', 'c', { paths: ['c/*'] })
+    sim.delegate('b', 'c', { paths: ['c/*'] })
+    await sim.addTarget('c', 'c/x.txt')
+    const v1 = await sim.publish()
+    sim.rotate('snapshot')
+    sim.rotate('timestamp')
+    for (const r of rotate) sim.rotate(r)
+    sim.undelegate('a', 'c')
+    sim.undelegate('b', 'c')
+    await sim.publish()
+    const listed = new Map([...RepoSim.roles(sim.head)].filter(([n]) => n !== 'c'))
+    const forged = await sim.forgeSnapshot({ delegated: listed, retired: new Map() })
+    return await caught(async () => await state(sim, recordOf(v1)).update((await sim.forgeTimestamp(forged.cid)).cid).then((a) => { throw Object.assign(new Error('accepted'), { accepted: a }) }))
+  }
+
+  it('CLIENT-FLOOR-RETIRED: a name two roles delegated may vanish only when both were released, whichever is listed last', async () => {
+    const both = await vanish(['a', 'b'])
+    expect(both.message).toBe('accepted')
+    expect(both.accepted.floors.dropped).toEqual(['a', 'b', 'c'])
+    for (const one of [['a'], ['b']]) {
+      const e = await vanish(one)
+      expect(e.code).toBe('CLIENT-FLOOR-RETIRED')
+      expect(e.details.role).toBe('c')
+    }
   })
 })
