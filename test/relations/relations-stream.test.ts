@@ -1,0 +1,145 @@
+/**
+ * The one-pass snapshot walk of the top premise (`streamSnapshots` in
+ * src/relations/index.ts) when a fetch fails part-way: the verdict that
+ * comes first in chain order wins over a later fetch failure, and a fetch
+ * failure inside a queued step is never lost (it propagates; the relation
+ * does not hold). Written against the survivors of the 2026-11-30 third
+ * mutation run (README, "Mutation testing").
+ */
+import { describe, expect, it } from 'vitest'
+import type { CID } from 'multiformats/cid'
+import { BlockError } from '../../src/model/errors.js'
+import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
+import { succStar } from '../../src/relations/index.js'
+import type { Kind } from '../../src/model/config.js'
+import type { Loader } from '../../src/validate/loader.js'
+import { sourceLoader } from '../../src/validate/loader.js'
+import { DagBuilder } from '../helpers/dag.js'
+import { caught } from '../helpers/model.js'
+import { roundCounting } from '../helpers/rounds.js'
+
+const s = (c: { cid: CID } | CID): string => ('cid' in c ? c.cid : c).toString()
+const top = { premise: 'top', fetchAhead: false } as const
+
+/** `n` honest snapshots listing role `r` = A1 (index 0 is height 1). */
+async function chain (n: number): Promise<{ b: DagBuilder, R: RootEnvelope, T: TargetsEnvelope, A1: TargetsEnvelope, S: SnapshotEnvelope[] }> {
+  const b = new DagBuilder()
+  const R = await b.root()
+  const T = await b.targets('targets', { delegations: [b.deleg('r', ['r/*'])] })
+  const A1 = await b.targets('r', { targets: ['r/1'] })
+  const S: SnapshotEnvelope[] = []
+  for (let i = 0; i < n; i++) S.push(await b.snapshot({ root: R, targets: T, delegated: { r: A1 }, previousVersion: S[i - 1]?.cid ?? null }))
+  return { b, R, T, A1, S }
+}
+
+/**
+ * A loader over `b`'s store whose blocks each arrive a timer tick later, and
+ * which counts the loads and prefetches still under way and the snapshot
+ * prefetches started (a snapshot fetched ahead may still ask for its
+ * targets object when it arrives, src/relations/prefetch.ts).
+ */
+function watched (b: DagBuilder): Loader & { inflight: number, prefetches: number } {
+  const l = sourceLoader(roundCounting(b.store))
+  const w: Loader & { inflight: number, prefetches: number } = {
+    inflight: 0,
+    prefetches: 0,
+    load: async (kind, cid) => {
+      w.inflight++
+      try { return await l.load(kind, cid) } finally { w.inflight-- }
+    },
+    roleMap: l.roleMap,
+    roleEntry: l.roleEntry,
+    roleDiff: l.roleDiff,
+    target: l.target,
+    targetEntries: l.targetEntries,
+    forget: l.forget,
+    prefetch: async (kind: Kind, cid: CID) => {
+      if (kind === 'snapshot') w.prefetches++
+      w.inflight++
+      try { return await l.prefetch!(kind, cid) } finally { w.inflight-- }
+    }
+  }
+  return w
+}
+
+const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 1)) }
+
+describe('a one-pass walk meeting a fetch failure', () => {
+  it('SUCC-STAR: a walk whose start cannot be fetched propagates BlockError under both premises', async () => {
+    const { b, S } = await chain(3)
+    b.store.delete(S[2]!.cid)
+    for (const premise of ['top', 'full'] as const) {
+      const e = await caught(() => succStar(b.loader(), 'snapshot', S[2]!.cid, S[0]!.cid, { premise, fetchAhead: false }))
+      expect(e).toBeInstanceOf(BlockError)
+      expect(e.code).toBe('ERR_BLOCK_NOT_FOUND')
+    }
+  })
+
+  it('SUCC-SNAP-ROOT: when a broken step ends a one-pass walk, no step it queued is still loading once it returns', async () => {
+    // Every step advances role r, so that each step loads the role's objects (a timer tick each).
+    const b = new DagBuilder()
+    const R = await b.root()
+    const T = await b.targets('targets', { delegations: [b.deleg('r', ['r/*'])] })
+    const S: SnapshotEnvelope[] = []
+    let A: TargetsEnvelope | undefined
+    for (let i = 0; i < 12; i++) {
+      A = await b.targets('r', { targets: [`r/${i}`], previousVersion: A?.cid ?? null })
+      S.push(await b.snapshot({ root: R, targets: T, delegated: { r: A }, previousVersion: S[i - 1]?.cid ?? null }))
+    }
+    const other = await b.root({ roles: { root: { keys: [b.key('other')] } }, signers: [b.key('other')] })
+    const bad = await b.snapshot({ root: other, targets: T, delegated: { r: A! }, previousVersion: S[11]!.cid })
+    const l = watched(b)
+    const r = await succStar(l, 'snapshot', bad.cid, S[0]!.cid, top)
+    expect(r.violations[0]).toMatchObject({ rule: 'SUCC-SNAP-ROOT', cid: s(bad) })
+    expect(l.inflight).toBe(0)
+  })
+
+  it('SUCC-SNAP-LINK: when a two-pass walk fails on its first link, its fetching ahead stops: nothing more is fetched after it returns', async () => {
+    const { b, R, T, A1, S } = await chain(40)
+    // A head at height 41 whose skips reach down the honest chain but whose previous-version is a root.
+    const head = await b.snapshot({ root: R, targets: T, delegated: { r: A1 }, previousVersion: S[39]!.cid })
+    const broken = await b.sign({ ...head.signed, previousVersion: R.cid }, [b.key('snapshot')])
+    for (const premise of ['full', 'top'] as const) {
+      const l = watched(b)
+      if (premise === 'top') delete (l as { forget?: unknown }).forget // two passes under the top premise too
+      const r = await succStar(l, 'snapshot', broken.cid, S[0]!.cid, { premise })
+      expect(r.holds).toBe(false)
+      expect(r.violations.map((v) => v.rule)).toEqual(['VALID-KIND'])
+      const started = l.prefetches
+      expect(started).toBeGreaterThan(0)
+      await ticks(20)
+      expect(l.prefetches).toBe(started)
+    }
+  })
+
+  it('SUCC-SNAP-ROOT: a broken step queued before a snapshot that cannot be fetched is the verdict; without it the fetch failure propagates', async () => {
+    const { b, T, A1, S } = await chain(4)
+    const other = await b.root({ roles: { root: { keys: [b.key('other')] } }, signers: [b.key('other')] })
+    const bad = await b.snapshot({ root: other, targets: T, delegated: { r: A1 }, previousVersion: S[3]!.cid })
+    // S[1] is gone: the walk from `bad` to S[0] queues the steps down to S[2] -> S[1], then fails to fetch S[1].
+    b.store.delete(S[1]!.cid)
+    const r = await succStar(b.loader(), 'snapshot', bad.cid, S[0]!.cid, top)
+    expect(r.holds).toBe(false)
+    expect(r.witness).toEqual([])
+    expect(r.violations[0]).toMatchObject({ rule: 'SUCC-SNAP-ROOT', cid: s(bad) })
+    const e = await caught(() => succStar(b.loader(), 'snapshot', S[3]!.cid, S[0]!.cid, top))
+    expect(e).toBeInstanceOf(BlockError)
+    expect(e.code).toBe('ERR_BLOCK_NOT_FOUND')
+  })
+
+  it('SUCC-SNAP-DELEG: a role object that cannot be fetched in the first of 64 queued steps propagates as BlockError, never as a relation that holds', async () => {
+    const { b, R, T, A1, S } = await chain(80)
+    const A2 = await b.targets('r', { targets: ['r/2'], previousVersion: A1.cid })
+    const head = await b.snapshot({ root: R, targets: T, delegated: { r: A2 }, previousVersion: S[79]!.cid })
+    const l = b.loader()
+    expect((await succStar(l, 'snapshot', head.cid, S[0]!.cid, top)).holds).toBe(true)
+    b.store.delete(A2.cid)
+    const w = watched(b)
+    const e = await caught(() => succStar(w, 'snapshot', head.cid, S[0]!.cid, top))
+    expect(e).toBeInstanceOf(BlockError)
+    expect(e.code).toBe('ERR_BLOCK_NOT_FOUND')
+    expect(e.details?.cid ?? e.message).toContain(s(A2))
+    // The other queued steps were settled before it threw.
+    expect(w.inflight).toBe(0)
+  })
+})
