@@ -235,7 +235,8 @@ export class ChainPrefetch {
           // The top-level targets object it lists: its step reads it when it
           // changed (a CID fetched before is not fetched again).
           const t = 'targets' in place ? place.targets : undefined
-          if (t !== undefined && this.#loader.prefetch !== undefined) void this.#loader.prefetch('targets', t)
+          // (Not once the walk has ended: it will read nothing more.)
+          if (t !== undefined && this.#loader.prefetch !== undefined && !this.#stopped) void this.#loader.prefetch('targets', t)
         }
       }, () => {}).finally(() => {
         this.#inflight--

@@ -200,6 +200,21 @@ describe('ChainPrefetch', () => {
     await settle()
     expect(g.asked).toEqual([99])
     expect(q.started).toBe(1)
+    // A snapshot fetch that answers after the walk ended asks for nothing more, not even its targets object.
+    const b = fakeLoader({ deferred: true, bytes: true })
+    const r = new ChainPrefetch(b.loader, place(100), 0, { concurrency: 1 })
+    r.stop()
+    b.release()
+    await settle()
+    expect(b.asked).toEqual([99])
+    expect(b.targets).toEqual([])
+    // Without stop, the same answer asks for its targets object.
+    const c = fakeLoader({ deferred: true, bytes: true })
+    const s = new ChainPrefetch(c.loader, place(100), 0, { concurrency: 1 })
+    c.release()
+    await settle()
+    expect(c.targets).toEqual([targetsCid(99).toString()])
+    s.stop()
   })
 
   it('SUCC-SNAP-SKIPS: claims it cannot use are ignored: no previous-version, no height, skips past the ladder, a block claiming another height', async () => {
