@@ -12,25 +12,12 @@ import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
 import { TrustedState, edgesOf, referenceTimeOf } from '../../src/client/trusted-state.js'
 import { resolveLimits, validateSnapshotTop } from '../../src/validate/valid.js'
-import { RepoSim, type Version } from '../helpers/history.js'
+import { RepoSim, recordOf, type Version } from '../helpers/history.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
 const ONE = { keys: 1, threshold: 1 }
 const TOP = { root: ONE, targets: ONE, snapshot: ONE, timestamp: ONE }
-
-function recordOf (v: Version): StateRecord {
-  return {
-    root: v.root.cid,
-    trusted: {
-      timestamp: v.timestamp.cid,
-      snapshot: v.snapshot.cid,
-      targets: v.targets.cid,
-      roles: v.snapshot.signed.meta.delegatedTargets,
-      referenceTime: referenceTimeOf(v.now)
-    }
-  }
-}
 
 function state (sim: RepoSim, trusted: StateRecord, now: Date = sim.now): TrustedState {
   return new TrustedState(trusted, { loader: clientLoader(undefined, sim.store), now })

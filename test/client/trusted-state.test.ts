@@ -13,7 +13,7 @@ import { buildRolesMap, type ShardBlock } from '../../src/shard/index.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { makeTimestamp } from '../../src/model/build.js'
 import type { CID } from 'multiformats/cid'
-import { RepoSim, rawCid, type Version } from '../helpers/history.js'
+import { RepoSim, rawCid, recordOf, type Version } from '../helpers/history.js'
 import { forgeRoot, later, rejects as rejectsWith, seedSigner, violationRules } from '../helpers/client-sim.js'
 
 /** `rejectsWith`, and the refusal says what is wrong (its message is never empty). */
@@ -42,20 +42,6 @@ async function retiredN (seed: number) {
 
 async function sim0 (seed = 7): Promise<RepoSim> {
   return await RepoSim.create({ seed, topKeys: TOP })
-}
-
-/** The state a client has after accepting version `v`. */
-function recordOf (v: Version): StateRecord {
-  return {
-    root: v.root.cid,
-    trusted: {
-      timestamp: v.timestamp.cid,
-      snapshot: v.snapshot.cid,
-      targets: v.targets.cid,
-      roles: v.snapshot.signed.meta.delegatedTargets,
-      referenceTime: referenceTimeOf(v.now)
-    }
-  }
 }
 
 /** The state right after init with `v`'s root. */

@@ -149,3 +149,12 @@ export async function targetMap (maps: Pick<Loader, 'targetEntries'>, env: Targe
   for await (const e of maps.targetEntries(env.signed.targets)) out.set(e.key, e.value)
   return out
 }
+
+/** A chain of `n` honest snapshots over one root and targets (index 0 is height 1). */
+export async function snapshotChain (n: number, b = new DagBuilder()): Promise<{ b: DagBuilder, R: RootEnvelope, T: TargetsEnvelope, S: SnapshotEnvelope[] }> {
+  const R = await b.root()
+  const T = await b.targets('targets')
+  const S: SnapshotEnvelope[] = []
+  for (let i = 0; i < n; i++) S.push(await b.snapshot({ root: R, targets: T, previousVersion: S[i - 1]?.cid ?? null }))
+  return { b, R, T, S }
+}

@@ -46,6 +46,8 @@ import { previousFields, type PreviousFields } from './snapshot-place.js'
 import { roleMatchesPath } from '../../src/validate/delegation.js'
 import { sourceLoader, type Loader, type LoaderOptions, type SourceLoader } from '../../src/validate/loader.js'
 import { dagOf, type FullDag } from '../../src/validate/valid.js'
+import type { StateRecord } from '../../src/client/statefile.js'
+import { referenceTimeOf } from '../../src/client/trusted-state.js'
 
 // ---------------------------------------------------------------------------
 // Seeds and run counts
@@ -1107,5 +1109,19 @@ export function historyFeatures (sim: RepoSim): HistoryFeatures {
     diamondPatterns: dPatterns,
     rotated,
     shape: shape.join('\n')
+  }
+}
+
+/** The state record a client holds after accepting version `v` (what TrustedState starts from). */
+export function recordOf (v: Version): StateRecord {
+  return {
+    root: v.root.cid,
+    trusted: {
+      timestamp: v.timestamp.cid,
+      snapshot: v.snapshot.cid,
+      targets: v.targets.cid,
+      roles: v.snapshot.signed.meta.delegatedTargets,
+      referenceTime: referenceTimeOf(v.now)
+    }
   }
 }

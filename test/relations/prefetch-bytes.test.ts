@@ -6,23 +6,13 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
-import { cidOf } from '../../src/model/codec.js'
 import { ladder } from '../../src/model/ladder.js'
 import { ChainPrefetch, PREFETCH_BYTES } from '../../src/relations/prefetch.js'
 import type { Loader } from '../../src/validate/loader.js'
+import { chainCids } from '../helpers/fake-chain.js'
 
 const enc = new TextEncoder()
-const cids = new Map<number, CID>()
-const heightOf = new Map<string, number>()
-function cid (h: number): CID {
-  let c = cids.get(h)
-  if (c === undefined) {
-    c = cidOf(enc.encode(`bytes-bound snapshot ${h}`))
-    cids.set(h, c)
-    heightOf.set(c.toString(), h)
-  }
-  return c
-}
+const { cid, heightOf } = chainCids('bytes-bound snapshot')
 
 /** The dag-json text of the honest snapshot at h, padded to exactly `size` bytes. */
 function blockOf (h: number, size: number): Uint8Array {

@@ -12,21 +12,12 @@ import { cidOf } from '../../src/model/codec.js'
 import { ladder } from '../../src/model/ladder.js'
 import { ChainPrefetch, placeHint } from '../../src/relations/prefetch.js'
 import type { Loader } from '../../src/validate/loader.js'
+import { chainCids } from '../helpers/fake-chain.js'
 
 interface Place { height: number, previousVersion: CID | null, skips: CID[] }
 
 const enc = new TextEncoder()
-const cids = new Map<number, CID>()
-const heightOf = new Map<string, number>()
-function cid (h: number): CID {
-  let c = cids.get(h)
-  if (c === undefined) {
-    c = cidOf(enc.encode(`snapshot at ${h}`))
-    cids.set(h, c)
-    heightOf.set(c.toString(), h)
-  }
-  return c
-}
+const { cid, heightOf } = chainCids('snapshot at')
 const targetsCid = (h: number): CID => cidOf(enc.encode(`targets of ${h}`))
 
 /** The honest place of height h. */

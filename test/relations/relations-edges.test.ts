@@ -17,7 +17,7 @@ import type { Kind } from '../../src/model/config.js'
 import type { Loader, SourceLoader } from '../../src/validate/loader.js'
 import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
 import { succ, succOpt, succStar, type Relation } from '../../src/relations/index.js'
-import { DagBuilder, EXPIRES } from '../helpers/dag.js'
+import { DagBuilder, EXPIRES, snapshotChain } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
 /** The rules of `r`'s violations; each violation must also say what is wrong (its message is never empty). */
@@ -52,18 +52,9 @@ function counting (l: SourceLoader, o: { forget?: boolean } = {}): Loader & { lo
   return c
 }
 
-/** A chain of `n` honest snapshots over one root and targets (index 0 is height 1). */
-async function chain (n: number, b = new DagBuilder()): Promise<{ b: DagBuilder, R: RootEnvelope, T: TargetsEnvelope, S: SnapshotEnvelope[] }> {
-  const R = await b.root()
-  const T = await b.targets('targets')
-  const S: SnapshotEnvelope[] = []
-  for (let i = 0; i < n; i++) S.push(await b.snapshot({ root: R, targets: T, previousVersion: S[i - 1]?.cid ?? null }))
-  return { b, R, T, S }
-}
-
 describe('arguments', () => {
   it('every argument check throws UsageError ERR_ARGUMENT with a message, for the loader, premise, kind, CIDs, maxChain, fetchAhead and established', async () => {
-    const { b, S } = await chain(2)
+    const { b, S } = await snapshotChain(2)
     const l = b.loader()
     const [s1, s2] = [S[0]!.cid, S[1]!.cid]
     const bad: Array<() => Promise<unknown>> = [
@@ -91,7 +82,7 @@ describe('arguments', () => {
 
 describe('memoization per loader', () => {
   it('SUCC-ROOT-LINK, SUCC-SNAP-LINK: a step asked again of the same loader is answered from the memo, without loading anything', async () => {
-    const { b, S } = await chain(2)
+    const { b, S } = await snapshotChain(2)
     const R2 = await b.root({ previousVersion: (await b.loader().load('snapshot', S[0]!.cid)).signed.meta.root })
     const R1 = R2.signed.previousVersion!
     const l = counting(b.loader())
@@ -154,7 +145,7 @@ describe('what a violation names', () => {
   })
 
   it('SUCC-SNAP-SKIPS: the violation names the skip, what it is, the ancestor it should be and that ancestor\'s height', async () => {
-    const { b, R, T, S } = await chain(7)
+    const { b, R, T, S } = await snapshotChain(7)
     expect(ladder(8)).toEqual([6, 4])
     const h6 = s(S[5]!)
     const h4 = s(S[3]!)
@@ -202,7 +193,7 @@ describe('what a violation names', () => {
   })
 
   it('CLIENT-VALID-TOP: a role map that cannot be read is a violation naming both snapshots, not a crash', async () => {
-    const { b, R, T, S } = await chain(1)
+    const { b, R, T, S } = await snapshotChain(1)
     // The new snapshot's delegated-targets map is a dag-cbor block that is no map node.
     const bytes = dagCbor.encode({ not: 'a map node' })
     const notNode = CID.createV1(dagCbor.code, await sha256.digest(bytes))
@@ -231,7 +222,7 @@ describe('the top premise', () => {
   })
 
   it('CLIENT-VALID-TOP: on a loader without forget the walk takes two passes, with the same verdicts, and still checks the far end whole', async () => {
-    const { b, R, S } = await chain(4)
+    const { b, R, S } = await snapshotChain(4)
     const l = counting(b.loader(), { forget: false })
     expect('forget' in l).toBe(false)
     expect(await succStar(l, 'snapshot', S[3]!.cid, S[0]!.cid, top)).toEqual({ holds: true, violations: [], witness: [...S].reverse().map(s) })
@@ -251,7 +242,7 @@ describe('the top premise', () => {
 
 describe('walks whose ends do not load', () => {
   it('SUCC-SNAP-LINK, VALID-KIND: a snapshot walk from or to a block that is no snapshot is a violation, never a crash', async () => {
-    const { b, R, S } = await chain(3)
+    const { b, R, S } = await snapshotChain(3)
     for (const premise of ['full', 'top'] as const) {
       for (const fetchAhead of [true, false]) {
         const o = { premise, fetchAhead }
@@ -275,7 +266,7 @@ describe('walks whose ends do not load', () => {
 
 describe('the heights', () => {
   it('BOUND-CHAIN: snapshots whose heights differ by more than maxChain are refused from their heights alone, before any walk', async () => {
-    const { b, S } = await chain(5)
+    const { b, S } = await snapshotChain(5)
     const l = b.loader()
     const r = await succStar(l, 'snapshot', S[4]!.cid, S[0]!.cid, { maxChain: 2 })
     expect(r.violations.map((v) => [v.rule, v.cid])).toEqual([['BOUND-CHAIN', s(S[4]!)]])
@@ -285,7 +276,7 @@ describe('the heights', () => {
   })
 
   it('SUCC-SNAP-LINK: two snapshots at the same height cannot descend from one another, from their heights alone', async () => {
-    const { b, R, S } = await chain(3)
+    const { b, R, S } = await snapshotChain(3)
     const T2 = await b.targets('targets', { targets: ['fork'] })
     const fork = await b.snapshot({ root: R, targets: T2, previousVersion: S[1]!.cid })
     expect(fork.signed.height).toBe(S[2]!.signed.height)
@@ -295,7 +286,7 @@ describe('the heights', () => {
   })
 
   it('SUCC-TS-SNAPSHOT: a timestamp step fetches its lagging snapshot chain ahead by default', async () => {
-    const { b, S } = await chain(12)
+    const { b, S } = await snapshotChain(12)
     const t12 = await b.timestamp(S[11]!)
     const t1 = await b.timestamp(S[0]!)
     for (const f of [succ, succOpt]) {
@@ -312,7 +303,7 @@ describe('the heights', () => {
 describe('the step queue of a one-pass walk', () => {
   it('SUCC-STAR: under the top premise a broken first step stops the walk once STEP_CONCURRENCY (64) steps are queued, not sooner and not later', async () => {
     const b = new DagBuilder()
-    const { T, S } = await chain(80, b)
+    const { T, S } = await snapshotChain(80, b)
     const other = await b.root({ roles: { root: { keys: [b.key('other')] } }, signers: [b.key('other')] })
     const bad = await b.snapshot({ root: other, targets: T, previousVersion: S[79]!.cid })
     const l = counting(b.loader())

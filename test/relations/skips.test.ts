@@ -13,7 +13,7 @@ import { succ, succStar, type Relation } from '../../src/relations/index.js'
 import { sourceLoader } from '../../src/validate/loader.js'
 import { validateSnapshot, validateSnapshotTop } from '../../src/validate/valid.js'
 import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
-import { DagBuilder } from '../helpers/dag.js'
+import { DagBuilder, snapshotChain } from '../helpers/dag.js'
 import { placeHint } from '../../src/relations/prefetch.js'
 import { DEEP, propertyRuns } from '../helpers/seed.js'
 import { roundCounting } from '../helpers/rounds.js'
@@ -26,15 +26,6 @@ function popcount (n: number): number {
   let c = 0
   for (let x = n; x > 0; x = Math.floor(x / 2)) c += x % 2
   return c
-}
-
-/** A chain of `n` honest snapshots over one root and targets (index 0 is height 1). */
-async function chain (n: number, b = new DagBuilder()): Promise<{ b: DagBuilder, R: RootEnvelope, T: TargetsEnvelope, S: SnapshotEnvelope[] }> {
-  const R = await b.root()
-  const T = await b.targets('targets')
-  const S: SnapshotEnvelope[] = []
-  for (let i = 0; i < n; i++) S.push(await b.snapshot({ root: R, targets: T, previousVersion: S[i - 1]?.cid ?? null }))
-  return { b, R, T, S }
 }
 
 describe('the ladder (NOTES 5.3)', () => {
@@ -68,7 +59,7 @@ describe('the ladder (NOTES 5.3)', () => {
   })
 
   it('SUCC-SNAP-SKIPS: along an honest chain each skip is the ancestor at its rung\'s height', async () => {
-    const { S } = await chain(70)
+    const { S } = await snapshotChain(70)
     const byHeight = new Map(S.map((s) => [s.signed.height, s.cid.toString()]))
     for (const s of S) {
       expect(s.signed.height).toBe(S.indexOf(s) + 1)
@@ -83,7 +74,7 @@ describe('the ladder (NOTES 5.3)', () => {
 
 describe('VALID-SNAP-HEIGHT', () => {
   it('VALID-SNAP-HEIGHT: a first snapshot has height 1, a later one more, and each as many skips as its ladder', async () => {
-    const { b, R, T, S } = await chain(5)
+    const { b, R, T, S } = await snapshotChain(5)
     for (const check of [validateSnapshot, validateSnapshotTop]) {
       expect((await check(b.loader(), S[4]!.cid)).valid).toBe(true)
       const first2 = await b.snapshot({ root: R, targets: T, place: { height: 2 } })
@@ -100,7 +91,7 @@ describe('VALID-SNAP-HEIGHT', () => {
 
 describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
   it('SUCC-SNAP-HEIGHT: a step goes up by exactly one', async () => {
-    const { b, R, T, S } = await chain(3)
+    const { b, R, T, S } = await snapshotChain(3)
     const jump = await b.snapshot({ root: R, targets: T, previousVersion: S[2]!.cid, place: { height: 6, skips: [S[1]!.cid] } }) // ladder(6) = [4]
     expect((await validateSnapshotTop(b.loader(), jump.cid)).valid).toBe(true)
     for (const premise of ['full', 'top'] as const) {
@@ -111,7 +102,7 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
   })
 
   it('SUCC-SNAP-SKIPS: a skip to a snapshot that is not the ancestor at that height is refused at the snapshot holding it', async () => {
-    const { b, R, T, S } = await chain(7)
+    const { b, R, T, S } = await snapshotChain(7)
     // A fork at height 6 (same predecessor as S[5]): at height 8 the skip to
     // height 6 must be S[5]; point it at the fork instead.
     const T2 = await b.targets('targets', { targets: ['fork'] })
@@ -133,7 +124,7 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
   })
 
   it('SUCC-SNAP-HEIGHT, SUCC-SNAP-LINK: a walk refuses without walking when the heights cannot relate, and stops at a fork at the far end\'s height', async () => {
-    const { b, R, T, S } = await chain(40)
+    const { b, R, T, S } = await snapshotChain(40)
     // Backwards: S[3] cannot descend from S[30].
     const counting = roundCounting(b.store)
     const back = await succStar(sourceLoader(counting), 'snapshot', S[3]!.cid, S[30]!.cid, top)
@@ -159,7 +150,7 @@ describe('SUCC-SNAP-HEIGHT and SUCC-SNAP-SKIPS', () => {
 
 describe('fetching ahead (NOTES 5.5, Work)', () => {
   it('SUCC-SNAP-SKIPS: the hint read from a block\'s bytes is its claimed place, and nothing (never a throw) for bytes that are not a snapshot', async () => {
-    const { S, T } = await chain(9)
+    const { S, T } = await snapshotChain(9)
     // Height 8: ladder [6, 4].
     expect(placeHint(S[7]!.bytes)).toEqual({ height: 8, previousVersion: S[6]!.cid, skips: [S[5]!.cid, S[3]!.cid], targets: T.cid })
     expect(placeHint(S[0]!.bytes)).toEqual({ height: 1, previousVersion: null, skips: [], targets: T.cid })
@@ -168,7 +159,7 @@ describe('fetching ahead (NOTES 5.5, Work)', () => {
   })
 
   it('SUCC-SNAP-HEIGHT: heights are claims: a walk whose snapshots claim heights 2^50 apart ends at once, refused', async () => {
-    const { b, R, T, S } = await chain(2)
+    const { b, R, T, S } = await snapshotChain(2)
     const far = 2 ** 50
     const filler = (h: number): CID[] => ladder(h).map(() => S[0]!.cid)
     // The far end claims height 2^50 (its predecessor is unknown to the walk).
@@ -184,7 +175,7 @@ describe('fetching ahead (NOTES 5.5, Work)', () => {
   })
 
   it('SUCC-STAR: a client 300 snapshots behind fetches them in few rounds, with the same witness as one at a time', async () => {
-    const { b, S } = await chain(301)
+    const { b, S } = await snapshotChain(301)
     const ahead = roundCounting(b.store)
     const one = roundCounting(b.store)
     const fast = await succStar(sourceLoader(ahead), 'snapshot', S[300]!.cid, S[0]!.cid, top)
@@ -205,7 +196,7 @@ describe('fetching ahead (NOTES 5.5, Work)', () => {
       fc.nat(),
       fc.constantFrom('none', 'skip', 'height', 'link', 'fork-skip'),
       async (n, at, tamper) => {
-        const { b, R, T, S } = await chain(n)
+        const { b, R, T, S } = await snapshotChain(n)
         const i = 1 + (at % (n - 1)) // the snapshot replaced (never the first)
         const prev = S[i - 1]!
         let bad: SnapshotEnvelope
