@@ -8,7 +8,7 @@
 export type {} from '../util/compat-types.js'
 export {
   Updater,
-  type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshResult, type TargetResult, type DownloadResult
+  type HeadSource, type IpnsHeadOptions, type UpdaterOptions, type RefreshOptions, type RefreshResult, type TargetResult, type DownloadResult
 } from './updater.js'
 export type { LimitOverrides, Continuity, Floors } from './trusted-state.js'
 // Types that the names above use, exported so that the API documentation (npm run docs) names them.

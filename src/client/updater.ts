@@ -106,6 +106,21 @@ export interface IpnsHeadOptions {
   record?: (options: { signal?: AbortSignal }) => Promise<Uint8Array>
 }
 
+/** Options of one `refresh()`. */
+export interface RefreshOptions {
+  /**
+   * Target paths the caller will look up right after the update (at most
+   * 16). Their searches start as soon as the new state has passed its
+   * checks, while it is being written: the blocks on their paths are then in
+   * the search's cache when `getTargetInfo` asks, and their fetching costs no
+   * time of its own. Their results are not used (`getTargetInfo` searches
+   * again, at the moment of use) and their errors are not reported (the
+   * search of `getTargetInfo` meets them again). Nothing they fetch is
+   * written to the local cache before the new state is.
+   */
+  lookahead?: readonly string[]
+}
+
 export interface UpdaterOptions {
   /** The trusted-state folder (created when missing). Give this or `storage`. */
   dir?: string
@@ -369,12 +384,13 @@ export class Updater {
    * @throws {BlockError} when a block or the head cannot be fetched
    * @throws {UsageError} ERR_USAGE when no CID is given and there is no head source
    */
-  async refresh (timestamp?: CID | string): Promise<RefreshResult> {
+  async refresh (timestamp?: CID | string, options: RefreshOptions = {}): Promise<RefreshResult> {
     // Step 1: the reference time is fixed before anything is fetched.
     const now = this.#now ?? new Date()
+    const lookahead = lookaheadOf(options)
     return await this.#observed('refresh', SPAN.refresh, undefined, async (trace) => {
       const before = this.#sourceStats()
-      const r = await this.#timedRefresh(now, timestamp, trace)
+      const r = await this.#timedRefresh(now, timestamp, trace, lookahead)
       trace.set({ 'dagtuf.timestamp': r.timestamp, 'dagtuf.continuity': r.continuity, 'dagtuf.fetched.blocks': r.fetched.blocks, 'dagtuf.fetched.bytes': r.fetched.bytes, 'dagtuf.cache_hits': r.fetched.cacheHits })
       emitTo(this.#onEvent, {
         type: 'update.accepted',
@@ -393,14 +409,14 @@ export class Updater {
     })
   }
 
-  async #timedRefresh (now: Date, timestamp: CID | string | undefined, trace: Trace): Promise<RefreshResult> {
+  async #timedRefresh (now: Date, timestamp: CID | string | undefined, trace: Trace, lookahead: readonly string[]): Promise<RefreshResult> {
     const limit = this.#timeoutMs
-    if (limit === undefined) return await this.#refresh(now, timestamp, this.#signal, trace)
+    if (limit === undefined) return await this.#refresh(now, timestamp, this.#signal, trace, lookahead)
     const timer = new AbortController()
     const t = setTimeout(() => { timer.abort(new DOMException('update timed out', 'TimeoutError')) }, limit)
     const signal = this.#signal === undefined ? timer.signal : AbortSignal.any([this.#signal, timer.signal])
     try {
-      return await this.#refresh(now, timestamp, signal, trace)
+      return await this.#refresh(now, timestamp, signal, trace, lookahead)
     } catch (e) {
       if (timer.signal.aborted && this.#signal?.aborted !== true) {
         throw new BlockError('ERR_TIMEOUT', `the update did not finish within ${limit} ms`, { cause: e, details: { timeoutMs: limit } })
@@ -411,7 +427,7 @@ export class Updater {
     }
   }
 
-  async #refresh (now: Date, timestamp: CID | string | undefined, signal: AbortSignal | undefined, trace: Trace): Promise<RefreshResult> {
+  async #refresh (now: Date, timestamp: CID | string | undefined, signal: AbortSignal | undefined, trace: Trace, lookahead: readonly string[]): Promise<RefreshResult> {
     const release = await this.#store.lock()
     try {
       const state = await this.state()
@@ -452,21 +468,31 @@ export class Updater {
       // The envelopes this update read (the top of the DAG, and any delegated
       // object a relation or a recovery loaded), and the shard nodes it read.
       const keep = [dag.timestamp, dag.snapshot, dag.root, dag.targets, ...dag.loadedRoles.values()]
-      await trace.step(SPAN.persist, async () => {
-        loader.writeShards()
-        await loader.settleShards()
-        await this.#store.blocks.putMany(keep, loader.shards)
-        await slowPoint()
-        await this.#store.writeState(accepted.record)
-      })
-      await slowPoint()
       // Searches get a loader of their own (with the Updater's signal, not this
       // refresh): the update's loader holds every block the update read, a
       // catch-up's skipped snapshots included, which nothing needs any more.
+      // It holds what it fetches (the lookahead's searches) until the state is written.
       const searchLoader = this.#loader()
-      searchLoader.writeShards()
       const parts = { snapshot: dag.snapshot, root: dag.root, targets: dag.targets, roles: dag.roles, retired: dag.retired }
-      this.#trusted = { record: accepted.record, dag: { ...dagOf(searchLoader, parts), timestamp: dag.timestamp }, loader: searchLoader }
+      const searchDag: TrustedDag = { ...dagOf(searchLoader, parts), timestamp: dag.timestamp }
+      const ahead = lookahead.length === 0
+        ? undefined
+        : Promise.allSettled(lookahead.map(async (p) => await findTarget(searchDag, p, { now: ts.referenceTime, limits: this.#limits })))
+      try {
+        await trace.step(SPAN.persist, async () => {
+          loader.writeShards()
+          await loader.settleShards()
+          await this.#store.blocks.putMany(keep, loader.shards)
+          await slowPoint()
+          await this.#store.writeState(accepted.record)
+        })
+      } finally {
+        // Settled either way (allSettled never rejects): nothing of this refresh runs on after it.
+        await ahead
+      }
+      await slowPoint()
+      searchLoader.writeShards()
+      this.#trusted = { record: accepted.record, dag: searchDag, loader: searchLoader }
       for (const e of keep) this.#storedRoles.add(e.cid.toString())
       if (fromIpns !== undefined) {
         // Best effort, after the state: a floor left behind by a crash or an
@@ -772,4 +798,17 @@ function ipnsOption (options: UpdaterOptions): IpnsHead | undefined {
 function targetResult (path: string, info: TargetInfo, role: string, chain: readonly string[]): TargetResult {
   const base = { path, cid: info.cid, length: info.length, role, chain: [...chain] }
   return Object.freeze(info.custom === undefined ? base : { ...base, custom: info.custom })
+}
+
+/** At most this many lookahead paths in one refresh (RefreshOptions). */
+const MAX_LOOKAHEAD = 16
+
+/** The lookahead paths of `options`, checked (ERR_ARGUMENT). */
+function lookaheadOf (options: RefreshOptions): readonly string[] {
+  const paths = (options ?? {}).lookahead
+  if (paths === undefined) return []
+  if (!Array.isArray(paths) || paths.length > MAX_LOOKAHEAD || !paths.every((p) => typeof p === 'string' && p.length > 0)) {
+    throw new UsageError('ERR_ARGUMENT', `options.lookahead: expected at most ${MAX_LOOKAHEAD} non-empty target paths`)
+  }
+  return paths
 }

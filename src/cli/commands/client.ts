@@ -154,7 +154,7 @@ function printRefresh (io: Io, args: Parsed, r: RefreshResult, label: string): v
  * the source's head, or, with several sources, from every source's head
  * (src/client/any-head.ts), each source's outcome reported.
  */
-async function refreshFrom (u: Updater, s: OpenedSource, args: Parsed, io: Io, ts: CID | undefined): Promise<{ json: Record<string, unknown> }> {
+async function refreshFrom (u: Updater, s: OpenedSource, args: Parsed, io: Io, ts: CID | undefined, lookahead: readonly string[] = []): Promise<{ json: Record<string, unknown> }> {
   const ipns = str(args, 'ipns') !== undefined
   if (ts === undefined && !ipns && s.heads !== undefined && s.heads.length > 1) {
     const { refreshFromHeads } = await import('../../client/any-head.js')
@@ -163,7 +163,7 @@ async function refreshFrom (u: Updater, s: OpenedSource, args: Parsed, io: Io, t
     return { json: { ...refreshJson(r.result), sources: r.sources, ...(s.set === undefined ? {} : { blocks: s.set.stats() }) } }
   }
   if (ts === undefined && s.head === undefined && !ipns) throw new UsageError('ERR_USAGE', `${s.label} has no head: give --timestamp CID`)
-  const r = await u.refresh(ts)
+  const r = await u.refresh(ts, { lookahead })
   printRefresh(io, args, r, s.label)
   return { json: { ...refreshJson(r), ...(s.set === undefined ? {} : { blocks: s.set.stats() }) } }
 }
@@ -234,7 +234,8 @@ export const clientGetCommand: Command = {
     return await withUpdater(args, true, async (u, s) => {
       let refreshed: { json: Record<string, unknown> } | undefined
       if (flag(args, 'update')) {
-        refreshed = await refreshFrom(u, s, args, io, cidArg(args, 'timestamp'))
+        // The search for PATH starts while the new state is written (RefreshOptions.lookahead).
+        refreshed = await refreshFrom(u, s, args, io, cidArg(args, 'timestamp'), [path])
       }
       const info = await u.getTargetInfo(path)
       if (info === null) throw new StateError('ERR_TARGET_NOT_LISTED', `no role entitled to ${JSON.stringify(path)} lists it in the trusted state`, { details: { path } })
