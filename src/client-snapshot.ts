@@ -31,6 +31,7 @@ import type { Io } from './cli/command.js'
 import { main } from './cli/main.js'
 import { snapshotCanRun } from './cli/fast-path.js'
 import { frugalHeap } from './client/heap.js'
+import { clientWantsFrugalHeap } from './cli/heap-policy.js'
 import { clearKeyObjectCache } from './model/keys.js'
 
 /**
@@ -53,7 +54,7 @@ async function runFromSnapshot (argv: readonly string[]): Promise<number> {
   }
   // As bin/dagtuf.js: a closed pipe (`dagtuf ... | head`) is not an error of ours.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e })
-  frugalHeap('client')
+  if (clientWantsFrugalHeap(args)) frugalHeap('client')
   return await main(args)
 }
 

@@ -63,9 +63,11 @@ describe('cli: process settings before a command runs', () => {
     return JSON.parse(stdout) as boolean
   }
 
-  it('the client commands, the mirror and serve ask V8 for a frugal heap (src/client/heap.ts); the other commands do not', async () => {
+  it('the client commands that may catch up, the mirror and serve ask V8 for a frugal heap (src/client/heap.ts); the other commands do not', async () => {
     expect(await frugalAfter(['client', 'update', '--dir', 'x'])).toBe(true)
     expect(await frugalAfter(['--json', 'client', 'get'])).toBe(true)
+    // src/cli/heap-policy.ts: a command that walks no snapshot chain keeps V8's defaults.
+    expect(await frugalAfter(['client', 'init', '--dir', 'x', '--root', 'y'])).toBe(false)
     expect(await frugalAfter(['mirror', '--once'])).toBe(true)
     expect(await frugalAfter(['publish', '--dir', 'x'])).toBe(false)
     expect(await frugalAfter(['serve', '--dir', 'x'])).toBe(true)
