@@ -332,14 +332,20 @@ export function generateKeyPair (): KeyPair {
 
 /** @throws {CryptoError} ERR_KEY_BYTES */
 export function keyPairFromSeed (seed: Uint8Array, backend: Backend = defaultBackend): KeyPair {
+  return derive(seed, backend).pair
+}
+
+/** The key pair of `seed`, and with node:crypto the private key object it was derived with. @throws {CryptoError} ERR_KEY_BYTES */
+function derive (seed: Uint8Array, backend: Backend): { pair: KeyPair, keyObject: import('node:crypto').KeyObject | undefined } {
   if (!(seed instanceof Uint8Array) || seed.byteLength !== 32) throw new CryptoError('ERR_KEY_BYTES', 'an ed25519 seed is 32 bytes')
   // node:crypto derives the public key natively; noble's first use builds its
   // base-point tables (about 30 ms of a publisher's start, measured).
-  const publicBytes = backend === 'node'
-    ? new Uint8Array(nodeCrypto!.createPublicKey(nodePrivateKeyObject(seed)).export({ format: 'der', type: 'spki' })).subarray(SPKI_PREFIX.length / 2)
+  const keyObject = backend === 'node' ? nodePrivateKeyObject(seed) : undefined
+  const publicBytes = keyObject !== undefined
+    ? new Uint8Array(nodeCrypto!.createPublicKey(keyObject).export({ format: 'der', type: 'spki' })).subarray(SPKI_PREFIX.length / 2)
     : ed.getPublicKey(seed)
   const publicKey = publicKeyFromBytes(publicBytes)
-  return { seed: new Uint8Array(seed), publicKey, keyid: keyIdOf(publicKey) }
+  return { pair: { seed: new Uint8Array(seed), publicKey, keyid: keyIdOf(publicKey) }, keyObject }
 }
 
 /**
@@ -361,10 +367,10 @@ function nodePrivateKeyObject (seed: Uint8Array): import('node:crypto').KeyObjec
 
 /** A Signer over a seed held in memory. The seed never leaves this object. */
 export function seedSigner (seed: Uint8Array, backend: Backend = defaultBackend): Signer {
-  const pair = keyPairFromSeed(seed, backend)
+  // node:crypto: the private key object is built once (the one the public
+  // key was derived with), not per signature.
+  const { pair, keyObject } = derive(seed, backend)
   const secret = pair.seed
-  // node:crypto: build the private key object once, not per signature.
-  const keyObject = backend === 'node' ? nodePrivateKeyObject(secret) : undefined
   return Object.freeze({
     publicKey: pair.publicKey,
     keyid: pair.keyid,

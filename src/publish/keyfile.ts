@@ -239,19 +239,18 @@ export async function signerFromKeyFile (info: KeyFileInfo, passphrase?: string)
       key.fill(0)
     }
   }
-  let pair: KeyPair
+  // One derivation: the signer's own key pair is the one checked against the file.
+  let signer: Signer
   try {
-    pair = keyPairFromSeed(seed)
+    signer = seedSigner(seed)
   } catch {
     throw new KeyFileError('ERR_KEY_FORMAT', `${info.path}: the seed is not an ed25519 seed`, { details: { path: info.path } })
   } finally {
     seed.fill(0)
   }
-  if (pair.keyid !== info.keyid) {
+  if (signer.keyid !== info.keyid) {
     throw new KeyFileError('ERR_KEY_FORMAT', `${info.path}: the private key does not belong to the public key in the file`, { details: { path: info.path, keyid: info.keyid } })
   }
-  const signer = seedSigner(pair.seed)
-  pair.seed.fill(0)
   return signer
 }
 
