@@ -36,6 +36,16 @@ export interface ClientLoaderOptions {
   signal?: AbortSignal
   maxBlocks?: number
   maxBytes?: number
+  /**
+   * When a snapshot is loaded, start loading the top-level targets object it
+   * lists (NOTES 5.5, *Work*): every check that reads a snapshot reads that
+   * object next, after the snapshot's root and maps, so its fetch need not
+   * wait for them. It is a fetch ahead, nothing more: counted against the
+   * bounds like any load, judged only when a check reads it, and its failure
+   * is the failure of that later load (a verdict on its bytes is kept, a
+   * transient error is retried then).
+   */
+  targetsAhead?: boolean
 }
 
 export interface ClientLoaderStats {
@@ -177,24 +187,29 @@ export function clientLoader (cache: ClientBlockCache | undefined, source: Loade
       const cached = await cache?.get(cid, MAX_BLOCK_BYTES[kind]).catch(() => undefined)
       return cached ?? await remote.prefetch?.(kind, cid)
     },
-    async load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
-      const key = `${kind} ${cidKey(cid)}`
-      let p = decoded.get(key)
-      if (p === undefined) {
-        p = (async () => {
-          const bytes = await cache?.get(cid, MAX_BLOCK_BYTES[kind])
-          let env: Envelope
-          if (bytes !== undefined) {
-            cacheHits++
-            env = decodeEnvelope(kind, bytes, cid)
-          } else env = await remote.load(kind, cid)
-          return hasAsyncVerifier() ? await preverified(env) : env
-        })()
-        decoded.set(key, p)
-        // Verdicts on bytes stay; transient failures may be retried.
-        p.catch((e: unknown) => { if (!isVerdict(e) && decoded.get(key) === p) decoded.delete(key) })
-      }
-      return await (p as Promise<Envelope<SignedOf<K>>>)
+    load
+  }
+  async function load<K extends Kind> (kind: K, cid: CID): Promise<Envelope<SignedOf<K>>> {
+    const key = `${kind} ${cidKey(cid)}`
+    let p = decoded.get(key)
+    if (p === undefined) {
+      p = (async () => {
+        const bytes = await cache?.get(cid, MAX_BLOCK_BYTES[kind])
+        let env: Envelope
+        if (bytes !== undefined) {
+          cacheHits++
+          env = decodeEnvelope(kind, bytes, cid)
+        } else env = await remote.load(kind, cid)
+        if (opts.targetsAhead === true && kind === 'snapshot') {
+          // Settled by the load that reads it (or never awaited, when no check does).
+          load('targets', (env as Envelope<SignedOf<'snapshot'>>).signed.meta.targets).catch(() => {})
+        }
+        return hasAsyncVerifier() ? await preverified(env) : env
+      })()
+      decoded.set(key, p)
+      // Verdicts on bytes stay; transient failures may be retried.
+      p.catch((e: unknown) => { if (!isVerdict(e) && decoded.get(key) === p) decoded.delete(key) })
     }
+    return await (p as Promise<Envelope<SignedOf<K>>>)
   }
 }

@@ -305,10 +305,11 @@ export class Updater {
     return new Updater(store, options, ipns)
   }
 
-  #loader (signal: AbortSignal | undefined = this.#signal): ReturnType<typeof clientLoader> {
+  #loader (signal: AbortSignal | undefined = this.#signal, targetsAhead = false): ReturnType<typeof clientLoader> {
     return clientLoader(this.#store.blocks, this.#source ?? NO_SOURCE, {
       maxBlocks: this.#limits.maxBlocksPerUpdate,
       maxBytes: this.#limits.maxBytesPerUpdate,
+      targetsAhead,
       ...(signal === undefined ? {} : { signal })
     })
   }
@@ -449,7 +450,7 @@ export class Updater {
         candidate = await trace.step(SPAN.head, async () => await head(signal === undefined ? {} : { signal }))
       } else throw new UsageError('ERR_USAGE', 'refresh: no timestamp CID given and no head source configured')
 
-      const loader = this.#loader(signal)
+      const loader = this.#loader(signal, true)
       const ts = new TrustedState(state, { loader, now, ...(this.#limitOverrides === undefined ? {} : { limits: this.#limitOverrides }) })
       await trace.step(SPAN.timestamp, async () => { await ts.loadCandidate(candidate) })
       await slowPoint()
