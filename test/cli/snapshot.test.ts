@@ -187,6 +187,24 @@ describe('bin/dagtuf', () => {
     expect((await list()).launch).toEqual(['bin/dagtuf.js'])
   }, 60_000)
 
+  it('client commands run with two malloc arenas and one V8 worker thread (their peak memory, issue 9), unless MALLOC_ARENA_MAX is set; other commands with the defaults', async () => {
+    // A `node` first on PATH that says how it was started (its fingerprint is not the blob's: the launcher falls back to bin/dagtuf.js).
+    const fake = join(work.path, 'fake-node')
+    await mkdir(fake, { recursive: true })
+    await writeFile(join(fake, 'node'), '#!/bin/sh\necho "args: $*"\necho "arenas: ${MALLOC_ARENA_MAX:-unset}"\n', { mode: 0o755 })
+    const path = `${fake}:${process.env.PATH ?? ''}`
+    const client = await launch(['client', 'list', '--dir', 'x'], { PATH: path, MALLOC_ARENA_MAX: undefined })
+    expect(client.code).toBe(0)
+    expect(client.out).toMatch(/^args: --v8-pool-size=1 \S+\/bin\/dagtuf\.js client list --dir x$/m)
+    expect(client.out).toMatch(/^arenas: 2$/m)
+    const kept = await launch(['--json', 'client', 'update'], { PATH: path, MALLOC_ARENA_MAX: '8' })
+    expect(kept.out).toMatch(/^args: --v8-pool-size=1 \S+\/bin\/dagtuf\.js --json client update$/m)
+    expect(kept.out).toMatch(/^arenas: 8$/m)
+    const serve = await launch(['serve', '--dir', 'x'], { PATH: path, MALLOC_ARENA_MAX: undefined })
+    expect(serve.out).toMatch(/^args: \S+\/bin\/dagtuf\.js serve --dir x$/m)
+    expect(serve.out).toMatch(/^arenas: unset$/m)
+  })
+
   it('the snapshot loads nothing at run time but Node built-ins (everything else is bundled or a stub that throws)', async () => {
     const bundle = await readFile(join(ROOT, 'dist', 'cli', 'client-snapshot.cjs'), 'utf8')
     expect(bundle).not.toMatch(/\bimport\(/)
