@@ -21,9 +21,12 @@
  *                  a catch-up.
  * Columns: blocks and bytes fetched, rounds (sequential round trips, an upper
  * bound: a request made after one of depth d completed has depth d + 1;
- * `--latency MS` delays each request as a network would), the bytes of the objects and nodes that
+ * `--latency MS` delays each request as a network would), chained (round
+ * trips by data dependency: one more than the response that first named the
+ * CID asked for), the bytes of the objects and nodes that
  * changed (the lower bound for any client), wall time, and the growth of the
- * process's peak RSS (VmHWM) during the update.
+ * process's peak RSS (VmHWM) during the update. The table also goes to
+ * bench/results/catchup-<date>.md.
  */
 import '../src/polyfill.js'
 import { execFile } from 'node:child_process'
@@ -32,8 +35,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from '../src/blocks/memory.js'
@@ -42,10 +45,12 @@ import { Updater } from '../src/client/updater.js'
 import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp, type RoleSpec } from '../src/model/build.js'
 import { CID as CIDClass } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
 import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../src/model/keys.js'
 import { signEnvelope } from '../src/model/sign.js'
-import { GNU_TIME, LAUNCHER } from './common.js'
+import { GNU_TIME, LAUNCHER, resultsFile } from './common.js'
 import type { Envelope, Signed, SnapshotSigned, TargetInfo } from '../src/model/types.js'
 import { binName, binOfHash } from '../src/model/delegations.js'
 import { ShardReader, buildRolesMap, buildTargetsMap, emptyMap, targetsCodec, updateMap, type ShardBlock } from '../src/shard/index.js'
@@ -77,10 +82,24 @@ class Counting implements BlockSource {
    * deepest. A walk that fetches one block at a time scores one per block.
    */
   rounds = 0
+  /**
+   * Round trips by data dependency: a request's depth is one more than that
+   * of the first response that named its CID (a link inside a served block;
+   * a CID no served block named, such as the head's, is at depth 1), and
+   * `chained` is the deepest. It is the chain of requests that each had to
+   * wait for the one before, whatever else the client did meanwhile; what
+   * `rounds` adds to it is the client's own pacing (its prefetch window
+   * refills when the walk has used half of it, and counts as one more round
+   * each time, with nothing to wait for on the network).
+   */
+  chained = 0
   #completed = 0
+  /** CID → depth of the first served block that links to it. */
+  readonly #named = new Map<string, number>()
   constructor (readonly store: MemoryBlockStore, readonly latencyMs = LATENCY_MS) {}
   async get (cid: CID, o?: GetOptions): Promise<Uint8Array> {
     const depth = this.#completed + 1
+    const chained = (this.#named.get(cid.toString()) ?? 0) + 1
     try {
       // The network's delay (--latency MS), or at least one turn of the event loop,
       // so that requests made together overlap as they would on a wire.
@@ -88,6 +107,11 @@ class Counting implements BlockSource {
       const b = await this.store.get(cid, o)
       this.blocks++
       this.bytes += b.length
+      for (const link of linksOf(cid, b)) {
+        const k = link.toString()
+        if (!this.#named.has(k)) this.#named.set(k, chained)
+      }
+      this.chained = Math.max(this.chained, chained)
       return b
     } finally {
       this.#completed = Math.max(this.#completed, depth)
@@ -95,7 +119,24 @@ class Counting implements BlockSource {
     }
   }
 
-  reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0; this.#completed = 0 }
+  reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0; this.chained = 0; this.#completed = 0; this.#named.clear() }
+}
+
+/** The CIDs a block links to (dag-json and dag-cbor; none for other codecs). */
+function linksOf (cid: CID, bytes: Uint8Array): CID[] {
+  let value: unknown
+  if (cid.code === dagJson.code) value = dagJson.decode(bytes)
+  else if (cid.code === dagCbor.code) value = dagCbor.decode(bytes)
+  else return []
+  const out: CID[] = []
+  const walk = (v: unknown): void => {
+    const c = CIDClass.asCID(v)
+    if (c !== null) { out.push(c); return }
+    if (v instanceof Uint8Array || v === null || typeof v !== 'object') return
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x)
+  }
+  walk(value)
+  return out
 }
 
 let seedNo = 1
@@ -191,7 +232,7 @@ function info (text: string): TargetInfo {
   return { cid: CIDClass.createV1(CODEC_RAW, Digest.create(HASH_SHA2_256, sha256(bytes))), length: bytes.length }
 }
 
-interface Row { scenario: string, what: string, blocks: number, rounds: number, bytes: number, changed: number, ms: number, rssMiB: number, total?: boolean }
+interface Row { scenario: string, what: string, blocks: number, rounds: number, chained: number, bytes: number, changed: number, ms: number, rssMiB: number, total?: boolean }
 const rows: Row[] = []
 
 /**
@@ -236,8 +277,8 @@ async function measureProcess (scenario: string, what: string, changed: number, 
       }
       await rm(copy, { recursive: true, force: true })
       const label = `${what} (${variant === 'cli' ? '`dagtuf client update`, whole process' : variant === 'frugal' ? 'frugalHeap(), as the CLI' : 'library defaults'})`
-      rows.push({ scenario, what: label, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
-      console.error(`${scenario} / ${label} (own process): ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
+      rows.push({ scenario, what: label, blocks: src.blocks, rounds: src.rounds, chained: src.chained, bytes: src.bytes, changed, ms: out.ms, rssMiB: out.vmHwmMiB, total: true })
+      console.error(`${scenario} / ${label} (own process): ${src.blocks} blocks in ${src.rounds} rounds (${src.chained} chained), ${src.bytes} B, ${out.ms.toFixed(0)} ms, peak RSS ${out.vmHwmMiB.toFixed(0)} MiB`)
     }
   } finally {
     server.closeAllConnections()
@@ -252,8 +293,8 @@ async function measure (scenario: string, what: string, changed: number, src: Co
   const t0 = performance.now()
   await body()
   const ms = performance.now() - t0
-  rows.push({ scenario, what, blocks: src.blocks, rounds: src.rounds, bytes: src.bytes, changed, ms, rssMiB: Math.max(0, vmHwmKiB() - before) / 1024 })
-  console.error(`${scenario} / ${what}: ${src.blocks} blocks in ${src.rounds} rounds, ${src.bytes} B (changed ${changed} B), ${ms.toFixed(0)} ms`)
+  rows.push({ scenario, what, blocks: src.blocks, rounds: src.rounds, chained: src.chained, bytes: src.bytes, changed, ms, rssMiB: Math.max(0, vmHwmKiB() - before) / 1024 })
+  console.error(`${scenario} / ${what}: ${src.blocks} blocks in ${src.rounds} rounds (${src.chained} chained), ${src.bytes} B (changed ${changed} B), ${ms.toFixed(0)} ms`)
 }
 
 async function client (repo: Repo, src: Counting): Promise<{ up: Updater, dir: string }> {
@@ -392,6 +433,8 @@ async function costlyPatterns (k: number): Promise<void> {
   }
 }
 
+const startedAt = new Date()
+
 async function main (): Promise<void> {
   // --bins-only B: only the hash-bin scenario, with 2^B bins (for profiling).
   const only = process.argv.indexOf('--bins-only')
@@ -409,12 +452,19 @@ async function main (): Promise<void> {
     await costlyPatterns(QUICK ? 20 : 100)
   }
   const kb = (b: number): string => (b / 1024).toFixed(1)
-  for (const n of notes) console.log(n)
-  console.log(`request latency: ${LATENCY_MS > 0 ? `${LATENCY_MS} ms` : 'none (one event-loop turn)'}`)
-  console.log(PROCESS ? 'catch-ups in a fresh client process over loopback HTTP: peak RSS is that process\'s whole' : 'in process: peak RSS is the growth of this process (which holds the repository)')
-  console.log('| scenario | step | blocks | rounds | KiB fetched | KiB changed | ms | peak RSS MiB |')
-  console.log('|---|---|---|---|---|---|---|---|')
-  for (const r of rows) console.log(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${r.rounds} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)}${r.total === true ? '' : ' (growth)'} |`)
+  const lines: string[] = [`# bench:catchup, ${startedAt.toISOString()}`, '', `\`node dist/bench/catchup.js ${process.argv.slice(2).join(' ')}\`; ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`, '']
+  for (const n of notes) lines.push(n)
+  lines.push(`request latency: ${LATENCY_MS > 0 ? `${LATENCY_MS} ms` : 'none (one event-loop turn)'}`)
+  lines.push(PROCESS ? 'catch-ups in a fresh client process over loopback HTTP: peak RSS is that process\'s whole' : 'in process: peak RSS is the growth of this process (which holds the repository)')
+  lines.push('rounds: a request made after one of depth d completed has depth d + 1 (an upper bound that also counts the client\'s own pacing); chained: a request for a CID first named by a response at depth d has depth d + 1 (the requests that had to wait for one another)')
+  lines.push('')
+  lines.push('| scenario | step | blocks | rounds | chained | KiB fetched | KiB changed | ms | peak RSS MiB |')
+  lines.push('|---|---|---|---|---|---|---|---|---|')
+  for (const r of rows) lines.push(`| ${r.scenario} | ${r.what} | ${r.blocks} | ${r.rounds} | ${r.chained} | ${kb(r.bytes)} | ${r.changed === 0 ? '' : kb(r.changed)} | ${r.ms.toFixed(0)} | ${r.rssMiB.toFixed(1)}${r.total === true ? '' : ' (growth)'} |`)
+  for (const l of lines) console.log(l)
+  const file = resultsFile('catchup', startedAt)
+  await writeFile(file, lines.join('\n') + '\n')
+  console.error(`results: ${file}`)
 }
 
 await main()
