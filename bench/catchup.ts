@@ -10,7 +10,8 @@
  * durable, as in use).
  *
  * Scenarios (each in this process, one after the other; `--quick` shrinks them;
- * `--refresh-only K`, `--one-target-only N K` and `--bins-only B` run one):
+ * `--refresh-only K`, `--one-target-only N K` and `--bins-only B` run one;
+ * with `--process`, `--variants defaults,frugal,cli` picks the client processes):
  *   refresh-only   K publishes that change nothing but the snapshot and
  *                  timestamp (3 delegated roles): a client at the first
  *                  catches up to the last.
@@ -61,6 +62,12 @@ const QUICK = process.argv.includes('--quick')
 const notes: string[] = []
 /** --process: each catch-up runs in a fresh client process over loopback HTTP (its own peak RSS). */
 const PROCESS = process.argv.includes('--process')
+/** --variants a,b: which of the --process variants to run (defaults, frugal, cli; all by default). */
+const variantsAt = process.argv.indexOf('--variants')
+const VARIANTS = (variantsAt >= 0 ? (process.argv[variantsAt + 1] ?? '').split(',') : ['defaults', 'frugal', 'cli']).map((v) => {
+  if (v !== 'defaults' && v !== 'frugal' && v !== 'cli') throw new Error(`--variants: ${v} is not defaults, frugal or cli`)
+  return v
+})
 const latencyAt = process.argv.indexOf('--latency')
 /** Delay of each request (--latency MS): a stand-in for a network's round trip. */
 const LATENCY_MS = latencyAt >= 0 ? Number(process.argv[latencyAt + 1]) : 0
@@ -260,7 +267,7 @@ async function measureProcess (scenario: string, what: string, changed: number, 
     // commands call it; and the `dagtuf client update` command as a user
     // runs it (bin/dagtuf: the client's start-up snapshot), under GNU time
     // for its peak RSS.
-    for (const variant of ['defaults', 'frugal', 'cli'] as const) {
+    for (const variant of VARIANTS) {
       const copy = `${dir}-${variant}`
       await cp(dir, copy, { recursive: true })
       src.reset()
