@@ -37,6 +37,7 @@ export async function writeFileFromChunks (destPath: string, produce: (write: (c
     throw new StateError('ERR_STATE_IO', `could not create a file in ${dir}`, { cause: e, details: { path: dir } })
   }
   let done = false
+  let renamed = false
   try {
     await produce(async (chunk) => {
       try { await h.write(chunk) } catch (e) { throw diskFull(e, dest) ?? e }
@@ -46,6 +47,7 @@ export async function writeFileFromChunks (destPath: string, produce: (write: (c
       await h.close()
       done = true
       await fs.rename(tmp, dest)
+      renamed = true
     } catch (e) {
       throw diskFull(e, dest) ?? new StateError('ERR_STATE_IO', `could not write ${dest}`, { cause: e, details: { path: dest } })
     }
@@ -53,7 +55,8 @@ export async function writeFileFromChunks (destPath: string, produce: (write: (c
     return dest
   } finally {
     if (!done) await h.close().catch(() => {})
-    await fs.rm(tmp, { force: true }).catch(() => {})
+    // After the rename there is no temporary file left to remove.
+    if (!renamed) await fs.rm(tmp, { force: true }).catch(() => {})
   }
 }
 
