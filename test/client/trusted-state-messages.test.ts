@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest'
 import { clientLoader } from '../../src/client/loader.js'
 import type { StateRecord } from '../../src/client/statefile.js'
-import { TrustedState, edgesOf, referenceTimeOf } from '../../src/client/trusted-state.js'
+import { TrustedState, assertFresh, edgesOf, referenceTimeOf, type TrustedDag } from '../../src/client/trusted-state.js'
 import { resolveLimits, validateSnapshotTop } from '../../src/validate/valid.js'
 import { RepoSim, recordOf, type Version } from '../helpers/history.js'
 import { DagBuilder } from '../helpers/dag.js'
@@ -109,5 +109,15 @@ describe('a name listed by two delegators (CLIENT-FLOOR-RETIRED)', () => {
       expect(e.code).toBe('CLIENT-FLOOR-RETIRED')
       expect(e.details.role).toBe('c')
     }
+  })
+
+  it('CLIENT-EXPIRES: without a hint, the message ends with the reference time', async () => {
+    const sim = await RepoSim.create({ seed: 14, topKeys: TOP })
+    const v = sim.head
+    const dag = { root: v.root, timestamp: v.timestamp, snapshot: v.snapshot, targets: v.targets } as unknown as TrustedDag
+    const ref = '2999-01-01T00:00:00Z'
+    const e = await caught(() => assertFresh(dag, ref))
+    expect(e).toMatchObject({ code: 'CLIENT-EXPIRES', details: { cid: v.root.cid.toString(), role: 'root', referenceTime: ref } })
+    expect(e.message.endsWith(`(reference time ${ref})`)).toBe(true)
   })
 })

@@ -76,3 +76,94 @@ describe('ChainPrefetch: at most maxBytes of snapshots ahead of the walk (SUCC-S
     p.stop()
   })
 })
+
+/** A loader whose prefetches wait until the test answers them (with a block of `size` bytes, or undefined: a failed fetch). */
+function heldLoader (): { loader: Loader, asked: number[], answer: (n: number, size: number | undefined) => void, pending: () => number } {
+  const asked: number[] = []
+  const waiting: Array<{ h: number, go: (b: Uint8Array | undefined) => void }> = []
+  const loader = {
+    prefetch: async (_kind: string, c: CID): Promise<Uint8Array | undefined> => {
+      const h = heightOf.get(c.toString())
+      if (h === undefined) return undefined // a targets object: not part of these counts
+      asked.push(h)
+      return await new Promise((resolve) => waiting.push({ h, go: resolve }))
+    },
+    load: async () => { throw new Error('not used') }
+  } as unknown as Loader
+  return {
+    loader,
+    asked,
+    /** Answer the `n` oldest outstanding prefetches. */
+    answer: (n, size) => { for (const w of waiting.splice(0, n)) w.go(size === undefined ? undefined : blockOf(w.h, size)) },
+    pending: () => waiting.length
+  }
+}
+
+const top500 = { height: 500, previousVersion: cid(499), skips: ladder(500).map(cid) }
+
+describe('ChainPrefetch: the byte bound, step by step (survivors of the 2026-11-30 fourth mutation run)', () => {
+  it('SUCC-STAR: before any answer a fetch in flight counts 1 KiB: maxBytes 4096 starts exactly 4', async () => {
+    const h = heldLoader()
+    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
+    await settle()
+    expect(h.asked.length).toBe(4)
+    p.stop()
+  })
+
+  it('SUCC-STAR: once blocks arrived, a fetch in flight counts their average size', async () => {
+    const h = heldLoader()
+    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
+    await settle()
+    // One 700-byte answer: 700 held, and each fetch in flight now counts 700: 3 + 2 in flight fill 4096 (at 1 KiB, 3 + 1 would).
+    h.answer(1, 700)
+    await settle()
+    expect(h.pending()).toBe(5)
+    expect(h.asked.length).toBe(6)
+    p.stop()
+  })
+
+  it('SUCC-STAR: a failed fetch counts no block: the average stays that of the blocks that arrived', async () => {
+    const h = heldLoader()
+    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 2048 })
+    await settle()
+    h.answer(2, undefined)
+    await settle()
+    // Still 1 KiB a fetch in flight: 2 more of the 5 heights known, not all of them.
+    expect(h.asked.length).toBe(4)
+    expect(h.pending()).toBe(2)
+    p.stop()
+  })
+
+  it('SUCC-STAR: a block that arrives after the walk passed its height is not held: it does not hold back later fetches', async () => {
+    const h = heldLoader()
+    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
+    await settle()
+    const first = [...h.asked]
+    // The walk passes all four before they arrive.
+    p.passed(Math.min(...first))
+    await settle()
+    expect(h.asked.length).toBe(4)
+    h.answer(4, 1024)
+    await settle()
+    // Nothing is held (the walk has them): four more start.
+    expect(h.pending()).toBe(4)
+    expect(h.asked.length).toBe(8)
+    p.stop()
+  })
+
+  it('SUCC-STAR: the walk passing blocks refills the window as soon as at most half of maxBytes is held', async () => {
+    const h = heldLoader()
+    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
+    await settle()
+    h.answer(4, 1024)
+    await settle()
+    // 4096 held, nothing in flight: nothing more.
+    expect(h.asked.length).toBe(4)
+    const sorted = [...h.asked].sort((a, b) => b - a)
+    // Passing the top two leaves exactly half held (2048): a refill of two (2048 + 2 x 1024).
+    p.passed(sorted[1]!)
+    await settle()
+    expect(h.asked.length).toBe(6)
+    p.stop()
+  })
+})

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { BlockError } from '../../src/model/errors.js'
 import type { RootEnvelope, SnapshotEnvelope, TargetsEnvelope } from '../../src/model/types.js'
-import { succStar } from '../../src/relations/index.js'
+import { succ, succStar } from '../../src/relations/index.js'
 import type { Kind } from '../../src/model/config.js'
 import type { Loader } from '../../src/validate/loader.js'
 import { sourceLoader } from '../../src/validate/loader.js'
@@ -141,5 +141,34 @@ describe('a one-pass walk meeting a fetch failure', () => {
     expect(e.details?.cid ?? e.message).toContain(s(A2))
     // The other queued steps were settled before it threw.
     expect(w.inflight).toBe(0)
+  })
+
+  it('SUCC-SNAP-DELEG: at the queue bound, a fetch failure in the oldest step is thrown only once every other queued step has settled, even slow ones', async () => {
+    const { b, R, T, A1, S } = await chain(80)
+    const A2 = await b.targets('r', { targets: ['r/2'], previousVersion: A1.cid })
+    const head = await b.snapshot({ root: R, targets: T, delegated: { r: A2 }, previousVersion: S[79]!.cid })
+    b.store.delete(A2.cid)
+    // Every load, cached or not, answers a timer tick later: the queued steps are still at work when the oldest fails.
+    const w = watched(b)
+    const load = w.load
+    w.load = async (kind, cid) => { w.inflight++; try { await ticks(1); return await load(kind, cid) } finally { w.inflight-- } }
+    const e = await caught(() => succStar(w, 'snapshot', head.cid, S[0]!.cid, top))
+    expect(e).toBeInstanceOf(BlockError)
+    expect(e.code).toBe('ERR_BLOCK_NOT_FOUND')
+    expect(w.inflight).toBe(0)
+  })
+})
+
+describe('a one-pass walk drops what it settled', () => {
+  it('SUCC-SNAP-LINK: a step the walk settled is not memoized any more: asked again on the same loader, its snapshot is fetched again', async () => {
+    const { b, S } = await chain(6)
+    const asked: string[] = []
+    const l = sourceLoader({ get: async (cid: CID, o?: { signal?: AbortSignal, maxBytes?: number }) => { asked.push(cid.toString()); return await b.store.get(cid, o) } })
+    expect((await succStar(l, 'snapshot', S[5]!.cid, S[0]!.cid, top)).holds).toBe(true)
+    const before = asked.filter((c) => c === s(S[3]!)).length
+    expect(before).toBe(1)
+    // S[3] was forgotten with its step S[3] <- S[2]: the step is computed again (one step: no walk reads S[3] first).
+    expect((await succ(l, 'snapshot', S[3]!.cid, S[2]!.cid, top)).holds).toBe(true)
+    expect(asked.filter((c) => c === s(S[3]!)).length).toBe(2)
   })
 })

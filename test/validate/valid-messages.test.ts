@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { ValidationError } from '../../src/model/errors.js'
-import { validateSnapshot, validateSnapshotTop, validateTimestamp, type ValidReport } from '../../src/validate/valid.js'
+import { assertValidSnapshot, validateSnapshot, validateSnapshotTop, validateTimestamp, type ValidReport } from '../../src/validate/valid.js'
 import { DagBuilder } from '../helpers/dag.js'
 import { caught } from '../helpers/model.js'
 
@@ -155,6 +155,11 @@ describe('the delegations', () => {
     const x = only(r, 'BOUND-GLOB')
     expect(x.message).toContain(`checking the paths of r1 (${JSON.stringify(path.slice(0, 128))})`)
     expect(x.message).toContain('more than 50 glob steps')
+    // Fail-fast, the cause behind the violation is the budget's own error, which names the rule whose matching ran out.
+    const ff = await caught(() => assertValidSnapshot(b.loader(), S.cid, { limits: { maxGlobSteps: 50 } }))
+    expect(ff).toMatchObject({ code: 'BOUND-GLOB', details: { cid: r1.cid.toString(), rule: 'BOUND-GLOB' } })
+    expect(ff.cause).toMatchObject({ code: 'BOUND-GLOB', details: { max: 50 } })
+    expect((ff.cause as Error).message).toBe('VALID-DELEG-PATHS took more than 50 glob steps')
   })
 
   it('BOUND-DELEGATION-DEPTH: the violation names the role, the depth it is first reached at and the bound', async () => {
