@@ -254,13 +254,18 @@ export class ClassicRepo {
 
 /**
  * Where a benchmark writes its results: bench/results/<name>-<date>.md, or
- * <name>-<date>-<HHMM>.md when a run of the same day is already there (a
- * second run must not overwrite the first's figures).
+ * <name>-<date>-<HHMM>.md when a run of the same day is already there, or
+ * -<HHMMSS>.md (then -<HHMMSS>-2 ...) within the same minute (a later run must
+ * not overwrite an earlier one's figures).
  */
 export function resultsFile (name: string, startedAt: Date): string {
   const iso = startedAt.toISOString()
-  const day = join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}.md`)
-  return existsSync(day) ? join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}.md`) : day
+  const at = (suffix: string): string => join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}${suffix}.md`)
+  // Runs of the same day, then of the same minute (three bench:catchup runs once overwrote each other), keep their own files.
+  for (const suffix of ['', `-${iso.slice(11, 13)}${iso.slice(14, 16)}`, `-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`]) {
+    if (!existsSync(at(suffix))) return at(suffix)
+  }
+  for (let i = 2; ; i++) if (!existsSync(at(`-${iso.slice(11, 19).replaceAll(':', '')}-${i}`))) return at(`-${iso.slice(11, 19).replaceAll(':', '')}-${i}`)
 }
 
 /**
