@@ -261,11 +261,11 @@ export class ClassicRepo {
 export function resultsFile (name: string, startedAt: Date): string {
   const iso = startedAt.toISOString()
   const at = (suffix: string): string => join(ROOT, 'bench', 'results', `${name}-${iso.slice(0, 10)}${suffix}.md`)
+  const hhmm = `${iso.slice(11, 13)}${iso.slice(14, 16)}`
+  const hhmmss = `${hhmm}${iso.slice(17, 19)}`
   // Runs of the same day, then of the same minute (three bench:catchup runs once overwrote each other), keep their own files.
-  for (const suffix of ['', `-${iso.slice(11, 13)}${iso.slice(14, 16)}`, `-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`]) {
-    if (!existsSync(at(suffix))) return at(suffix)
-  }
-  for (let i = 2; ; i++) if (!existsSync(at(`-${iso.slice(11, 19).replaceAll(':', '')}-${i}`))) return at(`-${iso.slice(11, 19).replaceAll(':', '')}-${i}`)
+  for (const suffix of ['', `-${hhmm}`, `-${hhmmss}`]) if (!existsSync(at(suffix))) return at(suffix)
+  for (let i = 2; ; i++) if (!existsSync(at(`-${hhmmss}-${i}`))) return at(`-${hhmmss}-${i}`)
 }
 
 /**
