@@ -40,14 +40,13 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { linksOf } from '../src/blocks/closure.js'
 import { MemoryBlockStore } from '../src/blocks/memory.js'
 import type { BlockSource, GetOptions } from '../src/blocks/types.js'
 import { Updater } from '../src/client/updater.js'
 import { expiresIn, makeRoot, makeSnapshot, makeTargets, makeTimestamp, type RoleSpec } from '../src/model/build.js'
 import { CID as CIDClass } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import * as dagCbor from '@ipld/dag-cbor'
-import * as dagJson from '@ipld/dag-json'
 import { CODEC_RAW, HASH_SHA2_256, sha256 } from '../src/model/hash.js'
 import { keyPairFromSeed, seedSigner, type KeyPair } from '../src/model/keys.js'
 import { signEnvelope } from '../src/model/sign.js'
@@ -127,23 +126,6 @@ class Counting implements BlockSource {
   }
 
   reset (): void { this.blocks = 0; this.bytes = 0; this.rounds = 0; this.chained = 0; this.#completed = 0; this.#named.clear() }
-}
-
-/** The CIDs a block links to (dag-json and dag-cbor; none for other codecs). */
-function linksOf (cid: CID, bytes: Uint8Array): CID[] {
-  let value: unknown
-  if (cid.code === dagJson.code) value = dagJson.decode(bytes)
-  else if (cid.code === dagCbor.code) value = dagCbor.decode(bytes)
-  else return []
-  const out: CID[] = []
-  const walk = (v: unknown): void => {
-    const c = CIDClass.asCID(v)
-    if (c !== null) { out.push(c); return }
-    if (v instanceof Uint8Array || v === null || typeof v !== 'object') return
-    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x)
-  }
-  walk(value)
-  return out
 }
 
 let seedNo = 1
