@@ -101,19 +101,23 @@ function heldLoader (): { loader: Loader, asked: number[], answer: (n: number, s
 
 const top500 = { height: 500, previousVersion: cid(499), skips: ladder(500).map(cid) }
 
+/** A prefetch from height 500 down to 0 over a held loader, bounded by `maxBytes`, after its first fetches started. */
+async function started (maxBytes: number): Promise<{ h: ReturnType<typeof heldLoader>, p: ChainPrefetch }> {
+  const h = heldLoader()
+  const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes })
+  await settle()
+  return { h, p }
+}
+
 describe('ChainPrefetch: the byte bound, step by step (survivors of the 2026-11-30 fourth mutation run)', () => {
   it('SUCC-STAR: before any answer a fetch in flight counts 1 KiB: maxBytes 4096 starts exactly 4', async () => {
-    const h = heldLoader()
-    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
-    await settle()
+    const { h, p } = await started(4096)
     expect(h.asked.length).toBe(4)
     p.stop()
   })
 
   it('SUCC-STAR: once blocks arrived, a fetch in flight counts their average size', async () => {
-    const h = heldLoader()
-    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
-    await settle()
+    const { h, p } = await started(4096)
     // One 700-byte answer: 700 held, and each fetch in flight now counts 700: 3 + 2 in flight fill 4096 (at 1 KiB, 3 + 1 would).
     h.answer(1, 700)
     await settle()
@@ -123,9 +127,7 @@ describe('ChainPrefetch: the byte bound, step by step (survivors of the 2026-11-
   })
 
   it('SUCC-STAR: a failed fetch counts no block: the average stays that of the blocks that arrived', async () => {
-    const h = heldLoader()
-    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 2048 })
-    await settle()
+    const { h, p } = await started(2048)
     h.answer(2, undefined)
     await settle()
     // Still 1 KiB a fetch in flight: 2 more of the 5 heights known, not all of them.
@@ -135,9 +137,7 @@ describe('ChainPrefetch: the byte bound, step by step (survivors of the 2026-11-
   })
 
   it('SUCC-STAR: a block that arrives after the walk passed its height is not held: it does not hold back later fetches', async () => {
-    const h = heldLoader()
-    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
-    await settle()
+    const { h, p } = await started(4096)
     const first = [...h.asked]
     // The walk passes all four before they arrive.
     p.passed(Math.min(...first))
@@ -152,9 +152,7 @@ describe('ChainPrefetch: the byte bound, step by step (survivors of the 2026-11-
   })
 
   it('SUCC-STAR: the walk passing blocks refills the window as soon as at most half of maxBytes is held', async () => {
-    const h = heldLoader()
-    const p = new ChainPrefetch(h.loader, top500, 0, { window: 10_000, concurrency: 100, maxBytes: 4096 })
-    await settle()
+    const { h, p } = await started(4096)
     h.answer(4, 1024)
     await settle()
     // 4096 held, nothing in flight: nothing more.
