@@ -56,8 +56,14 @@ export class ShardBudget {
 export interface ShardReaderOptions {
   budget?: ShardBudget
   signal?: AbortSignal
-  /** Decoded nodes kept in memory at most (oldest dropped first). Default 4096. */
+  /** Decoded nodes kept in memory at most (least recently used dropped first). Default 4096. */
   cacheNodes?: number
+  /**
+   * Bytes of the blocks of the decoded nodes kept, at most (least recently
+   * used dropped first; a node decoded is larger than its block, about 20
+   * times for a node of CIDs). Default DEFAULT_CACHE_BYTES.
+   */
+  cacheBytes?: number
 }
 
 /** One change between two versions of a map, found by `diff`. */
@@ -69,6 +75,9 @@ export interface Change<V> {
   readonly after?: V
 }
 
+/** ShardReaderOptions.cacheBytes by default: 4,096 nodes of up to 1 MiB each would be 4 GiB. */
+export const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
+
 type Side<V> = { readonly link: CID } | { readonly entries: ReadonlyArray<Entry<V>> }
 
 export class ShardReader<V> {
@@ -76,7 +85,12 @@ export class ShardReader<V> {
   readonly #source: ShardSource
   readonly #signal: AbortSignal | undefined
   readonly #cacheNodes: number
+  readonly #cacheBytes: number
+  /** Decoded nodes by CID, least recently used first. */
   readonly #nodes = new Map<string, Promise<ShardNode<V>>>()
+  /** The block size of each fetched node in #nodes, and their sum. */
+  readonly #sizes = new Map<string, number>()
+  #cachedBytes = 0
 
   constructor (source: ShardSource, readonly codec: ValueCodec<V>, options: ShardReaderOptions = {}) {
     if (source === null || typeof source !== 'object' || typeof source.get !== 'function') {
@@ -86,9 +100,27 @@ export class ShardReader<V> {
     this.budget = options.budget ?? new ShardBudget()
     this.#signal = options.signal
     this.#cacheNodes = options.cacheNodes ?? 4096
+    this.#cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES
   }
 
-  async #fetch (cid: CID): Promise<ShardNode<V>> {
+  #drop (key: string): void {
+    this.#nodes.delete(key)
+    const size = this.#sizes.get(key)
+    if (size !== undefined) {
+      this.#sizes.delete(key)
+      this.#cachedBytes -= size
+    }
+  }
+
+  /** Drop the least recently used nodes while over either cap (`keep` stays). */
+  #evict (keep: string): void {
+    for (const k of this.#nodes.keys()) {
+      if (this.#nodes.size <= this.#cacheNodes && this.#cachedBytes <= this.#cacheBytes) return
+      if (k !== keep) this.#drop(k)
+    }
+  }
+
+  async #fetch (cid: CID, key: string): Promise<ShardNode<V>> {
     if (this.#signal?.aborted === true) throw new BlockError('ERR_ABORTED', 'shard read aborted', { cause: this.#signal.reason })
     const cap = this.budget.start(cid, MAX_NODE_BYTES)
     let bytes: Uint8Array
@@ -102,7 +134,13 @@ export class ShardReader<V> {
       throw e
     }
     this.budget.done(cid, bytes.byteLength)
-    return decodeNode(bytes, cid, this.codec)
+    const node = decodeNode(bytes, cid, this.codec)
+    if (this.#nodes.has(key) && !this.#sizes.has(key)) {
+      this.#sizes.set(key, bytes.byteLength)
+      this.#cachedBytes += bytes.byteLength
+      this.#evict(key)
+    }
+    return node
   }
 
   /**
@@ -115,28 +153,33 @@ export class ShardReader<V> {
     if (!isShardLink(cid)) throw new ValidationError('SHARD-LINK', `not a shard link: ${cid.toString()}`, { details: { cid: cid.toString() } })
     const key = cid.toString()
     let p = this.#nodes.get(key)
-    if (p === undefined) {
-      p = this.#fetch(cid)
-      if (this.#nodes.size >= this.#cacheNodes) {
-        const oldest = this.#nodes.keys().next()
-        if (oldest.done !== true) this.#nodes.delete(oldest.value)
-      }
+    if (p !== undefined) {
+      // Now the most recently used.
+      this.#nodes.delete(key)
       this.#nodes.set(key, p)
+    } else {
+      p = this.#fetch(cid, key)
+      this.#nodes.set(key, p)
+      this.#evict(key)
       // Fetch failures may be retried; verdicts on the bytes stay cached.
-      p.catch((e: unknown) => { if (!(e instanceof ValidationError) && this.#nodes.get(key) === p) this.#nodes.delete(key) })
+      p.catch((e: unknown) => { if (!(e instanceof ValidationError) && this.#nodes.get(key) === p) this.#drop(key) })
     }
     const node = await p
     checkPlacement(node, cid, depth, path)
     return node
   }
 
-  /** The value of `key` in the map at `root`, or undefined when it is absent. Fetches only the path. */
-  async get (root: CID, key: string): Promise<V | undefined> {
+  /**
+   * The value of `key` in the map at `root`, or undefined when it is absent.
+   * Fetches only the path; `onRead`, when given, is told each node it read.
+   */
+  async get (root: CID, key: string, onRead?: (cid: CID) => void): Promise<V | undefined> {
     const hash = hashKey(key)
     const path: number[] = []
     let cid = root
     for (let depth = 0; ; depth++) {
       const node = await this.node(cid, depth, path)
+      onRead?.(cid)
       const slot = slotAt(hash, depth)
       const el = node.elements.find((e) => e.slot === slot)
       if (el === undefined) return undefined
@@ -151,11 +194,12 @@ export class ShardReader<V> {
     yield * this.#walk(root, 0, [])
   }
 
-  async * #walk (cid: CID, depth: number, path: number[]): AsyncGenerator<Entry<V>> {
+  async * #walk (cid: CID, depth: number, path: number[], onRead?: (cid: CID) => void): AsyncGenerator<Entry<V>> {
     const node = await this.node(cid, depth, path)
+    onRead?.(cid)
     for (const el of node.elements) {
       if (el.bucket !== undefined) yield * el.bucket
-      else yield * this.#walk(el.link, depth + 1, [...path, el.slot])
+      else yield * this.#walk(el.link, depth + 1, [...path, el.slot], onRead)
     }
   }
 
@@ -190,14 +234,18 @@ export class ShardReader<V> {
    * The changes from the map at `older` to the map at `newer`, descending only
    * into subtrees whose CIDs differ (equal CIDs are equal content). Costs
    * O(changes × depth) nodes; every node it reads is checked in place.
+   * `onRead`, when given, is told the CID of every node it read, of either
+   * map (so that a walk over many versions can let go of them once done).
    */
-  async * diff (newer: CID, older: CID): AsyncGenerator<Change<V>> {
+  async * diff (newer: CID, older: CID, onRead?: (cid: CID) => void): AsyncGenerator<Change<V>> {
     if (newer.equals(older)) return
-    yield * this.#diffNodes(newer, older, 0, [])
+    yield * this.#diffNodes(newer, older, 0, [], onRead)
   }
 
-  async * #diffNodes (newer: CID, older: CID, depth: number, path: number[]): AsyncGenerator<Change<V>> {
+  async * #diffNodes (newer: CID, older: CID, depth: number, path: number[], onRead?: (cid: CID) => void): AsyncGenerator<Change<V>> {
     const [a, b] = await Promise.all([this.node(newer, depth, path), this.node(older, depth, path)])
+    onRead?.(newer)
+    onRead?.(older)
     const sideOf = (n: ShardNode<V>): Map<number, Side<V>> => new Map(n.elements.map((el) => [el.slot, el.link !== undefined ? { link: el.link } : { entries: el.bucket }]))
     const sa = sideOf(a)
     const sb = sideOf(b)
@@ -207,23 +255,23 @@ export class ShardReader<V> {
       if (x === undefined && y === undefined) continue
       const sub = [...path, slot]
       if (x !== undefined && y !== undefined && 'link' in x && 'link' in y) {
-        if (!x.link.equals(y.link)) yield * this.#diffNodes(x.link, y.link, depth + 1, sub)
+        if (!x.link.equals(y.link)) yield * this.#diffNodes(x.link, y.link, depth + 1, sub, onRead)
         continue
       }
-      const after = await this.#collect(x, depth + 1, sub)
-      const before = await this.#collect(y, depth + 1, sub)
+      const after = await this.#collect(x, depth + 1, sub, onRead)
+      const before = await this.#collect(y, depth + 1, sub, onRead)
       yield * this.#compare(after, before)
     }
   }
 
-  async #collect (side: Side<V> | undefined, depth: number, path: number[]): Promise<Map<string, V>> {
+  async #collect (side: Side<V> | undefined, depth: number, path: number[], onRead?: (cid: CID) => void): Promise<Map<string, V>> {
     const out = new Map<string, V>()
     if (side === undefined) return out
     if ('entries' in side) {
       for (const e of side.entries) out.set(e.key, e.value)
       return out
     }
-    for await (const e of this.#walk(side.link, depth, path)) out.set(e.key, e.value)
+    for await (const e of this.#walk(side.link, depth, path, onRead)) out.set(e.key, e.value)
     return out
   }
 

@@ -44,10 +44,11 @@ export interface Loader {
    */
   load: <K extends Kind>(kind: K, cid: CID) => Promise<Envelope<SignedOf<K>>>
   /**
-   * Drop what this loader holds for the envelope `cid` (its bytes and
-   * decoded objects), so that a long walk keeps in memory only what it still
-   * needs. A later `load` of it fetches (and counts) it again. Optional: a
-   * loader without it keeps everything for its life.
+   * Drop what this loader holds for the envelope or shard node `cid` (its
+   * bytes and decoded objects), so that a long walk keeps in memory only what
+   * it still needs. A later `load` of it fetches (and counts) it again; a map
+   * reader may still answer from its own bounded cache of decoded nodes.
+   * Optional: a loader without it keeps everything for its life.
    */
   forget?: (cid: CID) => void
   /**
@@ -68,19 +69,20 @@ export interface Loader {
   roleMap: (root: CID) => Promise<ReadonlyMap<string, CID>>
   /**
    * The entry for `name` in the role map at `root`: fetches only the nodes on
-   * its path.
+   * its path. `onRead`, when given, is told the CID of each node read.
    *
    * @throws as `target`
    */
-  roleEntry: (root: CID, name: string) => Promise<CID | undefined>
+  roleEntry: (root: CID, name: string, onRead?: (cid: CID) => void) => Promise<CID | undefined>
   /**
    * The changes from the role map at `older` to the one at `newer`,
    * descending only where their nodes' CIDs differ (every node read is
-   * checked in place; a shared subtree is not read).
+   * checked in place; a shared subtree is not read). `onRead`, when given, is
+   * told the CID of each node read, of either map (for `forget`).
    *
    * @throws as `target`
    */
-  roleDiff: (newer: CID, older: CID) => AsyncIterable<Change<CID>>
+  roleDiff: (newer: CID, older: CID, onRead?: (cid: CID) => void) => AsyncIterable<Change<CID>>
   /**
    * The entry for `path` in the targets map whose root is `root`: fetches
    * only the nodes on the path to it.
@@ -110,6 +112,12 @@ const ROLE_MAP_LEVEL_WIDTH = 65_536
 /** Nodes of a level asked for together. */
 const ROLE_MAP_CHUNK = 128
 
+/**
+ * Bytes of shard-node blocks a loader's map readers keep decoded, each (about
+ * 10 MB of decoded nodes of CIDs): see ShardReaderOptions.cacheBytes.
+ */
+export const READER_CACHE_BYTES = 64 * 1024
+
 /** Fetches the bytes of a shard node, within the caller's caps and budget. */
 export type ShardFetch = (cid: CID) => Promise<Uint8Array>
 
@@ -121,8 +129,11 @@ export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
   // The fetch counts blocks and bytes; these readers only check and decode.
   const source = { get: async (cid: CID) => await fetch(cid) }
   const unbounded = (): ShardBudget => new ShardBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
-  const targets = new ShardReader(source, targetsCodec, { budget: unbounded() })
-  const roles = new ShardReader(source, roleLinkCodec, { budget: unbounded() })
+  // Small caches: a walk re-reads a node within a few steps (a diff's older
+  // side is the next step's newer side), a search re-reads the top of a map;
+  // what is older is fetched again, and a catch-up's memory stays flat in K.
+  const targets = new ShardReader(source, targetsCodec, { budget: unbounded(), cacheBytes: READER_CACHE_BYTES })
+  const roles = new ShardReader(source, roleLinkCodec, { budget: unbounded(), cacheBytes: READER_CACHE_BYTES })
   const roleMaps = new Map<string, Promise<ReadonlyMap<string, CID>>>()
   return {
     async roleMap (root: CID): Promise<ReadonlyMap<string, CID>> {
@@ -168,11 +179,11 @@ export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
       }
       return await p
     },
-    async roleEntry (root: CID, name: string): Promise<CID | undefined> {
-      return await roles.get(root, name)
+    async roleEntry (root: CID, name: string, onRead?: (cid: CID) => void): Promise<CID | undefined> {
+      return await roles.get(root, name, onRead)
     },
-    roleDiff (newer: CID, older: CID): AsyncIterable<Change<CID>> {
-      return roles.diff(newer, older)
+    roleDiff (newer: CID, older: CID, onRead?: (cid: CID) => void): AsyncIterable<Change<CID>> {
+      return roles.diff(newer, older, onRead)
     },
     async target (root: CID, path: string): Promise<TargetInfo | undefined> {
       return await targets.get(root, path)

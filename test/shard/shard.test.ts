@@ -158,6 +158,52 @@ describe('sharded map: canonical form and lookups', () => {
     expect(r.budget.blocks).toBeLessThanOrEqual(12)
   })
 
+  it('diff and get tell onRead every node they read, of both maps, and no other', async () => {
+    const entries = Array.from({ length: 5_000 }, (_, i) => [`a/${i}`, i] as const)
+    const { mem, sink } = store()
+    const root = buildMap(entries, intCodec, sink).root
+    const next = (await updateMap(new ShardReader(mem, intCodec), root, new Map([['a/77', -1], ['b/new', 1]]), sink)).root
+    const fetched: string[] = []
+    const counting = { get: async (cid: CID, o?: { maxBytes?: number }) => { fetched.push(cid.toString()); return await mem.get(cid, o) } }
+    const told: string[] = []
+    const r = new ShardReader(counting, intCodec)
+    for await (const _ of r.diff(next, root, (c) => { told.push(c.toString()) })) { /* drain */ }
+    expect(told).toContain(root.toString())
+    expect(told).toContain(next.toString())
+    expect(new Set(told)).toEqual(new Set(fetched))
+    expect(fetched.length).toBeGreaterThan(2)
+    const onPath: string[] = []
+    fetched.length = 0
+    expect(await new ShardReader(counting, intCodec).get(next, 'a/77', (c) => { onPath.push(c.toString()) })).toBe(-1)
+    expect(onPath).toEqual(fetched)
+    expect(onPath[0]).toBe(next.toString())
+  })
+
+  it('the node cache holds at most cacheBytes of blocks and cacheNodes nodes, least recently used out', async () => {
+    const { mem, sink } = store()
+    const roots = ['x', 'y', 'z'].map((k) => buildMap([[k, 1]], intCodec, sink).root)
+    const [x, y, z] = roots as [CID, CID, CID]
+    const fetched: string[] = []
+    const counting = { get: async (cid: CID, o?: { maxBytes?: number }) => { fetched.push(cid.toString()); return await mem.get(cid, o) } }
+    const count = (c: CID): number => fetched.filter((f) => f === c.toString()).length
+    // Two nodes at most: X, Y, X again (a hit: X is now the most recent), Z drops Y, not X.
+    const r = new ShardReader(counting, intCodec, { cacheNodes: 2 })
+    for (const c of [x, y, x, z, x]) await r.node(c, 0, [])
+    expect([count(x), count(y), count(z)]).toEqual([1, 1, 1])
+    await r.node(y, 0, [])
+    expect(count(y)).toBe(2)
+    // A byte cap below one node keeps only the node just read.
+    fetched.length = 0
+    const tiny = new ShardReader(counting, intCodec, { cacheBytes: 1 })
+    for (const c of [x, x, y, x]) await tiny.node(c, 0, [])
+    expect([count(x), count(y)]).toEqual([2, 1])
+    // The default keeps them all.
+    fetched.length = 0
+    const roomy = new ShardReader(counting, intCodec)
+    for (const c of [x, y, z, x, y, z]) await roomy.node(c, 0, [])
+    expect(fetched.length).toBe(3)
+  })
+
   it('property: the targets codec\'s quick path for { cid, length } gives exactly what the general schema gives', async () => {
     const raw = cidOf(new TextEncoder().encode('x'))
     const content = CID.createV1(0x55, raw.multihash)
