@@ -61,6 +61,8 @@ export interface ClientLoader extends Loader {
   /**
    * The CIDs (as strings) of the shard nodes this loader read, from the cache
    * or the source: an update keeps them in the cache (ClientBlockCache.retain).
+   * A node fetched and then let go of (`forget`, before `writeShards`) is not
+   * among them: a catch-up's intermediate snapshots leave none behind.
    */
   readonly shards: ReadonlySet<string>
   /**
@@ -180,6 +182,8 @@ export function clientLoader (cache: ClientBlockCache | undefined, source: Loade
     forget (cid: CID): void {
       const key = cidKey(cid)
       for (const kind of Object.keys(MAX_BLOCK_BYTES)) decoded.delete(`${kind} ${key}`)
+      // A shard node a walk let go of before the update passed: not kept for the cache.
+      if (held !== null && held.delete(key)) shards.delete(key)
       remote.forget?.(cid)
     },
     async prefetch (kind: Kind, cid: CID): Promise<Uint8Array | undefined> {

@@ -405,8 +405,9 @@ export class TrustedState {
       // CLIENT-TS-DESCENDS: T <-* T0, i.e. S <-* S0 with every step <- (VALID_top premises, NOTES 5.6).
       if (dag.snapshot.cid.equals(t0.snapshot)) return 'descends'
       // S0's VALID_top was checked when it was accepted: its maps are the
-      // base from which each step checks the next on their difference.
-      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, { ...this.#relOpts, premise: 'top', established: t0.snapshot })
+      // base from which each step checks the next on their difference. Only
+      // the verdict is used: the walk keeps no CID per step (witness: 'ends').
+      const rel = await succStar(this.#loader, 'snapshot', dag.snapshot.cid, t0.snapshot, { ...this.#relOpts, premise: 'top', established: t0.snapshot, witness: 'ends' })
       if (!rel.holds) throw chainError('CLIENT-TS-DESCENDS', rel, dag.timestamp.cid, `timestamp ${dag.timestamp.cid} does not descend from the trusted timestamp ${t0.timestamp}`)
       return 'descends'
     }
@@ -470,7 +471,8 @@ export class TrustedState {
         kept.push(n)
         continue
       }
-      const rel = await succStar(this.#loader, 'targets', pos, floor, this.#relOpts)
+      // Only the verdict is used: a one-pass walk that drops each object as it leaves it.
+      const rel = await succStar(this.#loader, 'targets', pos, floor, { ...this.#relOpts, witness: 'ends' })
       if (rel.holds) {
         kept.push(n)
         continue
@@ -525,8 +527,8 @@ export class TrustedState {
   async #overtakes (pos: CID, floor: TargetsEnvelope): Promise<boolean> {
     const a = floor.signed.previousVersion
     if (a === null || pos.equals(a)) return false
-    const rel = await succStar(this.#loader, 'targets', pos, a, this.#relOpts)
-    return rel.holds && rel.witness.length >= 3
+    const rel = await succStar(this.#loader, 'targets', pos, a, { ...this.#relOpts, witness: 'ends' })
+    return rel.holds && rel.steps >= 2
   }
 
   /**

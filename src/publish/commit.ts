@@ -186,7 +186,7 @@ async function checkAndWrite (node: NodeBlocks, blocks: readonly Block[], timest
       // The new DAG is VALID as a whole (just above) and the head was when it
       // was published, so the chain between needs only the relations' top
       // premises (NOTES 5.6), not full VALID of every snapshot again.
-      const rel = await succStar(loader, 'timestamp', timestamp.cid, previous, { premise: 'top' })
+      const rel = await succStar(loader, 'timestamp', timestamp.cid, previous, { premise: 'top', witness: 'ends' })
       if (!rel.holds) {
         const v = rel.violations[0]
         throw new ValidationError(v?.rule ?? 'SUCC-TS-SNAPSHOT', v?.message ?? 'the new timestamp does not descend from the head', { details: { cid: v?.cid } })

@@ -19,7 +19,10 @@
  * - On timestamps the three relations coincide (SUCC-TS-SNAPSHOT: `<-*` of
  *   their snapshots, which is reflexive), and the witness is the snapshot
  *   chain (NOTES 5.5). Elsewhere the witness is `[cid(A), ..., cid(B)]`,
- *   each CID the previous-version of the one before.
+ *   each CID the previous-version of the one before; `steps` counts them.
+ *   With `witness: 'ends'` it is `[cid(A), cid(B)]` and a snapshot walk
+ *   under the top premise holds nothing per step it has checked (NOTES 5.5,
+ *   *Memory*).
  * - When a relation holds, `violations` is empty; when it does not, they say
  *   why, with rule IDs (the failing premise, then what caused it).
  * - Results of VALID and of `<-` steps are memoized per loader, keyed by CIDs
@@ -43,8 +46,13 @@ export type { Violation }
 export interface Relation {
   holds: boolean
   violations: Violation[]
-  /** When it holds: CIDs from A back to B (for timestamps, of their snapshots). Else empty. */
+  /**
+   * When it holds: CIDs from A back to B (for timestamps, of their
+   * snapshots); with `witness: 'ends'`, only A's and B's. Else empty.
+   */
   witness: string[]
+  /** When it holds: the number of `<-` steps from A back to B (for timestamps, of their snapshots). Else 0. */
+  steps: number
 }
 
 export interface RelationOptions {
@@ -70,6 +78,13 @@ export interface RelationOptions {
    * reaches it (the same relation; for comparison and measurement).
    */
   fetchAhead?: boolean
+  /**
+   * What a `<-*` that holds keeps of its chain: every CID (`'chain'`, the
+   * default), or only its two ends, with `steps` still counting every step
+   * (`'ends'`: a walk of K steps then holds nothing that grows with K, NOTES
+   * 5.5, *Memory*).
+   */
+  witness?: 'chain' | 'ends'
 }
 
 const KINDS: ReadonlySet<string> = new Set(['root', 'targets', 'snapshot', 'timestamp'])
@@ -123,6 +138,13 @@ function maxChainOf (opts: RelationOptions): number {
   return m
 }
 
+/** RelationOptions.witness: true for `'ends'`. */
+function endsOf (opts: RelationOptions): boolean {
+  const w = opts.witness ?? 'chain'
+  if (w !== 'chain' && w !== 'ends') throw new UsageError('ERR_ARGUMENT', "witness: expected 'chain' or 'ends'")
+  return w === 'ends'
+}
+
 function v (rule: RuleId, cid: CID | string, message: string): Violation {
   return Object.freeze({ rule, cid: cid.toString(), message })
 }
@@ -140,15 +162,16 @@ function dedupe (vs: readonly Violation[]): Violation[] {
   return out
 }
 
-function result (violations: readonly Violation[], witness: readonly CID[]): Relation {
+/** The relation: holds with `witness` (of `steps` steps, by default its length less one) when there are no violations. */
+function result (violations: readonly Violation[], witness: readonly CID[], steps = witness.length - 1): Relation {
   const vs = dedupe(violations)
   return vs.length === 0
-    ? { holds: true, violations: [], witness: witness.map(cidKey) }
-    : { holds: false, violations: vs, witness: [] }
+    ? { holds: true, violations: [], witness: witness.map(cidKey), steps }
+    : { holds: false, violations: vs, witness: [], steps: 0 }
 }
 
 function copy (r: Relation): Relation {
-  return { holds: r.holds, violations: [...r.violations], witness: [...r.witness] }
+  return { holds: r.holds, violations: [...r.violations], witness: [...r.witness], steps: r.steps }
 }
 
 function memo<T> (m: Map<string, Promise<T>>, key: string, compute: () => Promise<T>): Promise<T> {
@@ -247,8 +270,11 @@ async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[], rea
   return `${a} has previous-version ${A.signed.previousVersion?.toString() ?? 'null'}, not ${b}`
 }
 
-/** `A <- B` for roots, targets and snapshots, memoized by CID pair. */
-/** `read`, when given, collects the delegated objects a snapshot step loaded (for `forget`). */
+/**
+ * `A <- B` for roots, targets and snapshots, memoized by CID pair. `read`,
+ * when given, collects the delegated objects and the role-map nodes a
+ * snapshot step read (for `forget`).
+ */
 function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?: CID[]): Promise<Relation> {
   return memo(ctx.steps, `${kind} ${cidKey(a)} ${cidKey(b)}`, async () => {
     const out: Violation[] = [...await stepValidOf(ctx, kind, a)]
@@ -308,9 +334,9 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
 }
 
 /** The changes between two role maps, at most LIMITS.maxDelegatedRoles of them. */
-async function changesOf (ctx: Ctx, newer: CID, older: CID): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
+async function changesOf (ctx: Ctx, newer: CID, older: CID, read?: CID[]): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
   const out: Array<{ key: string, before?: CID, after?: CID }> = []
-  for await (const ch of ctx.loader.roleDiff(newer, older)) {
+  for await (const ch of ctx.loader.roleDiff(newer, older, read === undefined ? undefined : (c) => { read.push(c) })) {
     if (out.length >= 2 * LIMITS.maxDelegatedRoles) {
       throw new DecodeError('ERR_LIMIT', `role maps ${newer} and ${older} differ in more than ${2 * LIMITS.maxDelegatedRoles} names`, { details: { cid: newer.toString() } })
     }
@@ -337,14 +363,15 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
   let dt: Array<{ key: string, before?: CID, after?: CID }>
   let ret: Array<{ key: string, before?: CID, after?: CID }>
   try {
-    dt = await changesOf(ctx, ma.delegatedTargets, mb.delegatedTargets)
-    ret = await changesOf(ctx, ma.retired, mb.retired)
+    dt = await changesOf(ctx, ma.delegatedTargets, mb.delegatedTargets, read)
+    ret = await changesOf(ctx, ma.retired, mb.retired, read)
   } catch (e) {
     const rule = ruleOfLoadError(e)
     if (rule === undefined) throw e
     return [v(rule, a, `the role maps of ${a} and ${B.cid}: ${e instanceof Error ? e.message : String(e)}`)]
   }
-  const entry = async (root: CID, name: string): Promise<CID | undefined> => await ctx.loader.roleEntry(root, name)
+  const onRead = read === undefined ? undefined : (c: CID): void => { read.push(c) }
+  const entry = async (root: CID, name: string): Promise<CID | undefined> => await ctx.loader.roleEntry(root, name, onRead)
 
   for (const { key: n, before, after } of dt) {
     if (after !== undefined && before !== undefined) {
@@ -452,7 +479,7 @@ async function snapshotWalk (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAh
 }
 
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
-async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID, fetchAhead = true): Promise<Relation> {
+async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID, fetchAhead = true, ends = false): Promise<Relation> {
   if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
   let walk: Walk | undefined
   if (kind === 'snapshot') {
@@ -461,7 +488,8 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
     walk = w
   }
   try {
-    if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, established, walk)
+    if (ctx.top && kind === 'snapshot' && ctx.loader.forget !== undefined) return await streamSnapshots(ctx, a, b, maxChain, ends, established, walk)
+    if (kind === 'targets' && ends && ctx.loader.forget !== undefined) return await streamTargets(ctx, a, b, maxChain)
     const chain: CID[] = [a]
     for (let cur = a; ;) {
       const prev = await linkBack(ctx, kind, a, b, cur, chain.length - 1, maxChain, walk)
@@ -477,10 +505,31 @@ async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID,
       const r = await step(ctx, kind, chain[i]!, chain[i + 1]!)
       if (!r.holds) return copy(r)
     }
-    return result([], chain)
+    return ends ? result([], [a, b], chain.length - 1) : result([], chain)
   } finally {
     walk?.prefetch?.stop()
   }
+}
+
+/**
+ * `<-*` on targets objects in one pass, keeping only the chain's ends: a
+ * step `X <- Y` of a targets chain is VALID X and VALID Y (each decodes) and
+ * the link, so once the walk has loaded Y from X's `previous-version`, X's
+ * step holds but for Y's own check, made when the walk loads Y (or, for B,
+ * at the end). Each object between A and B is dropped from the loader as the
+ * walk leaves it. Same verdict as the two-pass walk.
+ */
+async function streamTargets (ctx: Ctx, a: CID, b: CID, maxChain: number): Promise<Relation> {
+  let steps = 0
+  for (let cur = a; ;) {
+    const prev = await linkBack(ctx, 'targets', a, b, cur, steps, maxChain)
+    if ('holds' in prev) return prev
+    steps++
+    if (!cur.equals(a)) ctx.loader.forget!(cur)
+    if (prev.equals(b)) break
+    cur = prev
+  }
+  return result(await validOf(ctx, 'targets', b), [a, b], steps)
 }
 
 /** Steps of a one-pass snapshot walk checked at once, at most. */
@@ -495,19 +544,38 @@ const STEP_CONCURRENCY = 64
  * loader (`forget`), the walk's start excepted. The far end is checked last
  * (`anchor`). Same verdict as the two-pass walk; when a chain both breaks a
  * step and misses B, the step is what is reported (the first broken step in
- * chain order, whatever order the checks finish in).
+ * chain order, whatever order the checks finish in). What a step read (its
+ * delegated objects and the role-map nodes of both snapshots) is dropped
+ * too, except what the first step read of A's maps and objects: an update
+ * keeps those. With `ends` the witness is [A, B] and nothing is kept per step.
  */
-async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, established?: CID, walk?: Walk): Promise<Relation> {
-  const chain: string[] = [cidKey(a)]
+async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, ends: boolean, established?: CID, walk?: Walk): Promise<Relation> {
+  const chain: string[] | undefined = ends ? undefined : [cidKey(a)]
+  let steps = 0
   const queue: Array<{ cur: CID, prev: CID, read: CID[], p: Promise<Relation> }> = []
+  /** What the first step read (A's side is kept; at most one step's worth). */
+  const first = new Set<string>()
+  /**
+   * What the last settled step read, dropped when the next one settles: its
+   * older snapshot's map nodes are the next step's newer side, so they stay
+   * until that step is done (not fetched twice).
+   */
+  let pending: CID[] = []
+  const release = (): void => {
+    for (const x of pending) if (!first.has(cidKey(x))) ctx.loader.forget!(x)
+    pending = []
+  }
   /** Settle the oldest queued step: its failure, or undefined after dropping what it read. */
   const settle = async (): Promise<Relation | undefined> => {
     const s = queue.shift()!
     const r = await s.p
     if (!r.holds) return copy(r)
-    if (!s.cur.equals(a)) {
+    release()
+    if (s.cur.equals(a)) {
+      for (const x of s.read) first.add(cidKey(x))
+    } else {
       ctx.loader.forget!(s.cur)
-      for (const x of s.read) ctx.loader.forget!(x)
+      pending = s.read
       ctx.steps.delete(`snapshot ${cidKey(s.cur)} ${cidKey(s.prev)}`)
       ctx.valid.delete(`light ${cidKey(s.cur)}`)
     }
@@ -528,7 +596,7 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, esta
   for (let cur = a; ;) {
     let prev: CID | Relation
     try {
-      prev = await linkBack(ctx, 'snapshot', a, b, cur, chain.length - 1, maxChain, walk)
+      prev = await linkBack(ctx, 'snapshot', a, b, cur, steps, maxChain, walk)
     } catch (e) {
       // A step already queued may hold the verdict that comes first in chain order.
       const f = await drain()
@@ -540,7 +608,8 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, esta
     const p = step(ctx, 'snapshot', cur, prev, read)
     p.catch(() => {}) // awaited in order by settle; never unhandled meanwhile
     queue.push({ cur, prev, read, p })
-    chain.push(cidKey(prev))
+    steps++
+    chain?.push(cidKey(prev))
     if (queue.length >= STEP_CONCURRENCY) {
       let f: Relation | undefined
       try {
@@ -559,10 +628,11 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, esta
   }
   const f = await drain()
   if (f !== undefined) return f
+  release()
   walk?.prefetch?.stop()
   const base = await anchor(ctx, 'snapshot', b, established)
   if (base.length > 0) return result(base, [])
-  return { holds: true, violations: [], witness: chain }
+  return { holds: true, violations: [], witness: chain ?? [cidKey(a), cidKey(b)], steps }
 }
 
 /**
@@ -583,17 +653,17 @@ async function anchoredStep (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID,
 }
 
 /** Timestamps: `<-`, `<-?` and `<-*` coincide (SUCC-TS-SNAPSHOT). */
-async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead = true): Promise<Relation> {
+async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead = true, ends = false): Promise<Relation> {
   const out: Violation[] = [...await validOf(ctx, 'timestamp', a)]
   if (!a.equals(b)) out.push(...await validOf(ctx, 'timestamp', b))
   const A = await envOf(ctx, 'timestamp', a)
   const B = await envOf(ctx, 'timestamp', b)
   if (A === undefined || B === undefined) return result(out, [])
-  const inner = await star(ctx, 'snapshot', A.signed.snapshot, B.signed.snapshot, maxChain, undefined, fetchAhead)
+  const inner = await star(ctx, 'snapshot', A.signed.snapshot, B.signed.snapshot, maxChain, undefined, fetchAhead, ends)
   if (!inner.holds) {
     out.push(v('SUCC-TS-SNAPSHOT', a, `snapshot ${A.signed.snapshot} does not descend from ${B.signed.snapshot}`), ...inner.violations)
   }
-  return out.length === 0 ? { holds: true, violations: [], witness: [...inner.witness] } : result(out, [])
+  return out.length === 0 ? { holds: true, violations: [], witness: [...inner.witness], steps: inner.steps } : result(out, [])
 }
 
 /**
@@ -605,7 +675,8 @@ async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhea
 export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, endsOf(opts))
+  endsOf(opts)
   return await anchoredStep(ctx, kind, ca, cb)
 }
 
@@ -618,7 +689,8 @@ export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: Re
 export async function succOpt (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts))
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, endsOf(opts))
+  endsOf(opts)
   if (ca.equals(cb)) return result(await validOf(ctx, kind, ca), [ca])
   return await anchoredStep(ctx, kind, ca, cb)
 }
@@ -636,8 +708,9 @@ export async function succStar (loader: Loader, kind: Kind, a: CID, b: CID, opts
   const maxChain = maxChainOf(opts)
   const fetchAhead = opts.fetchAhead ?? true
   if (typeof fetchAhead !== 'boolean') throw new UsageError('ERR_ARGUMENT', 'fetchAhead: expected a boolean')
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain, fetchAhead)
+  const ends = endsOf(opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChain, fetchAhead, ends)
   const established = opts.established === undefined ? undefined : CID.asCID(opts.established)
   if (established === null) throw new UsageError('ERR_ARGUMENT', 'established: expected a CID')
-  return await star(ctx, kind, ca, cb, maxChain, established, fetchAhead)
+  return await star(ctx, kind, ca, cb, maxChain, established, fetchAhead, ends)
 }

@@ -376,7 +376,7 @@ export function registryHandler (options: RegistryOptions): RegistryHandler {
     try {
       // The new DAG passed full VALID above and the current head did when it
       // was accepted; the chain between needs the top premises (NOTES 5.6).
-      rel = await succStar(loader, 'timestamp', timestamp, expected, { premise: 'top' })
+      rel = await succStar(loader, 'timestamp', timestamp, expected, { premise: 'top', witness: 'ends' })
     } catch (e) {
       throw checkFailure(e, 'ERR_NOT_SUCCESSOR', 'the new timestamp does not descend from the head')
     }

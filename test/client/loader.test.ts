@@ -67,6 +67,25 @@ describe('clientLoader: shard nodes', () => {
     for (const k of path) expect(await store.blocks.has(CID.parse(k))).toBe(true)
   })
 
+  it('a node let go of (forget) before writeShards is neither written nor listed; after it, forget changes nothing', async () => {
+    const { store, source, root } = await setup(3000)
+    const loader = clientLoader(store.blocks, source)
+    expect((await loader.target(root, 'pkg/f-42'))?.length).toBe(43)
+    const path = [...loader.shards]
+    expect(path.length).toBeGreaterThan(1)
+    const leaf = CID.parse(path[path.length - 1]!)
+    loader.forget!(leaf)
+    expect(loader.shards.has(leaf.toString())).toBe(false)
+    expect(loader.shards.size).toBe(path.length - 1)
+    loader.writeShards()
+    expect((await loader.settleShards()).sort()).toEqual(path.slice(0, -1).sort())
+    expect(await store.blocks.has(leaf)).toBe(false)
+    // After writeShards nothing is held any more: forget leaves the list alone.
+    const first = CID.parse(path[0]!)
+    loader.forget!(first)
+    expect(loader.shards.has(first.toString())).toBe(true)
+  })
+
   it('a cache write that fails is reported by settleShards, once; the lookup itself still answers', async () => {
     const { store, source, root } = await setup(50)
     // A cache whose every write fails (a full disk, say).

@@ -105,11 +105,12 @@ describe('laws on honest histories', () => {
     }), propertyRuns(RUNS))
   })
 
-  it('CLIENT-VALID-TOP: on honest histories the client\'s <-*ᵗ (VALID_top premises) agrees with <-* on pairs of timestamps (near ones both ways, every one against the first), with the same witness', async () => {
+  it('CLIENT-VALID-TOP: on honest histories the client\'s <-*ᵗ (VALID_top premises) agrees with <-* on pairs of timestamps (near ones both ways, every one against the first), with the same witness (and with witness \'ends\', its ends and the same count)', async () => {
     await fc.assert(fc.asyncProperty(history(), async ([seed, ops]) => {
       const { sim } = await buildHistory(seed, ops)
       const full = sim.loader()
       const top = sim.loader()
+      const ends = sim.loader()
       const vs = sim.versions
       // Every pair near the diagonal, both ways, and every version against the
       // first (the longest walks): a one-pass top walk forgets what it read,
@@ -126,6 +127,11 @@ describe('laws on honest histories', () => {
           const t = await succStar(top, 'timestamp', a, b, { premise: 'top' })
           expect(t.holds).toBe(f.holds)
           expect(t.witness).toEqual(f.witness)
+          expect(t.steps).toBe(f.holds ? f.witness.length - 1 : 0)
+          // The client's walk keeps only the ends: the same verdict and count.
+          const e = await succStar(ends, 'timestamp', a, b, { premise: 'top', witness: 'ends' })
+          expect({ holds: e.holds, violations: e.violations, steps: e.steps }).toEqual({ holds: t.holds, violations: t.violations, steps: t.steps })
+          expect(e.witness).toEqual(!t.holds ? [] : t.witness.length === 1 ? t.witness : [t.witness[0], t.witness[t.witness.length - 1]])
           // Histories are linear: later-or-equal exactly.
           expect(f.holds).toBe(i >= j || vs[i]!.snapshot.cid.equals(vs[j]!.snapshot.cid))
         }
@@ -137,6 +143,7 @@ describe('laws on honest histories', () => {
     await fc.assert(fc.asyncProperty(history(), async ([seed, ops]) => {
       const { sim } = await buildHistory(seed, ops)
       const loader = sim.loader()
+      const ends = sim.loader()
       for (const { kind, cids } of chains(sim)) {
         for (let i = 0; i < cids.length; i++) {
           for (let j = 0; j < cids.length; j++) {
@@ -144,6 +151,11 @@ describe('laws on honest histories', () => {
             // A partial order that is the chain order: antisymmetric and transitive by construction of the check.
             expect(r.holds).toBe(i >= j)
             if (r.holds) expect(r.witness.length).toBe(i - j + 1)
+            expect(r.steps).toBe(r.holds ? i - j : 0)
+            // Keeping only the ends (one pass for targets objects, which drops each as it goes): the same verdict and count.
+            const e = await succStar(ends, kind, cids[i]!, cids[j]!, { witness: 'ends' })
+            expect({ holds: e.holds, violations: e.violations, steps: e.steps }).toEqual({ holds: r.holds, violations: r.violations, steps: r.steps })
+            expect(e.witness).toEqual(!r.holds ? [] : i === j ? [cids[i]!.toString()] : [cids[i]!.toString(), cids[j]!.toString()])
           }
         }
       }

@@ -43,7 +43,7 @@ describe('premise top (NOTES 5.6)', () => {
       const full = await f(b.loader(), 'snapshot', S2.cid, S1.cid)
       expect(rules(full)).toEqual(['VALID-DELEG-SIG'])
       expect(full.violations[0]!.cid).toBe(s(A2))
-      expect(await f(b.loader(), 'snapshot', S2.cid, S1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+      expect(await f(b.loader(), 'snapshot', S2.cid, S1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
 
       const l = b.loader()
       expect(rules(await f(l, 'snapshot', S2.cid, S1.cid))).toEqual(['VALID-DELEG-SIG'])
@@ -55,8 +55,8 @@ describe('premise top (NOTES 5.6)', () => {
     }
     // Reflexivity: the top of S2 is VALID, S2 itself is not.
     expect(rules(await succOpt(b.loader(), 'snapshot', S2.cid, S2.cid))).toEqual(['VALID-DELEG-SIG'])
-    expect(await succOpt(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)] })
-    expect(await succStar(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)] })
+    expect(await succOpt(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)], steps: 0 })
+    expect(await succStar(b.loader(), 'snapshot', S2.cid, S2.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2)], steps: 0 })
   })
 
   it('CLIENT-VALID-TOP: timestamps of such snapshots relate under the top premise only; VALID-TS-SIG is still checked', async () => {
@@ -68,7 +68,7 @@ describe('premise top (NOTES 5.6)', () => {
       // Under the full premise T2 is not VALID, nor is the snapshot step.
       const full = ['VALID-DELEG-SIG', 'SUCC-TS-SNAPSHOT']
       expect(rules(await f(l, 'timestamp', t2.cid, t1.cid))).toEqual(full)
-      expect(await f(l, 'timestamp', t2.cid, t1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+      expect(await f(l, 'timestamp', t2.cid, t1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
       expect(rules(await f(l, 'timestamp', t2.cid, t1.cid))).toEqual(full)
     }
     // The timestamp's own signature is part of VALID_top.
@@ -209,8 +209,8 @@ describe('premise top (NOTES 5.6)', () => {
     const afterBad = await b.root({ previousVersion: bad.cid })
     const onRoot = await b.targets('targets', { previousVersion: R1.cid })
     for (const f of [succ, succOpt, succStar]) {
-      expect(await f(b.loader(), 'root', R2.cid, R1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(R2), s(R1)] })
-      expect(await f(b.loader(), 'targets', T2.cid, T1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(T2), s(T1)] })
+      expect(await f(b.loader(), 'root', R2.cid, R1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(R2), s(R1)], steps: 1 })
+      expect(await f(b.loader(), 'targets', T2.cid, T1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(T2), s(T1)], steps: 1 })
       const r = await f(b.loader(), 'root', afterBad.cid, bad.cid, top)
       expect(rules(r)).toEqual(['VALID-ROOT-SELF'])
       expect(r.violations[0]!.cid).toBe(s(bad))

@@ -217,7 +217,7 @@ describe('the top premise', () => {
     const S1 = await b.snapshot({ root: R, targets: T1, delegated: { r: A1 } })
     const S2 = await b.snapshot({ root: R, targets: U2, retired: { r: A1 }, previousVersion: S1.cid })
     for (const f of [succ, succOpt, succStar]) {
-      expect(await f(b.loader(), 'snapshot', S2.cid, S1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+      expect(await f(b.loader(), 'snapshot', S2.cid, S1.cid, top)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
     }
   })
 
@@ -225,7 +225,7 @@ describe('the top premise', () => {
     const { b, R, S } = await snapshotChain(4)
     const l = counting(b.loader(), { forget: false })
     expect('forget' in l).toBe(false)
-    expect(await succStar(l, 'snapshot', S[3]!.cid, S[0]!.cid, top)).toEqual({ holds: true, violations: [], witness: [...S].reverse().map(s) })
+    expect(await succStar(l, 'snapshot', S[3]!.cid, S[0]!.cid, top)).toEqual({ holds: true, violations: [], witness: [...S].reverse().map(s), steps: S.length - 1 })
     // A far end whose maps list and retire the same name (VALID-RETIRED-DISJOINT),
     // and a successor with the same maps: only the far end's whole check sees it.
     const A = await b.targets('r', { targets: ['r/1'] })

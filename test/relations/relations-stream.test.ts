@@ -159,7 +159,99 @@ describe('a one-pass walk meeting a fetch failure', () => {
   })
 })
 
+describe('the one-pass walk of targets objects (witness \'ends\')', () => {
+  /** A chain of `n` targets objects of role r (index 0 first), each listing one target. */
+  async function targetsChain (b: DagBuilder, n: number, first: CID | null = null): Promise<TargetsEnvelope[]> {
+    const out: TargetsEnvelope[] = []
+    for (let i = 0; i < n; i++) out.push(await b.targets('r', { targets: [`r/${i}`], previousVersion: out[i - 1]?.cid ?? first }))
+    return out
+  }
+
+  it('SUCC-TARGETS-LINK, VALID-KIND, BOUND-CHAIN: on broken chains it gives the two-pass walk\'s verdicts, and drops every object between the ends', async () => {
+    const b = new DagBuilder()
+    const A = await targetsChain(b, 6)
+    // A chain that passes through a snapshot block where a targets object should be.
+    const R = await b.root()
+    const snap = await b.snapshot({ root: R, targets: A[0]!, delegated: {} })
+    const [odd1, odd2] = await targetsChain(b, 2, snap.cid)
+    // A chain that never meets A[0].
+    const other = await targetsChain(b, 3)
+    const cases: Array<[CID, CID, number | undefined]> = [
+      [A[5]!.cid, A[0]!.cid, undefined], // holds
+      [A[5]!.cid, A[0]!.cid, 4], // BOUND-CHAIN
+      [odd2!.cid, A[0]!.cid, undefined], // VALID-KIND on the way
+      [other[2]!.cid, A[0]!.cid, undefined], // SUCC-TARGETS-LINK: ends without reaching it
+      [A[0]!.cid, A[5]!.cid, undefined], // backwards
+      [A[3]!.cid, snap.cid, undefined] // B is not a targets object
+    ]
+    for (const [x, y, maxChain] of cases) {
+      const opts = maxChain === undefined ? {} : { maxChain }
+      const two = await succStar(b.loader(), 'targets', x, y, opts)
+      const l = b.loader()
+      const forgot: string[] = []
+      const forget = l.forget!
+      l.forget = (c) => { forgot.push(c.toString()); forget(c) }
+      const one = await succStar(l, 'targets', x, y, { ...opts, witness: 'ends' })
+      expect({ holds: one.holds, violations: one.violations, steps: one.steps }).toEqual({ holds: two.holds, violations: two.violations, steps: two.steps })
+      expect(forgot).not.toContain(x.toString())
+      expect(forgot).not.toContain(y.toString())
+      if (two.holds) {
+        expect(one.witness).toEqual([x.toString(), y.toString()])
+        expect(forgot).toEqual(two.witness.slice(1, -1))
+      }
+    }
+    expect((await succStar(b.loader(), 'targets', odd1!.cid, A[0]!.cid, { witness: 'ends' })).violations[0]?.rule).toBe('VALID-KIND')
+  })
+})
+
 describe('a one-pass walk drops what it settled', () => {
+  it('SUCC-SNAP-DELEG: along snapshots that each move a role, the walk lets go of every intermediate snapshot, role object and role-map node, and of nothing the first step read', async () => {
+    const b = new DagBuilder()
+    const R = await b.root()
+    const T = await b.targets('targets', { delegations: [b.deleg('r', ['r/*'])] })
+    const S: SnapshotEnvelope[] = []
+    const A: TargetsEnvelope[] = []
+    for (let i = 0; i < 8; i++) {
+      A.push(await b.targets('r', { targets: [`r/${i}`], previousVersion: A[i - 1]?.cid ?? null }))
+      S.push(await b.snapshot({ root: R, targets: T, delegated: { r: A[i]! }, previousVersion: S[i - 1]?.cid ?? null }))
+    }
+    const l = b.loader()
+    const forgot = new Set<string>()
+    const forget = l.forget!
+    l.forget = (c) => { forgot.add(c.toString()); forget(c) }
+    const r = await succStar(l, 'snapshot', S[7]!.cid, S[0]!.cid, top)
+    expect(r.holds).toBe(true)
+    const dt = (x: SnapshotEnvelope): string => x.signed.meta.delegatedTargets.toString()
+    // The first step (S7 <- S6) read S7, A7 and the maps of S7 and S6: all kept.
+    for (const kept of [S[7]!, A[7]!].map(s).concat([dt(S[7]!), dt(S[6]!)])) expect(forgot.has(kept)).toBe(false)
+    // Every later step let go of its newer snapshot, the role object it read and both maps' nodes.
+    for (let i = 1; i <= 6; i++) {
+      expect(forgot.has(s(S[i]!))).toBe(true)
+      expect(forgot.has(s(A[i]!))).toBe(true)
+    }
+    for (let i = 0; i <= 5; i++) expect(forgot.has(dt(S[i]!))).toBe(true)
+    // The far end is the walk's base, never let go of.
+    expect(forgot.has(s(S[0]!))).toBe(false)
+  })
+
+  it('SUCC-STAR: witness \'ends\' keeps [A, B] and counts the steps; the verdicts are those of the whole chain', async () => {
+    const { b, S } = await chain(9)
+    for (const premise of ['top', 'full'] as const) {
+      const whole = await succStar(b.loader(), 'snapshot', S[8]!.cid, S[1]!.cid, { premise })
+      const ends = await succStar(b.loader(), 'snapshot', S[8]!.cid, S[1]!.cid, { premise, witness: 'ends' })
+      expect(whole.witness).toEqual(S.slice(1).reverse().map(s))
+      expect(whole.steps).toBe(7)
+      expect(ends).toEqual({ holds: true, violations: [], witness: [s(S[8]!), s(S[1]!)], steps: 7 })
+      const back = await succStar(b.loader(), 'snapshot', S[1]!.cid, S[8]!.cid, { premise, witness: 'ends' })
+      expect(back.holds).toBe(false)
+      expect(back).toMatchObject({ witness: [], steps: 0 })
+      expect(back.violations).toEqual((await succStar(b.loader(), 'snapshot', S[1]!.cid, S[8]!.cid, { premise })).violations)
+      expect(await succStar(b.loader(), 'snapshot', S[3]!.cid, S[3]!.cid, { premise, witness: 'ends' })).toEqual({ holds: true, violations: [], witness: [s(S[3]!)], steps: 0 })
+    }
+    const e = await caught(() => succStar(b.loader(), 'snapshot', S[8]!.cid, S[1]!.cid, { witness: 'all' as 'ends' }))
+    expect(e.code).toBe('ERR_ARGUMENT')
+  })
+
   it('SUCC-SNAP-LINK: a step the walk settled is not memoized any more: asked again on the same loader, its snapshot is fetched again', async () => {
     const { b, S } = await chain(6)
     const asked: string[] = []

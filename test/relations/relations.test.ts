@@ -39,7 +39,7 @@ describe('roots', () => {
     const { b, R1, R2, R3 } = await world()
     const l = b.loader()
     const ok = await succ(l, 'root', R2.cid, R1.cid)
-    expect(ok).toEqual({ holds: true, violations: [], witness: [s(R2), s(R1)] })
+    expect(ok).toEqual({ holds: true, violations: [], witness: [s(R2), s(R1)], steps: 1 })
     expect(rules(await succ(l, 'root', R1.cid, R2.cid))).toEqual(['SUCC-ROOT-LINK'])
     // Roots never skip: R3 is not an immediate successor of R1.
     expect(rules(await succ(l, 'root', R3.cid, R1.cid))).toEqual(['SUCC-ROOT-LINK'])
@@ -99,7 +99,7 @@ describe('snapshots', () => {
   it('SUCC-SNAP-LINK: a snapshot names its predecessor', async () => {
     const { b, S1, S2, R2, T2, A2 } = await world()
     const l = b.loader()
-    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
     const orphan = await b.snapshot({ root: R2, targets: T2, delegated: { r: A2 } })
     expect(rules(await succ(l, 'snapshot', orphan.cid, S1.cid))).toEqual(['SUCC-SNAP-LINK'])
     expect(rules(await succ(l, 'snapshot', S1.cid, S2.cid))).toContain('SUCC-SNAP-LINK')
@@ -229,7 +229,7 @@ describe('timestamps', () => {
     const { b, S1, S2, S3 } = await world()
     const [t1, t2, t3] = [await b.timestamp(S1), await b.timestamp(S2), await b.timestamp(S3)]
     const l = b.loader()
-    expect(await succ(l, 'timestamp', t2.cid, t1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+    expect(await succ(l, 'timestamp', t2.cid, t1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
     expect((await succ(l, 'timestamp', t3.cid, t1.cid)).witness).toEqual([s(S3), s(S2), s(S1)])
     const back = await succStar(l, 'timestamp', t1.cid, t3.cid)
     expect(rules(back)).toEqual(['SUCC-TS-SNAPSHOT', 'SUCC-SNAP-LINK'])
@@ -263,7 +263,7 @@ describe('<-? and <-*', () => {
   it('SUCC-OPT: equal and VALID, or one step; nothing else', async () => {
     const { b, S1, S2, S3, R1 } = await world()
     const l = b.loader()
-    expect(await succOpt(l, 'snapshot', S2.cid, S2.cid)).toEqual({ holds: true, violations: [], witness: [s(S2)] })
+    expect(await succOpt(l, 'snapshot', S2.cid, S2.cid)).toEqual({ holds: true, violations: [], witness: [s(S2)], steps: 0 })
     expect((await succOpt(l, 'snapshot', S2.cid, S1.cid)).holds).toBe(true)
     expect(rules(await succOpt(l, 'snapshot', S3.cid, S1.cid))).toContain('SUCC-SNAP-LINK')
     const invalid = await b.snapshot({ root: R1, targets: (await l.load('snapshot', S1.cid)).signed.meta.targets, signers: [] })
@@ -487,7 +487,7 @@ describe('arguments, options and memoization', () => {
     const first = await succ(l, 'snapshot', S2.cid, S1.cid)
     first.witness.push('x')
     first.violations.push({ rule: 'ENC-CID', cid: 'x', message: 'x' })
-    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)] })
+    expect(await succ(l, 'snapshot', S2.cid, S1.cid)).toEqual({ holds: true, violations: [], witness: [s(S2), s(S1)], steps: 1 })
     const bad = await b.snapshot({ root: (await l.load('snapshot', S1.cid)).signed.meta.root, targets: (await l.load('snapshot', S1.cid)).signed.meta.targets, signers: [] })
     const r1 = await succOpt(l, 'snapshot', bad.cid, bad.cid)
     const said = rules(r1)
