@@ -10,7 +10,7 @@
  * durable, as in use).
  *
  * Scenarios (each in this process, one after the other; `--quick` shrinks them;
- * `--refresh-only K`, `--one-target-only N K` and `--bins-only B` run one;
+ * `--refresh-only K`, `--one-target-only N K` and `--bins-only B [K [M]]` run one;
  * with `--process`, `--variants defaults,frugal,cli` picks the client processes):
  *   refresh-only   K publishes that change nothing but the snapshot and
  *                  timestamp (3 delegated roles): a client at the first
@@ -365,7 +365,8 @@ async function bins (bits: number, m: number, k: number): Promise<void> {
       await repo.setRole(name, binKey, new Map([[p, info(p)]]))
       await repo.publish()
     }
-    await measure(`bins 2^${bits} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
+    if (PROCESS) await measureProcess(`bins 2^${bits} K=${k}`, 'catch-up', repo.written, src, dir, repo.timestamp.cid)
+    else await measure(`bins 2^${bits} K=${k}`, 'catch-up', repo.written, src, async () => await up.refresh(repo.timestamp.cid))
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -425,12 +426,14 @@ async function costlyPatterns (k: number): Promise<void> {
 const startedAt = new Date()
 
 async function main (): Promise<void> {
-  // --bins-only B: only the hash-bin scenario, with 2^B bins (for profiling).
+  // --bins-only B [K [M]]: only the hash-bin scenario, with 2^B bins, K
+  // publishes (10) and M targets (20,000).
   const only = process.argv.indexOf('--bins-only')
   const refreshK = process.argv.indexOf('--refresh-only')
   // --one-target-only N K: only the one-target scenario.
   const oneT = process.argv.indexOf('--one-target-only')
-  if (only >= 0) await bins(Number(process.argv[only + 1]), 20_000, 10)
+  const num = (at: number, fallback: number): number => /^\d+$/.test(process.argv[at] ?? '') ? Number(process.argv[at]) : fallback
+  if (only >= 0) await bins(num(only + 1, 10), num(only + 3, 20_000), num(only + 2, 10))
   else if (refreshK >= 0) await refreshOnly(Number(process.argv[refreshK + 1]))
   else if (oneT >= 0) await oneTarget(Number(process.argv[oneT + 1]), Number(process.argv[oneT + 2]))
   else if (process.argv.includes('--costly-only')) await costlyPatterns(100)
