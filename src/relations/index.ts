@@ -271,11 +271,20 @@ async function targetsOptReason (ctx: Ctx, a: CID, b: CID, out: Violation[], rea
 }
 
 /**
- * `A <- B` for roots, targets and snapshots, memoized by CID pair. `read`,
- * when given, collects the delegated objects and the role-map nodes a
- * snapshot step read (for `forget`).
+ * What a snapshot step `A <- B` read (for `forget`): the delegated objects it
+ * loaded (all listed by A) and the role-map nodes of A's maps (`newer`), and
+ * the nodes of B's maps (`older`).
  */
-function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?: CID[]): Promise<Relation> {
+interface StepReads {
+  readonly newer: CID[]
+  readonly older: CID[]
+}
+
+/**
+ * `A <- B` for roots, targets and snapshots, memoized by CID pair. `read`,
+ * when given, collects what a snapshot step read.
+ */
+function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?: StepReads): Promise<Relation> {
   return memo(ctx.steps, `${kind} ${cidKey(a)} ${cidKey(b)}`, async () => {
     const out: Violation[] = [...await stepValidOf(ctx, kind, a)]
     if (!a.equals(b)) out.push(...await stepValidOf(ctx, kind, b))
@@ -299,7 +308,7 @@ function step (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, read?
 }
 
 /** The SUCC-SNAP-* premises other than VALID and the link (NOTES 5.3). Both DAGs are VALID (or VALID_top) here. */
-async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: CID[]): Promise<Violation[]> {
+async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: StepReads): Promise<Violation[]> {
   const out: Violation[] = []
   const a = A.cid
   const ma = A.signed.meta
@@ -326,7 +335,7 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
     if (!r.holds) out.push(v('SUCC-SNAP-ROOT', a, `root ${ma.root} is neither ${mb.root} nor its successor`), ...r.violations)
   }
   // SUCC-SNAP-TARGETS: A.targets <-? B.targets
-  const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out, read)
+  const tr = await targetsOptReason(ctx, ma.targets, mb.targets, out, read?.newer)
   if (tr !== null) out.push(v('SUCC-SNAP-TARGETS', a, `targets is neither the previous one nor its successor: ${tr}`))
 
   out.push(...await mapStep(ctx, A, B, read))
@@ -334,9 +343,9 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
 }
 
 /** The changes between two role maps, at most LIMITS.maxDelegatedRoles of them. */
-async function changesOf (ctx: Ctx, newer: CID, older: CID, read?: CID[]): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
+async function changesOf (ctx: Ctx, newer: CID, older: CID, read?: StepReads): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
   const out: Array<{ key: string, before?: CID, after?: CID }> = []
-  for await (const ch of ctx.loader.roleDiff(newer, older, read === undefined ? undefined : (c) => { read.push(c) })) {
+  for await (const ch of ctx.loader.roleDiff(newer, older, read === undefined ? undefined : (c, isNewer) => { (isNewer ? read.newer : read.older).push(c) })) {
     if (out.length >= 2 * LIMITS.maxDelegatedRoles) {
       throw new DecodeError('ERR_LIMIT', `role maps ${newer} and ${older} differ in more than ${2 * LIMITS.maxDelegatedRoles} names`, { details: { cid: newer.toString() } })
     }
@@ -355,7 +364,7 @@ async function changesOf (ctx: Ctx, newer: CID, older: CID, read?: CID[]): Promi
  * (the others are B's, at the same place), and VALID-RETIRED-DISJOINT for
  * the names that changed (the others were disjoint in B).
  */
-async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: CID[]): Promise<Violation[]> {
+async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope<SignedOf<'snapshot'>>, read?: StepReads): Promise<Violation[]> {
   const out: Violation[] = []
   const a = A.cid
   const ma = A.signed.meta
@@ -370,25 +379,26 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
     if (rule === undefined) throw e
     return [v(rule, a, `the role maps of ${a} and ${B.cid}: ${e instanceof Error ? e.message : String(e)}`)]
   }
-  const onRead = read === undefined ? undefined : (c: CID): void => { read.push(c) }
-  const entry = async (root: CID, name: string): Promise<CID | undefined> => await ctx.loader.roleEntry(root, name, onRead)
+  // An entry of one of A's maps (`newer`) or of B's.
+  const entry = async (root: CID, name: string, newer: boolean): Promise<CID | undefined> =>
+    await ctx.loader.roleEntry(root, name, read === undefined ? undefined : (c) => { (newer ? read.newer : read.older).push(c) })
 
   for (const { key: n, before, after } of dt) {
     if (after !== undefined && before !== undefined) {
       // SUCC-SNAP-DELEG: names in both maps step by <-?
-      const r = await targetsOptReason(ctx, after, before, out, read)
+      const r = await targetsOptReason(ctx, after, before, out, read?.newer)
       if (r !== null) out.push(v('SUCC-SNAP-DELEG', a, `delegated role ${n} is neither the previous object nor its successor: ${r}`))
     } else if (after !== undefined) {
       // A name new to A.dt: re-added from a tombstone of B, or new.
-      if (ctx.top && await entry(ma.retired, n) !== undefined) c0(out, a, n)
-      const tomb = await entry(mb.retired, n)
+      if (ctx.top && await entry(ma.retired, n, true) !== undefined) c0(out, a, n)
+      const tomb = await entry(mb.retired, n, false)
       if (tomb !== undefined) {
         // SUCC-SNAP-RETIRED: a re-added role continues from its tombstone.
-        const r = await targetsOptReason(ctx, after, tomb, out, read)
+        const r = await targetsOptReason(ctx, after, tomb, out, read?.newer)
         if (r !== null) out.push(v('SUCC-SNAP-RETIRED', a, `re-added delegated role ${n} does not continue from its tombstone ${tomb}: ${r}`))
       } else {
         // SUCC-SNAP-NEW: a new name starts a new chain.
-        const obj = await roleObjectOf(ctx, after, out, read)
+        const obj = await roleObjectOf(ctx, after, out, read?.newer)
         if (obj === undefined) {
           out.push(v('SUCC-SNAP-NEW', a, `new delegated role ${n} lists ${after}, which is not a targets object`))
         } else if (obj.signed.previousVersion !== null) {
@@ -397,21 +407,21 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
       }
     } else if (before !== undefined) {
       // SUCC-SNAP-REMOVED: a removed name leaves a tombstone with its last CID.
-      const t = await entry(ma.retired, n)
+      const t = await entry(ma.retired, n, true)
       if (t === undefined || !t.equals(before)) {
         out.push(v('SUCC-SNAP-REMOVED', a, `removed delegated role ${n} must be retired with ${before}, found ${t?.toString() ?? 'no tombstone'}`))
       }
     }
   }
   for (const { key: n, before, after } of ret) {
-    if (after !== undefined && ctx.top && await entry(ma.delegatedTargets, n) !== undefined) c0(out, a, n)
+    if (after !== undefined && ctx.top && await entry(ma.delegatedTargets, n, true) !== undefined) c0(out, a, n)
     if (before !== undefined) {
       // SUCC-SNAP-RETIRED: tombstones are permanent. A name re-added to A.dt
       // is checked above, as a name new to A.dt (B's maps are disjoint).
-      if (await entry(ma.delegatedTargets, n) === undefined) {
+      if (await entry(ma.delegatedTargets, n, true) === undefined) {
         out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} changed from ${before} to ${after?.toString() ?? 'nothing'}`))
       }
-    } else if (after !== undefined && await entry(mb.delegatedTargets, n) === undefined) {
+    } else if (after !== undefined && await entry(mb.delegatedTargets, n, false) === undefined) {
       // SUCC-SNAP-RETIRED: no invented tombstones.
       out.push(v('SUCC-SNAP-RETIRED', a, `tombstone of ${n} was neither listed nor retired by the previous snapshot`))
     }
@@ -544,25 +554,30 @@ const STEP_CONCURRENCY = 64
  * loader (`forget`), the walk's start excepted. The far end is checked last
  * (`anchor`). Same verdict as the two-pass walk; when a chain both breaks a
  * step and misses B, the step is what is reported (the first broken step in
- * chain order, whatever order the checks finish in). What a step read (its
- * delegated objects and the role-map nodes of both snapshots) is dropped
- * too, except what the first step read of A's maps and objects: an update
- * keeps those. With `ends` the witness is [A, B] and nothing is kept per step.
+ * chain order, whatever order the checks finish in). What a step read is
+ * dropped too: its delegated objects and its newer snapshot's map nodes at
+ * once, its older snapshot's map nodes when the next step (which reads them
+ * as its newer side) has settled; except what the first step read of A's
+ * maps and objects, which an update keeps. With `ends` the witness is [A, B]
+ * and nothing is kept per step.
  */
 async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, ends: boolean, established?: CID, walk?: Walk): Promise<Relation> {
   const chain: string[] | undefined = ends ? undefined : [cidKey(a)]
   let steps = 0
-  const queue: Array<{ cur: CID, prev: CID, read: CID[], p: Promise<Relation> }> = []
-  /** What the first step read (A's side is kept; at most one step's worth). */
+  const queue: Array<{ cur: CID, prev: CID, read: StepReads, p: Promise<Relation> }> = []
+  /** What the first step read of A's side: kept (at most one step's worth). */
   const first = new Set<string>()
+  const drop = (xs: readonly CID[]): void => {
+    for (const x of xs) if (!first.has(cidKey(x))) ctx.loader.forget!(x)
+  }
   /**
-   * What the last settled step read, dropped when the next one settles: its
-   * older snapshot's map nodes are the next step's newer side, so they stay
+   * The older side of the last settled step, dropped when the next one
+   * settles: those map nodes are the next step's newer side, so they stay
    * until that step is done (not fetched twice).
    */
   let pending: CID[] = []
   const release = (): void => {
-    for (const x of pending) if (!first.has(cidKey(x))) ctx.loader.forget!(x)
+    drop(pending)
     pending = []
   }
   /** Settle the oldest queued step: its failure, or undefined after dropping what it read. */
@@ -572,13 +587,14 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, ends
     if (!r.holds) return copy(r)
     release()
     if (s.cur.equals(a)) {
-      for (const x of s.read) first.add(cidKey(x))
+      for (const x of s.read.newer) first.add(cidKey(x))
     } else {
       ctx.loader.forget!(s.cur)
-      pending = s.read
+      drop(s.read.newer)
       ctx.steps.delete(`snapshot ${cidKey(s.cur)} ${cidKey(s.prev)}`)
       ctx.valid.delete(`light ${cidKey(s.cur)}`)
     }
+    pending = s.read.older
     return undefined
   }
   /** Settle every queued step in order: the first failure, if any (the rest are awaited, not reported). */
@@ -604,7 +620,7 @@ async function streamSnapshots (ctx: Ctx, a: CID, b: CID, maxChain: number, ends
       throw e
     }
     if ('holds' in prev) return (await drain()) ?? prev
-    const read: CID[] = []
+    const read: StepReads = { newer: [], older: [] }
     const p = step(ctx, 'snapshot', cur, prev, read)
     p.catch(() => {}) // awaited in order by settle; never unhandled meanwhile
     queue.push({ cur, prev, read, p })

@@ -234,18 +234,19 @@ export class ShardReader<V> {
    * The changes from the map at `older` to the map at `newer`, descending only
    * into subtrees whose CIDs differ (equal CIDs are equal content). Costs
    * O(changes × depth) nodes; every node it reads is checked in place.
-   * `onRead`, when given, is told the CID of every node it read, of either
-   * map (so that a walk over many versions can let go of them once done).
+   * `onRead`, when given, is told the CID of every node it read, and whether
+   * it is of the newer map (so that a walk over many versions can let go of
+   * them once done).
    */
-  async * diff (newer: CID, older: CID, onRead?: (cid: CID) => void): AsyncGenerator<Change<V>> {
+  async * diff (newer: CID, older: CID, onRead?: (cid: CID, newer: boolean) => void): AsyncGenerator<Change<V>> {
     if (newer.equals(older)) return
     yield * this.#diffNodes(newer, older, 0, [], onRead)
   }
 
-  async * #diffNodes (newer: CID, older: CID, depth: number, path: number[], onRead?: (cid: CID) => void): AsyncGenerator<Change<V>> {
+  async * #diffNodes (newer: CID, older: CID, depth: number, path: number[], onRead?: (cid: CID, newer: boolean) => void): AsyncGenerator<Change<V>> {
     const [a, b] = await Promise.all([this.node(newer, depth, path), this.node(older, depth, path)])
-    onRead?.(newer)
-    onRead?.(older)
+    onRead?.(newer, true)
+    onRead?.(older, false)
     const sideOf = (n: ShardNode<V>): Map<number, Side<V>> => new Map(n.elements.map((el) => [el.slot, el.link !== undefined ? { link: el.link } : { entries: el.bucket }]))
     const sa = sideOf(a)
     const sb = sideOf(b)
@@ -258,8 +259,8 @@ export class ShardReader<V> {
         if (!x.link.equals(y.link)) yield * this.#diffNodes(x.link, y.link, depth + 1, sub, onRead)
         continue
       }
-      const after = await this.#collect(x, depth + 1, sub, onRead)
-      const before = await this.#collect(y, depth + 1, sub, onRead)
+      const after = await this.#collect(x, depth + 1, sub, onRead === undefined ? undefined : (c) => { onRead(c, true) })
+      const before = await this.#collect(y, depth + 1, sub, onRead === undefined ? undefined : (c) => { onRead(c, false) })
       yield * this.#compare(after, before)
     }
   }

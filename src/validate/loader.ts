@@ -78,11 +78,12 @@ export interface Loader {
    * The changes from the role map at `older` to the one at `newer`,
    * descending only where their nodes' CIDs differ (every node read is
    * checked in place; a shared subtree is not read). `onRead`, when given, is
-   * told the CID of each node read, of either map (for `forget`).
+   * told the CID of each node read and whether it is of the newer map (for
+   * `forget`).
    *
    * @throws as `target`
    */
-  roleDiff: (newer: CID, older: CID, onRead?: (cid: CID) => void) => AsyncIterable<Change<CID>>
+  roleDiff: (newer: CID, older: CID, onRead?: (cid: CID, newer: boolean) => void) => AsyncIterable<Change<CID>>
   /**
    * The entry for `path` in the targets map whose root is `root`: fetches
    * only the nodes on the path to it.
@@ -186,7 +187,7 @@ export function mapMethods (fetch: ShardFetch): Omit<Loader, 'load'> {
     async roleEntry (root: CID, name: string, onRead?: (cid: CID) => void): Promise<CID | undefined> {
       return await roles.get(root, name, onRead)
     },
-    roleDiff (newer: CID, older: CID, onRead?: (cid: CID) => void): AsyncIterable<Change<CID>> {
+    roleDiff (newer: CID, older: CID, onRead?: (cid: CID, newer: boolean) => void): AsyncIterable<Change<CID>> {
       return roles.diff(newer, older, onRead)
     },
     async target (root: CID, path: string): Promise<TargetInfo | undefined> {

@@ -158,7 +158,7 @@ describe('sharded map: canonical form and lookups', () => {
     expect(r.budget.blocks).toBeLessThanOrEqual(12)
   })
 
-  it('diff and get tell onRead every node they read, of both maps, and no other', async () => {
+  it('diff and get tell onRead every node they read, of both maps with its side, and no other', async () => {
     const entries = Array.from({ length: 5_000 }, (_, i) => [`a/${i}`, i] as const)
     const { mem, sink } = store()
     const root = buildMap(entries, intCodec, sink).root
@@ -166,12 +166,20 @@ describe('sharded map: canonical form and lookups', () => {
     const fetched: string[] = []
     const counting = { get: async (cid: CID, o?: { maxBytes?: number }) => { fetched.push(cid.toString()); return await mem.get(cid, o) } }
     const told: string[] = []
+    const sides = { newer: new Set<string>(), older: new Set<string>() }
     const r = new ShardReader(counting, intCodec)
-    for await (const _ of r.diff(next, root, (c) => { told.push(c.toString()) })) { /* drain */ }
+    for await (const _ of r.diff(next, root, (c, newer) => { told.push(c.toString()); sides[newer ? 'newer' : 'older'].add(c.toString()) })) { /* drain */ }
     expect(told).toContain(root.toString())
     expect(told).toContain(next.toString())
     expect(new Set(told)).toEqual(new Set(fetched))
     expect(fetched.length).toBeGreaterThan(2)
+    // Each node is told with its side: the newer map's nodes and the older one's.
+    const all = async (m: CID): Promise<Set<string>> => { const out = new Set<string>(); for await (const c of new ShardReader(mem, intCodec).nodes(m)) out.add(c.toString()); return out }
+    const [ofNext, ofRoot] = [await all(next), await all(root)]
+    expect(sides.newer.size).toBeGreaterThan(1)
+    expect(sides.older.size).toBeGreaterThan(1)
+    for (const c of sides.newer) expect(ofNext.has(c)).toBe(true)
+    for (const c of sides.older) expect(ofRoot.has(c)).toBe(true)
     const onPath: string[] = []
     fetched.length = 0
     expect(await new ShardReader(counting, intCodec).get(next, 'a/77', (c) => { onPath.push(c.toString()) })).toBe(-1)
