@@ -489,7 +489,7 @@ async function snapshotWalk (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAh
 }
 
 /** `<-*` for roots, targets and snapshots: walk, locate B, then check every step. */
-async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established?: CID, fetchAhead = true, ends = false): Promise<Relation> {
+async function star (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID, b: CID, maxChain: number, established: CID | undefined, fetchAhead: boolean, ends: boolean): Promise<Relation> {
   if (a.equals(b)) return result(await validOf(ctx, kind, a), [a])
   let walk: Walk | undefined
   if (kind === 'snapshot') {
@@ -669,7 +669,7 @@ async function anchoredStep (ctx: Ctx, kind: Exclude<Kind, 'timestamp'>, a: CID,
 }
 
 /** Timestamps: `<-`, `<-?` and `<-*` coincide (SUCC-TS-SNAPSHOT). */
-async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead = true, ends = false): Promise<Relation> {
+async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhead: boolean, ends: boolean): Promise<Relation> {
   const out: Violation[] = [...await validOf(ctx, 'timestamp', a)]
   if (!a.equals(b)) out.push(...await validOf(ctx, 'timestamp', b))
   const A = await envOf(ctx, 'timestamp', a)

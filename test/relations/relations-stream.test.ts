@@ -202,6 +202,15 @@ describe('the one-pass walk of targets objects (witness \'ends\')', () => {
     }
     expect((await succStar(b.loader(), 'targets', odd1!.cid, A[0]!.cid, { witness: 'ends' })).violations[0]?.rule).toBe('VALID-KIND')
   })
+
+  it('SUCC-STAR: on a loader without forget, witness \'ends\' on targets objects walks in two passes, with the same verdict', async () => {
+    const b = new DagBuilder()
+    const A = await targetsChain(b, 5)
+    const l = b.loader()
+    delete (l as { forget?: unknown }).forget
+    expect(await succStar(l, 'targets', A[4]!.cid, A[0]!.cid, { witness: 'ends' })).toEqual({ holds: true, violations: [], witness: [s(A[4]!), s(A[0]!)], steps: 4 })
+    expect((await succStar(l, 'targets', A[0]!.cid, A[4]!.cid, { witness: 'ends' })).violations[0]?.rule).toBe('SUCC-TARGETS-LINK')
+  })
 })
 
 describe('a one-pass walk drops what it settled', () => {
@@ -272,6 +281,7 @@ describe('a one-pass walk drops what it settled', () => {
     }
     const e = await caught(() => succStar(b.loader(), 'snapshot', S[8]!.cid, S[1]!.cid, { witness: 'all' as 'ends' }))
     expect(e.code).toBe('ERR_ARGUMENT')
+    expect(e.message).toMatch(/^witness: /)
   })
 
   it('SUCC-SNAP-LINK: a step the walk settled is not memoized any more: asked again on the same loader, its snapshot is fetched again', async () => {
