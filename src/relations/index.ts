@@ -343,9 +343,9 @@ async function snapshotPremises (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B:
 }
 
 /** The changes between two role maps, at most LIMITS.maxDelegatedRoles of them. */
-async function changesOf (ctx: Ctx, newer: CID, older: CID, read?: StepReads): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
+async function changesOf (ctx: Ctx, newer: CID, older: CID, onRead?: (cid: CID, newer: boolean) => void): Promise<Array<{ key: string, before?: CID, after?: CID }>> {
   const out: Array<{ key: string, before?: CID, after?: CID }> = []
-  for await (const ch of ctx.loader.roleDiff(newer, older, read === undefined ? undefined : (c, isNewer) => { (isNewer ? read.newer : read.older).push(c) })) {
+  for await (const ch of ctx.loader.roleDiff(newer, older, onRead)) {
     if (out.length >= 2 * LIMITS.maxDelegatedRoles) {
       throw new DecodeError('ERR_LIMIT', `role maps ${newer} and ${older} differ in more than ${2 * LIMITS.maxDelegatedRoles} names`, { details: { cid: newer.toString() } })
     }
@@ -369,11 +369,13 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
   const a = A.cid
   const ma = A.signed.meta
   const mb = B.signed.meta
+  /** Records a map node this step read, as A's (`newer`) or B's. */
+  const note = read === undefined ? undefined : (c: CID, newer: boolean): void => { (newer ? read.newer : read.older).push(c) }
   let dt: Array<{ key: string, before?: CID, after?: CID }>
   let ret: Array<{ key: string, before?: CID, after?: CID }>
   try {
-    dt = await changesOf(ctx, ma.delegatedTargets, mb.delegatedTargets, read)
-    ret = await changesOf(ctx, ma.retired, mb.retired, read)
+    dt = await changesOf(ctx, ma.delegatedTargets, mb.delegatedTargets, note)
+    ret = await changesOf(ctx, ma.retired, mb.retired, note)
   } catch (e) {
     const rule = ruleOfLoadError(e)
     if (rule === undefined) throw e
@@ -381,7 +383,7 @@ async function mapStep (ctx: Ctx, A: Envelope<SignedOf<'snapshot'>>, B: Envelope
   }
   // An entry of one of A's maps (`newer`) or of B's.
   const entry = async (root: CID, name: string, newer: boolean): Promise<CID | undefined> =>
-    await ctx.loader.roleEntry(root, name, read === undefined ? undefined : (c) => { (newer ? read.newer : read.older).push(c) })
+    await ctx.loader.roleEntry(root, name, note === undefined ? undefined : (c) => { note(c, newer) })
 
   for (const { key: n, before, after } of dt) {
     if (after !== undefined && before !== undefined) {
@@ -691,8 +693,8 @@ async function timestamps (ctx: Ctx, a: CID, b: CID, maxChain: number, fetchAhea
 export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, endsOf(opts))
-  endsOf(opts)
+  const ends = endsOf(opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, ends)
   return await anchoredStep(ctx, kind, ca, cb)
 }
 
@@ -705,8 +707,8 @@ export async function succ (loader: Loader, kind: Kind, a: CID, b: CID, opts: Re
 export async function succOpt (loader: Loader, kind: Kind, a: CID, b: CID, opts: RelationOptions = {}): Promise<Relation> {
   const [ca, cb] = checkArgs(kind, a, b)
   const ctx = contextOf(loader, opts)
-  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, endsOf(opts))
-  endsOf(opts)
+  const ends = endsOf(opts)
+  if (kind === 'timestamp') return await timestamps(ctx, ca, cb, maxChainOf(opts), true, ends)
   if (ca.equals(cb)) return result(await validOf(ctx, kind, ca), [ca])
   return await anchoredStep(ctx, kind, ca, cb)
 }
